@@ -1,0 +1,1 @@
+"""The bridge: turn classification, delivery and the one seam to the Bot Framework SDK."""

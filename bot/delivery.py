@@ -1,0 +1,153 @@
+"""The outbox dispatcher: delivers what the store queued, in order, at least once.
+
+A committed transition announces the lanes it wrote to (``kick``); each lane is
+drained by one task that leases the lane's oldest pending item, sends it through
+the connector and records the outcome. A periodic sweep picks up what is due
+again after a back-off, what another replica left behind, and what was pending
+when the process restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from bot.sdk import Connector, DeliveryError
+from store.chats import Store
+from store.models import OutboxItem
+
+log = logging.getLogger(__name__)
+
+
+class ThreadMissing(Exception):
+    """The chat's card was never posted, so nothing can go into its thread."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        connector: Connector,
+        *,
+        concurrency: int = 64,
+        sweep_interval: float = 0.5,
+        lease: float = 60.0,
+        base_delay: float = 0.5,
+        max_delay: float = 60.0,
+    ) -> None:
+        self.owner = uuid.uuid4().hex
+        self._store = store
+        self._connector = connector
+        self._slots = asyncio.Semaphore(concurrency)
+        self._sweep_interval = sweep_interval
+        self._lease = timedelta(seconds=lease)
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._threads: dict[int, tuple[dict[str, Any], str | None]] = {}
+
+    def kick(self, lanes: Iterable[str]) -> None:
+        """Start draining these lanes now (called after a commit that wrote to them)."""
+        for lane in lanes:
+            if lane in self._lanes:
+                self._again.add(lane)
+            else:
+                self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
+
+    async def run(self) -> None:
+        """Sweep for due items until cancelled."""
+        while True:
+            try:
+                self.kick(await self._store.due_lanes())
+            except Exception:
+                log.exception("outbox sweep failed; trying again")
+            await asyncio.sleep(self._sweep_interval)
+
+    async def close(self) -> None:
+        tasks = list(self._lanes.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _drain(self, lane: str) -> None:
+        try:
+            while True:
+                self._again.discard(lane)
+                async with self._slots:
+                    item = await self._store.lease_next(lane, self.owner, self._lease)
+                    if item is None:
+                        if lane in self._again:
+                            continue
+                        return
+                    retry_in = await self._deliver(item)
+                if retry_in is not None:
+                    # The lane is blocked until its head goes through: wait here (order is kept)
+                    # unless it is long, then leave it to the sweep.
+                    if retry_in > self._sweep_interval * 4:
+                        return
+                    await asyncio.sleep(retry_in)
+        except Exception:
+            log.exception("delivery of lane %s failed; the sweep will retry", lane)
+        finally:
+            self._lanes.pop(lane, None)
+
+    def _backoff(self, attempts: int, error: DeliveryError) -> float:
+        if error.retry_after is not None:
+            return min(error.retry_after, self._max_delay * 5)
+        ceiling = min(self._max_delay, self._base_delay * 2**attempts)
+        return ceiling * random.uniform(0.5, 1.0)
+
+    async def _deliver(self, item: OutboxItem) -> float | None:
+        """Send one item and record the outcome; returns the retry delay if it must wait."""
+        try:
+            thread = await self._send(item)
+        except DeliveryError as error:
+            if not error.retryable:
+                log.warning("outbox item %s refused for good: %s", item.id, error)
+                await self._store.undeliverable(item.id, self.owner, str(error))
+                return None
+            delay = self._backoff(item.attempts, error)
+            log.info("outbox item %s failed (%s); retrying in %.2fs", item.id, error, delay)
+            await self._store.retry_later(item.id, self.owner, delay, str(error))
+            return delay
+        except ThreadMissing as error:
+            await self._store.undeliverable(item.id, self.owner, str(error))
+            return None
+        await self._store.delivered(item.id, self.owner, thread)
+        return None
+
+    async def _thread_of(self, chat_id: int) -> tuple[dict[str, Any], str | None]:
+        known = self._threads.get(chat_id)
+        if known is None:
+            known = await self._store.chat_reference(chat_id)
+            if known is None:
+                raise ThreadMissing(f"chat {chat_id} has no thread")
+            self._threads[chat_id] = known
+        return known
+
+    async def _send(self, item: OutboxItem) -> tuple[int, str, str] | None:
+        payload = item.payload
+        activity = payload["activity"]
+        if item.kind == "create_thread":
+            thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
+            return payload["chat_id"], thread_id, activity_id
+        if item.kind == "update_card":
+            reference, card_id = await self._thread_of(payload["chat_id"])
+            if card_id is None:
+                raise ThreadMissing(f"chat {payload['chat_id']} has no card")
+            await self._connector.update(reference, card_id, activity)
+            return None
+        reference = payload.get("conversation")
+        if reference is None:
+            reference, _ = await self._thread_of(payload["chat_id"])
+        await self._connector.send(reference, activity)
+        return None

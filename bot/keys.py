@@ -1,0 +1,22 @@
+"""Every piece of application state, as typed ``web.AppKey``s (no globals)."""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession, web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.bridge import Bridge
+from bot.delivery import Dispatcher
+from bot.sdk import BridgeAdapter
+from bot.settings import Settings
+from bot.transcript import TranscriptLinks
+from store.chats import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+STORE = web.AppKey("store", Store)
+CLIENT_SESSION = web.AppKey("client_session", ClientSession)
+ADAPTER = web.AppKey("adapter", BridgeAdapter)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+LINKS = web.AppKey("links", TranscriptLinks)
+BRIDGE = web.AppKey("bridge", Bridge)

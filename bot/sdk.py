@@ -1,0 +1,376 @@
+"""The one seam between the bridge and the Bot Framework SDK (botbuilder 4.17.1).
+
+Everything that imports ``botbuilder`` or ``botframework`` lives here: the inbound
+turn (authentication and the turn pipeline of ``CloudAdapter``) and the outbound
+connector (create a thread, send, update) that the outbox dispatcher calls. The
+rest of the bridge passes plain JSON activities and references (camelCase, as on
+the wire), so moving to the Microsoft 365 Agents SDK touches this module only.
+
+Outbound calls do not use the SDK's default transport (``requests`` in a thread
+pool, a new client and TCP connection per turn): the generated ConnectorClient's
+msrest pipeline sends through one shared ``aiohttp.ClientSession``, with
+credentials made once per (app id, scope) and tokens fetched off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    InvokeResponse,
+)
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticationConstants,
+    ServiceClientCredentialsFactory,
+)
+from msrest.authentication import Authentication
+from msrest.exceptions import ClientRequestError
+from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
+from msrest.pipeline.aiohttp import AioHTTPSender
+from msrest.pipeline.universal import RawDeserializer
+from msrest.universal_http.aiohttp import AioHttpClientResponse
+from msrest.universal_http.async_abc import AsyncHTTPSender as AsyncDriver
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class InvokeResult(Protocol):
+    """What the bridge answers to an invoke: an HTTP status and a JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+TurnHandler = Callable[[dict[str, Any]], Awaitable[InvokeResult | None]]
+
+_TOKEN_LIFETIME = 20 * 60.0
+THREAD_MARK = ";messageid="
+
+
+class AuthenticationFailed(Exception):
+    """The request's Authorization header is missing, malformed or not valid."""
+
+
+@dataclass
+class DeliveryError(Exception):
+    """An outbound call the connector did not accept.
+
+    ``status`` is None for a network failure (refused, reset, time-out);
+    ``retry_after`` is the server's ``Retry-After`` in seconds, if it sent one.
+    """
+
+    status: int | None
+    reason: str
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+    def __str__(self) -> str:
+        return f"{self.status or 'network'}: {self.reason}"
+
+
+def _sdk_config(settings: Settings) -> Any:
+    """The attribute names the SDK's configuration classes read."""
+    return type(
+        "SdkConfig",
+        (),
+        {
+            "APP_ID": settings.app_id,
+            "APP_PASSWORD": settings.app_password,
+            "APP_TYPE": settings.app_type,
+            "APP_TENANTID": settings.app_tenant_id,
+        },
+    )()
+
+
+class _CachedCredentialFactory(ServiceClientCredentialsFactory):
+    """Makes credentials once per (app id, scope) instead of on every turn.
+
+    Each SDK credential object owns an MSAL client whose creation and first token
+    are blocking network calls; reusing it keeps them off the hot path.
+    """
+
+    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
+        self._inner = inner
+        self._made: dict[tuple[str, str, str, bool], Authentication] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return await self._inner.is_valid_app_id(app_id)
+
+    async def is_authentication_disabled(self) -> bool:
+        return await self._inner.is_authentication_disabled()
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Authentication:
+        key = (app_id or "", oauth_scope or "", login_endpoint or "", validate_authority)
+        if key not in self._made:
+            self._made[key] = await self._inner.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
+        return self._made[key]
+
+
+class _TokenPolicy(AsyncHTTPPolicy):
+    """Adds the bot's bearer token, fetched in a worker thread and kept for a while."""
+
+    def __init__(self, credentials: Authentication) -> None:
+        super().__init__()
+        self._credentials = credentials
+        self._token: str | None = None
+        self._fetched = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _current(self) -> str:
+        if self._token and time.monotonic() - self._fetched < _TOKEN_LIFETIME:
+            return self._token
+        async with self._lock:
+            if not self._token or time.monotonic() - self._fetched >= _TOKEN_LIFETIME:
+                self._token = await asyncio.to_thread(self._credentials.get_access_token)
+                self._fetched = time.monotonic()
+            return self._token
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        token = await self._current()
+        request.http_request.headers["Authorization"] = f"Bearer {token}"
+        return await self.next.send(request, **kwargs)
+
+
+class _SharedSessionDriver(AsyncDriver):
+    """msrest's aiohttp driver, but over a session owned by the application."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> _SharedSessionDriver:
+        return self
+
+    async def __aexit__(self, *exc_details: object) -> None:
+        return None
+
+    async def send(self, request: Any, **config: Any) -> AioHttpClientResponse:
+        result = await self._session.request(
+            request.method, request.url, headers=request.headers, data=request.data
+        )
+        response = AioHttpClientResponse(request, result)
+        await response.load_body()
+        return response
+
+
+class Connector:
+    """Outbound calls to Bot Connector services: one client per service URL, reused."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+        self._settings = settings
+        self._session = session
+        self._credential_factory = ConfigurationServiceClientCredentialFactory(
+            _sdk_config(settings)
+        )
+        self._clients: dict[str, ConnectorClient] = {}
+        self._credentials: Authentication | None = None
+
+    async def _client(self, service_url: str) -> ConnectorClient:
+        client = self._clients.get(service_url)
+        if client is None:
+            if self._credentials is None:
+                self._credentials = await self._credential_factory.create_credentials(
+                    self._settings.app_id,
+                    AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+                    AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL,
+                    True,
+                )
+            credentials = self._credentials
+            driver = _SharedSessionDriver(self._session)
+
+            def pipeline(config: Any) -> AsyncPipeline:
+                policies: list[Any] = [config.user_agent_policy]
+                if self._settings.app_id:
+                    policies.append(_TokenPolicy(credentials))
+                policies.append(RawDeserializer())
+                return AsyncPipeline(policies, AioHTTPSender(driver))
+
+            client = ConnectorClient(credentials, base_url=service_url, pipeline_type=pipeline)
+            self._clients[service_url] = client
+        return client
+
+    async def _request(
+        self, service_url: str, method: str, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One Connector REST call through the client's pipeline, with a JSON body as is.
+
+        The generated operations would first turn the body into msrest models, which
+        drops what the models do not declare (the ``mentioned`` of a mention entity)
+        and costs a serialization round trip; the URL, pipeline and policies are the
+        client's own.
+        """
+        client = (await self._client(service_url))._client
+        request = client.post(path) if method == "POST" else client.put(path)
+        request.add_content(body)
+        request.headers["Content-Type"] = "application/json; charset=utf-8"
+        try:
+            response = await client.async_send(request, stream=False)
+        except (ClientRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise DeliveryError(None, f"{type(error).__name__}: {error}"[:300]) from error
+        if response.status_code not in (200, 201, 202):
+            raise DeliveryError(
+                response.status_code,
+                (response.text() or "")[:300],
+                _retry_after(response.headers.get("Retry-After")),
+            )
+        try:
+            answer = json.loads(response.text() or "{}")
+        except ValueError:
+            answer = {}
+        return answer if isinstance(answer, dict) else {}
+
+    async def send(self, reference: dict[str, Any], activity: dict[str, Any]) -> str:
+        """Post an activity to the conversation of a stored reference; returns its id."""
+        conversation = quote(reference["conversation"]["id"], safe="")
+        answer = await self._request(
+            reference["serviceUrl"],
+            "POST",
+            f"/v3/conversations/{conversation}/activities",
+            _addressed(reference, activity),
+        )
+        return str(answer.get("id") or "")
+
+    async def update(
+        self, reference: dict[str, Any], activity_id: str, activity: dict[str, Any]
+    ) -> None:
+        conversation = quote(reference["conversation"]["id"], safe="")
+        await self._request(
+            reference["serviceUrl"],
+            "PUT",
+            f"/v3/conversations/{conversation}/activities/{quote(activity_id, safe='')}",
+            _addressed(reference, {**activity, "id": activity_id}),
+        )
+
+    async def create_thread(
+        self, room: dict[str, Any], activity: dict[str, Any]
+    ) -> tuple[str, str]:
+        """Post ``activity`` as a new thread in a Teams channel; returns (thread id, activity id).
+
+        Uses the room's stored service URL and tenant, so it works while handling a
+        customer who wrote from another channel.
+        """
+        channel_id = room["conversation"]["id"].split(";", 1)[0]
+        tenant_id = room["conversation"].get("tenantId")
+        parameters = {
+            "isGroup": True,
+            "bot": room.get("bot"),
+            "channelData": {"channel": {"id": channel_id}, "tenant": {"id": tenant_id}},
+            "tenantId": tenant_id,
+            "activity": activity,
+        }
+        answer = await self._request(room["serviceUrl"], "POST", "/v3/conversations", parameters)
+        created = str(answer.get("id") or "")
+        activity_id = str(answer.get("activityId") or created.rsplit("=", 1)[-1])
+        if not created or not activity_id:
+            raise DeliveryError(502, f"create conversation answered without ids: {answer}")
+        thread_id = created if THREAD_MARK in created else f"{channel_id}{THREAD_MARK}{activity_id}"
+        return thread_id, activity_id
+
+
+def _addressed(reference: dict[str, Any], activity: dict[str, Any]) -> dict[str, Any]:
+    """Address an activity to a stored reference (the wire fields a connector expects)."""
+    body = dict(activity)
+    body.setdefault("type", "message")
+    body["channelId"] = reference.get("channelId")
+    body["serviceUrl"] = reference["serviceUrl"]
+    body["conversation"] = reference["conversation"]
+    if reference.get("bot"):
+        body["from"] = reference["bot"]
+    if reference.get("user"):
+        body["recipient"] = reference["user"]
+    return body
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def service_host(service_url: str) -> str:
+    return (urlsplit(service_url).hostname or "").lower()
+
+
+class BridgeAdapter(CloudAdapter):
+    """CloudAdapter with credentials cached, explicit 401s and a turn error handler."""
+
+    def __init__(self, settings: Settings) -> None:
+        config = _sdk_config(settings)
+        self._auth_enabled = bool(settings.app_id)
+        super().__init__(
+            ConfigurationBotFrameworkAuthentication(
+                config,
+                credentials_factory=_CachedCredentialFactory(
+                    ConfigurationServiceClientCredentialFactory(config)
+                ),
+            )
+        )
+        self.on_turn_error = self._on_turn_error
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """Log the failure and let it reach the HTTP answer, so the channel re-delivers.
+
+        Nothing was committed for a failed turn (each transition is one transaction)
+        and inbound handling is idempotent, so a re-delivery is safe.
+        """
+        log.error("turn failed for activity %s", context.activity.id, exc_info=error)
+        raise error
+
+    async def handle(
+        self, auth_header: str, body: dict[str, Any], handler: TurnHandler
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Authenticate and run one inbound activity; returns the invoke answer, if any.
+
+        The invoke body is serialized here as plain JSON: the SDK's own serializer
+        fails on a dict body (``'dict' object has no attribute 'is_xml_model'``).
+        """
+        activity = Activity().deserialize(body)
+        try:
+            authenticated = await self.bot_framework_authentication.authenticate_request(
+                activity, auth_header
+            )
+        except Exception as error:
+            raise AuthenticationFailed(str(error) or type(error).__name__) from error
+
+        async def logic(context: TurnContext) -> None:
+            answer = await handler(body)
+            if answer is not None:
+                await context.send_activity(
+                    Activity(
+                        type=ActivityTypes.invoke_response,
+                        value=InvokeResponse(status=answer.status, body=answer.body),
+                    )
+                )
+
+        response = await self.process_activity(authenticated, activity, logic)
+        return (response.status, response.body) if response else None

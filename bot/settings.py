@@ -1,0 +1,64 @@
+"""Configuration from the environment (a ``.env`` file is read too)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dotenv import load_dotenv
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    return float(raw) if raw.strip() else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the bridge. Empty ``app_id`` means local mode (Emulator and tests)."""
+
+    app_id: str = ""
+    app_password: str = ""
+    app_type: str = "MultiTenant"
+    app_tenant_id: str = ""
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = "http://localhost:3978"
+    transcript_secret: str = ""
+    transcript_ttl_days: float = 30.0
+    default_language: str = "en"
+    port: int = 3978
+    allowed_service_hosts: frozenset[str] = field(
+        default_factory=lambda: frozenset({"localhost", "127.0.0.1", "::1"})
+    )
+    max_body_bytes: int = 256 * 1024
+    send_timeout: float = 15.0
+    connections_per_host: int = 64
+
+    @property
+    def local_mode(self) -> bool:
+        return not self.app_id
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        load_dotenv()
+        env = os.environ.get
+        hosts = env("ALLOWED_SERVICE_HOSTS", "")
+        defaults = cls()
+        return cls(
+            app_id=env("MicrosoftAppId", ""),
+            app_password=env("MicrosoftAppPassword", ""),
+            app_type=env("MicrosoftAppType", "") or defaults.app_type,
+            app_tenant_id=env("MicrosoftAppTenantId", ""),
+            database_url=env("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
+            public_url=(env("PUBLIC_URL", "") or f"http://localhost:{env('PORT', '3978')}"),
+            transcript_secret=env("TRANSCRIPT_SECRET", ""),
+            transcript_ttl_days=_float("TRANSCRIPT_TTL_DAYS", defaults.transcript_ttl_days),
+            default_language=env("DEFAULT_LANGUAGE", "") or defaults.default_language,
+            port=int(env("PORT", "") or defaults.port),
+            allowed_service_hosts=(
+                frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
+                or defaults.allowed_service_hosts
+            ),
+        )

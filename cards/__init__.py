@@ -1,0 +1,1 @@
+"""Adaptive Card builders (pure functions returning dicts, schema version 1.5)."""

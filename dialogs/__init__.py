@@ -1,0 +1,1 @@
+"""Conversational flows: customer intake, agent commands and card actions, room setup."""

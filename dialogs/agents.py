@@ -1,0 +1,206 @@
+"""The agents' side of a chat: card actions (Accept, Close), thread replies and commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
+from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
+from dialogs.activity import activity_keys, person_of, text_for_bot, thread_of
+from dialogs.context import FlowContext
+from dialogs.i18n import Texts
+from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
+from store.chats import (
+    Accepted,
+    AlreadyTaken,
+    ChatView,
+    Closed,
+    NoSuchChat,
+    NotAllowed,
+    Person,
+)
+from store.models import ChatState
+from store.outbox import Outgoing
+
+COMMAND_PREFIX = "/"
+
+
+@dataclass(frozen=True)
+class InvokeAnswer:
+    """The synchronous answer to an ``adaptiveCard/action`` invoke."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def _card_answer(card: dict[str, Any]) -> InvokeAnswer:
+    return InvokeAnswer(200, {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card})
+
+
+def _error_answer(status: int, message: str) -> InvokeAnswer:
+    body = {"code": "BadRequest" if status == 400 else "NotFound", "message": message}
+    return InvokeAnswer(
+        status, {"statusCode": status, "type": "application/vnd.microsoft.error", "value": body}
+    )
+
+
+def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
+    """A reply in the thread that @mentions ``person`` (Teams notifies them)."""
+    mention = Mention(person)
+    text = t(key, mention=mention.markup, **values)
+    return to_thread(chat_id, text_activity(text, mentions=(mention,)))
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """``/close`` or ``close`` (after the bot's mention) -> ("close", ""); None for plain text."""
+    stripped = text.strip()
+    word, _, rest = stripped.lstrip(COMMAND_PREFIX).partition(" ")
+    if stripped.startswith(COMMAND_PREFIX) or word.lower() in {CLOSE}:
+        return word.lower(), rest.strip()
+    return None
+
+
+class _Flow:
+    """One agent's turn on one chat, with the composers its outcomes need."""
+
+    def __init__(self, ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool) -> None:
+        self.ctx = ctx
+        self.person = person_of(activity)
+        self.by_invoke = by_invoke
+        self.t = ctx.team_texts
+
+    def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
+        url = self.ctx.transcript_url(chat.id) if chat.state == ChatState.CLOSED else None
+        return request_card(chat, self.t, note=note, transcript_url=url)
+
+    def _tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
+        """Tell the acting agent in the thread; an invoke is answered on its card instead."""
+        if self.by_invoke:
+            return []
+        return [_mention_notice(chat.id, self.person, self.t, key, **values)]
+
+    def _updated(self, chat: ChatView) -> Outgoing:
+        return card_update(chat.id, card_activity(self.card(chat), self.t("card.new_chat")))
+
+    async def accept(self, chat_id: int) -> InvokeAnswer | None:
+        def on_accepted(chat: ChatView) -> list[Outgoing]:
+            customer_t = self.ctx.customer_texts(chat.customer_locale)
+            joined = customer_t("customer.agent_joined", agent=chat.owner_name)
+            return [
+                self._updated(chat),
+                to_conversation(chat.customer_reference, text_activity(joined)),
+            ]
+
+        def on_taken(chat: ChatView) -> list[Outgoing]:
+            if chat.owner_teams_id == self.person.teams_id:
+                return []
+            if chat.state == ChatState.CLOSED:
+                return self._tell(chat, "agent.already_closed")
+            return self._tell(chat, "agent.already_taken", owner=chat.owner_name)
+
+        outcome = await self.ctx.store.accept_chat(
+            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken
+        )
+        match outcome:
+            case Accepted(chat):
+                return _card_answer(self.card(chat))
+            case AlreadyTaken(chat) if chat.owner_teams_id == self.person.teams_id:
+                return _card_answer(self.card(chat))
+            case AlreadyTaken(chat) if chat.state == ChatState.CLOSED:
+                return _card_answer(self.card(chat))
+            case AlreadyTaken(chat):
+                return _card_answer(
+                    self.card(chat, self.t("card.taken_note", agent=chat.owner_name))
+                )
+            case _:
+                return _error_answer(404, "no such chat")
+
+    async def close(self, chat_id: int) -> InvokeAnswer | None:
+        def on_closed(chat: ChatView) -> list[Outgoing]:
+            customer_t = self.ctx.customer_texts(chat.customer_locale)
+            link = self.t(
+                "agent.transcript", agent=self.person.name, url=self.ctx.transcript_url(chat.id)
+            )
+            return [
+                self._updated(chat),
+                to_thread(chat.id, text_activity(link)),
+                to_conversation(
+                    chat.customer_reference, text_activity(customer_t("customer.chat_ended"))
+                ),
+            ]
+
+        outcome = await self.ctx.store.close_chat(
+            chat_id,
+            self.person,
+            on_closed=on_closed,
+            on_refused=lambda chat: self._tell(chat, "agent.close_refused"),
+            on_already=lambda chat: self._tell(chat, "agent.already_closed"),
+        )
+        match outcome:
+            case Closed(chat):
+                return _card_answer(self.card(chat))
+            case NotAllowed(chat):
+                return _card_answer(
+                    self.card(chat, self.t("agent.close_refused", mention=self.person.name))
+                )
+            case NoSuchChat():
+                return _error_answer(404, "no such chat")
+            case _:
+                return _card_answer(self.card(outcome.chat))
+
+
+async def card_action(
+    ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool
+) -> InvokeAnswer | None:
+    """Accept or Close pressed on a card, as an invoke (Execute) or a message (Submit)."""
+    try:
+        action: CardAction = parse_action(activity)
+    except BadAction as error:
+        return _error_answer(400, str(error)) if by_invoke else None
+    flow = _Flow(ctx, activity, by_invoke=by_invoke)
+    handler = {ACCEPT: flow.accept, CLOSE: flow.close}[action.verb]
+    answer = await handler(action.chat_id)
+    return answer if by_invoke else None
+
+
+async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    """A reply in a chat's thread: a command, or a message to relay to the customer."""
+    thread = thread_of(activity)
+    if thread is None:
+        return
+    text = text_for_bot(activity)
+    command = parse_command(text)
+    if command is not None and command[0] == CLOSE:
+        chat_id = await ctx.store.chat_for_thread(thread)
+        if chat_id is not None:
+            await _Flow(ctx, activity, by_invoke=False).close(chat_id)
+        return
+    if not text:
+        return
+    person = person_of(activity)
+    t = ctx.team_texts
+    keys = activity_keys(activity)
+
+    def on_relay(chat_id: int, customer: dict[str, Any]) -> list[Outgoing]:
+        return [to_conversation(customer, text_activity(text))]
+
+    def on_refused(chat: ChatView) -> list[Outgoing]:
+        if chat.state == ChatState.CLOSED:
+            return [_mention_notice(chat.id, person, t, "agent.chat_closed_no_relay")]
+        how = (
+            t("agent.how_accept")
+            if chat.state == ChatState.WAITING
+            else t("agent.how_invite", owner=chat.owner_name)
+        )
+        return [_mention_notice(chat.id, person, t, "agent.not_participant", how=how)]
+
+    await ctx.store.agent_message(
+        thread,
+        person,
+        text,
+        keys[0] if keys else None,
+        keys,
+        on_relay=on_relay,
+        on_refused=on_refused,
+    )

@@ -1,0 +1,57 @@
+"""Plain activities the flows send: text, text with an @mention, and where they go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from store.chats import Person
+from store.outbox import Outgoing, chat_lane, conversation_lane
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An @mention of a Teams user; ``markup`` goes into the text where it should show."""
+
+    person: Person
+
+    @property
+    def markup(self) -> str:
+        return f"<at>{self.person.name}</at>"
+
+    def entity(self) -> dict[str, Any]:
+        return {
+            "type": "mention",
+            "text": self.markup,
+            "mentioned": {"id": self.person.teams_id, "name": self.person.name},
+        }
+
+
+def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str, Any]:
+    activity: dict[str, Any] = {"type": "message", "text": text, "textFormat": "markdown"}
+    if mentions:
+        activity["entities"] = [m.entity() for m in mentions]
+    return activity
+
+
+def to_conversation(reference: dict[str, Any], activity: dict[str, Any]) -> Outgoing:
+    """Send to a stored conversation (a customer, or a room's root)."""
+    lane = conversation_lane(reference["conversation"]["id"])
+    return Outgoing(lane, "send", {"conversation": reference, "activity": activity})
+
+
+def to_thread(chat_id: int, activity: dict[str, Any]) -> Outgoing:
+    """Send into a chat's thread (resolved at delivery, after the card is posted)."""
+    return Outgoing(chat_lane(chat_id), "send", {"chat_id": chat_id, "activity": activity})
+
+
+def new_thread(chat_id: int, room: dict[str, Any], activity: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        chat_lane(chat_id),
+        "create_thread",
+        {"chat_id": chat_id, "room": room, "activity": activity},
+    )
+
+
+def card_update(chat_id: int, activity: dict[str, Any]) -> Outgoing:
+    return Outgoing(chat_lane(chat_id), "update_card", {"chat_id": chat_id, "activity": activity})

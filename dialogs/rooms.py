@@ -1,0 +1,81 @@
+"""Rooms: the bot joining a team, and ``@Bot setup [Department]`` binding a channel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cards.request import card_activity, request_card
+from dialogs.activity import (
+    activity_keys,
+    bot_name,
+    channel_of,
+    person_of,
+    reference_of,
+    team_of,
+)
+from dialogs.context import FlowContext
+from dialogs.replies import Mention, new_thread, text_activity, to_conversation
+from store.chats import DEFAULT_DEPARTMENT, ChatView, RoomReady
+from store.outbox import Outgoing
+
+DEFAULT_DEPARTMENT_NAME = "Support"
+_KEY_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+def department_key(name: str) -> str:
+    key = _KEY_CHARS.sub("-", name.lower()).strip("-")
+    return key or DEFAULT_DEPARTMENT
+
+
+def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
+    """The channel's root conversation (a setup written in a thread still binds the channel)."""
+    reference = reference_of(activity)
+    conversation = dict(reference["conversation"])
+    conversation["id"] = channel_of(activity)
+    conversation["isGroup"] = True
+    conversation["conversationType"] = "channel"
+    reference["conversation"] = conversation
+    reference["user"] = None
+    return reference
+
+
+async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
+    name = argument.strip() or DEFAULT_DEPARTMENT_NAME
+    key = department_key(argument) if argument.strip() else DEFAULT_DEPARTMENT
+    person = person_of(activity)
+    room = room_reference(activity)
+    t = ctx.team_texts
+
+    def compose(ready: RoomReady, waiting: list[ChatView]) -> list[Outgoing]:
+        mention = Mention(person)
+        done = t("agent.setup_done", department=ready.department, supervisor=mention.markup)
+        items = [to_conversation(room, text_activity(done, mentions=(mention,)))]
+        for chat in waiting:
+            card = request_card(chat, t)
+            items.append(new_thread(chat.id, room, card_activity(card, t("card.new_chat"))))
+        return items
+
+    await ctx.store.setup_room(
+        person,
+        key=key,
+        name=name,
+        team_id=team_of(activity),
+        channel_id=channel_of(activity),
+        room_reference=room,
+        dedupe_keys=activity_keys(activity),
+        compose=compose,
+    )
+
+
+async def members_added(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    """Welcome the team when the bot itself is added, saying how to run setup."""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    added = activity.get("membersAdded") or []
+    if not any(isinstance(m, dict) and m.get("id") == bot_id for m in added):
+        return
+    welcome = ctx.team_texts("agent.welcome", bot=bot_name(activity))
+    reference = reference_of(activity)
+    await ctx.store.notify(
+        activity_keys(activity), [to_conversation(reference, text_activity(welcome))]
+    )

@@ -1,0 +1,1 @@
+"""Persistence: models, engine and the atomic state transitions of chats."""

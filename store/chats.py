@@ -1,0 +1,710 @@
+"""State transitions of chats, each one transaction.
+
+Every change is a conditional UPDATE whose row count decides the outcome, and the
+activities it causes are written to the outbox in the same transaction
+(``compose`` callbacks build them from the committed facts). Nothing here knows
+the Bot Framework; references and activities are plain JSON.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store import outbox
+from store.models import (
+    Agent,
+    Chat,
+    ChatState,
+    Customer,
+    Department,
+    InboundActivity,
+    Message,
+    MessageKind,
+    Participant,
+    ParticipantRole,
+    Setting,
+    Supervisor,
+)
+from store.outbox import Outgoing
+
+Clock = Callable[[], datetime]
+
+DEFAULT_DEPARTMENT = "default"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Teams user as an activity names them."""
+
+    teams_id: str
+    name: str
+    aad_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerTurn:
+    channel_id: str
+    user_id: str
+    name: str
+    locale: str
+    reference: dict[str, Any]
+    text: str
+    source_key: str | None
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """What cards and notices need to know about a chat, read inside the transaction."""
+
+    id: int
+    state: ChatState
+    version: int
+    department: str
+    customer_name: str
+    customer_channel: str
+    customer_locale: str
+    customer_reference: dict[str, Any]
+    owner_name: str | None
+    owner_teams_id: str | None
+    thread_id: str | None
+    room_reference: dict[str, Any] | None
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    message_count: int
+    first_messages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    kind: MessageKind
+    author: str
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Transcript:
+    chat: ChatView
+    participants: tuple[tuple[str, ParticipantRole], ...]
+    lines: tuple[TranscriptLine, ...]
+
+
+# Outcomes. Each transition answers with one of these; callers match on the type.
+@dataclass(frozen=True)
+class Duplicate:
+    """The activity was handled before; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class Appended:
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class AlreadyTaken:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class NoSuchChat:
+    pass
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class Relayed:
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class Closed:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class AlreadyClosed:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class RoomReady:
+    department: str
+    created: bool
+
+
+ViewCompose = Callable[[ChatView], list[Outgoing]]
+
+
+class Store:
+    """The named transitions of the bridge over one session factory and one clock."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now):
+        self._sessions = sessions
+        self.clock = clock
+        self.on_commit: Callable[[Iterable[str]], None] = lambda lanes: None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work; the lanes it added outbox rows to are announced after commit."""
+        lanes: set[str] = set()
+        async with self._sessions.begin() as session:
+            session.info["lanes"] = lanes
+            yield session
+        if lanes:
+            self.on_commit(lanes)
+
+    def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+        outbox.add_outgoing(session, items, now)
+        session.info["lanes"].update(item.lane for item in items)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
+        """INSERT that does nothing on a unique conflict; True if a row was added."""
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    async def _first_time(self, session: AsyncSession, keys: Sequence[str]) -> bool:
+        """Record the inbound activity keys; False if any of them was seen before."""
+        now = self.clock()
+        fresh = True
+        for key in keys:
+            fresh &= await self._insert_ignore(
+                session, InboundActivity, {"key": key[:700], "received_at": now}
+            )
+        return fresh
+
+    async def _agent(self, session: AsyncSession, person: Person) -> Agent:
+        agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+        if agent is None:
+            await self._insert_ignore(
+                session,
+                Agent,
+                {
+                    "teams_id": person.teams_id,
+                    "aad_object_id": person.aad_object_id,
+                    "name": person.name,
+                    "created_at": self.clock(),
+                },
+            )
+            agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+            assert agent is not None
+        elif person.name and agent.name != person.name:
+            agent.name = person.name
+        return agent
+
+    async def _view(self, session: AsyncSession, chat_id: int) -> ChatView:
+        chat = await session.get(Chat, chat_id, populate_existing=True)
+        assert chat is not None
+        customer = await session.get(Customer, chat.customer_id)
+        department = await session.get(Department, chat.department_id)
+        owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
+        count = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.chat_id == chat_id,
+                Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
+            )
+        )
+        first = await session.scalars(
+            select(Message.text)
+            .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
+            .order_by(Message.id)
+            .limit(3)
+        )
+        assert customer is not None and department is not None
+        return ChatView(
+            id=chat.id,
+            state=chat.state,
+            version=chat.version,
+            department=department.name,
+            customer_name=customer.name,
+            customer_channel=customer.channel_id,
+            customer_locale=customer.locale,
+            customer_reference=customer.reference,
+            owner_name=owner.name if owner else None,
+            owner_teams_id=owner.teams_id if owner else None,
+            thread_id=chat.thread_id,
+            room_reference=department.room_reference,
+            created_at=chat.created_at,
+            accepted_at=chat.accepted_at,
+            closed_at=chat.closed_at,
+            message_count=count or 0,
+            first_messages=tuple(first),
+        )
+
+    def _note(
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        kind: MessageKind,
+        author: str,
+        text: str,
+        *,
+        agent_id: int | None = None,
+        source_key: str | None = None,
+    ) -> None:
+        session.add(
+            Message(
+                chat_id=chat_id,
+                kind=kind,
+                agent_id=agent_id,
+                author=author,
+                text=text,
+                source_key=source_key,
+                created_at=self.clock(),
+            )
+        )
+
+    # -- rooms -----------------------------------------------------------------------------
+
+    async def setup_room(
+        self,
+        person: Person,
+        *,
+        key: str,
+        name: str,
+        team_id: str | None,
+        channel_id: str,
+        room_reference: dict[str, Any],
+        dedupe_keys: Sequence[str],
+        compose: Callable[[RoomReady, list[ChatView]], list[Outgoing]],
+    ) -> RoomReady | Duplicate:
+        """Bind a channel as a department's room and make ``person`` its supervisor.
+
+        Chats that arrived while no room existed are posted to the new room.
+        """
+        async with self._transaction() as session:
+            if not await self._first_time(session, dedupe_keys):
+                return Duplicate()
+            now = self.clock()
+            created = await self._insert_ignore(
+                session,
+                Department,
+                {
+                    "key": key,
+                    "name": name,
+                    "team_id": team_id,
+                    "channel_id": channel_id,
+                    "room_reference": room_reference,
+                    "created_at": now,
+                },
+            )
+            department = await session.scalar(select(Department).where(Department.key == key))
+            assert department is not None
+            department.channel_id = channel_id
+            department.team_id = team_id
+            department.room_reference = room_reference
+            agent = await self._agent(session, person)
+            await self._insert_ignore(
+                session,
+                Supervisor,
+                {"department_id": department.id, "agent_id": agent.id, "created_at": now},
+            )
+            unrouted = list(
+                await session.scalars(
+                    select(Chat.id).where(
+                        Chat.department_id.is_(None), Chat.state != ChatState.CLOSED
+                    )
+                )
+            )
+            if unrouted:
+                await session.execute(
+                    update(Chat)
+                    .where(Chat.id.in_(unrouted))
+                    .values(department_id=department.id)
+                    .execution_options(synchronize_session=False)
+                )
+            waiting_views = [await self._view(session, chat_id) for chat_id in unrouted]
+            outcome = RoomReady(department=name, created=created)
+            self._enqueue(session, compose(outcome, waiting_views), now)
+            return outcome
+
+    async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
+        """Queue notices that change no chat, once per inbound activity."""
+        async with self._transaction() as session:
+            if not await self._first_time(session, dedupe_keys):
+                return False
+            self._enqueue(session, items, self.clock())
+            return True
+
+    # -- customers -------------------------------------------------------------------------
+
+    async def customer_message(
+        self,
+        turn: CustomerTurn,
+        dedupe_keys: Sequence[str],
+        *,
+        on_open: ViewCompose,
+        on_append: Callable[[int, bool], list[Outgoing]],
+    ) -> Duplicate | Opened | Appended:
+        """Store a customer's message; open a chat if they have none open."""
+        for _ in range(3):
+            try:
+                return await self._customer_message(turn, dedupe_keys, on_open, on_append)
+            except IntegrityError:
+                # Another replica opened the chat or created the customer at the same time:
+                # the retry sees its row.
+                continue
+        raise RuntimeError("customer message could not be stored after retries")
+
+    async def _customer_message(
+        self,
+        turn: CustomerTurn,
+        dedupe_keys: Sequence[str],
+        on_open: ViewCompose,
+        on_append: Callable[[int, bool], list[Outgoing]],
+    ) -> Duplicate | Opened | Appended:
+        async with self._transaction() as session:
+            if not await self._first_time(session, dedupe_keys):
+                return Duplicate()
+            now = self.clock()
+            customer = await session.scalar(
+                select(Customer).where(
+                    Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
+                )
+            )
+            if customer is None:
+                customer = Customer(
+                    channel_id=turn.channel_id,
+                    user_id=turn.user_id,
+                    name=turn.name,
+                    locale=turn.locale,
+                    reference=turn.reference,
+                    created_at=now,
+                )
+                session.add(customer)
+                await session.flush()
+            else:
+                if customer.reference != turn.reference:
+                    customer.reference = turn.reference
+                if turn.name and customer.name != turn.name:
+                    customer.name = turn.name
+                if customer.locale != turn.locale:
+                    customer.locale = turn.locale
+            chat = await session.scalar(
+                select(Chat).where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
+            )
+            opened = chat is None
+            if chat is None:
+                department = await session.scalar(select(Department).order_by(Department.id))
+                chat = Chat(
+                    customer_id=customer.id,
+                    department_id=department.id if department else None,
+                    state=ChatState.WAITING,
+                    version=1,
+                    created_at=now,
+                )
+                session.add(chat)
+                await session.flush()
+            self._note(
+                session,
+                chat.id,
+                MessageKind.INCOMING,
+                customer.name,
+                turn.text,
+                source_key=turn.source_key,
+            )
+            if opened:
+                await session.flush()
+                view = await self._view_or_unrouted(session, chat.id)
+                self._enqueue(session, on_open(view), now)
+                return Opened(view)
+            self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
+            return Appended(chat.id)
+
+    async def _view_or_unrouted(self, session: AsyncSession, chat_id: int) -> ChatView:
+        chat = await session.get(Chat, chat_id)
+        assert chat is not None
+        if chat.department_id is not None:
+            return await self._view(session, chat_id)
+        customer = await session.get(Customer, chat.customer_id)
+        assert customer is not None
+        return ChatView(
+            id=chat.id,
+            state=chat.state,
+            version=chat.version,
+            department="",
+            customer_name=customer.name,
+            customer_channel=customer.channel_id,
+            customer_locale=customer.locale,
+            customer_reference=customer.reference,
+            owner_name=None,
+            owner_teams_id=None,
+            thread_id=None,
+            room_reference=None,
+            created_at=chat.created_at,
+            accepted_at=None,
+            closed_at=None,
+            message_count=1,
+            first_messages=(),
+        )
+
+    # -- agents ----------------------------------------------------------------------------
+
+    async def accept_chat(
+        self,
+        chat_id: int,
+        person: Person,
+        *,
+        on_accepted: ViewCompose,
+        on_taken: ViewCompose,
+    ) -> Accepted | AlreadyTaken | NoSuchChat:
+        """The Accept race: one conditional UPDATE from waiting to active decides the winner."""
+        async with self._transaction() as session:
+            now = self.clock()
+            agent = await self._agent(session, person)
+            result = await session.execute(
+                update(Chat)
+                .where(Chat.id == chat_id, Chat.state == ChatState.WAITING)
+                .values(
+                    state=ChatState.ACTIVE,
+                    owner_id=agent.id,
+                    accepted_at=now,
+                    version=Chat.version + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                if await session.get(Chat, chat_id) is None:
+                    return NoSuchChat()
+                view = await self._view(session, chat_id)
+                self._enqueue(session, on_taken(view), now)
+                return AlreadyTaken(view)
+            session.add(
+                Participant(
+                    chat_id=chat_id, agent_id=agent.id, role=ParticipantRole.OWNER, joined_at=now
+                )
+            )
+            self._note(
+                session,
+                chat_id,
+                MessageKind.ACTIVITY,
+                agent.name,
+                "chat.accepted",
+                agent_id=agent.id,
+            )
+            await session.flush()
+            view = await self._view(session, chat_id)
+            self._enqueue(session, on_accepted(view), now)
+            return Accepted(view)
+
+    async def chat_for_thread(self, thread_id: str) -> int | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(Chat.id).where(Chat.thread_id == thread_id))
+
+    async def agent_message(
+        self,
+        thread_id: str,
+        person: Person,
+        text: str,
+        source_key: str,
+        dedupe_keys: Sequence[str],
+        *,
+        on_relay: Callable[[int, dict[str, Any]], list[Outgoing]],
+        on_refused: ViewCompose,
+    ) -> Duplicate | Relayed | NotAllowed | NoSuchChat:
+        """Relay a thread reply to the customer if its writer takes part in an open chat."""
+        async with self._transaction() as session:
+            if not await self._first_time(session, dedupe_keys):
+                return Duplicate()
+            now = self.clock()
+            chat = await session.scalar(select(Chat).where(Chat.thread_id == thread_id))
+            if chat is None:
+                return NoSuchChat()
+            agent = await self._agent(session, person)
+            participant = await session.scalar(
+                select(Participant.id).where(
+                    Participant.chat_id == chat.id,
+                    Participant.agent_id == agent.id,
+                    Participant.left_at.is_(None),
+                )
+            )
+            if participant is None or chat.state != ChatState.ACTIVE:
+                view = await self._view(session, chat.id)
+                self._enqueue(session, on_refused(view), now)
+                return NotAllowed(view)
+            self._note(
+                session,
+                chat.id,
+                MessageKind.OUTGOING,
+                agent.name,
+                text,
+                agent_id=agent.id,
+                source_key=source_key,
+            )
+            if chat.first_reply_at is None:
+                chat.first_reply_at = now
+            customer = await session.get(Customer, chat.customer_id)
+            assert customer is not None
+            self._enqueue(session, on_relay(chat.id, customer.reference), now)
+            return Relayed(chat.id)
+
+    async def close_chat(
+        self,
+        chat_id: int,
+        person: Person,
+        *,
+        on_closed: ViewCompose,
+        on_refused: ViewCompose,
+        on_already: ViewCompose,
+    ) -> Closed | NotAllowed | AlreadyClosed | NoSuchChat:
+        """Close a chat; only its owner or a supervisor of its department may."""
+        async with self._transaction() as session:
+            now = self.clock()
+            chat = await session.get(Chat, chat_id)
+            if chat is None:
+                return NoSuchChat()
+            agent = await self._agent(session, person)
+            supervises = exists().where(
+                Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
+            )
+            result = await session.execute(
+                update(Chat)
+                .where(
+                    Chat.id == chat_id,
+                    Chat.state != ChatState.CLOSED,
+                    or_(Chat.owner_id == agent.id, supervises),
+                )
+                .values(
+                    state=ChatState.CLOSED,
+                    closed_at=now,
+                    closed_by_id=agent.id,
+                    version=Chat.version + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            view = await self._view(session, chat_id)
+            if result.rowcount != 1:
+                compose = on_already if view.state == ChatState.CLOSED else on_refused
+                self._enqueue(session, compose(view), now)
+                outcome = AlreadyClosed if view.state == ChatState.CLOSED else NotAllowed
+                return outcome(view)
+            await session.execute(
+                update(Participant)
+                .where(and_(Participant.chat_id == chat_id, Participant.left_at.is_(None)))
+                .values(left_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            self._note(
+                session, chat_id, MessageKind.ACTIVITY, agent.name, "chat.closed", agent_id=agent.id
+            )
+            self._enqueue(session, on_closed(view), now)
+            return Closed(view)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def due_lanes(self, limit: int = 200) -> list[str]:
+        async with self._sessions() as session:
+            return await outbox.due_lanes(session, self.clock(), limit)
+
+    async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
+        async with self._sessions.begin() as session:
+            return await outbox.lease_head(session, lane, owner, self.clock(), lease)
+
+    async def delivered(
+        self, item_id: int, owner: str, thread: tuple[int, str, str] | None = None
+    ) -> bool:
+        """Mark an item delivered; for a new thread, remember where the chat's card went."""
+        async with self._sessions.begin() as session:
+            done = await outbox.finish(session, item_id, owner, self.clock(), delivered=True)
+            if done and thread is not None:
+                chat_id, thread_id, card_activity_id = thread
+                await session.execute(
+                    update(Chat)
+                    .where(Chat.id == chat_id)
+                    .values(thread_id=thread_id, card_activity_id=card_activity_id)
+                    .execution_options(synchronize_session=False)
+                )
+            return done
+
+    async def undeliverable(self, item_id: int, owner: str, error: str) -> None:
+        async with self._sessions.begin() as session:
+            await outbox.finish(session, item_id, owner, self.clock(), delivered=False, error=error)
+
+    async def retry_later(self, item_id: int, owner: str, delay: float, error: str) -> None:
+        async with self._sessions.begin() as session:
+            until = self.clock() + timedelta(seconds=delay)
+            await outbox.postpone(session, item_id, owner, until, error)
+
+    async def chat_reference(self, chat_id: int) -> tuple[dict[str, Any], str | None] | None:
+        """The thread of a chat as a reference, and its card's activity id, once posted."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(Chat.thread_id, Chat.card_activity_id, Department.room_reference)
+                    .join(Department, Department.id == Chat.department_id)
+                    .where(Chat.id == chat_id)
+                )
+            ).one_or_none()
+        if row is None or row.thread_id is None:
+            return None
+        room = row.room_reference
+        reference = {**room, "conversation": {**room["conversation"], "id": row.thread_id}}
+        return reference, row.card_activity_id
+
+    # -- transcripts -----------------------------------------------------------------------
+
+    async def transcript(self, chat_id: int) -> Transcript | None:
+        async with self._sessions() as session:
+            if await session.get(Chat, chat_id) is None:
+                return None
+            view = await self._view(session, chat_id)
+            people = await session.execute(
+                select(Agent.name, Participant.role)
+                .join(Agent, Agent.id == Participant.agent_id)
+                .where(Participant.chat_id == chat_id)
+                .order_by(Participant.id)
+            )
+            lines = await session.scalars(
+                select(Message).where(Message.chat_id == chat_id).order_by(Message.id)
+            )
+            return Transcript(
+                chat=view,
+                participants=tuple((name, role) for name, role in people),
+                lines=tuple(
+                    TranscriptLine(kind=m.kind, author=m.author, text=m.text, at=m.created_at)
+                    for m in lines
+                ),
+            )
+
+    async def secret(self, key: str) -> str:
+        """A server secret kept in the database, made once, so links survive restarts."""
+        async with self._sessions.begin() as session:
+            await self._insert_ignore(
+                session, Setting, {"key": key, "value": secrets.token_urlsafe(32)}
+            )
+            value = await session.scalar(select(Setting.value).where(Setting.key == key))
+            assert value is not None
+            return value

@@ -1,0 +1,242 @@
+"""Tables of the bridge, as SQLAlchemy 2.0 typed declarative models.
+
+Timestamps are timezone-aware UTC on both engines; enums are stored as
+VARCHAR (``native_enum=False``) so that SQLite and PostgreSQL share one schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime that always comes back timezone-aware in UTC.
+
+    SQLite has no time zones and returns naive values; without this, comparisons
+    between stored and fresh times would fail on one engine and not the other.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class ChatState(enum.StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class MessageKind(enum.StrEnum):
+    """What a transcript line is (Chatwoot's incoming/outgoing/activity, plus notes)."""
+
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    NOTE = "note"
+    ACTIVITY = "activity"
+
+
+class ParticipantRole(enum.StrEnum):
+    OWNER = "owner"
+    INVITED = "invited"
+    SUPERVISOR = "supervisor"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Setting(Base):
+    """Small server-wide values that must survive restarts (the transcript secret)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Department(Base):
+    """A department and its room: the Teams channel where its chats are posted."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    team_id: Mapped[str | None] = mapped_column(String(256))
+    channel_id: Mapped[str] = mapped_column(String(256))
+    room_reference: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Agent(Base):
+    """A Teams user who has appeared in a room."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teams_id: Mapped[str] = mapped_column(String(256), unique=True)
+    aad_object_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class Supervisor(Base):
+    __tablename__ = "supervisors"
+    __table_args__ = (UniqueConstraint("department_id", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+
+
+class Customer(Base):
+    """Someone writing to the bot from any channel; the reference is how to reach them."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    locale: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Chat(Base):
+    """One support conversation. ``version`` grows with every change of the card."""
+
+    __tablename__ = "chats"
+    __table_args__ = (
+        # At most one open chat per customer: the database settles concurrent first messages.
+        Index(
+            "uq_chats_open_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("state != 'closed'"),
+            postgresql_where=text("state != 'closed'"),
+        ),
+        Index("ix_chats_department_state", "department_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    state: Mapped[ChatState] = mapped_column(_enum(ChatState))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    thread_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+    card_activity_id: Mapped[str | None] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("chat_id", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """A transcript line. ``source_key`` is the channel's own activity key, unique."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_chat", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    author: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    source_key: Mapped[str | None] = mapped_column(String(700), unique=True)
+    created_at: Mapped[datetime]
+
+
+class InboundActivity(Base):
+    """Keys of activities already handled, so a re-delivery changes nothing."""
+
+    __tablename__ = "inbound_activities"
+
+    key: Mapped[str] = mapped_column(String(700), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class OutboxItem(Base):
+    """An activity to deliver, written in the same transaction as the change that caused it.
+
+    Items of one ``lane`` (one target conversation) are delivered strictly in id
+    order; only the oldest pending item of a lane may be leased.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_lane_state", "lane", "state", "id"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lane: Mapped[str] = mapped_column(String(600))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

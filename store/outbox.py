@@ -1,0 +1,140 @@
+"""The outbox: activities waiting to be delivered, one ordered lane per target.
+
+Rows are added in the transaction of the change that caused them; a dispatcher
+leases the oldest pending row of a lane, delivers it and marks it. A lease that
+runs out (the process died) makes the row available to any replica again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import DeliveryState, OutboxItem
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One activity to deliver.
+
+    ``kind`` is ``send`` (to ``payload['conversation']`` or, when that is absent,
+    to the thread of ``payload['chat_id']``), ``create_thread`` (post a request
+    card as a new thread in a room) or ``update_card`` (replace a chat's card).
+    """
+
+    lane: str
+    kind: str
+    payload: dict[str, Any]
+
+
+def chat_lane(chat_id: int) -> str:
+    return f"chat:{chat_id}"
+
+
+def conversation_lane(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def add_outgoing(session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+    session.add_all(
+        OutboxItem(
+            lane=item.lane,
+            kind=item.kind,
+            payload=item.payload,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for item in items
+    )
+
+
+def _available(now: datetime) -> Any:
+    return (
+        (OutboxItem.state == DeliveryState.PENDING)
+        & (OutboxItem.next_attempt_at <= now)
+        & (OutboxItem.lease_until.is_(None) | (OutboxItem.lease_until < now))
+    )
+
+
+async def due_lanes(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    """Lanes with a row that may be leased now (a retry that is due, or an expired lease)."""
+    rows = await session.scalars(
+        select(OutboxItem.lane).where(_available(now)).group_by(OutboxItem.lane).limit(limit)
+    )
+    return list(rows)
+
+
+async def lease_head(
+    session: AsyncSession, lane: str, owner: str, now: datetime, lease: timedelta
+) -> OutboxItem | None:
+    """Lease the oldest pending row of ``lane`` if nobody holds it and it is due.
+
+    Only the head may be leased, so a lane is delivered in order by at most one
+    replica at a time; the conditional UPDATE's row count says who won.
+    """
+    head_id = await session.scalar(
+        select(func.min(OutboxItem.id)).where(
+            OutboxItem.lane == lane, OutboxItem.state == DeliveryState.PENDING
+        )
+    )
+    if head_id is None:
+        return None
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == head_id, _available(now))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await session.get(OutboxItem, head_id, populate_existing=True)
+
+
+async def finish(
+    session: AsyncSession,
+    item_id: int,
+    owner: str,
+    now: datetime,
+    *,
+    delivered: bool,
+    error: str | None = None,
+) -> bool:
+    """Mark a leased row delivered, or failed for good; False if the lease was lost."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.lease_owner == owner)
+        .values(
+            state=DeliveryState.DELIVERED if delivered else DeliveryState.FAILED,
+            delivered_at=now if delivered else None,
+            lease_owner=None,
+            lease_until=None,
+            attempts=OutboxItem.attempts + 1,
+            last_error=error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def postpone(
+    session: AsyncSession, item_id: int, owner: str, until: datetime, error: str
+) -> None:
+    """Give a leased row back with its next attempt time after a retryable failure."""
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.lease_owner == owner)
+        .values(
+            next_attempt_at=until,
+            lease_owner=None,
+            lease_until=None,
+            attempts=OutboxItem.attempts + 1,
+            last_error=error,
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,194 @@
+"""The real app on a real port, a Bot Connector emulator, and SQLite or PostgreSQL.
+
+Every end-to-end test runs on both engines: SQLite in a temporary file, and the
+PostgreSQL server named by ``TEST_DATABASE_URL``. Where that is not set or not
+reachable, the PostgreSQL run is skipped with the reason printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, ClientSession
+from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import create_app
+from bot import keys
+from bot.settings import Settings
+from store.models import Base, DeliveryState, OutboxItem
+from tests import activities as act
+from tests.connector_emulator import ConnectorEmulator
+
+_pg_problem: dict[str, str | None] = {}
+
+
+async def _postgres_problem(url: str | None) -> str | None:
+    if not url:
+        return "TEST_DATABASE_URL is not set"
+    if url not in _pg_problem:
+        try:
+            engine = create_async_engine(url)
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            await engine.dispose()
+            _pg_problem[url] = None
+        except Exception as error:  # any failure means: not reachable here
+            _pg_problem[url] = f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error}"
+    return _pg_problem[url]
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/bridge.db"
+    url = os.environ.get("TEST_DATABASE_URL")
+    problem = await _postgres_problem(url)
+    if problem:
+        print(f"\nSKIPPED PostgreSQL run: {problem}")
+        pytest.skip(problem)
+    assert url is not None
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[ConnectorEmulator]:
+    emulator = ConnectorEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@dataclass
+class Bridge:
+    """One running bridge: its HTTP address, its app, and helpers to talk to it."""
+
+    server: TestServer
+    http: ClientSession
+    connector: ConnectorEmulator
+    settings: Settings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def app(self) -> Any:
+        return self.server.app
+
+    @property
+    def service_url(self) -> str:
+        return self.connector.url
+
+    async def post(self, activity: dict[str, Any], **kwargs: Any) -> ClientResponse:
+        response = await self.http.post(
+            str(self.server.make_url("/api/messages")), json=activity, **kwargs
+        )
+        await response.read()
+        return response
+
+    async def get(self, path: str) -> ClientResponse:
+        response = await self.http.get(str(self.server.make_url(path)))
+        await response.read()
+        return response
+
+    async def pending(self) -> int:
+        async with self.app[keys.ENGINE].connect() as connection:
+            return await connection.scalar(
+                select(func.count(OutboxItem.id)).where(OutboxItem.state == DeliveryState.PENDING)
+            )
+
+    async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the outbox has nothing pending (all sends done or given up)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.pending():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{await self.pending()} outbox items still pending")
+            await asyncio.sleep(0.02)
+
+
+BridgeFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_bridge(
+    database_url: str, connector: ConnectorEmulator
+) -> AsyncIterator[BridgeFactory]:
+    """Start a bridge (several may share the database, like replicas)."""
+    running: list[tuple[TestServer, ClientSession]] = []
+
+    async def start(**overrides: Any) -> Bridge:
+        settings = Settings(
+            database_url=database_url,
+            public_url="http://bridge.test",
+            transcript_secret=overrides.pop("transcript_secret", ""),
+            **overrides,
+        )
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        http = ClientSession()
+        running.append((server, http))
+        return Bridge(server=server, http=http, connector=connector, settings=settings)
+
+    yield start
+    for server, http in running:
+        await http.close()
+        await server.close()
+
+
+@pytest.fixture
+async def bridge(start_bridge: BridgeFactory) -> Bridge:
+    return await start_bridge()
+
+
+@dataclass
+class Room:
+    supervisor: act.Agent
+
+
+async def setup_room(bridge: Bridge, supervisor: act.Agent | None = None) -> Room:
+    supervisor = supervisor or act.agent(1, "Supervisor Mai")
+    response = await bridge.post(act.room_message(bridge.service_url, supervisor, "setup"))
+    assert response.status == 201
+    await bridge.connector.wait_for(lambda: len(bridge.connector.texts(act.ROOM)) >= 1)
+    return Room(supervisor=supervisor)
+
+
+@dataclass
+class OpenChat:
+    customer: str
+    conversation: str
+    thread: str
+    card_id: str
+    chat_id: int
+    version: int
+
+
+async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> OpenChat:
+    before = len(bridge.connector.created())
+    response = await bridge.post(act.webchat_message(bridge.service_url, customer, text, **kwargs))
+    assert response.status == 201
+    await bridge.connector.wait_for(lambda: len(bridge.connector.created()) > before)
+    created = bridge.connector.created()[before]
+    card = created.body["activity"]["attachments"][0]["content"]
+    accept = card["actions"][0]["data"]
+    await bridge.settled()
+    return OpenChat(
+        customer=customer,
+        conversation=f"conv-{customer}",
+        thread=created.conversation_id,
+        card_id=created.activity_id,
+        chat_id=accept["chat"],
+        version=accept["v"],
+    )
