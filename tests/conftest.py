@@ -192,3 +192,15 @@ async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> 
         chat_id=accept["chat"],
         version=accept["v"],
     )
+
+
+def engine_name(bridge: Bridge) -> str:
+    return "postgresql" if bridge.settings.database_url.startswith("postgresql") else "sqlite"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write docs/reliability.md from what the tests recorded (only on a green full run)."""
+    from tests import reliability
+
+    if reliability.ROWS and exitstatus == 0 and not session.config.option.keyword:
+        reliability.write_table(reliability.ROWS)
