@@ -143,6 +143,13 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application factory: resources live in cleanup contexts, state behind AppKeys."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
+    if settings.local_mode:
+        log.warning(
+            "LOCAL MODE: no MicrosoftAppId is set, so inbound requests are NOT authenticated. "
+            "Only activities whose serviceUrl host is one of %s are accepted. "
+            "Set MicrosoftAppId and MicrosoftAppPassword before exposing this bot.",
+            ", ".join(sorted(settings.allowed_service_hosts)),
+        )
     app[keys.ADAPTER] = BridgeAdapter(settings)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -163,6 +170,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 store=app[keys.STORE],
                 default_language=settings.default_language,
                 transcript_url=app[keys.LINKS].url,
+                flood_messages=settings.flood_messages,
+                flood_window=settings.flood_window,
             )
         )
         yield
@@ -178,7 +187,13 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 
     async def delivery(app: web.Application) -> AsyncIterator[None]:
         store = app[keys.STORE]
-        dispatcher = Dispatcher(store, Connector(settings, app[keys.CLIENT_SESSION]))
+        dispatcher = Dispatcher(
+            store,
+            Connector(settings, app[keys.CLIENT_SESSION]),
+            sweep_interval=settings.sweep_interval,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+        )
         store.on_commit = dispatcher.kick
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
@@ -198,13 +213,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
-    if settings.local_mode:
-        log.warning(
-            "LOCAL MODE: no MicrosoftAppId is set, so inbound requests are NOT authenticated. "
-            "Only activities whose serviceUrl host is one of %s are accepted. "
-            "Set MicrosoftAppId and MicrosoftAppPassword before exposing this bot.",
-            ", ".join(sorted(settings.allowed_service_hosts)),
-        )
     web.run_app(create_app(settings), host="0.0.0.0", port=settings.port)
 
 

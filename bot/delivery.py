@@ -25,6 +25,22 @@ from store.models import OutboxItem
 log = logging.getLogger(__name__)
 
 
+DELIVERY_KEY = "bridgeDeliveryId"
+
+
+def with_delivery_key(activity: dict[str, Any], item_id: int) -> dict[str, Any]:
+    """Stamp an activity with its outbox id, the same on every attempt.
+
+    Delivery is at least once: if the connector took a message but its answer was
+    lost (a time-out, a crash before the outcome was recorded), the retry carries
+    the same key, so a receiver or an audit can tell the repeat from a new message.
+    """
+    channel_data = activity.get("channelData")
+    channel_data = dict(channel_data) if isinstance(channel_data, dict) else {}
+    channel_data[DELIVERY_KEY] = f"ob-{item_id}"
+    return {**activity, "channelData": channel_data}
+
+
 class ThreadMissing(Exception):
     """The chat's card was never posted, so nothing can go into its thread."""
 
@@ -136,7 +152,7 @@ class Dispatcher:
 
     async def _send(self, item: OutboxItem) -> tuple[int, str, str] | None:
         payload = item.payload
-        activity = payload["activity"]
+        activity = with_delivery_key(payload["activity"], item.id)
         if item.kind == "create_thread":
             thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
             return payload["chat_id"], thread_id, activity_id

@@ -35,6 +35,11 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     send_timeout: float = 15.0
     connections_per_host: int = 64
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 60.0
+    sweep_interval: float = 0.5
+    flood_messages: int = 10
+    flood_window: float = 10.0
 
     @property
     def local_mode(self) -> bool:
@@ -56,6 +61,8 @@ class Settings:
             transcript_secret=env("TRANSCRIPT_SECRET", ""),
             transcript_ttl_days=_float("TRANSCRIPT_TTL_DAYS", defaults.transcript_ttl_days),
             default_language=env("DEFAULT_LANGUAGE", "") or defaults.default_language,
+            flood_messages=int(_float("FLOOD_MESSAGES", defaults.flood_messages)),
+            flood_window=_float("FLOOD_WINDOW_SECONDS", defaults.flood_window),
             port=int(env("PORT", "") or defaults.port),
             allowed_service_hosts=(
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())

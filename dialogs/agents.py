@@ -7,7 +7,7 @@ from typing import Any
 
 from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
-from dialogs.activity import activity_keys, person_of, text_for_bot, thread_of
+from dialogs.activity import activity_keys, person_of, reference_of, text_for_bot, thread_of
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
@@ -80,6 +80,12 @@ class _Flow:
             return []
         return [_mention_notice(chat.id, self.person, self.t, key, **values)]
 
+    def _already_closed(self, chat: ChatView) -> list[Outgoing]:
+        """A repeat of one's own Close changes nothing and says nothing."""
+        if chat.closed_by_teams_id == self.person.teams_id:
+            return []
+        return self._tell(chat, "agent.already_closed")
+
     def _updated(self, chat: ChatView) -> Outgoing:
         return card_update(chat.id, card_activity(self.card(chat), self.t("card.new_chat")))
 
@@ -135,7 +141,7 @@ class _Flow:
             self.person,
             on_closed=on_closed,
             on_refused=lambda chat: self._tell(chat, "agent.close_refused"),
-            on_already=lambda chat: self._tell(chat, "agent.already_closed"),
+            on_already=self._already_closed,
         )
         match outcome:
             case Closed(chat):
@@ -161,7 +167,18 @@ async def card_action(
     flow = _Flow(ctx, activity, by_invoke=by_invoke)
     handler = {ACCEPT: flow.accept, CLOSE: flow.close}[action.verb]
     answer = await handler(action.chat_id)
-    return answer if by_invoke else None
+    if by_invoke:
+        return answer
+    if answer is not None and answer.status == 404:
+        # A submit for a chat that does not exist: say so where it was pressed.
+        mention = Mention(flow.person)
+        notice = text_activity(
+            ctx.team_texts("agent.stale_action", mention=mention.markup), mentions=(mention,)
+        )
+        await ctx.store.notify(
+            activity_keys(activity), [to_conversation(reference_of(activity), notice)]
+        )
+    return None
 
 
 async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:

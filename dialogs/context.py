@@ -15,6 +15,8 @@ class FlowContext:
     default_language: str
     transcript_url: Callable[[int], str]
     max_text_length: int = 4000
+    flood_messages: int = 10
+    flood_window: float = 10.0
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

@@ -8,7 +8,7 @@ from cards.request import card_activity, request_card
 from dialogs.activity import activity_keys, reference_of
 from dialogs.context import FlowContext
 from dialogs.replies import new_thread, text_activity, to_conversation, to_thread
-from store.chats import ChatView, CustomerTurn
+from store.chats import ChatView, CustomerTurn, FloodLimit
 from store.outbox import Outgoing
 
 
@@ -55,4 +55,14 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             to_thread(chat_id, text_activity(team("agent.customer_says", name=name, text=text)))
         ]
 
-    await ctx.store.customer_message(turn, keys, on_open=on_open, on_append=on_append)
+    def on_flood() -> list[Outgoing]:
+        return [to_conversation(reference, text_activity(t("customer.too_fast")))]
+
+    await ctx.store.customer_message(
+        turn,
+        keys,
+        on_open=on_open,
+        on_append=on_append,
+        flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
+        on_flood=on_flood,
+    )

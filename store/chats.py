@@ -57,6 +57,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class FloodLimit:
+    """More than ``messages`` within ``window`` seconds is too fast for one chat."""
+
+    messages: int
+    window: float
+
+
+@dataclass(frozen=True)
 class CustomerTurn:
     channel_id: str
     user_id: str
@@ -81,6 +89,7 @@ class ChatView:
     customer_reference: dict[str, Any]
     owner_name: str | None
     owner_teams_id: str | None
+    closed_by_teams_id: str | None
     thread_id: str | None
     room_reference: dict[str, Any] | None
     created_at: datetime
@@ -231,6 +240,7 @@ class Store:
         customer = await session.get(Customer, chat.customer_id)
         department = await session.get(Department, chat.department_id)
         owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
+        closer = await session.get(Agent, chat.closed_by_id) if chat.closed_by_id else None
         count = await session.scalar(
             select(func.count(Message.id)).where(
                 Message.chat_id == chat_id,
@@ -255,6 +265,7 @@ class Store:
             customer_reference=customer.reference,
             owner_name=owner.name if owner else None,
             owner_teams_id=owner.teams_id if owner else None,
+            closed_by_teams_id=closer.teams_id if closer else None,
             thread_id=chat.thread_id,
             room_reference=department.room_reference,
             created_at=chat.created_at,
@@ -368,11 +379,19 @@ class Store:
         *,
         on_open: ViewCompose,
         on_append: Callable[[int, bool], list[Outgoing]],
+        flood: FloodLimit,
+        on_flood: Callable[[], list[Outgoing]],
     ) -> Duplicate | Opened | Appended:
-        """Store a customer's message; open a chat if they have none open."""
+        """Store a customer's message; open a chat if they have none open.
+
+        A customer writing faster than ``flood`` allows is told so once per window;
+        their messages are still stored and passed on.
+        """
         for _ in range(3):
             try:
-                return await self._customer_message(turn, dedupe_keys, on_open, on_append)
+                return await self._customer_message(
+                    turn, dedupe_keys, on_open, on_append, flood, on_flood
+                )
             except IntegrityError:
                 # Another replica opened the chat or created the customer at the same time:
                 # the retry sees its row.
@@ -385,6 +404,8 @@ class Store:
         dedupe_keys: Sequence[str],
         on_open: ViewCompose,
         on_append: Callable[[int, bool], list[Outgoing]],
+        flood: FloodLimit,
+        on_flood: Callable[[], list[Outgoing]],
     ) -> Duplicate | Opened | Appended:
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
@@ -442,7 +463,25 @@ class Store:
                 self._enqueue(session, on_open(view), now)
                 return Opened(view)
             self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
+            if await self._too_fast(session, chat, flood, now):
+                chat.slowed_until = now + timedelta(seconds=flood.window)
+                self._enqueue(session, on_flood(), now)
             return Appended(chat.id)
+
+    @staticmethod
+    async def _too_fast(
+        session: AsyncSession, chat: Chat, flood: FloodLimit, now: datetime
+    ) -> bool:
+        if chat.slowed_until is not None and chat.slowed_until > now:
+            return False
+        recent = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.chat_id == chat.id,
+                Message.kind == MessageKind.INCOMING,
+                Message.created_at > now - timedelta(seconds=flood.window),
+            )
+        )
+        return (recent or 0) > flood.messages
 
     async def _view_or_unrouted(self, session: AsyncSession, chat_id: int) -> ChatView:
         chat = await session.get(Chat, chat_id)
@@ -462,6 +501,7 @@ class Store:
             customer_reference=customer.reference,
             owner_name=None,
             owner_teams_id=None,
+            closed_by_teams_id=None,
             thread_id=None,
             room_reference=None,
             created_at=chat.created_at,

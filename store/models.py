@@ -176,6 +176,7 @@ class Chat(Base):
     first_reply_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    slowed_until: Mapped[datetime | None]
 
 
 class Participant(Base):
@@ -194,7 +195,7 @@ class Message(Base):
     """A transcript line. ``source_key`` is the channel's own activity key, unique."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_chat", "chat_id", "id"),)
+    __table_args__ = (Index("ix_messages_chat", "chat_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))

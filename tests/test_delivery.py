@@ -1,0 +1,232 @@
+"""Durable delivery: every fault the connector can throw ends with each message delivered
+once and in order (or, for a final refusal, recorded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from bot import keys
+from store.models import DeliveryState, OutboxItem
+from tests import activities as act
+from tests.conftest import Bridge, BridgeFactory, OpenChat, engine_name, open_chat, setup_room
+from tests.connector_emulator import ConnectorEmulator, Fault
+from tests.reliability import record
+
+FAST_RETRIES = {
+    "send_timeout": 0.5,
+    "retry_base_delay": 0.05,
+    "retry_max_delay": 1.0,
+    "sweep_interval": 0.1,
+}
+
+
+@pytest.fixture
+async def fast_bridge(start_bridge: BridgeFactory) -> Bridge:
+    return await start_bridge(**FAST_RETRIES)
+
+
+@dataclass
+class Delivery:
+    key: str
+    text: str
+    at: float
+
+
+def deliveries(connector: ConnectorEmulator, conversation: str) -> list[Delivery]:
+    """Successful sends to one conversation, in order of receipt, with their delivery keys."""
+    found = [
+        Delivery(
+            call.body.get("channelData", {}).get("bridgeDeliveryId", ""),
+            call.body.get("text", ""),
+            call.at,
+        )
+        for call in connector.calls
+        if call.conversation_id == conversation
+        and call.method == "POST"
+        and 200 <= call.status < 300
+        and call.body
+    ]
+    return sorted(found, key=lambda d: d.at)
+
+
+def audit(sent: list[str], got: list[Delivery]) -> tuple[int, int]:
+    """(lost, repeats): repeats must carry the key of the message just before them."""
+    unique: list[Delivery] = []
+    repeats = 0
+    for delivery in got:
+        if unique and delivery.key == unique[-1].key:
+            repeats += 1
+            continue
+        assert delivery.key not in {d.key for d in unique}, "a repeat out of order"
+        unique.append(delivery)
+    texts = [d.text for d in unique if d.text in sent]
+    assert texts == [t for t in sent if t in texts], f"order broken: {texts}"
+    return len(set(sent) - set(texts)), repeats
+
+
+async def accepted_chat(bridge: Bridge, customer: str) -> tuple[OpenChat, act.Agent]:
+    await setup_room(bridge)
+    chat = await open_chat(bridge, customer, "Hello", locale="en-US")
+    owner = act.agent(40, "Owner")
+    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    await bridge.post(act.invoke_action(bridge.service_url, owner, chat.thread, "accept", data))
+    await bridge.settled()
+    return chat, owner
+
+
+async def relay(bridge: Bridge, chat: OpenChat, owner: act.Agent, texts: list[str]) -> None:
+    for text in texts:
+        response = await bridge.post(
+            act.room_message(bridge.service_url, owner, text, thread=chat.thread, mention_bot=False)
+        )
+        assert response.status == 201
+
+
+FAULTS = {
+    "429 with Retry-After: 1, twice": Fault(status=429, retry_after=1, times=2),
+    "503 three times": Fault(status=503, times=3),
+    "500 once": Fault(status=500, times=1),
+    "dropped connection, twice": Fault(drop=True, times=2),
+    "answer slower than the client time-out": Fault(delay=1.5, times=1),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+async def test_faults_to_the_customer_end_delivered_once_in_order(
+    fast_bridge: Bridge, name: str
+) -> None:
+    bridge = fast_bridge
+    chat, owner = await accepted_chat(bridge, "cust-fault")
+    fault = FAULTS[name]
+    bridge.connector.add_fault(
+        Fault(**{**fault.__dict__, "path_contains": f"/{chat.conversation}/", "method": "POST"})
+    )
+    sent = [f"reply {n} ✓" for n in range(5)]
+    await relay(bridge, chat, owner, sent)
+    await bridge.connector.wait_for(
+        lambda: set(sent) <= set(bridge.connector.texts(chat.conversation)), timeout=20
+    )
+    await bridge.settled()
+    if fault.delay:
+        # The connector is still sitting on the first attempt; wait until it has answered
+        # (the acknowledgement, "joined", the replies and the one repeat).
+        await bridge.connector.wait_for(
+            lambda: len(deliveries(bridge.connector, chat.conversation)) == len(sent) + 3
+        )
+    lost, repeats = audit(sent, deliveries(bridge.connector, chat.conversation))
+    assert lost == 0
+    # Only a time-out after the connector took the message can make it arrive twice,
+    # and then with the same delivery key.
+    assert repeats == (1 if fault.delay else 0)
+    if fault.retry_after:
+        faulted = [c.at for c in bridge.connector.calls if c.status == 429]
+        first_ok = next(
+            c.at
+            for c in bridge.connector.calls
+            if c.conversation_id == chat.conversation and c.status == 200 and c.at > faulted[-1]
+        )
+        assert first_ok - faulted[-1] >= 0.9, "Retry-After was not honoured"
+    outcome = f"retried; {len(sent)} delivered in order"
+    if repeats:
+        outcome += f"; {repeats} repeat with the same delivery key (answer lost after the send)"
+    record("outbound fault", name, engine_name(bridge), outcome, lost=lost, twice=0)
+
+
+async def test_final_refusal_is_recorded_and_the_lane_goes_on(fast_bridge: Bridge) -> None:
+    bridge = fast_bridge
+    chat, owner = await accepted_chat(bridge, "cust-400")
+    bridge.connector.add_fault(Fault(status=400, path_contains=f"/{chat.conversation}/", times=1))
+    sent = ["refused one", "second", "third"]
+    await relay(bridge, chat, owner, sent)
+    await bridge.connector.wait_for(
+        lambda: "third" in bridge.connector.texts(chat.conversation), timeout=10
+    )
+    await bridge.settled()
+    assert bridge.connector.texts(chat.conversation)[-2:] == ["second", "third"]
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        failed = (
+            await connection.execute(
+                select(OutboxItem.attempts, OutboxItem.last_error).where(
+                    OutboxItem.state == DeliveryState.FAILED
+                )
+            )
+        ).all()
+    assert len(failed) == 1 and failed[0].attempts == 1 and failed[0].last_error.startswith("400")
+    record(
+        "outbound fault",
+        "400 (final)",
+        engine_name(bridge),
+        "not retried; recorded as failed with the reason; later messages delivered in order",
+    )
+
+
+async def test_connector_down_then_up(fast_bridge: Bridge) -> None:
+    bridge = fast_bridge
+    chat, owner = await accepted_chat(bridge, "cust-down")
+    port = int(bridge.connector.url.rsplit(":", 1)[1].strip("/"))
+    await bridge.connector.stop()
+    sent = [f"while down {n}" for n in range(4)]
+    await relay(bridge, chat, owner, sent)
+    assert await bridge.pending() == len(sent)
+    restarted = ConnectorEmulator()
+    await restarted.start(port=port)
+    try:
+        await restarted.wait_for(lambda: restarted.texts(chat.conversation) == sent, timeout=15)
+        await bridge.settled()
+        lost, repeats = audit(sent, deliveries(restarted, chat.conversation))
+        assert (lost, repeats) == (0, 0)
+    finally:
+        await restarted.stop()
+    record(
+        "outbound fault",
+        "connection refused (connector down), then up",
+        engine_name(bridge),
+        "kept pending, delivered in order once the connector was back",
+    )
+
+
+async def test_thread_faults_keep_customer_messages_in_order(fast_bridge: Bridge) -> None:
+    bridge = fast_bridge
+    await setup_room(bridge)
+    bridge.connector.add_fault(
+        Fault(status=503, path_contains="/v3/conversations", times=1, method="POST")
+    )
+    bridge.connector.add_fault(Fault(status=503, path_contains=";messageid=", times=3))
+    response = await bridge.post(act.webchat_message(bridge.service_url, "cust-order", "first"))
+    assert response.status == 201
+    sent = [f"next {n}" for n in range(6)]
+    for text in sent:
+        await bridge.post(act.webchat_message(bridge.service_url, "cust-order", text))
+    await bridge.connector.wait_for(lambda: len(bridge.connector.created()) == 1, timeout=10)
+    thread = bridge.connector.created()[0].conversation_id
+    await bridge.connector.wait_for(
+        lambda: len(bridge.connector.texts(thread)) == len(sent), timeout=15
+    )
+    got = [t.split(":** ", 1)[1] for t in bridge.connector.texts(thread)]
+    assert got == sent
+    record(
+        "outbound fault",
+        "503 on thread creation and on thread posts",
+        engine_name(bridge),
+        "card created on retry; customer messages posted after it, in order",
+    )
+
+
+async def test_a_slow_connector_does_not_delay_the_answer(fast_bridge: Bridge) -> None:
+    bridge = fast_bridge
+    await setup_room(bridge)
+    bridge.connector.add_fault(Fault(delay=3.0, path_contains="/v3/conversations", times=5))
+    response = await bridge.post(act.webchat_message(bridge.service_url, "cust-slow", "hello"))
+    assert response.status == 201
+    # The answer came back while the connector was still sitting on the bridge's calls.
+    assert not bridge.connector.created()
+    await bridge.connector.wait_for(lambda: bool(bridge.connector.created()), timeout=20)
+    record(
+        "fast acknowledgement",
+        "connector answering after 3 s",
+        engine_name(bridge),
+        "201 before any connector call finished; work continued from the outbox",
+    )
