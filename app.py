@@ -191,6 +191,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             store,
             Connector(settings, app[keys.CLIENT_SESSION]),
             sweep_interval=settings.sweep_interval,
+            lease=max(settings.outbox_lease, settings.send_timeout + 1),
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
         )

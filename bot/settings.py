@@ -34,6 +34,7 @@ class Settings:
     )
     max_body_bytes: int = 256 * 1024
     send_timeout: float = 15.0
+    outbox_lease: float = 30.0
     connections_per_host: int = 64
     retry_base_delay: float = 0.5
     retry_max_delay: float = 60.0
@@ -61,6 +62,8 @@ class Settings:
             transcript_secret=env("TRANSCRIPT_SECRET", ""),
             transcript_ttl_days=_float("TRANSCRIPT_TTL_DAYS", defaults.transcript_ttl_days),
             default_language=env("DEFAULT_LANGUAGE", "") or defaults.default_language,
+            send_timeout=_float("SEND_TIMEOUT_SECONDS", defaults.send_timeout),
+            outbox_lease=_float("OUTBOX_LEASE_SECONDS", defaults.outbox_lease),
             flood_messages=int(_float("FLOOD_MESSAGES", defaults.flood_messages)),
             flood_window=_float("FLOOD_WINDOW_SECONDS", defaults.flood_window),
             port=int(env("PORT", "") or defaults.port),

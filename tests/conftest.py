@@ -175,22 +175,32 @@ class OpenChat:
     version: int
 
 
+def open_chat_body(created: Any) -> dict[str, Any]:
+    """Thread, card id, chat id and card version from the connector's create call."""
+    card = created.body["activity"]["attachments"][0]["content"]
+    accept = card["actions"][0]["data"]
+    return {
+        "thread": created.conversation_id,
+        "card_id": created.activity_id,
+        "chat": accept["chat"],
+        "v": accept["v"],
+    }
+
+
 async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> OpenChat:
     before = len(bridge.connector.created())
     response = await bridge.post(act.webchat_message(bridge.service_url, customer, text, **kwargs))
     assert response.status == 201
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) > before)
-    created = bridge.connector.created()[before]
-    card = created.body["activity"]["attachments"][0]["content"]
-    accept = card["actions"][0]["data"]
+    found = open_chat_body(bridge.connector.created()[before])
     await bridge.settled()
     return OpenChat(
         customer=customer,
         conversation=f"conv-{customer}",
-        thread=created.conversation_id,
-        card_id=created.activity_id,
-        chat_id=accept["chat"],
-        version=accept["v"],
+        thread=found["thread"],
+        card_id=found["card_id"],
+        chat_id=found["chat"],
+        version=found["v"],
     )
 
 
