@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 
 DELIVERY_KEY = "bridgeDeliveryId"
+PURGE_EVERY = 60.0
+KEEP_DELIVERED = timedelta(hours=24)
+THREAD_CACHE_SIZE = 10_000
 
 
 def with_delivery_key(activity: dict[str, Any], item_id: int) -> dict[str, Any]:
@@ -67,7 +71,7 @@ class Dispatcher:
         self._max_delay = max_delay
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        self._threads: dict[int, tuple[dict[str, Any], str | None]] = {}
+        self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
 
     def kick(self, lanes: Iterable[str]) -> None:
         """Start draining these lanes now (called after a commit that wrote to them)."""
@@ -78,10 +82,15 @@ class Dispatcher:
                 self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
 
     async def run(self) -> None:
-        """Sweep for due items until cancelled."""
+        """Sweep for due items until cancelled; now and then, drop old delivered rows."""
+        last_purge = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 self.kick(await self._store.due_lanes())
+                if loop.time() - last_purge > PURGE_EVERY:
+                    last_purge = loop.time()
+                    await self._store.purge_delivered(KEEP_DELIVERED)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
             await asyncio.sleep(self._sweep_interval)
@@ -148,6 +157,10 @@ class Dispatcher:
             if known is None:
                 raise ThreadMissing(f"chat {chat_id} has no thread")
             self._threads[chat_id] = known
+            if len(self._threads) > THREAD_CACHE_SIZE:
+                self._threads.popitem(last=False)
+        else:
+            self._threads.move_to_end(chat_id)
         return known
 
     async def _send(self, item: OutboxItem) -> tuple[int, str, str] | None:

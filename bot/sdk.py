@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 from botbuilder.core import TurnContext
@@ -315,10 +315,6 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value)
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-def service_host(service_url: str) -> str:
-    return (urlsplit(service_url).hostname or "").lower()
 
 
 class BridgeAdapter(CloudAdapter):

@@ -669,6 +669,10 @@ class Store:
         async with self._sessions() as session:
             return await outbox.due_lanes(session, self.clock(), limit)
 
+    async def purge_delivered(self, keep: timedelta) -> int:
+        async with self._sessions.begin() as session:
+            return await outbox.purge_delivered(session, self.clock() - keep)
+
     async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
         async with self._sessions.begin() as session:
             return await outbox.lease_head(session, lane, owner, self.clock(), lease)

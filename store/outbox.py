@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import DeliveryState, OutboxItem
@@ -138,3 +138,13 @@ async def postpone(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def purge_delivered(session: AsyncSession, before: datetime) -> int:
+    """Drop delivered rows older than ``before``; failed rows stay for inspection."""
+    result = await session.execute(
+        delete(OutboxItem)
+        .where(OutboxItem.state == DeliveryState.DELIVERED, OutboxItem.delivered_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

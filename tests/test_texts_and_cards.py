@@ -1,0 +1,137 @@
+"""Pure parts: locale files complete in every language, cards within Adaptive Cards 1.5,
+the action parser, transcript tokens."""
+
+from __future__ import annotations
+
+import json
+import string
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.transcript import TranscriptLinks
+from cards.actions import BadAction, parse_action
+from cards.request import request_card
+from dialogs.activity import text_for_bot
+from dialogs.i18n import Texts, catalog, languages, pick_language
+from store.chats import ChatView
+from store.models import ChatState
+
+
+def fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_every_language_has_every_text_with_the_same_placeholders() -> None:
+    assert {"en", "vi"} <= set(languages())
+    english = catalog("en")
+    for language in languages():
+        texts = catalog(language)
+        assert set(texts) == set(english), f"{language}: {set(english) ^ set(texts)}"
+        for key, template in texts.items():
+            assert fields(template) == fields(english[key]), f"{language}:{key}"
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("vi-VN", "vi"), ("vi", "vi"), ("en-US", "en"), ("fr-FR", "en"), (None, "en"), ("", "en")],
+)
+def test_language_from_locale(locale: str | None, expected: str) -> None:
+    assert pick_language(locale, "en") == expected
+
+
+def _chat(state: ChatState) -> ChatView:
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    return ChatView(
+        id=7,
+        state=state,
+        version=3,
+        department="Support",
+        customer_name="Lan <b>",
+        customer_channel="webchat",
+        customer_locale="vi",
+        customer_reference={},
+        owner_name="Minh" if state != ChatState.WAITING else None,
+        owner_teams_id="29:minh" if state != ChatState.WAITING else None,
+        closed_by_teams_id=None,
+        thread_id=None,
+        room_reference=None,
+        created_at=at,
+        accepted_at=at,
+        closed_at=at + timedelta(minutes=12, seconds=5),
+        message_count=9,
+        first_messages=("xin chào",),
+    )
+
+
+@pytest.mark.parametrize("state", list(ChatState))
+def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatState) -> None:
+    card = json.loads(
+        json.dumps(request_card(_chat(state), Texts("en"), transcript_url="https://x/t"))
+    )
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
+    kinds = [(a["type"], a.get("verb")) for a in card.get("actions", [])]
+    expected = {
+        ChatState.WAITING: [("Action.Execute", "accept")],
+        ChatState.ACTIVE: [("Action.Execute", "close")],
+        ChatState.CLOSED: [("Action.OpenUrl", None)],
+    }[state]
+    assert kinds == expected
+    for action in card.get("actions", []):
+        if action["type"] == "Action.Execute":
+            assert action["data"] == {"action": action["verb"], "chat": 7, "v": 3}
+            assert action["fallback"]["type"] == "Action.Submit"
+            assert action["fallback"]["data"] == action["data"]
+    if state == ChatState.CLOSED:
+        assert "12m 05s" in json.dumps(card)
+
+
+def test_action_parser_reads_execute_and_submit_alike() -> None:
+    data = {"action": "accept", "chat": 5, "v": 2}
+    invoke = {
+        "type": "invoke",
+        "value": {"action": {"type": "Action.Execute", "verb": "accept", "data": data}},
+    }
+    submit = {"type": "message", "value": data}
+    assert parse_action(invoke) == parse_action(submit)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "x",
+        {},
+        {"action": "explode", "chat": 1},
+        {"action": "accept"},
+        {"action": "accept", "chat": "1"},
+        {"action": "accept", "chat": -1},
+        {"action": "accept", "chat": True},
+        {"action": "accept", "chat": 1, "v": "2"},
+    ],
+)
+def test_action_parser_rejects_tampered_data(value: object) -> None:
+    with pytest.raises(BadAction):
+        parse_action({"type": "message", "value": value})
+
+
+def test_only_the_bots_mention_is_removed() -> None:
+    activity = {
+        "text": "<at>SupportBot</at> ask <at>Hoa</at> about  order #5 ",
+        "recipient": {"id": "bot"},
+        "entities": [
+            {"type": "mention", "text": "<at>SupportBot</at>", "mentioned": {"id": "bot"}},
+            {"type": "mention", "text": "<at>Hoa</at>", "mentioned": {"id": "hoa"}},
+        ],
+    }
+    assert text_for_bot(activity) == "ask <at>Hoa</at> about  order #5"
+
+
+def test_transcript_tokens() -> None:
+    links = TranscriptLinks("secret", "https://bridge.example/", 3600)
+    token = links.token(3, now=1000)
+    assert links.valid(3, token, now=2000)
+    assert not links.valid(3, token, now=5000)
+    assert not links.valid(4, token, now=2000)
+    assert not TranscriptLinks("other", "https://bridge.example", 3600).valid(3, token, now=2000)
+    assert links.url(3).startswith("https://bridge.example/transcripts/3?token=")
