@@ -76,24 +76,21 @@ async def lease_head(
     """Lease the oldest pending row of ``lane`` if nobody holds it and it is due.
 
     Only the head may be leased, so a lane is delivered in order by at most one
-    replica at a time; the conditional UPDATE's row count says who won.
+    replica at a time. One conditional UPDATE ... RETURNING decides and reads it.
     """
-    head_id = await session.scalar(
-        select(func.min(OutboxItem.id)).where(
-            OutboxItem.lane == lane, OutboxItem.state == DeliveryState.PENDING
-        )
+    head = (
+        select(func.min(OutboxItem.id))
+        .where(OutboxItem.lane == lane, OutboxItem.state == DeliveryState.PENDING)
+        .scalar_subquery()
     )
-    if head_id is None:
-        return None
     result = await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id == head_id, _available(now))
+        .where(OutboxItem.id == head, _available(now))
         .values(lease_owner=owner, lease_until=now + lease)
+        .returning(OutboxItem)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
-        return None
-    return await session.get(OutboxItem, head_id, populate_existing=True)
+    return result.scalars().one_or_none()
 
 
 async def finish(
