@@ -265,3 +265,25 @@ async def test_healthz(bridge: Bridge) -> None:
     response = await bridge.get("/healthz")
     assert response.status == 200
     assert (await response.json())["status"] == "ok"
+
+
+async def test_customers_from_every_channel_reach_the_room(bridge: Bridge) -> None:
+    await setup_room(bridge)
+    for n, channel in enumerate(["webchat", "directline", "emulator", "skype", "msteams"]):
+        extra = {}
+        if channel == "msteams":
+            extra["conversation"] = {"id": "a:personal-chat-1", "conversationType": "personal"}
+        activity = act.webchat_message(
+            bridge.service_url,
+            f"{channel}-user",
+            f"hello from {channel}",
+            channel=channel,
+            locale="en-US",
+            **extra,
+        )
+        assert (await bridge.post(activity)).status == 201
+        await bridge.connector.wait_for(lambda n=n: len(bridge.connector.created()) == n + 1)
+        card = card_of(bridge.connector.created()[n].body["activity"])
+        assert f"hello from {channel}" in card_text(card) and channel in card_text(card)
+    await bridge.settled()
+    assert bridge.connector.texts("a:personal-chat-1")[0].startswith("Thanks")
