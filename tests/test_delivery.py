@@ -132,7 +132,7 @@ async def test_faults_to_the_customer_end_delivered_once_in_order(
     outcome = f"retried; {len(sent)} delivered in order"
     if repeats:
         outcome += f"; {repeats} repeat with the same delivery key (answer lost after the send)"
-    record("outbound fault", name, engine_name(bridge), outcome, lost=lost, twice=0)
+    record("outbound fault", name, engine_name(bridge), outcome, lost=lost, twice=repeats)
 
 
 async def test_final_refusal_is_recorded_and_the_lane_goes_on(fast_bridge: Bridge) -> None:
