@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from sqlalchemy import text
+from yarl import URL
 
 from bot import keys
-from bot.bridge import Bridge, UnsupportedActivity
+from bot.bridge import Bridge
 from bot.delivery import Dispatcher
-from bot.sdk import AuthenticationFailed, BridgeAdapter, Connector
+from bot.sdk import AuthenticationFailed, BridgeAdapter, Connector, MalformedActivity
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks, render
 from dialogs.context import FlowContext
@@ -47,6 +48,16 @@ ACTIVITY_TYPES = frozenset(
 )
 
 
+# Longest ids the bridge stores (Teams thread ids are about 100 characters).
+ID_LIMITS = {
+    "id": 256,
+    "channelId": 64,
+    "from.id": 256,
+    "recipient.id": 256,
+    "conversation.id": 400,
+}
+
+
 class BadActivity(web.HTTPBadRequest):
     def __init__(self, reason: str) -> None:
         super().__init__(text=json.dumps({"error": reason}), content_type="application/json")
@@ -57,50 +68,139 @@ def _refuse(cls: type[web.HTTPException], reason: str) -> web.HTTPException:
 
 
 def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
-    """Check the shape the bridge relies on; raise a 4xx with the reason otherwise."""
+    """Check the shape the bridge relies on; raise a 4xx with the reason otherwise.
+
+    A channel gives up on a 4xx and re-delivers on a 5xx, so everything that can be
+    refused for its shape is refused here, with a reason that names the field, instead
+    of failing later inside the turn.
+    """
     if not isinstance(body, dict):
         raise BadActivity("the body must be a JSON object (an activity)")
+
+    def present(field: str) -> bool:
+        return body.get(field) is not None
+
     kind = body.get("type")
-    if not isinstance(kind, str) or not kind:
+    if not present("type") or kind == "":
         raise BadActivity("'type' is missing")
+    if not isinstance(kind, str):
+        raise BadActivity("'type' must be a string")
     if kind not in ACTIVITY_TYPES:
         raise BadActivity(f"unknown activity type {kind!r}")
     for field in ("from", "conversation", "recipient"):
         value = body.get(field)
-        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+        if value is None:
+            raise BadActivity(f"'{field}' is missing")
+        if not isinstance(value, dict):
+            raise BadActivity(f"'{field}' must be an object")
+        if value.get("id") is None or value["id"] == "":
             raise BadActivity(f"'{field}.id' is missing")
+        if not isinstance(value["id"], str):
+            raise BadActivity(f"'{field}.id' must be a string")
     service_url = body.get("serviceUrl")
-    if not isinstance(service_url, str) or not service_url:
+    if not present("serviceUrl") or service_url == "":
         raise BadActivity("'serviceUrl' is missing")
-    parts = urlsplit(service_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(service_url, str):
+        raise BadActivity("'serviceUrl' must be a string")
+    # The URL is checked with both parsers that will use it: urllib (the SDK joins paths
+    # onto it) and yarl (aiohttp sends the request). A URL they read differently, or that
+    # yarl refuses (a backslash in the host, a port out of range), could never be answered,
+    # or would be answered somewhere other than the host checked here.
+    try:
+        parts = urlsplit(service_url)
+        sent_to = URL(service_url)
+        port = sent_to.port
+    except ValueError:
+        raise BadActivity("'serviceUrl' is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
         raise BadActivity("'serviceUrl' is not an http(s) URL")
-    if settings.local_mode and parts.hostname.lower() not in settings.allowed_service_hosts:
+    host = parts.hostname.lower()
+    try:
+        expected = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise BadActivity("'serviceUrl' is not a valid URL") from None
+    if (sent_to.raw_host or "").lower() != expected:
+        raise BadActivity("'serviceUrl' is ambiguous (its host depends on the parser)")
+    if settings.local_mode and host not in settings.allowed_service_hosts:
         raise _refuse(web.HTTPForbidden, "serviceUrl host is not allowed in local mode")
-    for field in ("text", "channelId", "id", "locale", "name"):
-        if body.get(field) is not None and not isinstance(body[field], str):
+    for field in ("text", "channelId", "id", "locale", "name", "replyToId"):
+        if present(field) and not isinstance(body[field], str):
             raise BadActivity(f"'{field}' must be a string")
+    for field, limit in ID_LIMITS.items():
+        owner, _, key = field.rpartition(".")
+        value = body.get(owner, {}).get(key) if owner else body.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise BadActivity(f"'{field}' is longer than {limit} characters")
     for field in ("entities", "attachments", "membersAdded", "membersRemoved"):
-        if body.get(field) is not None and not isinstance(body[field], list):
+        if present(field) and not isinstance(body[field], list):
             raise BadActivity(f"'{field}' must be a list")
-    if body.get("channelData") is not None and not isinstance(body["channelData"], dict):
+    if present("channelData") and not isinstance(body["channelData"], dict):
         raise BadActivity("'channelData' must be an object")
+    # A lone UTF-16 surrogate ("\ud800") or a NUL is valid JSON but not storable text:
+    # neither database keeps it and no channel could display it (I-JSON, RFC 7493).
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise BadActivity("the body contains a NUL character")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise BadActivity("the body contains text that is not valid Unicode") from None
     return body
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: validate, authenticate, run the turn, answer at once."""
+    """POST /api/messages: validate, authenticate, run the turn, answer at once.
+
+    Every way the body can be unreadable (too large, an unknown charset, not JSON,
+    NaN or Infinity, nested deeper than the parser goes) is answered with a 4xx and a
+    reason: a 5xx would make the channel re-deliver the same bad body again and again.
+    """
     settings = request.app[keys.SETTINGS]
+
+    def too_large() -> web.HTTPException:
+        # aiohttp's 413 needs the limit as an argument, so it cannot go through _refuse.
+        return web.HTTPRequestEntityTooLarge(
+            max_size=settings.max_body_bytes,
+            actual_size=request.content_length or 0,
+            text=json.dumps({"error": "activity too large"}),
+            content_type="application/json",
+        )
+
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise _refuse(web.HTTPRequestEntityTooLarge, "activity too large")
+        raise too_large()
     if "json" not in request.content_type:
         raise _refuse(web.HTTPUnsupportedMediaType, "send the activity as application/json")
+
+    def not_json_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
     try:
-        body = await request.json()
+        raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _refuse(web.HTTPRequestEntityTooLarge, "activity too large") from None
-    except (ValueError, UnicodeDecodeError):
+        raise too_large() from None
+    try:
+        decoded = raw.decode(request.charset or "utf-8")
+    except LookupError:
+        raise _refuse(
+            web.HTTPUnsupportedMediaType, f"unknown charset {request.charset!r}"
+        ) from None
+    except UnicodeDecodeError:
         raise BadActivity("the body is not valid JSON") from None
+    try:
+        body = json.loads(decoded, parse_constant=not_json_constant)
+    except ValueError:
+        raise BadActivity("the body is not valid JSON") from None
+    except RecursionError:
+        raise BadActivity("the body is nested too deeply") from None
     activity = validate_activity(body, settings)
     bridge = request.app[keys.BRIDGE]
     try:
@@ -110,8 +210,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except AuthenticationFailed as error:
         log.warning("refused an unauthenticated activity: %s", error)
         raise _refuse(web.HTTPUnauthorized, "missing or invalid Bot Framework token") from None
-    except UnsupportedActivity as error:
-        raise BadActivity(str(error)) from None
+    except MalformedActivity as error:
+        raise BadActivity(f"unreadable activity: {error}") from None
     if answer is None:
         return web.Response(status=201)
     status, payload = answer

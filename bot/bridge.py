@@ -13,16 +13,12 @@ from typing import Any
 from cards.actions import is_card_action
 from dialogs import agents, intake, rooms
 from dialogs.activity import is_room_message, text_for_bot, thread_of
-from dialogs.agents import InvokeAnswer
+from dialogs.agents import InvokeAnswer, unsupported_invoke
 from dialogs.context import FlowContext
 
 log = logging.getLogger(__name__)
 
 CARD_ACTION_INVOKE = "adaptiveCard/action"
-
-
-class UnsupportedActivity(Exception):
-    """An activity the bridge has no use for, answered with a 4xx and a reason."""
 
 
 class Bridge:
@@ -33,7 +29,7 @@ class Bridge:
         kind = activity.get("type")
         if kind == "invoke":
             if activity.get("name") != CARD_ACTION_INVOKE:
-                raise UnsupportedActivity(f"invoke {activity.get('name')!r} is not supported")
+                return unsupported_invoke(activity.get("name"))
             return await agents.card_action(self.ctx, activity, by_invoke=True)
         if is_room_message(activity):
             await self._room(activity)

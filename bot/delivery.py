@@ -147,6 +147,12 @@ class Dispatcher:
         except ThreadMissing as error:
             await self._store.undeliverable(item.id, self.owner, str(error))
             return None
+        except Exception as error:
+            # Not a connector answer (a bug, an unreadable reply): retry later, never drop.
+            log.exception("outbox item %s failed unexpectedly", item.id)
+            delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
+            await self._store.retry_later(item.id, self.owner, delay, repr(error)[:300])
+            return delay
         await self._store.delivered(item.id, self.owner, thread)
         return None
 

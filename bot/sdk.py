@@ -42,10 +42,9 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
 )
 from msrest.authentication import Authentication
-from msrest.exceptions import ClientRequestError
+from msrest.exceptions import ClientRequestError, DeserializationError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
 from msrest.pipeline.aiohttp import AioHTTPSender
-from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 from msrest.universal_http.async_abc import AsyncHTTPSender as AsyncDriver
 
@@ -65,6 +64,10 @@ TurnHandler = Callable[[dict[str, Any]], Awaitable[InvokeResult | None]]
 
 _TOKEN_LIFETIME = 20 * 60.0
 THREAD_MARK = ";messageid="
+
+
+class MalformedActivity(Exception):
+    """The body has the right shape but a field the SDK cannot read (a date, a flag)."""
 
 
 class AuthenticationFailed(Exception):
@@ -208,7 +211,6 @@ class Connector:
                 policies: list[Any] = [config.user_agent_policy]
                 if self._settings.app_id:
                     policies.append(_TokenPolicy(credentials))
-                policies.append(RawDeserializer())
                 return AsyncPipeline(policies, AioHTTPSender(driver))
 
             client = ConnectorClient(credentials, base_url=service_url, pipeline_type=pipeline)
@@ -350,7 +352,10 @@ class BridgeAdapter(CloudAdapter):
         The invoke body is serialized here as plain JSON: the SDK's own serializer
         fails on a dict body (``'dict' object has no attribute 'is_xml_model'``).
         """
-        activity = Activity().deserialize(body)
+        try:
+            activity = Activity().deserialize(body)
+        except DeserializationError as error:
+            raise MalformedActivity(str(error).split(",", 1)[0][:200]) from error
         try:
             authenticated = await self.bot_framework_authentication.authenticate_request(
                 activity, auth_header

@@ -13,6 +13,7 @@ from typing import Any
 ACCEPT = "accept"
 CLOSE = "close"
 VERBS = frozenset({ACCEPT, CLOSE})
+ID_LIMIT = 2**31  # the databases' integer keys
 
 
 class BadAction(ValueError):
@@ -24,6 +25,10 @@ class CardAction:
     verb: str
     chat_id: int
     version: int
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def action_data(verb: str, chat_id: int, version: int) -> dict[str, Any]:
@@ -57,11 +62,11 @@ def parse_action(activity: dict[str, Any]) -> CardAction:
     if data is None:
         raise BadAction("no card data")
     verb = data.get("action")
-    if verb not in VERBS:
+    if not isinstance(verb, str) or verb not in VERBS:
         raise BadAction(f"unknown action {verb!r}")
     chat_id, version = data.get("chat"), data.get("v", 0)
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or chat_id <= 0:
+    if not _whole(chat_id) or not 0 < chat_id < ID_LIMIT:
         raise BadAction("chat id missing or not a positive integer")
-    if isinstance(version, bool) or not isinstance(version, int):
+    if not _whole(version) or not 0 <= version < ID_LIMIT:
         raise BadAction("card version not an integer")
     return CardAction(verb=verb, chat_id=chat_id, version=version)

@@ -8,11 +8,23 @@ from typing import Any
 from store.chats import Person
 
 THREAD_MARK = ";messageid="
+NAME_LIMIT = 256
 _AT_TAG = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 
 
+def field(value: Any, *path: str) -> dict[str, Any]:
+    """The object at ``path`` inside ``value``, or {} where anything on the way is not one.
+
+    Channels put loosely typed JSON in ``channelData`` and ``entities``; a string where
+    an object was expected must read as "absent", not fail the turn.
+    """
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def conversation_id(activity: dict[str, Any]) -> str:
-    return str((activity.get("conversation") or {}).get("id") or "")
+    return str(field(activity, "conversation").get("id") or "")
 
 
 def is_room_message(activity: dict[str, Any]) -> bool:
@@ -30,26 +42,32 @@ def thread_of(activity: dict[str, Any]) -> str | None:
 
 
 def channel_of(activity: dict[str, Any]) -> str:
-    channel = ((activity.get("channelData") or {}).get("channel") or {}).get("id")
+    channel = field(activity, "channelData", "channel").get("id")
     return str(channel or conversation_id(activity).split(";", 1)[0])
 
 
 def team_of(activity: dict[str, Any]) -> str | None:
-    team = ((activity.get("channelData") or {}).get("team") or {}).get("id")
+    team = field(activity, "channelData", "team").get("id")
     return str(team) if team else None
 
 
 def person_of(activity: dict[str, Any]) -> Person:
-    sender = activity.get("from") or {}
+    sender = field(activity, "from")
+    aad = sender.get("aadObjectId")
     return Person(
         teams_id=str(sender.get("id") or ""),
-        name=str(sender.get("name") or sender.get("id") or ""),
-        aad_object_id=sender.get("aadObjectId"),
+        name=display_name(sender),
+        aad_object_id=aad[:64] if isinstance(aad, str) else None,
     )
 
 
+def display_name(account: dict[str, Any]) -> str:
+    """An account's name (or id), cut to what the database keeps."""
+    return str(account.get("name") or account.get("id") or "")[:NAME_LIMIT]
+
+
 def bot_name(activity: dict[str, Any]) -> str:
-    return str((activity.get("recipient") or {}).get("name") or "Bot")
+    return str(field(activity, "recipient").get("name") or "Bot")
 
 
 def text_for_bot(activity: dict[str, Any]) -> str:
@@ -59,15 +77,16 @@ def text_for_bot(activity: dict[str, Any]) -> str:
     own mention (the one whose id is the recipient's) is removed.
     """
     text = str(activity.get("text") or "")
-    bot_id = (activity.get("recipient") or {}).get("id")
+    bot_id = field(activity, "recipient").get("id")
     for entity in activity.get("entities") or []:
         if (
             isinstance(entity, dict)
             and entity.get("type") == "mention"
-            and (entity.get("mentioned") or {}).get("id") == bot_id
-            and entity.get("text")
+            and field(entity, "mentioned").get("id") == bot_id
+            and isinstance(entity.get("text"), str)
+            and entity["text"]
         ):
-            text = text.replace(str(entity["text"]), "", 1)
+            text = text.replace(entity["text"], "", 1)
     if bot_id and "<at>" in text and not activity.get("entities"):
         text = _AT_TAG.sub("", text, count=1)
     return text.strip()
@@ -83,9 +102,9 @@ def activity_keys(activity: dict[str, Any]) -> list[str]:
     keys = []
     if activity.get("id"):
         keys.append(f"a|{channel}|{conversation_id(activity)}|{activity['id']}")
-    client_id = (activity.get("channelData") or {}).get("clientActivityID")
-    if client_id:
-        sender = (activity.get("from") or {}).get("id") or ""
+    client_id = field(activity, "channelData").get("clientActivityID")
+    if isinstance(client_id, str | int) and client_id:
+        sender = field(activity, "from").get("id") or ""
         keys.append(f"c|{channel}|{sender}|{client_id}")
     return keys
 
@@ -94,10 +113,10 @@ def reference_of(activity: dict[str, Any]) -> dict[str, Any]:
     """The conversation reference of an inbound activity, as plain camelCase JSON."""
     conversation = {
         k: v
-        for k, v in (activity.get("conversation") or {}).items()
+        for k, v in field(activity, "conversation").items()
         if k in ("id", "isGroup", "conversationType", "tenantId", "name")
     }
-    tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
+    tenant = field(activity, "channelData", "tenant").get("id")
     if tenant and not conversation.get("tenantId"):
         conversation["tenantId"] = tenant
     return {

@@ -45,6 +45,11 @@ def _error_answer(status: int, message: str) -> InvokeAnswer:
     )
 
 
+def unsupported_invoke(name: object) -> InvokeAnswer:
+    """An invoke the bridge does not handle (a message extension, a task module)."""
+    return InvokeAnswer(400, {"error": f"invoke {name!r} is not supported"})
+
+
 def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
     """A reply in the thread that @mentions ``person`` (Teams notifies them)."""
     mention = Mention(person)

@@ -11,19 +11,24 @@ LOCALES = Path(__file__).with_name("locales")
 
 
 @cache
+def languages() -> tuple[str, ...]:
+    """The languages there is a locale file for (read once)."""
+    return tuple(sorted(p.stem for p in LOCALES.glob("*.json")))
+
+
+@cache
 def catalog(language: str) -> dict[str, str]:
-    path = LOCALES / f"{language}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-def languages() -> list[str]:
-    return sorted(p.stem for p in LOCALES.glob("*.json"))
+    if language not in languages():
+        return {}
+    return json.loads((LOCALES / f"{language}.json").read_text(encoding="utf-8"))
 
 
 def pick_language(locale: str | None, default: str) -> str:
-    """``vi-VN`` -> ``vi``; an unknown language falls back to the default."""
-    language = (locale or "").replace("_", "-").split("-", 1)[0].lower()
-    return language if language and catalog(language) else default
+    """``vi-VN`` -> ``vi``; an unknown language (or anything that is not a tag) -> default."""
+    if not isinstance(locale, str):
+        return default
+    language = locale.replace("_", "-").split("-", 1)[0].lower()
+    return language if language in languages() else default
 
 
 class Texts:

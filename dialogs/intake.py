@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.request import card_activity, request_card
-from dialogs.activity import activity_keys, reference_of
+from dialogs.activity import activity_keys, display_name, field, reference_of
 from dialogs.context import FlowContext
 from dialogs.replies import new_thread, text_activity, to_conversation, to_thread
 from store.chats import ChatView, CustomerTurn, FloodLimit
@@ -13,12 +13,12 @@ from store.outbox import Outgoing
 
 
 async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
-    sender = activity.get("from") or {}
+    sender = field(activity, "from")
     reference = reference_of(activity)
     t = ctx.customer_texts(activity.get("locale"))
     team = ctx.team_texts
     text = str(activity.get("text") or "")
-    name = str(sender.get("name") or sender.get("id"))
+    name = display_name(sender)
     keys = activity_keys(activity)
     if not text.strip():
         await ctx.store.notify(

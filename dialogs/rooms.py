@@ -20,12 +20,13 @@ from store.chats import DEFAULT_DEPARTMENT, ChatView, RoomReady
 from store.outbox import Outgoing
 
 DEFAULT_DEPARTMENT_NAME = "Support"
+DEPARTMENT_NAME_LIMIT = 60
 _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 
 
 def department_key(name: str) -> str:
     key = _KEY_CHARS.sub("-", name.lower()).strip("-")
-    return key or DEFAULT_DEPARTMENT
+    return key[:DEPARTMENT_NAME_LIMIT] or DEFAULT_DEPARTMENT
 
 
 def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
@@ -41,8 +42,9 @@ def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
 
 
 async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
-    name = argument.strip() or DEFAULT_DEPARTMENT_NAME
-    key = department_key(argument) if argument.strip() else DEFAULT_DEPARTMENT
+    argument = argument.strip()[:DEPARTMENT_NAME_LIMIT]
+    name = argument or DEFAULT_DEPARTMENT_NAME
+    key = department_key(argument) if argument else DEFAULT_DEPARTMENT
     person = person_of(activity)
     room = room_reference(activity)
     t = ctx.team_texts

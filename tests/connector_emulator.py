@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -147,6 +148,37 @@ def _bench_marker(activity: dict) -> str | None:
     return marker if isinstance(marker, str) else None
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value (cards nest their texts at any depth)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _text_markers(activity: dict, pattern: re.Pattern[str]) -> list[str]:
+    """Markers found by ``pattern`` in the activity's text and in its attachments' content.
+
+    A bot that relays a message does not copy the sender's channelData, but the text it
+    relays (as is, quoted, or inside a card) still carries the marker.
+    """
+    found: list[str] = []
+    text = activity.get("text")
+    if isinstance(text, str):
+        found += pattern.findall(text)
+    attachments = activity.get("attachments")
+    if isinstance(attachments, list):
+        for attachment in attachments:
+            if isinstance(attachment, dict):
+                for string in _strings(attachment.get("content")):
+                    found += pattern.findall(string)
+    return found
+
+
 def _channel_id(body: dict) -> str | None:
     """The Teams channel a create call targets (``channelData.channel.id``), if any."""
     channel_data = body.get("channelData")
@@ -170,11 +202,22 @@ class ConnectorEmulator:
 
     With ``record=False`` only counters and benchmark arrival times are kept (no Call objects,
     activities or updates), so a long benchmark does not grow memory with every message.
+
+    ``marker_pattern`` (optional) also finds benchmark markers with a regex in an activity's
+    text and in the strings of its attachments' content, for bots that do not pass
+    ``channelData.benchMarker`` through; the pattern must have no groups (or exactly one, which
+    is then the marker).
     """
 
-    def __init__(self, latency: float = 0.0, record: bool = True) -> None:
+    def __init__(
+        self,
+        latency: float = 0.0,
+        record: bool = True,
+        marker_pattern: re.Pattern[str] | None = None,
+    ) -> None:
         self.latency = latency
         self.record = record
+        self.marker_pattern = marker_pattern
         self.url = ""
         self.calls: list[Call] = []
         self.app = self._build_app()
@@ -272,7 +315,11 @@ class ConnectorEmulator:
         return self._delivered
 
     def arrival_times(self) -> dict[str, float]:
-        """benchMarker -> monotonic arrival time, for the benchmark's end-to-end latency."""
+        """Marker -> monotonic arrival time, for the benchmark's end-to-end latency.
+
+        Markers come from ``channelData.benchMarker`` and, when ``marker_pattern`` is set, from
+        the text and attachments of delivered activities.
+        """
         return dict(self._arrivals)
 
     # The timeout parameters are part of the interface tests and the benchmark call.
@@ -427,6 +474,11 @@ class ConnectorEmulator:
         marker = _bench_marker(activity)
         if marker is not None:
             self._arrivals[marker] = at
+        if self.marker_pattern is not None:
+            # The first arrival counts: a later activity quoting the same text (a summary, a
+            # re-posted card) is not when the message reached the connector.
+            for found in _text_markers(activity, self.marker_pattern):
+                self._arrivals.setdefault(found, at)
         if self.record:
             stored = {**activity, "id": activity_id}
             self._activities.setdefault(conversation_id, []).append(stored)

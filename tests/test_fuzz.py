@@ -1,0 +1,425 @@
+"""Generated activities and arbitrary bytes against a real bridge process.
+
+Whatever arrives at ``/api/messages``, the answer is never a 5xx (a channel would
+re-deliver the same input forever), the process stays up, and the database keeps
+its invariants. The bridge runs as ``python app.py`` on a SQLite file, talking to a
+Bot Connector emulator on its own event loop in a thread; hypothesis wants a
+synchronous test, so requests go out with ``urllib``. The process and its database
+live for the whole module: state piles up across examples (chats opened, accepted,
+closed, floods), which is where inconsistencies would show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import activities as act
+from tests.connector_emulator import ConnectorEmulator
+from tests.processes import BridgeProcess
+from tests.reliability import record
+
+EXAMPLES = 200
+CUSTOMERS = ["fuzz-cust-1", "fuzz-cust-2", "fuzz-cust-3"]
+AGENTS = [act.agent(1, "Supervisor Mai"), act.agent(2, "Minh"), act.agent(3, "Hoa")]
+
+
+# -- the bridge process and its connector ---------------------------------------------------
+
+
+@dataclass
+class Target:
+    """The running bridge, its emulator, and what the examples observed."""
+
+    process: BridgeProcess
+    connector: ConnectorEmulator
+    database: Path
+    threads: list[str]
+    sent: int = 0
+    server_errors: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def service_url(self) -> str:
+        return self.connector.url
+
+    def post(self, body: bytes, content_type: str | None = "application/json") -> tuple[int, bytes]:
+        """POST and return (status, body); a refused connection means the process is gone."""
+        request = urllib.request.Request(
+            f"{self.process.url}/api/messages", data=body, method="POST"
+        )
+        if content_type is not None:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def post_json(self, activity: dict[str, Any]) -> tuple[int, bytes]:
+        return self.post(json.dumps(activity).encode())
+
+    def health(self) -> int:
+        try:
+            with urllib.request.urlopen(f"{self.process.url}/healthz", timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+
+def _run(loop: asyncio.AbstractEventLoop, coroutine: Any, timeout: float = 15.0) -> Any:
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+
+def _seed(target: Target, loop: asyncio.AbstractEventLoop) -> None:
+    """A room, and chats in each state, so card actions and thread replies hit real rows."""
+    supervisor, owner = AGENTS[0], AGENTS[1]
+    assert target.post_json(act.room_message(target.service_url, supervisor, "setup"))[0] == 201
+    for customer in CUSTOMERS:
+        activity = act.webchat_message(target.service_url, customer, f"Hello from {customer}")
+        assert target.post_json(activity)[0] == 201
+    connector = target.connector
+    _run(loop, connector.wait_for(lambda: len(connector.created()) >= len(CUSTOMERS)))
+    target.threads.extend(call.conversation_id or "" for call in connector.created())
+    for chat_id in (1, 2):
+        data = {"action": "accept", "chat": chat_id, "v": 1}
+        press = act.invoke_action(target.service_url, owner, act.ROOM, "accept", data)
+        assert target.post_json(press)[0] == 200
+    data = {"action": "close", "chat": 2, "v": 2}
+    press = act.invoke_action(target.service_url, owner, act.ROOM, "close", data)
+    assert target.post_json(press)[0] == 200
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="connector-emulator", daemon=True)
+    thread.start()
+    connector = ConnectorEmulator()
+    _run(loop, connector.start())
+    folder = tmp_path_factory.mktemp("fuzz")
+    database = folder / "bridge.db"
+    process = BridgeProcess(f"sqlite+aiosqlite:///{database}", folder / "bridge.log")
+    try:
+        asyncio.run(process.start())
+        target = Target(process=process, connector=connector, database=database, threads=[])
+        _seed(target, loop)
+        yield target
+    finally:
+        process.stop()
+        _run(loop, connector.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+# -- strategies -------------------------------------------------------------------------------
+
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "\ud800",
+    "\u202eevil",
+    "\r\n\t",
+    "🙂" * 300,
+    "<at>SupportBot</at>",
+    "<at>SupportBot</at> setup",
+    "<at>SupportBot</at> close",
+    "/close",
+    "setup",
+    "close",
+    "'; DROP TABLE chats; --",
+    "%s%n{0}{name}",
+    "${jndi:ldap://x}",
+    "../../etc/passwd",
+    "http://127.0.0.1:1/",
+    "http://evil.example/",
+    "null",
+    "Xin chào, tôi cần hỗ trợ 🙏",
+]
+
+strings = st.one_of(
+    st.sampled_from(NASTY),
+    st.text(max_size=40),
+    st.builds(lambda c, n: c * n, st.characters(exclude_categories=["Cs"]), st.integers(0, 5000)),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([0, -1, 2**31, 2**63, 10**30]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    strings,
+)
+junk = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
+    max_leaves=12,
+)
+chat_ids = st.one_of(st.integers(1, 5), scalars)
+verbs = st.one_of(st.sampled_from(["accept", "close"]), scalars)
+
+
+@st.composite
+def shaped(draw: st.DrawFn, service_url: str, threads: list[str]) -> dict[str, Any]:
+    """One of the shapes the bridge really receives, with plausible, mostly valid values."""
+    shape = draw(st.sampled_from(["customer", "room", "execute", "submit", "added"]))
+    agent = draw(st.sampled_from(AGENTS))
+    thread = draw(st.sampled_from([*threads, act.ROOM, f"{act.ROOM};messageid=404"]))
+    if shape == "customer":
+        return act.webchat_message(
+            service_url,
+            draw(st.sampled_from(CUSTOMERS) | strings),
+            draw(st.sampled_from(["Hi", "Đơn hàng #123 😀"]) | strings),
+            name=draw(st.sampled_from(["Lan", "John"]) | strings),
+            locale=draw(st.sampled_from(["vi-VN", "en-US", "fr", ""]) | strings),
+            channel=draw(st.sampled_from(["webchat", "directline", "emulator", "msteams"])),
+            client_activity_id=draw(st.none() | strings),
+        )
+    if shape == "room":
+        text = draw(st.sampled_from(["setup", "setup Sales", "/close", "close", "Hello"]) | strings)
+        return act.room_message(
+            service_url,
+            agent,
+            text,
+            thread=draw(st.none() | st.just(thread)),
+            mention_bot=draw(st.booleans()),
+        )
+    if shape in ("execute", "submit"):
+        verb = draw(verbs)
+        data = {"action": verb, "chat": draw(chat_ids), "v": draw(st.integers(0, 5) | scalars)}
+        if shape == "submit":
+            return act.room_message(service_url, agent, "", thread=thread, value=data)
+        return act.invoke_action(service_url, agent, thread, str(verb), data)
+    return act.bot_added(service_url, agent)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every key or index in a JSON value, as paths from the root."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, child in items:
+        yield (*prefix, key)
+        yield from _paths(child, (*prefix, key))
+
+
+@st.composite
+def mutated(draw: st.DrawFn, service_url: str, threads: list[str]) -> dict[str, Any]:
+    """A real shape with a few fields removed, retyped or replaced by junk, at any depth."""
+    # A deep copy: the builders share dicts (the bot's account) that must not be mutated.
+    activity = copy.deepcopy(draw(shaped(service_url, threads)))
+    for _ in range(draw(st.integers(0, 3))):
+        paths = list(_paths(activity))
+        operation = draw(st.sampled_from(["remove", "replace", "add"]))
+        if operation == "add" or not paths:
+            name = draw(
+                st.sampled_from(["value", "channelData", "entities", "attachments", "name"])
+                | strings
+            )
+            activity[name] = draw(junk)
+            continue
+        *parents, leaf = draw(st.sampled_from(paths))
+        node: Any = activity
+        for key in parents:
+            node = node[key]
+        if operation == "remove":
+            del node[leaf]
+        else:
+            node[leaf] = draw(junk)
+    return activity
+
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/json; charset=nope",
+    "text/plain",
+    None,
+]
+
+
+@st.composite
+def requests(draw: st.DrawFn, service_url: str, threads: list[str]) -> tuple[bytes, str | None]:
+    """A request body and its Content-Type: mostly activities, then any JSON, then any bytes."""
+    kind = draw(st.sampled_from(["shaped", "mutated", "mutated", "mutated", "json", "bytes"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=2000)), draw(st.sampled_from(CONTENT_TYPES))
+    value = draw(junk) if kind == "json" else draw(mutated(service_url, threads))
+    ascii_only = draw(st.booleans())
+    body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    return body, draw(st.sampled_from(CONTENT_TYPES[:2]) | st.sampled_from(CONTENT_TYPES))
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_generated_requests_never_get_a_server_error(target: Target, data: st.DataObject) -> None:
+    body, content_type = data.draw(requests(target.service_url, target.threads), label="request")
+    status, answer = target.post(body, content_type)
+    target.sent += 1
+    if status >= 500:
+        target.server_errors.append(f"{status} for {body[:300]!r}")
+    assert status < 500, f"{status}: {answer[:300]!r}\n{_last_traceback(target.process)}"
+    assert target.process.alive, target.process.output()
+    if status >= 400:
+        # A refusal says why: {"error": ...}, or an invoke answer with its own statusCode.
+        reason = json.loads(answer)
+        assert isinstance(reason, dict) and ("error" in reason or "statusCode" in reason), answer
+
+
+def _pending_after(database: Path, seconds: float) -> int:
+    """Outbox rows still pending once delivery had time to drain (reported, not asserted:
+    a lane the dispatcher cannot deliver is a delivery bug, not an inconsistency)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            (pending,) = db.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'pending'"
+            ).fetchone()
+        if not pending or time.monotonic() > deadline:
+            return pending
+        time.sleep(0.1)
+
+
+def _last_traceback(process: BridgeProcess) -> str:
+    """The end of the process log, where the server error's traceback is."""
+    log = process.output()
+    start = log.rfind("Traceback")
+    return log[start:][-2500:] if start >= 0 else log[-1500:]
+
+
+def inconsistencies(database: Path) -> list[str]:
+    """What breaks the bridge's invariants, read straight from the SQLite file."""
+    found: list[str] = []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return db.execute(sql).fetchall()
+
+        for (chat,) in rows(
+            "SELECT c.id FROM chats c LEFT JOIN customers u ON u.id = c.customer_id"
+            " WHERE u.id IS NULL"
+        ):
+            found.append(f"chat {chat} has no customer")
+        for customer, count in rows(
+            "SELECT customer_id, count(*) FROM chats WHERE state != 'closed'"
+            " GROUP BY customer_id HAVING count(*) > 1"
+        ):
+            found.append(f"customer {customer} has {count} open chats")
+        for message, chat in rows(
+            "SELECT m.id, m.chat_id FROM messages m LEFT JOIN chats c ON c.id = m.chat_id"
+            " WHERE c.id IS NULL"
+        ):
+            found.append(f"message {message} belongs to no chat ({chat})")
+        for chat, state, owner, accepted, closed in rows(
+            "SELECT id, state, owner_id, accepted_at, closed_at FROM chats"
+        ):
+            if state not in ("waiting", "active", "closed"):
+                found.append(f"chat {chat} is in state {state!r}")
+            if state == "waiting" and owner is not None:
+                found.append(f"waiting chat {chat} has an owner")
+            if state == "active" and (owner is None or accepted is None):
+                found.append(f"active chat {chat} has no owner or acceptance time")
+            if state == "closed" and closed is None:
+                found.append(f"closed chat {chat} has no closing time")
+        for (participant,) in rows(
+            "SELECT p.id FROM participants p LEFT JOIN chats c ON c.id = p.chat_id"
+            " LEFT JOIN agents a ON a.id = p.agent_id WHERE c.id IS NULL OR a.id IS NULL"
+        ):
+            found.append(f"participant {participant} points at no chat or agent")
+        chats = {chat for (chat,) in rows("SELECT id FROM chats")}
+        for item, lane, kind, payload, state, delivered_at in rows(
+            "SELECT id, lane, kind, payload, state, delivered_at FROM outbox"
+        ):
+            found.extend(
+                f"outbox {item}: {problem}"
+                for problem in _outbox_problems(lane, kind, payload, state, delivered_at, chats)
+            )
+    return found
+
+
+def _outbox_problems(
+    lane: str, kind: str, payload: str, state: str, delivered_at: Any, chats: set[int]
+) -> list[str]:
+    """An outbox row must be deliverable as written: the dispatcher reads these fields."""
+    problems = []
+    if state not in ("pending", "delivered", "failed"):
+        problems.append(f"state {state!r}")
+    if state == "delivered" and delivered_at is None:
+        problems.append("delivered without a time")
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return [*problems, "payload is not JSON"]
+    if not isinstance(body, dict) or not isinstance(body.get("activity"), dict):
+        return [*problems, "payload has no activity"]
+    if kind in ("create_thread", "update_card") or (kind == "send" and "conversation" not in body):
+        chat = body.get("chat_id")
+        if chat not in chats:
+            problems.append(f"{kind} for chat {chat!r}, which does not exist")
+        if lane != f"chat:{chat}":
+            problems.append(f"lane {lane!r} is not chat:{chat}")
+        if kind == "create_thread" and not isinstance(body.get("room"), dict):
+            problems.append("create_thread without a room")
+    elif kind == "send":
+        reference = body["conversation"]
+        conversation = reference.get("conversation") if isinstance(reference, dict) else None
+        if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str):
+            problems.append("send without a conversation id")
+        elif lane != f"conv:{conversation['id']}":
+            problems.append(f"lane {lane!r} is not conv:{conversation['id']}")
+        if not isinstance(reference, dict) or not isinstance(reference.get("serviceUrl"), str):
+            problems.append("send without a serviceUrl")
+    else:
+        problems.append(f"unknown kind {kind!r}")
+    return problems
+
+
+def test_after_the_fuzz_the_bridge_is_up_and_the_database_consistent(target: Target) -> None:
+    """Runs after the generated requests (same module fixture), whatever they found."""
+    if not target.sent:
+        pytest.skip("the generated requests were not sent (test deselected)")
+    alive = target.process.alive
+    health = target.health() if alive else 0
+    stuck = _pending_after(target.database, seconds=5.0)
+    problems = inconsistencies(target.database)
+    errors = len(target.server_errors)
+    outcome = ", ".join(
+        [
+            "no 5xx" if not errors else f"{errors} 5xx answers",
+            "process up" if alive and health == 200 else "process down",
+            "database consistent" if not problems else f"{len(problems)} inconsistencies",
+            *([f"{stuck} outbox rows still pending after 5 s"] if stuck else []),
+        ]
+    )
+    record("fuzz", f"{target.sent} generated activities", "sqlite", outcome)
+    assert alive, target.process.output()
+    assert health == 200
+    assert problems == []
