@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -299,10 +298,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-        await dispatcher.close()
+        await dispatcher.close(grace=settings.send_timeout + 1)
+        await sweeper
 
     app.cleanup_ctx.extend([database, links, client_session, delivery])
     app.router.add_post("/api/messages", messages)

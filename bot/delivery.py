@@ -71,10 +71,13 @@ class Dispatcher:
         self._max_delay = max_delay
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._stopping = asyncio.Event()
         self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
 
     def kick(self, lanes: Iterable[str]) -> None:
         """Start draining these lanes now (called after a commit that wrote to them)."""
+        if self._stopping.is_set():
+            return
         for lane in lanes:
             if lane in self._lanes:
                 self._again.add(lane)
@@ -82,10 +85,10 @@ class Dispatcher:
                 self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
 
     async def run(self) -> None:
-        """Sweep for due items until cancelled; now and then, drop old delivered rows."""
+        """Sweep for due items until closed; now and then, drop old delivered rows."""
         last_purge = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping.is_set():
             try:
                 self.kick(await self._store.due_lanes())
                 if loop.time() - last_purge > PURGE_EVERY:
@@ -93,19 +96,29 @@ class Dispatcher:
                     await self._store.purge_delivered(KEEP_DELIVERED)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
-            await asyncio.sleep(self._sweep_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._sweep_interval)
 
-    async def close(self) -> None:
+    async def close(self, grace: float) -> None:
+        """Let sends in flight finish and be recorded, then stop.
+
+        Cancelling a lane in the middle of a database call would leave a SQLite
+        write lock to time out, and a send whose outcome is not recorded is sent
+        again by whoever takes the lane next; so lanes stop between items.
+        """
+        self._stopping.set()
         tasks = list(self._lanes.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _drain(self, lane: str) -> None:
         try:
-            while True:
+            while not self._stopping.is_set():
                 self._again.discard(lane)
                 async with self._slots:
                     item = await self._store.lease_next(lane, self.owner, self._lease)
@@ -119,7 +132,8 @@ class Dispatcher:
                     # unless it is long, then leave it to the sweep.
                     if retry_in > self._sweep_interval * 4:
                         return
-                    await asyncio.sleep(retry_in)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), retry_in)
         except Exception:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
         finally:
