@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from store.chats import Person
 
 THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
-_AT_TAG = re.compile(r"<at>(.*?)</at>", re.DOTALL)
 
 
 def field(value: Any, *path: str) -> dict[str, Any]:
@@ -70,6 +68,24 @@ def bot_name(activity: dict[str, Any]) -> str:
     return str(field(activity, "recipient").get("name") or "Bot")
 
 
+def _bot_mentions(activity: dict[str, Any]) -> list[str]:
+    """The texts (``<at>Name</at>``) of the mentions of the bot in an activity."""
+    bot_id = field(activity, "recipient").get("id")
+    return [
+        entity["text"]
+        for entity in activity.get("entities") or []
+        if isinstance(entity, dict)
+        and entity.get("type") == "mention"
+        and field(entity, "mentioned").get("id") == bot_id
+        and isinstance(entity.get("text"), str)
+        and entity["text"]
+    ]
+
+
+def mentions_bot(activity: dict[str, Any]) -> bool:
+    return bool(_bot_mentions(activity))
+
+
 def text_for_bot(activity: dict[str, Any]) -> str:
     """The message text without the @mention of the bot; everything else kept exactly.
 
@@ -77,18 +93,8 @@ def text_for_bot(activity: dict[str, Any]) -> str:
     own mention (the one whose id is the recipient's) is removed.
     """
     text = str(activity.get("text") or "")
-    bot_id = field(activity, "recipient").get("id")
-    for entity in activity.get("entities") or []:
-        if (
-            isinstance(entity, dict)
-            and entity.get("type") == "mention"
-            and field(entity, "mentioned").get("id") == bot_id
-            and isinstance(entity.get("text"), str)
-            and entity["text"]
-        ):
-            text = text.replace(entity["text"], "", 1)
-    if bot_id and "<at>" in text and not activity.get("entities"):
-        text = _AT_TAG.sub("", text, count=1)
+    for mention in _bot_mentions(activity):
+        text = text.replace(mention, "", 1)
     return text.strip()
 
 

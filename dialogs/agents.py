@@ -7,7 +7,14 @@ from typing import Any
 
 from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
-from dialogs.activity import activity_keys, person_of, reference_of, text_for_bot, thread_of
+from dialogs.activity import (
+    activity_keys,
+    mentions_bot,
+    person_of,
+    reference_of,
+    text_for_bot,
+    thread_of,
+)
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
@@ -57,11 +64,18 @@ def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: 
     return to_thread(chat_id, text_activity(text, mentions=(mention,)))
 
 
-def parse_command(text: str) -> tuple[str, str] | None:
-    """``/close`` or ``close`` (after the bot's mention) -> ("close", ""); None for plain text."""
+COMMANDS = frozenset({CLOSE})
+
+
+def parse_command(text: str, *, addressed: bool) -> tuple[str, str] | None:
+    """``/close``, or ``@Bot close`` -> ("close", ""); None for a message to relay.
+
+    A bare word is a command only when the bot was @mentioned: an agent may well
+    write "close" to a customer.
+    """
     stripped = text.strip()
-    word, _, rest = stripped.lstrip(COMMAND_PREFIX).partition(" ")
-    if stripped.startswith(COMMAND_PREFIX) or word.lower() in {CLOSE}:
+    word, _, rest = stripped.removeprefix(COMMAND_PREFIX).partition(" ")
+    if word.lower() in COMMANDS and (stripped.startswith(COMMAND_PREFIX) or addressed):
         return word.lower(), rest.strip()
     return None
 
@@ -192,7 +206,7 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     if thread is None:
         return
     text = text_for_bot(activity)
-    command = parse_command(text)
+    command = parse_command(text, addressed=mentions_bot(activity))
     if command is not None and command[0] == CLOSE:
         chat_id = await ctx.store.chat_for_thread(thread)
         if chat_id is not None:

@@ -287,3 +287,16 @@ async def test_customers_from_every_channel_reach_the_room(bridge: Bridge) -> No
         assert f"hello from {channel}" in card_text(card) and channel in card_text(card)
     await bridge.settled()
     assert bridge.connector.texts("a:personal-chat-1")[0].startswith("Thanks")
+
+
+async def test_the_word_close_without_the_bot_is_a_message(bridge: Bridge) -> None:
+    await setup_room(bridge)
+    chat = await open_chat(bridge, "cust-word", "Is the shop open?", locale="en-US")
+    owner = act.agent(12, "Vy")
+    await accept(bridge, chat, owner)
+    await bridge.post(
+        act.room_message(bridge.service_url, owner, "close", thread=chat.thread, mention_bot=False)
+    )
+    await bridge.settled()
+    assert bridge.connector.texts(chat.conversation)[-1] == "close"
+    assert "ended" not in " ".join(bridge.connector.texts(chat.conversation))
