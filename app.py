@@ -16,7 +16,7 @@ from yarl import URL
 from bot import keys
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
-from bot.sdk import AuthenticationFailed, BridgeAdapter, Connector, MalformedActivity
+from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks, render
 from dialogs.context import FlowContext
@@ -281,6 +281,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             connector=TCPConnector(limit=0, limit_per_host=settings.connections_per_host),
         )
         app[keys.CLIENT_SESSION] = session
+        app[keys.CONNECTOR] = app[keys.ADAPTER].attach(session)
         yield
         await session.close()
 
@@ -288,13 +289,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         store = app[keys.STORE]
         dispatcher = Dispatcher(
             store,
-            Connector(settings, app[keys.CLIENT_SESSION]),
+            app[keys.CONNECTOR],
             sweep_interval=settings.sweep_interval,
-            lease=max(settings.outbox_lease, settings.send_timeout + 1),
+            lease=max(settings.outbox_lease, settings.send_timeout * 2 + 1),
+            send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
         )
-        store.on_commit = dispatcher.kick
+        store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
         yield

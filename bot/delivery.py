@@ -58,6 +58,7 @@ class Dispatcher:
         concurrency: int = 64,
         sweep_interval: float = 0.5,
         lease: float = 60.0,
+        send_margin: float = 16.0,
         base_delay: float = 0.5,
         max_delay: float = 60.0,
     ) -> None:
@@ -66,16 +67,24 @@ class Dispatcher:
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
-        self._lease = timedelta(seconds=lease)
+        self.lease = timedelta(seconds=lease)
+        self._send_margin = send_margin
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        self._handoff: dict[str, OutboxItem] = {}
         self._stopping = asyncio.Event()
         self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
 
+    def committed(self, lanes: Iterable[str], leased: list[OutboxItem]) -> None:
+        """A transaction wrote to these lanes and leased some heads for us: send them now."""
+        for item in leased:
+            self._handoff[item.lane] = item
+        self.kick(lanes)
+
     def kick(self, lanes: Iterable[str]) -> None:
-        """Start draining these lanes now (called after a commit that wrote to them)."""
+        """Start draining these lanes now, or tell a running drain to look again."""
         if self._stopping.is_set():
             return
         for lane in lanes:
@@ -121,9 +130,11 @@ class Dispatcher:
             while not self._stopping.is_set():
                 self._again.discard(lane)
                 async with self._slots:
-                    item = await self._store.lease_next(lane, self.owner, self._lease)
+                    item = self._usable(self._handoff.pop(lane, None))
                     if item is None:
-                        if lane in self._again:
+                        item = await self._store.lease_next(lane, self.owner, self.lease)
+                    if item is None:
+                        if lane in self._again or lane in self._handoff:
                             continue
                         return
                     retry_in = await self._deliver(item)
@@ -138,6 +149,13 @@ class Dispatcher:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
         finally:
             self._lanes.pop(lane, None)
+
+    def _usable(self, item: OutboxItem | None) -> OutboxItem | None:
+        """A handed-over item, unless its lease could run out before the send ends."""
+        if item is None or item.lease_until is None:
+            return None
+        margin = timedelta(seconds=self._send_margin)
+        return item if item.lease_until - margin > self._store.clock() else None
 
     def _backoff(self, attempts: int, error: DeliveryError) -> float:
         if error.retry_after is not None:

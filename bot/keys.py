@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
-from bot.sdk import BridgeAdapter
+from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
 from store.chats import Store
@@ -17,6 +17,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 STORE = web.AppKey("store", Store)
 CLIENT_SESSION = web.AppKey("client_session", ClientSession)
 ADAPTER = web.AppKey("adapter", BridgeAdapter)
+CONNECTOR = web.AppKey("connector", Connector)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)

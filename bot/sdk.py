@@ -38,8 +38,13 @@ from botbuilder.schema import (
 )
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
+    AuthenticateRequestResult,
     AuthenticationConstants,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
     ServiceClientCredentialsFactory,
+    UserTokenClient,
 )
 from msrest.authentication import Authentication
 from msrest.exceptions import ClientRequestError, DeserializationError
@@ -194,7 +199,8 @@ class Connector:
         self._clients: dict[str, ConnectorClient] = {}
         self._credentials: Authentication | None = None
 
-    async def _client(self, service_url: str) -> ConnectorClient:
+    async def client(self, service_url: str) -> ConnectorClient:
+        """The client of one service URL, made once; its pipeline uses the shared session."""
         client = self._clients.get(service_url)
         if client is None:
             if self._credentials is None:
@@ -227,7 +233,7 @@ class Connector:
         and costs a serialization round trip; the URL, pipeline and policies are the
         client's own.
         """
-        client = (await self._client(service_url))._client
+        client = (await self.client(service_url))._client
         request = client.post(path) if method == "POST" else client.put(path)
         request.add_content(body)
         request.headers["Content-Type"] = "application/json; charset=utf-8"
@@ -319,21 +325,87 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+class _SharedConnectorFactory(ConnectorFactory):
+    """Hands every turn the connector's long-lived client instead of building a new one."""
+
+    def __init__(self, connector: Connector) -> None:
+        self._connector = connector
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        return await self._connector.client(service_url)
+
+
+class _ReusingAuthentication(BotFrameworkAuthentication):
+    """The SDK's authentication, minus the clients it would build on every turn.
+
+    ``CloudAdapter`` asks for a ConnectorClient and a UserTokenClient per inbound
+    activity; each is a fresh msrest client costing milliseconds of CPU, and the
+    bridge uses neither (it answers invokes in the turn and sends from the outbox).
+    Authentication itself is the SDK's, unchanged.
+    """
+
+    def __init__(self, inner: BotFrameworkAuthentication, connector: Connector) -> None:
+        self._inner = inner
+        self._connectors = _SharedConnectorFactory(connector)
+        self._token_clients: dict[str, UserTokenClient] = {}
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_request(activity, auth_header)
+        result.connector_factory = self._connectors
+        return result
+
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+        result.connector_factory = self._connectors
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._connectors
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        key = str(claims_identity.claims.get(AuthenticationConstants.AUDIENCE_CLAIM, ""))
+        if key not in self._token_clients:
+            self._token_clients[key] = await self._inner.create_user_token_client(claims_identity)
+        return self._token_clients[key]
+
+    def create_bot_framework_client(self) -> Any:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return self._inner.get_originating_audience()
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._inner.authenticate_channel_request(auth_header)
+
+
 class BridgeAdapter(CloudAdapter):
-    """CloudAdapter with credentials cached, explicit 401s and a turn error handler."""
+    """CloudAdapter with clients and credentials reused, explicit 401s and an error handler.
+
+    ``attach`` gives it the application's HTTP session once that exists; from then
+    on turns and the outbox share one :class:`Connector`.
+    """
 
     def __init__(self, settings: Settings) -> None:
         config = _sdk_config(settings)
-        self._auth_enabled = bool(settings.app_id)
-        super().__init__(
-            ConfigurationBotFrameworkAuthentication(
-                config,
-                credentials_factory=_CachedCredentialFactory(
-                    ConfigurationServiceClientCredentialFactory(config)
-                ),
-            )
+        self._settings = settings
+        self._configured = ConfigurationBotFrameworkAuthentication(
+            config,
+            credentials_factory=_CachedCredentialFactory(
+                ConfigurationServiceClientCredentialFactory(config)
+            ),
         )
+        super().__init__(self._configured)
         self.on_turn_error = self._on_turn_error
+        self.connector: Connector | None = None
+
+    def attach(self, session: aiohttp.ClientSession) -> Connector:
+        self.connector = Connector(self._settings, session)
+        self.bot_framework_authentication = _ReusingAuthentication(self._configured, self.connector)
+        return self.connector
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure and let it reach the HTTP answer, so the channel re-delivers.

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -31,6 +31,7 @@ from store.models import (
     InboundActivity,
     Message,
     MessageKind,
+    OutboxItem,
     Participant,
     ParticipantRole,
     Setting,
@@ -174,23 +175,47 @@ class RoomReady:
 ViewCompose = Callable[[ChatView], list[Outgoing]]
 
 
+class DeliveryHook(Protocol):
+    """The dispatcher as the store sees it: who leases, for how long, and the hand-over."""
+
+    owner: str
+    lease: timedelta
+
+    def committed(self, lanes: Iterable[str], leased: list[OutboxItem]) -> None: ...
+
+
 class Store:
     """The named transitions of the bridge over one session factory and one clock."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now):
         self._sessions = sessions
         self.clock = clock
-        self.on_commit: Callable[[Iterable[str]], None] = lambda lanes: None
+        self.delivery: DeliveryHook | None = None
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work; the lanes it added outbox rows to are announced after commit."""
+        """One unit of work; what it queued is leased in it and handed over after commit.
+
+        Leasing the head of each lane it wrote to inside the same transaction saves
+        the dispatcher a transaction per message; a lane whose head is someone
+        else's is left to them, as ``lease_head`` decides.
+        """
         lanes: set[str] = set()
+        leased: list[OutboxItem] = []
         async with self._sessions.begin() as session:
             session.info["lanes"] = lanes
             yield session
-        if lanes:
-            self.on_commit(lanes)
+            if lanes and self.delivery is not None:
+                await session.flush()
+                now = self.clock()
+                for lane in sorted(lanes):
+                    item = await outbox.lease_head(
+                        session, lane, self.delivery.owner, now, self.delivery.lease
+                    )
+                    if item is not None:
+                        leased.append(item)
+        if lanes and self.delivery is not None:
+            self.delivery.committed(lanes, leased)
 
     def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
         outbox.add_outgoing(session, items, now)
