@@ -255,7 +255,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         engine = create_engine(settings.database_url)
         await create_schema(engine)
         app[keys.ENGINE] = engine
-        app[keys.STORE] = Store(create_sessionmaker(engine), clock)
+        app[keys.STORE] = Store(
+            create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
+        )
         yield
         await engine.dispose()
 

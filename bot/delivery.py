@@ -77,11 +77,17 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
 
-    def committed(self, lanes: Iterable[str], leased: list[OutboxItem]) -> None:
-        """A transaction wrote to these lanes and leased some heads for us: send them now."""
+    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
+        """A transaction queued rows: send the heads it leased for us now, and look up
+        ``unleased`` lanes (rows it added behind a head that was busy)."""
+        if self._stopping.is_set():
+            return
         for item in leased:
             self._handoff[item.lane] = item
-        self.kick(lanes)
+        self._again.update(unleased)
+        for lane in unleased | {item.lane for item in leased}:
+            if lane not in self._lanes:
+                self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
 
     def kick(self, lanes: Iterable[str]) -> None:
         """Start draining these lanes now, or tell a running drain to look again."""
@@ -127,11 +133,18 @@ class Dispatcher:
 
     async def _drain(self, lane: str) -> None:
         try:
+            # A lane started for a handed-over item asks the database for more only when
+            # told there is more (``_again``); rows another replica adds are found by the
+            # sweep.
+            look = lane not in self._handoff
             while not self._stopping.is_set():
-                self._again.discard(lane)
                 async with self._slots:
                     item = self._usable(self._handoff.pop(lane, None))
-                    if item is None:
+                    # Rows found in the database may have more behind them; a handed-over
+                    # head has more only if a commit said so.
+                    look = item is None and (look or lane in self._again)
+                    if look:
+                        self._again.discard(lane)
                         item = await self._store.lease_next(lane, self.owner, self.lease)
                     if item is None:
                         if lane in self._again or lane in self._handoff:
@@ -145,6 +158,7 @@ class Dispatcher:
                         return
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), retry_in)
+                    look = True
         except Exception:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
         finally:

@@ -8,9 +8,10 @@ the Bot Framework; references and activities are plain JSON.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -181,16 +182,36 @@ class DeliveryHook(Protocol):
     owner: str
     lease: timedelta
 
-    def committed(self, lanes: Iterable[str], leased: list[OutboxItem]) -> None: ...
+    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
 
 
 class Store:
     """The named transitions of the bridge over one session factory and one clock."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock = utc_now,
+        *,
+        serialize_writes: bool = False,
+    ) -> None:
+        """``serialize_writes``: queue write transactions in the process (for SQLite).
+
+        SQLite has one writer; connections that meet its lock sleep in its busy
+        handler in growing steps, leaving the process idle while work waits. An
+        asyncio lock hands the writer's turn over at once instead.
+        """
         self._sessions = sessions
+        self._writer: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if serialize_writes else nullcontext()
+        )
         self.clock = clock
         self.delivery: DeliveryHook | None = None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._writer, self._sessions.begin() as session:
+            yield session
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -200,26 +221,26 @@ class Store:
         the dispatcher a transaction per message; a lane whose head is someone
         else's is left to them, as ``lease_head`` decides.
         """
-        lanes: set[str] = set()
+        added: list[OutboxItem] = []
         leased: list[OutboxItem] = []
-        async with self._sessions.begin() as session:
-            session.info["lanes"] = lanes
+        async with self._write() as session:
+            session.info["added"] = added
             yield session
-            if lanes and self.delivery is not None:
+            if added and self.delivery is not None:
                 await session.flush()
                 now = self.clock()
-                for lane in sorted(lanes):
+                for lane in sorted({row.lane for row in added}):
                     item = await outbox.lease_head(
                         session, lane, self.delivery.owner, now, self.delivery.lease
                     )
                     if item is not None:
                         leased.append(item)
-        if lanes and self.delivery is not None:
-            self.delivery.committed(lanes, leased)
+        if added and self.delivery is not None:
+            taken = {item.id for item in leased}
+            self.delivery.committed(leased, {row.lane for row in added if row.id not in taken})
 
     def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
-        outbox.add_outgoing(session, items, now)
-        session.info["lanes"].update(item.lane for item in items)
+        session.info["added"].extend(outbox.add_outgoing(session, items, now))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -695,18 +716,18 @@ class Store:
             return await outbox.due_lanes(session, self.clock(), limit)
 
     async def purge_delivered(self, keep: timedelta) -> int:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             return await outbox.purge_delivered(session, self.clock() - keep)
 
     async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             return await outbox.lease_head(session, lane, owner, self.clock(), lease)
 
     async def delivered(
         self, item_id: int, owner: str, thread: tuple[int, str, str] | None = None
     ) -> bool:
         """Mark an item delivered; for a new thread, remember where the chat's card went."""
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             done = await outbox.finish(session, item_id, owner, self.clock(), delivered=True)
             if done and thread is not None:
                 chat_id, thread_id, card_activity_id = thread
@@ -719,11 +740,11 @@ class Store:
             return done
 
     async def undeliverable(self, item_id: int, owner: str, error: str) -> None:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             await outbox.finish(session, item_id, owner, self.clock(), delivered=False, error=error)
 
     async def retry_later(self, item_id: int, owner: str, delay: float, error: str) -> None:
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             until = self.clock() + timedelta(seconds=delay)
             await outbox.postpone(session, item_id, owner, until, error)
 
@@ -770,7 +791,7 @@ class Store:
 
     async def secret(self, key: str) -> str:
         """A server secret kept in the database, made once, so links survive restarts."""
-        async with self._sessions.begin() as session:
+        async with self._write() as session:
             await self._insert_ignore(
                 session, Setting, {"key": key, "value": secrets.token_urlsafe(32)}
             )

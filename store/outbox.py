@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import DeliveryState, OutboxItem
+from store.models import DeliveryState, OutboxItem, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,10 @@ def conversation_lane(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
 
 
-def add_outgoing(session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
-    session.add_all(
+def add_outgoing(
+    session: AsyncSession, items: list[Outgoing], now: datetime
+) -> list[OutboxItem]:
+    rows = [
         OutboxItem(
             lane=item.lane,
             kind=item.kind,
@@ -51,10 +53,12 @@ def add_outgoing(session: AsyncSession, items: list[Outgoing], now: datetime) ->
             created_at=now,
         )
         for item in items
-    )
+    ]
+    session.add_all(rows)
+    return rows
 
 
-def _available(now: datetime) -> Any:
+def _available(now: Any) -> Any:
     return (
         (OutboxItem.state == DeliveryState.PENDING)
         & (OutboxItem.next_attempt_at <= now)
@@ -70,6 +74,29 @@ async def due_lanes(session: AsyncSession, now: datetime, limit: int) -> list[st
     return list(rows)
 
 
+# Built once: this runs for every message, and building the statement cost more
+# than executing it.
+_LEASE_HEAD = (
+    update(OutboxItem)
+    .where(
+        OutboxItem.id
+        == select(func.min(OutboxItem.id))
+        .where(
+            OutboxItem.lane == bindparam("p_lane"),
+            OutboxItem.state == DeliveryState.PENDING,
+        )
+        .scalar_subquery(),
+        _available(bindparam("p_now", type_=UTCDateTime())),
+    )
+    .values(
+        lease_owner=bindparam("p_owner"),
+        lease_until=bindparam("p_until", type_=UTCDateTime()),
+    )
+    .returning(OutboxItem)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def lease_head(
     session: AsyncSession, lane: str, owner: str, now: datetime, lease: timedelta
 ) -> OutboxItem | None:
@@ -78,17 +105,8 @@ async def lease_head(
     Only the head may be leased, so a lane is delivered in order by at most one
     replica at a time. One conditional UPDATE ... RETURNING decides and reads it.
     """
-    head = (
-        select(func.min(OutboxItem.id))
-        .where(OutboxItem.lane == lane, OutboxItem.state == DeliveryState.PENDING)
-        .scalar_subquery()
-    )
     result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == head, _available(now))
-        .values(lease_owner=owner, lease_until=now + lease)
-        .returning(OutboxItem)
-        .execution_options(synchronize_session=False)
+        _LEASE_HEAD, {"p_lane": lane, "p_now": now, "p_owner": owner, "p_until": now + lease}
     )
     return result.scalars().one_or_none()
 
