@@ -211,6 +211,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise _refuse(web.HTTPUnauthorized, "missing or invalid Bot Framework token") from None
     except MalformedActivity as error:
         raise BadActivity(f"unreadable activity: {error}") from None
+    await request.app[keys.DISPATCHER].room(settings.backpressure_wait)
     if answer is None:
         return web.Response(status=201)
     status, payload = answer

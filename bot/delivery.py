@@ -74,7 +74,12 @@ class Dispatcher:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handoff: dict[str, OutboxItem] = {}
+        self._marks: list[tuple[int, tuple[int, str, str] | None, asyncio.Future[None]]] = []
+        self._marking: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._high_water = concurrency
         self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
 
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
@@ -87,7 +92,7 @@ class Dispatcher:
         self._again.update(unleased)
         for lane in unleased | {item.lane for item in leased}:
             if lane not in self._lanes:
-                self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
+                self._start(lane)
 
     def kick(self, lanes: Iterable[str]) -> None:
         """Start draining these lanes now, or tell a running drain to look again."""
@@ -97,7 +102,23 @@ class Dispatcher:
             if lane in self._lanes:
                 self._again.add(lane)
             else:
-                self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
+                self._start(lane)
+
+    def _start(self, lane: str) -> None:
+        self._lanes[lane] = asyncio.get_running_loop().create_task(self._drain(lane))
+        if len(self._lanes) >= self._high_water:
+            self._room.clear()
+
+    async def room(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait (at most ``timeout``) while more lanes are busy than can be sent at once.
+
+        The HTTP answer to an inbound activity waits here, so a sender that goes
+        faster than the bridge can relay is slowed at the door instead of growing a
+        backlog whose latency nobody sees; nothing is refused and nothing waits long.
+        """
+        if not self._room.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), timeout)
 
     async def run(self) -> None:
         """Sweep for due items until closed; now and then, drop old delivered rows."""
@@ -163,6 +184,8 @@ class Dispatcher:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
         finally:
             self._lanes.pop(lane, None)
+            if len(self._lanes) < self._high_water:
+                self._room.set()
 
     def _usable(self, item: OutboxItem | None) -> OutboxItem | None:
         """A handed-over item, unless its lease could run out before the send ends."""
@@ -199,8 +222,32 @@ class Dispatcher:
             delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
             await self._store.retry_later(item.id, self.owner, delay, repr(error)[:300])
             return delay
-        await self._store.delivered(item.id, self.owner, thread)
+        await self._record_delivered(item.id, thread)
         return None
+
+    async def _record_delivered(self, item_id: int, thread: tuple[int, str, str] | None) -> None:
+        """Wait until the delivery is recorded; lanes that finish together share a commit.
+
+        The lane must not go on before its head is marked (the next row is not the
+        head until then), so each waits; one transaction marks every waiting lane.
+        """
+        done = asyncio.get_running_loop().create_future()
+        self._marks.append((item_id, thread, done))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_all())
+        await done
+
+    async def _mark_all(self) -> None:
+        while self._marks:
+            batch, self._marks = self._marks, []
+            try:
+                await self._store.delivered([(i, thread) for i, thread, _ in batch], self.owner)
+            except Exception as error:
+                for _, _, done in batch:
+                    done.set_exception(error)
+            else:
+                for _, _, done in batch:
+                    done.set_result(None)
 
     async def _thread_of(self, chat_id: int) -> tuple[dict[str, Any], str | None]:
         known = self._threads.get(chat_id)

@@ -39,6 +39,7 @@ class Settings:
     retry_base_delay: float = 0.5
     retry_max_delay: float = 60.0
     sweep_interval: float = 0.5
+    backpressure_wait: float = 3.0
     flood_messages: int = 10
     flood_window: float = 10.0
 

@@ -724,24 +724,32 @@ class Store:
             return await outbox.lease_head(session, lane, owner, self.clock(), lease)
 
     async def delivered(
-        self, item_id: int, owner: str, thread: tuple[int, str, str] | None = None
-    ) -> bool:
-        """Mark an item delivered; for a new thread, remember where the chat's card went."""
+        self, items: list[tuple[int, tuple[int, str, str] | None]], owner: str
+    ) -> set[int]:
+        """Mark items delivered in one transaction; returns those whose lease was ours.
+
+        An item that created a chat's thread also records where the card went.
+        """
         async with self._write() as session:
-            done = await outbox.finish(session, item_id, owner, self.clock(), delivered=True)
-            if done and thread is not None:
-                chat_id, thread_id, card_activity_id = thread
-                await session.execute(
-                    update(Chat)
-                    .where(Chat.id == chat_id)
-                    .values(thread_id=thread_id, card_activity_id=card_activity_id)
-                    .execution_options(synchronize_session=False)
-                )
+            done = await outbox.finish(
+                session, [item_id for item_id, _ in items], owner, self.clock(), delivered=True
+            )
+            for item_id, thread in items:
+                if item_id in done and thread is not None:
+                    chat_id, thread_id, card_activity_id = thread
+                    await session.execute(
+                        update(Chat)
+                        .where(Chat.id == chat_id)
+                        .values(thread_id=thread_id, card_activity_id=card_activity_id)
+                        .execution_options(synchronize_session=False)
+                    )
             return done
 
     async def undeliverable(self, item_id: int, owner: str, error: str) -> None:
         async with self._write() as session:
-            await outbox.finish(session, item_id, owner, self.clock(), delivered=False, error=error)
+            await outbox.finish(
+                session, [item_id], owner, self.clock(), delivered=False, error=error
+            )
 
     async def retry_later(self, item_id: int, owner: str, delay: float, error: str) -> None:
         async with self._write() as session:

@@ -113,17 +113,17 @@ async def lease_head(
 
 async def finish(
     session: AsyncSession,
-    item_id: int,
+    item_ids: list[int],
     owner: str,
     now: datetime,
     *,
     delivered: bool,
     error: str | None = None,
-) -> bool:
-    """Mark a leased row delivered, or failed for good; False if the lease was lost."""
+) -> set[int]:
+    """Mark leased rows delivered, or failed for good; returns those whose lease was ours."""
     result = await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.lease_owner == owner)
+        .where(OutboxItem.id.in_(item_ids), OutboxItem.lease_owner == owner)
         .values(
             state=DeliveryState.DELIVERED if delivered else DeliveryState.FAILED,
             delivered_at=now if delivered else None,
@@ -132,9 +132,10 @@ async def finish(
             attempts=OutboxItem.attempts + 1,
             last_error=error,
         )
+        .returning(OutboxItem.id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return set(result.scalars())
 
 
 async def postpone(
