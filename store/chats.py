@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,7 @@ from store.models import (
     ParticipantRole,
     Setting,
     Supervisor,
+    UTCDateTime,
 )
 from store.outbox import Outgoing
 
@@ -174,6 +175,27 @@ class RoomReady:
 
 
 ViewCompose = Callable[[ChatView], list[Outgoing]]
+
+# A customer, their open chat (if any) and how many messages it got within the flood
+# window, in one statement built once: this runs for every customer message.
+_RECENT = (
+    select(func.count(Message.id))
+    .where(
+        Message.chat_id == Chat.id,
+        Message.kind == MessageKind.INCOMING,
+        Message.created_at > bindparam("p_since", type_=UTCDateTime()),
+    )
+    .correlate(Chat)
+    .scalar_subquery()
+)
+_CUSTOMER_AND_OPEN_CHAT = (
+    select(Customer, Chat, func.coalesce(_RECENT, 0))
+    .outerjoin(Chat, and_(Chat.customer_id == Customer.id, Chat.state != ChatState.CLOSED))
+    .where(
+        Customer.channel_id == bindparam("p_channel"),
+        Customer.user_id == bindparam("p_user"),
+    )
+)
 
 
 class DeliveryHook(Protocol):
@@ -457,11 +479,17 @@ class Store:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             now = self.clock()
-            customer = await session.scalar(
-                select(Customer).where(
-                    Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
+            found = (
+                await session.execute(
+                    _CUSTOMER_AND_OPEN_CHAT,
+                    {
+                        "p_channel": turn.channel_id,
+                        "p_user": turn.user_id,
+                        "p_since": now - timedelta(seconds=flood.window),
+                    },
                 )
-            )
+            ).one_or_none()
+            customer, chat, recent = found if found else (None, None, 0)
             if customer is None:
                 customer = Customer(
                     channel_id=turn.channel_id,
@@ -480,9 +508,6 @@ class Store:
                     customer.name = turn.name
                 if customer.locale != turn.locale:
                     customer.locale = turn.locale
-            chat = await session.scalar(
-                select(Chat).where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
-            )
             opened = chat is None
             if chat is None:
                 department = await session.scalar(select(Department).order_by(Department.id))
@@ -509,25 +534,11 @@ class Store:
                 self._enqueue(session, on_open(view), now)
                 return Opened(view)
             self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
-            if await self._too_fast(session, chat, flood, now):
+            slowed = chat.slowed_until is not None and chat.slowed_until > now
+            if recent + 1 > flood.messages and not slowed:
                 chat.slowed_until = now + timedelta(seconds=flood.window)
                 self._enqueue(session, on_flood(), now)
             return Appended(chat.id)
-
-    @staticmethod
-    async def _too_fast(
-        session: AsyncSession, chat: Chat, flood: FloodLimit, now: datetime
-    ) -> bool:
-        if chat.slowed_until is not None and chat.slowed_until > now:
-            return False
-        recent = await session.scalar(
-            select(func.count(Message.id)).where(
-                Message.chat_id == chat.id,
-                Message.kind == MessageKind.INCOMING,
-                Message.created_at > now - timedelta(seconds=flood.window),
-            )
-        )
-        return (recent or 0) > flood.messages
 
     async def _view_or_unrouted(self, session: AsyncSession, chat_id: int) -> ChatView:
         chat = await session.get(Chat, chat_id)
