@@ -207,6 +207,32 @@ class DeliveryHook(Protocol):
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
 
 
+def _opened_view(
+    chat: Chat, customer: Customer, department: Department | None, text: str
+) -> ChatView:
+    """The view of a chat just opened, from what the transaction has in hand (no queries)."""
+    return ChatView(
+        id=chat.id,
+        state=chat.state,
+        version=chat.version,
+        department=department.name if department else "",
+        customer_name=customer.name,
+        customer_channel=customer.channel_id,
+        customer_locale=customer.locale,
+        customer_reference=customer.reference,
+        owner_name=None,
+        owner_teams_id=None,
+        closed_by_teams_id=None,
+        thread_id=None,
+        room_reference=department.room_reference if department else None,
+        created_at=chat.created_at,
+        accepted_at=None,
+        closed_at=None,
+        message_count=1,
+        first_messages=(text,),
+    )
+
+
 class Store:
     """The named transitions of the bridge over one session factory and one clock."""
 
@@ -509,6 +535,7 @@ class Store:
                 if customer.locale != turn.locale:
                     customer.locale = turn.locale
             opened = chat is None
+            department = None
             if chat is None:
                 department = await session.scalar(select(Department).order_by(Department.id))
                 chat = Chat(
@@ -530,7 +557,7 @@ class Store:
             )
             if opened:
                 await session.flush()
-                view = await self._view_or_unrouted(session, chat.id)
+                view = _opened_view(chat, customer, department, turn.text)
                 self._enqueue(session, on_open(view), now)
                 return Opened(view)
             self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
@@ -539,34 +566,6 @@ class Store:
                 chat.slowed_until = now + timedelta(seconds=flood.window)
                 self._enqueue(session, on_flood(), now)
             return Appended(chat.id)
-
-    async def _view_or_unrouted(self, session: AsyncSession, chat_id: int) -> ChatView:
-        chat = await session.get(Chat, chat_id)
-        assert chat is not None
-        if chat.department_id is not None:
-            return await self._view(session, chat_id)
-        customer = await session.get(Customer, chat.customer_id)
-        assert customer is not None
-        return ChatView(
-            id=chat.id,
-            state=chat.state,
-            version=chat.version,
-            department="",
-            customer_name=customer.name,
-            customer_channel=customer.channel_id,
-            customer_locale=customer.locale,
-            customer_reference=customer.reference,
-            owner_name=None,
-            owner_teams_id=None,
-            closed_by_teams_id=None,
-            thread_id=None,
-            room_reference=None,
-            created_at=chat.created_at,
-            accepted_at=None,
-            closed_at=None,
-            message_count=1,
-            first_messages=(),
-        )
 
     # -- agents ----------------------------------------------------------------------------
 
