@@ -1,0 +1,66 @@
+"""Smoke test of the benchmark (``python -m bench``): a tiny run, end to end, in seconds.
+
+It starts the real echo bot and the real bridge (SQLite) as processes, so a change that breaks
+the benchmark, or makes the bridge lose a message under concurrent load, shows up in the suite
+and not only when someone runs the full benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import aiohttp
+
+from bench.cli import main
+from tests.connector_emulator import ConnectorEmulator
+
+
+def test_quick_run_relays_every_message(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    code = main(
+        ["--quick", "--skip-postgres", "--skip-scale", "--skip-race", "--output", str(output)]
+    )
+    report = json.loads(output.read_text())
+    assert code == 0, report
+    runs = {(run["server"], run["engine"]): run for run in report["runs"]}
+    assert set(runs) == {("echo", "-"), ("bridge", "sqlite")}
+    for run in runs.values():
+        assert run["errors"] == 0
+        assert run["missing"] == 0
+        assert run["relayed"] == run["chats"] * run["messages"] > 0
+        assert run["throughput"] > 0
+        assert 0 < run["posted_per_second"] < 1e6
+        assert run["p99_ms"] >= run["p50_ms"] > 0
+        assert run["cpu_seconds"] > 0
+        assert run["peak_rss_mb"] > 0
+    assert report["ratios"]["sqlite"]["throughput_ratio"] > 0
+    assert report["clean"] is True
+
+
+async def test_emulator_finds_markers_in_text_and_cards() -> None:
+    """The bench counts a relayed message by the marker in its text or in a card's text."""
+    emulator = ConnectorEmulator(record=False, marker_pattern=re.compile(r"bm-\d+"))
+    await emulator.start()
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "First: bm-2"}]}
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = emulator.url + "v3/conversations/conv-1/activities"
+            await http.post(url, json={"type": "message", "text": "**Lan:** hi bm-1"})
+            await http.post(
+                url,
+                json={
+                    "type": "message",
+                    "attachments": [
+                        {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+                    ],
+                },
+            )
+            first = emulator.arrival_times()["bm-1"]
+            await http.post(url, json={"type": "message", "text": "again bm-1"})
+    finally:
+        await emulator.stop()
+    arrivals = emulator.arrival_times()
+    assert sorted(arrivals) == ["bm-1", "bm-2"]
+    assert arrivals["bm-1"] == first  # the first arrival counts
