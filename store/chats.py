@@ -176,6 +176,14 @@ class RoomReady:
 
 ViewCompose = Callable[[ChatView], list[Outgoing]]
 
+# Recording an inbound activity key, once per inbound activity: built once per dialect.
+_SEEN = {
+    name: insert(InboundActivity.__table__)
+    .values(key=bindparam("p_key"), received_at=bindparam("p_at", type_=UTCDateTime()))
+    .on_conflict_do_nothing()
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
 # A customer, their open chat (if any) and how many messages it got within the flood
 # window, in one statement built once: this runs for every customer message.
 _RECENT = (
@@ -302,11 +310,11 @@ class Store:
     async def _first_time(self, session: AsyncSession, keys: Sequence[str]) -> bool:
         """Record the inbound activity keys; False if any of them was seen before."""
         now = self.clock()
+        statement = _SEEN[session.bind.dialect.name]
         fresh = True
         for key in keys:
-            fresh &= await self._insert_ignore(
-                session, InboundActivity, {"key": key[:700], "received_at": now}
-            )
+            result = await session.execute(statement, {"p_key": key[:700], "p_at": now})
+            fresh &= result.rowcount == 1
         return fresh
 
     async def _agent(self, session: AsyncSession, person: Person) -> Agent:
