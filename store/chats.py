@@ -145,7 +145,7 @@ class AlreadyTaken:
 
 @dataclass(frozen=True)
 class NoSuchChat:
-    pass
+    """The action names a chat that does not exist (a tampered or foreign card)."""
 
 
 @dataclass(frozen=True)

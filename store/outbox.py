@@ -39,9 +39,7 @@ def conversation_lane(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
 
 
-def add_outgoing(
-    session: AsyncSession, items: list[Outgoing], now: datetime
-) -> list[OutboxItem]:
+def add_outgoing(session: AsyncSession, items: list[Outgoing], now: datetime) -> list[OutboxItem]:
     rows = [
         OutboxItem(
             lane=item.lane,

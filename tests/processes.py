@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -61,12 +62,11 @@ class BridgeProcess:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise AssertionError(f"bridge exited early: {self.output()}")
-                try:
+                # Refused until the server listens: try again shortly.
+                with contextlib.suppress(aiohttp.ClientError):
                     async with http.get(f"{self.url}/healthz") as response:
                         if response.status == 200:
                             return
-                except aiohttp.ClientError:
-                    pass
                 await asyncio.sleep(0.1)
         raise AssertionError(f"bridge did not start in {timeout}s: {self.output()}")
 
