@@ -36,7 +36,8 @@ async def _race(replicas: list[Bridge], *, by_invoke: bool) -> None:
     # One winner: the customer hears of exactly one agent, the card names the same one.
     joined = connector.texts(chat.conversation)[1:]
     assert len(joined) == 1, joined
-    winner = next(a for a in agents if a.name in joined[0])
+    # Exact names: "Racer 1" is also a prefix of "Racer 12".
+    winner = next(a for a in agents if joined[0].startswith(f"{a.name} has joined"))
     cards = connector.updates(chat.thread, chat.card_id)
     assert len(cards) == 1
     assert f"Accepted by {winner.name}" in str(cards[0])

@@ -173,7 +173,9 @@ async def test_two_processes_share_the_work_exactly_once(database_url: str, tmp_
                 )
                 joined = [t for t in connector.texts(chat["conversation"]) if "joined" in t]
                 assert len(joined) == 1, joined
-                owners[chat["conversation"]] = next(a for a in agents if a.name in joined[0])
+                owners[chat["conversation"]] = next(
+                    a for a in agents if joined[0].startswith(f"{a.name} has joined")
+                )
 
             async def both_ways(chat: dict) -> None:
                 owner = owners[chat["conversation"]]
