@@ -216,8 +216,14 @@ def engine_name(bridge: Bridge) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write docs/reliability.md from what the tests recorded (only on a green full run)."""
+    """Write docs/reliability.md from what the tests recorded, only after a green run of
+    the whole suite (a run of some files must not shrink the table)."""
     from tests import reliability
 
-    if reliability.ROWS and exitstatus == 0 and not session.config.option.keyword:
+    whole_suite = (
+        session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not session.config.option.keyword
+        and not session.config.option.markexpr
+    )
+    if reliability.ROWS and exitstatus == 0 and whole_suite:
         reliability.write_table(reliability.ROWS)
