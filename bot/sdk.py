@@ -349,19 +349,21 @@ class _ReusingAuthentication(BotFrameworkAuthentication):
         self._connectors = _SharedConnectorFactory(connector)
         self._token_clients: dict[str, UserTokenClient] = {}
 
+    def _reusing(self, result: AuthenticateRequestResult) -> AuthenticateRequestResult:
+        result.connector_factory = self._connectors
+        return result
+
     async def authenticate_request(
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
-        result = await self._inner.authenticate_request(activity, auth_header)
-        result.connector_factory = self._connectors
-        return result
+        return self._reusing(await self._inner.authenticate_request(activity, auth_header))
 
     async def authenticate_streaming_request(
         self, auth_header: str, channel_id_header: str
     ) -> AuthenticateRequestResult:
-        result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
-        result.connector_factory = self._connectors
-        return result
+        return self._reusing(
+            await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+        )
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         return self._connectors

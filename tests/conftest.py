@@ -194,6 +194,16 @@ def open_chat_body(created: Any) -> dict[str, Any]:
     }
 
 
+async def accept(bridge: Bridge, chat: OpenChat, who: act.Agent) -> None:
+    """``who`` presses Accept (``Action.Execute``) on the chat's card and wins it."""
+    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    response = await bridge.post(
+        act.invoke_action(bridge.service_url, who, chat.thread, "accept", data)
+    )
+    assert response.status == 200
+    await bridge.settled()
+
+
 async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> OpenChat:
     before = len(bridge.connector.created())
     response = await bridge.post(act.webchat_message(bridge.service_url, customer, text, **kwargs))

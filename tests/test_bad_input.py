@@ -24,7 +24,15 @@ from sqlalchemy import func, select
 from bot import keys
 from store.models import Agent, Base, Chat, ChatState, Customer
 from tests import activities as act
-from tests.conftest import Bridge, BridgeFactory, OpenChat, engine_name, open_chat, setup_room
+from tests.conftest import (
+    Bridge,
+    BridgeFactory,
+    OpenChat,
+    accept,
+    engine_name,
+    open_chat,
+    setup_room,
+)
 from tests.connector_emulator import ConnectorEmulator
 from tests.reliability import record
 
@@ -386,13 +394,6 @@ def invoke(bridge: Bridge, who: act.Agent, thread: str, data: Any) -> dict[str, 
 def submit(bridge: Bridge, who: act.Agent, thread: str, data: Any) -> dict[str, Any]:
     """An Action.Submit press: the data is the message's value."""
     return act.room_message(bridge.service_url, who, "", thread=thread, value=data)
-
-
-async def accept(bridge: Bridge, chat: OpenChat, who: act.Agent) -> None:
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
-    response = await bridge.post(invoke(bridge, who, chat.thread, data))
-    assert response.status == 200
-    await bridge.settled()
 
 
 def card_text(node: Any) -> str:

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from tests import activities as act
-from tests.conftest import Bridge, open_chat, setup_room
+from tests.conftest import Bridge, accept, open_chat, setup_room
 
 CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -126,9 +126,7 @@ async def test_relay_both_ways_and_non_owner_is_not_relayed(bridge: Bridge) -> N
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-4", "Chào bạn")
     owner, other = act.agent(5, "Thu"), act.agent(6, "Long")
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
-    await bridge.post(act.invoke_action(bridge.service_url, owner, chat.thread, "accept", data))
-    await bridge.settled()
+    await accept(bridge, chat, owner)
     before = len(bridge.connector.texts(chat.conversation))
     # Without an @mention (ChannelMessage.Read.Group), and with one: both relayed exactly.
     reply = "Dạ, em kiểm tra đơn hàng giúp chị nhé 😊 <b>ngay</b>"
@@ -167,15 +165,6 @@ async def test_reply_before_accept_is_not_relayed(bridge: Bridge) -> None:
     await bridge.settled()
     assert "hello?" not in bridge.connector.texts(chat.conversation)
     assert "Accept" in bridge.connector.activities(chat.thread)[-1]["text"]
-
-
-async def accept(bridge: Bridge, chat, who: act.Agent) -> None:
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
-    response = await bridge.post(
-        act.invoke_action(bridge.service_url, who, chat.thread, "accept", data)
-    )
-    assert response.status == 200
-    await bridge.settled()
 
 
 async def test_close_by_command_gives_summary_transcript_and_goodbye(bridge: Bridge) -> None:

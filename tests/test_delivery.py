@@ -11,7 +11,15 @@ from sqlalchemy import select
 from bot import keys
 from store.models import DeliveryState, OutboxItem
 from tests import activities as act
-from tests.conftest import Bridge, BridgeFactory, OpenChat, engine_name, open_chat, setup_room
+from tests.conftest import (
+    Bridge,
+    BridgeFactory,
+    OpenChat,
+    accept,
+    engine_name,
+    open_chat,
+    setup_room,
+)
 from tests.connector_emulator import ConnectorEmulator, Fault
 from tests.reliability import record
 
@@ -71,9 +79,7 @@ async def accepted_chat(bridge: Bridge, customer: str) -> tuple[OpenChat, act.Ag
     await setup_room(bridge)
     chat = await open_chat(bridge, customer, "Hello", locale="en-US")
     owner = act.agent(40, "Owner")
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
-    await bridge.post(act.invoke_action(bridge.service_url, owner, chat.thread, "accept", data))
-    await bridge.settled()
+    await accept(bridge, chat, owner)
     return chat, owner
 
 

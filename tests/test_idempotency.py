@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from bot import keys
 from store.models import Chat, Message
 from tests import activities as act
-from tests.conftest import Bridge, BridgeFactory, engine_name, open_chat, setup_room
+from tests.conftest import Bridge, BridgeFactory, accept, engine_name, open_chat, setup_room
 from tests.reliability import record
 
 
@@ -85,8 +85,7 @@ async def test_agent_reply_redelivered_by_teams_is_relayed_once(bridge: Bridge) 
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-teams", "hi", locale="en-US")
     owner = act.agent(50, "Binh")
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
-    await bridge.post(act.invoke_action(bridge.service_url, owner, chat.thread, "accept", data))
+    await accept(bridge, chat, owner)
     reply = act.room_message(
         bridge.service_url,
         owner,
