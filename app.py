@@ -18,10 +18,12 @@ from bot.bridge import Bridge
 from bot.delivery import Dispatcher
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
+from bot.timers import Timers
 from bot.transcript import TranscriptLinks, render
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
-from store.chats import Clock, Store, utc_now
+from store import Store
+from store.core import Clock, utc_now
 from store.engine import create_engine, create_schema, create_sessionmaker
 
 log = logging.getLogger("support_bridge")
@@ -267,15 +269,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         app[keys.LINKS] = TranscriptLinks(
             secret, settings.public_url, settings.transcript_ttl_days * 86400
         )
-        app[keys.BRIDGE] = Bridge(
-            FlowContext(
-                store=app[keys.STORE],
-                default_language=settings.default_language,
-                transcript_url=app[keys.LINKS].url,
-                flood_messages=settings.flood_messages,
-                flood_window=settings.flood_window,
-            )
-        )
         yield
 
     async def client_session(app: web.Application) -> AsyncIterator[None]:
@@ -285,6 +278,18 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         app[keys.CLIENT_SESSION] = session
         app[keys.CONNECTOR] = app[keys.ADAPTER].attach(session)
+        app[keys.BRIDGE] = Bridge(
+            FlowContext(
+                store=app[keys.STORE],
+                directory=app[keys.CONNECTOR],
+                default_language=settings.default_language,
+                transcript_url=app[keys.LINKS].url,
+                max_text_length=settings.max_text_length,
+                flood_messages=settings.flood_messages,
+                flood_window=settings.flood_window,
+                offer_timeout=settings.offer_timeout,
+            )
+        )
         yield
         await session.close()
 
@@ -306,7 +311,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await dispatcher.close(grace=settings.send_timeout + 1)
         await sweeper
 
-    app.cleanup_ctx.extend([database, links, client_session, delivery])
+    async def timers(app: web.Application) -> AsyncIterator[None]:
+        timers = Timers(app[keys.BRIDGE].timer_jobs(), settings.timer_interval)
+        ticking = asyncio.create_task(timers.run())
+        yield
+        timers.stop()
+        await ticking
+
+    app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/transcripts/{chat_id}", transcript)

@@ -8,22 +8,43 @@ from any channel (Web Chat, Direct Line, Emulator, Teams personal chat, Skype).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.timers import Job
 from cards.actions import is_card_action
-from dialogs import agents, intake, rooms
-from dialogs.activity import is_room_message, text_for_bot, thread_of
+from dialogs import agents, intake, presence, rooms
+from dialogs.activity import is_room_message, mentions_bot, text_for_bot, thread_of
 from dialogs.agents import InvokeAnswer, unsupported_invoke
+from dialogs.commands import Command, parse_command
 from dialogs.context import FlowContext
 
 log = logging.getLogger(__name__)
 
 CARD_ACTION_INVOKE = "adaptiveCard/action"
 
+CommandHandler = Callable[[FlowContext, dict[str, Any], Command], Awaitable[None]]
+
+# Every command an agent can give in a room, by its word; each handler checks where it
+# was given (a thread command at the channel's root is answered with how to use it).
+COMMANDS: dict[str, CommandHandler] = {
+    "setup": lambda ctx, activity, command: rooms.setup(ctx, activity, command.argument),
+    **{
+        word: lambda ctx, activity, command: presence.set_availability(ctx, activity, command.word)
+        for word in presence.WORDS
+    },
+    "close": lambda ctx, activity, command: agents.close_command(ctx, activity),
+    "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
+}
+
 
 class Bridge:
     def __init__(self, ctx: FlowContext) -> None:
         self.ctx = ctx
+
+    def timer_jobs(self) -> list[Job]:
+        """What the timers fire when due (each job claims its due rows in the database)."""
+        return []
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         kind = activity.get("type")
@@ -47,9 +68,17 @@ class Bridge:
         if is_card_action(activity):
             await agents.card_action(self.ctx, activity, by_invoke=False)
             return
-        text = text_for_bot(activity)
-        word, _, argument = text.partition(" ")
-        if word.lower() == "setup":
-            await rooms.setup(self.ctx, activity, argument)
+        addressed = mentions_bot(activity)
+        command = parse_command(
+            text_for_bot(activity), addressed=addressed, known=frozenset(COMMANDS)
+        )
+        if command is not None:
+            handler = COMMANDS.get(command.word)
+            if handler is None:
+                await agents.unknown_command(self.ctx, activity, command)
+            else:
+                await handler(self.ctx, activity, command)
         elif thread_of(activity) is not None:
             await agents.thread_message(self.ctx, activity)
+        elif addressed:
+            await agents.help_reply(self.ctx, activity)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.sdk import Connector, DeliveryError
-from store.chats import Store
+from store import Store
 from store.models import OutboxItem
 
 log = logging.getLogger(__name__)

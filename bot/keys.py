@@ -10,7 +10,7 @@ from bot.delivery import Dispatcher
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
-from store.chats import Store
+from store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)

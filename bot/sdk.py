@@ -224,8 +224,8 @@ class Connector:
         return client
 
     async def _request(
-        self, service_url: str, method: str, path: str, body: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, service_url: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> Any:
         """One Connector REST call through the client's pipeline, with a JSON body as is.
 
         The generated operations would first turn the body into msrest models, which
@@ -234,9 +234,10 @@ class Connector:
         client's own.
         """
         client = (await self.client(service_url))._client
-        request = client.post(path) if method == "POST" else client.put(path)
-        request.add_content(body)
-        request.headers["Content-Type"] = "application/json; charset=utf-8"
+        request = {"POST": client.post, "PUT": client.put, "GET": client.get}[method](path)
+        if body is not None:
+            request.add_content(body)
+            request.headers["Content-Type"] = "application/json; charset=utf-8"
         try:
             response = await client.async_send(request, stream=False)
         except (ClientRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
@@ -248,15 +249,28 @@ class Connector:
                 _retry_after(response.headers.get("Retry-After")),
             )
         try:
-            answer = json.loads(response.text() or "{}")
+            return json.loads(response.text() or "{}")
         except ValueError:
-            answer = {}
+            return {}
+
+    async def _object(
+        self, service_url: str, method: str, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = await self._request(service_url, method, path, body)
         return answer if isinstance(answer, dict) else {}
+
+    async def members(self, service_url: str, conversation_id: str) -> list[dict[str, Any]]:
+        """The roster of a team (its id) or a conversation, as the members API lists it."""
+        conversation = quote(conversation_id, safe="")
+        answer = await self._request(
+            service_url, "GET", f"/v3/conversations/{conversation}/members"
+        )
+        return [m for m in answer if isinstance(m, dict)] if isinstance(answer, list) else []
 
     async def send(self, reference: dict[str, Any], activity: dict[str, Any]) -> str:
         """Post an activity to the conversation of a stored reference; returns its id."""
         conversation = quote(reference["conversation"]["id"], safe="")
-        answer = await self._request(
+        answer = await self._object(
             reference["serviceUrl"],
             "POST",
             f"/v3/conversations/{conversation}/activities",
@@ -268,7 +282,7 @@ class Connector:
         self, reference: dict[str, Any], activity_id: str, activity: dict[str, Any]
     ) -> None:
         conversation = quote(reference["conversation"]["id"], safe="")
-        await self._request(
+        await self._object(
             reference["serviceUrl"],
             "PUT",
             f"/v3/conversations/{conversation}/activities/{quote(activity_id, safe='')}",
@@ -292,7 +306,7 @@ class Connector:
             "tenantId": tenant_id,
             "activity": activity,
         }
-        answer = await self._request(room["serviceUrl"], "POST", "/v3/conversations", parameters)
+        answer = await self._object(room["serviceUrl"], "POST", "/v3/conversations", parameters)
         created = str(answer.get("id") or "")
         activity_id = str(answer.get("activityId") or created.rsplit("=", 1)[-1])
         if not created or not activity_id:

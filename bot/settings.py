@@ -42,6 +42,9 @@ class Settings:
     backpressure_wait: float = 3.0
     flood_messages: int = 10
     flood_window: float = 10.0
+    max_text_length: int = 4000
+    timer_interval: float = 1.0
+    offer_timeout: float = 120.0
 
     @property
     def local_mode(self) -> bool:
@@ -67,6 +70,8 @@ class Settings:
             outbox_lease=_float("OUTBOX_LEASE_SECONDS", defaults.outbox_lease),
             flood_messages=int(_float("FLOOD_MESSAGES", defaults.flood_messages)),
             flood_window=_float("FLOOD_WINDOW_SECONDS", defaults.flood_window),
+            timer_interval=_float("TIMER_INTERVAL_SECONDS", defaults.timer_interval),
+            offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
             port=int(env("PORT", "") or defaults.port),
             allowed_service_hosts=(
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cards.actions import ACCEPT, CLOSE, action_data
-from store.chats import ChatView
+from store.core import ChatView
 from store.models import ChatState
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"

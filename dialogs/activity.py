@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.chats import Person
+from store.core import Person
 
 THREAD_MARK = ";messageid="
 NAME_LIMIT = 256

@@ -9,28 +9,20 @@ from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
 from dialogs.activity import (
     activity_keys,
-    mentions_bot,
+    bot_name,
     person_of,
     reference_of,
     text_for_bot,
     thread_of,
 )
+from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
-from store.chats import (
-    Accepted,
-    AlreadyTaken,
-    ChatView,
-    Closed,
-    NoSuchChat,
-    NotAllowed,
-    Person,
-)
+from store.chats import Accepted, AlreadyTaken, Closed
+from store.core import ChatView, NoSuchChat, NotAllowed, Person
 from store.models import ChatState
 from store.outbox import Outgoing
-
-COMMAND_PREFIX = "/"
 
 
 @dataclass(frozen=True)
@@ -62,22 +54,6 @@ def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: 
     mention = Mention(person)
     text = t(key, mention=mention.markup, **values)
     return to_thread(chat_id, text_activity(text, mentions=(mention,)))
-
-
-COMMANDS = frozenset({CLOSE})
-
-
-def parse_command(text: str, *, addressed: bool) -> tuple[str, str] | None:
-    """``/close``, or ``@Bot close`` -> ("close", ""); None for a message to relay.
-
-    A bare word is a command only when the bot was @mentioned: an agent may well
-    write "close" to a customer.
-    """
-    stripped = text.strip()
-    word, _, rest = stripped.removeprefix(COMMAND_PREFIX).partition(" ")
-    if word.lower() in COMMANDS and (stripped.startswith(COMMAND_PREFIX) or addressed):
-        return word.lower(), rest.strip()
-    return None
 
 
 class _Flow:
@@ -200,18 +176,56 @@ async def card_action(
     return None
 
 
+async def _mention_reply(
+    ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any
+) -> None:
+    """Answer an agent where they wrote, @mentioning them, once per inbound activity."""
+    mention = Mention(person_of(activity))
+    text = ctx.team_texts(key, mention=mention.markup, **values)
+    await ctx.store.notify(
+        activity_keys(activity),
+        [to_conversation(reference_of(activity), text_activity(text, mentions=(mention,)))],
+    )
+
+
+async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    await ctx.store.notify(
+        activity_keys(activity),
+        [
+            to_conversation(
+                reference_of(activity),
+                text_activity(ctx.team_texts("agent.help", bot=bot_name(activity))),
+            )
+        ],
+    )
+
+
+async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+    help_text = ctx.team_texts("agent.help", bot=bot_name(activity))
+    await _mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
+
+
+async def chat_of_thread(ctx: FlowContext, activity: dict[str, Any]) -> int | None:
+    """The chat whose thread the activity was written in; answers the writer when none."""
+    thread = thread_of(activity)
+    chat_id = await ctx.store.chat_for_thread(thread) if thread else None
+    if chat_id is None:
+        await _mention_reply(ctx, activity, "agent.no_chat")
+    return chat_id
+
+
+async def close_command(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    chat_id = await chat_of_thread(ctx, activity)
+    if chat_id is not None:
+        await _Flow(ctx, activity, by_invoke=False).close(chat_id)
+
+
 async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
-    """A reply in a chat's thread: a command, or a message to relay to the customer."""
+    """A reply in a chat's thread that is not a command: relay it to the customer."""
     thread = thread_of(activity)
     if thread is None:
         return
     text = text_for_bot(activity)
-    command = parse_command(text, addressed=mentions_bot(activity))
-    if command is not None and command[0] == CLOSE:
-        chat_id = await ctx.store.chat_for_thread(thread)
-        if chat_id is not None:
-            await _Flow(ctx, activity, by_invoke=False).close(chat_id)
-        return
     if not text:
         return
     person = person_of(activity)

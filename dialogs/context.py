@@ -1,22 +1,31 @@
-"""What every flow needs: the store, texts in the right language, transcript links."""
+"""What every flow needs: the store, the team's directory, texts, links and limits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from dialogs.i18n import Texts, pick_language
-from store.chats import Store
+from store import Store
+
+
+class Directory(Protocol):
+    """Who is in a Teams team or conversation, as the Bot Connector's members API says."""
+
+    async def members(self, service_url: str, conversation_id: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
 class FlowContext:
     store: Store
+    directory: Directory
     default_language: str
     transcript_url: Callable[[int], str]
     max_text_length: int = 4000
     flood_messages: int = 10
     flood_window: float = 10.0
+    offer_timeout: float = 120.0
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

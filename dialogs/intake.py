@@ -8,7 +8,8 @@ from cards.request import card_activity, request_card
 from dialogs.activity import activity_keys, display_name, field, reference_of
 from dialogs.context import FlowContext
 from dialogs.replies import new_thread, text_activity, to_conversation, to_thread
-from store.chats import ChatView, CustomerTurn, FloodLimit
+from store.chats import CustomerTurn, FloodLimit
+from store.core import ChatView
 from store.outbox import Outgoing
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.chats import Person
+from store.core import Person
 from store.outbox import Outgoing, chat_lane, conversation_lane
 
 

@@ -16,8 +16,9 @@ from dialogs.activity import (
 )
 from dialogs.context import FlowContext
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
-from store.chats import DEFAULT_DEPARTMENT, ChatView, RoomReady
+from store.core import DEFAULT_DEPARTMENT, ChatView
 from store.outbox import Outgoing
+from store.rooms import RoomReady
 
 DEFAULT_DEPARTMENT_NAME = "Support"
 DEPARTMENT_NAME_LIMIT = 60

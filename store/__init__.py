@@ -1,1 +1,14 @@
-"""Persistence: models, engine and the atomic state transitions of chats."""
+"""Persistence: models, engine and the atomic state transitions of chats.
+
+:class:`Store` gathers the transitions, one mixin per concern, over one core.
+"""
+
+from store.chats import ChatLifecycle
+from store.rooms import Rooms
+
+
+class Store(ChatLifecycle, Rooms):
+    """Every named transition of the bridge over one session factory and one clock."""
+
+
+__all__ = ["Store"]

@@ -74,6 +74,14 @@ class ParticipantRole(enum.StrEnum):
     SUPERVISOR = "supervisor"
 
 
+class Availability(enum.StrEnum):
+    """An agent's presence as they set it; only ``online`` agents are offered chats."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -119,6 +127,10 @@ class Agent(Base):
     teams_id: Mapped[str] = mapped_column(String(256), unique=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(256))
+    availability: Mapped[Availability] = mapped_column(
+        _enum(Availability), default=Availability.OFFLINE
+    )
+    availability_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app import create_app
 from bot import keys
 from bot.settings import Settings
+from store.core import utc_now
 from store.models import Base, DeliveryState, OutboxItem
 from tests import activities as act
 from tests.connector_emulator import ConnectorEmulator
@@ -128,6 +130,24 @@ class Bridge:
 BridgeFactory = Callable[..., Any]
 
 
+class ManualClock:
+    """A clock the test moves: the bridge's timers and waiting times read it."""
+
+    def __init__(self) -> None:
+        self._now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
 @pytest.fixture
 async def start_bridge(
     database_url: str, connector: ConnectorEmulator
@@ -135,14 +155,14 @@ async def start_bridge(
     """Start a bridge (several may share the database, like replicas)."""
     running: list[tuple[TestServer, ClientSession]] = []
 
-    async def start(**overrides: Any) -> Bridge:
+    async def start(clock: Callable[[], datetime] = utc_now, **overrides: Any) -> Bridge:
         settings = Settings(
             database_url=database_url,
             public_url="http://bridge.test",
             transcript_secret=overrides.pop("transcript_secret", ""),
             **overrides,
         )
-        server = TestServer(create_app(settings), host="127.0.0.1")
+        server = TestServer(create_app(settings, clock), host="127.0.0.1")
         await server.start_server()
         http = ClientSession()
         running.append((server, http))

@@ -14,7 +14,7 @@ from cards.actions import BadAction, parse_action
 from cards.request import request_card
 from dialogs.activity import text_for_bot
 from dialogs.i18n import Texts, catalog, languages, pick_language
-from store.chats import ChatView
+from store.core import ChatView
 from store.models import ChatState
 
 

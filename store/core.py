@@ -1,0 +1,356 @@
+"""The store's core: sessions, the transaction every transition runs in, and views.
+
+Every change is a conditional UPDATE whose row count decides the outcome, and the
+activities it causes are written to the outbox in the same transaction
+(``compose`` callbacks build them from the committed facts). Nothing here knows
+the Bot Framework; references and activities are plain JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store import outbox
+from store.models import (
+    Agent,
+    Chat,
+    ChatState,
+    Customer,
+    Department,
+    InboundActivity,
+    Message,
+    MessageKind,
+    OutboxItem,
+    Setting,
+    UTCDateTime,
+)
+from store.outbox import Outgoing
+
+Clock = Callable[[], datetime]
+
+DEFAULT_DEPARTMENT = "default"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Teams user as an activity names them."""
+
+    teams_id: str
+    name: str
+    aad_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """What cards and notices need to know about a chat, read inside the transaction."""
+
+    id: int
+    state: ChatState
+    version: int
+    department: str
+    customer_name: str
+    customer_channel: str
+    customer_locale: str
+    customer_reference: dict[str, Any]
+    owner_name: str | None
+    owner_teams_id: str | None
+    closed_by_teams_id: str | None
+    thread_id: str | None
+    room_reference: dict[str, Any] | None
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    message_count: int
+    first_messages: tuple[str, ...]
+
+
+# Outcomes. Each transition answers with one of these; callers match on the type.
+@dataclass(frozen=True)
+class Duplicate:
+    """The activity was handled before; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class NoSuchChat:
+    """The action names a chat that does not exist (a tampered or foreign card)."""
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    chat: ChatView
+
+
+ViewCompose = Callable[[ChatView], list[Outgoing]]
+
+# Recording an inbound activity key, once per inbound activity: built once per dialect.
+_SEEN = {
+    name: insert(InboundActivity.__table__)
+    .values(key=bindparam("p_key"), received_at=bindparam("p_at", type_=UTCDateTime()))
+    .on_conflict_do_nothing()
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
+class DeliveryHook(Protocol):
+    """The dispatcher as the store sees it: who leases, for how long, and the hand-over."""
+
+    owner: str
+    lease: timedelta
+
+    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
+
+
+class StoreCore:
+    """Sessions, one clock and the transaction that every named transition runs in."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock = utc_now,
+        *,
+        serialize_writes: bool = False,
+    ) -> None:
+        """``serialize_writes``: queue write transactions in the process (for SQLite).
+
+        SQLite has one writer; connections that meet its lock sleep in its busy
+        handler in growing steps, leaving the process idle while work waits. An
+        asyncio lock hands the writer's turn over at once instead.
+        """
+        self._sessions = sessions
+        self._writer: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if serialize_writes else nullcontext()
+        )
+        self.clock = clock
+        self.delivery: DeliveryHook | None = None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._writer, self._sessions.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work; what it queued is leased in it and handed over after commit.
+
+        Leasing the head of each lane it wrote to inside the same transaction saves
+        the dispatcher a transaction per message; a lane whose head is someone
+        else's is left to them, as ``lease_head`` decides.
+        """
+        added: list[OutboxItem] = []
+        leased: list[OutboxItem] = []
+        async with self._write() as session:
+            session.info["added"] = added
+            yield session
+            if added and self.delivery is not None:
+                await session.flush()
+                now = self.clock()
+                for lane in sorted({row.lane for row in added}):
+                    item = await outbox.lease_head(
+                        session, lane, self.delivery.owner, now, self.delivery.lease
+                    )
+                    if item is not None:
+                        leased.append(item)
+        if added and self.delivery is not None:
+            taken = {item.id for item in leased}
+            self.delivery.committed(leased, {row.lane for row in added if row.id not in taken})
+
+    def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+        session.info["added"].extend(outbox.add_outgoing(session, items, now))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
+        """INSERT that does nothing on a unique conflict; True if a row was added."""
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
+        return result.rowcount == 1
+
+    async def _first_time(self, session: AsyncSession, keys: Sequence[str]) -> bool:
+        """Record the inbound activity keys; False if any of them was seen before."""
+        now = self.clock()
+        statement = _SEEN[session.bind.dialect.name]
+        fresh = True
+        for key in keys:
+            result = await session.execute(statement, {"p_key": key[:700], "p_at": now})
+            fresh &= result.rowcount == 1
+        return fresh
+
+    async def _agent(self, session: AsyncSession, person: Person) -> Agent:
+        agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+        if agent is None:
+            await self._insert_ignore(
+                session,
+                Agent,
+                {
+                    "teams_id": person.teams_id,
+                    "aad_object_id": person.aad_object_id,
+                    "name": person.name,
+                    "created_at": self.clock(),
+                },
+            )
+            agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+            assert agent is not None
+        elif person.name and agent.name != person.name:
+            agent.name = person.name
+        return agent
+
+    async def _view(self, session: AsyncSession, chat_id: int) -> ChatView:
+        chat = await session.get(Chat, chat_id, populate_existing=True)
+        assert chat is not None
+        customer = await session.get(Customer, chat.customer_id)
+        department = await session.get(Department, chat.department_id)
+        owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
+        closer = await session.get(Agent, chat.closed_by_id) if chat.closed_by_id else None
+        count = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.chat_id == chat_id,
+                Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
+            )
+        )
+        first = await session.scalars(
+            select(Message.text)
+            .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
+            .order_by(Message.id)
+            .limit(3)
+        )
+        assert customer is not None and department is not None
+        return ChatView(
+            id=chat.id,
+            state=chat.state,
+            version=chat.version,
+            department=department.name,
+            customer_name=customer.name,
+            customer_channel=customer.channel_id,
+            customer_locale=customer.locale,
+            customer_reference=customer.reference,
+            owner_name=owner.name if owner else None,
+            owner_teams_id=owner.teams_id if owner else None,
+            closed_by_teams_id=closer.teams_id if closer else None,
+            thread_id=chat.thread_id,
+            room_reference=department.room_reference,
+            created_at=chat.created_at,
+            accepted_at=chat.accepted_at,
+            closed_at=chat.closed_at,
+            message_count=count or 0,
+            first_messages=tuple(first),
+        )
+
+    def _note(
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        kind: MessageKind,
+        author: str,
+        text: str,
+        *,
+        agent_id: int | None = None,
+        source_key: str | None = None,
+    ) -> None:
+        session.add(
+            Message(
+                chat_id=chat_id,
+                kind=kind,
+                agent_id=agent_id,
+                author=author,
+                text=text,
+                source_key=source_key,
+                created_at=self.clock(),
+            )
+        )
+
+    async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
+        """Queue notices that change no chat, once per inbound activity."""
+        async with self._transaction() as session:
+            if not await self._first_time(session, dedupe_keys):
+                return False
+            self._enqueue(session, items, self.clock())
+            return True
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def due_lanes(self, limit: int = 200) -> list[str]:
+        async with self._sessions() as session:
+            return await outbox.due_lanes(session, self.clock(), limit)
+
+    async def purge_delivered(self, keep: timedelta) -> int:
+        async with self._write() as session:
+            return await outbox.purge_delivered(session, self.clock() - keep)
+
+    async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
+        async with self._write() as session:
+            return await outbox.lease_head(session, lane, owner, self.clock(), lease)
+
+    async def delivered(
+        self, items: list[tuple[int, tuple[int, str, str] | None]], owner: str
+    ) -> set[int]:
+        """Mark items delivered in one transaction; returns those whose lease was ours.
+
+        An item that created a chat's thread also records where the card went.
+        """
+        async with self._write() as session:
+            done = await outbox.finish(
+                session, [item_id for item_id, _ in items], owner, self.clock(), delivered=True
+            )
+            for item_id, thread in items:
+                if item_id in done and thread is not None:
+                    chat_id, thread_id, card_activity_id = thread
+                    await session.execute(
+                        update(Chat)
+                        .where(Chat.id == chat_id)
+                        .values(thread_id=thread_id, card_activity_id=card_activity_id)
+                        .execution_options(synchronize_session=False)
+                    )
+            return done
+
+    async def undeliverable(self, item_id: int, owner: str, error: str) -> None:
+        async with self._write() as session:
+            await outbox.finish(
+                session, [item_id], owner, self.clock(), delivered=False, error=error
+            )
+
+    async def retry_later(self, item_id: int, owner: str, delay: float, error: str) -> None:
+        async with self._write() as session:
+            until = self.clock() + timedelta(seconds=delay)
+            await outbox.postpone(session, item_id, owner, until, error)
+
+    async def chat_reference(self, chat_id: int) -> tuple[dict[str, Any], str | None] | None:
+        """The thread of a chat as a reference, and its card's activity id, once posted."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(Chat.thread_id, Chat.card_activity_id, Department.room_reference)
+                    .join(Department, Department.id == Chat.department_id)
+                    .where(Chat.id == chat_id)
+                )
+            ).one_or_none()
+        if row is None or row.thread_id is None:
+            return None
+        room = row.room_reference
+        reference = {**room, "conversation": {**room["conversation"], "id": row.thread_id}}
+        return reference, row.card_activity_id
+
+    async def secret(self, key: str) -> str:
+        """A server secret kept in the database, made once, so links survive restarts."""
+        async with self._write() as session:
+            await self._insert_ignore(
+                session, Setting, {"key": key, "value": secrets.token_urlsafe(32)}
+            )
+            value = await session.scalar(select(Setting.value).where(Setting.key == key))
+            assert value is not None
+            return value
