@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.timers import Job
 from cards.actions import is_card_action
-from dialogs import agents, intake, presence, rooms
+from dialogs import agents, intake, lists, presence, rooms, team
 from dialogs.activity import is_room_message, mentions_bot, text_for_bot, thread_of
 from dialogs.agents import InvokeAnswer, unsupported_invoke
 from dialogs.commands import Command, parse_command
@@ -34,6 +34,10 @@ COMMANDS: dict[str, CommandHandler] = {
         for word in presence.WORDS
     },
     "close": lambda ctx, activity, command: agents.close_command(ctx, activity),
+    **{word: team.thread_command for word in team.THREAD_WORDS},
+    "chats": lists.chat_list,
+    "history": lists.chat_list,
+    "supervisor": lists.supervisor,
     "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
 }
 
@@ -44,14 +48,14 @@ class Bridge:
 
     def timer_jobs(self) -> list[Job]:
         """What the timers fire when due (each job claims its due rows in the database)."""
-        return []
+        return [lambda: team.expire_offers(self.ctx)]
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         kind = activity.get("type")
         if kind == "invoke":
             if activity.get("name") != CARD_ACTION_INVOKE:
                 return unsupported_invoke(activity.get("name"))
-            return await agents.card_action(self.ctx, activity, by_invoke=True)
+            return await team.card_action(self.ctx, activity, by_invoke=True)
         if is_room_message(activity):
             await self._room(activity)
         elif kind == "message":
@@ -66,7 +70,7 @@ class Bridge:
         if kind != "message":
             return
         if is_card_action(activity):
-            await agents.card_action(self.ctx, activity, by_invoke=False)
+            await team.card_action(self.ctx, activity, by_invoke=False)
             return
         addressed = mentions_bot(activity)
         command = parse_command(

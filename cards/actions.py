@@ -12,8 +12,16 @@ from typing import Any
 
 ACCEPT = "accept"
 CLOSE = "close"
-VERBS = frozenset({ACCEPT, CLOSE})
+JOIN = "join"
+LEAVE = "leave"
+INVITE = "invite"
+TRANSFER = "transfer"
+TAKE = "take"  # accept a transfer
+DECLINE = "decline"  # decline an invitation or a transfer
+VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE})
 ID_LIMIT = 2**31  # the databases' integer keys
+AGENT_INPUT = "agent"  # the id of the choice input that names a colleague
+AGENT_ID_LIMIT = 256
 
 
 class BadAction(ValueError):
@@ -22,18 +30,28 @@ class BadAction(ValueError):
 
 @dataclass(frozen=True)
 class CardAction:
+    """A press: the verb, the chat, the card version, and for team moves the offer it
+    answers or the colleague picked on the card (validated here, authorized by the store)."""
+
     verb: str
     chat_id: int
     version: int
+    offer_id: int | None = None
+    agent: str | None = None
 
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def action_data(verb: str, chat_id: int, version: int) -> dict[str, Any]:
+def action_data(
+    verb: str, chat_id: int, version: int, offer_id: int | None = None
+) -> dict[str, Any]:
     """What every button carries: the verb, the chat and the card version it was pressed on."""
-    return {"action": verb, "chat": chat_id, "v": version}
+    data: dict[str, Any] = {"action": verb, "chat": chat_id, "v": version}
+    if offer_id is not None:
+        data["offer"] = offer_id
+    return data
 
 
 def _data_of(activity: dict[str, Any]) -> dict[str, Any] | None:
@@ -69,4 +87,12 @@ def parse_action(activity: dict[str, Any]) -> CardAction:
         raise BadAction("chat id missing or not a positive integer")
     if not _whole(version) or not 0 <= version < ID_LIMIT:
         raise BadAction("card version not an integer")
-    return CardAction(verb=verb, chat_id=chat_id, version=version)
+    offer_id = data.get("offer")
+    if offer_id is not None and (not _whole(offer_id) or not 0 < offer_id < ID_LIMIT):
+        raise BadAction("offer id not a positive integer")
+    agent = data.get(AGENT_INPUT)
+    if agent is not None and (not isinstance(agent, str) or len(agent) > AGENT_ID_LIMIT):
+        raise BadAction("the picked colleague is not a Teams user id")
+    return CardAction(
+        verb=verb, chat_id=chat_id, version=version, offer_id=offer_id, agent=agent or None
+    )

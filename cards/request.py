@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from cards.actions import ACCEPT, CLOSE, action_data
+from cards.actions import ACCEPT, CLOSE, INVITE, JOIN, LEAVE, TRANSFER, action_data
 from store.core import ChatView
 from store.models import ChatState
 
@@ -40,19 +40,34 @@ def format_duration(span: timedelta) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
 
 
-def _button(title: str, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    """An ``Action.Execute`` that falls back to ``Action.Submit`` with the same data."""
-    data = action_data(verb, chat.id, chat.version)
-    button: dict[str, Any] = {
+def button(title: str, data: dict[str, Any], style: str | None = None) -> dict[str, Any]:
+    """An ``Action.Execute`` that falls back to ``Action.Submit`` with the same data.
+
+    Teams sends Execute as an invoke answered with the new card; Submit (older
+    clients) arrives as a message with ``value``. Both carry ``data``.
+    """
+    execute: dict[str, Any] = {
         "type": "Action.Execute",
         "title": title,
-        "verb": verb,
+        "verb": data["action"],
         "data": data,
         "fallback": {"type": "Action.Submit", "title": title, "data": data},
     }
     if style:
-        button["style"] = style
-    return button
+        execute["style"] = style
+    return execute
+
+
+def _button(title: str, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
+    return button(title, action_data(verb, chat.id, chat.version), style)
+
+
+def participant_list(chat: ChatView, t: TextLookup) -> str:
+    """ "Mai (owner), Hùng (invited)": who takes part now, and as what."""
+    return ", ".join(
+        t("card.participant", name=m.person.name, role=t(f"role.{m.role.value}"))
+        for m in chat.participants
+    )
 
 
 def _preview(text: str) -> str:
@@ -62,7 +77,7 @@ def _preview(text: str) -> str:
 def request_card(
     chat: ChatView, t: TextLookup, *, note: str | None = None, transcript_url: str | None = None
 ) -> dict[str, Any]:
-    """The card for a chat's current state: waiting (Accept), active (Close) or closed (summary)."""
+    """The card for a chat's current state; its buttons are the moves valid in that state."""
     facts = [
         {"title": t("card.customer"), "value": chat.customer_name},
         {"title": t("card.channel"), "value": chat.customer_channel},
@@ -113,9 +128,20 @@ def request_card(
                     "wrap": True,
                 }
             )
-            actions.append(_button(t("card.close"), CLOSE, chat))
+            actions += [
+                _button(t("card.invite"), INVITE, chat),
+                _button(t("card.transfer"), TRANSFER, chat),
+                _button(t("card.join"), JOIN, chat),
+                _button(t("card.leave"), LEAVE, chat),
+                _button(t("card.close"), CLOSE, chat, "destructive"),
+            ]
         else:
-            actions.append(_button(t("card.accept"), ACCEPT, chat, "positive"))
+            actions += [
+                _button(t("card.accept"), ACCEPT, chat, "positive"),
+                _button(t("card.join"), JOIN, chat),
+            ]
+        if chat.participants:
+            facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
     body.append({"type": "FactSet", "facts": facts})
     if chat.first_messages and chat.state != ChatState.CLOSED:
         body.append(

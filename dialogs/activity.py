@@ -82,6 +82,24 @@ def _bot_mentions(activity: dict[str, Any]) -> list[str]:
     ]
 
 
+def mentioned_people(activity: dict[str, Any]) -> list[Person]:
+    """The people @mentioned in an activity, in order, except the bot itself."""
+    bot_id = field(activity, "recipient").get("id")
+    people: list[Person] = []
+    for entity in activity.get("entities") or []:
+        mentioned = field(entity, "mentioned")
+        teams_id = mentioned.get("id")
+        if (
+            field(entity).get("type") == "mention"
+            and isinstance(teams_id, str)
+            and teams_id
+            and teams_id != bot_id
+            and teams_id not in {p.teams_id for p in people}
+        ):
+            people.append(Person(teams_id=teams_id[:256], name=display_name(mentioned)))
+    return people
+
+
 def mentions_bot(activity: dict[str, Any]) -> bool:
     return bool(_bot_mentions(activity))
 

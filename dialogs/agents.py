@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
 from dialogs.activity import (
     activity_keys,
@@ -33,14 +32,22 @@ class InvokeAnswer:
     body: dict[str, Any]
 
 
-def _card_answer(card: dict[str, Any]) -> InvokeAnswer:
+def card_answer(card: dict[str, Any]) -> InvokeAnswer:
     return InvokeAnswer(200, {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card})
 
 
-def _error_answer(status: int, message: str) -> InvokeAnswer:
+def error_answer(status: int, message: str) -> InvokeAnswer:
     body = {"code": "BadRequest" if status == 400 else "NotFound", "message": message}
     return InvokeAnswer(
         status, {"statusCode": status, "type": "application/vnd.microsoft.error", "value": body}
+    )
+
+
+def message_answer(text: str) -> InvokeAnswer:
+    """An invoke answer that shows ``text`` to the presser and leaves the card as it is."""
+    return InvokeAnswer(
+        200,
+        {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text},
     )
 
 
@@ -49,19 +56,21 @@ def unsupported_invoke(name: object) -> InvokeAnswer:
     return InvokeAnswer(400, {"error": f"invoke {name!r} is not supported"})
 
 
-def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
+def mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
     """A reply in the thread that @mentions ``person`` (Teams notifies them)."""
     mention = Mention(person)
     text = t(key, mention=mention.markup, **values)
     return to_thread(chat_id, text_activity(text, mentions=(mention,)))
 
 
-class _Flow:
+class AgentTurn:
     """One agent's turn on one chat, with the composers its outcomes need."""
 
     def __init__(self, ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool) -> None:
         self.ctx = ctx
+        self.activity = activity
         self.person = person_of(activity)
+        self.keys = activity_keys(activity)
         self.by_invoke = by_invoke
         self.t = ctx.team_texts
 
@@ -69,19 +78,19 @@ class _Flow:
         url = self.ctx.transcript_url(chat.id) if chat.state == ChatState.CLOSED else None
         return request_card(chat, self.t, note=note, transcript_url=url)
 
-    def _tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
+    def tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
         """Tell the acting agent in the thread; an invoke is answered on its card instead."""
         if self.by_invoke:
             return []
-        return [_mention_notice(chat.id, self.person, self.t, key, **values)]
+        return [mention_notice(chat.id, self.person, self.t, key, **values)]
 
     def _already_closed(self, chat: ChatView) -> list[Outgoing]:
         """A repeat of one's own Close changes nothing and says nothing."""
         if chat.closed_by_teams_id == self.person.teams_id:
             return []
-        return self._tell(chat, "agent.already_closed")
+        return self.tell(chat, "agent.already_closed")
 
-    def _updated(self, chat: ChatView) -> Outgoing:
+    def updated(self, chat: ChatView) -> Outgoing:
         return card_update(chat.id, card_activity(self.card(chat), self.t("card.new_chat")))
 
     async def accept(self, chat_id: int) -> InvokeAnswer | None:
@@ -89,7 +98,7 @@ class _Flow:
             customer_t = self.ctx.customer_texts(chat.customer_locale)
             joined = customer_t("customer.agent_joined", agent=chat.owner_name)
             return [
-                self._updated(chat),
+                self.updated(chat),
                 to_conversation(chat.customer_reference, text_activity(joined)),
             ]
 
@@ -97,25 +106,25 @@ class _Flow:
             if chat.owner_teams_id == self.person.teams_id:
                 return []
             if chat.state == ChatState.CLOSED:
-                return self._tell(chat, "agent.already_closed")
-            return self._tell(chat, "agent.already_taken", owner=chat.owner_name)
+                return self.tell(chat, "agent.already_closed")
+            return self.tell(chat, "agent.already_taken", owner=chat.owner_name)
 
         outcome = await self.ctx.store.accept_chat(
             chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken
         )
         match outcome:
             case Accepted(chat):
-                return _card_answer(self.card(chat))
+                return card_answer(self.card(chat))
             case AlreadyTaken(chat) if chat.owner_teams_id == self.person.teams_id:
-                return _card_answer(self.card(chat))
+                return card_answer(self.card(chat))
             case AlreadyTaken(chat) if chat.state == ChatState.CLOSED:
-                return _card_answer(self.card(chat))
+                return card_answer(self.card(chat))
             case AlreadyTaken(chat):
-                return _card_answer(
+                return card_answer(
                     self.card(chat, self.t("card.taken_note", agent=chat.owner_name))
                 )
             case _:
-                return _error_answer(404, "no such chat")
+                return error_answer(404, "no such chat")
 
     async def close(self, chat_id: int) -> InvokeAnswer | None:
         def on_closed(chat: ChatView) -> list[Outgoing]:
@@ -124,7 +133,7 @@ class _Flow:
                 "agent.transcript", agent=self.person.name, url=self.ctx.transcript_url(chat.id)
             )
             return [
-                self._updated(chat),
+                self.updated(chat),
                 to_thread(chat.id, text_activity(link)),
                 to_conversation(
                     chat.customer_reference, text_activity(customer_t("customer.chat_ended"))
@@ -135,48 +144,23 @@ class _Flow:
             chat_id,
             self.person,
             on_closed=on_closed,
-            on_refused=lambda chat: self._tell(chat, "agent.close_refused"),
+            on_refused=lambda chat: self.tell(chat, "agent.close_refused"),
             on_already=self._already_closed,
         )
         match outcome:
             case Closed(chat):
-                return _card_answer(self.card(chat))
+                return card_answer(self.card(chat))
             case NotAllowed(chat):
-                return _card_answer(
+                return card_answer(
                     self.card(chat, self.t("agent.close_refused", mention=self.person.name))
                 )
             case NoSuchChat():
-                return _error_answer(404, "no such chat")
+                return error_answer(404, "no such chat")
             case _:
-                return _card_answer(self.card(outcome.chat))
+                return card_answer(self.card(outcome.chat))
 
 
-async def card_action(
-    ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool
-) -> InvokeAnswer | None:
-    """Accept or Close pressed on a card, as an invoke (Execute) or a message (Submit)."""
-    try:
-        action: CardAction = parse_action(activity)
-    except BadAction as error:
-        return _error_answer(400, str(error)) if by_invoke else None
-    flow = _Flow(ctx, activity, by_invoke=by_invoke)
-    handler = {ACCEPT: flow.accept, CLOSE: flow.close}[action.verb]
-    answer = await handler(action.chat_id)
-    if by_invoke:
-        return answer
-    if answer is not None and answer.status == 404:
-        # A submit for a chat that does not exist: say so where it was pressed.
-        mention = Mention(flow.person)
-        notice = text_activity(
-            ctx.team_texts("agent.stale_action", mention=mention.markup), mentions=(mention,)
-        )
-        await ctx.store.notify(
-            activity_keys(activity), [to_conversation(reference_of(activity), notice)]
-        )
-    return None
-
-
-async def _mention_reply(
+async def mention_reply(
     ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any
 ) -> None:
     """Answer an agent where they wrote, @mentioning them, once per inbound activity."""
@@ -202,7 +186,7 @@ async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
 
 async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
     help_text = ctx.team_texts("agent.help", bot=bot_name(activity))
-    await _mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
+    await mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
 
 
 async def chat_of_thread(ctx: FlowContext, activity: dict[str, Any]) -> int | None:
@@ -210,14 +194,14 @@ async def chat_of_thread(ctx: FlowContext, activity: dict[str, Any]) -> int | No
     thread = thread_of(activity)
     chat_id = await ctx.store.chat_for_thread(thread) if thread else None
     if chat_id is None:
-        await _mention_reply(ctx, activity, "agent.no_chat")
+        await mention_reply(ctx, activity, "agent.no_chat")
     return chat_id
 
 
 async def close_command(ctx: FlowContext, activity: dict[str, Any]) -> None:
     chat_id = await chat_of_thread(ctx, activity)
     if chat_id is not None:
-        await _Flow(ctx, activity, by_invoke=False).close(chat_id)
+        await AgentTurn(ctx, activity, by_invoke=False).close(chat_id)
 
 
 async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
@@ -237,13 +221,13 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
 
     def on_refused(chat: ChatView) -> list[Outgoing]:
         if chat.state == ChatState.CLOSED:
-            return [_mention_notice(chat.id, person, t, "agent.chat_closed_no_relay")]
+            return [mention_notice(chat.id, person, t, "agent.chat_closed_no_relay")]
         how = (
             t("agent.how_accept")
             if chat.state == ChatState.WAITING
             else t("agent.how_invite", owner=chat.owner_name)
         )
-        return [_mention_notice(chat.id, person, t, "agent.not_participant", how=how)]
+        return [mention_notice(chat.id, person, t, "agent.not_participant", how=how)]
 
     await ctx.store.agent_message(
         thread,

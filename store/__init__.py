@@ -5,9 +5,10 @@
 
 from store.chats import ChatLifecycle
 from store.rooms import Rooms
+from store.team import TeamMoves
 
 
-class Store(ChatLifecycle, Rooms):
+class Store(ChatLifecycle, Rooms, TeamMoves):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

@@ -20,6 +20,8 @@ from store.models import (
     Department,
     Message,
     MessageKind,
+    Offer,
+    OfferState,
     Participant,
     ParticipantRole,
     Supervisor,
@@ -285,11 +287,7 @@ class ChatLifecycle(StoreCore):
                 view = await self._view(session, chat_id)
                 self._enqueue(session, on_taken(view), now)
                 return AlreadyTaken(view)
-            session.add(
-                Participant(
-                    chat_id=chat_id, agent_id=agent.id, role=ParticipantRole.OWNER, joined_at=now
-                )
-            )
+            await self._seat(session, chat_id, agent.id, ParticipantRole.OWNER)
             self._note(
                 session,
                 chat_id,
@@ -398,6 +396,12 @@ class ChatLifecycle(StoreCore):
                 update(Participant)
                 .where(and_(Participant.chat_id == chat_id, Participant.left_at.is_(None)))
                 .values(left_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                update(Offer)
+                .where(Offer.chat_id == chat_id, Offer.state == OfferState.PENDING)
+                .values(state=OfferState.WITHDRAWN, decided_at=now)
                 .execution_options(synchronize_session=False)
             )
             self._note(

@@ -32,6 +32,8 @@ from store.models import (
     Message,
     MessageKind,
     OutboxItem,
+    Participant,
+    ParticipantRole,
     Setting,
     UTCDateTime,
 )
@@ -56,6 +58,14 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A current participant of a chat and their role in it."""
+
+    person: Person
+    role: ParticipantRole
+
+
+@dataclass(frozen=True)
 class ChatView:
     """What cards and notices need to know about a chat, read inside the transaction."""
 
@@ -77,6 +87,7 @@ class ChatView:
     closed_at: datetime | None
     message_count: int
     first_messages: tuple[str, ...]
+    participants: tuple[Member, ...] = ()
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -210,6 +221,24 @@ class StoreCore:
             agent.name = person.name
         return agent
 
+    async def _seat(
+        self, session: AsyncSession, chat_id: int, agent_id: int, role: ParticipantRole
+    ) -> None:
+        """Make an agent a current participant with ``role`` (again, if they had left)."""
+        now = self.clock()
+        seated = await self._insert_ignore(
+            session,
+            Participant,
+            {"chat_id": chat_id, "agent_id": agent_id, "role": role, "joined_at": now},
+        )
+        if not seated:
+            await session.execute(
+                update(Participant)
+                .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id)
+                .values(role=role, joined_at=now, left_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
     async def _view(self, session: AsyncSession, chat_id: int) -> ChatView:
         chat = await session.get(Chat, chat_id, populate_existing=True)
         assert chat is not None
@@ -228,6 +257,12 @@ class StoreCore:
             .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
             .order_by(Message.id)
             .limit(3)
+        )
+        members = await session.execute(
+            select(Agent.teams_id, Agent.name, Agent.aad_object_id, Participant.role)
+            .join(Agent, Agent.id == Participant.agent_id)
+            .where(Participant.chat_id == chat_id, Participant.left_at.is_(None))
+            .order_by(Participant.id)
         )
         assert customer is not None and department is not None
         return ChatView(
@@ -249,6 +284,9 @@ class StoreCore:
             closed_at=chat.closed_at,
             message_count=count or 0,
             first_messages=tuple(first),
+            participants=tuple(
+                Member(Person(teams_id, name, aad), role) for teams_id, name, aad, role in members
+            ),
         )
 
     def _note(

@@ -82,6 +82,21 @@ class Availability(enum.StrEnum):
     OFFLINE = "offline"
 
 
+class OfferKind(enum.StrEnum):
+    """An agent asking a colleague into a chat: to help (invite) or to own it (transfer)."""
+
+    INVITE = "invite"
+    TRANSFER = "transfer"
+
+
+class OfferState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -201,6 +216,30 @@ class Participant(Base):
     role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
+
+
+class Offer(Base):
+    """An invitation or a transfer: who asked whom, and how it ended (the record of team moves).
+
+    ``expires_at`` is a timer in the database: whoever claims a due pending offer
+    with a conditional UPDATE withdraws it, once across replicas and restarts.
+    """
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_due", "state", "expires_at"),
+        Index("ix_offers_chat", "chat_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    kind: Mapped[OfferKind] = mapped_column(_enum(OfferKind))
+    from_agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    to_agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    state: Mapped[OfferState] = mapped_column(_enum(OfferState))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
 
 
 class Message(Base):

@@ -569,7 +569,7 @@ async def test_close_by_someone_who_is_neither_owner_nor_supervisor(
         answer = await response.json()
         assert response.status == 200
         assert refused in card_text(answer["value"])
-        assert [a.get("verb") for a in answer["value"]["actions"]] == ["close"]
+        assert "close" in [a.get("verb") for a in answer["value"]["actions"]]
     else:
         assert response.status == 201
         notice = bridge.connector.activities(chat.thread)[-1]

@@ -72,8 +72,10 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     kinds = [(a["type"], a.get("verb")) for a in card.get("actions", [])]
     expected = {
-        ChatState.WAITING: [("Action.Execute", "accept")],
-        ChatState.ACTIVE: [("Action.Execute", "close")],
+        ChatState.WAITING: [("Action.Execute", "accept"), ("Action.Execute", "join")],
+        ChatState.ACTIVE: [
+            ("Action.Execute", verb) for verb in ("invite", "transfer", "join", "leave", "close")
+        ],
         ChatState.CLOSED: [("Action.OpenUrl", None)],
     }[state]
     assert kinds == expected

@@ -1,0 +1,81 @@
+"""The room's lists: open chats (``@Bot chats``) and closed ones (``@Bot history``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from cards.request import SCHEMA_VERSION, TextLookup, format_duration
+from store.models import ChatState
+from store.team import ChatList, ListedChat
+
+TEAMS_LINK = "https://teams.microsoft.com/l/message"
+THREAD_MARK = ";messageid="
+
+
+def thread_link(thread_id: str) -> str:
+    """A Teams deep link that opens a chat's thread (its root message in the channel)."""
+    channel, _, root = thread_id.partition(THREAD_MARK)
+    root = quote(root, safe="")
+    return f"{TEAMS_LINK}/{quote(channel, safe='')}/{root}?parentMessageId={root}"
+
+
+def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
+    if chat.state == ChatState.WAITING:
+        status = t("list.waiting", duration=format_duration(now - chat.created_at))
+    else:
+        status = t("list.with", agent=chat.owner_name or "-")
+    name = chat.customer_name
+    title = f"[{name}]({thread_link(chat.thread_id)})" if chat.thread_id else name
+    return t("list.line", id=chat.id, customer=title, status=status)
+
+
+def _closed_line(chat: ListedChat, transcript_url: str, t: TextLookup) -> str:
+    closed_at = chat.closed_at or chat.created_at
+    return t(
+        "history.line",
+        id=chat.id,
+        customer=chat.customer_name,
+        agent=chat.owner_name or "-",
+        duration=format_duration(closed_at - chat.created_at),
+        url=transcript_url,
+    )
+
+
+def chat_list_card(
+    listing: ChatList,
+    t: TextLookup,
+    *,
+    closed: bool,
+    transcript_url: Callable[[int], str],
+    customer: str | None = None,
+) -> dict[str, Any]:
+    """One card with a line per chat; ``transcript_url(chat_id)`` links closed ones."""
+    if closed:
+        key = "history.title_for" if customer else "history.title"
+        lines = [_closed_line(chat, transcript_url(chat.id), t) for chat in listing.chats]
+    else:
+        key = "list.title"
+        lines = [_open_line(chat, listing.now, t) for chat in listing.chats]
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": t(key, department=listing.department, customer=customer or ""),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+        }
+    ]
+    if not lines:
+        body.append({"type": "TextBlock", "text": t("list.empty"), "isSubtle": True, "wrap": True})
+    body += [{"type": "TextBlock", "text": line, "wrap": True} for line in lines]
+    if listing.more:
+        body.append({"type": "TextBlock", "text": t("list.more"), "isSubtle": True, "wrap": True})
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": SCHEMA_VERSION,
+        "body": body,
+    }

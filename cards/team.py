@@ -1,0 +1,82 @@
+"""Cards of team moves: picking a colleague, an invitation or transfer to answer, a result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.actions import AGENT_INPUT, DECLINE, JOIN, TAKE, action_data
+from cards.request import SCHEMA_VERSION, TextLookup, button
+from store.core import ChatView, Person
+from store.models import OfferKind
+from store.team import OfferView
+
+
+def _card(
+    body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": SCHEMA_VERSION,
+        "body": body,
+    }
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def picker_card(
+    chat: ChatView, verb: str, colleagues: list[Person], t: TextLookup
+) -> dict[str, Any]:
+    """Choose an online colleague to invite, or to hand the chat over to (``verb``)."""
+    choices = [{"title": person.name, "value": person.teams_id} for person in colleagues]
+    return _card(
+        [
+            _text(t(f"pick.{verb}.title", customer=chat.customer_name), weight="Bolder"),
+            {
+                "type": "Input.ChoiceSet",
+                "id": AGENT_INPUT,
+                "style": "compact",
+                "isRequired": True,
+                "errorMessage": t("pick.required"),
+                "placeholder": t("pick.placeholder"),
+                "choices": choices,
+            },
+        ],
+        [button(t(f"pick.{verb}.button"), action_data(verb, chat.id, chat.version))],
+    )
+
+
+def offer_card(chat: ChatView, offer: OfferView, t: TextLookup) -> dict[str, Any]:
+    """What the invited colleague (or the transfer's recipient) answers; only they may."""
+    accept_verb, accept_key = (
+        (TAKE, "offer.take") if offer.kind == OfferKind.TRANSFER else (JOIN, "offer.join")
+    )
+    return _card(
+        [
+            _text(
+                t(
+                    f"offer.{offer.kind.value}.title",
+                    sender=offer.sender.name,
+                    customer=chat.customer_name,
+                ),
+                weight="Bolder",
+            ),
+            _text(t("offer.only_for", recipient=offer.recipient.name), isSubtle=True),
+        ],
+        [
+            button(
+                t(accept_key), action_data(accept_verb, chat.id, chat.version, offer.id), "positive"
+            ),
+            button(t("offer.decline"), action_data(DECLINE, chat.id, chat.version, offer.id)),
+        ],
+    )
+
+
+def status_card(text: str) -> dict[str, Any]:
+    """A card that replaced a picker or an offer once it was used: no buttons any more."""
+    return _card([_text(text)])
