@@ -80,8 +80,13 @@ def room_message(
     mention_bot: bool = True,
     value: dict[str, Any] | None = None,
     activity_id: str | None = None,
+    mentions: tuple[Agent, ...] = (),
 ) -> dict[str, Any]:
-    """A message in the room's channel (at the root, or a reply in ``thread``)."""
+    """A message in the room's channel (at the root, or a reply in ``thread``).
+
+    Each of ``mentions`` is written as ``<at>Name</at>`` in place of ``@Name`` in the
+    text, with its mention entity, as Teams sends them.
+    """
     mention = f"<at>{BOT['name']}</at>"
     activity: dict[str, Any] = {
         "type": "message",
@@ -100,8 +105,15 @@ def room_message(
         "locale": "en-US",
         "text": f"{mention} {text}" if mention_bot else text,
     }
-    if mention_bot:
-        activity["entities"] = [{"type": "mention", "text": mention, "mentioned": BOT}]
+    entities = [{"type": "mention", "text": mention, "mentioned": BOT}] if mention_bot else []
+    for person in mentions:
+        markup = f"<at>{person.name}</at>"
+        activity["text"] = activity["text"].replace(f"@{person.name}", markup)
+        entities.append(
+            {"type": "mention", "text": markup, "mentioned": {"id": person.id, "name": person.name}}
+        )
+    if entities:
+        activity["entities"] = entities
     if value is not None:
         activity["value"] = value
         activity["text"] = ""
