@@ -74,8 +74,8 @@ class TeamTurn(AgentTurn):
 
     # -- invite and transfer ---------------------------------------------------------------
 
-    async def _colleagues(self, chat: ChatView) -> list[Person]:
-        """The team's online members who are not in the chat yet.
+    async def _colleagues(self, chat: ChatView, verb: str) -> list[Person]:
+        """The team's online members one may invite (not in the chat yet) or hand it to.
 
         The roster comes from the Bot Connector's members API; if it cannot be read
         now, every online agent the bridge knows is offered instead.
@@ -87,19 +87,23 @@ class TeamTurn(AgentTurn):
                 members = await self.ctx.directory.members(
                     str(self.activity.get("serviceUrl")), team
                 )
-                roster = [str(m.get("id")) for m in members if m.get("id")]
+                # A team always has members; an empty answer says nothing about who is in it.
+                roster = [str(m.get("id")) for m in members if m.get("id")] or None
             except Exception as error:  # the connector being down must not block a move
                 log.warning("team roster unavailable, offering all online agents: %s", error)
-        inside = {m.person.teams_id for m in chat.participants}
+        if verb == TRANSFER:
+            excluded = {self.person.teams_id}
+        else:
+            excluded = {m.person.teams_id for m in chat.participants}
         online = await self.ctx.store.online_agents(roster)
-        return [p for p in online if p.teams_id not in inside]
+        return [p for p in online if p.teams_id not in excluded]
 
     async def pick(self, chat_id: int, verb: str) -> InvokeAnswer | None:
         """Post a picker of online colleagues in the thread (Invite or Transfer pressed)."""
         chat = await self.ctx.store.chat_view(chat_id)
         if chat is None:
             return error_answer(404, "no such chat")
-        colleagues = await self._colleagues(chat)
+        colleagues = await self._colleagues(chat, verb)
         reason = "no_colleagues" if not colleagues else None
         if chat.state != ChatState.ACTIVE:
             reason = "offer_not_active"

@@ -187,7 +187,11 @@ class TeamMoves(StoreCore):
             target = await session.scalar(select(Agent).where(Agent.teams_id == recipient.teams_id))
             if target is None or target.availability != Availability.ONLINE:
                 return await self._refuse(session, chat_id, "recipient_offline", on_refused)
-            if target.id == actor.id or await self._participant(session, chat_id, target.id):
+            # A transfer may go to a colleague already helping in the chat; an invitation not.
+            inside = kind == OfferKind.INVITE and await self._participant(
+                session, chat_id, target.id
+            )
+            if target.id == actor.id or inside:
                 return await self._refuse(session, chat_id, "recipient_in_chat", on_refused)
             pending = await session.scalar(
                 select(Offer.id).where(

@@ -69,6 +69,12 @@ def offer_of(bridge: Bridge, chat: OpenChat) -> dict[str, Any]:
     return card_of(offers[-1])["actions"][0]["data"]
 
 
+def participants(card: dict[str, Any]) -> str:
+    """The card's "Participants" fact ("" when nobody takes part)."""
+    facts = [f for e in card["body"] if e["type"] == "FactSet" for f in e["facts"]]
+    return next((f["value"] for f in facts if f["title"] == "Participants"), "")
+
+
 def customer_texts(bridge: Bridge, chat: OpenChat) -> list[str]:
     return bridge.connector.texts(chat.conversation)
 
@@ -98,7 +104,7 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     joined = await press(bridge, chat, HUNG, "join", offer=data["offer"])
     assert "You joined" in card_text(joined["value"])
     card = latest_card(bridge, chat)
-    assert "Minh (owner), Hùng (invited)" in card_text(card)
+    assert participants(card) == "Minh (owner), Hùng (invited)"
     assert customer_texts(bridge, chat)[-1] == "Hùng cũng đã tham gia để hỗ trợ bạn."
     await say(bridge, chat, HUNG, "Hùng here, checking your order")
     assert customer_texts(bridge, chat)[-1] == "Hùng here, checking your order"
@@ -108,8 +114,8 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     assert again["type"] == MESSAGE and "no longer open" in again["value"]
 
     await say(bridge, chat, HUNG, "/leave")
-    assert "Minh (owner)" in card_text(latest_card(bridge, chat))
-    assert "Hùng" not in card_text(latest_card(bridge, chat)).split("Participants")[-1]
+    assert participants(latest_card(bridge, chat)) == "Minh (owner)"
+    assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc chat."
     await say(bridge, chat, HUNG, "After leaving")
     assert "After leaving" not in customer_texts(bridge, chat)
@@ -161,8 +167,7 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     taken = await press(bridge, chat, HUNG, "take", offer=offer_of(bridge, chat)["offer"])
     assert "The chat is yours now" in card_text(taken["value"])
     card = latest_card(bridge, chat)
-    assert "Accepted by Hùng" in card_text(card) and "Hùng (owner)" in card_text(card)
-    assert "Minh (owner)" not in card_text(card)
+    assert "Accepted by Hùng" in card_text(card) and participants(card) == "Hùng (owner)"
     notice = thread(bridge, chat)[-1]
     assert "Hùng took over" in notice["text"] and mentioned_in(notice) == [MINH.id]
     assert customer_texts(bridge, chat)[-1] == "Hùng sẽ tiếp tục hỗ trợ bạn trong cuộc chat này."
@@ -200,7 +205,7 @@ async def test_transfer_refusals_and_replayed_accept_after_decline(bridge: Bridg
     assert "declined the transfer" in thread(bridge, chat)[-1]["text"]
     replay = await press(bridge, chat, HUNG, "take", offer=data["offer"])
     assert replay["type"] == MESSAGE and "no longer open" in replay["value"]
-    assert "Minh (owner)" in card_text(latest_card(bridge, chat))
+    assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     await say(bridge, chat, MINH, "Still mine")
     assert customer_texts(bridge, chat)[-1] == "Still mine"
 
@@ -233,11 +238,11 @@ async def test_join_by_supervisor_only(bridge: Bridge) -> None:
     # takes it over with Accept.
     told = customer_texts(bridge, chat)
     joined = await press(bridge, chat, MAI, "join")
-    assert "Supervisor Mai (supervisor)" in card_text(joined["value"])
+    assert participants(joined["value"]) == "Supervisor Mai (supervisor)"
     assert verbs(joined["value"]) == ["accept", "join"]
     assert customer_texts(bridge, chat) == told
     await accept(bridge, chat, MAI)
-    assert "Supervisor Mai (owner)" in card_text(latest_card(bridge, chat))
+    assert participants(latest_card(bridge, chat)) == "Supervisor Mai (owner)"
 
 
 async def test_supervisor_joins_active_chat_by_command_and_may_leave(bridge: Bridge) -> None:
@@ -245,13 +250,13 @@ async def test_supervisor_joins_active_chat_by_command_and_may_leave(bridge: Bri
     await say(bridge, chat, HUNG, "/join")
     assert "only the department's supervisors" in thread(bridge, chat)[-1]["text"]
     await say(bridge, chat, MAI, "/join")
-    assert "Minh (owner), Supervisor Mai (supervisor)" in card_text(latest_card(bridge, chat))
+    assert participants(latest_card(bridge, chat)) == "Minh (owner), Supervisor Mai (supervisor)"
     await say(bridge, chat, MAI, "Supervisor here")
     assert customer_texts(bridge, chat)[-1] == "Supervisor here"
     await say(bridge, chat, MINH, "/leave")
     assert "transfer it or close it" in thread(bridge, chat)[-1]["text"]
     left = await press(bridge, chat, MAI, "leave")
-    assert "Supervisor Mai" not in card_text(left["value"]).split("Participants")[-1]
+    assert participants(left["value"]) == "Minh (owner)"
 
 
 async def test_supervisors_are_managed_by_supervisors(bridge: Bridge) -> None:
@@ -296,3 +301,19 @@ async def test_chats_and_history_lists(bridge: Bridge) -> None:
     assert "Nothing here" in card_text(await listing("history Lan"))
     assert f"#{second.chat_id} Peter" in card_text(await listing("history peter"))
     assert f"#{second.chat_id}" not in card_text(await listing("chats"))
+
+
+async def test_transfer_to_an_invited_colleague_from_the_card(bridge: Bridge) -> None:
+    chat = await active_chat(bridge)
+    await online(bridge, HUNG)
+    await say(bridge, chat, MINH, "/invite @Hùng", HUNG)
+    await press(bridge, chat, HUNG, "join", offer=offer_of(bridge, chat)["offer"])
+    answer = await press(bridge, chat, MINH, "transfer")
+    assert answer["type"] == MESSAGE, answer
+    picker = card_of(thread(bridge, chat)[-1])
+    [choices] = [e["choices"] for e in picker["body"] if e["type"] == "Input.ChoiceSet"]
+    assert choices == [{"title": "Hùng", "value": HUNG.id}]
+    sent = await press(bridge, chat, MINH, "transfer", agent=HUNG.id)
+    assert "Transfer offered to Hùng" in card_text(sent["value"])
+    await press(bridge, chat, HUNG, "take", offer=offer_of(bridge, chat)["offer"])
+    assert participants(latest_card(bridge, chat)) == "Hùng (owner)"
