@@ -19,7 +19,7 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
-from store.chats import Accepted, AlreadyTaken, Closed
+from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person
 from store.models import ChatState
 from store.outbox import Outgoing
@@ -100,10 +100,16 @@ class _Flow:
                 return self._tell(chat, "agent.already_closed")
             return self._tell(chat, "agent.already_taken", owner=chat.owner_name)
 
+        def on_full(chat: ChatView, capacity: int) -> list[Outgoing]:
+            return self._tell(chat, "agent.at_capacity", capacity=capacity)
+
         outcome = await self.ctx.store.accept_chat(
-            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken
+            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken, on_full=on_full
         )
         match outcome:
+            case AtCapacity(chat, capacity):
+                note = self.t("card.at_capacity", capacity=capacity)
+                return _card_answer(self.card(chat, note))
             case Accepted(chat):
                 return _card_answer(self.card(chat))
             case AlreadyTaken(chat) if chat.owner_teams_id == self.person.teams_id:

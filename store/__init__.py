@@ -5,9 +5,10 @@
 
 from store.chats import ChatLifecycle
 from store.rooms import Rooms
+from store.routing import Routing
 
 
-class Store(ChatLifecycle, Rooms):
+class Store(ChatLifecycle, Rooms, Routing):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

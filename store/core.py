@@ -118,6 +118,12 @@ class DeliveryHook(Protocol):
 class StoreCore:
     """Sessions, one clock and the transaction that every named transition runs in."""
 
+    # Routing knobs the app sets from its settings: the most chats an agent may own where
+    # the department sets no limit (None: unlimited), and when a waiting chat is
+    # announced again.
+    default_capacity: int | None = None
+    unanswered_after: timedelta = timedelta(seconds=120)
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
