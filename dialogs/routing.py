@@ -75,13 +75,10 @@ def post_request(
     t = ctx.team_texts
     items = []
     if previous is not None:
-        old = request_card(previous, t, note=t("card.moved", department=chat.department))
-        items.append(
-            card_update(
-                chat.id,
-                card_activity({**old, "actions": []}, t("card.moved", department=chat.department)),
-            )
-        )
+        moved = t("card.moved", department=chat.department)
+        old = request_card(previous, t, note=moved)
+        del old["actions"]  # Accept belongs to the new card only
+        items.append(card_update(chat.id, card_activity(old, moved)))
     card = announced_card(ctx, chat, audience)
     items.append(new_thread(chat.id, chat.room_reference, card_activity(card, t("card.new_chat"))))
     return items
