@@ -200,7 +200,11 @@ async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
         [
             to_conversation(
                 reference_of(activity),
-                text_activity(ctx.team_texts("agent.help", bot=bot_name(activity))),
+                text_activity(
+                    ctx.team_texts("agent.help", bot=bot_name(activity))
+                    + "\n\n"
+                    + ctx.team_texts("agent.help_routing", bot=bot_name(activity))
+                ),
             )
         ],
     )

@@ -210,6 +210,7 @@ async def capacity(ctx: FlowContext, activity: dict[str, Any], argument: str) ->
         limit,
         activity_keys(activity),
         on_set=on_set,
+        on_not_room=lambda: _reply(activity, t("agent.not_a_room", mention=markup), person),
         on_refused=lambda: _reply(activity, t("agent.capacity_refused", mention=markup), person),
     )
 

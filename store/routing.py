@@ -60,6 +60,11 @@ class NotARoom:
 
 
 @dataclass(frozen=True)
+class NotSupervisor:
+    """Only a supervisor of the room's department may do that."""
+
+
+@dataclass(frozen=True)
 class RosterLine:
     name: str
     availability: Availability
@@ -259,8 +264,9 @@ class Routing(StoreCore):
         dedupe_keys: Sequence[str],
         *,
         on_set: Callable[[CapacitySet], list[Outgoing]],
+        on_not_room: Callable[[], list[Outgoing]],
         on_refused: Callable[[], list[Outgoing]],
-    ) -> Duplicate | CapacitySet | NotAllowed | NotARoom:
+    ) -> Duplicate | CapacitySet | NotSupervisor | NotARoom:
         """A supervisor of the room's department sets how many chats an agent may own."""
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
@@ -270,7 +276,7 @@ class Routing(StoreCore):
                 select(Department).where(Department.channel_id == channel_id)
             )
             if department is None:
-                self._enqueue(session, on_refused(), now)
+                self._enqueue(session, on_not_room(), now)
                 return NotARoom()
             agent = await self._agent(session, person)
             result = await session.execute(
@@ -289,7 +295,7 @@ class Routing(StoreCore):
             )
             if result.rowcount != 1:
                 self._enqueue(session, on_refused(), now)
-                return NotARoom()
+                return NotSupervisor()
             outcome = CapacitySet(department=department.name, capacity=capacity)
             self._enqueue(session, on_set(outcome), now)
             return outcome

@@ -4,8 +4,11 @@ unanswered chats announced again (once across replicas and restarts), returning 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+from cards.departments import availability_card, department_choice
+from dialogs.i18n import Texts
 from tests import activities as act
 from tests.conftest import (
     Bridge,
@@ -265,3 +268,19 @@ async def test_returning_customer_card(bridge: Bridge) -> None:
     assert link["type"] == "Action.OpenUrl" and f"/transcripts/{chat.chat_id}?" in link["url"]
     # The last owner is online: mentioned first.
     assert mentioned(card) == [minh.id, room.supervisor.id]
+
+
+def test_routing_cards_are_plain_adaptive_cards_1_5() -> None:
+    choice = json.loads(json.dumps(department_choice((("sales", "Sales"),), "Which?", "Hint")))
+    card = card_of(choice)
+    assert card["version"] == "1.5"
+    assert card["actions"] == [
+        {
+            "type": "Action.Submit",
+            "title": "Sales",
+            "data": {"action": "department", "department": "sales"},
+        }
+    ]
+    status = json.loads(json.dumps(availability_card("away", Texts("vi"))))
+    assert status["version"] == "1.5" and "Bạn đang vắng mặt." in card_text(status)
+    assert [a["fallback"]["type"] for a in status["actions"]] == ["Action.Submit"] * 3
