@@ -94,7 +94,8 @@ class _Flow:
             ]
 
         def on_taken(chat: ChatView) -> list[Outgoing]:
-            if chat.owner_teams_id == self.person.teams_id:
+            if chat.owner_teams_id == self.person.teams_id or chat.thread_id is None:
+                # One's own repeat; or a chat with no card (no department yet): no thread.
                 return []
             if chat.state == ChatState.CLOSED:
                 return self._tell(chat, "agent.already_closed")

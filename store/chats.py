@@ -310,6 +310,7 @@ class ChatLifecycle(StoreCore):
                 .where(
                     Chat.id == chat_id,
                     Chat.state == ChatState.WAITING,
+                    Chat.department_id.is_not(None),
                     or_(limit.is_(None), open_count < limit),
                 )
                 .values(
@@ -324,7 +325,7 @@ class ChatLifecycle(StoreCore):
                 if await session.get(Chat, chat_id) is None:
                     return NoSuchChat()
                 view = await self._view(session, chat_id)
-                if view.state == ChatState.WAITING:
+                if view.state == ChatState.WAITING and view.room_reference is not None:
                     capacity = await session.scalar(
                         select(func.coalesce(Department.capacity, self.default_capacity))
                         .join(Chat, Chat.department_id == Department.id)

@@ -109,6 +109,21 @@ async def test_department_chosen_by_word_and_changed_before_accept(bridge: Bridg
     assert bridge.connector.texts(support_chat.thread)[-1].endswith("My order is late")
 
 
+async def test_a_chat_without_a_department_cannot_be_accepted(bridge: Bridge) -> None:
+    await two_departments(bridge)
+    await say(bridge, "c-none", "Hi", locale="en-US")
+    data = {"action": "accept", "chat": 1, "v": 1}
+    submit = act.room_message(bridge.service_url, act.agent(5), "", thread="x", value=data)
+    assert (await bridge.post(submit)).status == 201
+    press = act.invoke_action(bridge.service_url, act.agent(5), "x", "accept", data)
+    response = await bridge.post(press)
+    assert response.status == 200
+    assert "Accept" in card_text((await response.json())["value"])
+    await bridge.settled()
+    assert bridge.connector.created() == []
+    assert len(bridge.connector.texts("conv-c-none")) == 1
+
+
 async def test_supervisor_moves_a_waiting_chat(bridge: Bridge) -> None:
     mai, _ = await two_departments(bridge)
     await say(bridge, "c-move", "Hi", locale="en-US")
