@@ -3,6 +3,7 @@ department, moving a chat, capacity, ``who``, and announcing unanswered chats.""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cards.departments import (
@@ -13,7 +14,15 @@ from cards.departments import (
     with_note,
 )
 from cards.request import card_activity, format_duration, request_card
-from dialogs.activity import activity_keys, channel_of, person_of, reference_of, thread_of
+from dialogs.activity import (
+    activity_keys,
+    channel_of,
+    field,
+    person_of,
+    reference_of,
+    team_of,
+    thread_of,
+)
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import (
@@ -28,6 +37,8 @@ from store.audience import Audience
 from store.core import ChatView, NoSuchChat, Person
 from store.outbox import Outgoing
 from store.routing import CapacitySet, Roster
+
+log = logging.getLogger(__name__)
 
 MAX_CAPACITY = 1000
 
@@ -215,6 +226,29 @@ async def capacity(ctx: FlowContext, activity: dict[str, Any], argument: str) ->
     )
 
 
+async def _team(ctx: FlowContext, activity: dict[str, Any]) -> tuple[Person, ...]:
+    """The team's members from the Bot Connector's members API.
+
+    Best effort: without an answer, ``who`` still lists the members recorded when
+    they acted in the room.
+    """
+    service_url = activity.get("serviceUrl")
+    team = team_of(activity) or channel_of(activity)
+    if not isinstance(service_url, str):
+        return ()
+    try:
+        members = await ctx.directory.members(service_url, team)
+    except Exception:
+        log.warning("the roster of team %s could not be read", team, exc_info=True)
+        return ()
+    bot_id = field(activity, "recipient").get("id")
+    return tuple(
+        person_of({"from": member})
+        for member in members
+        if member.get("id") and member.get("id") != bot_id
+    )
+
+
 async def who(ctx: FlowContext, activity: dict[str, Any]) -> None:
     """``@Bot who``: the room's agents, their availability and how many chats they own."""
     person = person_of(activity)
@@ -237,4 +271,10 @@ async def who(ctx: FlowContext, activity: dict[str, Any]) -> None:
         text = t("agent.who", department=roster.department, capacity=limit, lines=lines)
         return [to_conversation(reference_of(activity), text_activity(text))]
 
-    await ctx.store.roster(person, channel_of(activity), activity_keys(activity), compose=compose)
+    await ctx.store.roster(
+        person,
+        channel_of(activity),
+        activity_keys(activity),
+        compose=compose,
+        team=await _team(ctx, activity),
+    )

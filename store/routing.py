@@ -307,8 +307,13 @@ class Routing(StoreCore):
         dedupe_keys: Sequence[str],
         *,
         compose: Callable[[Roster | None], list[Outgoing]],
+        team: Sequence[Person] = (),
     ) -> Duplicate | Roster | NotARoom:
-        """The room's agents with availability and open chats; asking makes one a member."""
+        """The room's agents with availability and open chats.
+
+        The asker and the ``team`` roster (as the Bot Connector lists it) become members,
+        so agents who have not acted in the room yet are listed too.
+        """
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
@@ -319,8 +324,9 @@ class Routing(StoreCore):
             if department is None:
                 self._enqueue(session, compose(None), now)
                 return NotARoom()
-            agent = await self._agent(session, person)
-            await add_member(session, department.id, agent.id, now)
+            for someone in (person, *team):
+                agent = await self._agent(session, someone)
+                await add_member(session, department.id, agent.id, now)
             open_chats = (
                 select(func.count(Chat.id))
                 .where(Chat.owner_id == Agent.id, Chat.state == ChatState.ACTIVE)

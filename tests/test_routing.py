@@ -146,6 +146,7 @@ async def test_only_online_agents_are_mentioned(bridge: Bridge) -> None:
     await in_room(bridge, binh, "away")
     await go_online(bridge, room.supervisor)
     await in_room(bridge, room.supervisor, "offline")
+    bridge.connector.set_members(act.TEAM, [act.agent(4, "Chi").account, act.BOT])
     await open_chat(bridge, "c-mention", "Hi", locale="en-US")
     card = card_of(bridge.connector.created()[0].body["activity"])
     assert mentioned(card) == [an.id]
@@ -155,6 +156,8 @@ async def test_only_online_agents_are_mentioned(bridge: Bridge) -> None:
     listing = bridge.connector.texts(act.ROOM)[-1]
     assert "An: online, 0 open" in listing and "Binh: away" in listing
     assert "Supervisor Mai: offline" in listing
+    # Chi has not acted in the room yet: the team roster lists her too (the bot is left out).
+    assert "Chi: offline" in listing and "SupportBot" not in listing
 
 
 async def test_availability_card(bridge: Bridge) -> None:
