@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audience import Audience, add_member, audience, departments
@@ -109,6 +110,26 @@ class Routing(StoreCore):
         department. Once an agent has the chat, the choice changes nothing
         (``on_kept`` passes the text on, as for any message).
         """
+        for _ in range(3):
+            try:
+                return await self._choose_department(
+                    turn, key, dedupe_keys, on_routed, on_kept, on_unknown
+                )
+            except IntegrityError:
+                # Another replica created the customer or their chat at the same time:
+                # the retry sees its row.
+                continue
+        raise RuntimeError("department choice could not be stored after retries")
+
+    async def _choose_department(
+        self,
+        turn: CustomerTurn,
+        key: str,
+        dedupe_keys: Sequence[str],
+        on_routed: RouteCompose,
+        on_kept: Callable[[int, bool], list[Outgoing]],
+        on_unknown: Callable[[tuple[tuple[str, str], ...]], list[Outgoing]],
+    ) -> Duplicate | Routed | Unchanged | UnknownDepartment:
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
