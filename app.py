@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -261,6 +262,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         app[keys.STORE] = Store(
             create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
         )
+        app[keys.STORE].unanswered_after = timedelta(seconds=settings.unanswered_seconds)
+        app[keys.STORE].default_capacity = settings.max_open_chats or None
         yield
         await engine.dispose()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.timers import Job
 from cards.actions import is_card_action
-from dialogs import agents, intake, lists, presence, rooms, team
+from dialogs import agents, intake, lists, presence, rooms, routing, team
 from dialogs.activity import is_room_message, mentions_bot, text_for_bot, thread_of
 from dialogs.agents import InvokeAnswer, unsupported_invoke
 from dialogs.commands import Command, parse_command
@@ -38,6 +38,10 @@ COMMANDS: dict[str, CommandHandler] = {
     "chats": lists.chat_list,
     "history": lists.chat_list,
     "supervisor": lists.supervisor,
+    "status": lambda ctx, activity, command: presence.status_card(ctx, activity),
+    "who": lambda ctx, activity, command: routing.who(ctx, activity),
+    "capacity": lambda ctx, activity, command: routing.capacity(ctx, activity, command.argument),
+    "move": lambda ctx, activity, command: routing.move(ctx, activity, command.argument),
     "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
 }
 
@@ -48,13 +52,18 @@ class Bridge:
 
     def timer_jobs(self) -> list[Job]:
         """What the timers fire when due (each job claims its due rows in the database)."""
-        return [lambda: team.expire_offers(self.ctx)]
+        return [
+            lambda: team.expire_offers(self.ctx),
+            lambda: routing.announce_unanswered(self.ctx),
+        ]
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         kind = activity.get("type")
         if kind == "invoke":
             if activity.get("name") != CARD_ACTION_INVOKE:
                 return unsupported_invoke(activity.get("name"))
+            if presence.is_availability_action(activity):
+                return await presence.availability_action(self.ctx, activity, by_invoke=True)
             return await team.card_action(self.ctx, activity, by_invoke=True)
         if is_room_message(activity):
             await self._room(activity)
@@ -68,6 +77,9 @@ class Bridge:
             await rooms.members_added(self.ctx, activity)
             return
         if kind != "message":
+            return
+        if presence.is_availability_action(activity):
+            await presence.availability_action(self.ctx, activity, by_invoke=False)
             return
         if is_card_action(activity):
             await team.card_action(self.ctx, activity, by_invoke=False)

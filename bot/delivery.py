@@ -267,6 +267,8 @@ class Dispatcher:
         activity = with_delivery_key(payload["activity"], item.id)
         if item.kind == "create_thread":
             thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
+            # A chat moved to another department gets a new thread: forget the old one.
+            self._threads.pop(payload["chat_id"], None)
             return payload["chat_id"], thread_id, activity_id
         if item.kind == "update_card":
             reference, card_id = await self._thread_of(payload["chat_id"])

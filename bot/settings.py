@@ -45,6 +45,8 @@ class Settings:
     max_text_length: int = 4000
     timer_interval: float = 1.0
     offer_timeout: float = 120.0
+    unanswered_seconds: float = 120.0
+    max_open_chats: int = 0
 
     @property
     def local_mode(self) -> bool:
@@ -72,6 +74,8 @@ class Settings:
             flood_window=_float("FLOOD_WINDOW_SECONDS", defaults.flood_window),
             timer_interval=_float("TIMER_INTERVAL_SECONDS", defaults.timer_interval),
             offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
+            unanswered_seconds=_float("UNANSWERED_SECONDS", defaults.unanswered_seconds),
+            max_open_chats=int(_float("MAX_OPEN_CHATS", defaults.max_open_chats)),
             port=int(env("PORT", "") or defaults.port),
             allowed_service_hosts=(
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())

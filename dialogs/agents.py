@@ -18,7 +18,7 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
-from store.chats import Accepted, AlreadyTaken, Closed
+from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person
 from store.models import ChatState
 from store.outbox import Outgoing
@@ -103,16 +103,23 @@ class AgentTurn:
             ]
 
         def on_taken(chat: ChatView) -> list[Outgoing]:
-            if chat.owner_teams_id == self.person.teams_id:
+            if chat.owner_teams_id == self.person.teams_id or chat.thread_id is None:
+                # One's own repeat; or a chat with no card (no department yet): no thread.
                 return []
             if chat.state == ChatState.CLOSED:
                 return self.tell(chat, "agent.already_closed")
             return self.tell(chat, "agent.already_taken", owner=chat.owner_name)
 
+        def on_full(chat: ChatView, capacity: int) -> list[Outgoing]:
+            return self.tell(chat, "agent.at_capacity", capacity=capacity)
+
         outcome = await self.ctx.store.accept_chat(
-            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken
+            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken, on_full=on_full
         )
         match outcome:
+            case AtCapacity(chat, capacity):
+                note = self.t("card.at_capacity", capacity=capacity)
+                return card_answer(self.card(chat, note))
             case Accepted(chat):
                 return card_answer(self.card(chat))
             case AlreadyTaken(chat) if chat.owner_teams_id == self.person.teams_id:
@@ -178,7 +185,11 @@ async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
         [
             to_conversation(
                 reference_of(activity),
-                text_activity(ctx.team_texts("agent.help", bot=bot_name(activity))),
+                text_activity(
+                    ctx.team_texts("agent.help", bot=bot_name(activity))
+                    + "\n\n"
+                    + ctx.team_texts("agent.help_routing", bot=bot_name(activity))
+                ),
             )
         ],
     )

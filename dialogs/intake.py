@@ -1,16 +1,31 @@
-"""The customer's side: every message is stored; the first one opens a chat."""
+"""The customer's side: every message is stored; the first one opens a chat.
+
+With several departments the customer picks one first (a card's button, or its word
+from the suggested actions); until then the chat waits and keeps every message.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cards.request import card_activity, request_card
+from cards.departments import CHOOSE_DEPARTMENT
 from dialogs.activity import activity_keys, display_name, field, reference_of
 from dialogs.context import FlowContext
-from dialogs.replies import new_thread, text_activity, to_conversation, to_thread
+from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
+from store.audience import Audience
 from store.chats import CustomerTurn, FloodLimit
 from store.core import ChatView
 from store.outbox import Outgoing
+
+
+def _chosen(activity: dict[str, Any]) -> str | None:
+    """The department key of a pressed choice button (a Submit arrives as ``value``)."""
+    value = activity.get("value")
+    if isinstance(value, dict) and value.get("action") == CHOOSE_DEPARTMENT:
+        key = value.get("department")
+        return key[:64] if isinstance(key, str) else None
+    return None
 
 
 async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
@@ -21,7 +36,8 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     text = str(activity.get("text") or "")
     name = display_name(sender)
     keys = activity_keys(activity)
-    if not text.strip():
+    chosen = _chosen(activity)
+    if not text.strip() and chosen is None:
         await ctx.store.notify(
             keys, [to_conversation(reference, text_activity(t("customer.unsupported")))]
         )
@@ -30,6 +46,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
         await ctx.store.notify(keys, [to_conversation(reference, text_activity(notice))])
         return
+    departments = await ctx.store.departments()
     turn = CustomerTurn(
         channel_id=str(activity.get("channelId") or ""),
         user_id=str(sender.get("id")),
@@ -40,21 +57,39 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         source_key=keys[0] if keys else None,
     )
 
-    def on_open(chat: ChatView) -> list[Outgoing]:
-        if chat.room_reference is None:
-            return [to_conversation(reference, text_activity(t("customer.no_room", name=name)))]
-        card = request_card(chat, team)
+    def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
+        return [to_conversation(reference, choice_prompt(Audience(departments=known), t, name))]
+
+    def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
         return [
-            to_conversation(reference, text_activity(t("customer.ack", name=name))),
-            new_thread(chat.id, chat.room_reference, card_activity(card, team("card.new_chat"))),
+            to_conversation(reference, customer_notice(chat, audience, t, name)),
+            *post_request(ctx, chat, audience, previous),
         ]
 
+    def on_open(chat: ChatView, audience: Audience) -> list[Outgoing]:
+        if chat.room_reference is not None:
+            return on_routed(chat, audience, None)
+        if len(audience.departments) > 1:
+            return prompt(audience.departments)
+        return [to_conversation(reference, text_activity(t("customer.no_room", name=name)))]
+
     def on_append(chat_id: int, routed: bool) -> list[Outgoing]:
-        if not routed:
+        if not text:
             return []
+        if not routed:
+            # Still no department: the message is kept; ask again while there is a choice.
+            return prompt(departments) if len(departments) > 1 else []
         return [
             to_thread(chat_id, text_activity(team("agent.customer_says", name=name, text=text)))
         ]
+
+    if chosen is None and len(departments) > 1:
+        chosen = match_department(text, departments)
+    if chosen is not None:
+        await ctx.store.choose_department(
+            turn, chosen, keys, on_routed=on_routed, on_kept=on_append, on_unknown=prompt
+        )
+        return
 
     def on_flood() -> list[Outgoing]:
         return [to_conversation(reference, text_activity(t("customer.too_fast")))]

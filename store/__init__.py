@@ -5,10 +5,11 @@
 
 from store.chats import ChatLifecycle
 from store.rooms import Rooms
+from store.routing import Routing
 from store.team import TeamMoves
 
 
-class Store(ChatLifecycle, Rooms, TeamMoves):
+class Store(ChatLifecycle, Rooms, Routing, TeamMoves):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
+from store.audience import Audience, add_member, audience
 from store.core import ChatView, Duplicate, NoSuchChat, NotAllowed, Person, StoreCore, ViewCompose
 from store.models import (
     Agent,
@@ -88,6 +90,14 @@ class AlreadyTaken:
 
 
 @dataclass(frozen=True)
+class AtCapacity:
+    """The agent already owns as many open chats as the department allows."""
+
+    chat: ChatView
+    capacity: int
+
+
+@dataclass(frozen=True)
 class Relayed:
     chat_id: int
 
@@ -160,7 +170,7 @@ class ChatLifecycle(StoreCore):
         turn: CustomerTurn,
         dedupe_keys: Sequence[str],
         *,
-        on_open: ViewCompose,
+        on_open: Callable[[ChatView, Audience], list[Outgoing]],
         on_append: Callable[[int, bool], list[Outgoing]],
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
@@ -185,7 +195,7 @@ class ChatLifecycle(StoreCore):
         self,
         turn: CustomerTurn,
         dedupe_keys: Sequence[str],
-        on_open: ViewCompose,
+        on_open: Callable[[ChatView, Audience], list[Outgoing]],
         on_append: Callable[[int, bool], list[Outgoing]],
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
@@ -226,13 +236,17 @@ class ChatLifecycle(StoreCore):
             opened = chat is None
             department = None
             if chat is None:
-                department = await session.scalar(select(Department).order_by(Department.id))
+                # With several departments the customer picks one first; until then the
+                # chat waits without one.
+                rooms = list(await session.scalars(select(Department).limit(2)))
+                department = rooms[0] if len(rooms) == 1 else None
                 chat = Chat(
                     customer_id=customer.id,
                     department_id=department.id if department else None,
                     state=ChatState.WAITING,
                     version=1,
                     created_at=now,
+                    announce_at=now + self.unanswered_after if department else None,
                 )
                 session.add(chat)
                 await session.flush()
@@ -247,7 +261,7 @@ class ChatLifecycle(StoreCore):
             if opened:
                 await session.flush()
                 view = _opened_view(chat, customer, department, turn.text)
-                self._enqueue(session, on_open(view), now)
+                self._enqueue(session, on_open(view, await audience(session, chat.id)), now)
                 return Opened(view)
             self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
             slowed = chat.slowed_until is not None and chat.slowed_until > now
@@ -265,14 +279,42 @@ class ChatLifecycle(StoreCore):
         *,
         on_accepted: ViewCompose,
         on_taken: ViewCompose,
-    ) -> Accepted | AlreadyTaken | NoSuchChat:
-        """The Accept race: one conditional UPDATE from waiting to active decides the winner."""
+        on_full: Callable[[ChatView, int], list[Outgoing]],
+    ) -> Accepted | AlreadyTaken | AtCapacity | NoSuchChat:
+        """The Accept race: one conditional UPDATE from waiting to active decides the winner.
+
+        The same WHERE holds the agent's capacity: the count of the chats they own must
+        stay below the department's limit (or the bridge's default). The agent's row is
+        locked first so that two of their own Accepts cannot both pass the count.
+        """
         async with self._transaction() as session:
             now = self.clock()
             agent = await self._agent(session, person)
+            await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
+            owned = aliased(Chat)
+            open_count = (
+                select(func.count(owned.id))
+                .where(owned.owner_id == agent.id, owned.state == ChatState.ACTIVE)
+                .scalar_subquery()
+            )
+            limit = (
+                select(
+                    func.coalesce(
+                        Department.capacity,
+                        bindparam("p_default", self.default_capacity, type_=Integer()),
+                    )
+                )
+                .where(Department.id == Chat.department_id)
+                .scalar_subquery()
+            )
             result = await session.execute(
                 update(Chat)
-                .where(Chat.id == chat_id, Chat.state == ChatState.WAITING)
+                .where(
+                    Chat.id == chat_id,
+                    Chat.state == ChatState.WAITING,
+                    Chat.department_id.is_not(None),
+                    or_(limit.is_(None), open_count < limit),
+                )
                 .values(
                     state=ChatState.ACTIVE,
                     owner_id=agent.id,
@@ -285,9 +327,22 @@ class ChatLifecycle(StoreCore):
                 if await session.get(Chat, chat_id) is None:
                     return NoSuchChat()
                 view = await self._view(session, chat_id)
+                if view.state == ChatState.WAITING and view.room_reference is not None:
+                    capacity = await session.scalar(
+                        select(func.coalesce(Department.capacity, self.default_capacity))
+                        .join(Chat, Chat.department_id == Department.id)
+                        .where(Chat.id == chat_id)
+                    )
+                    self._enqueue(session, on_full(view, capacity or 0), now)
+                    return AtCapacity(view, capacity or 0)
                 self._enqueue(session, on_taken(view), now)
                 return AlreadyTaken(view)
             await self._seat(session, chat_id, agent.id, ParticipantRole.OWNER)
+            department_id = await session.scalar(
+                select(Chat.department_id).where(Chat.id == chat_id)
+            )
+            if department_id is not None:
+                await add_member(session, department_id, agent.id, now)
             self._note(
                 session,
                 chat_id,

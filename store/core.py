@@ -129,6 +129,12 @@ class DeliveryHook(Protocol):
 class StoreCore:
     """Sessions, one clock and the transaction that every named transition runs in."""
 
+    # Routing knobs the app sets from its settings: the most chats an agent may own where
+    # the department sets no limit (None: unlimited), and when a waiting chat is
+    # announced again.
+    default_capacity: int | None = None
+    unanswered_after: timedelta = timedelta(seconds=120)
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -243,7 +249,10 @@ class StoreCore:
         chat = await session.get(Chat, chat_id, populate_existing=True)
         assert chat is not None
         customer = await session.get(Customer, chat.customer_id)
-        department = await session.get(Department, chat.department_id)
+        # A chat whose customer has not picked a department yet has none.
+        department = (
+            await session.get(Department, chat.department_id) if chat.department_id else None
+        )
         owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
         closer = await session.get(Agent, chat.closed_by_id) if chat.closed_by_id else None
         count = await session.scalar(
@@ -264,12 +273,12 @@ class StoreCore:
             .where(Participant.chat_id == chat_id, Participant.left_at.is_(None))
             .order_by(Participant.id)
         )
-        assert customer is not None and department is not None
+        assert customer is not None
         return ChatView(
             id=chat.id,
             state=chat.state,
             version=chat.version,
-            department=department.name,
+            department=department.name if department else "",
             customer_name=customer.name,
             customer_channel=customer.channel_id,
             customer_locale=customer.locale,
@@ -278,7 +287,7 @@ class StoreCore:
             owner_teams_id=owner.teams_id if owner else None,
             closed_by_teams_id=closer.teams_id if closer else None,
             thread_id=chat.thread_id,
-            room_reference=department.room_reference,
+            room_reference=department.room_reference if department else None,
             created_at=chat.created_at,
             accepted_at=chat.accepted_at,
             closed_at=chat.closed_at,

@@ -131,6 +131,8 @@ class Department(Base):
     channel_id: Mapped[str] = mapped_column(String(256))
     room_reference: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # Most chats an agent may own at once here; NULL: the bridge's default (unlimited).
+    capacity: Mapped[int | None]
 
 
 class Agent(Base):
@@ -204,6 +206,20 @@ class Chat(Base):
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     slowed_until: Mapped[datetime | None]
+    # When a still waiting chat is announced again in its thread; cleared by the firing.
+    announce_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class DepartmentMember(Base):
+    """An agent who has acted in a department's room: whom ``who`` lists and mentions."""
+
+    __tablename__ = "department_members"
+    __table_args__ = (UniqueConstraint("department_id", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
 
 
 class Participant(Base):

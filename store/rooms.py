@@ -7,14 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from store.audience import Audience, add_member, audience
 from store.core import ChatView, Duplicate, Person, StoreCore
 from store.models import (
     Availability,
     Chat,
     ChatState,
     Department,
+    DepartmentMember,
     Supervisor,
 )
 from store.outbox import Outgoing
@@ -78,18 +80,26 @@ class Rooms(StoreCore):
                 Supervisor,
                 {"department_id": department.id, "agent_id": agent.id, "created_at": now},
             )
-            unrouted = list(
-                await session.scalars(
-                    select(Chat.id).where(
-                        Chat.department_id.is_(None), Chat.state != ChatState.CLOSED
+            await add_member(session, department.id, agent.id, now)
+            # Chats that came while no room existed go to the first one; once there are
+            # several departments, a chat without one waits for its customer's choice.
+            only_one = await session.scalar(select(func.count(Department.id))) == 1
+            unrouted = (
+                list(
+                    await session.scalars(
+                        select(Chat.id).where(
+                            Chat.department_id.is_(None), Chat.state != ChatState.CLOSED
+                        )
                     )
                 )
+                if only_one
+                else []
             )
             if unrouted:
                 await session.execute(
                     update(Chat)
                     .where(Chat.id.in_(unrouted))
-                    .values(department_id=department.id)
+                    .values(department_id=department.id, announce_at=now + self.unanswered_after)
                     .execution_options(synchronize_session=False)
                 )
             waiting_views = [await self._view(session, chat_id) for chat_id in unrouted]
@@ -103,8 +113,16 @@ class Rooms(StoreCore):
         availability: Availability,
         dedupe_keys: Sequence[str],
         compose: Callable[[AvailabilityChanged], list[Outgoing]],
+        *,
+        channel_id: str | None = None,
+        on_waiting: Callable[[ChatView, Audience], list[Outgoing]] | None = None,
     ) -> AvailabilityChanged | Duplicate:
-        """Record an agent's presence; routing reads it from here, never from memory."""
+        """Record an agent's presence; routing reads it from here, never from memory.
+
+        Said in a room (``channel_id``), it also makes the agent a member of that
+        department. An agent coming online is told, in each thread, of the chats still
+        waiting in their departments (``on_waiting``), so nobody has to look for them.
+        """
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
@@ -113,5 +131,25 @@ class Rooms(StoreCore):
             outcome = AvailabilityChanged(previous=agent.availability, current=availability)
             agent.availability = availability
             agent.availability_at = now
+            if channel_id is not None:
+                department_id = await session.scalar(
+                    select(Department.id).where(Department.channel_id == channel_id)
+                )
+                if department_id is not None:
+                    await add_member(session, department_id, agent.id, now)
             self._enqueue(session, compose(outcome), now)
+            coming_online = (
+                availability == Availability.ONLINE and outcome.previous != Availability.ONLINE
+            )
+            if on_waiting is not None and coming_online:
+                await session.flush()
+                waiting = await session.scalars(
+                    select(Chat.id)
+                    .join(DepartmentMember, DepartmentMember.department_id == Chat.department_id)
+                    .where(DepartmentMember.agent_id == agent.id, Chat.state == ChatState.WAITING)
+                    .order_by(Chat.id)
+                )
+                for chat_id in list(waiting):
+                    view = await self._view(session, chat_id)
+                    self._enqueue(session, on_waiting(view, await audience(session, chat_id)), now)
             return outcome

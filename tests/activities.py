@@ -61,11 +61,11 @@ def webchat_message(
     return activity
 
 
-def _channel_data() -> dict[str, Any]:
+def _channel_data(room: str = ROOM) -> dict[str, Any]:
     return {
-        "teamsChannelId": ROOM,
+        "teamsChannelId": room,
         "teamsTeamId": TEAM,
-        "channel": {"id": ROOM},
+        "channel": {"id": room},
         "team": {"id": TEAM},
         "tenant": {"id": TENANT},
     }
@@ -81,8 +81,9 @@ def room_message(
     value: dict[str, Any] | None = None,
     activity_id: str | None = None,
     mentions: tuple[Agent, ...] = (),
+    room: str = ROOM,
 ) -> dict[str, Any]:
-    """A message in the room's channel (at the root, or a reply in ``thread``).
+    """A message in a room's channel (at the root, or a reply in ``thread``).
 
     Each of ``mentions`` is written as ``<at>Name</at>`` in place of ``@Name`` in the
     text, with its mention entity, as Teams sends them.
@@ -96,12 +97,12 @@ def room_message(
         "from": who.account,
         "recipient": BOT,
         "conversation": {
-            "id": thread or ROOM,
+            "id": thread or room,
             "isGroup": True,
             "conversationType": "channel",
             "tenantId": TENANT,
         },
-        "channelData": _channel_data(),
+        "channelData": _channel_data(room),
         "locale": "en-US",
         "text": f"{mention} {text}" if mention_bot else text,
     }

@@ -192,6 +192,13 @@ async def setup_room(bridge: Bridge, supervisor: act.Agent | None = None) -> Roo
     return Room(supervisor=supervisor)
 
 
+async def go_online(bridge: Bridge, who: act.Agent, room: str = act.ROOM) -> None:
+    """``who`` writes ``@Bot online`` in ``room`` (which also makes them its member)."""
+    response = await bridge.post(act.room_message(bridge.service_url, who, "online", room=room))
+    assert response.status == 201
+    await bridge.settled()
+
+
 @dataclass
 class OpenChat:
     customer: str

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from tests import activities as act
-from tests.conftest import Bridge, accept, open_chat, setup_room
+from tests.conftest import Bridge, accept, go_online, open_chat, setup_room
 
 CARD = "application/vnd.microsoft.card.adaptive"
 ACTIVE_VERBS = ["invite", "transfer", "join", "leave", "close"]
@@ -55,7 +55,8 @@ async def test_setup_binds_the_room_and_names_the_supervisor(bridge: Bridge) -> 
 
 
 async def test_first_message_opens_a_chat_with_a_card_in_the_room(bridge: Bridge) -> None:
-    await setup_room(bridge)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
     chat = await open_chat(bridge, "cust-1", "Xin chào, tôi cần hỗ trợ 🙏", name="Lan")
     # The customer is acknowledged in Vietnamese.
     [ack] = bridge.connector.texts(chat.conversation)
@@ -75,7 +76,8 @@ async def test_first_message_opens_a_chat_with_a_card_in_the_room(bridge: Bridge
 
 
 async def test_english_customer_is_answered_in_english(bridge: Bridge) -> None:
-    await setup_room(bridge)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
     chat = await open_chat(bridge, "cust-en", "Hello", name="John", locale="en-US")
     [ack] = bridge.connector.texts(chat.conversation)
     assert ack.startswith("Thanks, John!")
@@ -260,7 +262,8 @@ async def test_healthz(bridge: Bridge) -> None:
 
 
 async def test_customers_from_every_channel_reach_the_room(bridge: Bridge) -> None:
-    await setup_room(bridge)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
     for n, channel in enumerate(["webchat", "directline", "emulator", "skype", "msteams"]):
         extra = {}
         if channel == "msteams":

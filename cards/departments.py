@@ -1,0 +1,127 @@
+"""Cards of routing: the customer's choice of department, the agents' availability, and
+the sections a request card gains (who is @mentioned, a returning customer's history)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.actions import _data_of
+from cards.request import SCHEMA_VERSION, TextLookup, attachment
+from store.core import Person
+
+CHOOSE_DEPARTMENT = "department"
+SET_AVAILABILITY = "availability"
+
+
+def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": SCHEMA_VERSION,
+        "body": body,
+        "actions": actions,
+    }
+
+
+def department_choice(
+    departments: tuple[tuple[str, str], ...], question: str, hint: str
+) -> dict[str, Any]:
+    """The customer's question, as a card with one ``Action.Submit`` per department and
+    the same choices as suggested actions for channels that show no cards.
+
+    Web Chat has no ``Action.Execute``; a Submit comes back as a message whose
+    ``value`` is the button's data.
+    """
+    card = _card(
+        [
+            {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
+            {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
+        ],
+        [
+            {
+                "type": "Action.Submit",
+                "title": name,
+                "data": {"action": CHOOSE_DEPARTMENT, "department": key},
+            }
+            for key, name in departments
+        ],
+    )
+    return {
+        "type": "message",
+        "text": question,
+        "attachments": [attachment(card)],
+        "suggestedActions": {
+            "actions": [{"type": "imBack", "title": name, "value": name} for _, name in departments]
+        },
+    }
+
+
+def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
+    """Buttons to set one's availability (``Action.Execute``, falling back to Submit)."""
+    actions = []
+    for state in ("online", "away", "offline"):
+        data = {"action": SET_AVAILABILITY, "availability": state}
+        title = t(f"availability.{state}")
+        actions.append(
+            {
+                "type": "Action.Execute",
+                "title": title,
+                "verb": SET_AVAILABILITY,
+                "data": data,
+                "fallback": {"type": "Action.Submit", "title": title, "data": data},
+            }
+        )
+    current_text = t("card.availability_now", availability=t(f"availability.{current}"))
+    return _card(
+        [
+            {"type": "TextBlock", "text": t("card.availability"), "weight": "Bolder"},
+            {"type": "TextBlock", "text": current_text, "wrap": True},
+        ],
+        actions,
+    )
+
+
+def pressed_availability(activity: dict[str, Any]) -> str | None:
+    """The availability a status-card press asks for ("" when malformed); None when the
+    activity is no such press (an invoke or a Submit alike)."""
+    data = _data_of(activity)
+    if data is None or data.get("action") != SET_AVAILABILITY:
+        return None
+    word = data.get("availability")
+    return word if isinstance(word, str) else ""
+
+
+def mention_markup(person: Person) -> str:
+    return f"<at>{person.name}</at>"
+
+
+def mention_entity(person: Person) -> dict[str, Any]:
+    return {
+        "type": "mention",
+        "text": mention_markup(person),
+        "mentioned": {"id": person.teams_id, "name": person.name},
+    }
+
+
+def with_mentions(card: dict[str, Any], text: str, people: tuple[Person, ...]) -> dict[str, Any]:
+    """Add a line that @mentions ``people``: Teams notifies only for mentions listed in
+    the card's ``msteams.entities`` whose ``<at>`` text is in a TextBlock."""
+    body = [*card["body"], {"type": "TextBlock", "text": text, "wrap": True}]
+    return {**card, "body": body, "msteams": {"entities": [mention_entity(p) for p in people]}}
+
+
+def with_note(card: dict[str, Any], text: str, color: str = "Attention") -> dict[str, Any]:
+    return {
+        **card,
+        "body": [*card["body"], {"type": "TextBlock", "text": text, "wrap": True, "color": color}],
+    }
+
+
+def with_history(card: dict[str, Any], text: str, links: list[tuple[str, str]]) -> dict[str, Any]:
+    """A returning customer: a line saying so, and one link per earlier transcript."""
+    card = with_note(card, text, "Accent")
+    links_block = {
+        "type": "ActionSet",
+        "actions": [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in links],
+    }
+    return {**card, "body": [*card["body"], links_block]} if links else card
