@@ -5,9 +5,10 @@
 
 from store.chats import ChatLifecycle
 from store.rooms import Rooms
+from store.tools import Tools
 
 
-class Store(ChatLifecycle, Rooms):
+class Store(ChatLifecycle, Rooms, Tools):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

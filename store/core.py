@@ -26,6 +26,7 @@ from store.models import (
     Agent,
     Chat,
     ChatState,
+    ChatTag,
     Customer,
     Department,
     InboundActivity,
@@ -33,6 +34,7 @@ from store.models import (
     MessageKind,
     OutboxItem,
     Setting,
+    Tag,
     UTCDateTime,
 )
 from store.outbox import Outgoing
@@ -77,6 +79,8 @@ class ChatView:
     closed_at: datetime | None
     message_count: int
     first_messages: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    department_tags: tuple[str, ...] = ()
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -92,6 +96,13 @@ class NoSuchChat:
 
 @dataclass(frozen=True)
 class NotAllowed:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class TagRequired:
+    """The chat cannot be closed yet: its department requires a tag and it has none."""
+
     chat: ChatView
 
 
@@ -229,6 +240,15 @@ class StoreCore:
             .order_by(Message.id)
             .limit(3)
         )
+        tags = await session.scalars(
+            select(Tag.name)
+            .join(ChatTag, ChatTag.tag_id == Tag.id)
+            .where(ChatTag.chat_id == chat_id)
+            .order_by(Tag.name)
+        )
+        department_tags = await session.scalars(
+            select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
+        )
         assert customer is not None and department is not None
         return ChatView(
             id=chat.id,
@@ -249,6 +269,8 @@ class StoreCore:
             closed_at=chat.closed_at,
             message_count=count or 0,
             first_messages=tuple(first),
+            tags=tuple(tags),
+            department_tags=tuple(department_tags),
         )
 
     def _note(
@@ -261,6 +283,7 @@ class StoreCore:
         *,
         agent_id: int | None = None,
         source_key: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
         session.add(
             Message(
@@ -271,6 +294,7 @@ class StoreCore:
                 text=text,
                 source_key=source_key,
                 created_at=self.clock(),
+                attachments=attachments or None,
             )
         )
 
