@@ -12,7 +12,8 @@ from typing import Any
 
 ACCEPT = "accept"
 CLOSE = "close"
-VERBS = frozenset({ACCEPT, CLOSE})
+TAG = "tag"
+VERBS = frozenset({ACCEPT, CLOSE, TAG})
 ID_LIMIT = 2**31  # the databases' integer keys
 
 
@@ -49,6 +50,12 @@ def _data_of(activity: dict[str, Any]) -> dict[str, Any] | None:
         data.setdefault("action", action.get("verb"))
         return data
     return value
+
+
+def card_input(activity: dict[str, Any], name: str) -> Any:
+    """The value of a card's input sent with a button press (Teams merges inputs into the data)."""
+    data = _data_of(activity)
+    return data.get(name) if data is not None else None
 
 
 def is_card_action(activity: dict[str, Any]) -> bool:

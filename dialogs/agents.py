@@ -18,6 +18,7 @@ from dialogs.activity import (
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
+from dialogs.notices import relay_refused
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
 from store.chats import Accepted, AlreadyTaken, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person
@@ -229,21 +230,10 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     if not text:
         return
     person = person_of(activity)
-    t = ctx.team_texts
     keys = activity_keys(activity)
 
     def on_relay(chat_id: int, customer: dict[str, Any]) -> list[Outgoing]:
         return [to_conversation(customer, text_activity(text))]
-
-    def on_refused(chat: ChatView) -> list[Outgoing]:
-        if chat.state == ChatState.CLOSED:
-            return [_mention_notice(chat.id, person, t, "agent.chat_closed_no_relay")]
-        how = (
-            t("agent.how_accept")
-            if chat.state == ChatState.WAITING
-            else t("agent.how_invite", owner=chat.owner_name)
-        )
-        return [_mention_notice(chat.id, person, t, "agent.not_participant", how=how)]
 
     await ctx.store.agent_message(
         thread,
@@ -252,5 +242,5 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         keys[0] if keys else None,
         keys,
         on_relay=on_relay,
-        on_refused=on_refused,
+        on_refused=relay_refused(ctx.team_texts, person),
     )
