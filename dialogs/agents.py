@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.actions import ACCEPT, CLOSE, BadAction, CardAction, parse_action
+from cards.actions import ACCEPT, CLOSE, TAG, BadAction, CardAction, parse_action
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
+from dialogs import canned, notes, tags
 from dialogs.activity import (
     activity_keys,
     bot_name,
@@ -15,13 +16,15 @@ from dialogs.activity import (
     text_for_bot,
     thread_of,
 )
+from dialogs.attachments import as_attachments, read_files, stored_text
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
-from dialogs.notices import relay_refused
+from dialogs.notes import note_text
+from dialogs.notices import mention_answer, relay_refused
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
 from store.chats import Accepted, AlreadyTaken, Closed
-from store.core import ChatView, NoSuchChat, NotAllowed, Person
+from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
 from store.models import ChatState
 from store.outbox import Outgoing
 
@@ -48,6 +51,10 @@ def _error_answer(status: int, message: str) -> InvokeAnswer:
 def unsupported_invoke(name: object) -> InvokeAnswer:
     """An invoke the bridge does not handle (a message extension, a task module)."""
     return InvokeAnswer(400, {"error": f"invoke {name!r} is not supported"})
+
+
+def _known(chat: ChatView, t: Texts) -> str:
+    return ", ".join(chat.department_tags) or t("tags.none_known")
 
 
 def _mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
@@ -119,6 +126,8 @@ class _Flow:
                 return _error_answer(404, "no such chat")
 
     async def close(self, chat_id: int) -> InvokeAnswer | None:
+        t = self.t
+
         def on_closed(chat: ChatView) -> list[Outgoing]:
             customer_t = self.ctx.customer_texts(chat.customer_locale)
             link = self.t(
@@ -138,10 +147,14 @@ class _Flow:
             on_closed=on_closed,
             on_refused=lambda chat: self._tell(chat, "agent.close_refused"),
             on_already=self._already_closed,
+            on_untagged=lambda chat: self._tell(chat, "agent.tag_required", known=_known(chat, t)),
         )
         match outcome:
             case Closed(chat):
                 return _card_answer(self.card(chat))
+            case TagRequired(chat):
+                note = t("agent.tag_required", mention=self.person.name, known=_known(chat, t))
+                return _card_answer(self.card(chat, note))
             case NotAllowed(chat):
                 return _card_answer(
                     self.card(chat, self.t("agent.close_refused", mention=self.person.name))
@@ -161,6 +174,11 @@ async def card_action(
     except BadAction as error:
         return _error_answer(400, str(error)) if by_invoke else None
     flow = _Flow(ctx, activity, by_invoke=by_invoke)
+    if action.verb == TAG:
+        card = await tags.card_tag(ctx, activity, action.chat_id, by_invoke=by_invoke)
+        if not by_invoke:
+            return None
+        return _card_answer(card) if card is not None else _error_answer(404, "no such chat")
     handler = {ACCEPT: flow.accept, CLOSE: flow.close}[action.verb]
     answer = await handler(action.chat_id)
     if by_invoke:
@@ -202,6 +220,10 @@ async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
 
 
 async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+    if thread_of(activity) is not None:
+        # In a chat's thread, "/", "/<prefix>" and "/<shortcut>" are canned answers.
+        await canned.lookup(ctx, activity, command)
+        return
     help_text = ctx.team_texts("agent.help", bot=bot_name(activity))
     await _mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
 
@@ -227,20 +249,36 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     if thread is None:
         return
     text = text_for_bot(activity)
-    if not text:
+    note = note_text(text)
+    if note is not None:
+        await notes.add_note(ctx, activity, note)
+        return
+    files = read_files(activity, from_teams=True, limit=ctx.max_attachments)
+    refusal = (
+        [mention_answer(ctx, activity, "agent.files_refused", files=", ".join(files.refused))]
+        if files.refused
+        else []
+    )
+    if not text and not files.passed:
+        if refusal:
+            await ctx.store.notify(activity_keys(activity), refusal)
         return
     person = person_of(activity)
     keys = activity_keys(activity)
 
     def on_relay(chat_id: int, customer: dict[str, Any]) -> list[Outgoing]:
-        return [to_conversation(customer, text_activity(text))]
+        relayed = text_activity(text)
+        if files.passed:
+            relayed["attachments"] = as_attachments(files.passed, images_only=False)
+        return [to_conversation(customer, relayed), *refusal]
 
     await ctx.store.agent_message(
         thread,
         person,
-        text,
+        stored_text(text, files.passed),
         keys[0] if keys else None,
         keys,
         on_relay=on_relay,
         on_refused=relay_refused(ctx.team_texts, person),
+        attachments=files.passed,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -131,6 +132,7 @@ class Tagged:
 class UnknownTags:
     unknown: tuple[str, ...]
     known: tuple[str, ...]
+    chat: ChatView
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,8 @@ class Tools(StoreCore):
             named = [*add, *remove, *(exactly or ())]
             unknown = tuple(dict.fromkeys(n for n in named if n not in known))
             if unknown:
-                outcome = UnknownTags(unknown, tuple(sorted(known)))
+                view = await self._view(session, chat_id)
+                outcome = UnknownTags(unknown, tuple(sorted(known)), view)
                 self._enqueue(session, on_unknown(outcome), now)
                 return outcome
             agent = await self._agent(session, person)
@@ -527,7 +530,7 @@ class Tools(StoreCore):
         thread_id: str,
         person: Person,
         interval: float,
-        compose: Callable[[dict[str, object]], list[Outgoing]],
+        compose: Callable[[dict[str, Any]], list[Outgoing]],
     ) -> TypingPassed | Throttled:
         """Show a participant's typing to the customer of an active chat, if it is time."""
         async with self._transaction() as session:
