@@ -394,13 +394,10 @@ class Tools(StoreCore):
             chat = await session.get(Chat, chat_id)
             if chat is None:
                 return NoSuchChat()
-            known = dict(
-                (
-                    await session.execute(
-                        select(Tag.name, Tag.id).where(Tag.department_id == chat.department_id)
-                    )
-                ).tuples()
+            rows = await session.execute(
+                select(Tag.name, Tag.id).where(Tag.department_id == chat.department_id)
             )
+            known = {name: tag_id for name, tag_id in rows}
             named = [*add, *remove, *(exactly or ())]
             unknown = tuple(dict.fromkeys(n for n in named if n not in known))
             if unknown:
