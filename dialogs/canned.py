@@ -63,7 +63,10 @@ async def lookup(ctx: FlowContext, activity: dict[str, Any], command: Command) -
     word = command.word
     exact = next((a for a in found.answers if word and a.shortcut == word), None)
     if exact is not None and thread is not None:
-        await _send(ctx, activity, thread, exact, found.customer_name)
+        if found.in_chat:
+            await _send(ctx, activity, thread, exact, found.customer_name)
+        else:
+            await mention_reply(ctx, activity, "agent.no_chat")
         return
     matching = tuple(a for a in found.answers if a.shortcut.startswith(word))
     if not matching:

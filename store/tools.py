@@ -48,11 +48,15 @@ class Canned:
 
 @dataclass(frozen=True)
 class CannedSet:
-    """The canned answers usable somewhere, and whom ``{customer}`` would name there."""
+    """The canned answers usable somewhere, and whom ``{customer}`` would name there.
+
+    ``in_chat``: the thread asked about is a chat's thread.
+    """
 
     department: str | None
     answers: tuple[Canned, ...]
     customer_name: str | None = None
+    in_chat: bool = False
 
 
 # Outcomes of the supervisors' commands; callers match on the type.
@@ -287,6 +291,7 @@ class Tools(StoreCore):
                 department=department.name if department else None,
                 answers=tuple(answers.values()),
                 customer_name=customer_name,
+                in_chat=customer_name is not None,
             )
 
     # -- tags ------------------------------------------------------------------------------

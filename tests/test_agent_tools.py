@@ -3,7 +3,9 @@ attachments both ways and typing indicators."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -140,6 +142,10 @@ async def test_canned_answers_listed_filtered_and_sent_with_names(bridge: Bridge
     assert "**/zzz** is neither a command nor a canned answer" in last_text(bridge, chat.thread)
     # The transcript has the answer as sent.
     assert sent in await transcript_html(bridge, chat)
+    # A thread that is not a chat's has no customer to send to.
+    other = f"{act.ROOM};messageid=999"
+    await say(bridge, owner, "/hello", thread=other)
+    assert "this thread is not a customer chat" in last_text(bridge, other)
 
 
 async def test_company_wide_answers_are_listed_and_a_department_one_wins(bridge: Bridge) -> None:
@@ -208,6 +214,17 @@ async def test_message_extension_searches_by_shortcut_and_text(bridge: Bridge) -
     [hello] = await search(bridge, agent, "/hello", thread=chat.thread)
     assert hello["content"]["text"] == "Hello Lan, I am Minh. How can I help?"
     assert hello["preview"]["content"]["title"] == "/hello"
+
+
+def test_the_teams_manifest_declares_the_search() -> None:
+    manifest = json.loads(
+        (Path(__file__).parents[1] / "deploy" / "teams" / "manifest.json").read_text()
+    )
+    [extension] = manifest["composeExtensions"]
+    [command] = extension["commands"]
+    assert extension["botId"] == manifest["bots"][0]["botId"]
+    assert command["type"] == "query" and command["initialRun"] is True
+    assert [p["name"] for p in command["parameters"]] == ["query"]
 
 
 # -- tags --------------------------------------------------------------------------------------
