@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import Row, Select, delete, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -501,6 +501,37 @@ class Tools(StoreCore):
         )
         return (await session.execute(statement)).rowcount == 1
 
+    async def _typing(
+        self,
+        chat_query: Select[Any],
+        direction: str,
+        interval: float,
+        compose: Callable[[Row[Any]], list[Outgoing]],
+    ) -> TypingPassed | Throttled:
+        """Pass a typing indicator on for the chat ``chat_query`` finds (its row starts
+        with the chat's id), unless one was passed on within ``interval`` seconds.
+
+        Typing arrives several times a second while someone writes, so a read turns most
+        of them away without taking the writer's turn; the upsert then settles races.
+        """
+        now = self.clock()
+        recent = chat_query.add_columns(TypingMark.sent_at).outerjoin(
+            TypingMark,
+            (TypingMark.chat_id == Chat.id) & (TypingMark.direction == direction),
+        )
+        async with self._sessions() as session:
+            seen = (await session.execute(recent)).first()
+        if seen is None or (
+            seen.sent_at is not None and seen.sent_at > now - timedelta(seconds=interval)
+        ):
+            return Throttled()
+        async with self._transaction() as session:
+            row = (await session.execute(chat_query)).first()
+            if row is None or not await self._pass_typing(session, row[0], direction, interval):
+                return Throttled()
+            self._enqueue(session, compose(row), now)
+            return TypingPassed(row[0])
+
     async def customer_typing(
         self,
         channel_id: str,
@@ -509,23 +540,17 @@ class Tools(StoreCore):
         compose: Callable[[int], list[Outgoing]],
     ) -> TypingPassed | Throttled:
         """Show a customer's typing in their chat's thread, if it has one and it is time."""
-        async with self._transaction() as session:
-            chat_id = await session.scalar(
-                select(Chat.id)
-                .join(Customer, Customer.id == Chat.customer_id)
-                .where(
-                    Customer.channel_id == channel_id,
-                    Customer.user_id == user_id,
-                    Chat.state != ChatState.CLOSED,
-                    Chat.department_id.is_not(None),
-                )
+        chat = (
+            select(Chat.id)
+            .join(Customer, Customer.id == Chat.customer_id)
+            .where(
+                Customer.channel_id == channel_id,
+                Customer.user_id == user_id,
+                Chat.state != ChatState.CLOSED,
+                Chat.department_id.is_not(None),
             )
-            if chat_id is None or not await self._pass_typing(
-                session, chat_id, TO_THREAD, interval
-            ):
-                return Throttled()
-            self._enqueue(session, compose(chat_id), self.clock())
-            return TypingPassed(chat_id)
+        )
+        return await self._typing(chat, TO_THREAD, interval, lambda row: compose(row.id))
 
     async def agent_typing(
         self,
@@ -535,23 +560,15 @@ class Tools(StoreCore):
         compose: Callable[[dict[str, Any]], list[Outgoing]],
     ) -> TypingPassed | Throttled:
         """Show a participant's typing to the customer of an active chat, if it is time."""
-        async with self._transaction() as session:
-            row = (
-                await session.execute(
-                    select(Chat.id, Customer.reference)
-                    .join(Customer, Customer.id == Chat.customer_id)
-                    .join(Participant, Participant.chat_id == Chat.id)
-                    .where(
-                        Chat.thread_id == thread_id,
-                        Chat.state == ChatState.ACTIVE,
-                        Participant.left_at.is_(None),
-                        Participant.agent_id.in_(
-                            select(Agent.id).where(Agent.teams_id == person.teams_id)
-                        ),
-                    )
-                )
-            ).first()
-            if row is None or not await self._pass_typing(session, row.id, TO_CUSTOMER, interval):
-                return Throttled()
-            self._enqueue(session, compose(row.reference), self.clock())
-            return TypingPassed(row.id)
+        chat = (
+            select(Chat.id, Customer.reference)
+            .join(Customer, Customer.id == Chat.customer_id)
+            .join(Participant, Participant.chat_id == Chat.id)
+            .where(
+                Chat.thread_id == thread_id,
+                Chat.state == ChatState.ACTIVE,
+                Participant.left_at.is_(None),
+                Participant.agent_id.in_(select(Agent.id).where(Agent.teams_id == person.teams_id)),
+            )
+        )
+        return await self._typing(chat, TO_CUSTOMER, interval, lambda row: compose(row.reference))
