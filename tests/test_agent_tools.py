@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
 from bot import keys
-from store.models import CannedAnswer
+from cards.actions import parse_action
+from cards.canned import canned_list_card, first_words
+from cards.request import request_card
+from cards.tags import selected_tags
+from dialogs.attachments import read_files
+from dialogs.canned import fill, valid_name
+from dialogs.i18n import Texts
+from store.core import ChatView
+from store.models import CannedAnswer, ChatState
+from store.tools import Canned
 from tests import activities as act
 from tests.conftest import (
     Bridge,
@@ -433,3 +444,98 @@ async def test_typing_is_passed_on_both_ways_at_most_once_per_interval(
     assert (await bridge.post(agent_typing(owner))).status == 201
     await bridge.settled()
     assert typings(bridge, chat.conversation) == 2
+
+
+# -- pure parts --------------------------------------------------------------------------------
+
+
+def _active_chat() -> ChatView:
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    return ChatView(
+        id=7,
+        state=ChatState.ACTIVE,
+        version=3,
+        department="Support",
+        customer_name="Lan",
+        customer_channel="webchat",
+        customer_locale="vi",
+        customer_reference={},
+        owner_name="Minh",
+        owner_teams_id="29:minh",
+        closed_by_teams_id=None,
+        thread_id=None,
+        room_reference=None,
+        created_at=at,
+        accepted_at=at,
+        closed_at=None,
+        message_count=2,
+        first_messages=("xin chào",),
+        tags=("billing",),
+        department_tags=("billing", "refund"),
+    )
+
+
+def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() -> None:
+    chat = _active_chat()
+    card = json.loads(json.dumps(request_card(chat, Texts("en"))))
+    assert card["version"] == "1.5"
+    [choices] = [e for e in card["body"] if e["type"] == "Input.ChoiceSet"]
+    assert choices == {
+        "type": "Input.ChoiceSet",
+        "id": "tags",
+        "isMultiSelect": True,
+        "style": "compact",
+        "label": "Tags",
+        "placeholder": "Choose tags",
+        "value": "billing",
+        "choices": [
+            {"title": "billing", "value": "billing"},
+            {"title": "refund", "value": "refund"},
+        ],
+    }
+    tag = card["actions"][-1]
+    assert tag["verb"] == "tag" and tag["data"] == {"action": "tag", "chat": 7, "v": 3}
+    assert tag["fallback"] == {"type": "Action.Submit", "title": "Tag", "data": tag["data"]}
+    closed = request_card(replace(chat, state=ChatState.CLOSED), Texts("en"))
+    assert "Input.ChoiceSet" not in json.dumps(closed) and "billing" in json.dumps(closed)
+
+
+def test_the_tag_action_reads_the_selection_from_execute_and_submit() -> None:
+    data = {"action": "tag", "chat": 5, "v": 2, "tags": "Billing, refund,,billing"}
+    invoke = {"type": "invoke", "value": {"action": {"verb": "tag", "data": data}}}
+    submit = {"type": "message", "value": data}
+    assert selected_tags(invoke) == selected_tags(submit) == ("billing", "refund")
+    assert parse_action(invoke).verb == "tag"
+    assert selected_tags({"type": "message", "value": {"action": "tag", "chat": 5}}) == ()
+
+
+def test_canned_texts_names_and_lists() -> None:
+    assert fill("Hi {customer}, {agent} here {ok}", customer="Lan", agent="Minh") == (
+        "Hi Lan, Minh here {ok}"
+    )
+    assert all(valid_name(n) for n in ("thanks", "thanks-vi", "a_1"))
+    assert not any(valid_name(n) for n in ("", "bad!", "Á", "x" * 33, "two words"))
+    assert first_words("word " * 40).endswith("…") and len(first_words("word " * 40)) <= 80
+    answers = tuple(Canned(f"s{n}", f"text {n}", n == 0) for n in range(52))
+    card = json.loads(json.dumps(canned_list_card("Title", answers, Texts("en"))))
+    assert card["version"] == "1.5" and len(card["body"][1]["facts"]) == 50
+    assert card["body"][1]["facts"][0] == {"title": "/s0", "value": "text 0 (company-wide)"}
+    assert "2 more" in card["body"][2]["text"]
+
+
+def test_files_are_sorted_into_passed_on_and_refused() -> None:
+    activity = {
+        "attachments": [
+            {"contentType": "text/html", "content": "<p>hi</p>"},
+            {"contentType": "image/png", "contentUrl": "https://f.test/a%20b.png"},
+            {"contentType": "application/vnd.microsoft.card.adaptive", "content": {}},
+            {"contentType": "image/png", "contentUrl": "https://f.test/c.png", "name": "c.png"},
+        ]
+    }
+    web = read_files(activity, from_teams=False, limit=1)
+    assert web.passed == (
+        {"name": "a b.png", "url": "https://f.test/a%20b.png", "contentType": "image/png"},
+    )
+    assert web.refused == ("file", "c.png")
+    teams = read_files(activity, from_teams=True, limit=10)
+    assert teams.passed == () and teams.refused == ("a b.png", "file", "c.png")
