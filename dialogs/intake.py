@@ -23,7 +23,9 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     text = str(activity.get("text") or "")
     name = display_name(sender)
     keys = activity_keys(activity)
-    files = read_files(activity, from_teams=False, limit=ctx.max_attachments)
+    # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
+    from_teams = activity.get("channelId") == "msteams"
+    files = read_files(activity, from_teams=from_teams, limit=ctx.max_attachments)
     refusal = (
         [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
         if files.refused
