@@ -207,13 +207,18 @@ async def _mention_reply(
     )
 
 
+def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
+    bot = bot_name(activity)
+    return f"{ctx.team_texts('agent.help', bot=bot)} {ctx.team_texts('agent.help_tools', bot=bot)}"
+
+
 async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
     await ctx.store.notify(
         activity_keys(activity),
         [
             to_conversation(
                 reference_of(activity),
-                text_activity(ctx.team_texts("agent.help", bot=bot_name(activity))),
+                text_activity(_help(ctx, activity)),
             )
         ],
     )
@@ -224,7 +229,7 @@ async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: C
         # In a chat's thread, "/", "/<prefix>" and "/<shortcut>" are canned answers.
         await canned.lookup(ctx, activity, command)
         return
-    help_text = ctx.team_texts("agent.help", bot=bot_name(activity))
+    help_text = _help(ctx, activity)
     await _mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
 
 

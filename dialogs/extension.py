@@ -17,6 +17,8 @@ from dialogs.canned import fill
 from dialogs.context import FlowContext
 
 QUERY_INVOKE = "composeExtension/query"
+# The command's id in deploy/teams/manifest.json.
+SEARCH_COMMAND = "searchCanned"
 RESULT_LIMIT = 25
 
 
@@ -33,6 +35,10 @@ def _query_of(activity: dict[str, Any]) -> str:
 
 async def query(ctx: FlowContext, activity: dict[str, Any]) -> InvokeAnswer:
     """Canned answers whose shortcut starts with, or whose text contains, the query."""
+    value = activity.get("value")
+    command = value.get("commandId") if isinstance(value, dict) else None
+    if command is not None and command != SEARCH_COMMAND:
+        return InvokeAnswer(400, {"error": f"unknown message extension command {command!r}"})
     search = _query_of(activity)
     found = await ctx.store.canned_answers(
         channel_id=channel_of(activity), thread_id=thread_of(activity)

@@ -19,6 +19,7 @@ from cards.request import request_card
 from cards.tags import selected_tags
 from dialogs.attachments import read_files
 from dialogs.canned import fill, valid_name
+from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
 from store.core import ChatView
 from store.models import CannedAnswer, ChatState
@@ -225,6 +226,11 @@ async def test_message_extension_searches_by_shortcut_and_text(bridge: Bridge) -
     [hello] = await search(bridge, agent, "/hello", thread=chat.thread)
     assert hello["content"]["text"] == "Hello Lan, I am Minh. How can I help?"
     assert hello["preview"]["content"]["title"] == "/hello"
+    # A command the manifest does not declare is refused with the reason.
+    unknown = extension_query(bridge, agent, "x")
+    unknown["value"]["commandId"] = "createTicket"
+    refused = await bridge.post(unknown)
+    assert refused.status == 400 and "createTicket" in (await refused.json())["error"]
 
 
 def test_the_teams_manifest_declares_the_search() -> None:
@@ -236,6 +242,7 @@ def test_the_teams_manifest_declares_the_search() -> None:
     assert extension["botId"] == manifest["bots"][0]["botId"]
     assert command["type"] == "query" and command["initialRun"] is True
     assert [p["name"] for p in command["parameters"]] == ["query"]
+    assert command["id"] == SEARCH_COMMAND
 
 
 # -- tags --------------------------------------------------------------------------------------
