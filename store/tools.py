@@ -166,13 +166,12 @@ class Tools(StoreCore):
         )
 
     async def _supervised_room(
-        self, session: AsyncSession, person: Person, channel_id: str
+        self, session: AsyncSession, agent: Agent, channel_id: str
     ) -> Department | NoRoom | NotSupervisor:
-        """The room's department if ``person`` supervises it."""
+        """The room's department if ``agent`` supervises it."""
         department = await self._room(session, channel_id)
         if department is None:
             return NoRoom()
-        agent = await self._agent(session, person)
         supervises = await session.scalar(
             select(Supervisor.id).where(
                 Supervisor.department_id == department.id, Supervisor.agent_id == agent.id
@@ -193,9 +192,9 @@ class Tools(StoreCore):
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             now = self.clock()
-            found = await self._supervised_room(session, person, channel_id)
+            agent = await self._agent(session, person)
+            found = await self._supervised_room(session, agent, channel_id)
             if isinstance(found, Department):
-                agent = await self._agent(session, person)
                 outcome: ManageOutcome = await change(session, found, agent.id)
             else:
                 outcome = found
