@@ -330,14 +330,23 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     chat = await chat_with_owner(bridge, "cust-notes", owner)
     to_customer = len(bridge.connector.activities(chat.conversation))
     in_thread = len(bridge.connector.activities(chat.thread))
-    await say(bridge, owner, "// VIP customer, be quick", thread=chat.thread)
+    note = act.room_message(
+        bridge.service_url,
+        owner,
+        "// VIP customer, be quick",
+        thread=chat.thread,
+        mention_bot=False,
+    )
+    for _ in range(2):  # a re-delivery is kept once
+        assert (await bridge.post(note)).status == 201
     await say(bridge, colleague, "/note refund approved by finance", thread=chat.thread)
     await say(bridge, owner, "Your refund is on its way", thread=chat.thread)
     assert bridge.connector.texts(chat.conversation)[to_customer:] == ["Your refund is on its way"]
     assert len(bridge.connector.activities(chat.thread)) == in_thread
     html = await transcript_html(bridge, chat)
-    for note in ("VIP customer, be quick", "refund approved by finance"):
-        assert re.search(rf'<li class="note">.*?\[internal\].*?{note}', html), html
+    for text in ("VIP customer, be quick", "refund approved by finance"):
+        assert html.count(text) == 1
+        assert re.search(rf'<li class="note">.*?\[internal\].*?{text}', html), html
     assert "//" not in html
 
 
