@@ -13,7 +13,20 @@ from typing import Any
 
 from bot.timers import Job
 from cards.actions import is_card_action
-from dialogs import agents, intake, lists, presence, rooms, routing, team
+from dialogs import (
+    agents,
+    canned,
+    extension,
+    indicators,
+    intake,
+    lists,
+    notes,
+    presence,
+    rooms,
+    routing,
+    tags,
+    team,
+)
 from dialogs.activity import is_room_message, mentions_bot, text_for_bot, thread_of
 from dialogs.agents import InvokeAnswer, unsupported_invoke
 from dialogs.commands import Command, parse_command
@@ -43,6 +56,11 @@ COMMANDS: dict[str, CommandHandler] = {
     "capacity": lambda ctx, activity, command: routing.capacity(ctx, activity, command.argument),
     "move": lambda ctx, activity, command: routing.move(ctx, activity, command.argument),
     "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
+    "canned": canned.manage,
+    "tags": tags.manage,
+    "tag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=False),
+    "untag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=True),
+    "note": notes.note_command,
 }
 
 
@@ -60,6 +78,8 @@ class Bridge:
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         kind = activity.get("type")
         if kind == "invoke":
+            if activity.get("name") == extension.QUERY_INVOKE:
+                return await extension.query(self.ctx, activity)
             if activity.get("name") != CARD_ACTION_INVOKE:
                 return unsupported_invoke(activity.get("name"))
             if presence.is_availability_action(activity):
@@ -69,12 +89,17 @@ class Bridge:
             await self._room(activity)
         elif kind == "message":
             await intake.customer_message(self.ctx, activity)
+        elif kind == "typing":
+            await indicators.customer_typing(self.ctx, activity)
         return None
 
     async def _room(self, activity: dict[str, Any]) -> None:
         kind = activity.get("type")
         if kind == "conversationUpdate":
             await rooms.members_added(self.ctx, activity)
+            return
+        if kind == "typing":
+            await indicators.agent_typing(self.ctx, activity)
             return
         if kind != "message":
             return

@@ -70,10 +70,15 @@ def render(transcript: Transcript, t: Texts) -> str:
             if line.kind == MessageKind.NOTE
             else ""
         )
+        files = "".join(
+            f' <a class="file" href="{escape(f.get("url", ""))}">{escape(f.get("name", ""))}</a>'
+            for f in line.attachments
+            if str(f.get("url", "")).startswith(("http://", "https://"))
+        )
         items.append(
             f'<li class="{line.kind.value}"><span class="at">{at}</span> '
             f'<span class="who">{escape(line.author)}</span>{label}: '
-            f'<span class="text">{escape(line.text)}</span></li>'
+            f'<span class="text">{escape(line.text)}</span>{files}</li>'
         )
     title = escape(t("transcript.title", id=chat.id))
     return (
@@ -84,5 +89,6 @@ def render(transcript: Transcript, t: Texts) -> str:
         f"({escape(chat.customer_channel)}) · {escape(t('transcript.state'))}: "
         f"{escape(t('card.state.' + chat.state.value))}</p>"
         f"<p>{escape(t('transcript.participants'))}: {people}</p>"
+        f"<p>{escape(t('transcript.tags'))}: {escape(', '.join(chat.tags) or '-')}</p>"
         f"<ul>{''.join(items)}</ul></body></html>"
     )

@@ -18,7 +18,8 @@ INVITE = "invite"
 TRANSFER = "transfer"
 TAKE = "take"  # accept a transfer
 DECLINE = "decline"  # decline an invitation or a transfer
-VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE})
+TAG = "tag"
+VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE, TAG})
 ID_LIMIT = 2**31  # the databases' integer keys
 AGENT_INPUT = "agent"  # the id of the choice input that names a colleague
 AGENT_ID_LIMIT = 256
@@ -67,6 +68,12 @@ def _data_of(activity: dict[str, Any]) -> dict[str, Any] | None:
         data.setdefault("action", action.get("verb"))
         return data
     return value
+
+
+def card_input(activity: dict[str, Any], name: str) -> Any:
+    """The value of a card's input sent with a button press (Teams merges inputs into the data)."""
+    data = _data_of(activity)
+    return data.get(name) if data is not None else None
 
 
 def is_card_action(activity: dict[str, Any]) -> bool:

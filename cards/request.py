@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cards.actions import ACCEPT, CLOSE, INVITE, JOIN, LEAVE, TRANSFER, action_data
+from cards.tags import tag_section, tags_fact
 from store.core import ChatView
 from store.models import ChatState
 
@@ -142,6 +143,7 @@ def request_card(
             ]
         if chat.participants:
             facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
+    facts += tags_fact(chat, t)
     body.append({"type": "FactSet", "facts": facts})
     if chat.first_messages and chat.state != ChatState.CLOSED:
         body.append(
@@ -156,6 +158,9 @@ def request_card(
         body += [
             {"type": "TextBlock", "text": _preview(m), "wrap": True} for m in chat.first_messages
         ]
+    tag_body, tag_actions = tag_section(chat, t)
+    body += tag_body
+    actions += tag_actions
     if note:
         body.append({"type": "TextBlock", "text": note, "color": "Attention", "wrap": True})
     card: dict[str, Any] = {

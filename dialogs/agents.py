@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
+from dialogs import canned, notes
 from dialogs.activity import (
     activity_keys,
     bot_name,
@@ -14,12 +15,15 @@ from dialogs.activity import (
     text_for_bot,
     thread_of,
 )
+from dialogs.attachments import as_attachments, read_files, stored_text
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
+from dialogs.notes import note_text
+from dialogs.notices import mention_answer, relay_refused
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
 from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
-from store.core import ChatView, NoSuchChat, NotAllowed, Person
+from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
 from store.models import ChatState
 from store.outbox import Outgoing
 
@@ -54,6 +58,10 @@ def message_answer(text: str) -> InvokeAnswer:
 def unsupported_invoke(name: object) -> InvokeAnswer:
     """An invoke the bridge does not handle (a message extension, a task module)."""
     return InvokeAnswer(400, {"error": f"invoke {name!r} is not supported"})
+
+
+def _known(chat: ChatView, t: Texts) -> str:
+    return ", ".join(chat.department_tags) or t("tags.none_known")
 
 
 def mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: Any) -> Outgoing:
@@ -134,6 +142,8 @@ class AgentTurn:
                 return error_answer(404, "no such chat")
 
     async def close(self, chat_id: int) -> InvokeAnswer | None:
+        t = self.t
+
         def on_closed(chat: ChatView) -> list[Outgoing]:
             customer_t = self.ctx.customer_texts(chat.customer_locale)
             link = self.t(
@@ -153,10 +163,14 @@ class AgentTurn:
             on_closed=on_closed,
             on_refused=lambda chat: self.tell(chat, "agent.close_refused"),
             on_already=self._already_closed,
+            on_untagged=lambda chat: self.tell(chat, "agent.tag_required", known=_known(chat, t)),
         )
         match outcome:
             case Closed(chat):
                 return card_answer(self.card(chat))
+            case TagRequired(chat):
+                note = t("agent.tag_required", mention=self.person.name, known=_known(chat, t))
+                return card_answer(self.card(chat, note))
             case NotAllowed(chat):
                 return card_answer(
                     self.card(chat, self.t("agent.close_refused", mention=self.person.name))
@@ -179,24 +193,33 @@ async def mention_reply(
     )
 
 
+def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
+    """Every command, in three paragraphs: chats and team moves, routing, agents' tools."""
+    bot = bot_name(activity)
+    return "\n\n".join(
+        ctx.team_texts(key, bot=bot)
+        for key in ("agent.help", "agent.help_routing", "agent.help_tools")
+    )
+
+
 async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
     await ctx.store.notify(
         activity_keys(activity),
         [
             to_conversation(
                 reference_of(activity),
-                text_activity(
-                    ctx.team_texts("agent.help", bot=bot_name(activity))
-                    + "\n\n"
-                    + ctx.team_texts("agent.help_routing", bot=bot_name(activity))
-                ),
+                text_activity(_help(ctx, activity)),
             )
         ],
     )
 
 
 async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
-    help_text = ctx.team_texts("agent.help", bot=bot_name(activity))
+    if thread_of(activity) is not None:
+        # In a chat's thread, "/", "/<prefix>" and "/<shortcut>" are canned answers.
+        await canned.lookup(ctx, activity, command)
+        return
+    help_text = _help(ctx, activity)
     await mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
 
 
@@ -221,31 +244,36 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     if thread is None:
         return
     text = text_for_bot(activity)
-    if not text:
+    note = note_text(text)
+    if note is not None:
+        await notes.add_note(ctx, activity, note)
+        return
+    files = read_files(activity, from_teams=True, limit=ctx.max_attachments)
+    refusal = (
+        [mention_answer(ctx, activity, "agent.files_refused", files=", ".join(files.refused))]
+        if files.refused
+        else []
+    )
+    if not text and not files.passed:
+        if refusal:
+            await ctx.store.notify(activity_keys(activity), refusal)
         return
     person = person_of(activity)
-    t = ctx.team_texts
     keys = activity_keys(activity)
 
     def on_relay(chat_id: int, customer: dict[str, Any]) -> list[Outgoing]:
-        return [to_conversation(customer, text_activity(text))]
-
-    def on_refused(chat: ChatView) -> list[Outgoing]:
-        if chat.state == ChatState.CLOSED:
-            return [mention_notice(chat.id, person, t, "agent.chat_closed_no_relay")]
-        how = (
-            t("agent.how_accept")
-            if chat.state == ChatState.WAITING
-            else t("agent.how_invite", owner=chat.owner_name)
-        )
-        return [mention_notice(chat.id, person, t, "agent.not_participant", how=how)]
+        relayed = text_activity(text)
+        if files.passed:
+            relayed["attachments"] = as_attachments(files.passed, images_only=False)
+        return [to_conversation(customer, relayed), *refusal]
 
     await ctx.store.agent_message(
         thread,
         person,
-        text,
+        stored_text(text, files.passed),
         keys[0] if keys else None,
         keys,
         on_relay=on_relay,
-        on_refused=on_refused,
+        on_refused=relay_refused(ctx.team_texts, person),
+        attachments=files.passed,
     )

@@ -26,6 +26,8 @@ class FlowContext:
     flood_messages: int = 10
     flood_window: float = 10.0
     offer_timeout: float = 120.0
+    typing_interval: float = 5.0
+    max_attachments: int = 10
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

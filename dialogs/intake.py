@@ -10,7 +10,9 @@ from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
 from dialogs.activity import activity_keys, display_name, field, reference_of
+from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
+from dialogs.i18n import Texts
 from dialogs.replies import text_activity, to_conversation, to_thread
 from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
 from store.audience import Audience
@@ -37,10 +39,17 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     name = display_name(sender)
     keys = activity_keys(activity)
     chosen = _chosen(activity)
-    if not text.strip() and chosen is None:
-        await ctx.store.notify(
-            keys, [to_conversation(reference, text_activity(t("customer.unsupported")))]
-        )
+    # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
+    from_teams = activity.get("channelId") == "msteams"
+    files = read_files(activity, from_teams=from_teams, limit=ctx.max_attachments)
+    refusal = (
+        [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
+        if files.refused
+        else []
+    )
+    if not text.strip() and not files.passed and chosen is None:
+        unsupported = [to_conversation(reference, text_activity(t("customer.unsupported")))]
+        await ctx.store.notify(keys, refusal or unsupported)
         return
     if len(text) > ctx.max_text_length:
         notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
@@ -53,9 +62,18 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         name=name,
         locale=t.language,
         reference=reference,
-        text=text,
+        text=stored_text(text, files.passed),
         source_key=keys[0] if keys else None,
+        attachments=files.passed,
     )
+
+    def shown_files(chat_id: int) -> list[Outgoing]:
+        if not files.passed:
+            return []
+        shown = team("agent.customer_files", name=name, files=links(files.passed))
+        activity = text_activity(shown)
+        activity["attachments"] = as_attachments(files.passed, images_only=True)
+        return [to_thread(chat_id, activity)]
 
     def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
         return [to_conversation(reference, choice_prompt(Audience(departments=known), t, name))]
@@ -64,24 +82,28 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         return [
             to_conversation(reference, customer_notice(chat, audience, t, name)),
             *post_request(ctx, chat, audience, previous),
+            *shown_files(chat.id),
+            *refusal,
         ]
 
     def on_open(chat: ChatView, audience: Audience) -> list[Outgoing]:
         if chat.room_reference is not None:
             return on_routed(chat, audience, None)
         if len(audience.departments) > 1:
-            return prompt(audience.departments)
-        return [to_conversation(reference, text_activity(t("customer.no_room", name=name)))]
+            return [*prompt(audience.departments), *refusal]
+        no_room = text_activity(t("customer.no_room", name=name))
+        return [to_conversation(reference, no_room), *refusal]
 
     def on_append(chat_id: int, routed: bool) -> list[Outgoing]:
-        if not text:
-            return []
+        if not text and not files.passed:
+            return refusal
         if not routed:
             # Still no department: the message is kept; ask again while there is a choice.
-            return prompt(departments) if len(departments) > 1 else []
-        return [
+            return [*(prompt(departments) if len(departments) > 1 else []), *refusal]
+        says = [
             to_thread(chat_id, text_activity(team("agent.customer_says", name=name, text=text)))
         ]
+        return [*(says if text.strip() else []), *shown_files(chat_id), *refusal]
 
     if chosen is None and len(departments) > 1:
         chosen = match_department(text, departments)
@@ -102,3 +124,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
         on_flood=on_flood,
     )
+
+
+def _refused(t: Texts, files: Files, limit: int) -> str:
+    return t("customer.files_refused", files=", ".join(files.refused), limit=limit)

@@ -15,6 +15,7 @@ from cards import actions
 from cards.actions import INVITE, JOIN, LEAVE, TRANSFER, BadAction, CardAction, parse_action
 from cards.request import card_activity
 from cards.team import offer_card, picker_card, status_card
+from dialogs import tags
 from dialogs.activity import mentioned_people, team_of
 from dialogs.agents import (
     AgentTurn,
@@ -276,6 +277,9 @@ async def _run(turn: TeamTurn, action: CardAction) -> InvokeAnswer | None:
             )
         case actions.DECLINE:
             return await turn.answer_offer(chat_id, action.offer_id, None, accept=False)
+        case actions.TAG:
+            card = await tags.card_tag(turn.ctx, turn.activity, chat_id, by_invoke=turn.by_invoke)
+            return card_answer(card) if card is not None else error_answer(404, "no such chat")
         case _:
             picked = await turn.ctx.store.agent_named(action.agent) if action.agent else None
             if action.agent and picked is None:

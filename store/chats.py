@@ -13,11 +13,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from store.audience import Audience, add_member, audience
-from store.core import ChatView, Duplicate, NoSuchChat, NotAllowed, Person, StoreCore, ViewCompose
+from store.core import (
+    ChatView,
+    Duplicate,
+    NoSuchChat,
+    NotAllowed,
+    Person,
+    StoreCore,
+    TagRequired,
+    ViewCompose,
+)
 from store.models import (
     Agent,
     Chat,
     ChatState,
+    ChatTag,
     Customer,
     Department,
     Message,
@@ -27,6 +37,7 @@ from store.models import (
     Participant,
     ParticipantRole,
     Supervisor,
+    TagRequirement,
     UTCDateTime,
 )
 from store.outbox import Outgoing
@@ -49,6 +60,7 @@ class CustomerTurn:
     reference: dict[str, Any]
     text: str
     source_key: str | None
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class TranscriptLine:
     author: str
     text: str
     at: datetime
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +270,7 @@ class ChatLifecycle(StoreCore):
                 customer.name,
                 turn.text,
                 source_key=turn.source_key,
+                attachments=list(turn.attachments),
             )
             if opened:
                 await session.flush()
@@ -370,6 +384,7 @@ class ChatLifecycle(StoreCore):
         *,
         on_relay: Callable[[int, dict[str, Any]], list[Outgoing]],
         on_refused: ViewCompose,
+        attachments: Sequence[dict[str, Any]] = (),
     ) -> Duplicate | Relayed | NotAllowed | NoSuchChat:
         """Relay a thread reply to the customer if its writer takes part in an open chat."""
         async with self._transaction() as session:
@@ -399,6 +414,7 @@ class ChatLifecycle(StoreCore):
                 text,
                 agent_id=agent.id,
                 source_key=source_key,
+                attachments=list(attachments),
             )
             if chat.first_reply_at is None:
                 chat.first_reply_at = now
@@ -415,8 +431,13 @@ class ChatLifecycle(StoreCore):
         on_closed: ViewCompose,
         on_refused: ViewCompose,
         on_already: ViewCompose,
-    ) -> Closed | NotAllowed | AlreadyClosed | NoSuchChat:
-        """Close a chat; only its owner or a supervisor of its department may."""
+        on_untagged: ViewCompose | None = None,
+    ) -> Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat:
+        """Close a chat; only its owner or a supervisor of its department may.
+
+        Where the department requires a tag, a chat without one stays open
+        (``on_untagged``; the precondition is part of the same conditional UPDATE).
+        """
         async with self._transaction() as session:
             now = self.clock()
             chat = await session.get(Chat, chat_id)
@@ -426,12 +447,17 @@ class ChatLifecycle(StoreCore):
             supervises = exists().where(
                 Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
             )
+            tagged_enough = or_(
+                ~exists().where(TagRequirement.department_id == Chat.department_id),
+                exists().where(ChatTag.chat_id == Chat.id),
+            )
             result = await session.execute(
                 update(Chat)
                 .where(
                     Chat.id == chat_id,
                     Chat.state != ChatState.CLOSED,
                     or_(Chat.owner_id == agent.id, supervises),
+                    tagged_enough,
                 )
                 .values(
                     state=ChatState.CLOSED,
@@ -442,6 +468,15 @@ class ChatLifecycle(StoreCore):
                 .execution_options(synchronize_session=False)
             )
             view = await self._view(session, chat_id)
+            if result.rowcount != 1 and view.state != ChatState.CLOSED and on_untagged:
+                allowed = await session.scalar(
+                    select(Chat.id).where(
+                        Chat.id == chat_id, or_(Chat.owner_id == agent.id, supervises)
+                    )
+                )
+                if allowed is not None:
+                    self._enqueue(session, on_untagged(view), now)
+                    return TagRequired(view)
             if result.rowcount != 1:
                 compose = on_already if view.state == ChatState.CLOSED else on_refused
                 self._enqueue(session, compose(view), now)
@@ -485,7 +520,13 @@ class ChatLifecycle(StoreCore):
                 chat=view,
                 participants=tuple((name, role) for name, role in people),
                 lines=tuple(
-                    TranscriptLine(kind=m.kind, author=m.author, text=m.text, at=m.created_at)
+                    TranscriptLine(
+                        kind=m.kind,
+                        author=m.author,
+                        text=m.text,
+                        at=m.created_at,
+                        attachments=tuple(m.attachments or ()),
+                    )
                     for m in lines
                 ),
             )

@@ -26,6 +26,7 @@ from store.models import (
     Agent,
     Chat,
     ChatState,
+    ChatTag,
     Customer,
     Department,
     InboundActivity,
@@ -35,6 +36,7 @@ from store.models import (
     Participant,
     ParticipantRole,
     Setting,
+    Tag,
     UTCDateTime,
 )
 from store.outbox import Outgoing
@@ -88,6 +90,8 @@ class ChatView:
     message_count: int
     first_messages: tuple[str, ...]
     participants: tuple[Member, ...] = ()
+    tags: tuple[str, ...] = ()
+    department_tags: tuple[str, ...] = ()
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -103,6 +107,13 @@ class NoSuchChat:
 
 @dataclass(frozen=True)
 class NotAllowed:
+    chat: ChatView
+
+
+@dataclass(frozen=True)
+class TagRequired:
+    """The chat cannot be closed yet: its department requires a tag and it has none."""
+
     chat: ChatView
 
 
@@ -273,6 +284,15 @@ class StoreCore:
             .where(Participant.chat_id == chat_id, Participant.left_at.is_(None))
             .order_by(Participant.id)
         )
+        tags = await session.scalars(
+            select(Tag.name)
+            .join(ChatTag, ChatTag.tag_id == Tag.id)
+            .where(ChatTag.chat_id == chat_id)
+            .order_by(Tag.name)
+        )
+        department_tags = await session.scalars(
+            select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
+        )
         assert customer is not None
         return ChatView(
             id=chat.id,
@@ -296,6 +316,8 @@ class StoreCore:
             participants=tuple(
                 Member(Person(teams_id, name, aad), role) for teams_id, name, aad, role in members
             ),
+            tags=tuple(tags),
+            department_tags=tuple(department_tags),
         )
 
     def _note(
@@ -308,6 +330,7 @@ class StoreCore:
         *,
         agent_id: int | None = None,
         source_key: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> None:
         session.add(
             Message(
@@ -318,6 +341,7 @@ class StoreCore:
                 text=text,
                 source_key=source_key,
                 created_at=self.clock(),
+                attachments=attachments or None,
             )
         )
 

@@ -272,6 +272,78 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     source_key: Mapped[str | None] = mapped_column(String(700), unique=True)
     created_at: Mapped[datetime]
+    # Files and images passed on with the message: [{"name", "url", "contentType"}].
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+
+
+class CannedAnswer(Base):
+    """A department's ready-made answer (``department_id`` NULL: company-wide)."""
+
+    __tablename__ = "canned_answers"
+    __table_args__ = (
+        UniqueConstraint("department_id", "shortcut"),
+        # NULLs are distinct in a unique constraint: company-wide shortcuts need their own.
+        Index(
+            "uq_canned_company_shortcut",
+            "shortcut",
+            unique=True,
+            sqlite_where=text("department_id IS NULL"),
+            postgresql_where=text("department_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    shortcut: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+
+
+class Tag(Base):
+    """A label a department's agents may put on its chats."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("department_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class ChatTag(Base):
+    __tablename__ = "chat_tags"
+    __table_args__ = (UniqueConstraint("chat_id", "tag_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"), index=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+
+
+class TagRequirement(Base):
+    """A row here means: this department's chats need a tag before they can be closed.
+
+    A table of its own rather than a column of ``departments``, so existing databases
+    get it from ``create_all`` without a migration.
+    """
+
+    __tablename__ = "tag_requirements"
+
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class TypingMark(Base):
+    """When a typing indicator was last passed on for a chat, per direction (the throttle)."""
+
+    __tablename__ = "typing_marks"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent_at: Mapped[datetime]
 
 
 class InboundActivity(Base):

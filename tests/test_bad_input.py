@@ -241,7 +241,7 @@ BAD = [
     Bad("channelData is a list", mutated({"channelData": []}), 400, "'channelData' must be"),
     Bad("locale is a number", mutated({"locale": 1066}), 400, "'locale' must be a string"),
     Bad("invoke without a name", invoke_named(REMOVE), 400, "not supported"),
-    Bad("invoke composeExtension/query", invoke_named("composeExtension/query"), 400, "not sup"),
+    Bad("invoke task/fetch", invoke_named("task/fetch"), 400, "not supported"),
     Bad("invoke name is a number", invoke_named(3), 400, "'name' must be a string"),
     Bad("no Content-Type", mutated({}), 415, "application/json", content_type=None),
     Bad("text/plain", mutated({}), 415, "application/json", content_type="text/plain"),

@@ -1,0 +1,53 @@
+"""The Teams message extension: search the canned answers from the compose box.
+
+Teams sends ``composeExtension/query`` and shows the synchronous answer's results;
+the one the agent picks goes into their message, so the agent still sends it
+(relayed like any reply of theirs). Answers are those of the room's department
+and the company-wide ones; in a chat's thread ``{customer}`` is filled too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.canned import extension_result
+from dialogs.activity import channel_of, person_of, thread_of
+from dialogs.agents import InvokeAnswer
+from dialogs.canned import fill
+from dialogs.context import FlowContext
+
+QUERY_INVOKE = "composeExtension/query"
+# The command's id in deploy/teams/manifest.json.
+SEARCH_COMMAND = "searchCanned"
+RESULT_LIMIT = 25
+
+
+def _query_of(activity: dict[str, Any]) -> str:
+    """The search text: the ``query`` parameter (absent or ``initialRun``: everything)."""
+    value = activity.get("value")
+    parameters = value.get("parameters") if isinstance(value, dict) else None
+    for parameter in parameters if isinstance(parameters, list) else []:
+        if isinstance(parameter, dict) and parameter.get("name") == "query":
+            found = parameter.get("value")
+            return found.strip().lower().removeprefix("/") if isinstance(found, str) else ""
+    return ""
+
+
+async def query(ctx: FlowContext, activity: dict[str, Any]) -> InvokeAnswer:
+    """Canned answers whose shortcut starts with, or whose text contains, the query."""
+    value = activity.get("value")
+    command = value.get("commandId") if isinstance(value, dict) else None
+    if command is not None and command != SEARCH_COMMAND:
+        return InvokeAnswer(400, {"error": f"unknown message extension command {command!r}"})
+    search = _query_of(activity)
+    found = await ctx.store.canned_answers(
+        channel_id=channel_of(activity), thread_id=thread_of(activity)
+    )
+    agent = person_of(activity).name
+    by_shortcut = [a for a in found.answers if a.shortcut.startswith(search)]
+    by_text = [a for a in found.answers if a not in by_shortcut and search in a.text.lower()]
+    results = [
+        (answer, fill(answer.text, customer=found.customer_name, agent=agent))
+        for answer in [*by_shortcut, *by_text][:RESULT_LIMIT]
+    ]
+    return InvokeAnswer(200, extension_result(results))

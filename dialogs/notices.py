@@ -1,0 +1,98 @@
+"""Answers to an agent, shared by the tools' flows: @mention replies and relay refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.activity import activity_keys, bot_name, person_of, reference_of
+from dialogs.context import FlowContext
+from dialogs.i18n import Texts
+from dialogs.replies import Mention, text_activity, to_conversation, to_thread
+from store.core import ChatView, Person, ViewCompose
+from store.models import ChatState
+from store.outbox import Outgoing
+from store.tools import (
+    CannedAdded,
+    CannedExists,
+    CannedMissing,
+    CannedRemoved,
+    ManageCompose,
+    ManageOutcome,
+    NoRoom,
+    NotSupervisor,
+    TagMissing,
+    TagRemoved,
+    TagRuleSet,
+    TagsAdded,
+)
+
+
+def mention_answer(ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any) -> Outgoing:
+    """A reply where the agent wrote, @mentioning them (Teams notifies them)."""
+    mention = Mention(person_of(activity))
+    text = ctx.team_texts(key, mention=mention.markup, **values)
+    return to_conversation(reference_of(activity), text_activity(text, mentions=(mention,)))
+
+
+async def mention_reply(
+    ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any
+) -> None:
+    """Answer an agent where they wrote, once per inbound activity."""
+    await ctx.store.notify(activity_keys(activity), [mention_answer(ctx, activity, key, **values)])
+
+
+def relay_refused(t: Texts, person: Person) -> ViewCompose:
+    """What a writer is told when their message cannot reach the customer, and why."""
+
+    def compose(chat: ChatView) -> list[Outgoing]:
+        mention = Mention(person)
+        if chat.state == ChatState.CLOSED:
+            text = t("agent.chat_closed_no_relay", mention=mention.markup)
+        else:
+            how = (
+                t("agent.how_accept")
+                if chat.state == ChatState.WAITING
+                else t("agent.how_invite", owner=chat.owner_name)
+            )
+            text = t("agent.not_participant", mention=mention.markup, how=how)
+        return [to_thread(chat.id, text_activity(text, mentions=(mention,)))]
+
+    return compose
+
+
+def manage_compose(ctx: FlowContext, activity: dict[str, Any]) -> ManageCompose:
+    """Answers to a supervisor's change of the room's lists (canned answers and tags)."""
+    bot = bot_name(activity)
+    t = ctx.team_texts
+
+    def answer(key: str, **values: Any) -> list[Outgoing]:
+        return [mention_answer(ctx, activity, key, **values)]
+
+    def compose(outcome: ManageOutcome) -> list[Outgoing]:
+        match outcome:
+            case NoRoom():
+                return answer("tools.no_room", bot=bot)
+            case NotSupervisor(department):
+                return answer("tools.not_supervisor", department=department)
+            case CannedAdded(shortcut):
+                return answer("canned.added", shortcut=shortcut)
+            case CannedExists(shortcut):
+                return answer("canned.exists", shortcut=shortcut, bot=bot)
+            case CannedRemoved(shortcut):
+                return answer("canned.removed", shortcut=shortcut)
+            case CannedMissing(shortcut):
+                return answer("canned.missing", shortcut=shortcut)
+            case TagsAdded(added, existing):
+                done = t("tags.added", tags=", ".join(added) or "-")
+                if existing:
+                    done += " " + t("tags.existing", tags=", ".join(existing))
+                return answer("tools.done", text=done)
+            case TagRemoved(name):
+                return answer("tags.removed", name=name)
+            case TagMissing(name):
+                return answer("tags.missing", name=name)
+            case TagRuleSet(required):
+                return answer("tags.required_on" if required else "tags.required_off")
+        return []
+
+    return compose
