@@ -122,6 +122,17 @@ class TeamMoves(StoreCore):
             )
         )
 
+    async def _chat_and_agent(
+        self, session: AsyncSession, dedupe_keys: Sequence[str], chat_id: int, person: Person
+    ) -> tuple[Chat, Agent] | Duplicate | NoSuchChat:
+        """How every move starts: once per inbound activity, on a chat that exists."""
+        if not await self._first_time(session, dedupe_keys):
+            return Duplicate()
+        chat = await session.get(Chat, chat_id)
+        if chat is None:
+            return NoSuchChat()
+        return chat, await self._agent(session, person)
+
     async def _bump(self, session: AsyncSession, chat_id: int) -> None:
         """A new card version: participants changed, so every card shown is out of date."""
         await session.execute(
@@ -172,12 +183,10 @@ class TeamMoves(StoreCore):
         be online and not in the chat already; one transfer at a time per chat.
         """
         async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
-            chat = await session.get(Chat, chat_id)
-            if chat is None:
-                return NoSuchChat()
-            actor = await self._agent(session, sender)
+            found = await self._chat_and_agent(session, dedupe_keys, chat_id, sender)
+            if not isinstance(found, tuple):
+                return found
+            chat, actor = found
             if chat.state != ChatState.ACTIVE:
                 return await self._refuse(session, chat_id, "offer_not_active", on_refused)
             if kind == OfferKind.TRANSFER and chat.owner_id != actor.id:
@@ -240,13 +249,11 @@ class TeamMoves(StoreCore):
         ``kind`` None means any kind (Decline names the offer by its id).
         """
         async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
+            found = await self._chat_and_agent(session, dedupe_keys, chat_id, person)
+            if not isinstance(found, tuple):
+                return found
+            _, agent = found
             now = self.clock()
-            chat = await session.get(Chat, chat_id)
-            if chat is None:
-                return NoSuchChat()
-            agent = await self._agent(session, person)
             mine = and_(
                 Offer.chat_id == chat_id,
                 (Offer.kind == kind) if kind is not None else true(),
@@ -355,13 +362,11 @@ class TeamMoves(StoreCore):
     ) -> Moved | Refused | Duplicate | NoSuchChat:
         """A supervisor of the chat's department joins it to monitor and to help."""
         async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
+            found = await self._chat_and_agent(session, dedupe_keys, chat_id, person)
+            if not isinstance(found, tuple):
+                return found
+            chat, agent = found
             now = self.clock()
-            chat = await session.get(Chat, chat_id)
-            if chat is None:
-                return NoSuchChat()
-            agent = await self._agent(session, person)
             if chat.state == ChatState.CLOSED:
                 return await self._refuse(session, chat_id, "join_closed", on_refused)
             if await self._participant(session, chat_id, agent.id) is not None:
@@ -407,13 +412,11 @@ class TeamMoves(StoreCore):
     ) -> Moved | Refused | Duplicate | NoSuchChat:
         """A participant other than the owner leaves; the owner transfers or closes instead."""
         async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
+            found = await self._chat_and_agent(session, dedupe_keys, chat_id, person)
+            if not isinstance(found, tuple):
+                return found
+            _, agent = found
             now = self.clock()
-            chat = await session.get(Chat, chat_id)
-            if chat is None:
-                return NoSuchChat()
-            agent = await self._agent(session, person)
             seat = await self._participant(session, chat_id, agent.id)
             if seat is None:
                 return await self._refuse(session, chat_id, "leave_not_participant", on_refused)
