@@ -20,7 +20,7 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
-from dialogs.notices import mention_answer, relay_refused
+from dialogs.notices import mention_answer, mention_reply, relay_refused
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
 from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
@@ -179,18 +179,6 @@ class AgentTurn:
                 return error_answer(404, "no such chat")
             case _:
                 return card_answer(self.card(outcome.chat))
-
-
-async def mention_reply(
-    ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any
-) -> None:
-    """Answer an agent where they wrote, @mentioning them, once per inbound activity."""
-    mention = Mention(person_of(activity))
-    text = ctx.team_texts(key, mention=mention.markup, **values)
-    await ctx.store.notify(
-        activity_keys(activity),
-        [to_conversation(reference_of(activity), text_activity(text, mentions=(mention,)))],
-    )
 
 
 def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:

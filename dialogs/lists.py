@@ -7,9 +7,9 @@ from typing import Any
 from cards.lists import chat_list_card
 from cards.request import card_activity
 from dialogs.activity import activity_keys, channel_of, mentioned_people, person_of, reference_of
-from dialogs.agents import mention_reply
 from dialogs.commands import Command
 from dialogs.context import FlowContext
+from dialogs.notices import mention_reply
 from dialogs.replies import Mention, text_activity, to_conversation
 from store.outbox import Outgoing
 from store.team import RoomRefused, SupervisorsChanged

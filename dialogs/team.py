@@ -24,11 +24,11 @@ from dialogs.agents import (
     chat_of_thread,
     error_answer,
     mention_notice,
-    mention_reply,
     message_answer,
 )
 from dialogs.commands import Command
 from dialogs.context import FlowContext
+from dialogs.notices import mention_reply
 from dialogs.replies import Mention, text_activity, to_conversation, to_thread
 from store.core import ChatView, Duplicate, NoSuchChat, Person
 from store.models import ChatState, OfferKind, ParticipantRole
