@@ -3,14 +3,17 @@ the sections a request card gains (who is @mentioned, a returning customer's his
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cards.actions import _data_of
 from cards.request import SCHEMA_VERSION, TextLookup, attachment
-from store.core import Person
+from store.core import ChatView, Person
 
 CHOOSE_DEPARTMENT = "department"
 SET_AVAILABILITY = "availability"
+
+EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,3 +128,17 @@ def with_history(card: dict[str, Any], text: str, links: list[tuple[str, str]]) 
         "actions": [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in links],
     }
     return {**card, "body": [*card["body"], links_block]} if links else card
+
+
+def with_returning(
+    card: dict[str, Any], chat: ChatView, t: TextLookup, transcript_url: Callable[[int], str]
+) -> dict[str, Any]:
+    """A returning customer's card: how many earlier chats, the last agent, their transcripts."""
+    if not chat.earlier_chats:
+        return card
+    text = t("card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-")
+    links = [
+        (t("card.earlier_chat", id=chat_id), transcript_url(chat_id))
+        for chat_id in chat.earlier_chats[:EARLIER_LINKS]
+    ]
+    return with_history(card, text, links)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cards.departments import with_returning
 from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
 from dialogs import canned, notes
 from dialogs.activity import (
@@ -84,7 +85,8 @@ class AgentTurn:
 
     def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
         url = self.ctx.transcript_url(chat.id) if chat.state == ChatState.CLOSED else None
-        return request_card(chat, self.t, note=note, transcript_url=url)
+        card = request_card(chat, self.t, note=note, transcript_url=url)
+        return with_returning(card, chat, self.t, self.ctx.transcript_url)
 
     def tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
         """Tell the acting agent in the thread; an invoke is answered on its card instead."""

@@ -4,14 +4,15 @@ department, moving a chat, capacity, ``who``, and announcing unanswered chats.""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from cards.departments import (
     department_choice,
     mention_markup,
-    with_history,
     with_mentions,
     with_note,
+    with_returning,
 )
 from cards.request import card_activity, format_duration, request_card
 from dialogs.activity import (
@@ -58,18 +59,9 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
     """The request card as first posted: online agents @mentioned (or a note that nobody
     is online), and for a returning customer their earlier chats."""
     t = ctx.team_texts
-    card = request_card(chat, t)
-    if audience.earlier_chats:
-        text = t(
-            "card.returning",
-            count=len(audience.earlier_chats),
-            owner=audience.last_owner or "-",
-        )
-        links = [
-            (t("card.earlier_chat", id=chat_id), ctx.transcript_url(chat_id))
-            for chat_id in audience.earlier_chats[:5]
-        ]
-        card = with_history(card, text, links)
+    # A chat just opened is viewed without queries; its history comes with the audience.
+    chat = replace(chat, earlier_chats=audience.earlier_chats, earlier_owner=audience.last_owner)
+    card = with_returning(request_card(chat, t), chat, t, ctx.transcript_url)
     if audience.online:
         return with_mentions(
             card, t("card.online_agents", mentions=_mentions_text(audience.online)), audience.online

@@ -92,6 +92,8 @@ class ChatView:
     participants: tuple[Member, ...] = ()
     tags: tuple[str, ...] = ()
     department_tags: tuple[str, ...] = ()
+    earlier_chats: tuple[int, ...] = ()  # the customer's closed chats before this one, newest first
+    earlier_owner: str | None = None  # who had the newest of them
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -294,6 +296,18 @@ class StoreCore:
             select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
         )
         assert customer is not None
+        earlier = (
+            await session.execute(
+                select(Chat.id, Agent.name)
+                .outerjoin(Agent, Agent.id == Chat.owner_id)
+                .where(
+                    Chat.customer_id == chat.customer_id,
+                    Chat.state == ChatState.CLOSED,
+                    Chat.id < chat_id,
+                )
+                .order_by(Chat.id.desc())
+            )
+        ).all()
         return ChatView(
             id=chat.id,
             state=chat.state,
@@ -318,6 +332,8 @@ class StoreCore:
             ),
             tags=tuple(tags),
             department_tags=tuple(department_tags),
+            earlier_chats=tuple(row.id for row in earlier),
+            earlier_owner=earlier[0].name if earlier else None,
         )
 
     def _note(

@@ -286,6 +286,12 @@ async def test_returning_customer_card(bridge: Bridge) -> None:
     assert link["type"] == "Action.OpenUrl" and f"/transcripts/{chat.chat_id}?" in link["url"]
     # The last owner is online: mentioned first.
     assert mentioned(card) == [minh.id, room.supervisor.id]
+    # The history stays on the card when it changes (here: accepted by the supervisor).
+    await accept(bridge, again, room.supervisor)
+    updated = card_of(bridge.connector.updates(again.thread, again.card_id)[-1])
+    assert "Returning customer: 1 earlier chat(s); last agent: Minh." in card_text(updated)
+    [link] = [a for b in updated["body"] if b["type"] == "ActionSet" for a in b["actions"]]
+    assert f"/transcripts/{chat.chat_id}?" in link["url"]
 
 
 def test_routing_cards_are_plain_adaptive_cards_1_5() -> None:
