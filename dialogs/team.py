@@ -75,23 +75,25 @@ class TeamTurn(AgentTurn):
 
     # -- invite and transfer ---------------------------------------------------------------
 
-    async def _colleagues(self, chat: ChatView, verb: str) -> list[Person]:
-        """The team's online members one may invite (not in the chat yet) or hand it to.
-
-        The roster comes from the Bot Connector's members API; if it cannot be read
-        now, every online agent the bridge knows is offered instead.
-        """
-        roster: list[str] | None = None
+    async def _roster(self) -> list[dict[str, Any]] | None:
+        """The team's members as the Bot Connector's members API lists them (with their
+        Teams role); None when it cannot be read now or says nothing."""
         team = team_of(self.activity)
-        if team:
-            try:
-                members = await self.ctx.directory.members(
-                    str(self.activity.get("serviceUrl")), team
-                )
-                # A team always has members; an empty answer says nothing about who is in it.
-                roster = [str(m.get("id")) for m in members if m.get("id")] or None
-            except Exception as error:  # the connector being down must not block a move
-                log.warning("team roster unavailable, offering all online agents: %s", error)
+        if not team:
+            return None
+        try:
+            members = await self.ctx.directory.members(str(self.activity.get("serviceUrl")), team)
+        except Exception as error:  # the connector being down must not block a move
+            log.warning("team roster unavailable: %s", error)
+            return None
+        # A team always has members; an empty answer says nothing about who is in it.
+        return [m for m in members if m.get("id")] or None
+
+    async def _colleagues(self, chat: ChatView, verb: str) -> list[Person]:
+        """The team's online members one may invite (not in the chat yet) or hand it to;
+        every online agent the bridge knows when the roster cannot be read."""
+        members = await self._roster()
+        roster = [str(m["id"]) for m in members] if members is not None else None
         if verb == TRANSFER:
             excluded = {self.person.teams_id}
         else:
@@ -200,8 +202,19 @@ class TeamTurn(AgentTurn):
                 self.in_thread(chat, "team.supervisor_joined", agent=self.person.name),
             ]
 
+        # The team's owners may join like supervisors; Teams says who they are.
+        members = await self._roster() or []
+        team_owner = any(
+            m["id"] == self.person.teams_id and str(m.get("userRole", "")).lower() == "owner"
+            for m in members
+        )
         outcome = await self.ctx.store.join(
-            chat_id, self.person, self.keys, on_joined=on_joined, on_refused=self.refused
+            chat_id,
+            self.person,
+            self.keys,
+            team_owner=team_owner,
+            on_joined=on_joined,
+            on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
             return await self._current(chat_id)

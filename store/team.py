@@ -357,10 +357,12 @@ class TeamMoves(StoreCore):
         person: Person,
         dedupe_keys: Sequence[str],
         *,
+        team_owner: bool = False,
         on_joined: ViewCompose,
         on_refused: RefusalCompose,
     ) -> Moved | Refused | Duplicate | NoSuchChat:
-        """A supervisor of the chat's department joins it to monitor and to help."""
+        """A supervisor of the chat's department (or an owner of the team, as the Bot
+        Connector's roster says) joins it to monitor and to help."""
         async with self._transaction() as session:
             found = await self._chat_and_agent(session, dedupe_keys, chat_id, person)
             if not isinstance(found, tuple):
@@ -371,7 +373,7 @@ class TeamMoves(StoreCore):
                 return await self._refuse(session, chat_id, "join_closed", on_refused)
             if await self._participant(session, chat_id, agent.id) is not None:
                 return await self._refuse(session, chat_id, "already_in_chat", on_refused)
-            if not await self._is_supervisor(session, agent.id, chat):
+            if not team_owner and not await self._is_supervisor(session, agent.id, chat):
                 return await self._refuse(session, chat_id, "join_not_supervisor", on_refused)
             await self._seat(session, chat_id, agent.id, ParticipantRole.SUPERVISOR)
             await self._bump(session, chat_id)

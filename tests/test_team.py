@@ -245,6 +245,16 @@ async def test_join_by_supervisor_only(bridge: Bridge) -> None:
     assert participants(latest_card(bridge, chat)) == "Supervisor Mai (owner)"
 
 
+async def test_team_owner_may_join_like_a_supervisor(bridge: Bridge) -> None:
+    chat = await active_chat(bridge)
+    owner = {**LAN.account, "userRole": "owner"}
+    bridge.connector.set_members(act.TEAM, [MAI.account, MINH.account, HUNG.account, owner])
+    refused = await press(bridge, chat, HUNG, "join")
+    assert refused["type"] == MESSAGE and "only the department's supervisors" in refused["value"]
+    joined = await press(bridge, chat, LAN, "join")
+    assert participants(joined["value"]) == "Minh (owner), Lan Anh (supervisor)"
+
+
 async def test_supervisor_joins_active_chat_by_command_and_may_leave(bridge: Bridge) -> None:
     chat = await active_chat(bridge)
     await say(bridge, chat, HUNG, "/join")
