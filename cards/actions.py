@@ -55,7 +55,9 @@ def action_data(
     return data
 
 
-def _data_of(activity: dict[str, Any]) -> dict[str, Any] | None:
+def card_data(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The data a pressed button carried, from an invoke's ``action.data`` or a submit's
+    ``value``; None when the activity is not a button press."""
     value = activity.get("value")
     if not isinstance(value, dict):
         return None
@@ -72,18 +74,18 @@ def _data_of(activity: dict[str, Any]) -> dict[str, Any] | None:
 
 def card_input(activity: dict[str, Any], name: str) -> Any:
     """The value of a card's input sent with a button press (Teams merges inputs into the data)."""
-    data = _data_of(activity)
+    data = card_data(activity)
     return data.get(name) if data is not None else None
 
 
 def is_card_action(activity: dict[str, Any]) -> bool:
-    data = _data_of(activity)
+    data = card_data(activity)
     return data is not None and "action" in data
 
 
 def parse_action(activity: dict[str, Any]) -> CardAction:
     """The action of an invoke or a submit; :class:`BadAction` if it is not a valid one."""
-    data = _data_of(activity)
+    data = card_data(activity)
     if data is None:
         raise BadAction("no card data")
     verb = data.get("action")

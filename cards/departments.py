@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cards.actions import _data_of
+from cards.actions import card_data
 from cards.request import SCHEMA_VERSION, TextLookup, attachment
 from store.core import ChatView, Person
 
@@ -87,7 +87,7 @@ def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
 def pressed_availability(activity: dict[str, Any]) -> str | None:
     """The availability a status-card press asks for ("" when malformed); None when the
     activity is no such press (an invoke or a Submit alike)."""
-    data = _data_of(activity)
+    data = card_data(activity)
     if data is None or data.get("action") != SET_AVAILABILITY:
         return None
     word = data.get("availability")
