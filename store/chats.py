@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.audience import Audience, add_member, audience
@@ -147,6 +147,53 @@ _CUSTOMER_AND_OPEN_CHAT = (
 )
 
 
+async def stored_customer(
+    session: AsyncSession, turn: CustomerTurn, customer: Customer | None, now: datetime
+) -> Customer:
+    """The customer who wrote ``turn``: created, or brought up to date (how to reach them,
+    their name and language change between visits)."""
+    if customer is None:
+        customer = Customer(
+            channel_id=turn.channel_id,
+            user_id=turn.user_id,
+            name=turn.name,
+            locale=turn.locale,
+            reference=turn.reference,
+            created_at=now,
+        )
+        session.add(customer)
+        await session.flush()
+        return customer
+    if customer.reference != turn.reference:
+        customer.reference = turn.reference
+    if turn.name and customer.name != turn.name:
+        customer.name = turn.name
+    if customer.locale != turn.locale:
+        customer.locale = turn.locale
+    return customer
+
+
+async def new_chat(
+    session: AsyncSession,
+    customer_id: int,
+    department: Department | None,
+    announce_at: datetime | None,
+    now: datetime,
+) -> Chat:
+    """A waiting chat; the open-chat unique index makes a concurrent second one fail."""
+    chat = Chat(
+        customer_id=customer_id,
+        department_id=department.id if department else None,
+        state=ChatState.WAITING,
+        version=1,
+        created_at=now,
+        announce_at=announce_at,
+    )
+    session.add(chat)
+    await session.flush()
+    return chat
+
+
 def _opened_view(
     chat: Chat, customer: Customer, department: Department | None, text: str
 ) -> ChatView:
@@ -193,16 +240,10 @@ class ChatLifecycle(StoreCore):
         A customer writing faster than ``flood`` allows is told so once per window;
         their messages are still stored and passed on.
         """
-        for _ in range(3):
-            try:
-                return await self._customer_message(
-                    turn, dedupe_keys, on_open, on_append, flood, on_flood
-                )
-            except IntegrityError:
-                # Another replica opened the chat or created the customer at the same time:
-                # the retry sees its row.
-                continue
-        raise RuntimeError("customer message could not be stored after retries")
+        return await self._settling_conflicts(
+            lambda: self._customer_message(turn, dedupe_keys, on_open, on_append, flood, on_flood),
+            "customer message",
+        )
 
     async def _customer_message(
         self,
@@ -227,25 +268,8 @@ class ChatLifecycle(StoreCore):
                     },
                 )
             ).one_or_none()
-            customer, chat, recent = found if found else (None, None, 0)
-            if customer is None:
-                customer = Customer(
-                    channel_id=turn.channel_id,
-                    user_id=turn.user_id,
-                    name=turn.name,
-                    locale=turn.locale,
-                    reference=turn.reference,
-                    created_at=now,
-                )
-                session.add(customer)
-                await session.flush()
-            else:
-                if customer.reference != turn.reference:
-                    customer.reference = turn.reference
-                if turn.name and customer.name != turn.name:
-                    customer.name = turn.name
-                if customer.locale != turn.locale:
-                    customer.locale = turn.locale
+            known, chat, recent = found if found else (None, None, 0)
+            customer = await stored_customer(session, turn, known, now)
             opened = chat is None
             department = None
             if chat is None:
@@ -253,16 +277,8 @@ class ChatLifecycle(StoreCore):
                 # chat waits without one.
                 rooms = list(await session.scalars(select(Department).limit(2)))
                 department = rooms[0] if len(rooms) == 1 else None
-                chat = Chat(
-                    customer_id=customer.id,
-                    department_id=department.id if department else None,
-                    state=ChatState.WAITING,
-                    version=1,
-                    created_at=now,
-                    announce_at=now + self.unanswered_after if department else None,
-                )
-                session.add(chat)
-                await session.flush()
+                announce_at = now + self.unanswered_after if department else None
+                chat = await new_chat(session, customer.id, department, announce_at, now)
             self._note(
                 session,
                 chat.id,

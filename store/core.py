@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store import outbox
@@ -42,6 +43,7 @@ from store.models import (
 from store.outbox import Outgoing
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 DEFAULT_DEPARTMENT = "default"
 
@@ -198,6 +200,17 @@ class StoreCore:
         if added and self.delivery is not None:
             taken = {item.id for item in leased}
             self.delivery.committed(leased, {row.lane for row in added if row.id not in taken})
+
+    @staticmethod
+    async def _settling_conflicts(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """Run a transaction again when it lost a unique-key race to another replica
+        (both created the same customer or open chat): the retry sees the winner's row."""
+        for _ in range(3):
+            try:
+                return await attempt()
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"{what} could not be stored after retries")
 
     def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
         session.info["added"].extend(outbox.add_outgoing(session, items, now))

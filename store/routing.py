@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audience import Audience, add_member, audience, departments
-from store.chats import CustomerTurn
+from store.chats import CustomerTurn, new_chat, stored_customer
 from store.core import ChatView, Duplicate, NoSuchChat, NotAllowed, Person, StoreCore
 from store.models import (
     Agent,
@@ -110,16 +109,10 @@ class Routing(StoreCore):
         department. Once an agent has the chat, the choice changes nothing
         (``on_kept`` passes the text on, as for any message).
         """
-        for _ in range(3):
-            try:
-                return await self._choose_department(
-                    turn, key, dedupe_keys, on_routed, on_kept, on_unknown
-                )
-            except IntegrityError:
-                # Another replica created the customer or their chat at the same time:
-                # the retry sees its row.
-                continue
-        raise RuntimeError("department choice could not be stored after retries")
+        return await self._settling_conflicts(
+            lambda: self._choose_department(turn, key, dedupe_keys, on_routed, on_kept, on_unknown),
+            "department choice",
+        )
 
     async def _choose_department(
         self,
@@ -139,38 +132,17 @@ class Routing(StoreCore):
                 known = await departments(session)
                 self._enqueue(session, on_unknown(known), now)
                 return UnknownDepartment(known)
-            customer = await session.scalar(
+            known = await session.scalar(
                 select(Customer).where(
                     Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
                 )
             )
-            if customer is None:
-                customer = Customer(
-                    channel_id=turn.channel_id,
-                    user_id=turn.user_id,
-                    name=turn.name,
-                    locale=turn.locale,
-                    reference=turn.reference,
-                    created_at=now,
-                )
-                session.add(customer)
-                await session.flush()
-            else:
-                customer.reference = turn.reference
-                customer.locale = turn.locale
+            customer = await stored_customer(session, turn, known, now)
             chat = await session.scalar(
                 select(Chat).where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
             )
             if chat is None:
-                chat = Chat(
-                    customer_id=customer.id,
-                    department_id=None,
-                    state=ChatState.WAITING,
-                    version=1,
-                    created_at=now,
-                )
-                session.add(chat)
-                await session.flush()
+                chat = await new_chat(session, customer.id, None, None, now)
             elif chat.department_id == department.id or chat.state != ChatState.WAITING:
                 self._keep_text(session, chat.id, customer.name, turn)
                 self._enqueue(session, on_kept(chat.id, chat.department_id is not None), now)
@@ -194,6 +166,7 @@ class Routing(StoreCore):
                 author,
                 turn.text,
                 source_key=turn.source_key,
+                attachments=list(turn.attachments),
             )
 
     async def _routed(
