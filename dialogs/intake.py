@@ -14,9 +14,10 @@ from dialogs.attachments import Files, as_attachments, links, read_files, stored
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
-from store.audience import Audience
-from store.chats import CustomerTurn, FloodLimit
+from store.audience import Audience, Choices
+from store.chats import CustomerTurn, FloodLimit, Picked
 from store.core import ChatView
 from store.outbox import Outgoing
 
@@ -55,7 +56,6 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
         await ctx.store.notify(keys, [to_conversation(reference, text_activity(notice))])
         return
-    departments = await ctx.store.departments()
     turn = CustomerTurn(
         channel_id=str(activity.get("channelId") or ""),
         user_id=str(sender.get("id")),
@@ -94,35 +94,37 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         no_room = text_activity(t("customer.no_room", name=name))
         return [to_conversation(reference, no_room), *refusal]
 
-    def on_append(chat_id: int, routed: bool) -> list[Outgoing]:
+    def on_append(chat_id: int, choices: Choices) -> list[Outgoing]:
         if not text and not files.passed:
             return refusal
-        if not routed:
+        if choices:
             # Still no department: the message is kept; ask again while there is a choice.
-            return [*(prompt(departments) if len(departments) > 1 else []), *refusal]
+            return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         says = [
             to_thread(chat_id, text_activity(team("agent.customer_says", name=name, text=text)))
         ]
         return [*(says if text.strip() else []), *shown_files(chat_id), *refusal]
 
-    if chosen is None and len(departments) > 1:
-        chosen = match_department(text, departments)
-    if chosen is not None:
-        await ctx.store.choose_department(
-            turn, chosen, keys, on_routed=on_routed, on_kept=on_append, on_unknown=prompt
-        )
-        return
-
     def on_flood() -> list[Outgoing]:
         return [to_conversation(reference, text_activity(t("customer.too_fast")))]
 
-    await ctx.store.customer_message(
-        turn,
-        keys,
-        on_open=on_open,
-        on_append=on_append,
-        flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
-        on_flood=on_flood,
+    if chosen is None:
+        # Only a short line can be a department's name (a suggested action's word).
+        could_name = 0 < len(text.strip()) <= DEPARTMENT_NAME_LIMIT and "\n" not in text.strip()
+        outcome = await ctx.store.customer_message(
+            turn,
+            keys,
+            on_open=on_open,
+            on_append=on_append,
+            flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
+            on_flood=on_flood,
+            pick=(lambda choices: match_department(text, choices)) if could_name else None,
+        )
+        if not isinstance(outcome, Picked):
+            return
+        chosen = outcome.key
+    await ctx.store.choose_department(
+        turn, chosen, keys, on_routed=on_routed, on_kept=on_append, on_unknown=prompt
     )
 
 

@@ -34,7 +34,10 @@ def person(agent: Agent) -> Person:
     return Person(teams_id=agent.teams_id, name=agent.name, aad_object_id=agent.aad_object_id)
 
 
-async def departments(session: AsyncSession) -> tuple[tuple[str, str], ...]:
+Choices = tuple[tuple[str, str], ...]  # departments a customer may pick, as (key, name)
+
+
+async def departments(session: AsyncSession) -> Choices:
     """Every department as (key, name), in the order they were set up."""
     rows = await session.execute(select(Department.key, Department.name).order_by(Department.id))
     return tuple((key, name) for key, name in rows)

@@ -12,7 +12,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.audience import Audience, add_member, audience
+from store.audience import Audience, Choices, add_member, audience, departments
 from store.core import (
     ChatView,
     Duplicate,
@@ -108,6 +108,18 @@ class AtCapacity:
 
     chat: ChatView
     capacity: int
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The message names a department to choose; nothing was stored yet."""
+
+    key: str
+
+
+# What a customer's later message sends: given the chat and, while it has no department,
+# the departments to pick from (empty once it has one).
+AppendCompose = Callable[[int, Choices], list[Outgoing]]
 
 
 @dataclass(frozen=True)
@@ -231,17 +243,25 @@ class ChatLifecycle(StoreCore):
         dedupe_keys: Sequence[str],
         *,
         on_open: Callable[[ChatView, Audience], list[Outgoing]],
-        on_append: Callable[[int, bool], list[Outgoing]],
+        on_append: AppendCompose,
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
-    ) -> Duplicate | Opened | Appended:
+        pick: Callable[[Choices], str | None] | None,
+    ) -> Duplicate | Opened | Appended | Picked:
         """Store a customer's message; open a chat if they have none open.
 
         A customer writing faster than ``flood`` allows is told so once per window;
-        their messages are still stored and passed on.
+        their messages are still stored and passed on. While the chat has no
+        department or waits for an agent and there is a choice, ``pick`` (None when
+        the text cannot name one) reads one from the text (a suggested action's word):
+        then nothing is stored here and :class:`Picked` says which, for
+        ``choose_department``. An accepted chat (the usual case) never reads the
+        departments.
         """
         return await self._settling_conflicts(
-            lambda: self._customer_message(turn, dedupe_keys, on_open, on_append, flood, on_flood),
+            lambda: self._customer_message(
+                turn, dedupe_keys, on_open, on_append, flood, on_flood, pick
+            ),
             "customer message",
         )
 
@@ -250,13 +270,12 @@ class ChatLifecycle(StoreCore):
         turn: CustomerTurn,
         dedupe_keys: Sequence[str],
         on_open: Callable[[ChatView, Audience], list[Outgoing]],
-        on_append: Callable[[int, bool], list[Outgoing]],
+        on_append: AppendCompose,
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
-    ) -> Duplicate | Opened | Appended:
+        pick: Callable[[Choices], str | None] | None,
+    ) -> Duplicate | Opened | Appended | Picked:
         async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
             now = self.clock()
             found = (
                 await session.execute(
@@ -269,6 +288,17 @@ class ChatLifecycle(StoreCore):
                 )
             ).one_or_none()
             known, chat, recent = found if found else (None, None, 0)
+            unrouted = chat is None or chat.department_id is None
+            choices: Choices = ()
+            if unrouted or (pick is not None and chat.state == ChatState.WAITING):
+                # Until an agent accepts, the customer may still (re)choose by name.
+                listed = await departments(session)
+                key = pick(listed) if pick is not None and len(listed) > 1 else None
+                if key is not None:
+                    return Picked(key)
+                choices = listed if unrouted else ()
+            if not await self._first_time(session, dedupe_keys):
+                return Duplicate()
             customer = await stored_customer(session, turn, known, now)
             opened = chat is None
             department = None
@@ -293,7 +323,7 @@ class ChatLifecycle(StoreCore):
                 view = _opened_view(chat, customer, department, turn.text)
                 self._enqueue(session, on_open(view, await audience(session, chat.id)), now)
                 return Opened(view)
-            self._enqueue(session, on_append(chat.id, chat.department_id is not None), now)
+            self._enqueue(session, on_append(chat.id, choices), now)
             slowed = chat.slowed_until is not None and chat.slowed_until > now
             if recent + 1 > flood.messages and not slowed:
                 chat.slowed_until = now + timedelta(seconds=flood.window)

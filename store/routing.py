@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audience import Audience, add_member, audience, departments
-from store.chats import CustomerTurn, new_chat, stored_customer
+from store.chats import AppendCompose, CustomerTurn, new_chat, stored_customer
 from store.core import ChatView, Duplicate, NoSuchChat, NotAllowed, Person, StoreCore
 from store.models import (
     Agent,
@@ -88,10 +88,6 @@ class Routing(StoreCore):
             )
             return found or Availability.OFFLINE
 
-    async def departments(self) -> tuple[tuple[str, str], ...]:
-        async with self._sessions() as session:
-            return await departments(session)
-
     async def choose_department(
         self,
         turn: CustomerTurn,
@@ -99,7 +95,7 @@ class Routing(StoreCore):
         dedupe_keys: Sequence[str],
         *,
         on_routed: RouteCompose,
-        on_kept: Callable[[int, bool], list[Outgoing]],
+        on_kept: AppendCompose,
         on_unknown: Callable[[tuple[tuple[str, str], ...]], list[Outgoing]],
     ) -> Duplicate | Routed | Unchanged | UnknownDepartment:
         """The customer picks (or changes) their chat's department, before anyone accepts it.
@@ -120,7 +116,7 @@ class Routing(StoreCore):
         key: str,
         dedupe_keys: Sequence[str],
         on_routed: RouteCompose,
-        on_kept: Callable[[int, bool], list[Outgoing]],
+        on_kept: AppendCompose,
         on_unknown: Callable[[tuple[tuple[str, str], ...]], list[Outgoing]],
     ) -> Duplicate | Routed | Unchanged | UnknownDepartment:
         async with self._transaction() as session:
@@ -145,14 +141,15 @@ class Routing(StoreCore):
                 chat = await new_chat(session, customer.id, None, None, now)
             elif chat.department_id == department.id or chat.state != ChatState.WAITING:
                 self._keep_text(session, chat.id, customer.name, turn)
-                self._enqueue(session, on_kept(chat.id, chat.department_id is not None), now)
+                choices = await departments(session) if chat.department_id is None else ()
+                self._enqueue(session, on_kept(chat.id, choices), now)
                 return Unchanged(chat.id)
             previous = await self._view(session, chat.id) if chat.department_id else None
             self._keep_text(session, chat.id, customer.name, turn)
             outcome = await self._routed(session, chat.id, department.id, previous, on_routed)
             if isinstance(outcome, Unchanged):
                 # An agent accepted the chat meanwhile: the text goes to them as usual.
-                self._enqueue(session, on_kept(chat.id, True), now)
+                self._enqueue(session, on_kept(chat.id, ()), now)
             return outcome
 
     def _keep_text(
