@@ -94,10 +94,10 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         no_room = text_activity(t("customer.no_room", name=name))
         return [to_conversation(reference, no_room), *refusal]
 
-    def on_append(chat_id: int, choices: Choices) -> list[Outgoing]:
+    def on_append(chat_id: int, choices: Choices | None) -> list[Outgoing]:
         if not text and not files.passed:
             return refusal
-        if choices:
+        if choices is not None:
             # Still no department: the message is kept; ask again while there is a choice.
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         says = [

@@ -118,8 +118,8 @@ class Picked:
 
 
 # What a customer's later message sends: given the chat and, while it has no department,
-# the departments to pick from (empty once it has one).
-AppendCompose = Callable[[int, Choices], list[Outgoing]]
+# the departments to pick from (None once it has one).
+AppendCompose = Callable[[int, Choices | None], list[Outgoing]]
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,9 @@ class AlreadyClosed:
     chat: ChatView
 
 
-# A customer, their open chat (if any) and how many messages it got within the flood
-# window, in one statement built once: this runs for every customer message.
+# A customer, their open chat (if any), how many messages it got within the flood window
+# and how many departments there are (is there a choice?), in one statement built once:
+# this runs for every customer message.
 _RECENT = (
     select(func.count(Message.id))
     .where(
@@ -149,8 +150,9 @@ _RECENT = (
     .correlate(Chat)
     .scalar_subquery()
 )
+_ROOMS = select(func.count(Department.id)).scalar_subquery()
 _CUSTOMER_AND_OPEN_CHAT = (
-    select(Customer, Chat, func.coalesce(_RECENT, 0))
+    select(Customer, Chat, func.coalesce(_RECENT, 0), _ROOMS)
     .outerjoin(Chat, and_(Chat.customer_id == Customer.id, Chat.state != ChatState.CLOSED))
     .where(
         Customer.channel_id == bindparam("p_channel"),
@@ -287,16 +289,20 @@ class ChatLifecycle(StoreCore):
                     },
                 )
             ).one_or_none()
-            known, chat, recent = found if found else (None, None, 0)
+            known, chat, recent, rooms = found if found else (None, None, 0, 0)
+            if chat is None:
+                # A new chat goes straight to the department when there is only one.
+                first = list(await session.scalars(select(Department).limit(2)))
+                rooms = len(first)
             unrouted = chat is None or chat.department_id is None
-            choices: Choices = ()
-            if unrouted or (pick is not None and chat.state == ChatState.WAITING):
+            choices: Choices | None = () if unrouted else None
+            if rooms > 1 and (unrouted or (pick is not None and chat.state == ChatState.WAITING)):
                 # Until an agent accepts, the customer may still (re)choose by name.
                 listed = await departments(session)
-                key = pick(listed) if pick is not None and len(listed) > 1 else None
+                key = pick(listed) if pick is not None else None
                 if key is not None:
                     return Picked(key)
-                choices = listed if unrouted else ()
+                choices = listed if unrouted else None
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             customer = await stored_customer(session, turn, known, now)
@@ -305,8 +311,7 @@ class ChatLifecycle(StoreCore):
             if chat is None:
                 # With several departments the customer picks one first; until then the
                 # chat waits without one.
-                rooms = list(await session.scalars(select(Department).limit(2)))
-                department = rooms[0] if len(rooms) == 1 else None
+                department = first[0] if rooms == 1 else None
                 announce_at = now + self.unanswered_after if department else None
                 chat = await new_chat(session, customer.id, department, announce_at, now)
             self._note(

@@ -141,7 +141,7 @@ class Routing(StoreCore):
                 chat = await new_chat(session, customer.id, None, None, now)
             elif chat.department_id == department.id or chat.state != ChatState.WAITING:
                 self._keep_text(session, chat.id, customer.name, turn)
-                choices = await departments(session) if chat.department_id is None else ()
+                choices = await departments(session) if chat.department_id is None else None
                 self._enqueue(session, on_kept(chat.id, choices), now)
                 return Unchanged(chat.id)
             previous = await self._view(session, chat.id) if chat.department_id else None
@@ -149,7 +149,7 @@ class Routing(StoreCore):
             outcome = await self._routed(session, chat.id, department.id, previous, on_routed)
             if isinstance(outcome, Unchanged):
                 # An agent accepted the chat meanwhile: the text goes to them as usual.
-                self._enqueue(session, on_kept(chat.id, ()), now)
+                self._enqueue(session, on_kept(chat.id, None), now)
             return outcome
 
     def _keep_text(
