@@ -21,10 +21,11 @@ from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks, render
+from bot.trust import Gate
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store
-from store.core import Clock, utc_now
+from store.core import Clock, IntakeLimits, utc_now
 from store.engine import create_engine, create_schema, create_sessionmaker
 
 log = logging.getLogger("support_bridge")
@@ -58,6 +59,10 @@ ID_LIMITS = {
     "recipient.id": 256,
     "conversation.id": 400,
 }
+
+
+# Deepest nesting of objects and lists an activity may have (Teams cards stay far below).
+MAX_DEPTH = 64
 
 
 class BadActivity(web.HTTPBadRequest):
@@ -140,14 +145,18 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
         raise BadActivity("'channelData' must be an object")
     # A lone UTF-16 surrogate ("\ud800") or a NUL is valid JSON but not storable text:
     # neither database keeps it and no channel could display it (I-JSON, RFC 7493).
-    pending: list[Any] = [body]
+    # Nesting is bounded here, before anything recursive (the SDK's deserializer, the
+    # JSON columns) sees the body: a deep object is refused, never a RecursionError.
+    pending: list[tuple[Any, int]] = [(body, 0)]
     while pending:
-        value = pending.pop()
+        value, depth = pending.pop()
+        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+            raise BadActivity(f"the body is nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
-            pending.extend(value)
+            pending.extend((item, depth + 1) for item in value)
         elif isinstance(value, str):
             if "\x00" in value:
                 raise BadActivity("the body contains a NUL character")
@@ -222,13 +231,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 async def transcript(request: web.Request) -> web.Response:
-    try:
-        chat_id = int(request.match_info["chat_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="no such chat") from None
-    if not request.app[keys.LINKS].valid(chat_id, request.query.get("token", "")):
+    """GET /transcripts/<chat reference>?token=: the page, for a valid signed link only."""
+    ref = request.match_info["chat_ref"]
+    if not request.app[keys.LINKS].valid(ref, request.query.get("token", "")):
         raise web.HTTPForbidden(text="this transcript link is not valid or has expired")
-    found = await request.app[keys.STORE].transcript(chat_id)
+    chat_id = await request.app[keys.STORE].chat_by_ref(ref)
+    found = await request.app[keys.STORE].transcript(chat_id) if chat_id is not None else None
     if found is None:
         raise web.HTTPNotFound(text="no such chat")
     settings = request.app[keys.SETTINGS]
@@ -264,6 +272,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         app[keys.STORE].unanswered_after = timedelta(seconds=settings.unanswered_seconds)
         app[keys.STORE].default_capacity = settings.max_open_chats or None
+        app[keys.STORE].intake_limits = IntakeLimits(
+            per_conversation=settings.new_chats_per_conversation,
+            per_channel=settings.new_chats_per_channel,
+        )
         yield
         await engine.dispose()
 
@@ -291,7 +303,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 flood_messages=settings.flood_messages,
                 flood_window=settings.flood_window,
                 offer_timeout=settings.offer_timeout,
-            )
+                token_bound_ids=settings.direct_line_enhanced_auth,
+            ),
+            Gate(app[keys.STORE], settings),
         )
         yield
         await session.close()
@@ -324,14 +338,19 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/transcripts/{chat_id}", transcript)
+    app.router.add_get("/transcripts/{chat_ref}", transcript)
     return app
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
-    web.run_app(create_app(settings), host="0.0.0.0", port=settings.port)
+    web.run_app(
+        create_app(settings),
+        host=settings.listen_host,
+        port=settings.port,
+        keepalive_timeout=settings.client_timeout,
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.timers import Job
-from cards.actions import is_card_action
+from bot.trust import Admitted, Gate, Refused, from_teams_channel, log_refusal
+from cards.actions import BadAction, Pressed, is_card_action
 from dialogs import (
     agents,
     canned,
@@ -27,10 +28,11 @@ from dialogs import (
     tags,
     team,
 )
-from dialogs.activity import is_room_message, mentions_bot, text_for_bot, thread_of
-from dialogs.agents import InvokeAnswer, unsupported_invoke
+from dialogs.activity import mentions_bot, text_for_bot, thread_of
+from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
 from dialogs.commands import Command, parse_command
 from dialogs.context import FlowContext
+from dialogs.notices import mention_reply
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,6 @@ CommandHandler = Callable[[FlowContext, dict[str, Any], Command], Awaitable[None
 # Every command an agent can give in a room, by its word; each handler checks where it
 # was given (a thread command at the channel's root is answered with how to use it).
 COMMANDS: dict[str, CommandHandler] = {
-    "setup": lambda ctx, activity, command: rooms.setup(ctx, activity, command.argument),
     **{
         word: lambda ctx, activity, command: presence.set_availability(ctx, activity, command.word)
         for word in presence.WORDS
@@ -64,9 +65,19 @@ COMMANDS: dict[str, CommandHandler] = {
 }
 
 
+# ``setup`` is run by Bridge._room itself, with the tenant the gate admitted.
+COMMAND_WORDS = frozenset(COMMANDS) | {"setup"}
+# Commands that may run in a channel that is not a room yet (in the company's tenant).
+OUTSIDE_ROOMS = frozenset({"setup", "help"})
+
+
 class Bridge:
-    def __init__(self, ctx: FlowContext) -> None:
+    """Classifies each activity, passes the agents' side through the trust gate, and
+    hands it to its flow."""
+
+    def __init__(self, ctx: FlowContext, gate: Gate) -> None:
         self.ctx = ctx
+        self.gate = gate
 
     def timer_jobs(self) -> list[Job]:
         """What the timers fire when due (each job claims its due rows in the database)."""
@@ -78,14 +89,8 @@ class Bridge:
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         kind = activity.get("type")
         if kind == "invoke":
-            if activity.get("name") == extension.QUERY_INVOKE:
-                return await extension.query(self.ctx, activity)
-            if activity.get("name") != CARD_ACTION_INVOKE:
-                return unsupported_invoke(activity.get("name"))
-            if presence.is_availability_action(activity):
-                return await presence.availability_action(self.ctx, activity, by_invoke=True)
-            return await team.card_action(self.ctx, activity, by_invoke=True)
-        if is_room_message(activity):
+            return await self._invoke(activity)
+        if from_teams_channel(activity):
             await self._room(activity)
         elif kind == "message":
             await intake.customer_message(self.ctx, activity)
@@ -93,27 +98,77 @@ class Bridge:
             await indicators.customer_typing(self.ctx, activity)
         return None
 
+    def _refuse(self, activity: dict[str, Any], refused: Refused) -> InvokeAnswer:
+        log_refusal(activity, refused)
+        return error_answer(403, self.ctx.team_texts("refusal.neutral"))
+
+    async def _invoke(self, activity: dict[str, Any]) -> InvokeAnswer:
+        """Invokes come only from agents' Teams: a card press, an availability press or
+        the message extension; anything else is refused before a flow sees it."""
+        name = activity.get("name")
+        if name not in (CARD_ACTION_INVOKE, extension.QUERY_INVOKE):
+            return unsupported_invoke(name)
+        if name == extension.QUERY_INVOKE or presence.is_availability_action(activity):
+            admitted = await self.gate.admit(activity, needs_room=True)
+            if isinstance(admitted, Refused):
+                return self._refuse(activity, admitted)
+            if name == extension.QUERY_INVOKE:
+                return await extension.query(self.ctx, activity)
+            answer = await presence.availability_action(self.ctx, activity, by_invoke=True)
+            return answer or error_answer(400, "unknown availability")
+        pressed = await self.gate.press(activity)
+        if isinstance(pressed, Refused):
+            return self._refuse(activity, pressed)
+        if isinstance(pressed, BadAction):
+            return error_answer(400, str(pressed))
+        answer = await team.card_action(self.ctx, activity, pressed, by_invoke=True)
+        return answer or error_answer(404, "no such chat")
+
+    async def _refuse_quietly(self, activity: dict[str, Any], refused: Refused) -> None:
+        """A refused message in a channel: logged; the company's own people are told
+        neutrally where they addressed the bot, nobody else hears anything."""
+        log_refusal(activity, refused)
+        if not refused.hint and refused.reason in ("unknown_chat", "chat_of_another_room"):
+            await mention_reply(self.ctx, activity, "agent.action_refused")
+        elif refused.hint and mentions_bot(activity):
+            await mention_reply(self.ctx, activity, "agent.not_a_room")
+
     async def _room(self, activity: dict[str, Any]) -> None:
         kind = activity.get("type")
         if kind == "conversationUpdate":
-            await rooms.members_added(self.ctx, activity)
+            admitted = await self.gate.admit(activity, needs_room=False)
+            if isinstance(admitted, Admitted):
+                await rooms.members_added(self.ctx, activity)
+            else:
+                log_refusal(activity, admitted)
+            return
+        if kind not in ("message", "typing"):
+            return
+        if kind == "message" and is_card_action(activity):
+            pressed = await self.gate.press(activity)
+            if isinstance(pressed, Refused):
+                await self._refuse_quietly(activity, pressed)
+            elif isinstance(pressed, Pressed):
+                await team.card_action(self.ctx, activity, pressed, by_invoke=False)
+            return
+        addressed = mentions_bot(activity)
+        command = (
+            parse_command(text_for_bot(activity), addressed=addressed, known=COMMAND_WORDS)
+            if kind == "message"
+            else None
+        )
+        outside = command is not None and command.word in OUTSIDE_ROOMS
+        admitted = await self.gate.admit(activity, needs_room=not outside)
+        if isinstance(admitted, Refused):
+            await self._refuse_quietly(activity, admitted)
             return
         if kind == "typing":
             await indicators.agent_typing(self.ctx, activity)
-            return
-        if kind != "message":
-            return
-        if presence.is_availability_action(activity):
+        elif presence.is_availability_action(activity):
             await presence.availability_action(self.ctx, activity, by_invoke=False)
-            return
-        if is_card_action(activity):
-            await team.card_action(self.ctx, activity, by_invoke=False)
-            return
-        addressed = mentions_bot(activity)
-        command = parse_command(
-            text_for_bot(activity), addressed=addressed, known=frozenset(COMMANDS)
-        )
-        if command is not None:
+        elif command is not None and command.word == "setup":
+            await rooms.setup(self.ctx, activity, command.argument, admitted.tenant)
+        elif command is not None:
             handler = COMMANDS.get(command.word)
             if handler is None:
                 await agents.unknown_command(self.ctx, activity, command)

@@ -18,6 +18,8 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from botbuilder.integration.aiohttp import (
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
+    ChannelAccount,
     InvokeResponse,
 )
 from botframework.connector.aio import ConnectorClient
@@ -46,6 +49,12 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
     UserTokenClient,
 )
+from botframework.connector.auth.jwt_token_extractor import (
+    JwtTokenExtractor,
+    _OpenIdConfig,
+    _OpenIdMetadata,
+)
+from jwt.algorithms import RSAAlgorithm
 from msrest.authentication import Authentication
 from msrest.exceptions import ClientRequestError, DeserializationError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
@@ -100,17 +109,133 @@ class DeliveryError(Exception):
 
 
 def _sdk_config(settings: Settings) -> Any:
-    """The attribute names the SDK's configuration classes read."""
-    return type(
-        "SdkConfig",
-        (),
-        {
-            "APP_ID": settings.app_id,
-            "APP_PASSWORD": settings.app_password,
-            "APP_TYPE": settings.app_type,
-            "APP_TENANTID": settings.app_tenant_id,
-        },
-    )()
+    """The attribute names the SDK's configuration classes read.
+
+    A signing-key endpoint of one's own (``openid_metadata_url``) switches the SDK to its
+    parameterized authentication, which then needs every other endpoint spelled out:
+    they are the public cloud's.
+    """
+    values: dict[str, Any] = {
+        "APP_ID": settings.app_id,
+        "APP_PASSWORD": settings.app_password,
+        "APP_TYPE": settings.app_type,
+        "APP_TENANTID": settings.app_tenant_id,
+    }
+    if settings.openid_metadata_url:
+        values.update(
+            TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL=settings.openid_metadata_url,
+            TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL=(
+                AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+            ),
+            TO_CHANNEL_FROM_BOT_LOGIN_URL=AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL,
+            TO_CHANNEL_FROM_BOT_OAUTH_SCOPE=AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+            TO_BOT_FROM_CHANNEL_TOKEN_ISSUER=AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+            OAUTH_URL=AuthenticationConstants.OAUTH_URL,
+        )
+    return type("SdkConfig", (), values)()
+
+
+class _SigningKeys(_OpenIdMetadata):
+    """The Bot Framework's signing keys, fetched without ever blocking the event loop.
+
+    The SDK's own cache fetches with a blocking ``requests.get`` (no time-out) on the
+    event loop and forgets failures, so one forged token could freeze the server while
+    the key endpoint hangs. Here a fetch runs on aiohttp in the background; a turn waits
+    for it at most ``timeout`` seconds; a failure is remembered for ``failure_ttl``
+    seconds (tokens are refused at once meanwhile); keys older than ``refresh_after``
+    are refreshed in the background while still in use.
+    """
+
+    timeout = 0.8
+    failure_ttl = 30.0
+    refresh_after = 12 * 3600.0
+    max_age = 24 * 3600.0
+    unknown_key_retry = 300.0
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._fetched_at = -math.inf
+        self._failed_at = -math.inf
+        self._tried_at = -math.inf
+        self._download: asyncio.Task[None] | None = None
+
+    async def get(self, key_id: str) -> Any:
+        now = time.monotonic()
+        if self.keys and now - self._fetched_at < self.max_age:
+            if now - self._fetched_at > self.refresh_after:
+                self._start()
+            found = self._key(key_id)
+            if found is None and now - self._tried_at > self.unknown_key_retry:
+                await self._wait()  # keys may have rolled over since the last fetch
+                found = self._key(key_id)
+        else:
+            await self._wait()
+            found = self._key(key_id)
+        if found is None:
+            raise PermissionError("the token's signing key is not one of the Bot Framework's")
+        return found
+
+    def _key(self, key_id: str) -> Any:
+        for key in self.keys:
+            if isinstance(key, dict) and key.get("kid") == key_id:
+                return _OpenIdConfig(
+                    RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", [])
+                )
+        return None
+
+    def _start(self) -> asyncio.Task[None]:
+        running = self._download
+        if (
+            running is None
+            or running.done()
+            or running.get_loop() is not asyncio.get_running_loop()
+        ):
+            self._tried_at = time.monotonic()
+            running = asyncio.get_running_loop().create_task(self._fetch())
+            self._download = running
+        return running
+
+    async def _wait(self) -> None:
+        if time.monotonic() - self._failed_at < self.failure_ttl:
+            raise PermissionError("the signing keys could not be fetched recently")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._start()), self.timeout)
+        except Exception as error:
+            self._failed_at = time.monotonic()
+            log.warning("signing keys from %s unavailable: %r", self.url, error)
+            raise PermissionError("the signing keys could not be fetched") from error
+
+    async def _fetch(self) -> None:
+        limit = aiohttp.ClientTimeout(total=10 * self.timeout + 5)
+        async with aiohttp.ClientSession(timeout=limit) as session:
+            async with session.get(self.url) as response:
+                response.raise_for_status()
+                keys_url = (await response.json(content_type=None))["jwks_uri"]
+            async with session.get(keys_url) as response:
+                response.raise_for_status()
+                keys = (await response.json(content_type=None))["keys"]
+        if not isinstance(keys, list):
+            raise ValueError("the key set has no list of keys")
+        self.keys = keys
+        self._fetched_at = time.monotonic()
+
+
+def _signing_keys(metadata_url: str) -> _OpenIdMetadata:
+    """Replaces ``JwtTokenExtractor.get_open_id_metadata``: one non-blocking key cache per
+    endpoint, in the SDK's own cache dict."""
+    cache = JwtTokenExtractor.metadataCache
+    found = cache.get(metadata_url)
+    if not isinstance(found, _SigningKeys):
+        found = cache[metadata_url] = _SigningKeys(metadata_url)
+    return found
+
+
+def use_non_blocking_signing_keys(timeout: float, failure_ttl: float) -> None:
+    """Make the SDK's token validation use :class:`_SigningKeys` (process-wide: the SDK
+    keeps its key cache on a class)."""
+    _SigningKeys.timeout = timeout
+    _SigningKeys.failure_ttl = failure_ttl
+    JwtTokenExtractor.get_open_id_metadata = staticmethod(_signing_keys)
 
 
 class _CachedCredentialFactory(ServiceClientCredentialsFactory):
@@ -398,6 +523,25 @@ class _ReusingAuthentication(BotFrameworkAuthentication):
         return await self._inner.authenticate_channel_request(auth_header)
 
 
+_BEARER = re.compile(r"Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def bearer_token_shaped(auth_header: str) -> bool:
+    """Whether a header can hold a Bot Framework token at all (checked before the body
+    is read: a request without one costs nothing more)."""
+    return bool(_BEARER.fullmatch(auth_header)) and len(auth_header) <= 16 * 1024
+
+
+def _probe(body: dict[str, Any]) -> Activity:
+    """What the SDK's authentication reads of an activity, and nothing more."""
+    recipient = body.get("recipient") if isinstance(body.get("recipient"), dict) else {}
+    return Activity(
+        channel_id=body.get("channelId"),
+        service_url=body.get("serviceUrl"),
+        recipient=ChannelAccount(id=recipient.get("id"), role=recipient.get("role")),
+    )
+
+
 class BridgeAdapter(CloudAdapter):
     """CloudAdapter with clients and credentials reused, explicit 401s and an error handler.
 
@@ -415,6 +559,9 @@ class BridgeAdapter(CloudAdapter):
             ),
         )
         super().__init__(self._configured)
+        use_non_blocking_signing_keys(
+            settings.signing_keys_timeout, settings.signing_keys_failure_ttl
+        )
         self.on_turn_error = self._on_turn_error
         self.connector: Connector | None = None
 
@@ -440,16 +587,20 @@ class BridgeAdapter(CloudAdapter):
         The invoke body is serialized here as plain JSON: the SDK's own serializer
         fails on a dict body (``'dict' object has no attribute 'is_xml_model'``).
         """
+        if not self._settings.local_mode and not bearer_token_shaped(auth_header):
+            raise AuthenticationFailed("no Bearer token")
+        try:
+            # Authentication reads only these fields: the rest of the body is turned into
+            # SDK objects (costly for a large one) only once the sender is known.
+            authenticated = await self.bot_framework_authentication.authenticate_request(
+                _probe(body), auth_header
+            )
+        except Exception as error:
+            raise AuthenticationFailed(str(error) or type(error).__name__) from error
         try:
             activity = Activity().deserialize(body)
         except DeserializationError as error:
             raise MalformedActivity(str(error).split(",", 1)[0][:200]) from error
-        try:
-            authenticated = await self.bot_framework_authentication.authenticate_request(
-                activity, auth_header
-            )
-        except Exception as error:
-            raise AuthenticationFailed(str(error) or type(error).__name__) from error
 
         async def logic(context: TurnContext) -> None:
             answer = await handler(body)

@@ -15,6 +15,10 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw.strip() else default
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the bridge. Empty ``app_id`` means local mode (Emulator and tests)."""
@@ -47,16 +51,51 @@ class Settings:
     offer_timeout: float = 120.0
     unanswered_seconds: float = 120.0
     max_open_chats: int = 0
+    # Tenants whose Teams may act as agents (ALLOWED_TENANTS); empty: MicrosoftAppTenantId
+    # when set, else the tenant of the first setup, stored.
+    allowed_tenant_ids: frozenset[str] = frozenset()
+    # Direct Line's enhanced authentication is on, so ``dl_`` user ids are token-bound.
+    direct_line_enhanced_auth: bool = False
+    # New chats that reach the room per minute, from one conversation and one channel.
+    new_chats_per_conversation: int = 3
+    new_chats_per_channel: int = 60
+    # Where the server listens; empty: 127.0.0.1 in local mode, every interface otherwise.
+    host: str = ""
+    # A client that has not sent a whole request by then is cut (slow or idle).
+    client_timeout: float = 15.0
+    # How long the keys of handled activities are kept (re-deliveries come within minutes).
+    inbound_retention_hours: float = 72.0
+    # A delivery still failing after this long is given up, marked failed and logged.
+    outbox_max_age_hours: float = 24.0
+    failed_retention_days: float = 30.0
+    # Bot Framework signing keys: how long a fetch may take, how long a failure is kept.
+    signing_keys_timeout: float = 0.8
+    signing_keys_failure_ttl: float = 30.0
+    # Where the signing keys are published (empty: the Bot Framework's public cloud).
+    openid_metadata_url: str = ""
 
     @property
     def local_mode(self) -> bool:
         return not self.app_id
+
+    @property
+    def listen_host(self) -> str:
+        """Unauthenticated local mode answers this machine only unless HOST says otherwise."""
+        return self.host or ("127.0.0.1" if self.local_mode else "0.0.0.0")
+
+    @property
+    def allowed_tenants(self) -> frozenset[str]:
+        """The configured tenants (empty: the one bound by the first setup)."""
+        if self.allowed_tenant_ids:
+            return self.allowed_tenant_ids
+        return frozenset({self.app_tenant_id}) if self.app_tenant_id else frozenset()
 
     @classmethod
     def from_env(cls) -> Settings:
         load_dotenv()
         env = os.environ.get
         hosts = env("ALLOWED_SERVICE_HOSTS", "")
+        tenants = env("ALLOWED_TENANTS", "")
         defaults = cls()
         return cls(
             app_id=env("MicrosoftAppId", ""),
@@ -76,7 +115,23 @@ class Settings:
             offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
             unanswered_seconds=_float("UNANSWERED_SECONDS", defaults.unanswered_seconds),
             max_open_chats=int(_float("MAX_OPEN_CHATS", defaults.max_open_chats)),
+            direct_line_enhanced_auth=_flag("DIRECT_LINE_ENHANCED_AUTH"),
+            new_chats_per_conversation=int(
+                _float("NEW_CHATS_PER_CONVERSATION", defaults.new_chats_per_conversation)
+            ),
+            new_chats_per_channel=int(
+                _float("NEW_CHATS_PER_CHANNEL", defaults.new_chats_per_channel)
+            ),
+            host=env("HOST", ""),
+            client_timeout=_float("CLIENT_TIMEOUT_SECONDS", defaults.client_timeout),
+            inbound_retention_hours=_float(
+                "INBOUND_RETENTION_HOURS", defaults.inbound_retention_hours
+            ),
+            outbox_max_age_hours=_float("OUTBOX_MAX_AGE_HOURS", defaults.outbox_max_age_hours),
+            failed_retention_days=_float("FAILED_RETENTION_DAYS", defaults.failed_retention_days),
+            openid_metadata_url=env("BOT_OPENID_METADATA_URL", ""),
             port=int(env("PORT", "") or defaults.port),
+            allowed_tenant_ids=frozenset(t.strip() for t in tenants.split(",") if t.strip()),
             allowed_service_hosts=(
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
                 or defaults.allowed_service_hosts

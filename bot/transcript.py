@@ -4,41 +4,51 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from html import escape
+from urllib.parse import quote
 
 from dialogs.i18n import Texts
 from store.chats import Transcript
 from store.models import MessageKind
 
+# ``<expiry>.<mac>``: ASCII digits only (``str.isdigit`` also accepts "²", which ``int``
+# refuses) and few enough of them for ``int`` (expiries are ten digits until 2286).
+_TOKEN = re.compile(r"(?P<expires>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})", re.ASCII)
+
 
 class TranscriptLinks:
-    """Signs and checks ``/transcripts/<chat id>?token=<expiry>.<mac>`` links."""
+    """Signs and checks ``/transcripts/<chat reference>?token=<expiry>.<mac>`` links.
+
+    The reference is the chat's random public id, so a link names no row id, and the
+    token is parsed without ever raising: anything but ``<digits>.<hex>`` is invalid.
+    """
 
     def __init__(self, secret: str, public_url: str, ttl_seconds: float) -> None:
         self._key = secret.encode()
         self._base = public_url.rstrip("/")
         self._ttl = ttl_seconds
 
-    def _mac(self, chat_id: int, expires: int) -> str:
-        message = f"transcript:{chat_id}:{expires}".encode()
+    def _mac(self, ref: str, expires: int) -> str:
+        message = f"transcript:{ref}:{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def token(self, chat_id: int, now: float | None = None) -> str:
+    def token(self, ref: str, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + self._ttl)
-        return f"{expires}.{self._mac(chat_id, expires)}"
+        return f"{expires}.{self._mac(ref, expires)}"
 
-    def url(self, chat_id: int) -> str:
-        return f"{self._base}/transcripts/{chat_id}?token={self.token(chat_id)}"
+    def url(self, ref: str) -> str:
+        return f"{self._base}/transcripts/{quote(ref, safe='')}?token={self.token(ref)}"
 
-    def valid(self, chat_id: int, token: str, now: float | None = None) -> bool:
-        expires_text, _, mac = token.partition(".")
-        if not expires_text.isdigit() or not mac:
+    def valid(self, ref: str, token: str, now: float | None = None) -> bool:
+        match = _TOKEN.fullmatch(token)
+        if match is None:
             return False
-        expires = int(expires_text)
+        expires = int(match["expires"])
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(mac.encode(), self._mac(chat_id, expires).encode())
+        return hmac.compare_digest(match["mac"], self._mac(ref, expires))
 
 
 _STYLE = (

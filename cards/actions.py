@@ -7,6 +7,7 @@ become the same :class:`CardAction`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ DECLINE = "decline"  # decline an invitation or a transfer
 TAG = "tag"
 VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE, TAG})
 ID_LIMIT = 2**31  # the databases' integer keys
+# A chat's public reference (``store.models.new_chat_ref``): URL-safe base64.
+CHAT_REF = re.compile(r"[A-Za-z0-9_-]{16,32}")
 AGENT_INPUT = "agent"  # the id of the choice input that names a colleague
 AGENT_ID_LIMIT = 256
 
@@ -31,14 +34,24 @@ class BadAction(ValueError):
 
 @dataclass(frozen=True)
 class CardAction:
-    """A press: the verb, the chat, the card version, and for team moves the offer it
-    answers or the colleague picked on the card (validated here, authorized by the store)."""
+    """A press: the verb, the chat's public reference, the card version, and for team
+    moves the offer it answers or the colleague picked on the card (validated here,
+    authorized by the trust gate and the store)."""
 
     verb: str
-    chat_id: int
+    chat_ref: str
     version: int
     offer_id: int | None = None
     agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A press the trust gate admitted: the action, and the row id of the chat its
+    reference names (a chat of the room it was pressed in)."""
+
+    action: CardAction
+    chat_id: int
 
 
 def _whole(value: Any) -> bool:
@@ -46,10 +59,11 @@ def _whole(value: Any) -> bool:
 
 
 def action_data(
-    verb: str, chat_id: int, version: int, offer_id: int | None = None
+    verb: str, chat_ref: str, version: int, offer_id: int | None = None
 ) -> dict[str, Any]:
-    """What every button carries: the verb, the chat and the card version it was pressed on."""
-    data: dict[str, Any] = {"action": verb, "chat": chat_id, "v": version}
+    """What every button carries: the verb, the chat's public reference (never its row id)
+    and the card version it was pressed on."""
+    data: dict[str, Any] = {"action": verb, "chat": chat_ref, "v": version}
     if offer_id is not None:
         data["offer"] = offer_id
     return data
@@ -91,9 +105,9 @@ def parse_action(activity: dict[str, Any]) -> CardAction:
     verb = data.get("action")
     if not isinstance(verb, str) or verb not in VERBS:
         raise BadAction(f"unknown action {verb!r}")
-    chat_id, version = data.get("chat"), data.get("v", 0)
-    if not _whole(chat_id) or not 0 < chat_id < ID_LIMIT:
-        raise BadAction("chat id missing or not a positive integer")
+    chat_ref, version = data.get("chat"), data.get("v", 0)
+    if not isinstance(chat_ref, str) or not CHAT_REF.fullmatch(chat_ref):
+        raise BadAction("chat reference missing or malformed")
     if not _whole(version) or not 0 <= version < ID_LIMIT:
         raise BadAction("card version not an integer")
     offer_id = data.get("offer")
@@ -103,5 +117,5 @@ def parse_action(activity: dict[str, Any]) -> CardAction:
     if agent is not None and (not isinstance(agent, str) or len(agent) > AGENT_ID_LIMIT):
         raise BadAction("the picked colleague is not a Teams user id")
     return CardAction(
-        verb=verb, chat_id=chat_id, version=version, offer_id=offer_id, agent=agent or None
+        verb=verb, chat_ref=chat_ref, version=version, offer_id=offer_id, agent=agent or None
     )

@@ -131,14 +131,14 @@ def with_history(card: dict[str, Any], text: str, links: list[tuple[str, str]]) 
 
 
 def with_returning(
-    card: dict[str, Any], chat: ChatView, t: TextLookup, transcript_url: Callable[[int], str]
+    card: dict[str, Any], chat: ChatView, t: TextLookup, transcript_url: Callable[[str], str]
 ) -> dict[str, Any]:
     """A returning customer's card: how many earlier chats, the last agent, their transcripts."""
     if not chat.earlier_chats:
         return card
     text = t("card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-")
     links = [
-        (t("card.earlier_chat", id=chat_id), transcript_url(chat_id))
-        for chat_id in chat.earlier_chats[:EARLIER_LINKS]
+        (t("card.earlier_chat", id=chat_id), transcript_url(ref))
+        for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
     ]
     return with_history(card, text, links)

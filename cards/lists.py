@@ -49,13 +49,13 @@ def chat_list_card(
     t: TextLookup,
     *,
     closed: bool,
-    transcript_url: Callable[[int], str],
+    transcript_url: Callable[[str], str],
     customer: str | None = None,
 ) -> dict[str, Any]:
     """One card with a line per chat; ``transcript_url(chat_id)`` links closed ones."""
     if closed:
         key = "history.title_for" if customer else "history.title"
-        lines = [_closed_line(chat, transcript_url(chat.id), t) for chat in listing.chats]
+        lines = [_closed_line(chat, transcript_url(chat.ref), t) for chat in listing.chats]
     else:
         key = "list.title"
         lines = [_open_line(chat, listing.now, t) for chat in listing.chats]

@@ -60,7 +60,7 @@ def button(title: str, data: dict[str, Any], style: str | None = None) -> dict[s
 
 
 def _button(title: str, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    return button(title, action_data(verb, chat.id, chat.version), style)
+    return button(title, action_data(verb, chat.ref, chat.version), style)
 
 
 def participant_list(chat: ChatView, t: TextLookup) -> str:

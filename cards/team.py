@@ -47,7 +47,7 @@ def picker_card(
                 "choices": choices,
             },
         ],
-        [button(t(f"pick.{verb}.button"), action_data(verb, chat.id, chat.version))],
+        [button(t(f"pick.{verb}.button"), action_data(verb, chat.ref, chat.version))],
     )
 
 
@@ -70,9 +70,11 @@ def offer_card(chat: ChatView, offer: OfferView, t: TextLookup) -> dict[str, Any
         ],
         [
             button(
-                t(accept_key), action_data(accept_verb, chat.id, chat.version, offer.id), "positive"
+                t(accept_key),
+                action_data(accept_verb, chat.ref, chat.version, offer.id),
+                "positive",
             ),
-            button(t("offer.decline"), action_data(DECLINE, chat.id, chat.version, offer.id)),
+            button(t("offer.decline"), action_data(DECLINE, chat.ref, chat.version, offer.id)),
         ],
     )
 

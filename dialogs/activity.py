@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from store.core import Person
 
 THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
+
+# Channels whose service sets the sender's id itself: the id names the same person in
+# every conversation. Everywhere else (Direct Line, Web Chat, the Emulator, any channel
+# not listed) the client picks ``from.id``, so it proves nothing by itself.
+VOUCHED_CHANNELS = frozenset(
+    {"msteams", "skype", "slack", "facebook", "telegram", "line", "kik", "email", "sms", "groupme"}
+)
+# Direct Line with enhanced authentication refuses a user id other than the one its token
+# binds, and such ids start with ``dl_``.
+TOKEN_BOUND_CHANNELS = frozenset({"directline", "webchat"})
+TOKEN_BOUND_PREFIX = "dl_"
 
 
 def field(value: Any, *path: str) -> dict[str, Any]:
@@ -47,6 +59,23 @@ def channel_of(activity: dict[str, Any]) -> str:
 def team_of(activity: dict[str, Any]) -> str | None:
     team = field(activity, "channelData", "team").get("id")
     return str(team) if team else None
+
+
+def tenant_of(activity: dict[str, Any]) -> str | None:
+    """The Teams tenant the activity comes from; None when absent or when the two places
+    Teams states it disagree."""
+    stated = {
+        value
+        for value in (
+            field(activity, "conversation").get("tenantId"),
+            field(activity, "channelData", "tenant").get("id"),
+        )
+        if value is not None
+    }
+    if len(stated) != 1:
+        return None
+    tenant = stated.pop()
+    return tenant if isinstance(tenant, str) and tenant else None
 
 
 def person_of(activity: dict[str, Any]) -> Person:
@@ -116,6 +145,27 @@ def text_for_bot(activity: dict[str, Any]) -> str:
     return text.strip()
 
 
+def customer_key(activity: dict[str, Any], *, token_bound_ids: bool) -> str:
+    """Who a customer is, as far as the channel can vouch for it.
+
+    A vouched channel's user id, or a Direct Line id bound by a token
+    (``token_bound_ids``: enhanced authentication is on), names the customer across
+    conversations. Any other id is only believed within its conversation: the key
+    joins it with a digest of the conversation id, so reusing someone's id from
+    another conversation makes a new customer instead of writing into their chat.
+    """
+    channel = str(activity.get("channelId") or "")
+    sender = str(field(activity, "from").get("id") or "")
+    if channel in VOUCHED_CHANNELS or (
+        token_bound_ids
+        and channel in TOKEN_BOUND_CHANNELS
+        and sender.startswith(TOKEN_BOUND_PREFIX)
+    ):
+        return sender[:256]
+    digest = hashlib.sha256(conversation_id(activity).encode()).hexdigest()[:32]
+    return f"{sender[:200]}@{digest}"
+
+
 def activity_keys(activity: dict[str, Any]) -> list[str]:
     """Keys that identify a delivery: the channel's activity id, and Web Chat's own id.
 
@@ -128,8 +178,9 @@ def activity_keys(activity: dict[str, Any]) -> list[str]:
         keys.append(f"a|{channel}|{conversation_id(activity)}|{activity['id']}")
     client_id = field(activity, "channelData").get("clientActivityID")
     if isinstance(client_id, str | int) and client_id:
+        # Bound to the conversation: nobody can spend another conversation's keys.
         sender = field(activity, "from").get("id") or ""
-        keys.append(f"c|{channel}|{sender}|{client_id}")
+        keys.append(f"c|{channel}|{conversation_id(activity)}|{sender}|{client_id}")
     return keys
 
 

@@ -42,7 +42,8 @@ def card_answer(card: dict[str, Any]) -> InvokeAnswer:
 
 
 def error_answer(status: int, message: str) -> InvokeAnswer:
-    body = {"code": "BadRequest" if status == 400 else "NotFound", "message": message}
+    code = {400: "BadRequest", 403: "Forbidden"}.get(status, "NotFound")
+    body = {"code": code, "message": message}
     return InvokeAnswer(
         status, {"statusCode": status, "type": "application/vnd.microsoft.error", "value": body}
     )
@@ -84,7 +85,7 @@ class AgentTurn:
         self.t = ctx.team_texts
 
     def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
-        url = self.ctx.transcript_url(chat.id) if chat.state == ChatState.CLOSED else None
+        url = self.ctx.transcript_url(chat.ref) if chat.state == ChatState.CLOSED else None
         card = request_card(chat, self.t, note=note, transcript_url=url)
         return with_returning(card, chat, self.t, self.ctx.transcript_url)
 
@@ -149,7 +150,7 @@ class AgentTurn:
         def on_closed(chat: ChatView) -> list[Outgoing]:
             customer_t = self.ctx.customer_texts(chat.customer_locale)
             link = self.t(
-                "agent.transcript", agent=self.person.name, url=self.ctx.transcript_url(chat.id)
+                "agent.transcript", agent=self.person.name, url=self.ctx.transcript_url(chat.ref)
             )
             return [
                 self.updated(chat),

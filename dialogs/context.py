@@ -21,13 +21,15 @@ class FlowContext:
     store: Store
     directory: Directory
     default_language: str
-    transcript_url: Callable[[int], str]
+    transcript_url: Callable[[str], str]
     max_text_length: int = 4000
     flood_messages: int = 10
     flood_window: float = 10.0
     offer_timeout: float = 120.0
     typing_interval: float = 5.0
     max_attachments: int = 10
+    # Direct Line's enhanced authentication is on: a ``dl_`` user id was bound by a token.
+    token_bound_ids: bool = False
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

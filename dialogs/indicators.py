@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dialogs.activity import field, person_of, thread_of
+from dialogs.activity import customer_key, person_of, thread_of
 from dialogs.context import FlowContext
 from dialogs.replies import to_conversation, to_thread
 from store.outbox import Outgoing
@@ -22,7 +22,7 @@ async def customer_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
 
     await ctx.store.customer_typing(
         str(activity.get("channelId") or ""),
-        str(field(activity, "from").get("id") or ""),
+        customer_key(activity, token_bound_ids=ctx.token_bound_ids),
         ctx.typing_interval,
         compose,
     )

@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
-from dialogs.activity import activity_keys, display_name, field, reference_of
+from dialogs.activity import (
+    activity_keys,
+    customer_key,
+    display_name,
+    field,
+    reference_of,
+)
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -58,7 +64,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         return
     turn = CustomerTurn(
         channel_id=str(activity.get("channelId") or ""),
-        user_id=str(sender.get("id")),
+        user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
         name=name,
         locale=t.language,
         reference=reference,
@@ -79,6 +85,10 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         return [to_conversation(reference, choice_prompt(Audience(departments=known), t, name))]
 
     def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
+        if chat.held:
+            # Beyond the intake limits: kept and answered; the card follows on the timer.
+            held = text_activity(t("customer.held", name=name))
+            return [to_conversation(reference, held), *refusal]
         return [
             to_conversation(reference, customer_notice(chat, audience, t, name)),
             *post_request(ctx, chat, audience, previous),

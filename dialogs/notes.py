@@ -8,7 +8,8 @@ from typing import Any
 from dialogs.activity import activity_keys, person_of, thread_of
 from dialogs.commands import NOTE_PREFIX, Command
 from dialogs.context import FlowContext
-from dialogs.notices import mention_reply
+from dialogs.notices import mention_answer, mention_reply
+from store.tools import NoteRefused
 
 
 def note_text(text: str) -> str | None:
@@ -27,7 +28,12 @@ async def add_note(ctx: FlowContext, activity: dict[str, Any], text: str) -> Non
     elif not text:
         await mention_reply(ctx, activity, "notes.usage")
     else:
-        await ctx.store.add_note(chat_id, person_of(activity), text, activity_keys(activity))
+        outcome = await ctx.store.add_note(
+            chat_id, person_of(activity), text, activity_keys(activity)
+        )
+        if isinstance(outcome, NoteRefused):
+            # The refused note's keys are recorded: a re-delivery is a Duplicate.
+            await ctx.store.notify((), [mention_answer(ctx, activity, "refusal.note_not_allowed")])
 
 
 async def note_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,10 +16,13 @@ from dialogs.activity import (
     team_of,
 )
 from dialogs.context import FlowContext
+from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
 from store.core import DEFAULT_DEPARTMENT, ChatView
 from store.outbox import Outgoing
-from store.rooms import RoomReady
+from store.rooms import RoomReady, SetupRefused
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DEPARTMENT_NAME = "Support"
 DEPARTMENT_NAME_LIMIT = 60
@@ -42,7 +46,9 @@ def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
     return reference
 
 
-async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
+async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str, tenant: str) -> None:
+    """``@Bot setup [Department]`` in a channel of the company's tenant (the trust gate
+    admitted ``tenant``); who may bind what is decided in the store's transaction."""
     argument = argument.strip()[:DEPARTMENT_NAME_LIMIT]
     name = argument or DEFAULT_DEPARTMENT_NAME
     key = department_key(argument) if argument else DEFAULT_DEPARTMENT
@@ -59,16 +65,25 @@ async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str) -> No
             items.append(new_thread(chat.id, room, card_activity(card, t("card.new_chat"))))
         return items
 
-    await ctx.store.setup_room(
+    outcome = await ctx.store.setup_room(
         person,
         key=key,
         name=name,
+        tenant_id=tenant,
         team_id=team_of(activity),
         channel_id=channel_of(activity),
         room_reference=room,
         dedupe_keys=activity_keys(activity),
         compose=compose,
     )
+    if isinstance(outcome, SetupRefused):
+        log.warning("setup refused in %r: %s", channel_of(activity)[:120], outcome.reason)
+        if outcome.reason != "foreign_tenant":
+            # The keys were recorded by the refused setup: a re-delivery is a Duplicate.
+            reply = mention_answer(
+                ctx, activity, f"refusal.setup_{outcome.reason}", department=outcome.department
+            )
+            await ctx.store.notify((), [reply])
 
 
 async def members_added(ctx: FlowContext, activity: dict[str, Any]) -> None:

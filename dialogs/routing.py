@@ -122,6 +122,9 @@ async def announce_unanswered(ctx: FlowContext) -> int:
     t = ctx.team_texts
 
     def compose(chat: ChatView, audience: Audience) -> list[Outgoing]:
+        if chat.held:
+            # A chat held back by the intake limits: its card is posted now.
+            return post_request(ctx, chat, audience, None)
         people = _unique(audience.online + audience.supervisors)
         waited = format_duration(ctx.store.clock() - chat.created_at)
         text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)

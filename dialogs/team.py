@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from cards import actions
-from cards.actions import INVITE, JOIN, LEAVE, TRANSFER, BadAction, CardAction, parse_action
+from cards.actions import INVITE, JOIN, LEAVE, TRANSFER, CardAction, Pressed
 from cards.request import card_activity
 from cards.team import offer_card, picker_card, status_card
 from dialogs import tags
@@ -258,23 +258,19 @@ async def expire_offers(ctx: FlowContext) -> int:
 
 
 async def card_action(
-    ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool
+    ctx: FlowContext, activity: dict[str, Any], pressed: Pressed, *, by_invoke: bool
 ) -> InvokeAnswer | None:
-    """A button pressed on a chat's cards, as an invoke (Execute) or a message (Submit)."""
-    try:
-        action: CardAction = parse_action(activity)
-    except BadAction as error:
-        return error_answer(400, str(error)) if by_invoke else None
+    """A button pressed on a chat's cards, as an invoke (Execute) or a message (Submit),
+    admitted by the trust gate (a chat of the room it was pressed in)."""
     turn = TeamTurn(ctx, activity, by_invoke=by_invoke)
-    answer = await _run(turn, action)
+    answer = await _run(turn, pressed.action, pressed.chat_id)
     if not by_invoke and answer is not None and answer.status == 404:
         # A submit for a chat that does not exist: say so where it was pressed.
         await mention_reply(ctx, activity, "agent.stale_action")
     return answer if by_invoke else None
 
 
-async def _run(turn: TeamTurn, action: CardAction) -> InvokeAnswer | None:
-    chat_id = action.chat_id
+async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer | None:
     match action.verb:
         case actions.ACCEPT:
             return await turn.accept(chat_id)

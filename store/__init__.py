@@ -8,9 +8,10 @@ from store.rooms import Rooms
 from store.routing import Routing
 from store.team import TeamMoves
 from store.tools import Tools
+from store.trust import Trust
 
 
-class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools):
+class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools, Trust):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

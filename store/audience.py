@@ -25,7 +25,7 @@ class Audience:
     departments: tuple[tuple[str, str], ...]
     online: tuple[Person, ...] = ()
     supervisors: tuple[Person, ...] = ()
-    earlier_chats: tuple[int, ...] = ()
+    earlier_chats: tuple[tuple[int, str], ...] = ()  # (id, public reference), newest first
     last_owner: str | None = None
     position: int = 0
 
@@ -75,7 +75,7 @@ async def audience(session: AsyncSession, chat_id: int) -> Audience:
     everything = await departments(session)
     earlier = (
         await session.execute(
-            select(Chat.id, Chat.owner_id)
+            select(Chat.id, Chat.public_id, Chat.owner_id)
             .where(Chat.customer_id == chat.customer_id, Chat.state == ChatState.CLOSED)
             .order_by(Chat.id.desc())
         )
@@ -86,7 +86,7 @@ async def audience(session: AsyncSession, chat_id: int) -> Audience:
     if chat.department_id is None:
         return Audience(
             departments=everything,
-            earlier_chats=tuple(row.id for row in earlier),
+            earlier_chats=tuple((row.id, row.public_id) for row in earlier),
             last_owner=last_owner.name if last_owner else None,
         )
     online = await online_members(session, chat.department_id)
@@ -110,7 +110,7 @@ async def audience(session: AsyncSession, chat_id: int) -> Audience:
         departments=everything,
         online=tuple(person(agent) for agent in online),
         supervisors=tuple(person(agent) for agent in supervisors),
-        earlier_chats=tuple(row.id for row in earlier),
+        earlier_chats=tuple((row.id, row.public_id) for row in earlier),
         last_owner=last_owner.name if last_owner else None,
         position=position or 0,
     )

@@ -214,6 +214,7 @@ def _opened_view(
     """The view of a chat just opened, from what the transaction has in hand (no queries)."""
     return ChatView(
         id=chat.id,
+        ref=chat.public_id,
         state=chat.state,
         version=chat.version,
         department=department.name if department else "",
@@ -231,6 +232,7 @@ def _opened_view(
         closed_at=None,
         message_count=1,
         first_messages=(text,),
+        held=chat.held,
     )
 
 
@@ -314,6 +316,8 @@ class ChatLifecycle(StoreCore):
                 department = first[0] if rooms == 1 else None
                 announce_at = now + self.unanswered_after if department else None
                 chat = await new_chat(session, customer.id, department, announce_at, now)
+                if department is not None:
+                    await self._hold(session, chat, turn.channel_id)
             self._note(
                 session,
                 chat.id,

@@ -74,6 +74,7 @@ class ChatView:
     """What cards and notices need to know about a chat, read inside the transaction."""
 
     id: int
+    ref: str  # the chat's public reference: what cards and links carry
     state: ChatState
     version: int
     department: str
@@ -94,8 +95,22 @@ class ChatView:
     participants: tuple[Member, ...] = ()
     tags: tuple[str, ...] = ()
     department_tags: tuple[str, ...] = ()
-    earlier_chats: tuple[int, ...] = ()  # the customer's closed chats before this one, newest first
+    # The customer's closed chats before this one (id, public reference), newest first.
+    earlier_chats: tuple[tuple[int, str], ...] = ()
     earlier_owner: str | None = None  # who had the newest of them
+    # Beyond the new-chat limits: its card is posted later (True on the release too).
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """How many new chats may reach the room per ``window``: from one customer
+    conversation, and from one channel (Web Chat, Teams...). Chats beyond them are kept
+    and answered, and their cards posted later, spread over the following windows."""
+
+    per_conversation: int = 3
+    per_channel: int = 60
+    window: timedelta = timedelta(seconds=60)
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -149,6 +164,7 @@ class StoreCore:
     # announced again.
     default_capacity: int | None = None
     unanswered_after: timedelta = timedelta(seconds=120)
+    intake_limits: IntakeLimits = IntakeLimits()
 
     def __init__(
         self,
@@ -311,7 +327,7 @@ class StoreCore:
         assert customer is not None
         earlier = (
             await session.execute(
-                select(Chat.id, Agent.name)
+                select(Chat.id, Chat.public_id, Agent.name)
                 .outerjoin(Agent, Agent.id == Chat.owner_id)
                 .where(
                     Chat.customer_id == chat.customer_id,
@@ -323,6 +339,7 @@ class StoreCore:
         ).all()
         return ChatView(
             id=chat.id,
+            ref=chat.public_id,
             state=chat.state,
             version=chat.version,
             department=department.name if department else "",
@@ -345,9 +362,37 @@ class StoreCore:
             ),
             tags=tuple(tags),
             department_tags=tuple(department_tags),
-            earlier_chats=tuple(row.id for row in earlier),
+            earlier_chats=tuple((row.id, row.public_id) for row in earlier),
             earlier_owner=earlier[0].name if earlier else None,
+            held=chat.held,
         )
+
+    async def _hold(self, session: AsyncSession, chat: Chat, channel_id: str) -> bool:
+        """Hold a chat opened beyond the intake limits: its card is posted by the timer,
+        the n-th chat over a limit one window later for every ``limit`` before it, so a
+        flood reaches the room at the limit's pace and nothing is dropped."""
+        limits = self.intake_limits
+        now = self.clock()
+        since = now - limits.window
+        recent = select(func.count(Chat.id)).where(Chat.created_at > since, Chat.id != chat.id)
+        own = await session.scalar(recent.where(Chat.customer_id == chat.customer_id)) or 0
+        channel = (
+            await session.scalar(
+                recent.join(Customer, Customer.id == Chat.customer_id).where(
+                    Customer.channel_id == channel_id
+                )
+            )
+            or 0
+        )
+        waits = max(
+            own // limits.per_conversation if limits.per_conversation > 0 else 0,
+            channel // limits.per_channel if limits.per_channel > 0 else 0,
+        )
+        if waits == 0:
+            return False
+        chat.held = True
+        chat.announce_at = now + limits.window * waits
+        return True
 
     def _note(
         self,

@@ -7,6 +7,7 @@ VARCHAR (``native_enum=False``) so that SQLite and PostgreSQL share one schema.
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -51,6 +52,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+def new_chat_ref() -> str:
+    """A chat's public reference: random, so cards and links never reveal or invite
+    guessing of row ids (16 bytes of randomness, URL-safe)."""
+    return secrets.token_urlsafe(16)
 
 
 class ChatState(enum.StrEnum):
@@ -190,9 +197,12 @@ class Chat(Base):
             postgresql_where=text("state != 'closed'"),
         ),
         Index("ix_chats_department_state", "department_id", "state"),
+        Index("ix_chats_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What cards and links name the chat by; the row id never leaves the database.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_chat_ref)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     state: Mapped[ChatState] = mapped_column(_enum(ChatState))
@@ -208,6 +218,8 @@ class Chat(Base):
     slowed_until: Mapped[datetime | None]
     # When a still waiting chat is announced again in its thread; cleared by the firing.
     announce_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Opened beyond the new-chat limits: its card waits for ``announce_at`` to be posted.
+    held: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class DepartmentMember(Base):

@@ -7,25 +7,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audience import Audience, add_member, audience
 from store.core import ChatView, Duplicate, Person, StoreCore
 from store.models import (
+    Agent,
     Availability,
     Chat,
     ChatState,
     Department,
     DepartmentMember,
+    Setting,
     Supervisor,
 )
 from store.outbox import Outgoing
+from store.trust import TENANT_KEY, stored_tenant
+
+# The first setup of an install claims this row: one winner, also across replicas.
+FIRST_SETUP_KEY = "first_setup"
 
 
 @dataclass(frozen=True)
 class RoomReady:
     department: str
     created: bool
+
+
+@dataclass(frozen=True)
+class SetupRefused:
+    """``foreign_tenant``: another tenant owns the install; ``not_supervisor``: rebinding or
+    adding a department takes a supervisor; ``channel_taken``: the channel is another
+    department's room already (``department`` names it)."""
+
+    reason: str
+    department: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,20 +60,31 @@ class Rooms(StoreCore):
         *,
         key: str,
         name: str,
+        tenant_id: str,
         team_id: str | None,
         channel_id: str,
         room_reference: dict[str, Any],
         dedupe_keys: Sequence[str],
         compose: Callable[[RoomReady, list[ChatView]], list[Outgoing]],
-    ) -> RoomReady | Duplicate:
+    ) -> RoomReady | SetupRefused | Duplicate:
         """Bind a channel as a department's room and make ``person`` its supervisor.
 
-        Chats that arrived while no room existed are posted to the new room.
+        The first setup of an install binds the tenant and the first room (whoever
+        inserts the claim row first, across replicas). After that, rebinding a
+        department takes one of its supervisors and adding a department a supervisor
+        of any; a channel is the room of one department only. Chats that arrived while
+        no room existed are posted to the new room.
         """
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             now = self.clock()
+            if await self._bound_tenant(session, tenant_id) != tenant_id:
+                return SetupRefused("foreign_tenant")
+            agent = await self._agent(session, person)
+            refused = await self._setup_refusal(session, agent, key, channel_id)
+            if refused is not None:
+                return refused
             created = await self._insert_ignore(
                 session,
                 Department,
@@ -74,7 +102,6 @@ class Rooms(StoreCore):
             department.channel_id = channel_id
             department.team_id = team_id
             department.room_reference = room_reference
-            agent = await self._agent(session, person)
             await self._insert_ignore(
                 session,
                 Supervisor,
@@ -106,6 +133,46 @@ class Rooms(StoreCore):
             outcome = RoomReady(department=name, created=created)
             self._enqueue(session, compose(outcome, waiting_views), now)
             return outcome
+
+    async def _bound_tenant(self, session: AsyncSession, tenant_id: str) -> str | None:
+        """The tenant the install belongs to, claimed by this setup if none is yet.
+
+        An install older than the claim row has rooms already: their tenant is the claim.
+        """
+        tenant = await stored_tenant(session)
+        if tenant is None:
+            oldest = await session.scalar(
+                select(Department.room_reference).order_by(Department.id).limit(1)
+            )
+            claim = str((oldest or {}).get("conversation", {}).get("tenantId") or tenant_id)
+            await self._insert_ignore(session, Setting, {"key": TENANT_KEY, "value": claim})
+            tenant = await stored_tenant(session)
+        return tenant
+
+    async def _setup_refusal(
+        self, session: AsyncSession, agent: Agent, key: str, channel_id: str
+    ) -> SetupRefused | None:
+        """Why ``agent`` may not bind ``channel_id`` to department ``key`` (None: they may)."""
+        other = await session.scalar(
+            select(Department.name).where(
+                Department.channel_id == channel_id, Department.key != key
+            )
+        )
+        if other is not None:
+            return SetupRefused("channel_taken", other)
+        any_room = await session.scalar(select(exists(select(Department.id))))
+        first = await self._insert_ignore(
+            session, Setting, {"key": FIRST_SETUP_KEY, "value": str(agent.id)}
+        )
+        if first and not any_room:
+            return None
+        supervises = select(Supervisor.id).where(Supervisor.agent_id == agent.id)
+        existing = await session.scalar(select(Department.id).where(Department.key == key))
+        if existing is not None:
+            supervises = supervises.where(Supervisor.department_id == existing)
+        if not await session.scalar(select(exists(supervises))):
+            return SetupRefused("not_supervisor")
+        return None
 
     async def set_availability(
         self,

@@ -4,7 +4,7 @@ department's capacity, the roster behind ``who``, and the unanswered-chat timer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,7 +146,9 @@ class Routing(StoreCore):
                 return Unchanged(chat.id)
             previous = await self._view(session, chat.id) if chat.department_id else None
             self._keep_text(session, chat.id, customer.name, turn)
-            outcome = await self._routed(session, chat.id, department.id, previous, on_routed)
+            outcome = await self._routed(
+                session, chat.id, department.id, previous, on_routed, hold_from=turn.channel_id
+            )
             if isinstance(outcome, Unchanged):
                 # An agent accepted the chat meanwhile: the text goes to them as usual.
                 self._enqueue(session, on_kept(chat.id, None), now)
@@ -173,7 +175,11 @@ class Routing(StoreCore):
         department_id: int,
         previous: ChatView | None,
         on_routed: RouteCompose,
+        *,
+        hold_from: str | None = None,
     ) -> Routed | Unchanged:
+        """Give a waiting chat its department; a customer's own choice (``hold_from``:
+        their channel) counts against the intake limits like a new chat."""
         now = self.clock()
         result = await session.execute(
             update(Chat)
@@ -187,6 +193,10 @@ class Routing(StoreCore):
         )
         if result.rowcount != 1:
             return Unchanged(chat_id)
+        if hold_from is not None and previous is None:
+            chat = await session.get(Chat, chat_id, populate_existing=True)
+            assert chat is not None
+            await self._hold(session, chat, hold_from)
         await session.flush()
         view = await self._view(session, chat_id)
         found = await audience(session, chat_id)
@@ -350,30 +360,32 @@ class Routing(StoreCore):
         """
         now = self.clock()
         async with self._sessions() as session:
-            due = list(
-                await session.scalars(
-                    select(Chat.id)
+            due = (
+                await session.execute(
+                    select(Chat.id, Chat.held)
                     .where(Chat.announce_at <= now, Chat.state == ChatState.WAITING)
                     .order_by(Chat.announce_at)
                     .limit(limit)
                 )
-            )
+            ).all()
         fired = 0
-        for chat_id in due:
+        for chat_id, held in due:
             async with self._transaction() as session:
+                # A held chat is released (its card posted now, announced again later).
                 result = await session.execute(
                     update(Chat)
                     .where(
                         Chat.id == chat_id,
                         Chat.announce_at <= now,
                         Chat.state == ChatState.WAITING,
+                        Chat.held == held,
                     )
-                    .values(announce_at=None)
+                    .values(announce_at=now + self.unanswered_after if held else None, held=False)
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount != 1:
                     continue
-                view = await self._view(session, chat_id)
+                view = replace(await self._view(session, chat_id), held=held)
                 self._enqueue(session, compose(view, await audience(session, chat_id)), now)
                 fired += 1
         return fired

@@ -83,6 +83,7 @@ class SupervisorsChanged:
 @dataclass(frozen=True)
 class ListedChat:
     id: int
+    ref: str
     state: ChatState
     customer_name: str
     owner_name: str | None
@@ -540,6 +541,7 @@ class TeamMoves(StoreCore):
             query = (
                 select(
                     Chat.id,
+                    Chat.public_id,
                     Chat.state,
                     Customer.name,
                     owner.c.name,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, exists, or_, select, update
+from sqlalchemy import Row, Select, delete, exists, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,12 +26,14 @@ from store.models import (
     ChatTag,
     Customer,
     Department,
+    Message,
     MessageKind,
     Participant,
     Supervisor,
     Tag,
     TagRequirement,
     TypingMark,
+    UTCDateTime,
 )
 from store.outbox import Outgoing
 
@@ -137,6 +139,11 @@ class UnknownTags:
     unknown: tuple[str, ...]
     known: tuple[str, ...]
     chat: ChatView
+
+
+@dataclass(frozen=True)
+class NoteRefused:
+    """Not a participant or supervisor of an open chat: the note was not kept."""
 
 
 @dataclass(frozen=True)
@@ -459,24 +466,45 @@ class Tools(StoreCore):
 
     async def add_note(
         self, chat_id: int, person: Person, text: str, dedupe_keys: Sequence[str]
-    ) -> NoteAdded | Duplicate | NoSuchChat:
-        """Keep an internal note in the chat's transcript; nothing is sent to anyone."""
+    ) -> NoteAdded | NoteRefused | Duplicate:
+        """Keep an internal note in the chat's transcript; nothing is sent to anyone.
+
+        Only the chat's current participants and its department's supervisors may, and
+        only while it is open: the conditions are the WHERE of the INSERT itself.
+        """
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
-            if await session.get(Chat, chat_id) is None:
-                return NoSuchChat()
             agent = await self._agent(session, person)
-            self._note(
-                session,
-                chat_id,
-                MessageKind.NOTE,
-                agent.name,
-                text,
-                agent_id=agent.id,
-                source_key=dedupe_keys[0] if dedupe_keys else None,
+            participates = exists().where(
+                Participant.chat_id == Chat.id,
+                Participant.agent_id == agent.id,
+                Participant.left_at.is_(None),
             )
-            return NoteAdded(chat_id)
+            supervises = exists().where(
+                Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
+            )
+            columns = Message.__table__.c
+            values = select(
+                Chat.id,
+                literal(MessageKind.NOTE, columns.kind.type),
+                literal(agent.id),
+                literal(agent.name, columns.author.type),
+                literal(text, columns.text.type),
+                literal(dedupe_keys[0][:700] if dedupe_keys else None, columns.source_key.type),
+                literal(self.clock(), UTCDateTime()),
+            ).where(
+                Chat.id == chat_id,
+                Chat.state != ChatState.CLOSED,
+                or_(participates, supervises),
+            )
+            result = await session.execute(
+                insert(Message).from_select(
+                    ["chat_id", "kind", "agent_id", "author", "text", "source_key", "created_at"],
+                    values,
+                )
+            )
+            return NoteAdded(chat_id) if result.rowcount == 1 else NoteRefused()
 
     # -- typing ----------------------------------------------------------------------------
 

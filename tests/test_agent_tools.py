@@ -339,15 +339,19 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     )
     for _ in range(2):  # a re-delivery is kept once
         assert (await bridge.post(note)).status == 201
-    await say(bridge, colleague, "/note refund approved by finance", thread=chat.thread)
+    # The department's supervisor may add one too; a colleague outside the chat may not.
+    await say(bridge, act.agent(1), "/note refund approved by finance", thread=chat.thread)
+    await say(bridge, colleague, "/note I was here", thread=chat.thread)
     await say(bridge, owner, "Your refund is on its way", thread=chat.thread)
     assert bridge.connector.texts(chat.conversation)[to_customer:] == ["Your refund is on its way"]
-    assert len(bridge.connector.activities(chat.thread)) == in_thread
+    assert len(bridge.connector.activities(chat.thread)) == in_thread + 1
+    refusal = bridge.connector.texts(chat.thread)[-1]
+    assert "only the chat's participants and the department's supervisors" in refusal
     html = await transcript_html(bridge, chat)
     for text in ("VIP customer, be quick", "refund approved by finance"):
         assert html.count(text) == 1
         assert re.search(rf'<li class="note">.*?\[internal\].*?{text}', html), html
-    assert "//" not in html
+    assert "//" not in html and "I was here" not in html
 
 
 # -- attachments -------------------------------------------------------------------------------
@@ -469,6 +473,7 @@ def _active_chat() -> ChatView:
     at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     return ChatView(
         id=7,
+        ref="chat-ref-0000000007",
         state=ChatState.ACTIVE,
         version=3,
         department="Support",
@@ -510,19 +515,33 @@ def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() ->
         ],
     }
     tag = card["actions"][-1]
-    assert tag["verb"] == "tag" and tag["data"] == {"action": "tag", "chat": 7, "v": 3}
+    assert tag["verb"] == "tag" and tag["data"] == {
+        "action": "tag",
+        "chat": "chat-ref-0000000007",
+        "v": 3,
+    }
     assert tag["fallback"] == {"type": "Action.Submit", "title": "Tag", "data": tag["data"]}
     closed = request_card(replace(chat, state=ChatState.CLOSED), Texts("en"))
     assert "Input.ChoiceSet" not in json.dumps(closed) and "billing" in json.dumps(closed)
 
 
 def test_the_tag_action_reads_the_selection_from_execute_and_submit() -> None:
-    data = {"action": "tag", "chat": 5, "v": 2, "tags": "Billing, refund,,billing"}
+    data = {
+        "action": "tag",
+        "chat": "chat-ref-0000000005",
+        "v": 2,
+        "tags": "Billing, refund,,billing",
+    }
     invoke = {"type": "invoke", "value": {"action": {"verb": "tag", "data": data}}}
     submit = {"type": "message", "value": data}
     assert selected_tags(invoke) == selected_tags(submit) == ("billing", "refund")
     assert parse_action(invoke).verb == "tag"
-    assert selected_tags({"type": "message", "value": {"action": "tag", "chat": 5}}) == ()
+    assert (
+        selected_tags(
+            {"type": "message", "value": {"action": "tag", "chat": "chat-ref-0000000005"}}
+        )
+        == ()
+    )
 
 
 def test_canned_texts_names_and_lists() -> None:

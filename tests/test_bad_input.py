@@ -31,6 +31,7 @@ from tests.conftest import (
     accept,
     engine_name,
     open_chat,
+    row_id,
     setup_room,
 )
 from tests.connector_emulator import ConnectorEmulator
@@ -378,7 +379,7 @@ async def test_text_over_the_limit_gets_a_polite_answer_and_opens_nothing(
     assert len(bridge.connector.activities(act.ROOM)) == room_before
     # Exactly at the limit is a normal message: it opens a chat.
     chat = await open_chat(bridge, "cust-long", "ồ" * limit, locale=locale)
-    assert (await snapshot(bridge)).chats == {chat.chat_id: ("waiting", None)}
+    assert (await snapshot(bridge)).chats == {await row_id(bridge, chat.chat_id): ("waiting", None)}
 
 
 # -- card actions with tampered or stale data -----------------------------------------------
@@ -410,7 +411,7 @@ async def test_accept_for_a_chat_that_does_not_exist(bridge: Bridge, how: str) -
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-ghost", "Hi", locale="en-US")
     before = await snapshot(bridge)
-    ghost = {"action": "accept", "chat": chat.chat_id + 1000, "v": 1}
+    ghost = {"action": "accept", "chat": chat.chat_id[::-1], "v": 1}
     press = invoke if how == "invoke" else submit
     minh = act.agent(2, "Minh")
     response = await bridge.post(press(bridge, minh, chat.thread, ghost))
@@ -424,10 +425,11 @@ async def test_accept_for_a_chat_that_does_not_exist(bridge: Bridge, how: str) -
     told = bridge.connector.calls[before.calls :]
     if how == "invoke":
         answer = await response.json()
-        assert response.status == 404
-        assert answer["statusCode"] == 404 and answer["value"]["code"] == "NotFound"
+        # The same neutral refusal as for another room's chat: a press cannot probe.
+        assert response.status == 403
+        assert answer["statusCode"] == 403 and answer["value"]["code"] == "Forbidden"
         # The answer is on the card itself: nothing else is sent.
-        assert before.changed(after) <= {"agents"}
+        assert before.changed(after) <= set()
     else:
         assert response.status == 201
         # At most a notice to the presser, where they pressed; no chat, customer or message.
@@ -441,17 +443,17 @@ async def test_accept_for_a_chat_that_does_not_exist(bridge: Bridge, how: str) -
             assert call.conversation_id == chat.thread
             assert call.body and call.body["entities"][0]["mentioned"]["id"] == minh.id
     # The presser becomes a known agent; no chat changes and the customer is told nothing.
-    assert after.chats == {chat.chat_id: ("waiting", None)}
+    assert after.chats == {await row_id(bridge, chat.chat_id): ("waiting", None)}
     assert all(call.conversation_id != chat.conversation for call in told)
     await assert_healthy(bridge)
 
 
-TAMPERED: list[tuple[str, Callable[[int], Any]]] = [
-    ("chat id a string", lambda chat: {"action": "accept", "chat": str(chat), "v": 1}),
-    ("chat id a float", lambda chat: {"action": "accept", "chat": chat + 0.5, "v": 1}),
+TAMPERED: list[tuple[str, Callable[[str], Any]]] = [
+    ("chat id a row number", lambda chat: {"action": "accept", "chat": 1, "v": 1}),
+    ("chat id a float", lambda chat: {"action": "accept", "chat": 1.5, "v": 1}),
     ("chat id true", lambda chat: {"action": "accept", "chat": True, "v": 1}),
-    ("chat id zero", lambda chat: {"action": "accept", "chat": 0, "v": 1}),
-    ("chat id negative", lambda chat: {"action": "accept", "chat": -chat, "v": 1}),
+    ("chat id too short", lambda chat: {"action": "accept", "chat": chat[:8], "v": 1}),
+    ("chat id with a path", lambda chat: {"action": "accept", "chat": chat + "/../1", "v": 1}),
     ("chat id missing", lambda chat: {"action": "accept", "v": 1}),
     ("card version a string", lambda chat: {"action": "accept", "chat": chat, "v": "2"}),
     ("unknown verb", lambda chat: {"action": "delete", "chat": chat, "v": 1}),
@@ -461,7 +463,7 @@ TAMPERED: list[tuple[str, Callable[[int], Any]]] = [
 
 @pytest.mark.parametrize(("case", "data"), TAMPERED, ids=[case for case, _ in TAMPERED])
 async def test_tampered_action_data_is_a_bad_request(
-    bridge: Bridge, case: str, data: Callable[[int], Any]
+    bridge: Bridge, case: str, data: Callable[[str], Any]
 ) -> None:
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-tamper", "Hi", locale="en-US")
@@ -533,7 +535,7 @@ async def test_accept_on_a_closed_chat(bridge: Bridge, how: str) -> None:
         notice = bridge.connector.activities(chat.thread)[-1]
         assert notice["entities"][0]["mentioned"]["id"] == late.id
         assert "already closed" in notice["text"]
-    assert after.chats == {chat.chat_id: ("closed", owner.id)}
+    assert after.chats == {await row_id(bridge, chat.chat_id): ("closed", owner.id)}
     assert len(bridge.connector.activities(chat.conversation)) == customer_before
     await assert_healthy(bridge)
 
@@ -576,7 +578,7 @@ async def test_close_by_someone_who_is_neither_owner_nor_supervisor(
         notice = bridge.connector.activities(chat.thread)[-1]
         assert notice["entities"][0]["mentioned"]["id"] == stranger.id
         assert refused in notice["text"]
-    assert after.chats == {chat.chat_id: ("active", owner.id)}
+    assert after.chats == {await row_id(bridge, chat.chat_id): ("active", owner.id)}
     assert len(bridge.connector.activities(chat.conversation)) == customer_before
     await assert_healthy(bridge)
 

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import activities as act
+from tests.conftest import open_chat_body
 from tests.connector_emulator import ConnectorEmulator
 from tests.processes import BridgeProcess
 from tests.reliability import record
@@ -94,11 +95,12 @@ def _seed(target: Target, loop: asyncio.AbstractEventLoop) -> None:
     connector = target.connector
     _run(loop, connector.wait_for(lambda: len(connector.created()) >= len(CUSTOMERS)))
     target.threads.extend(call.conversation_id or "" for call in connector.created())
-    for chat_id in (1, 2):
-        data = {"action": "accept", "chat": chat_id, "v": 1}
+    refs = [open_chat_body(call)["chat"] for call in connector.created()]
+    for ref in refs[:2]:
+        data = {"action": "accept", "chat": ref, "v": 1}
         press = act.invoke_action(target.service_url, owner, act.ROOM, "accept", data)
         assert target.post_json(press)[0] == 200
-    data = {"action": "close", "chat": 2, "v": 2}
+    data = {"action": "close", "chat": refs[1], "v": 2}
     press = act.invoke_action(target.service_url, owner, act.ROOM, "close", data)
     assert target.post_json(press)[0] == 200
 

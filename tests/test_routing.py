@@ -7,8 +7,12 @@ import asyncio
 import json
 from typing import Any
 
+from sqlalchemy import select
+
+from bot import keys
 from cards.departments import availability_card, department_choice
 from dialogs.i18n import Texts
+from store.models import Chat
 from tests import activities as act
 from tests.conftest import (
     Bridge,
@@ -27,10 +31,20 @@ SALES = "19:room-sales@thread.tacv2"
 
 
 async def setup_sales(bridge: Bridge, supervisor: act.Agent) -> None:
-    before = len(bridge.connector.texts(SALES))
-    message = act.room_message(bridge.service_url, supervisor, "setup Sales", room=SALES)
-    assert (await bridge.post(message)).status == 201
-    await bridge.connector.wait_for(lambda: len(bridge.connector.texts(SALES)) > before)
+    """The Sales room, with ``supervisor`` as its only supervisor: a department is added
+    by an existing supervisor (Mai, of Support), who hands it over."""
+    mai = act.agent(1, "Supervisor Mai")
+    url = bridge.service_url
+    for who, text, mentions in (
+        (mai, "setup Sales", ()),
+        (mai, f"supervisor add @{supervisor.name}", (supervisor,)),
+        (supervisor, f"supervisor remove @{mai.name}", (mai,)),
+    ):
+        before = len(bridge.connector.texts(SALES))
+        message = act.room_message(url, who, text, room=SALES, mentions=mentions)
+        assert (await bridge.post(message)).status == 201
+        await bridge.connector.wait_for(lambda b=before: len(bridge.connector.texts(SALES)) > b)
+    await bridge.settled()
 
 
 async def two_departments(bridge: Bridge) -> tuple[act.Agent, act.Agent]:
@@ -112,13 +126,17 @@ async def test_department_chosen_by_word_and_changed_before_accept(bridge: Bridg
 async def test_a_chat_without_a_department_cannot_be_accepted(bridge: Bridge) -> None:
     await two_departments(bridge)
     await say(bridge, "c-none", "Hi", locale="en-US")
-    data = {"action": "accept", "chat": 1, "v": 1}
-    submit = act.room_message(bridge.service_url, act.agent(5), "", thread="x", value=data)
+    # Even knowing its reference, a chat with no department belongs to no room.
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        ref = await connection.scalar(select(Chat.public_id))
+    data = {"action": "accept", "chat": ref, "v": 1}
+    thread = f"{act.ROOM};messageid=1"
+    submit = act.room_message(bridge.service_url, act.agent(5), "", thread=thread, value=data)
     assert (await bridge.post(submit)).status == 201
-    press = act.invoke_action(bridge.service_url, act.agent(5), "x", "accept", data)
+    press = act.invoke_action(bridge.service_url, act.agent(5), thread, "accept", data)
     response = await bridge.post(press)
-    assert response.status == 200
-    assert "Accept" in card_text((await response.json())["value"])
+    assert response.status == 403
+    assert "not available" in (await response.json())["value"]["message"]
     await bridge.settled()
     assert bridge.connector.created() == []
     assert len(bridge.connector.texts("conv-c-none")) == 1

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tests import activities as act
-from tests.conftest import Bridge, ManualClock, OpenChat, accept, open_chat, setup_room
+from tests.conftest import Bridge, ManualClock, OpenChat, accept, open_chat, row_id, setup_room
 from tests.test_bridge import card_of, card_text, verbs
 
 MAI = act.agent(1, "Supervisor Mai")
@@ -300,17 +300,18 @@ async def test_chats_and_history_lists(bridge: Bridge) -> None:
 
     open_chats = card_text(await listing("chats"))
     assert "Open chats of Support" in open_chats
-    assert f"#{first.chat_id} [Lan](https://teams.microsoft.com/l/message/" in open_chats
-    assert "waiting for" in open_chats and f"#{second.chat_id} [Peter]" in open_chats
+    first_id, second_id = await row_id(bridge, first.chat_id), await row_id(bridge, second.chat_id)
+    assert f"#{first_id} [Lan](https://teams.microsoft.com/l/message/" in open_chats
+    assert "waiting for" in open_chats and f"#{second_id} [Peter]" in open_chats
     assert "with Minh" in open_chats
 
     await say(bridge, second, MINH, "/close")
     history = card_text(await listing("history"))
-    assert f"#{second.chat_id} Peter, with Minh" in history
+    assert f"#{second_id} Peter, with Minh" in history
     assert "http://bridge.test/transcripts/" in history and "Lan" not in history
     assert "Nothing here" in card_text(await listing("history Lan"))
-    assert f"#{second.chat_id} Peter" in card_text(await listing("history peter"))
-    assert f"#{second.chat_id}" not in card_text(await listing("chats"))
+    assert f"#{second_id} Peter" in card_text(await listing("history peter"))
+    assert f"#{second_id}" not in card_text(await listing("chats"))
 
 
 async def test_transfer_to_an_invited_colleague_from_the_card(bridge: Bridge) -> None:

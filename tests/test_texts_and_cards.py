@@ -40,10 +40,14 @@ def test_language_from_locale(locale: str | None, expected: str) -> None:
     assert pick_language(locale, "en") == expected
 
 
+REF = "Q2hhdC1yZWYtMDAwMDA3"  # a chat's public reference, as cards carry it
+
+
 def _chat(state: ChatState) -> ChatView:
     at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     return ChatView(
         id=7,
+        ref=REF,
         state=state,
         version=3,
         department="Support",
@@ -81,7 +85,7 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
     assert kinds == expected
     for action in card.get("actions", []):
         if action["type"] == "Action.Execute":
-            assert action["data"] == {"action": action["verb"], "chat": 7, "v": 3}
+            assert action["data"] == {"action": action["verb"], "chat": REF, "v": 3}
             assert action["fallback"]["type"] == "Action.Submit"
             assert action["fallback"]["data"] == action["data"]
     if state == ChatState.CLOSED:
@@ -89,7 +93,7 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
 
 
 def test_action_parser_reads_execute_and_submit_alike() -> None:
-    data = {"action": "accept", "chat": 5, "v": 2}
+    data = {"action": "accept", "chat": REF, "v": 2}
     invoke = {
         "type": "invoke",
         "value": {"action": {"type": "Action.Execute", "verb": "accept", "data": data}},
@@ -104,12 +108,13 @@ def test_action_parser_reads_execute_and_submit_alike() -> None:
         None,
         "x",
         {},
-        {"action": "explode", "chat": 1},
+        {"action": "explode", "chat": REF},
         {"action": "accept"},
+        {"action": "accept", "chat": 1},
         {"action": "accept", "chat": "1"},
-        {"action": "accept", "chat": -1},
+        {"action": "accept", "chat": REF + "/../x"},
         {"action": "accept", "chat": True},
-        {"action": "accept", "chat": 1, "v": "2"},
+        {"action": "accept", "chat": REF, "v": "2"},
     ],
 )
 def test_action_parser_rejects_tampered_data(value: object) -> None:
@@ -131,9 +136,17 @@ def test_only_the_bots_mention_is_removed() -> None:
 
 def test_transcript_tokens() -> None:
     links = TranscriptLinks("secret", "https://bridge.example/", 3600)
-    token = links.token(3, now=1000)
-    assert links.valid(3, token, now=2000)
-    assert not links.valid(3, token, now=5000)
-    assert not links.valid(4, token, now=2000)
-    assert not TranscriptLinks("other", "https://bridge.example", 3600).valid(3, token, now=2000)
-    assert links.url(3).startswith("https://bridge.example/transcripts/3?token=")
+    token = links.token(REF, now=1000)
+    assert links.valid(REF, token, now=2000)
+    assert not links.valid(REF, token, now=5000)
+    assert not links.valid(REF[::-1], token, now=2000)
+    assert not TranscriptLinks("other", "https://bridge.example", 3600).valid(REF, token, now=2000)
+    assert links.url(REF).startswith(f"https://bridge.example/transcripts/{REF}?token=")
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", ".", "²", "²." + "a" * 64, "9" * 5000 + "." + "a" * 64, "1.xyz", "1." + "A" * 64, "1 .x"],
+)
+def test_transcript_tokens_that_are_not_tokens_are_invalid_and_never_raise(token: str) -> None:
+    assert not TranscriptLinks("secret", "https://bridge.example", 3600).valid(REF, token)

@@ -1,0 +1,138 @@
+"""The trust gate: what an agent-side activity must prove before any flow runs.
+
+An *agent action* (a command, a card press, availability, the message extension, a
+note, a relayed reply, a typing indicator) counts only when it comes from Teams
+(``msteams``), in a channel, from an allowed tenant, in a registered room (or one of
+its threads) of the team that room belongs to. A card press must also name, by its
+public reference, a chat of that room's department. Roles (owner, participant,
+supervisor) are then checked by each transition in its own ``WHERE``.
+
+What the channel vouches for is trusted (Teams sets ``from.id``, the tenant, the team
+and the channel, and with an app id the Bot Framework token proves the activity came
+through the Bot Connector); nothing else is. A refusal is neutral: it names no chat
+and no department, and it is logged with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bot.settings import Settings
+from cards.actions import BadAction, Pressed, parse_action
+from dialogs.activity import THREAD_MARK, field, team_of, tenant_of
+from store import Store
+from store.trust import RoomPlace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """The activity may act: the tenant it proved, and its room (None only for the few
+    actions allowed outside a room: setup, help, the bot being added)."""
+
+    tenant: str
+    room: RoomPlace | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why the gate said no; ``reason`` goes to the log only. ``hint``: the writer is of
+    the company's tenant and may be told that the channel is not a room yet."""
+
+    reason: str
+    hint: bool = False
+
+
+def from_teams_channel(activity: dict[str, Any]) -> bool:
+    """Sent in a Teams channel (or a thread of one): the agents' side of the bridge."""
+    return (
+        activity.get("channelId") == "msteams"
+        and field(activity, "conversation").get("conversationType") == "channel"
+    )
+
+
+def channel_in(activity: dict[str, Any]) -> str | None:
+    """The channel the activity was written in, read from its conversation id; None when
+    ``channelData`` names another one (an activity that contradicts itself)."""
+    conversation = str(field(activity, "conversation").get("id") or "")
+    channel = conversation.split(THREAD_MARK, 1)[0].split(";", 1)[0]
+    stated = field(activity, "channelData", "channel").get("id")
+    if not channel or (stated is not None and stated != channel):
+        return None
+    return channel
+
+
+class Gate:
+    """Checks agent-side activities against the database, once per activity."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._configured = settings.allowed_tenants
+
+    def _tenant_allowed(self, tenant: str, bound: str | None, room: RoomPlace | None) -> bool:
+        if self._configured:
+            allowed = tenant in self._configured
+        elif bound is not None:
+            allowed = tenant == bound
+        else:
+            # No setup has bound the install yet: only setup itself can act here.
+            allowed = room is None or room.tenant_id in (None, tenant)
+        return allowed and (room is None or room.tenant_id in (None, tenant))
+
+    async def admit(self, activity: dict[str, Any], *, needs_room: bool) -> Admitted | Refused:
+        """Admit an activity from Teams in the company's tenant (and, if ``needs_room``,
+        in a registered room of its team)."""
+        if not from_teams_channel(activity):
+            return Refused("not_a_teams_channel")
+        tenant = tenant_of(activity)
+        if tenant is None:
+            return Refused("no_tenant")
+        channel = channel_in(activity)
+        if channel is None:
+            return Refused("inconsistent_channel")
+        place = await self._store.place(channel)
+        if not self._tenant_allowed(tenant, place.tenant, place.room):
+            return Refused("foreign_tenant")
+        room = place.room
+        if room is not None and room.team_id and team_of(activity) != room.team_id:
+            return Refused("wrong_team")
+        if needs_room and room is None:
+            return Refused("not_a_room", hint=True)
+        return Admitted(tenant=tenant, room=room)
+
+    async def press(self, activity: dict[str, Any]) -> Pressed | Refused | BadAction:
+        """Admit a press on a chat's card: in a room, naming a chat of that room.
+
+        An unknown reference and a chat of another room get the same refusal, so a
+        press can never tell whether a chat exists elsewhere.
+        """
+        admitted = await self.admit(activity, needs_room=True)
+        if isinstance(admitted, Refused):
+            return admitted
+        try:
+            action = parse_action(activity)
+        except BadAction as error:
+            return error
+        found = await self._store.chat_place(action.chat_ref)
+        assert admitted.room is not None
+        if found is None:
+            return Refused("unknown_chat")
+        if found.channel_id != admitted.room.channel_id:
+            return Refused("chat_of_another_room")
+        return Pressed(action=action, chat_id=found.chat_id)
+
+
+def log_refusal(activity: dict[str, Any], refused: Refused) -> None:
+    """One line per refusal: enough to investigate, nothing a customer wrote."""
+    log.warning(
+        "refused %s %s from channel %r, conversation %r, sender %r: %s",
+        activity.get("type"),
+        activity.get("name") or "",
+        activity.get("channelId"),
+        str(field(activity, "conversation").get("id") or "")[:120],
+        str(field(activity, "from").get("id") or "")[:120],
+        refused.reason,
+    )
