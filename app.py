@@ -25,7 +25,7 @@ from bot.trust import Gate
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store
-from store.core import Clock, IntakeLimits, utc_now
+from store.core import Clock, IntakeLimits, Retention, utc_now
 from store.engine import create_engine, create_schema, create_sessionmaker
 
 log = logging.getLogger("support_bridge")
@@ -195,9 +195,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        raw = await request.read()
+        async with asyncio.timeout(settings.client_timeout):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large() from None
+    except TimeoutError:
+        raise _refuse(web.HTTPRequestTimeout, "the body came too slowly") from None
     try:
         decoded = raw.decode(request.charset or "utf-8")
     except LookupError:
@@ -320,6 +323,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
+            max_age=timedelta(hours=settings.outbox_max_age_hours),
+            retention=Retention(
+                failed=timedelta(days=settings.failed_retention_days),
+                inbound=timedelta(hours=settings.inbound_retention_hours),
+            ),
         )
         store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
@@ -342,6 +350,12 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     return app
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How the HTTP server treats connections: one that has not sent a whole request
+    within ``client_timeout`` (a slow or idle client) is closed, from its first byte on."""
+    return {"keepalive_timeout": settings.client_timeout}
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
@@ -349,7 +363,7 @@ def main() -> None:
         create_app(settings),
         host=settings.listen_host,
         port=settings.port,
-        keepalive_timeout=settings.client_timeout,
+        **server_options(settings),
     )
 
 

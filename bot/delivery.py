@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.sdk import Connector, DeliveryError
 from store import Store
+from store.core import Retention
 from store.models import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 DELIVERY_KEY = "bridgeDeliveryId"
 PURGE_EVERY = 60.0
-KEEP_DELIVERED = timedelta(hours=24)
 THREAD_CACHE_SIZE = 10_000
 
 
@@ -61,6 +61,8 @@ class Dispatcher:
         send_margin: float = 16.0,
         base_delay: float = 0.5,
         max_delay: float = 60.0,
+        max_age: timedelta = timedelta(hours=24),
+        retention: Retention | None = None,
     ) -> None:
         self.owner = uuid.uuid4().hex
         self._store = store
@@ -71,6 +73,10 @@ class Dispatcher:
         self._send_margin = send_margin
         self._base_delay = base_delay
         self._max_delay = max_delay
+        self._max_age = max_age
+        self._retention = retention or Retention()
+        # Deliveries given up after ``max_age`` of failures (for the logs and metrics).
+        self.given_up = 0
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handoff: dict[str, OutboxItem] = {}
@@ -129,7 +135,7 @@ class Dispatcher:
                 self.kick(await self._store.due_lanes())
                 if loop.time() - last_purge > PURGE_EVERY:
                     last_purge = loop.time()
-                    await self._store.purge_delivered(KEEP_DELIVERED)
+                    await self._store.purge(self._retention)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -208,6 +214,16 @@ class Dispatcher:
             if not error.retryable:
                 log.warning("outbox item %s refused for good: %s", item.id, error)
                 await self._store.undeliverable(item.id, self.owner, str(error))
+                return None
+            if self._store.clock() - item.created_at > self._max_age:
+                self.given_up += 1
+                log.error(
+                    "outbox item %s still failing after %s; given up: %s",
+                    item.id,
+                    self._max_age,
+                    error,
+                )
+                await self._store.undeliverable(item.id, self.owner, f"given up: {error}")
                 return None
             delay = self._backoff(item.attempts, error)
             log.info("outbox item %s failed (%s); retrying in %.2fs", item.id, error, delay)

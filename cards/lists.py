@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from cards.markdown import card_text
 from cards.request import SCHEMA_VERSION, TextLookup, format_duration
 from store.models import ChatState
 from store.team import ChatList, ListedChat
@@ -27,7 +28,7 @@ def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
         status = t("list.waiting", duration=format_duration(now - chat.created_at))
     else:
         status = t("list.with", agent=chat.owner_name or "-")
-    name = chat.customer_name
+    name = card_text(chat.customer_name)
     title = f"[{name}]({thread_link(chat.thread_id)})" if chat.thread_id else name
     return t("list.line", id=chat.id, customer=title, status=status)
 
@@ -37,7 +38,7 @@ def _closed_line(chat: ListedChat, transcript_url: str, t: TextLookup) -> str:
     return t(
         "history.line",
         id=chat.id,
-        customer=chat.customer_name,
+        customer=card_text(chat.customer_name),
         agent=chat.owner_name or "-",
         duration=format_duration(closed_at - chat.created_at),
         url=transcript_url,

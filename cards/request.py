@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cards.actions import ACCEPT, CLOSE, INVITE, JOIN, LEAVE, TRANSFER, action_data
+from cards.markdown import card_text
 from cards.tags import tag_section, tags_fact
 from store.core import ChatView
 from store.models import ChatState
@@ -80,7 +81,7 @@ def request_card(
 ) -> dict[str, Any]:
     """The card for a chat's current state; its buttons are the moves valid in that state."""
     facts = [
-        {"title": t("card.customer"), "value": chat.customer_name},
+        {"title": t("card.customer"), "value": card_text(chat.customer_name)},
         {"title": t("card.channel"), "value": chat.customer_channel},
         {"title": t("card.department"), "value": chat.department},
         {"title": t("card.state"), "value": t(f"card.state.{chat.state.value}")},
@@ -156,7 +157,8 @@ def request_card(
             }
         )
         body += [
-            {"type": "TextBlock", "text": _preview(m), "wrap": True} for m in chat.first_messages
+            {"type": "TextBlock", "text": card_text(_preview(m)), "wrap": True}
+            for m in chat.first_messages
         ]
     tag_body, tag_actions = tag_section(chat, t)
     body += tag_body

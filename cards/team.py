@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.actions import AGENT_INPUT, DECLINE, JOIN, TAKE, action_data
+from cards.markdown import card_text
 from cards.request import SCHEMA_VERSION, TextLookup, button
 from store.core import ChatView, Person
 from store.models import OfferKind
@@ -36,7 +37,7 @@ def picker_card(
     choices = [{"title": person.name, "value": person.teams_id} for person in colleagues]
     return _card(
         [
-            _text(t(f"pick.{verb}.title", customer=chat.customer_name), weight="Bolder"),
+            _text(t(f"pick.{verb}.title", customer=card_text(chat.customer_name)), weight="Bolder"),
             {
                 "type": "Input.ChoiceSet",
                 "id": AGENT_INPUT,
@@ -62,7 +63,7 @@ def offer_card(chat: ChatView, offer: OfferView, t: TextLookup) -> dict[str, Any
                 t(
                     f"offer.{offer.kind.value}.title",
                     sender=offer.sender.name,
-                    customer=chat.customer_name,
+                    customer=card_text(chat.customer_name),
                 ),
                 weight="Bolder",
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
+from cards.markdown import message_text
 from dialogs.activity import (
     activity_keys,
     customer_key,
@@ -76,7 +77,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     def shown_files(chat_id: int) -> list[Outgoing]:
         if not files.passed:
             return []
-        shown = team("agent.customer_files", name=name, files=links(files.passed))
+        shown = team("agent.customer_files", name=message_text(name), files=links(files.passed))
         activity = text_activity(shown)
         activity["attachments"] = as_attachments(files.passed, images_only=True)
         return [to_thread(chat_id, activity)]
@@ -111,7 +112,12 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             # Still no department: the message is kept; ask again while there is a choice.
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         says = [
-            to_thread(chat_id, text_activity(team("agent.customer_says", name=name, text=text)))
+            to_thread(
+                chat_id,
+                text_activity(
+                    team("agent.customer_says", name=message_text(name), text=message_text(text))
+                ),
+            )
         ]
         return [*(says if text.strip() else []), *shown_files(chat_id), *refusal]
 

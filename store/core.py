@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -111,6 +111,15 @@ class IntakeLimits:
     per_conversation: int = 3
     per_channel: int = 60
     window: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long housekeeping keeps delivered and failed outbox rows and inbound keys."""
+
+    delivered: timedelta = timedelta(hours=24)
+    failed: timedelta = timedelta(days=30)
+    inbound: timedelta = timedelta(hours=72)
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -433,9 +442,19 @@ class StoreCore:
         async with self._sessions() as session:
             return await outbox.due_lanes(session, self.clock(), limit)
 
-    async def purge_delivered(self, keep: timedelta) -> int:
+    async def purge(self, retention: Retention) -> int:
+        """Housekeeping: delivered and failed outbox rows, and keys of handled activities,
+        older than their retention (re-deliveries come within minutes, not days)."""
+        now = self.clock()
         async with self._write() as session:
-            return await outbox.purge_delivered(session, self.clock() - keep)
+            removed = await outbox.purge_delivered(session, now - retention.delivered)
+            removed += await outbox.purge_failed(session, now - retention.failed)
+            result = await session.execute(
+                delete(InboundActivity)
+                .where(InboundActivity.received_at < now - retention.inbound)
+                .execution_options(synchronize_session=False)
+            )
+            return removed + result.rowcount
 
     async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
         async with self._write() as session:

@@ -364,7 +364,7 @@ class InboundActivity(Base):
     __tablename__ = "inbound_activities"
 
     key: Mapped[str] = mapped_column(String(700), primary_key=True)
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class OutboxItem(Base):

@@ -155,10 +155,20 @@ async def postpone(
 
 
 async def purge_delivered(session: AsyncSession, before: datetime) -> int:
-    """Drop delivered rows older than ``before``; failed rows stay for inspection."""
+    """Drop delivered rows older than ``before``."""
     result = await session.execute(
         delete(OutboxItem)
         .where(OutboxItem.state == DeliveryState.DELIVERED, OutboxItem.delivered_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+async def purge_failed(session: AsyncSession, before: datetime) -> int:
+    """Drop failed rows (kept a while for inspection) older than ``before``."""
+    result = await session.execute(
+        delete(OutboxItem)
+        .where(OutboxItem.state == DeliveryState.FAILED, OutboxItem.created_at < before)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
