@@ -353,7 +353,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 def server_options(settings: Settings) -> dict[str, Any]:
     """How the HTTP server treats connections: one that has not sent a whole request
     within ``client_timeout`` (a slow or idle client) is closed, from its first byte on."""
-    return {"keepalive_timeout": settings.client_timeout}
+    return {"keepalive_timeout": settings.client_timeout, "lingering_time": settings.client_timeout}
 
 
 def main() -> None:

@@ -1,0 +1,183 @@
+"""Authentication comes first and never blocks (findings 6, 7 and 11 of the trust issue).
+
+A local signing-key endpoint stands in for the Bot Framework's: it serves real keys (a
+token signed with them is accepted) or hangs (a forged token is refused while it hangs,
+and the server keeps answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from app import create_app, server_options
+from bot.settings import Settings
+from tests import activities as act
+from tests.conftest import Bridge, BridgeFactory
+
+APP_ID = "00000000-0000-0000-0000-00000000b07"
+
+
+class KeyServer:
+    """OpenID metadata and a key set, or an endpoint that never answers."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.hang = False
+        self.hits = 0
+        self.server: TestServer | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/metadata", self._metadata)
+        app.router.add_get("/keys", self._keys)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return str(self.server.make_url("/metadata"))
+
+    async def _metadata(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        if self.hang:
+            await asyncio.sleep(3600)
+        assert self.server is not None
+        return web.json_response({"jwks_uri": str(self.server.make_url("/keys"))})
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        public.update(kid="key-1", endorsements=["msteams", "webchat", "directline"])
+        return web.json_response({"keys": [public]})
+
+    def token(self, service_url: str, *, key: Any = None) -> str:
+        claims = {
+            "iss": "https://api.botframework.com",
+            "aud": APP_ID,
+            "serviceurl": service_url,
+            "exp": int(time.time()) + 600,
+            "nbf": int(time.time()) - 60,
+        }
+        signer = key or self.key
+        return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "key-1"})
+
+
+@pytest.fixture
+async def keys_endpoint() -> AsyncIterator[KeyServer]:
+    server = KeyServer()
+    yield server
+    if server.server is not None:
+        await server.server.close()
+
+
+async def authenticated_bridge(start_bridge: BridgeFactory, keys: KeyServer) -> Bridge:
+    url = await keys.start()
+    return await start_bridge(
+        app_id=APP_ID,
+        app_password="not-used-here",
+        openid_metadata_url=url,
+        signing_keys_timeout=0.5,
+        signing_keys_failure_ttl=30.0,
+    )
+
+
+async def test_a_token_signed_with_the_published_keys_is_accepted_and_others_are_not(
+    start_bridge: BridgeFactory, keys_endpoint: KeyServer
+) -> None:
+    bridge = await authenticated_bridge(start_bridge, keys_endpoint)
+    activity = act.webchat_message(bridge.service_url, "cust-auth", "Hello")
+    good = keys_endpoint.token(bridge.service_url)
+    assert (await bridge.post(activity, headers={"Authorization": f"Bearer {good}"})).status == 201
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = keys_endpoint.token(bridge.service_url, key=stranger)
+    again = act.webchat_message(bridge.service_url, "cust-auth", "Hello again")
+    response = await bridge.post(again, headers={"Authorization": f"Bearer {forged}"})
+    assert response.status == 401
+
+
+async def test_without_a_token_the_body_is_never_deserialized(
+    start_bridge: BridgeFactory, keys_endpoint: KeyServer
+) -> None:
+    bridge = await authenticated_bridge(start_bridge, keys_endpoint)
+    # A timestamp the SDK's deserializer refuses (400 once authenticated): the 401 shows
+    # the request was refused before the body was turned into SDK objects.
+    activity = act.webchat_message(
+        bridge.service_url, "cust-big", "x" * 200_000, timestamp="not a date"
+    )
+    for header in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nope"}):
+        assert (await bridge.post(activity, headers=header)).status == 401
+    good = keys_endpoint.token(bridge.service_url)
+    response = await bridge.post(activity, headers={"Authorization": f"Bearer {good}"})
+    assert response.status == 400
+    assert keys_endpoint.hits == 1
+
+
+async def test_a_hanging_key_endpoint_refuses_tokens_without_stopping_the_server(
+    start_bridge: BridgeFactory, keys_endpoint: KeyServer
+) -> None:
+    keys_endpoint.hang = True
+    bridge = await authenticated_bridge(start_bridge, keys_endpoint)
+    forged = keys_endpoint.token(bridge.service_url)
+    activity = act.webchat_message(bridge.service_url, "cust-forged", "Hi")
+    pending = asyncio.ensure_future(
+        bridge.post(activity, headers={"Authorization": f"Bearer {forged}"})
+    )
+    await asyncio.sleep(0.05)
+    # While the key endpoint hangs, the server answers others...
+    health = await asyncio.wait_for(bridge.get("/healthz"), 10)
+    assert health.status == 200 and not pending.done()
+    # ...and the forged token is refused once the fetch's time-out passes.
+    assert (await asyncio.wait_for(pending, 10)).status == 401
+    # The failure is remembered: the next token is refused without another fetch.
+    again = act.webchat_message(bridge.service_url, "cust-forged", "Hi again")
+    response = await asyncio.wait_for(
+        bridge.post(again, headers={"Authorization": f"Bearer {forged}"}), 10
+    )
+    assert response.status == 401
+    assert keys_endpoint.hits == 1
+
+
+# 11. Exposure ----------------------------------------------------------------------------------
+
+
+def test_local_mode_listens_on_this_machine_only_unless_told() -> None:
+    assert Settings().listen_host == "127.0.0.1"
+    assert Settings(host="0.0.0.0").listen_host == "0.0.0.0"
+    assert Settings(app_id=APP_ID).listen_host == "0.0.0.0"
+
+
+async def test_slow_or_idle_clients_are_cut(database_url: str) -> None:
+    settings = Settings(database_url=database_url, client_timeout=0.3)
+    runner = web.AppRunner(create_app(settings), **server_options(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        for opening in (b"", b"POST /api/messages HTTP/1.1\r\nHost: x\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(opening)
+            await writer.drain()
+            # The server closes the connection: the read ends (it would hang otherwise).
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+            writer.close()
+        # A body that trickles in is answered 408.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readline(), 10)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert await asyncio.wait_for(reader.read(), 10)  # the rest, then the close
+        writer.close()
+    finally:
+        await runner.cleanup()
