@@ -167,7 +167,13 @@ class Bridge:
         elif presence.is_availability_action(activity):
             await presence.availability_action(self.ctx, activity, by_invoke=False)
         elif command is not None and command.word == "setup":
-            await rooms.setup(self.ctx, activity, command.argument, admitted.tenant)
+            await rooms.setup(
+                self.ctx,
+                activity,
+                command.argument,
+                admitted.tenant,
+                bind_tenant=not self.gate.configured_tenants,
+            )
         elif command is not None:
             handler = COMMANDS.get(command.word)
             if handler is None:

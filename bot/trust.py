@@ -72,6 +72,11 @@ class Gate:
         self._store = store
         self._configured = settings.allowed_tenants
 
+    @property
+    def configured_tenants(self) -> frozenset[str]:
+        """The tenants the configuration allows (empty: the one the first setup binds)."""
+        return self._configured
+
     def _tenant_allowed(self, tenant: str, bound: str | None, room: RoomPlace | None) -> bool:
         if self._configured:
             allowed = tenant in self._configured

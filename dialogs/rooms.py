@@ -46,9 +46,12 @@ def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
     return reference
 
 
-async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str, tenant: str) -> None:
-    """``@Bot setup [Department]`` in a channel of the company's tenant (the trust gate
-    admitted ``tenant``); who may bind what is decided in the store's transaction."""
+async def setup(
+    ctx: FlowContext, activity: dict[str, Any], argument: str, tenant: str, *, bind_tenant: bool
+) -> None:
+    """``@Bot setup [Department]`` in a channel of an allowed tenant (the trust gate
+    admitted ``tenant``; ``bind_tenant``: no tenants are configured, so the first setup
+    binds its own); who may bind what is decided in the store's transaction."""
     argument = argument.strip()[:DEPARTMENT_NAME_LIMIT]
     name = argument or DEFAULT_DEPARTMENT_NAME
     key = department_key(argument) if argument else DEFAULT_DEPARTMENT
@@ -70,6 +73,7 @@ async def setup(ctx: FlowContext, activity: dict[str, Any], argument: str, tenan
         key=key,
         name=name,
         tenant_id=tenant,
+        bind_tenant=bind_tenant,
         team_id=team_of(activity),
         channel_id=channel_of(activity),
         room_reference=room,

@@ -61,6 +61,7 @@ class Rooms(StoreCore):
         key: str,
         name: str,
         tenant_id: str,
+        bind_tenant: bool,
         team_id: str | None,
         channel_id: str,
         room_reference: dict[str, Any],
@@ -69,8 +70,9 @@ class Rooms(StoreCore):
     ) -> RoomReady | SetupRefused | Duplicate:
         """Bind a channel as a department's room and make ``person`` its supervisor.
 
-        The first setup of an install binds the tenant and the first room (whoever
-        inserts the claim row first, across replicas). After that, rebinding a
+        The first setup of an install binds the tenant (``bind_tenant``: unless the
+        configuration names the allowed tenants) and the first room (whoever inserts
+        the claim row first, across replicas). After that, rebinding a
         department takes one of its supervisors and adding a department a supervisor
         of any; a channel is the room of one department only. Chats that arrived while
         no room existed are posted to the new room.
@@ -79,7 +81,7 @@ class Rooms(StoreCore):
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             now = self.clock()
-            if await self._bound_tenant(session, tenant_id) != tenant_id:
+            if bind_tenant and await self._bound_tenant(session, tenant_id) != tenant_id:
                 return SetupRefused("foreign_tenant")
             agent = await self._agent(session, person)
             refused = await self._setup_refusal(session, agent, key, channel_id)

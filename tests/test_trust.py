@@ -376,3 +376,16 @@ async def test_customer_markup_is_shown_as_typed(bridge: Bridge) -> None:
     assert not shown.get("entities")
     card = bridge.connector.created()[0].body["activity"]["attachments"][0]["content"]
     assert "\\*\\*SupportBot\\*\\*" in json.dumps(card).replace("\\\\", "\\")
+
+
+async def test_configured_tenants_refuse_even_the_first_setup_from_elsewhere(
+    start_bridge: Any,
+) -> None:
+    bridge = await start_bridge(allowed_tenant_ids=frozenset({act.TENANT}))
+    first = foreign(act.room_message(bridge.service_url, MALLORY, "setup"))
+    assert (await bridge.post(first)).status == 201
+    await bridge.settled()
+    assert await department_channels(bridge) == []
+    assert bridge.connector.calls == []
+    await setup_room(bridge, MAI)
+    assert await department_channels(bridge) == [("default", act.ROOM)]
