@@ -447,8 +447,7 @@ class StoreCore:
         older than their retention (re-deliveries come within minutes, not days)."""
         now = self.clock()
         async with self._write() as session:
-            removed = await outbox.purge_delivered(session, now - retention.delivered)
-            removed += await outbox.purge_failed(session, now - retention.failed)
+            removed = await outbox.purge(session, now - retention.delivered, now - retention.failed)
             result = await session.execute(
                 delete(InboundActivity)
                 .where(InboundActivity.received_at < now - retention.inbound)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import DeliveryState, OutboxItem, UTCDateTime
@@ -154,21 +154,23 @@ async def postpone(
     )
 
 
-async def purge_delivered(session: AsyncSession, before: datetime) -> int:
-    """Drop delivered rows older than ``before``."""
+async def purge(session: AsyncSession, delivered_before: datetime, failed_before: datetime) -> int:
+    """Drop delivered rows delivered before ``delivered_before``, and failed rows (kept a
+    while for inspection) created before ``failed_before``."""
     result = await session.execute(
         delete(OutboxItem)
-        .where(OutboxItem.state == DeliveryState.DELIVERED, OutboxItem.delivered_at < before)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
-
-
-async def purge_failed(session: AsyncSession, before: datetime) -> int:
-    """Drop failed rows (kept a while for inspection) older than ``before``."""
-    result = await session.execute(
-        delete(OutboxItem)
-        .where(OutboxItem.state == DeliveryState.FAILED, OutboxItem.created_at < before)
+        .where(
+            or_(
+                and_(
+                    OutboxItem.state == DeliveryState.DELIVERED,
+                    OutboxItem.delivered_at < delivered_before,
+                ),
+                and_(
+                    OutboxItem.state == DeliveryState.FAILED,
+                    OutboxItem.created_at < failed_before,
+                ),
+            )
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, exists, insert, literal, or_, select, update
+from sqlalchemy import Exists, Row, Select, delete, exists, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,6 +159,20 @@ class Throttled:
 @dataclass(frozen=True)
 class TypingPassed:
     chat_id: int
+
+
+def in_chat_or_supervising(agent_id: int) -> tuple[Exists, Exists]:
+    """Conditions on ``Chat`` for a WHERE: the agent is a current participant of the chat,
+    and the agent supervises its department."""
+    takes_part = exists().where(
+        Participant.chat_id == Chat.id,
+        Participant.agent_id == agent_id,
+        Participant.left_at.is_(None),
+    )
+    supervises = exists().where(
+        Supervisor.agent_id == agent_id, Supervisor.department_id == Chat.department_id
+    )
+    return takes_part, supervises
 
 
 class Tools(StoreCore):
@@ -417,14 +431,7 @@ class Tools(StoreCore):
                 self._enqueue(session, on_unknown(outcome), now)
                 return outcome
             agent = await self._agent(session, person)
-            takes_part = exists().where(
-                Participant.chat_id == Chat.id,
-                Participant.agent_id == agent.id,
-                Participant.left_at.is_(None),
-            )
-            supervises = exists().where(
-                Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
-            )
+            takes_part, supervises = in_chat_or_supervising(agent.id)
             result = await session.execute(
                 update(Chat)
                 .where(
@@ -476,14 +483,7 @@ class Tools(StoreCore):
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
             agent = await self._agent(session, person)
-            participates = exists().where(
-                Participant.chat_id == Chat.id,
-                Participant.agent_id == agent.id,
-                Participant.left_at.is_(None),
-            )
-            supervises = exists().where(
-                Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
-            )
+            participates, supervises = in_chat_or_supervising(agent.id)
             columns = Message.__table__.c
             values = select(
                 Chat.id,
