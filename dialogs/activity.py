@@ -162,8 +162,12 @@ def customer_key(activity: dict[str, Any], *, token_bound_ids: bool) -> str:
         and sender.startswith(TOKEN_BOUND_PREFIX)
     ):
         return sender[:256]
-    digest = hashlib.sha256(conversation_id(activity).encode()).hexdigest()[:32]
-    return f"{sender[:200]}@{digest}"
+    return f"{sender[:200]}@{conversation_key(activity)}"
+
+
+def conversation_key(activity: dict[str, Any]) -> str:
+    """A short digest of the conversation id (ids run to hundreds of characters)."""
+    return hashlib.sha256(conversation_id(activity).encode()).hexdigest()[:32]
 
 
 def activity_keys(activity: dict[str, Any]) -> list[str]:

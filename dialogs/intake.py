@@ -12,6 +12,7 @@ from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
 from dialogs.activity import (
     activity_keys,
+    conversation_key,
     customer_key,
     display_name,
     field,
@@ -66,6 +67,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     turn = CustomerTurn(
         channel_id=str(activity.get("channelId") or ""),
         user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
+        conversation_key=conversation_key(activity),
         name=name,
         locale=t.language,
         reference=reference,

@@ -61,6 +61,7 @@ class CustomerTurn:
     text: str
     source_key: str | None
     attachments: tuple[dict[str, Any], ...] = ()
+    conversation_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,14 @@ async def stored_customer(
             locale=turn.locale,
             reference=turn.reference,
             created_at=now,
+            conversation_key=turn.conversation_key,
         )
         session.add(customer)
         await session.flush()
         return customer
     if customer.reference != turn.reference:
         customer.reference = turn.reference
+        customer.conversation_key = turn.conversation_key
     if turn.name and customer.name != turn.name:
         customer.name = turn.name
     if customer.locale != turn.locale:
@@ -317,7 +320,7 @@ class ChatLifecycle(StoreCore):
                 announce_at = now + self.unanswered_after if department else None
                 chat = await new_chat(session, customer.id, department, announce_at, now)
                 if department is not None:
-                    await self._hold(session, chat, turn.channel_id)
+                    await self._hold(session, chat, customer)
             self._note(
                 session,
                 chat.id,

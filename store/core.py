@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -376,26 +376,33 @@ class StoreCore:
             held=chat.held,
         )
 
-    async def _hold(self, session: AsyncSession, chat: Chat, channel_id: str) -> bool:
+    async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:
         """Hold a chat opened beyond the intake limits: its card is posted by the timer,
         the n-th chat over a limit one window later for every ``limit`` before it, so a
-        flood reaches the room at the limit's pace and nothing is dropped."""
+        flood reaches the room at the limit's pace and nothing is dropped.
+
+        The limits count the chats opened within the window from the customer's
+        conversation (whoever claims to write in it) and from their channel.
+        """
         limits = self.intake_limits
         now = self.clock()
-        since = now - limits.window
-        recent = select(func.count(Chat.id)).where(Chat.created_at > since, Chat.id != chat.id)
-        own = await session.scalar(recent.where(Chat.customer_id == chat.customer_id)) or 0
-        channel = (
-            await session.scalar(
-                recent.join(Customer, Customer.id == Chat.customer_id).where(
-                    Customer.channel_id == channel_id
-                )
-            )
-            or 0
+        recent = (
+            select(func.count(Chat.id))
+            .join(Customer, Customer.id == Chat.customer_id)
+            .where(Chat.created_at > now - limits.window, Chat.id != chat.id)
         )
+        same_conversation = or_(
+            Customer.id == customer.id,
+            and_(
+                Customer.conversation_key.is_not(None),
+                Customer.conversation_key == customer.conversation_key,
+            ),
+        )
+        own = await session.scalar(recent.where(same_conversation)) or 0
+        channel = await session.scalar(recent.where(Customer.channel_id == customer.channel_id))
         waits = max(
             own // limits.per_conversation if limits.per_conversation > 0 else 0,
-            channel // limits.per_channel if limits.per_channel > 0 else 0,
+            (channel or 0) // limits.per_channel if limits.per_channel > 0 else 0,
         )
         if waits == 0:
             return False

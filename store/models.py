@@ -181,6 +181,8 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(String(16))
     reference: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # A digest of the conversation they last wrote from: the intake limits count by it.
+    conversation_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Chat(Base):

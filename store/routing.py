@@ -147,7 +147,7 @@ class Routing(StoreCore):
             previous = await self._view(session, chat.id) if chat.department_id else None
             self._keep_text(session, chat.id, customer.name, turn)
             outcome = await self._routed(
-                session, chat.id, department.id, previous, on_routed, hold_from=turn.channel_id
+                session, chat.id, department.id, previous, on_routed, hold_for=customer
             )
             if isinstance(outcome, Unchanged):
                 # An agent accepted the chat meanwhile: the text goes to them as usual.
@@ -176,10 +176,10 @@ class Routing(StoreCore):
         previous: ChatView | None,
         on_routed: RouteCompose,
         *,
-        hold_from: str | None = None,
+        hold_for: Customer | None = None,
     ) -> Routed | Unchanged:
-        """Give a waiting chat its department; a customer's own choice (``hold_from``:
-        their channel) counts against the intake limits like a new chat."""
+        """Give a waiting chat its department; a customer's own choice (``hold_for``: the
+        customer) counts against the intake limits like a new chat."""
         now = self.clock()
         result = await session.execute(
             update(Chat)
@@ -193,10 +193,10 @@ class Routing(StoreCore):
         )
         if result.rowcount != 1:
             return Unchanged(chat_id)
-        if hold_from is not None and previous is None:
+        if hold_for is not None and previous is None:
             chat = await session.get(Chat, chat_id, populate_existing=True)
             assert chat is not None
-            await self._hold(session, chat, hold_from)
+            await self._hold(session, chat, hold_for)
         await session.flush()
         view = await self._view(session, chat_id)
         found = await audience(session, chat_id)

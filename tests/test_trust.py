@@ -389,3 +389,19 @@ async def test_configured_tenants_refuse_even_the_first_setup_from_elsewhere(
     assert bridge.connector.calls == []
     await setup_room(bridge, MAI)
     assert await department_channels(bridge) == [("default", act.ROOM)]
+
+
+async def test_many_ids_in_one_conversation_count_as_one_conversation(start_bridge: Any) -> None:
+    bridge = await start_bridge(new_chats_per_conversation=2)
+    await setup_room(bridge, MAI)
+    for n in range(4):
+        activity = act.webchat_message(bridge.service_url, f"sock-{n}", f"Hi {n}", locale="en")
+        activity["conversation"] = {"id": "conv-one-attacker"}
+        assert (await bridge.post(activity)).status == 201
+    await bridge.settled()
+    assert len(bridge.connector.created()) == 2
+    held = bridge.connector.texts("conv-one-attacker")
+    assert sum("Many customers are writing" in t for t in held) == 2
+    # Someone else's conversation is not held back by it.
+    await open_chat(bridge, "cust-innocent", "Hello")
+    assert len(bridge.connector.created()) == 3
