@@ -17,7 +17,7 @@ from yarl import URL
 from bot import keys
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
-from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
+from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity, bearer_token_shaped
 from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks, render
@@ -188,6 +188,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise too_large()
+    if not settings.local_mode and not bearer_token_shaped(
+        request.headers.get("Authorization", "")
+    ):
+        # Before the body is read: a request without a token costs nothing more.
+        log.warning("refused a request without a Bot Framework token")
+        raise _refuse(web.HTTPUnauthorized, "missing or invalid Bot Framework token")
     if "json" not in request.content_type:
         raise _refuse(web.HTTPUnsupportedMediaType, "send the activity as application/json")
 

@@ -181,3 +181,26 @@ async def test_slow_or_idle_clients_are_cut(database_url: str) -> None:
         writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_request_without_a_token_is_refused_before_its_body_arrives(
+    database_url: str,
+) -> None:
+    settings = Settings(database_url=database_url, app_id=APP_ID, client_timeout=60)
+    runner = web.AppRunner(create_app(settings), **server_options(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", runner.addresses[0][1])
+        writer.write(
+            b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 200000\r\n\r\n{"type": '
+        )
+        await writer.drain()
+        # The answer comes although 199,990 bytes of the body never will.
+        status = await asyncio.wait_for(reader.readline(), 30)
+        assert status.startswith(b"HTTP/1.1 401"), status
+        writer.close()
+    finally:
+        await runner.cleanup()
