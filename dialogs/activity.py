@@ -64,18 +64,14 @@ def team_of(activity: dict[str, Any]) -> str | None:
 def tenant_of(activity: dict[str, Any]) -> str | None:
     """The Teams tenant the activity comes from; None when absent or when the two places
     Teams states it disagree."""
-    stated = {
-        value
-        for value in (
-            field(activity, "conversation").get("tenantId"),
-            field(activity, "channelData", "tenant").get("id"),
-        )
-        if value is not None
-    }
-    if len(stated) != 1:
+    values = (
+        field(activity, "conversation").get("tenantId"),
+        field(activity, "channelData", "tenant").get("id"),
+    )
+    if any(v is not None and not isinstance(v, str) for v in values):
         return None
-    tenant = stated.pop()
-    return tenant if isinstance(tenant, str) and tenant else None
+    stated = {v for v in values if v}
+    return stated.pop() if len(stated) == 1 else None
 
 
 def person_of(activity: dict[str, Any]) -> Person:
