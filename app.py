@@ -5,27 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from sqlalchemy import text
 from yarl import URL
 
-from bot import keys
+from bot import keys, logs, operations
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
+from bot.metrics import Metrics
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks, render
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
-from store import Store
+from store import Store, migrate, trace
 from store.core import Clock, utc_now
-from store.engine import create_engine, create_schema, create_sessionmaker
+from store.engine import create_engine, create_sessionmaker
 
 log = logging.getLogger("support_bridge")
 
@@ -160,7 +161,22 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: validate, authenticate, run the turn, answer at once.
+    """POST /api/messages, counted by activity type and outcome for ``/metrics``."""
+    trace.begin(None, None)
+    try:
+        response = await _turn(request)
+    except web.HTTPException as answer:
+        request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), answer.status)
+        raise
+    except Exception:
+        request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), 500)
+        raise
+    request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), response.status)
+    return response
+
+
+async def _turn(request: web.Request) -> web.StreamResponse:
+    """Validate, authenticate, run the turn, answer at once.
 
     Every way the body can be unreadable (too large, an unknown charset, not JSON,
     NaN or Infinity, nested deeper than the parser goes) is answered with a 4xx and a
@@ -204,6 +220,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except RecursionError:
         raise BadActivity("the body is nested too deeply") from None
     activity = validate_activity(body, settings)
+    trace.begin(activity.get("id"), activity["type"])
     bridge = request.app[keys.BRIDGE]
     try:
         answer = await request.app[keys.ADAPTER].handle(
@@ -236,12 +253,6 @@ async def transcript(request: web.Request) -> web.Response:
     return web.Response(text=render(found, texts), content_type="text/html")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    async with request.app[keys.ENGINE].connect() as connection:
-        await connection.execute(text("SELECT 1"))
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application factory: resources live in cleanup contexts, state behind AppKeys."""
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -254,10 +265,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             ", ".join(sorted(settings.allowed_service_hosts)),
         )
     app[keys.ADAPTER] = BridgeAdapter(settings)
+    app[keys.METRICS] = Metrics()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        await create_schema(engine)
+        try:
+            await migrate.prepare(engine, settings.auto_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
         app[keys.ENGINE] = engine
         app[keys.STORE] = Store(
             create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
@@ -306,6 +322,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
+            metrics=app[keys.METRICS],
         )
         store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
@@ -323,15 +340,20 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 
     app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
     app.router.add_post("/api/messages", messages)
-    app.router.add_get("/healthz", healthz)
+    operations.add_routes(app)
     app.router.add_get("/transcripts/{chat_id}", transcript)
     return app
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
-    web.run_app(create_app(settings), host="0.0.0.0", port=settings.port)
+def main(settings: Settings | None = None) -> None:
+    """Run the server until interrupted (``python app.py`` and ``support-bridge run``)."""
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)
+    try:
+        web.run_app(create_app(settings), host="0.0.0.0", port=settings.port, print=log.info)
+    except migrate.SchemaBehind as refusal:
+        log.error("%s", refusal)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
