@@ -163,16 +163,18 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /api/messages, counted by activity type and outcome for ``/metrics``."""
     trace.begin(None, None)
+    status = 500
     try:
         response = await _turn(request)
+        status = response.status
+        return response
     except web.HTTPException as answer:
-        request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), answer.status)
+        status = answer.status
         raise
-    except Exception:
-        request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), 500)
-        raise
-    request.app[keys.METRICS].activity(trace.ACTIVITY_TYPE.get(), response.status)
-    return response
+    finally:
+        kind = trace.ACTIVITY_TYPE.get()
+        request.app[keys.METRICS].activity(kind, status)
+        log.info("%s activity answered %s", kind or "unreadable", status)
 
 
 async def _turn(request: web.Request) -> web.StreamResponse:
@@ -219,8 +221,10 @@ async def _turn(request: web.Request) -> web.StreamResponse:
         raise BadActivity("the body is not valid JSON") from None
     except RecursionError:
         raise BadActivity("the body is nested too deeply") from None
+    if isinstance(body, dict) and body.get("type") in ACTIVITY_TYPES:
+        # Known types only: a label must not take whatever a sender writes.
+        trace.begin(body.get("id") if isinstance(body.get("id"), str) else None, body["type"])
     activity = validate_activity(body, settings)
-    trace.begin(activity.get("id"), activity["type"])
     bridge = request.app[keys.BRIDGE]
     try:
         answer = await request.app[keys.ADAPTER].handle(

@@ -15,6 +15,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.figures import Figures, Histogram, read_figures
@@ -32,7 +33,8 @@ def outcome_of(status: int) -> str:
 
 
 def _histogram(name: str, documentation: str, found: Histogram) -> HistogramMetricFamily:
-    buckets = [(f"{le:g}", float(n)) for le, n in found.buckets]
+    # The same spelling of ``le`` as prometheus-client's own histograms ("60.0").
+    buckets = [(floatToGoString(le), float(n)) for le, n in found.buckets]
     buckets.append(("+Inf", float(found.count)))
     return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=found.total)
 

@@ -41,7 +41,7 @@ async def readyz(request: web.Request) -> web.Response:
     database = await _database(request)
     # The sweep runs every sweep interval; a few missed ones (a slow database) still count
     # as alive, a loop that stopped does not.
-    alive = request.app[keys.DISPATCHER].alive(max(10.0, settings.sweep_interval * 10))
+    alive = request.app[keys.DISPATCHER].alive(max(1.0, settings.sweep_interval * 10))
     checks = {
         "database": database or "ok",
         "delivery": "ok" if alive else "the delivery loop has not swept recently",

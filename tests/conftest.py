@@ -173,6 +173,34 @@ class ManualClock:
         self._now += timedelta(seconds=seconds)
 
 
+# Settings a developer's shell may have set; tests of the command line start without them.
+SETTING_VARIABLES = (
+    "MicrosoftAppId",
+    "MicrosoftAppPassword",
+    "MicrosoftAppType",
+    "MicrosoftAppTenantId",
+    "PUBLIC_URL",
+    "DATABASE_URL",
+    "DB_AUTO_UPGRADE",
+    "TEAMS_APP_NAME",
+    "TEAMS_ACCENT_COLOR",
+)
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[..., None]:
+    """Set only the given settings, in an empty folder (no developer's ``.env``)."""
+    monkeypatch.chdir(tmp_path)
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def set_values(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_values
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
