@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from bot.settings import APP_TYPES, COLOR, GUID, LOG_FORMATS, Settings, parse_bool
+from bot.settings import APP_TYPES, COLOR, GUID, LOG_FORMATS, VERSION, Settings, parse_bool
 from dialogs.i18n import languages
 from store import migrate
 from store.engine import create_engine
@@ -80,6 +80,7 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "LOG_FORMAT": _one_of(LOG_FORMATS),
     "MicrosoftAppType": _one_of(APP_TYPES, lower=False),
     "TEAMS_ACCENT_COLOR": lambda raw: None if COLOR.match(raw) else f"{raw!r} is not #RRGGBB",
+    "TEAMS_APP_VERSION": lambda raw: None if VERSION.match(raw) else f"{raw!r} is not like 1.2.3",
     "PRIVACY_URL": _https,
     "TERMS_URL": _https,
 }

@@ -18,6 +18,7 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 def parse_bool(raw: str) -> bool | None:
@@ -71,6 +72,7 @@ class Settings:
     teams_app_name: str = "Support Bridge"
     teams_accent_color: str = "#2F6FDE"
     teams_developer_name: str = ""
+    teams_app_version: str = ""
     privacy_url: str = ""
     terms_url: str = ""
 
@@ -127,6 +129,7 @@ class Settings:
             teams_app_name=env("TEAMS_APP_NAME", "") or defaults.teams_app_name,
             teams_accent_color=env("TEAMS_ACCENT_COLOR", "") or defaults.teams_accent_color,
             teams_developer_name=env("TEAMS_DEVELOPER_NAME", ""),
+            teams_app_version=env("TEAMS_APP_VERSION", ""),
             privacy_url=env("PRIVACY_URL", ""),
             terms_url=env("TERMS_URL", ""),
         )

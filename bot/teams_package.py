@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.settings import COLOR, GUID, Settings
+from bot.settings import COLOR, GUID, VERSION, Settings
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
 
@@ -81,6 +81,8 @@ def check(settings: Settings) -> None:
         problems.append(f"TEAMS_ACCENT_COLOR {settings.teams_accent_color!r} is not #RRGGBB")
     if not settings.teams_app_name.strip() or len(settings.teams_app_name) > 30:
         problems.append("TEAMS_APP_NAME must have 1 to 30 characters")
+    if settings.teams_app_version and not VERSION.match(settings.teams_app_version):
+        problems.append(f"TEAMS_APP_VERSION {settings.teams_app_version!r} is not like 1.2.3")
     if problems:
         raise PackageRefused("; ".join(problems))
 
@@ -121,7 +123,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
     return {
         "$schema": f"{SCHEMA_BASE}/MicrosoftTeams.schema.json",
         "manifestVersion": MANIFEST_VERSION,
-        "version": _version(),
+        "version": settings.teams_app_version or _version(),
         "id": app_id,
         "localizationInfo": {
             "defaultLanguageTag": DEFAULT_LANGUAGE,
