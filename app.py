@@ -221,9 +221,10 @@ async def _turn(request: web.Request) -> web.StreamResponse:
         raise BadActivity("the body is not valid JSON") from None
     except RecursionError:
         raise BadActivity("the body is nested too deeply") from None
-    if isinstance(body, dict) and body.get("type") in ACTIVITY_TYPES:
-        # Known types only: a label must not take whatever a sender writes.
-        trace.begin(body.get("id") if isinstance(body.get("id"), str) else None, body["type"])
+    kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(kind, str) and kind in ACTIVITY_TYPES:
+        # Known types only: a metric's label must not take whatever a sender writes.
+        trace.begin(body.get("id") if isinstance(body.get("id"), str) else None, kind)
     activity = validate_activity(body, settings)
     bridge = request.app[keys.BRIDGE]
     try:
