@@ -106,6 +106,17 @@ def test_the_installed_wheel_migrates_and_makes_a_teams_package(
     assert "manifest.json" in zipfile.ZipFile(tmp_path / "app.zip").namelist()
 
 
+def test_the_installed_server_refuses_a_database_behind_it(installed: Path, tmp_path: Path) -> None:
+    """As on PostgreSQL by default: no upgrade at start, an exit with the command to run."""
+    env = _environment(tmp_path, DB_AUTO_UPGRADE="false", PORT=str(free_port()))
+    done = subprocess.run(
+        [installed / "support-bridge", "run"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Run `support-bridge db upgrade`" in done.stderr
+
+
 async def test_the_installed_wheel_serves(installed: Path, tmp_path: Path) -> None:
     port = free_port()
     env = _environment(tmp_path, PORT=str(port), LOG_FORMAT="json")

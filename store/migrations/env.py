@@ -3,7 +3,7 @@
 Two ways in. The bridge (``support-bridge db upgrade``, or the server upgrading itself)
 hands over a connection it already holds, in ``config.attributes["connection"]``, so
 the migration runs inside its transaction and under its lock. The ``alembic`` command
-of a developer (``alembic revision --autogenerate``, see ``store/migrations/README.md``)
+of a developer (``alembic revision --autogenerate``, see the README, "Deploy")
 passes none: then an engine is made from ``DATABASE_URL`` and driven with ``run_sync``,
 which works for aiosqlite and asyncpg alike.
 """
