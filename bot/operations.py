@@ -8,6 +8,8 @@ at the code's revision and the delivery loop is sweeping; ``/metrics`` is Promet
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -17,6 +19,8 @@ from bot import keys
 from store import migrate
 
 READY_TIMEOUT = 3.0
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,7 +34,9 @@ async def _database(request: web.Request) -> str | None:
     try:
         found = await asyncio.wait_for(migrate.status(request.app[keys.ENGINE]), READY_TIMEOUT)
     except Exception as error:  # any failure to read it means: not reachable
-        return f"unreachable: {type(error).__name__}: {str(error)[:200]}"
+        # The details (hosts, addresses) go to the log, not to whoever asks.
+        log.warning("readiness: the database is unreachable: %r", error)
+        return f"unreachable ({type(error).__name__})"
     if not found.up_to_date:
         return f"at revision {found.current}, needs {found.head}: run `support-bridge db upgrade`"
     return None
@@ -54,7 +60,16 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``
+    (department names and chat counts are the company's business on a public host)."""
     app = request.app
+    token = app[keys.SETTINGS].metrics_token
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise web.HTTPUnauthorized(
+                text="metrics need the bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
     body = await app[keys.METRICS].exposition(app[keys.ENGINE], app[keys.STORE].clock())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

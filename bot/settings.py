@@ -73,6 +73,7 @@ class Settings:
     teams_accent_color: str = "#2F6FDE"
     teams_developer_name: str = ""
     teams_app_version: str = ""
+    metrics_token: str = ""
     privacy_url: str = ""
     terms_url: str = ""
 
@@ -130,6 +131,7 @@ class Settings:
             teams_accent_color=env("TEAMS_ACCENT_COLOR", "") or defaults.teams_accent_color,
             teams_developer_name=env("TEAMS_DEVELOPER_NAME", ""),
             teams_app_version=env("TEAMS_APP_VERSION", ""),
+            metrics_token=env("METRICS_TOKEN", ""),
             privacy_url=env("PRIVACY_URL", ""),
             terms_url=env("TERMS_URL", ""),
         )

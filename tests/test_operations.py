@@ -117,6 +117,17 @@ async def test_metrics_count_retries_backlog_and_refused_tokens(
     assert value(samples, "bridge_activities_total", type="message", outcome="unauthenticated") == 1
 
 
+async def test_metrics_may_require_a_bearer_token(start_bridge: BridgeFactory) -> None:
+    bridge = await start_bridge(metrics_token="scrape-me")
+    assert (await bridge.get("/metrics")).status == 401
+    url = str(bridge.server.make_url("/metrics"))
+    async with bridge.http.get(url, headers={"Authorization": "Bearer wrong"}) as response:
+        assert response.status == 401
+    async with bridge.http.get(url, headers={"Authorization": "Bearer scrape-me"}) as response:
+        assert response.status == 200
+        assert "bridge_outbox_pending" in await response.text()
+
+
 async def _get(server: TestServer, path: str) -> tuple[int, dict]:
     async with ClientSession() as http, http.get(str(server.make_url(path))) as response:
         return response.status, await response.json(content_type=None)
