@@ -8,6 +8,7 @@ bridge's ``AsyncEngine`` and runs Alembic on one of its connections through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -112,11 +113,46 @@ async def _locked(connection: AsyncConnection) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Switch SQLite's foreign key checks, on the driver's connection (outside a transaction,
+    the only place where SQLite honours it)."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
+def _sqlite_dangling(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
+
+
+async def in_migration(engine: AsyncEngine, work: Callable[[Connection], None]) -> None:
+    """Run ``work`` as a migration: one transaction, PostgreSQL under the schema lock.
+
+    On SQLite, altering a table means copying it and dropping the old one (Alembic's batch
+    mode); with foreign keys checked, dropping ``chats`` would fail while ``messages``
+    point at it. So checks are off during the migration, as SQLite's documentation on
+    schema changes advises, and every reference is verified before the commit.
+    """
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            await connection.run_sync(_sqlite_foreign_keys, False)
+        try:
+            async with connection.begin():
+                await _locked(connection)
+                await connection.run_sync(work)
+                if sqlite:
+                    await connection.run_sync(_sqlite_dangling)
+        finally:
+            if sqlite:
+                await connection.run_sync(_sqlite_foreign_keys, True)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> SchemaStatus:
     """Bring the database to ``revision`` in one transaction (PostgreSQL: under a lock)."""
-    async with engine.begin() as connection:
-        await _locked(connection)
-        await connection.run_sync(_upgrade, revision)
+    await in_migration(engine, lambda connection: _upgrade(connection, revision))
     return await status(engine)
 
 

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
 from alembic import command
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -172,4 +175,25 @@ async def test_the_server_refuses_a_database_behind_the_code(tmp_path: Path) -> 
     await server.close()
     engine = create_engine(url)
     assert (await migrate.status(engine)).up_to_date
+    await engine.dispose()
+
+
+async def test_a_sqlite_revision_may_rebuild_a_table_that_others_point_at(
+    tmp_path: Path,
+) -> None:
+    """What a later revision does to change a column on SQLite: copy ``chats`` into a new
+    table and drop the old one, while ``messages`` point at it. The rows stay."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/rebuild.db")
+    await migrate.upgrade(engine, migrate.BASELINE)
+    await _insert(engine)
+
+    def rebuild(connection: Any) -> None:
+        operations = Operations(MigrationContext.configure(connection))
+        with operations.batch_alter_table("chats", recreate="always") as batch:
+            batch.alter_column("card_activity_id", type_=sa.String(300))
+
+    await migrate.in_migration(engine, rebuild)
+    await _assert_kept(engine)
+    async with engine.connect() as connection:
+        assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
     await engine.dispose()
