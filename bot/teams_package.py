@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -203,11 +204,18 @@ def manifest(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _latin(text: str) -> str:
+    """Letters without their marks (``Đội ứng cứu`` -> ``Doi ung cuu``): the icons' font
+    has the Latin alphabet only, and a missing glyph would draw a box."""
+    folded = unicodedata.normalize("NFKD", text.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in folded if c.isascii())
+
+
 def initials(name: str) -> str:
-    """``Support Bridge`` -> ``SB``; one word -> its first two letters."""
-    words = [w for w in re.split(r"[\W_]+", name) if w]
+    """``Support Bridge`` -> ``SB``; one word -> its first two letters; marks dropped."""
+    words = [w for w in re.split(r"[\W_]+", _latin(name)) if w]
     if not words:
-        return "?"
+        return "SB"  # nothing drawable (a name in another script): the product's initials
     letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else words[0][:2]
     return letters.upper()
 
