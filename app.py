@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from sqlalchemy import text
 from yarl import URL
 
-from bot import keys
+from bot import keys, logs, operations
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
+from bot.metrics import Metrics
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity, bearer_token_shaped
 from bot.settings import Settings
 from bot.timers import Timers
@@ -24,9 +25,9 @@ from bot.transcript import TranscriptLinks, render
 from bot.trust import Gate
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
-from store import Store
+from store import Store, migrate, trace
 from store.core import Clock, IntakeLimits, Retention, utc_now
-from store.engine import create_engine, create_schema, create_sessionmaker
+from store.engine import create_engine, create_sessionmaker
 
 log = logging.getLogger("support_bridge")
 
@@ -169,7 +170,24 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: validate, authenticate, run the turn, answer at once.
+    """POST /api/messages, counted by activity type and outcome for ``/metrics``."""
+    trace.begin(None, None)
+    status = 500
+    try:
+        response = await _turn(request)
+        status = response.status
+        return response
+    except web.HTTPException as answer:
+        status = answer.status
+        raise
+    finally:
+        kind = trace.ACTIVITY_TYPE.get()
+        request.app[keys.METRICS].activity(kind, status)
+        log.info("%s activity answered %s", kind or "unreadable", status)
+
+
+async def _turn(request: web.Request) -> web.StreamResponse:
+    """Validate, authenticate, run the turn, answer at once.
 
     Every way the body can be unreadable (too large, an unknown charset, not JSON,
     NaN or Infinity, nested deeper than the parser goes) is answered with a 4xx and a
@@ -221,6 +239,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise BadActivity("the body is not valid JSON") from None
     except RecursionError:
         raise BadActivity("the body is nested too deeply") from None
+    kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(kind, str) and kind in ACTIVITY_TYPES:
+        # Known types only: a metric's label must not take whatever a sender writes.
+        trace.begin(body.get("id") if isinstance(body.get("id"), str) else None, kind)
     activity = validate_activity(body, settings)
     bridge = request.app[keys.BRIDGE]
     try:
@@ -253,12 +275,6 @@ async def transcript(request: web.Request) -> web.Response:
     return web.Response(text=render(found, texts), content_type="text/html")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    async with request.app[keys.ENGINE].connect() as connection:
-        await connection.execute(text("SELECT 1"))
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application factory: resources live in cleanup contexts, state behind AppKeys."""
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -271,10 +287,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             ", ".join(sorted(settings.allowed_service_hosts)),
         )
     app[keys.ADAPTER] = BridgeAdapter(settings)
+    app[keys.METRICS] = Metrics()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        await create_schema(engine)
+        try:
+            await migrate.prepare(engine, settings.auto_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
         app[keys.ENGINE] = engine
         app[keys.STORE] = Store(
             create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
@@ -334,6 +355,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 failed=timedelta(days=settings.failed_retention_days),
                 inbound=timedelta(hours=settings.inbound_retention_hours),
             ),
+            metrics=app[keys.METRICS],
         )
         store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
@@ -351,7 +373,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 
     app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
     app.router.add_post("/api/messages", messages)
-    app.router.add_get("/healthz", healthz)
+    operations.add_routes(app)
     app.router.add_get("/transcripts/{chat_ref}", transcript)
     return app
 
@@ -362,15 +384,21 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {"keepalive_timeout": settings.client_timeout, "lingering_time": settings.client_timeout}
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
-    web.run_app(
-        create_app(settings),
-        host=settings.listen_host,
-        port=settings.port,
-        **server_options(settings),
-    )
+def main(settings: Settings | None = None) -> None:
+    """Run the server until interrupted (``python app.py`` and ``support-bridge run``)."""
+    settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.listen_host,
+            port=settings.port,
+            print=log.info,
+            **server_options(settings),
+        )
+    except migrate.SchemaBehind as refusal:
+        log.error("%s", refusal)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

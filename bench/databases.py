@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from store.models import Base
+from store.migrate import drop_schema
 
 CONNECT_TIMEOUT = 5.0
 MAINTENANCE_DATABASE = "postgres"
@@ -65,10 +65,9 @@ async def postgres_problem(database_url: str) -> str | None:
 
 
 async def reset_postgres(database_url: str) -> None:
-    """Drop every table of the bridge so the next run starts clean."""
+    """Drop every table of the bridge (and the migrations' version) so the run starts clean."""
     engine = create_async_engine(database_url)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
+        await drop_schema(engine)
     finally:
         await engine.dispose()

@@ -24,7 +24,8 @@ from bench.load import next_run
 from bench.options import Options
 from bench.scenarios import customer_activities, progress, setup_room
 from bench.servers import ServerProcess, bridge_server, running
-from store.engine import create_engine, create_schema
+from store import migrate
+from store.engine import create_engine
 from store.models import Agent as AgentRow
 from store.models import Chat
 from tests import activities as act
@@ -247,7 +248,7 @@ async def run_race(options: Options, database_url: str, log_dir: Path) -> RaceRe
     # fails on PostgreSQL's catalog); a deployment migrates first, so the bench does too.
     engine = create_engine(database_url)
     try:
-        await create_schema(engine)
+        await migrate.upgrade(engine)
     finally:
         await engine.dispose()
     emulator = ConnectorEmulator(latency=options.latency, record=True)

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialogs.activity import reference_of
 from dialogs.rooms import room_reference
-from store.engine import create_engine, create_schema
+from store import migrate
+from store.engine import create_engine
 from store.models import (
     Agent,
     Chat,
@@ -47,7 +48,7 @@ async def seed_open_chats(database_url: str, service_url: str, count: int) -> No
     """Create the schema (as the bridge would) and ``count`` open chats with their history."""
     engine = create_engine(database_url)
     try:
-        await create_schema(engine)
+        await migrate.upgrade(engine)
         now = datetime.now(UTC)
         async with engine.begin() as connection:
             department_id = await _department(connection, service_url, now)

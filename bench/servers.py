@@ -163,6 +163,7 @@ def bridge_server(
             "TRANSCRIPT_SECRET": BRIDGE_SECRET,
             "MicrosoftAppId": "",
             "MicrosoftAppPassword": "",
+            "DB_AUTO_UPGRADE": "true",
         },
         log_dir / f"bridge-{label}.log",
         ready_path="/healthz",

@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from bot.metrics import Metrics
 from bot.sdk import Connector, DeliveryError
-from store import Store
+from store import Store, trace
 from store.core import Retention
 from store.models import OutboxItem
 
@@ -63,8 +64,12 @@ class Dispatcher:
         max_delay: float = 60.0,
         max_age: timedelta = timedelta(hours=24),
         retention: Retention | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.owner = uuid.uuid4().hex
+        self._metrics = metrics or Metrics()
+        # When the sweep last read the database; /readyz calls the loop dead when it is old.
+        self.last_sweep: float | None = None
         self._store = store
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
@@ -133,6 +138,7 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 self.kick(await self._store.due_lanes())
+                self.last_sweep = loop.time()
                 if loop.time() - last_purge > PURGE_EVERY:
                     last_purge = loop.time()
                     await self._store.purge(self._retention)
@@ -206,11 +212,20 @@ class Dispatcher:
         ceiling = min(self._max_delay, self._base_delay * 2**attempts)
         return ceiling * random.uniform(0.5, 1.0)
 
+    def alive(self, within: float) -> bool:
+        """Whether the sweep ran in the last ``within`` seconds (the delivery loop lives)."""
+        last = self.last_sweep
+        return last is not None and asyncio.get_running_loop().time() - last <= within
+
     async def _deliver(self, item: OutboxItem) -> float | None:
         """Send one item and record the outcome; returns the retry delay if it must wait."""
+        trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
             thread = await self._send(item)
         except DeliveryError as error:
+            self._metrics.delivery(
+                "retry" if error.retryable else "failed", error.status, item.attempts
+            )
             if not error.retryable:
                 log.warning("outbox item %s refused for good: %s", item.id, error)
                 await self._store.undeliverable(item.id, self.owner, str(error))
@@ -230,14 +245,17 @@ class Dispatcher:
             await self._store.retry_later(item.id, self.owner, delay, str(error))
             return delay
         except ThreadMissing as error:
+            self._metrics.delivery("failed", None, item.attempts)
             await self._store.undeliverable(item.id, self.owner, str(error))
             return None
         except Exception as error:
             # Not a connector answer (a bug, an unreadable reply): retry later, never drop.
             log.exception("outbox item %s failed unexpectedly", item.id)
+            self._metrics.delivery("retry", None, item.attempts)
             delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
             await self._store.retry_later(item.id, self.owner, delay, repr(error)[:300])
             return delay
+        self._metrics.delivery("delivered", "2xx", item.attempts)
         await self._record_delivered(item.id, thread)
         return None
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
+from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
@@ -21,3 +22,4 @@ CONNECTOR = web.AppKey("connector", Connector)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)
+METRICS = web.AppKey("metrics", Metrics)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dotenv import load_dotenv
@@ -10,13 +12,25 @@ from dotenv import load_dotenv
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    return float(raw) if raw.strip() else default
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+LOG_FORMATS = ("text", "json")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+def parse_bool(raw: str) -> bool | None:
+    """``true``/``false`` (and the usual spellings); empty: None (the default applies)."""
+    word = raw.strip().lower()
+    if not word:
+        return None
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{raw!r} is not true or false")
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,17 @@ class Settings:
     signing_keys_failure_ttl: float = 30.0
     # Where the signing keys are published (empty: the Bot Framework's public cloud).
     openid_metadata_url: str = ""
+    # None: upgrade by itself on SQLite (one process owns the file), never on PostgreSQL,
+    # where replicas share the database and a deployment migrates once, before starting.
+    db_auto_upgrade: bool | None = None
+    log_format: str = "text"
+    teams_app_name: str = "Support Bridge"
+    teams_accent_color: str = "#2F6FDE"
+    teams_developer_name: str = ""
+    teams_app_version: str = ""
+    metrics_token: str = ""
+    privacy_url: str = ""
+    terms_url: str = ""
 
     @property
     def local_mode(self) -> bool:
@@ -90,10 +115,25 @@ class Settings:
             return self.allowed_tenant_ids
         return frozenset({self.app_tenant_id}) if self.app_tenant_id else frozenset()
 
+    @property
+    def auto_upgrade(self) -> bool:
+        if self.db_auto_upgrade is not None:
+            return self.db_auto_upgrade
+        return self.database_url.startswith("sqlite")
+
     @classmethod
-    def from_env(cls) -> Settings:
-        load_dotenv()
-        env = os.environ.get
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the environment (and ``.env``); a malformed number raises ValueError,
+        which ``support-bridge check-config`` reports per variable."""
+        if environ is None:
+            load_dotenv()
+            environ = os.environ
+        env = environ.get
+
+        def _float(name: str, default: float) -> float:
+            raw = env(name, "")
+            return float(raw) if raw.strip() else default
+
         hosts = env("ALLOWED_SERVICE_HOSTS", "")
         tenants = env("ALLOWED_TENANTS", "")
         defaults = cls()
@@ -115,7 +155,7 @@ class Settings:
             offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
             unanswered_seconds=_float("UNANSWERED_SECONDS", defaults.unanswered_seconds),
             max_open_chats=int(_float("MAX_OPEN_CHATS", defaults.max_open_chats)),
-            direct_line_enhanced_auth=_flag("DIRECT_LINE_ENHANCED_AUTH"),
+            direct_line_enhanced_auth=bool(parse_bool(env("DIRECT_LINE_ENHANCED_AUTH", ""))),
             new_chats_per_conversation=int(
                 _float("NEW_CHATS_PER_CONVERSATION", defaults.new_chats_per_conversation)
             ),
@@ -136,4 +176,13 @@ class Settings:
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
                 or defaults.allowed_service_hosts
             ),
+            db_auto_upgrade=parse_bool(env("DB_AUTO_UPGRADE", "")),
+            log_format=(env("LOG_FORMAT", "") or defaults.log_format).strip().lower(),
+            teams_app_name=env("TEAMS_APP_NAME", "") or defaults.teams_app_name,
+            teams_accent_color=env("TEAMS_ACCENT_COLOR", "") or defaults.teams_accent_color,
+            teams_developer_name=env("TEAMS_DEVELOPER_NAME", ""),
+            teams_app_version=env("TEAMS_APP_VERSION", ""),
+            metrics_token=env("METRICS_TOKEN", ""),
+            privacy_url=env("PRIVACY_URL", ""),
+            terms_url=env("TERMS_URL", ""),
         )

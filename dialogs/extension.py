@@ -17,7 +17,7 @@ from dialogs.canned import fill
 from dialogs.context import FlowContext
 
 QUERY_INVOKE = "composeExtension/query"
-# The command's id in deploy/teams/manifest.json.
+# The command's id in the Teams manifest (bot/teams_package.py).
 SEARCH_COMMAND = "searchCanned"
 RESULT_LIMIT = 25
 

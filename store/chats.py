@@ -12,6 +12,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from store import trace
 from store.audience import Audience, Choices, add_member, audience, departments
 from store.core import (
     ChatView,
@@ -208,6 +209,7 @@ async def new_chat(
     )
     session.add(chat)
     await session.flush()
+    trace.CHAT_ID.set(chat.id)
     return chat
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import outbox
+from store import outbox, trace
 from store.models import (
     Agent,
     Chat,
@@ -297,6 +297,7 @@ class StoreCore:
             )
 
     async def _view(self, session: AsyncSession, chat_id: int) -> ChatView:
+        trace.CHAT_ID.set(chat_id)  # the turn's log lines name the chat from here on
         chat = await session.get(Chat, chat_id, populate_existing=True)
         assert chat is not None
         customer = await session.get(Customer, chat.customer_id)

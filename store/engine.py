@@ -1,15 +1,16 @@
-"""Engine and session factory for SQLite (embedded default) and PostgreSQL."""
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL.
+
+The schema comes from the migrations (``store/migrate.py``), never from ``create_all``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-
-from store.models import Base
 
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
@@ -45,20 +46,6 @@ def create_engine(database_url: str) -> AsyncEngine:
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
-
-
-# Any constant: replicas starting together on an empty PostgreSQL take turns creating
-# the schema instead of racing on CREATE TABLE.
-_SCHEMA_LOCK = 0x5B_C4_E3_A1
-
-
-async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK}
-            )
-        await connection.run_sync(Base.metadata.create_all)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

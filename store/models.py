@@ -340,8 +340,8 @@ class ChatTag(Base):
 class TagRequirement(Base):
     """A row here means: this department's chats need a tag before they can be closed.
 
-    A table of its own rather than a column of ``departments``, so existing databases
-    get it from ``create_all`` without a migration.
+    A table of its own rather than a column of ``departments``: it was added before the
+    schema had migrations, when only new tables reached existing databases.
     """
 
     __tablename__ = "tag_requirements"

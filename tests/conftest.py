@@ -19,13 +19,15 @@ import pytest
 from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import create_app
 from bot import keys
 from bot.settings import Settings
 from store.core import utc_now
-from store.models import Base, Chat, DeliveryState, OutboxItem
+from store.migrate import drop_schema
+from store.models import Chat, DeliveryState, OutboxItem
 from tests import activities as act
 from tests.connector_emulator import ConnectorEmulator
 
@@ -54,10 +56,38 @@ async def _postgres_problem(url: str | None) -> str | None:
 
 
 async def reset_postgres(url: str) -> None:
+    """Drop the bridge's tables and the migrations' version table: the app migrates it anew."""
     engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
+    await drop_schema(engine)
     await engine.dispose()
+
+
+async def scratch_postgres(suffix: str) -> str:
+    """A new, empty PostgreSQL database beside TEST_DATABASE_URL's (``<name>_<suffix>``),
+    for tests that migrate from nothing or drop the database under a running bridge.
+    Skips where PostgreSQL is not reachable."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    problem = await _postgres_problem(url)
+    if problem:
+        pytest.skip(problem)
+    assert url is not None
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres(url: str) -> None:
+    """Drop a scratch database, also while a bridge is connected to it (its connections end)."""
+    admin = create_async_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        name = make_url(url).database
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -143,6 +173,34 @@ class ManualClock:
         self._now += timedelta(seconds=seconds)
 
 
+# Settings a developer's shell may have set; tests of the command line start without them.
+SETTING_VARIABLES = (
+    "MicrosoftAppId",
+    "MicrosoftAppPassword",
+    "MicrosoftAppType",
+    "MicrosoftAppTenantId",
+    "PUBLIC_URL",
+    "DATABASE_URL",
+    "DB_AUTO_UPGRADE",
+    "TEAMS_APP_NAME",
+    "TEAMS_ACCENT_COLOR",
+)
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[..., None]:
+    """Set only the given settings, in an empty folder (no developer's ``.env``)."""
+    monkeypatch.chdir(tmp_path)
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def set_values(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_values
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -159,6 +217,7 @@ async def start_bridge(
         settings = Settings(
             database_url=database_url,
             public_url="http://bridge.test",
+            db_auto_upgrade=overrides.pop("db_auto_upgrade", True),
             transcript_secret=overrides.pop("transcript_secret", ""),
             **overrides,
         )

@@ -37,6 +37,7 @@ class BridgeProcess:
             "PUBLIC_URL": "http://bridge.test",
             "TRANSCRIPT_SECRET": "process-test-secret",
             "MicrosoftAppId": "",
+            "DB_AUTO_UPGRADE": "true",
             **env,
         }
         self._log_path = log_path

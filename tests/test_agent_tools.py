@@ -7,12 +7,12 @@ import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
-from bot import keys
+from bot import keys, teams_package
+from bot.settings import Settings
 from cards.actions import parse_action
 from cards.canned import canned_list_card, first_words
 from cards.request import request_card
@@ -234,9 +234,10 @@ async def test_message_extension_searches_by_shortcut_and_text(bridge: Bridge) -
 
 
 def test_the_teams_manifest_declares_the_search() -> None:
-    manifest = json.loads(
-        (Path(__file__).parents[1] / "deploy" / "teams" / "manifest.json").read_text()
+    settings = Settings(
+        app_id="0c6a3b2e-1234-4abc-9def-0123456789ab", public_url="https://support.example"
     )
+    manifest = teams_package.manifest(settings)
     [extension] = manifest["composeExtensions"]
     [command] = extension["commands"]
     assert extension["botId"] == manifest["bots"][0]["botId"]

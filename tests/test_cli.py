@@ -1,0 +1,101 @@
+"""``support-bridge check-config`` and ``db``: each bad setting named with its reason, and
+the schema commands an administrator runs before starting the server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.config_check import check_config
+
+APP_ID = "0c6a3b2e-1234-4abc-9def-0123456789ab"
+PRODUCTION = {
+    "MicrosoftAppId": APP_ID,
+    "MicrosoftAppPassword": "secret",
+    "MicrosoftAppType": "MultiTenant",
+    "PUBLIC_URL": "https://support.example.vn",
+}
+# A port nothing listens on: the connection is refused at once.
+UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/bridge"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/config.db"
+
+
+async def test_a_good_configuration_passes(sqlite_url: str) -> None:
+    assert await check_config({**PRODUCTION, "DATABASE_URL": sqlite_url}) == []
+    assert await check_config({"DATABASE_URL": sqlite_url}) == [], "local mode needs nothing"
+
+
+@pytest.mark.parametrize(
+    ("changes", "setting", "reason"),
+    [
+        ({"MicrosoftAppType": "Multitenant"}, "MicrosoftAppType", "not one of MultiTenant"),
+        ({"MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId", "SingleTenant needs"),
+        ({"MicrosoftAppType": "UserAssignedMSI"}, "MicrosoftAppTenantId", "needs the tenant"),
+        ({"MicrosoftAppPassword": ""}, "MicrosoftAppPassword", "needs the secret"),
+        ({"MicrosoftAppId": "my-bot"}, "MicrosoftAppId", "not a GUID"),
+        ({"PUBLIC_URL": "http://support.example.vn"}, "PUBLIC_URL", "must be https"),
+        ({"PUBLIC_URL": "support.example.vn"}, "PUBLIC_URL", "not an http(s) URL"),
+        ({"DATABASE_URL": UNREACHABLE}, "DATABASE_URL", "unreachable"),
+        ({"DATABASE_URL": "mysql://db/bridge"}, "DATABASE_URL", "driver 'mysql'"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL", "not a database URL"),
+        ({"DEFAULT_LANGUAGE": "fr"}, "DEFAULT_LANGUAGE", "'fr' has no texts"),
+        ({"PORT": "http"}, "PORT", "not a whole number"),
+        ({"PORT": "0"}, "PORT", "at least 1"),
+        ({"SEND_TIMEOUT_SECONDS": "soon"}, "SEND_TIMEOUT_SECONDS", "not a number"),
+        ({"MAX_OPEN_CHATS": "-1"}, "MAX_OPEN_CHATS", "at least 0"),
+        ({"DB_AUTO_UPGRADE": "maybe"}, "DB_AUTO_UPGRADE", "not true or false"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT", "not one of text, json"),
+        ({"TRANSCRIPT_SECRET": "short"}, "TRANSCRIPT_SECRET", "shorter than 32"),
+        ({"TEAMS_ACCENT_COLOR": "blue"}, "TEAMS_ACCENT_COLOR", "not #RRGGBB"),
+        ({"TEAMS_APP_NAME": "x" * 31}, "TEAMS_APP_NAME", "1 to 30 characters"),
+        ({"PRIVACY_URL": "http://example.vn/p"}, "PRIVACY_URL", "not an https URL"),
+        ({"TEAMS_APP_VERSION": "v2"}, "TEAMS_APP_VERSION", "not like 1.2.3"),
+    ],
+)
+async def test_each_bad_setting_is_named_with_its_reason(
+    sqlite_url: str, changes: dict[str, str], setting: str, reason: str
+) -> None:
+    problems = await check_config({**PRODUCTION, "DATABASE_URL": sqlite_url, **changes})
+    assert [p.setting for p in problems] == [setting], problems
+    assert reason in problems[0].reason
+
+
+async def test_a_postgresql_database_behind_the_code_is_a_problem(sqlite_url: str) -> None:
+    """Without DB_AUTO_UPGRADE (the default off SQLite), an old schema would stop the start."""
+    problems = await check_config({"DATABASE_URL": sqlite_url, "DB_AUTO_UPGRADE": "false"})
+    assert [p.setting for p in problems] == ["DATABASE_URL"]
+    assert "support-bridge db upgrade" in problems[0].reason
+
+
+def test_check_config_prints_every_problem_and_fails(
+    environment: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment(
+        MicrosoftAppId=APP_ID,
+        MicrosoftAppType="SingleTenant",
+        PUBLIC_URL="http://support.example.vn",
+        DATABASE_URL=UNREACHABLE,
+    )
+    assert cli.main(["check-config"]) == 1
+    out = capsys.readouterr().out
+    for setting in ("MicrosoftAppPassword", "MicrosoftAppTenantId", "PUBLIC_URL", "DATABASE_URL"):
+        assert f"bad  {setting}:" in out
+    assert "4 setting(s) to fix" in out
+
+
+def test_db_current_and_upgrade(
+    environment: Callable[..., None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    assert cli.main(["db", "current"]) == 1
+    assert "support-bridge db upgrade" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade"]) == 0
+    assert cli.main(["db", "current"]) == 0
+    assert "up to date" in capsys.readouterr().out
