@@ -156,7 +156,7 @@ def test_local_mode_listens_on_this_machine_only_unless_told() -> None:
 
 
 async def test_slow_or_idle_clients_are_cut(database_url: str) -> None:
-    settings = Settings(database_url=database_url, client_timeout=0.3)
+    settings = Settings(database_url=database_url, client_timeout=0.3, db_auto_upgrade=True)
     runner = web.AppRunner(create_app(settings), **server_options(settings))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -188,7 +188,9 @@ async def test_slow_or_idle_clients_are_cut(database_url: str) -> None:
 async def test_a_request_without_a_token_is_refused_before_its_body_arrives(
     database_url: str,
 ) -> None:
-    settings = Settings(database_url=database_url, app_id=APP_ID, client_timeout=2)
+    settings = Settings(
+        database_url=database_url, app_id=APP_ID, client_timeout=2, db_auto_upgrade=True
+    )
     runner = web.AppRunner(create_app(settings), **server_options(settings))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

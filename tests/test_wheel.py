@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from store import migrate
 from tests.processes import ROOT, free_port
 
 # Pip is slow the first time it fills its cache; later runs reuse it.
@@ -97,7 +98,8 @@ def test_the_installed_wheel_migrates_and_makes_a_teams_package(
     installed: Path, tmp_path: Path
 ) -> None:
     env = _environment(tmp_path)
-    assert "0001" in _run(installed / "support-bridge", "db", "upgrade", cwd=tmp_path, env=env)
+    upgraded = _run(installed / "support-bridge", "db", "upgrade", cwd=tmp_path, env=env)
+    assert f"revision {migrate.head()}" in upgraded
     current = _run(installed / "support-bridge", "db", "current", cwd=tmp_path, env=env)
     assert "up to date" in current
     env.update(MicrosoftAppId="0c6a3b2e-1234-4abc-9def-0123456789ab")
