@@ -8,11 +8,26 @@ from dataclasses import dataclass, field
 from dotenv import load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
+DIRECT_LINE_ENDPOINT = "https://directline.botframework.com/v3/directline"
+WEBCHAT_VERSION = "4.18.1"
+WEBCHAT_SCRIPT_URL = (
+    f"https://cdn.botframework.com/botframework-webchat/{WEBCHAT_VERSION}/webchat.js"
+)
+PRECHAT_MODES = ("off", "optional", "required")
 
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
     return float(raw) if raw.strip() else default
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return raw in ("1", "true", "yes", "on") if raw else default
+
+
+def _set(name: str) -> frozenset[str]:
+    return frozenset(v.strip() for v in os.environ.get(name, "").split(",") if v.strip())
 
 
 @dataclass(frozen=True)
@@ -47,10 +62,31 @@ class Settings:
     offer_timeout: float = 120.0
     unanswered_seconds: float = 120.0
     max_open_chats: int = 0
+    # Where to listen; local mode defaults to loopback only (see ``from_env``).
+    host: str = "127.0.0.1"
+    # The website front door (``web/``).
+    direct_line_secret: str = ""
+    direct_line_endpoint: str = DIRECT_LINE_ENDPOINT
+    # True when Azure's Direct Line enforces the user id bound in a token ("Enhanced
+    # authentication options"); only then is a ``dl_`` id proof of a returning visitor.
+    direct_line_enhanced_auth: bool = False
+    allowed_origins: frozenset[str] = frozenset()
+    webchat_script_url: str = WEBCHAT_SCRIPT_URL
+    prechat_form: str = "optional"
+    widget_color: str = "#0b62a4"
+    widget_title: str = ""
+    widget_greeting: str = ""
+    token_rate_limit: int = 30  # token requests per client address and minute
+    visitor_cookie_days: float = 365.0
 
     @property
     def local_mode(self) -> bool:
         return not self.app_id
+
+    @property
+    def local_direct_line(self) -> bool:
+        """The bridge serves Direct Line itself: local mode with no real Direct Line secret."""
+        return self.local_mode and not self.direct_line_secret
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,6 +94,8 @@ class Settings:
         env = os.environ.get
         hosts = env("ALLOWED_SERVICE_HOSTS", "")
         defaults = cls()
+        local = not env("MicrosoftAppId", "")
+        prechat = env("PRECHAT_FORM", "").strip().lower()
         return cls(
             app_id=env("MicrosoftAppId", ""),
             app_password=env("MicrosoftAppPassword", ""),
@@ -81,4 +119,20 @@ class Settings:
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
                 or defaults.allowed_service_hosts
             ),
+            host=env("HOST", "") or ("127.0.0.1" if local else "0.0.0.0"),
+            direct_line_secret=env("DIRECT_LINE_SECRET", ""),
+            direct_line_endpoint=(env("DIRECT_LINE_ENDPOINT", "") or DIRECT_LINE_ENDPOINT).rstrip(
+                "/"
+            ),
+            # The local Direct Line enforces the token's user id itself.
+            direct_line_enhanced_auth=_flag(
+                "DIRECT_LINE_ENHANCED_AUTH", local and not env("DIRECT_LINE_SECRET", "")
+            ),
+            allowed_origins=frozenset(o.rstrip("/") for o in _set("ALLOWED_ORIGINS")),
+            webchat_script_url=env("WEBCHAT_SCRIPT_URL", "") or WEBCHAT_SCRIPT_URL,
+            prechat_form=prechat if prechat in PRECHAT_MODES else defaults.prechat_form,
+            widget_color=env("WIDGET_COLOR", "") or defaults.widget_color,
+            widget_title=env("WIDGET_TITLE", ""),
+            widget_greeting=env("WIDGET_GREETING", ""),
+            token_rate_limit=int(_float("TOKEN_RATE_LIMIT", defaults.token_rate_limit)),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
-from dialogs.activity import activity_keys, display_name, field, reference_of
+from dialogs.activity import activity_keys, display_name, field, prechat_of, reference_of
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -37,7 +37,8 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     t = ctx.customer_texts(activity.get("locale"))
     team = ctx.team_texts
     text = str(activity.get("text") or "")
-    name = display_name(sender)
+    prechat = prechat_of(activity)
+    name = prechat.name or display_name(sender)
     keys = activity_keys(activity)
     chosen = _chosen(activity)
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
@@ -65,6 +66,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         text=stored_text(text, files.passed),
         source_key=keys[0] if keys else None,
         attachments=files.passed,
+        contact=prechat.contact,
     )
 
     def shown_files(chat_id: int) -> list[Outgoing]:
@@ -119,6 +121,11 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
             on_flood=on_flood,
             pick=(lambda choices: match_department(text, choices)) if could_name else None,
+            prefer=(
+                (lambda choices: match_department(prechat.department or "", choices))
+                if prechat.department
+                else None
+            ),
         )
         if not isinstance(outcome, Picked):
             return

@@ -4,13 +4,14 @@
 """
 
 from store.chats import ChatLifecycle
+from store.front import FrontDoor
 from store.rooms import Rooms
 from store.routing import Routing
 from store.team import TeamMoves
 from store.tools import Tools
 
 
-class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools):
+class Store(ChatLifecycle, FrontDoor, Rooms, Routing, TeamMoves, Tools):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

@@ -96,6 +96,7 @@ class ChatView:
     department_tags: tuple[str, ...] = ()
     earlier_chats: tuple[int, ...] = ()  # the customer's closed chats before this one, newest first
     earlier_owner: str | None = None  # who had the newest of them
+    customer_contact: str | None = None  # e-mail or phone from the website's pre-chat form
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -347,6 +348,7 @@ class StoreCore:
             department_tags=tuple(department_tags),
             earlier_chats=tuple(row.id for row in earlier),
             earlier_owner=earlier[0].name if earlier else None,
+            customer_contact=customer.contact,
         )
 
     def _note(

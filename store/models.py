@@ -174,6 +174,8 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(String(16))
     reference: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # An e-mail address or phone number the customer gave in the website's pre-chat form.
+    contact: Mapped[str | None] = mapped_column(String(256), default=None)
 
 
 class Chat(Base):
