@@ -127,8 +127,9 @@ async def widget_script(request: web.Request) -> web.Response:
         "color": brand_color(settings),
         "texts": {language: page_texts(settings, language) for language in languages()},
     }
-    response = aiohttp_jinja2.render_template(
-        "widget.js", request, {"config": config}, content_type="application/javascript"
+    response = web.Response(
+        text=aiohttp_jinja2.render_string("widget.js", request, {"config": config}),
+        content_type="application/javascript",
     )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
