@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from yarl import URL
 
 from bot import keys
 from bot.settings import Settings
@@ -112,11 +113,35 @@ async def chat_page(request: web.Request) -> web.Response:
         "webchat_script_url": settings.webchat_script_url,
     }
     response = aiohttp_jinja2.render_template("chat.html", request, context)
-    response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(
-        ["'self'", *sorted(settings.allowed_origins)]
-    )
+    response.headers["Content-Security-Policy"] = content_policy(settings)
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+def content_policy(settings: Settings) -> str:
+    """The chat page talks to the bridge, the Web Chat script's host and Direct Line only;
+    only the bridge and ``ALLOWED_ORIGINS`` may frame it (the widget's panel)."""
+    script = str(URL(settings.webchat_script_url).origin())
+    connect = ["'self'"]
+    if not settings.local_direct_line:
+        direct_line = URL(settings.direct_line_endpoint)
+        websocket = direct_line.with_scheme("wss" if direct_line.scheme == "https" else "ws")
+        connect += [str(direct_line.origin()), str(websocket.origin())]
+    else:
+        connect += ["ws:", "wss:"]  # the local stream, on whatever host the page was opened
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {script}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob: https:",
+            "media-src 'self' blob: https:",
+            "font-src 'self' data:",
+            "worker-src 'self' blob:",
+            f"connect-src {' '.join(connect)}",
+            "frame-ancestors " + " ".join(["'self'", *sorted(settings.allowed_origins)]),
+        ]
+    )
 
 
 async def widget_script(request: web.Request) -> web.Response:

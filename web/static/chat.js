@@ -203,8 +203,6 @@
           bubbleFromUserTextColor: "#fff",
           bubbleFromUserBorderWidth: 0,
           hideUploadButton: true,
-          botAvatarInitials: "",
-          userAvatarInitials: "",
           bubbleBorderRadius: 12,
           bubbleFromUserBorderRadius: 12,
           sendBoxTextWrap: true
