@@ -75,6 +75,10 @@ class Conversation:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def append(self, activity: dict[str, Any]) -> dict[str, Any]:
+        """Store an activity with its id, time and place; a watermark counts activities, so
+        none is ever dropped: a conversation that is full takes no more."""
+        if len(self.activities) >= MAX_ACTIVITIES:
+            raise _error(web.HTTPTooManyRequests, "ConversationFull", "conversation is full")
         stored = {
             **activity,
             "id": f"{self.id}|{len(self.activities):07d}",
@@ -83,7 +87,6 @@ class Conversation:
             "channelId": CHANNEL_ID,
         }
         self.activities.append(stored)
-        del self.activities[:-MAX_ACTIVITIES]
         self.changed.set()
         self.changed = asyncio.Event()
         return stored
