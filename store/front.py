@@ -17,7 +17,7 @@ class FrontDoor(StoreCore):
         async with self._sessions() as session:
             return await departments(session)
 
-    async def online_agents(self, department: str | None) -> int | None:
+    async def online_count(self, department: str | None) -> int | None:
         """How many agents are online in a department (named by key or name), or in any
         department when none is named; None when no department has that name."""
         async with self._sessions() as session:

@@ -88,7 +88,7 @@ async def chat_page(request: web.Request) -> web.Response:
     language = visitor_language(request, settings)
     department = _department(request)
     choices = await store.department_choices()
-    online = await store.online_agents(department or None)
+    online = await store.online_count(department or None)
     config: dict[str, Any] = {
         "lang": language,
         "locale": LOCALES.get(language, language),
@@ -163,7 +163,7 @@ async def widget_script(request: web.Request) -> web.Response:
 async def availability(request: web.Request) -> web.Response:
     """``{"online": true|false}`` for a department (``?department=``), or for any."""
     department = _department(request)
-    online = await request.app[keys.STORE].online_agents(department or None)
+    online = await request.app[keys.STORE].online_count(department or None)
     if online is None:
         raise web.HTTPNotFound(
             text='{"error": "no such department"}', content_type="application/json"
