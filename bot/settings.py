@@ -14,6 +14,7 @@ WEBCHAT_SCRIPT_URL = (
     f"https://cdn.botframework.com/botframework-webchat/{WEBCHAT_VERSION}/webchat.js"
 )
 PRECHAT_MODES = ("off", "optional", "required")
+WIDGET_COLOR = "#0b62a4"
 
 
 def _float(name: str, default: float) -> float:
@@ -73,7 +74,7 @@ class Settings:
     allowed_origins: frozenset[str] = frozenset()
     webchat_script_url: str = WEBCHAT_SCRIPT_URL
     prechat_form: str = "optional"
-    widget_color: str = "#0b62a4"
+    widget_color: str = WIDGET_COLOR
     widget_title: str = ""
     widget_greeting: str = ""
     token_rate_limit: int = 30  # token requests per client address and minute

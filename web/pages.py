@@ -15,7 +15,7 @@ from aiohttp import web
 from yarl import URL
 
 from bot import keys
-from bot.settings import Settings
+from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
 from web.directline import DIRECT_LINE_PREFIX
 
@@ -61,7 +61,7 @@ def page_texts(settings: Settings, language: str) -> dict[str, str]:
 
 def brand_color(settings: Settings) -> str:
     """``WIDGET_COLOR`` goes into CSS: only a plain hex colour is taken."""
-    return settings.widget_color if _COLOR.fullmatch(settings.widget_color) else "#0b62a4"
+    return settings.widget_color if _COLOR.fullmatch(settings.widget_color) else WIDGET_COLOR
 
 
 def visitor_language(request: web.Request, settings: Settings) -> str:
