@@ -155,8 +155,10 @@ async def local_conversation(bridge: Bridge) -> dict[str, Any]:
 
 
 async def test_local_direct_line_writes_as_the_token_user_and_streams_the_reply(
-    bridge: Bridge,
+    start_bridge: BridgeFactory,
 ) -> None:
+    # As from_env sets it in local mode: the local Direct Line enforces the token's user.
+    bridge = await start_bridge(direct_line_enhanced_auth=True)
     await setup_room(bridge)
     opened = await local_conversation(bridge)
     auth = {"Authorization": f"Bearer {opened['token']}"}
