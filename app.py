@@ -28,6 +28,8 @@ from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace
 from store.core import Clock, IntakeLimits, Retention, utc_now
 from store.engine import create_engine, create_sessionmaker
+from web import add_front_door
+from web.directline import LOCAL_BOT
 
 log = logging.getLogger("support_bridge")
 
@@ -84,6 +86,10 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise BadActivity("the body must be a JSON object (an activity)")
+    if settings.local_mode and body.get("recipient") is None:
+        # Local tools (a local Direct Line server, the Emulator's channel "emulator")
+        # may leave the bot's account out; in local mode the bridge answers as itself.
+        body["recipient"] = dict(LOCAL_BOT)
 
     def present(field: str) -> bool:
         return body.get(field) is not None
@@ -244,21 +250,28 @@ async def _turn(request: web.Request) -> web.StreamResponse:
         # Known types only: a metric's label must not take whatever a sender writes.
         trace.begin(body.get("id") if isinstance(body.get("id"), str) else None, kind)
     activity = validate_activity(body, settings)
-    bridge = request.app[keys.BRIDGE]
+    answer = await run_turn(request.app, request.headers.get("Authorization", ""), activity)
+    if answer is None:
+        return web.Response(status=201)
+    status, payload = answer
+    return web.json_response(payload, status=status)
+
+
+async def run_turn(
+    app: web.Application, auth_header: str, activity: dict[str, Any]
+) -> tuple[int, dict[str, Any]] | None:
+    """Authenticate and run one validated activity: from ``/api/messages``, or in local
+    mode from the local Direct Line, so both take the same path."""
+    settings = app[keys.SETTINGS]
     try:
-        answer = await request.app[keys.ADAPTER].handle(
-            request.headers.get("Authorization", ""), activity, bridge.handle
-        )
+        answer = await app[keys.ADAPTER].handle(auth_header, activity, app[keys.BRIDGE].handle)
     except AuthenticationFailed as error:
         log.warning("refused an unauthenticated activity: %s", error)
         raise _refuse(web.HTTPUnauthorized, "missing or invalid Bot Framework token") from None
     except MalformedActivity as error:
         raise BadActivity(f"unreadable activity: {error}") from None
-    await request.app[keys.DISPATCHER].room(settings.backpressure_wait)
-    if answer is None:
-        return web.Response(status=201)
-    status, payload = answer
-    return web.json_response(payload, status=status)
+    await app[keys.DISPATCHER].room(settings.backpressure_wait)
+    return answer
 
 
 async def transcript(request: web.Request) -> web.Response:
@@ -372,6 +385,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await ticking
 
     app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
+
+    async def local_turn(activity: dict[str, Any]) -> None:
+        await run_turn(app, "", validate_activity(activity, settings))
+
+    add_front_door(app, settings, local_turn)
     app.router.add_post("/api/messages", messages)
     operations.add_routes(app)
     app.router.add_get("/transcripts/{chat_ref}", transcript)

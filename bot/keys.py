@@ -12,6 +12,8 @@ from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
 from store import Store
+from web.directline import LocalDirectLine
+from web.token import TokenService
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -23,3 +25,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
+TOKENS = web.AppKey("tokens", TokenService)
+LOCAL_DIRECT_LINE = web.AppKey("local_direct_line", LocalDirectLine)

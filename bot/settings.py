@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from dotenv import load_dotenv
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
+DIRECT_LINE_ENDPOINT = "https://directline.botframework.com/v3/directline"
+WEBCHAT_VERSION = "4.18.1"
+WEBCHAT_SCRIPT_URL = (
+    f"https://cdn.botframework.com/botframework-webchat/{WEBCHAT_VERSION}/webchat.js"
+)
+PRECHAT_MODES = ("off", "optional", "required")
+WIDGET_COLOR = "#0b62a4"
 
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
@@ -31,6 +38,10 @@ def parse_bool(raw: str) -> bool | None:
     if word in FALSE_WORDS:
         return False
     raise ValueError(f"{raw!r} is not true or false")
+
+
+def _or(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,17 @@ class Settings:
     metrics_token: str = ""
     privacy_url: str = ""
     terms_url: str = ""
+    # The website front door (``web/``).
+    direct_line_secret: str = ""
+    direct_line_endpoint: str = DIRECT_LINE_ENDPOINT
+    allowed_origins: frozenset[str] = frozenset()
+    webchat_script_url: str = WEBCHAT_SCRIPT_URL
+    prechat_form: str = "optional"
+    widget_color: str = WIDGET_COLOR
+    widget_title: str = ""
+    widget_greeting: str = ""
+    token_rate_limit: int = 30  # token requests per client address and minute
+    visitor_cookie_days: float = 365.0
 
     @property
     def local_mode(self) -> bool:
@@ -120,6 +142,9 @@ class Settings:
         if self.db_auto_upgrade is not None:
             return self.db_auto_upgrade
         return self.database_url.startswith("sqlite")
+    def local_direct_line(self) -> bool:
+        """The bridge serves Direct Line itself: local mode with no real Direct Line secret."""
+        return self.local_mode and not self.direct_line_secret
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +162,8 @@ class Settings:
         hosts = env("ALLOWED_SERVICE_HOSTS", "")
         tenants = env("ALLOWED_TENANTS", "")
         defaults = cls()
+        local = not env("MicrosoftAppId", "")
+        prechat = env("PRECHAT_FORM", "").strip().lower()
         return cls(
             app_id=env("MicrosoftAppId", ""),
             app_password=env("MicrosoftAppPassword", ""),
@@ -155,7 +182,11 @@ class Settings:
             offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
             unanswered_seconds=_float("UNANSWERED_SECONDS", defaults.unanswered_seconds),
             max_open_chats=int(_float("MAX_OPEN_CHATS", defaults.max_open_chats)),
-            direct_line_enhanced_auth=bool(parse_bool(env("DIRECT_LINE_ENHANCED_AUTH", ""))),
+            # The local Direct Line enforces the token's user id itself.
+            direct_line_enhanced_auth=_or(
+                parse_bool(env("DIRECT_LINE_ENHANCED_AUTH", "")),
+                local and not env("DIRECT_LINE_SECRET", ""),
+            ),
             new_chats_per_conversation=int(
                 _float("NEW_CHATS_PER_CONVERSATION", defaults.new_chats_per_conversation)
             ),
@@ -185,4 +216,17 @@ class Settings:
             metrics_token=env("METRICS_TOKEN", ""),
             privacy_url=env("PRIVACY_URL", ""),
             terms_url=env("TERMS_URL", ""),
+            direct_line_secret=env("DIRECT_LINE_SECRET", ""),
+            direct_line_endpoint=(env("DIRECT_LINE_ENDPOINT", "") or DIRECT_LINE_ENDPOINT).rstrip(
+                "/"
+            ),
+            allowed_origins=frozenset(
+                o.strip().rstrip("/") for o in env("ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+            webchat_script_url=env("WEBCHAT_SCRIPT_URL", "") or WEBCHAT_SCRIPT_URL,
+            prechat_form=prechat if prechat in PRECHAT_MODES else defaults.prechat_form,
+            widget_color=env("WIDGET_COLOR", "") or defaults.widget_color,
+            widget_title=env("WIDGET_TITLE", ""),
+            widget_greeting=env("WIDGET_GREETING", ""),
+            token_rate_limit=int(_float("TOKEN_RATE_LIMIT", defaults.token_rate_limit)),
         )

@@ -82,6 +82,11 @@ def request_card(
     """The card for a chat's current state; its buttons are the moves valid in that state."""
     facts = [
         {"title": t("card.customer"), "value": card_text(chat.customer_name)},
+        *(
+            [{"title": t("card.contact"), "value": card_text(chat.customer_contact)}]
+            if chat.customer_contact
+            else []
+        ),
         {"title": t("card.channel"), "value": chat.customer_channel},
         {"title": t("card.department"), "value": chat.department},
         {"title": t("card.state"), "value": t(f"card.state.{chat.state.value}")},

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from store.core import Person
 
 THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
+CONTACT_LIMIT = 256
 
 # Channels whose service sets the sender's id itself: the id names the same person in
 # every conversation. Everywhere else (Direct Line, Web Chat, the Emulator, any channel
@@ -81,6 +83,30 @@ def person_of(activity: dict[str, Any]) -> Person:
         teams_id=str(sender.get("id") or ""),
         name=display_name(sender),
         aad_object_id=aad[:64] if isinstance(aad, str) else None,
+    )
+
+
+@dataclass(frozen=True)
+class PreChat:
+    """What a website visitor said about themselves before writing (``channelData.prechat``,
+    set by the chat page on every message): all optional, all the visitor's own words."""
+
+    name: str | None = None
+    contact: str | None = None
+    department: str | None = None
+
+
+def prechat_of(activity: dict[str, Any]) -> PreChat:
+    given = field(activity, "channelData", "prechat")
+
+    def text(key: str, limit: int) -> str | None:
+        value = given.get(key)
+        return (value.strip()[:limit] or None) if isinstance(value, str) else None
+
+    return PreChat(
+        name=text("name", NAME_LIMIT),
+        contact=text("contact", CONTACT_LIMIT),
+        department=text("department", NAME_LIMIT),
     )
 
 

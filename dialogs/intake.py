@@ -16,6 +16,7 @@ from dialogs.activity import (
     customer_key,
     display_name,
     field,
+    prechat_of,
     reference_of,
 )
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
@@ -45,7 +46,8 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     t = ctx.customer_texts(activity.get("locale"))
     team = ctx.team_texts
     text = str(activity.get("text") or "")
-    name = display_name(sender)
+    prechat = prechat_of(activity)
+    name = prechat.name or display_name(sender)
     keys = activity_keys(activity)
     chosen = _chosen(activity)
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
@@ -74,6 +76,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         text=stored_text(text, files.passed),
         source_key=keys[0] if keys else None,
         attachments=files.passed,
+        contact=prechat.contact,
     )
 
     def shown_files(chat_id: int) -> list[Outgoing]:
@@ -137,6 +140,11 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
             on_flood=on_flood,
             pick=(lambda choices: match_department(text, choices)) if could_name else None,
+            prefer=(
+                (lambda choices: match_department(prechat.department or "", choices))
+                if prechat.department
+                else None
+            ),
         )
         if not isinstance(outcome, Picked):
             return

@@ -63,6 +63,7 @@ class CustomerTurn:
     source_key: str | None
     attachments: tuple[dict[str, Any], ...] = ()
     conversation_key: str | None = None
+    contact: str | None = None  # from the website's pre-chat form, when given
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ async def stored_customer(
             reference=turn.reference,
             created_at=now,
             conversation_key=turn.conversation_key,
+            contact=turn.contact,
         )
         session.add(customer)
         await session.flush()
@@ -188,6 +190,8 @@ async def stored_customer(
         customer.name = turn.name
     if customer.locale != turn.locale:
         customer.locale = turn.locale
+    if turn.contact and customer.contact != turn.contact:
+        customer.contact = turn.contact
     return customer
 
 
@@ -238,6 +242,7 @@ def _opened_view(
         message_count=1,
         first_messages=(text,),
         held=chat.held,
+        customer_contact=customer.contact,
     )
 
 
@@ -256,6 +261,7 @@ class ChatLifecycle(StoreCore):
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
         pick: Callable[[Choices], str | None] | None,
+        prefer: Callable[[Choices], str | None] | None = None,
     ) -> Duplicate | Opened | Appended | Picked:
         """Store a customer's message; open a chat if they have none open.
 
@@ -264,12 +270,14 @@ class ChatLifecycle(StoreCore):
         department or waits for an agent and there is a choice, ``pick`` (None when
         the text cannot name one) reads one from the text (a suggested action's word):
         then nothing is stored here and :class:`Picked` says which, for
-        ``choose_department``. An accepted chat (the usual case) never reads the
-        departments.
+        ``choose_department``. ``prefer`` names the department the customer chose
+        before writing (the website's pre-chat form); it counts only while the chat
+        has none, so the question is never asked. An accepted chat (the usual case)
+        never reads the departments.
         """
         return await self._settling_conflicts(
             lambda: self._customer_message(
-                turn, dedupe_keys, on_open, on_append, flood, on_flood, pick
+                turn, dedupe_keys, on_open, on_append, flood, on_flood, pick, prefer
             ),
             "customer message",
         )
@@ -283,6 +291,7 @@ class ChatLifecycle(StoreCore):
         flood: FloodLimit,
         on_flood: Callable[[], list[Outgoing]],
         pick: Callable[[Choices], str | None] | None,
+        prefer: Callable[[Choices], str | None] | None,
     ) -> Duplicate | Opened | Appended | Picked:
         async with self._transaction() as session:
             now = self.clock()
@@ -307,6 +316,8 @@ class ChatLifecycle(StoreCore):
                 # Until an agent accepts, the customer may still (re)choose by name.
                 listed = await departments(session)
                 key = pick(listed) if pick is not None else None
+                if key is None and unrouted and prefer is not None:
+                    key = prefer(listed)
                 if key is not None:
                     return Picked(key)
                 choices = listed if unrouted else None

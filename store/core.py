@@ -98,6 +98,7 @@ class ChatView:
     # The customer's closed chats before this one (id, public reference), newest first.
     earlier_chats: tuple[tuple[int, str], ...] = ()
     earlier_owner: str | None = None  # who had the newest of them
+    customer_contact: str | None = None  # e-mail or phone from the website's pre-chat form
     # Beyond the new-chat limits: its card is posted later (True on the release too).
     held: bool = False
 
@@ -375,6 +376,7 @@ class StoreCore:
             earlier_chats=tuple((row.id, row.public_id) for row in earlier),
             earlier_owner=earlier[0].name if earlier else None,
             held=chat.held,
+            customer_contact=customer.contact,
         )
 
     async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:

@@ -183,6 +183,8 @@ class Customer(Base):
     created_at: Mapped[datetime]
     # A digest of the conversation they last wrote from: the intake limits count by it.
     conversation_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # An e-mail address or phone number the customer gave in the website's pre-chat form.
+    contact: Mapped[str | None] = mapped_column(String(256), default=None)
 
 
 class Chat(Base):

@@ -1,0 +1,28 @@
+"""Pre-chat contact: the e-mail or phone a website visitor gave before the chat.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | Sequence[str] | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("contact", sa.String(length=256), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("contact")
