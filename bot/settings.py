@@ -142,6 +142,8 @@ class Settings:
         if self.db_auto_upgrade is not None:
             return self.db_auto_upgrade
         return self.database_url.startswith("sqlite")
+
+    @property
     def local_direct_line(self) -> bool:
         """The bridge serves Direct Line itself: local mode with no real Direct Line secret."""
         return self.local_mode and not self.direct_line_secret

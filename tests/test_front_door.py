@@ -223,7 +223,7 @@ async def test_prechat_data_names_the_customer_and_skips_the_department_question
 ) -> None:
     await setup_room(bridge)
     sales = "19:room-sales@thread.tacv2"
-    await bridge.post(act.room_message(bridge.service_url, act.agent(3), "setup Sales", room=sales))
+    await bridge.post(act.room_message(bridge.service_url, act.agent(1), "setup Sales", room=sales))
     await bridge.settled()
     prechat = {"name": "Lan Nguyen", "contact": "+84 90 123 4567", "department": "Sales"}
     activity = act.webchat_message(bridge.service_url, "dl_lan", "Cần báo giá")

@@ -163,9 +163,8 @@ async def test_prechat_form_skips_the_department_question(
     start_bridge: BridgeFactory, site: Site, browser: Browser
 ) -> None:
     bridge = await front_door(start_bridge, site, prechat_form="required")
-    await setup_room(bridge)
+    boss = (await setup_room(bridge)).supervisor  # a supervisor adds the Sales department
     sales_room = "19:room-sales@thread.tacv2"
-    boss = act.agent(3, "Sales Lead")
     await bridge.post(act.room_message(bridge.service_url, boss, "setup Sales", room=sales_room))
     await bridge.settled()
     page = await browser.new_page(viewport={"width": 390, "height": 800})
