@@ -59,6 +59,13 @@ param botSku string = 'F0'
 @description('Administrator login of the PostgreSQL server.')
 param postgresUser string = 'bridgeadmin'
 
+@description('The Direct Line secret of the bot\'s "Website" site (az bot directline show --with-secrets); empty on the first deployment, then deploy again with it.')
+@secure()
+param directLineSecret string = ''
+
+@description('Origins of the company\'s website that may embed the chat (widget.js, comma-separated, https).')
+param websiteOrigins string = ''
+
 @description('Administrator password of the PostgreSQL server.')
 @secure()
 param postgresPassword string
@@ -211,6 +218,19 @@ var settings = [
     name: 'TEAMS_APP_NAME'
     value: botDisplayName
   }
+  {
+    name: 'DIRECT_LINE_SECRET'
+    secretRef: 'direct-line-secret'
+  }
+  {
+    // The Website site below has enhanced authentication on: a dl_ user id is token-bound.
+    name: 'DIRECT_LINE_ENHANCED_AUTH'
+    value: 'true'
+  }
+  {
+    name: 'ALLOWED_ORIGINS'
+    value: websiteOrigins
+  }
 ]
 
 var secrets = [
@@ -225,6 +245,10 @@ var secrets = [
   {
     name: 'transcript-secret'
     value: transcriptSecret
+  }
+  {
+    name: 'direct-line-secret'
+    value: directLineSecret
   }
 ]
 var registrySecret = [
@@ -356,7 +380,9 @@ resource directLine 'Microsoft.BotService/botServices/channels@2022-09-15' = {
           isEnabled: true
           isV1Enabled: false
           isV3Enabled: true
-          isSecureSiteEnabled: false
+          // Enhanced authentication: tokens bind a user id and only these origins may use them.
+          isSecureSiteEnabled: true
+          trustedOrigins: concat([publicUrl], empty(websiteOrigins) ? [] : split(websiteOrigins, ','))
           isBlockUserUploadEnabled: false
         }
       ]
