@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jinja2
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +12,7 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
+from console.auth import ConsoleAuth
 from store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,3 +25,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
+CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
+CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
