@@ -336,6 +336,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 offer_timeout=settings.offer_timeout,
                 token_bound_ids=settings.direct_line_enhanced_auth,
                 public_url=settings.public_url,
+                csat_enabled=settings.csat_enabled,
             ),
             Gate(app[keys.STORE], settings),
         )

@@ -98,6 +98,8 @@ class Settings:
     metrics_token: str = ""
     privacy_url: str = ""
     terms_url: str = ""
+    # Ask customers to rate each chat when it closes.
+    csat_enabled: bool = True
 
     @property
     def local_mode(self) -> bool:
@@ -185,4 +187,5 @@ class Settings:
             metrics_token=env("METRICS_TOKEN", ""),
             privacy_url=env("PRIVACY_URL", ""),
             terms_url=env("TERMS_URL", ""),
+            csat_enabled=parse_bool(env("CSAT_ENABLED", "")) is not False,
         )

@@ -6,6 +6,7 @@
 from store.chats import ChatLifecycle
 from store.console import Console
 from store.history import History
+from store.ratings import Ratings
 from store.reports import Reports
 from store.rooms import Rooms
 from store.routing import Routing
@@ -14,7 +15,9 @@ from store.tools import Tools
 from store.trust import Trust
 
 
-class Store(ChatLifecycle, Console, History, Reports, Rooms, Routing, TeamMoves, Tools, Trust):
+class Store(
+    ChatLifecycle, Console, History, Ratings, Reports, Rooms, Routing, TeamMoves, Tools, Trust
+):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

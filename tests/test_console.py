@@ -198,7 +198,7 @@ async def seed_report(bridge: Bridge, clock: ManualClock) -> dict[str, Any]:
     """Three chats with known times: accepted after 30 s and 90 s, one never accepted.
 
     Time to accept: 30, 90 (median 30, p90 90, nearest rank). First reply: 40 s after
-    opening, 150 s. Handling: 570 s, 1110 s. Missed: 1.
+    opening, 150 s. Handling: 570 s, 1110 s. Missed: 1. One rating: 4, of Binh's chat.
     """
     room = await setup_room(bridge)
     mai = room.supervisor
@@ -212,6 +212,11 @@ async def seed_report(bridge: Bridge, clock: ManualClock) -> dict[str, Any]:
     await reply(bridge, binh, first.thread, "Chào Lan")
     clock.advance(560)
     await close(bridge, binh, first.thread)
+    rate = {"action": "rate", "chat": first.chat_id, "score": 4}
+    assert (
+        await bridge.post(act.webchat_message(bridge.service_url, "c-1", "", value=rate))
+    ).status == 201
+    await bridge.settled()
     second = await open_chat(bridge, "c-2", "second refund", name="Minh")
     clock.advance(90)
     await accept(bridge, second, mai)
@@ -247,6 +252,7 @@ async def test_history_search_csv_and_report_figures(start_bridge: Any) -> None:
     assert facts["Time to accept"] == "0m 30s / 1m 30s"
     assert facts["Time to first reply"] == "0m 40s / 2m 30s"
     assert facts["Handling time"] == "9m 30s / 18m 30s"
+    assert facts["Satisfaction"] == "4.00 / 5 (1)"
     assert "<svg" in report
     # The same figures as a card in the room.
     await bridge.post(act.room_message(bridge.service_url, seeded["mai"], "report today"))
