@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 
 from bot import keys
-from console import charts, views
+from console import charts, settings_views, views
 from console.auth import COOKIE, ConsoleAuth
 from console.common import page
 
@@ -104,3 +104,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/console/signout", signout)
     app.router.add_static("/console/static", HERE / "static")
     views.add_routes(app)
+    settings_views.add_routes(app)

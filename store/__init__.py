@@ -5,6 +5,7 @@
 
 from store.chats import ChatLifecycle
 from store.console import Console
+from store.console_settings import ConsoleSettings
 from store.history import History
 from store.ratings import Ratings
 from store.reports import Reports
@@ -16,7 +17,17 @@ from store.trust import Trust
 
 
 class Store(
-    ChatLifecycle, Console, History, Ratings, Reports, Rooms, Routing, TeamMoves, Tools, Trust
+    ChatLifecycle,
+    Console,
+    ConsoleSettings,
+    History,
+    Ratings,
+    Reports,
+    Rooms,
+    Routing,
+    TeamMoves,
+    Tools,
+    Trust,
 ):
     """Every named transition of the bridge over one session factory and one clock."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,29 @@ async def test_the_report_page_shows_the_figures_computed_by_hand(
     hours = page.locator("figure.chart").first.locator("rect.bar")
     await expect(hours).to_have_count(24)
     await shoot(page, "reports", bridge)
+
+
+async def test_a_settings_change_takes_effect_in_the_next_chat(
+    browser: Browser, start_bridge: Any
+) -> None:
+    clock = ManualClock()
+    saturday_morning_in_hanoi = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+    clock.advance((saturday_morning_in_hanoi - clock()).total_seconds())
+    bridge = await start_bridge(clock)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+    page = await signed_in_page(browser, bridge, room.supervisor, 1280)
+    await page.get_by_role("link", name="Settings").click()
+    hours = page.locator("#hours")
+    await hours.get_by_label("Time zone").fill("Asia/Ho_Chi_Minh")
+    await hours.get_by_label("Opens").fill("08:00")
+    await hours.get_by_label("Closes").fill("17:00")
+    await hours.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+    await expect(page.locator("#hours .hint")).to_contain_text("Open 08:00 to 17:00")
+    await expect(page.locator("#audit")).to_contain_text("Supervisor Mai")
+    await shoot(page, "settings", bridge)
+    # The next chat: the customer hears when the team is back, the card says so.
+    chat = await open_chat(bridge, "c-weekend", "Hello?", locale="en-US")
+    told = bridge.connector.texts(chat.conversation)[-1]
+    assert "back on 30/11/2026 08:00 (Asia/Ho_Chi_Minh)" in told
