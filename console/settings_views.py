@@ -52,7 +52,7 @@ async def _capacity(
         return "capacity"
     if not 0 <= capacity <= 1000:
         return "capacity"
-    await request.app[keys.STORE].set_capacity(dept.id, user.agent_id, capacity or None)
+    await request.app[keys.STORE].console_capacity(dept.id, user.agent_id, capacity or None)
     return None
 
 

@@ -131,7 +131,9 @@ class ConsoleSettings(StoreCore):
             )
         )
 
-    async def set_capacity(self, department_id: int, agent_id: int, capacity: int | None) -> None:
+    async def console_capacity(
+        self, department_id: int, agent_id: int, capacity: int | None
+    ) -> None:
         async with self._write() as session:
             await session.execute(
                 update(Department)

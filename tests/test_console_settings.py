@@ -159,3 +159,24 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
     await bridge.settled()
     assert bridge.connector.texts(chat.conversation)[-1] == "Xin chào Lan!"
     assert await ask_for_link(bridge, binh)
+
+
+def test_no_store_mixin_hides_another_ones_transition() -> None:
+    """The store is one class over many mixins: a second method of the same name would
+    silently replace the first (as a console ``set_capacity`` once did the room's)."""
+    from store import Store
+
+    seen: dict[str, str] = {}
+    for mixin in Store.__mro__[1:]:
+        for name, value in vars(mixin).items():
+            if callable(value) and not name.startswith("__"):
+                assert (
+                    name not in seen
+                    or seen[name] == mixin.__name__
+                    or mixin.__name__
+                    in (
+                        "StoreCore",
+                        "object",
+                    )
+                ), f"{name} of {mixin.__name__} hides {seen[name]}'s"
+                seen.setdefault(name, mixin.__name__)
