@@ -14,6 +14,7 @@ COPY bot ./bot
 COPY cards ./cards
 COPY dialogs ./dialogs
 COPY store ./store
+COPY console ./console
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim

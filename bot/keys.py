@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import jinja2
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,3 +29,4 @@ BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
 CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
 CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
+CONSOLE_CLOSING = web.AppKey("console_closing", asyncio.Event)

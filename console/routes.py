@@ -7,6 +7,7 @@ and the routes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -96,6 +97,13 @@ def setup(app: web.Application) -> None:
         yield
 
     app.cleanup_ctx.append(sessions)
+    app[keys.CONSOLE_CLOSING] = asyncio.Event()
+
+    async def closing(app: web.Application) -> None:
+        """End the live pages' event streams at shutdown (browsers reconnect elsewhere)."""
+        app[keys.CONSOLE_CLOSING].set()
+
+    app.on_shutdown.append(closing)
     app.router.add_get("/console", to_home)
     app.router.add_get("/console/", home)
     app.router.add_get("/console/signin/{token}", link_page)

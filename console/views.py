@@ -85,6 +85,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
 
     _, department = await scope(request)
     store = request.app[keys.STORE]
+    closing = request.app[keys.CONSOLE_CLOSING]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -98,7 +99,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     last: tuple[Any, ...] | None = None
     quiet_since = loop.time()
     try:
-        while loop.time() < ends:
+        while loop.time() < ends and not closing.is_set():
             mark = await store.live_fingerprint(department.id)
             if mark != last:
                 last = mark
@@ -114,8 +115,12 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": keep-alive\n\n")
                 quiet_since = loop.time()
-            await asyncio.sleep(POLL_SECONDS)
-    except (ConnectionResetError, asyncio.CancelledError):
+            try:
+                await asyncio.wait_for(closing.wait(), POLL_SECONDS)
+                break  # the server is shutting down
+            except TimeoutError:
+                pass
+    except ConnectionResetError:
         pass
     return response
 

@@ -193,7 +193,7 @@ def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
     bot = bot_name(activity)
     return "\n\n".join(
         ctx.team_texts(key, bot=bot)
-        for key in ("agent.help", "agent.help_routing", "agent.help_tools")
+        for key in ("agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console")
     )
 
 
