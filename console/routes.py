@@ -1,4 +1,4 @@
-"""Wiring of the console, its sign-in and the checks every page passes.
+"""Wiring of the console, and its sign-in: the one-time link, local mode, sign-out.
 
 ``setup(app)`` is the one call ``create_app`` makes: templates with their own
 loader and key (the website has its own), the session secret in a cleanup context,
@@ -42,7 +42,9 @@ async def link_page(request: web.Request) -> web.Response:
 
 
 async def redeem_link(request: web.Request) -> web.Response:
-    """POST of a sign-in link: spend it and open the session, or refuse."""
+    """POST of a sign-in link: spend it and open the session, or refuse. Posted from
+    another site (signing a victim in as someone else), it is refused before it is spent."""
+    request.app[keys.CONSOLE_AUTH].check_origin(request)
     agent_id = await request.app[keys.STORE].redeem_console_link(request.match_info["token"])
     if agent_id is None:
         return page(request, "message.html", status=403, message_key="console.link_invalid")

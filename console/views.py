@@ -28,6 +28,7 @@ from store.history import HistoryFilter
 POLL_SECONDS = 1.0
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 30.0
 CSV_LIMIT = 10_000
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -83,7 +84,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the live table again whenever the department's open chats
     change. Each replica polls the database, as replicas share no memory."""
 
-    _, department = await scope(request)
+    user, department = await scope(request)
     store = request.app[keys.STORE]
     closing = request.app[keys.CONSOLE_CLOSING]
     response = web.StreamResponse(
@@ -99,7 +100,14 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     last: tuple[Any, ...] | None = None
     quiet_since = loop.time()
     try:
+        checked = loop.time()
         while loop.time() < ends and not closing.is_set():
+            if loop.time() - checked > RECHECK_SECONDS:
+                # Still their department? A supervisor removed meanwhile sees no more.
+                now_user = await store.console_user(user.agent_id)
+                if now_user is None or department not in now_user.departments:
+                    break
+                checked = loop.time()
             mark = await store.live_fingerprint(department.id)
             if mark != last:
                 last = mark

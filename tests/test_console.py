@@ -67,6 +67,9 @@ async def test_the_link_signs_in_once_within_ten_minutes(start_bridge: Any) -> N
         # Opening the link (or a link preview fetching it) does not spend it.
         assert (await get(http, bridge, f"/console/signin/{token}")).status == 200
         url = bridge.server.make_url(f"/console/signin/{token}")
+        # Posted from another site: refused, and the link is not spent.
+        forged = await http.post(url, headers={"Origin": "https://evil.test"})
+        assert forged.status == 403
         first = await http.post(url, allow_redirects=False)
         assert first.status == 302 and first.headers["Location"] == "/console/live"
         cookie = first.headers["Set-Cookie"]
