@@ -208,25 +208,27 @@ async def seed_report(bridge: Bridge, clock: ManualClock) -> dict[str, Any]:
     binh = act.agent(5, "Agent Binh")
     await go_online(bridge, mai)
     await go_online(bridge, binh)
-    first = await open_chat(bridge, "c-1", "first", name="Lan")
-    clock.advance(30)
-    await accept(bridge, first, binh)
-    clock.advance(10)
-    await reply(bridge, binh, first.thread, "Chào Lan")
-    clock.advance(560)
-    await close(bridge, binh, first.thread)
+    # (customer, name, text, agent, seconds to accept, then to first reply, then to close)
+    plan = [
+        ("c-1", "Lan", "first", binh, 30, 10, 560),
+        ("c-2", "Minh", "second refund", mai, 90, 60, 1050),
+    ]
+    handled = []
+    for customer, name, text, agent, to_accept, to_reply, to_close in plan:
+        chat = await open_chat(bridge, customer, text, name=name)
+        clock.advance(to_accept)
+        await accept(bridge, chat, agent)
+        clock.advance(to_reply)
+        await reply(bridge, agent, chat.thread, f"Chào {name}")
+        clock.advance(to_close)
+        await close(bridge, agent, chat.thread)
+        handled.append(chat)
+    first, second = handled
     rate = {"action": "rate", "chat": first.chat_id, "score": 4}
     assert (
         await bridge.post(act.webchat_message(bridge.service_url, "c-1", "", value=rate))
     ).status == 201
     await bridge.settled()
-    second = await open_chat(bridge, "c-2", "second refund", name="Minh")
-    clock.advance(90)
-    await accept(bridge, second, mai)
-    clock.advance(60)
-    await reply(bridge, mai, second.thread, "Hello Minh")
-    clock.advance(1050)
-    await close(bridge, mai, second.thread)
     third = await open_chat(bridge, "c-3", "third", name="Hoa")
     clock.advance(20)
     await close(bridge, mai, third.thread)
