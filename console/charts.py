@@ -18,6 +18,7 @@ WIDTH = 360.0
 HEIGHT = 180.0
 AXIS = 22.0  # room for labels under the bars
 TOP = 16.0  # room for values over the bars
+MAX_BAR = 56.0  # two bars should still look like bars, not like walls
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,15 @@ def bar_chart(
     gap = min(6.0, slot * 0.2)
     tallest = max(values, default=0) or 1
     usable = HEIGHT - AXIS - TOP
+    width = min(slot - gap, MAX_BAR)
     bars = []
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         height = usable * value / tallest
         bars.append(
             Bar(
-                x=round(index * slot + gap / 2, 2),
+                x=round(index * slot + (slot - width) / 2, 2),
                 y=round(HEIGHT - AXIS - height, 2),
-                width=round(slot - gap, 2),
+                width=round(width, 2),
                 height=round(height, 2),
                 label=label,
                 value=value,
