@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks, render
 from bot.trust import Gate
+from console import routes as console_routes
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace
@@ -347,6 +348,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 flood_window=settings.flood_window,
                 offer_timeout=settings.offer_timeout,
                 token_bound_ids=settings.direct_line_enhanced_auth,
+                public_url=settings.public_url,
+                csat_enabled=settings.csat_enabled,
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -392,6 +395,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     add_front_door(app, settings, local_turn)
     app.router.add_post("/api/messages", messages)
     operations.add_routes(app)
+    console_routes.setup(app)
     app.router.add_get("/transcripts/{chat_ref}", transcript)
     return app
 

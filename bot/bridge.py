@@ -17,6 +17,7 @@ from cards.actions import BadAction, Pressed, is_card_action
 from dialogs import (
     agents,
     canned,
+    console,
     extension,
     indicators,
     intake,
@@ -62,6 +63,8 @@ COMMANDS: dict[str, CommandHandler] = {
     "tag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=False),
     "untag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=True),
     "note": notes.note_command,
+    "console": console.console_link,
+    "report": console.report,
 }
 
 

@@ -83,6 +83,7 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "TEAMS_APP_VERSION": lambda raw: None if VERSION.match(raw) else f"{raw!r} is not like 1.2.3",
     "PRIVACY_URL": _https,
     "TERMS_URL": _https,
+    "CSAT_ENABLED": _boolean,
 }
 
 

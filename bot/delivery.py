@@ -304,6 +304,10 @@ class Dispatcher:
             # A chat moved to another department gets a new thread: forget the old one.
             self._threads.pop(payload["chat_id"], None)
             return payload["chat_id"], thread_id, activity_id
+        if item.kind == "send_personal":
+            reference = await self._connector.open_personal(payload["room"], payload["member"])
+            await self._connector.send(reference, activity)
+            return None
         if item.kind == "update_card":
             reference, card_id = await self._thread_of(payload["chat_id"])
             if card_id is None:

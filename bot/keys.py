@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import jinja2
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +14,7 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
+from console.auth import ConsoleAuth
 from store import Store
 from web.directline import LocalDirectLine
 from web.token import TokenService
@@ -27,3 +31,6 @@ BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
 TOKENS = web.AppKey("tokens", TokenService)
 LOCAL_DIRECT_LINE = web.AppKey("local_direct_line", LocalDirectLine)
+CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
+CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
+CONSOLE_CLOSING = web.AppKey("console_closing", asyncio.Event)

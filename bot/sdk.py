@@ -414,6 +414,29 @@ class Connector:
             _addressed(reference, {**activity, "id": activity_id}),
         )
 
+    async def open_personal(self, room: dict[str, Any], member: dict[str, Any]) -> dict[str, Any]:
+        """Open (or find again: Teams answers with the same id) the 1:1 conversation of the
+        bot with a member of the room's tenant; returns its reference."""
+        tenant_id = room["conversation"].get("tenantId")
+        parameters = {
+            "isGroup": False,
+            "bot": room.get("bot"),
+            "members": [{"id": member["id"]}],
+            "tenantId": tenant_id,
+            "channelData": {"tenant": {"id": tenant_id}},
+        }
+        answer = await self._object(room["serviceUrl"], "POST", "/v3/conversations", parameters)
+        conversation = str(answer.get("id") or "")
+        if not conversation:
+            raise DeliveryError(502, f"create conversation answered without an id: {answer}")
+        return {
+            "serviceUrl": room["serviceUrl"],
+            "channelId": room.get("channelId") or "msteams",
+            "conversation": {"id": conversation, "tenantId": tenant_id, "isGroup": False},
+            "bot": room.get("bot"),
+            "user": member,
+        }
+
     async def create_thread(
         self, room: dict[str, Any], activity: dict[str, Any]
     ) -> tuple[str, str]:

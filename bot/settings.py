@@ -120,6 +120,8 @@ class Settings:
     widget_greeting: str = ""
     token_rate_limit: int = 30  # token requests per client address and minute
     visitor_cookie_days: float = 365.0
+    # Ask customers to rate each chat when it closes.
+    csat_enabled: bool = True
 
     @property
     def local_mode(self) -> bool:
@@ -231,4 +233,5 @@ class Settings:
             widget_title=env("WIDGET_TITLE", ""),
             widget_greeting=env("WIDGET_GREETING", ""),
             token_rate_limit=int(_float("TOKEN_RATE_LIMIT", defaults.token_rate_limit)),
+            csat_enabled=parse_bool(env("CSAT_ENABLED", "")) is not False,
         )

@@ -197,9 +197,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
         "validDomains": [_host(settings)],
         "webApplicationInfo": {"id": app_id, "resource": f"api://botid-{app_id}"},
         "authorization": {
-            "permissions": {
-                "resourceSpecific": [{"name": RSC_PERMISSION, "type": "Application"}]
-            }
+            "permissions": {"resourceSpecific": [{"name": RSC_PERMISSION, "type": "Application"}]}
         },
     }
 
@@ -263,6 +261,7 @@ def outline_icon(name: str) -> bytes:
 
 def files(settings: Settings) -> dict[str, bytes]:
     """Every file of the package, by its name in the zip."""
+
     def as_json(value: dict[str, Any]) -> bytes:
         return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 

@@ -22,6 +22,7 @@ from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
 from dialogs.notices import mention_answer, mention_reply, relay_refused
+from dialogs.ratings import with_rating_question
 from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
 from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
@@ -156,7 +157,10 @@ class AgentTurn:
                 self.updated(chat),
                 to_thread(chat.id, text_activity(link)),
                 to_conversation(
-                    chat.customer_reference, text_activity(customer_t("customer.chat_ended"))
+                    chat.customer_reference,
+                    with_rating_question(
+                        self.ctx, chat, text_activity(customer_t("customer.chat_ended"))
+                    ),
                 ),
             ]
 
@@ -189,7 +193,7 @@ def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
     bot = bot_name(activity)
     return "\n\n".join(
         ctx.team_texts(key, bot=bot)
-        for key in ("agent.help", "agent.help_routing", "agent.help_tools")
+        for key in ("agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console")
     )
 
 

@@ -30,6 +30,10 @@ class FlowContext:
     max_attachments: int = 10
     # Direct Line's enhanced authentication is on: a ``dl_`` user id was bound by a token.
     token_bound_ids: bool = False
+    # Base of the console's links (sign-in, reports): the bridge's PUBLIC_URL.
+    public_url: str = "http://localhost:3978"
+    # Ask customers to rate a chat when it closes (CSAT_ENABLED).
+    csat_enabled: bool = True
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

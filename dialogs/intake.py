@@ -22,6 +22,7 @@ from dialogs.activity import (
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
+from dialogs.ratings import rating_message
 from dialogs.replies import text_activity, to_conversation, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
@@ -50,6 +51,8 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     name = prechat.name or display_name(sender)
     keys = activity_keys(activity)
     chosen = _chosen(activity)
+    if await rating_message(ctx, activity):
+        return
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
     from_teams = activity.get("channelId") == "msteams"
     files = read_files(activity, from_teams=from_teams, limit=ctx.max_attachments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from cards.departments import (
@@ -62,6 +63,8 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
     # A chat just opened is viewed without queries; its history comes with the audience.
     chat = replace(chat, earlier_chats=audience.earlier_chats, earlier_owner=audience.last_owner)
     card = with_returning(request_card(chat, t), chat, t, ctx.transcript_url)
+    if audience.back_at is not None:
+        card = with_note(card, t("card.outside_hours", when=back_text(audience.back_at)))
     if audience.online:
         return with_mentions(
             card, t("card.online_agents", mentions=_mentions_text(audience.online)), audience.online
@@ -87,8 +90,17 @@ def post_request(
     return items
 
 
+def back_text(at: datetime) -> str:
+    """When a team is back, as customers and agents read it: its own date, time and zone."""
+    return f"{at:%d/%m/%Y %H:%M} ({at.tzinfo})"
+
+
 def customer_notice(chat: ChatView, audience: Audience, t: Texts, name: str) -> dict[str, Any]:
-    """Honest about who is there: an acknowledgement, or that nobody is online now."""
+    """Honest about who is there: outside business hours, when the team is back; else an
+    acknowledgement, or that nobody is online now."""
+    if audience.back_at is not None:
+        when = back_text(audience.back_at)
+        return text_activity(t("customer.outside_hours", name=name, when=when))
     if audience.online:
         return text_activity(t("customer.ack", name=name))
     return text_activity(t("customer.nobody_online", name=name, department=chat.department))

@@ -4,7 +4,12 @@
 """
 
 from store.chats import ChatLifecycle
+from store.console import Console
+from store.console_settings import ConsoleSettings
 from store.front import FrontDoor
+from store.history import History
+from store.ratings import Ratings
+from store.reports import Reports
 from store.rooms import Rooms
 from store.routing import Routing
 from store.team import TeamMoves
@@ -12,7 +17,20 @@ from store.tools import Tools
 from store.trust import Trust
 
 
-class Store(ChatLifecycle, FrontDoor, Rooms, Routing, TeamMoves, Tools, Trust):
+class Store(
+    ChatLifecycle,
+    Console,
+    ConsoleSettings,
+    FrontDoor,
+    History,
+    Ratings,
+    Reports,
+    Rooms,
+    Routing,
+    TeamMoves,
+    Tools,
+    Trust,
+):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

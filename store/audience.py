@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.core import Person, StoreCore
+from store.hours import back_at
 from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
 from store.models import Supervisor as SupervisorRow
 
@@ -28,6 +29,8 @@ class Audience:
     earlier_chats: tuple[tuple[int, str], ...] = ()  # (id, public reference), newest first
     last_owner: str | None = None
     position: int = 0
+    # Outside the department's business hours: when its team is back (department's zone).
+    back_at: datetime | None = None
 
 
 def person(agent: Agent) -> Person:
@@ -68,8 +71,9 @@ async def add_member(
     )
 
 
-async def audience(session: AsyncSession, chat_id: int) -> Audience:
-    """Who to name for a chat: online members (its last owner first), supervisors, history."""
+async def audience(session: AsyncSession, chat_id: int, *, now: datetime | None = None) -> Audience:
+    """Who to name for a chat: online members (its last owner first), supervisors, history;
+    with ``now``, also whether the department is outside its business hours."""
     chat = await session.get(Chat, chat_id)
     assert chat is not None
     everything = await departments(session)
@@ -113,4 +117,5 @@ async def audience(session: AsyncSession, chat_id: int) -> Audience:
         earlier_chats=tuple((row.id, row.public_id) for row in earlier),
         last_owner=last_owner.name if last_owner else None,
         position=position or 0,
+        back_at=await back_at(session, chat.department_id, now) if now is not None else None,
     )

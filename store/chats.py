@@ -346,7 +346,8 @@ class ChatLifecycle(StoreCore):
             if opened:
                 await session.flush()
                 view = _opened_view(chat, customer, department, turn.text)
-                self._enqueue(session, on_open(view, await audience(session, chat.id)), now)
+                found = await audience(session, chat.id, now=now)
+                self._enqueue(session, on_open(view, found), now)
                 return Opened(view)
             self._enqueue(session, on_append(chat.id, choices), now)
             slowed = chat.slowed_until is not None and chat.slowed_until > now

@@ -199,7 +199,7 @@ class Routing(StoreCore):
             await self._hold(session, chat, hold_for)
         await session.flush()
         view = await self._view(session, chat_id)
-        found = await audience(session, chat_id)
+        found = await audience(session, chat_id, now=now)
         self._enqueue(session, on_routed(view, found, previous), now)
         return Routed(view, found)
 

@@ -1,0 +1,54 @@
+"""The rating question after a chat closes: a card with five buttons, and the same five
+choices as suggested actions for channels that show no cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.request import SCHEMA_VERSION, TextLookup, attachment
+
+RATE = "rate"
+SCORES = (1, 2, 3, 4, 5)
+
+
+def stars(score: int) -> str:
+    return "★" * score + "☆" * (5 - score)
+
+
+def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
+    """The question as one message: the card (``Action.Submit``: Web Chat and Teams
+    personal chats send it back as a message with ``value``) and suggested actions."""
+    card = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": SCHEMA_VERSION,
+        "body": [
+            {"type": "TextBlock", "text": t("csat.question"), "wrap": True},
+            {
+                "type": "Input.Text",
+                "id": "comment",
+                "label": t("csat.comment_label"),
+                "isMultiline": True,
+                "maxLength": 1000,
+            },
+        ],
+        "actions": [
+            {
+                "type": "Action.Submit",
+                "title": t(f"csat.choice_{score}"),
+                "data": {"action": RATE, "chat": chat_ref, "score": score},
+            }
+            for score in SCORES
+        ],
+    }
+    return {
+        "type": "message",
+        "text": t("csat.question"),
+        "attachments": [attachment(card)],
+        "suggestedActions": {
+            "actions": [
+                {"type": "imBack", "title": t(f"csat.choice_{s}"), "value": t(f"csat.choice_{s}")}
+                for s in SCORES
+            ]
+        },
+    }

@@ -1,0 +1,86 @@
+"""The ``@Bot report`` card: the figures the console's report page shows, in the room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.request import SCHEMA_VERSION, TextLookup
+from store.reports import Report
+
+
+def duration(seconds: float | None) -> str:
+    """``1h 05m``, ``4m 09s``, ``-`` for nothing measured (shared with the console)."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def report_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
+    """The report's headline figures as (label, value) pairs."""
+    score = "-" if report.score is None else f"{report.score:.2f} / 5 ({report.ratings})"
+    return [
+        (t("report.received"), str(report.received)),
+        (t("report.accepted"), str(report.accepted)),
+        (t("report.missed"), str(report.missed)),
+        (
+            t("report.time_to_accept"),
+            f"{duration(report.time_to_accept.median)} / {duration(report.time_to_accept.p90)}",
+        ),
+        (
+            t("report.time_to_first_reply"),
+            f"{duration(report.time_to_first_reply.median)}"
+            f" / {duration(report.time_to_first_reply.p90)}",
+        ),
+        (
+            t("report.handling"),
+            f"{duration(report.handling.median)} / {duration(report.handling.p90)}",
+        ),
+        (t("report.satisfaction"), score),
+    ]
+
+
+def report_card(
+    report: Report, t: TextLookup, *, department: str, period: str, url: str
+) -> dict[str, Any]:
+    """A FactSet of the figures, the best agents, and a button to the report page."""
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": t("report.title", department=department, period=period),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+        },
+        {
+            "type": "FactSet",
+            "facts": [{"title": label, "value": value} for label, value in report_facts(report, t)],
+        },
+        {"type": "TextBlock", "text": t("report.median_p90"), "isSubtle": True, "wrap": True},
+    ]
+    if report.agents:
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {
+                        "title": line.name,
+                        "value": t(
+                            "report.agent_line",
+                            chats=line.chats,
+                            score="-" if line.average is None else f"{line.average:.1f}",
+                        ),
+                    }
+                    for line in report.agents[:5]
+                ],
+            }
+        )
+    return {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": SCHEMA_VERSION,
+        "body": body,
+        "actions": [{"type": "Action.OpenUrl", "title": t("report.open"), "url": url}],
+    }

@@ -1,0 +1,1 @@
+"""The supervisors' console: server-rendered pages under ``/console`` (see ``routes``)."""

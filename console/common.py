@@ -1,0 +1,57 @@
+"""What every console page needs: the texts, rendering, and the supervisor's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot import keys
+from console.auth import COOKIE
+from dialogs.i18n import Texts
+from store.console import ConsoleDepartment, ConsoleUser
+
+
+def texts(request: web.Request) -> Texts:
+    """The console speaks the team's language (``DEFAULT_LANGUAGE``)."""
+    return Texts(request.app[keys.SETTINGS].default_language)
+
+
+def page(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    """Render a console page with what every page needs (texts, the form token)."""
+    cookie = request.cookies.get(COOKIE, "")
+    context = {
+        "t": texts(request),
+        "form_token": request.app[keys.CONSOLE_AUTH].form_token(cookie) if cookie else "",
+        "local_mode": request.app[keys.SETTINGS].local_mode,
+        **values,
+    }
+    response = aiohttp_jinja2.render_template(
+        template, request, context, app_key=keys.CONSOLE_TEMPLATES, status=status
+    )
+    # Console pages are personal: never cached by a proxy, never framed by another site.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+async def signed_in(request: web.Request) -> ConsoleUser:
+    """The supervisor of this request's session; without one, off to the sign-in help."""
+    agent_id = request.app[keys.CONSOLE_AUTH].agent_of(request.cookies.get(COOKIE))
+    user = await request.app[keys.STORE].console_user(agent_id) if agent_id else None
+    if user is None:
+        raise web.HTTPFound("/console/")
+    return user
+
+
+async def scope(request: web.Request) -> tuple[ConsoleUser, ConsoleDepartment]:
+    """The signed-in supervisor and the department the page asks for (``?dept=``), which
+    must be one of theirs: another department's page is refused, whether it exists or not."""
+    user = await signed_in(request)
+    wanted = request.query.get("dept")
+    for department in user.departments:
+        if wanted in (None, "", department.key):
+            return user, department
+    raise web.HTTPForbidden(text=texts(request)("console.forbidden"))

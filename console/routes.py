@@ -1,0 +1,117 @@
+"""Wiring of the console, and its sign-in: the one-time link, local mode, sign-out.
+
+``setup(app)`` is the one call ``create_app`` makes: templates with their own
+loader and key (the website has its own), the session secret in a cleanup context,
+and the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot import keys
+from console import charts, settings_views, views
+from console.auth import COOKIE, ConsoleAuth
+from console.common import page
+
+HERE = Path(__file__).parent
+
+
+async def to_home(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
+
+
+async def home(request: web.Request) -> web.Response:
+    """``/console/``: the live page when signed in, else how to sign in."""
+    auth = request.app[keys.CONSOLE_AUTH]
+    if auth.agent_of(request.cookies.get(COOKIE)) is not None:
+        raise web.HTTPFound("/console/live")
+    return page(request, "signin_help.html")
+
+
+async def link_page(request: web.Request) -> web.Response:
+    """GET of a sign-in link shows a button only: link previews (Teams unfurls links)
+    fetch with GET, and must not spend the link."""
+    return page(request, "signin_link.html", token=request.match_info["token"])
+
+
+async def redeem_link(request: web.Request) -> web.Response:
+    """POST of a sign-in link: spend it and open the session, or refuse. Posted from
+    another site (signing a victim in as someone else), it is refused before it is spent."""
+    request.app[keys.CONSOLE_AUTH].check_origin(request)
+    agent_id = await request.app[keys.STORE].redeem_console_link(request.match_info["token"])
+    if agent_id is None:
+        return page(request, "message.html", status=403, message_key="console.link_invalid")
+    response = web.HTTPFound("/console/live")
+    request.app[keys.CONSOLE_AUTH].start(response, agent_id)
+    raise response
+
+
+async def local_signin(request: web.Request) -> web.Response:
+    """Local mode only: pick a supervisor to act as (the Emulator has no Teams)."""
+    if not request.app[keys.SETTINGS].local_mode:
+        raise web.HTTPNotFound()
+    if request.method == "POST":
+        form = await request.post()
+        request.app[keys.CONSOLE_AUTH].check_origin(request)
+        try:
+            agent_id = int(str(form.get("agent", "")))
+        except ValueError:
+            raise web.HTTPBadRequest(text="pick a supervisor") from None
+        if await request.app[keys.STORE].console_user(agent_id) is None:
+            raise web.HTTPBadRequest(text="pick a supervisor")
+        response = web.HTTPFound("/console/live")
+        request.app[keys.CONSOLE_AUTH].start(response, agent_id)
+        raise response
+    supervisors = await request.app[keys.STORE].console_supervisors()
+    return page(request, "signin_local.html", supervisors=supervisors)
+
+
+async def signout(request: web.Request) -> web.Response:
+    form = await request.post()
+    request.app[keys.CONSOLE_AUTH].check_form(request, str(form.get("csrf", "")))
+    response = web.HTTPFound("/console/")
+    request.app[keys.CONSOLE_AUTH].end(response)
+    raise response
+
+
+def setup(app: web.Application) -> None:
+    """Templates, the session secret (a cleanup context after the database's) and routes."""
+    settings = app[keys.SETTINGS]
+    aiohttp_jinja2.setup(
+        app,
+        app_key=keys.CONSOLE_TEMPLATES,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        filters={"duration": charts.duration},
+    )
+
+    async def sessions(app: web.Application) -> AsyncIterator[None]:
+        store = app[keys.STORE]
+        secret = await store.secret("console_secret")
+        app[keys.CONSOLE_AUTH] = ConsoleAuth(secret, store.clock, secure=not settings.local_mode)
+        yield
+
+    app.cleanup_ctx.append(sessions)
+    app[keys.CONSOLE_CLOSING] = asyncio.Event()
+
+    async def closing(app: web.Application) -> None:
+        """End the live pages' event streams at shutdown (browsers reconnect elsewhere)."""
+        app[keys.CONSOLE_CLOSING].set()
+
+    app.on_shutdown.append(closing)
+    app.router.add_get("/console", to_home)
+    app.router.add_get("/console/", home)
+    app.router.add_get("/console/signin/{token}", link_page)
+    app.router.add_post("/console/signin/{token}", redeem_link)
+    app.router.add_route("*", "/console/local", local_signin)
+    app.router.add_post("/console/signout", signout)
+    app.router.add_static("/console/static", HERE / "static")
+    views.add_routes(app)
+    settings_views.add_routes(app)

@@ -1,0 +1,150 @@
+"""The settings page and its forms: business hours, capacity, tags and the required-tag
+switch, canned answers (the department's and the company's), supervisors.
+
+Every form is a POST that passes the form-token check, changes one thing through the
+store (which records who changed what, when) and redirects back to the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from bot import keys
+from console.common import page, scope
+from dialogs.canned import NAME_LIMIT, RESERVED, TEXT_LIMIT, valid_name
+from store.console import ConsoleDepartment, ConsoleUser
+from store.hours import BadHours, parse_hours
+
+Form = MultiDictProxy[Any]
+
+
+async def settings(request: web.Request) -> web.Response:
+    user, department = await scope(request)
+    current = await request.app[keys.STORE].department_settings(department.id)
+    return page(
+        request,
+        "settings.html",
+        user=user,
+        department=department,
+        section="settings",
+        settings=current,
+        saved=request.query.get("saved") == "1",
+        error=request.query.get("error", ""),
+        name_limit=NAME_LIMIT,
+    )
+
+
+def _back(department: ConsoleDepartment, **query: str) -> web.HTTPFound:
+    return web.HTTPFound(f"/console/settings?{urlencode({'dept': department.key, **query})}")
+
+
+async def _capacity(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    try:
+        capacity = int(str(form.get("capacity", "")).strip() or "0")
+    except ValueError:
+        return "capacity"
+    if not 0 <= capacity <= 1000:
+        return "capacity"
+    await request.app[keys.STORE].console_capacity(dept.id, user.agent_id, capacity or None)
+    return None
+
+
+async def _hours(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    store = request.app[keys.STORE]
+    if form.get("always") == "1":
+        await store.set_hours(dept.id, user.agent_id, None)
+        return None
+    try:
+        hours = parse_hours(
+            str(form.get("time_zone", "")),
+            [str(day) for day in form.getall("days", [])],
+            str(form.get("opens", "")),
+            str(form.get("closes", "")),
+        )
+    except BadHours:
+        return "hours"
+    await store.set_hours(dept.id, user.agent_id, hours)
+    return None
+
+
+async def _tag_required(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    required = form.get("required") == "1"
+    await request.app[keys.STORE].set_tag_required(dept.id, user.agent_id, required)
+    return None
+
+
+async def _tag(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    name = str(form.get("name", "")).strip().lower()
+    if not valid_name(name):
+        return "name"
+    add = form.get("do") != "remove"
+    done = await request.app[keys.STORE].change_tag(dept.id, user.agent_id, name, add=add)
+    return None if done else "tag"
+
+
+async def _canned(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    shortcut = str(form.get("shortcut", "")).strip().lower()
+    if not valid_name(shortcut) or shortcut in RESERVED:
+        return "name"
+    text = None if form.get("do") == "remove" else str(form.get("text", "")).strip()
+    if text is not None and not 0 < len(text) <= TEXT_LIMIT:
+        return "canned"
+    done = await request.app[keys.STORE].change_canned(
+        dept.id, user.agent_id, shortcut, text, company_wide=form.get("company") == "1"
+    )
+    return None if done else "canned"
+
+
+async def _supervisor(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    try:
+        target = int(str(form.get("agent", "")))
+    except ValueError:
+        return "supervisor"
+    add = form.get("do") == "add"
+    done = await request.app[keys.STORE].set_supervisor(dept.id, user.agent_id, target, add=add)
+    return None if done else "supervisor"
+
+
+Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]
+CHANGES: dict[str, Change] = {
+    "capacity": _capacity,
+    "hours": _hours,
+    "tag-required": _tag_required,
+    "tag": _tag,
+    "canned": _canned,
+    "supervisor": _supervisor,
+}
+
+
+async def change(request: web.Request) -> web.Response:
+    """POST /console/settings/<what>: one change, checked and recorded, then back."""
+    handler = CHANGES.get(request.match_info["what"])
+    if handler is None:
+        raise web.HTTPNotFound()
+    user, department = await scope(request)
+    form = await request.post()
+    request.app[keys.CONSOLE_AUTH].check_form(request, str(form.get("csrf", "")))
+    problem = await handler(request, user, department, form)
+    raise _back(department, error=problem) if problem else _back(department, saved="1")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console/settings", settings)
+    app.router.add_post("/console/settings/{what}", change)

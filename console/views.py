@@ -1,0 +1,292 @@
+"""The console's pages: live chats (with their event stream), history, a chat, reports.
+
+Every handler first passes ``scope``: a signed-in supervisor, and a department that
+is one of theirs. Reads go through the store with that department's id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot import keys
+from bot.transcript import render
+from cards.lists import thread_link
+from cards.report import report_facts
+from console.charts import bar_chart
+from console.common import page, scope, texts
+from store.history import HistoryFilter
+
+# How often an event stream looks at the database, and how long one stream lasts (the
+# browser's EventSource reconnects by itself; a bounded stream frees its connection).
+POLL_SECONDS = 1.0
+STREAM_SECONDS = 300.0
+KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 30.0
+CSV_LIMIT = 10_000
+# Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _range(request: web.Request, default_days: int | None) -> tuple[date | None, date | None]:
+    """``since`` and ``until`` (both days included, UTC) from the query."""
+    until = _day(request.query.get("until"))
+    since = _day(request.query.get("since"))
+    if default_days is not None:
+        today = request.app[keys.STORE].clock().astimezone(UTC).date()
+        until = until or today
+        since = since or until - timedelta(days=default_days - 1)
+    return since, until
+
+
+def _start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), UTC) if day else None
+
+
+async def live(request: web.Request) -> web.Response:
+
+    user, department = await scope(request)
+    return page(
+        request,
+        "live.html",
+        user=user,
+        department=department,
+        section="live",
+        **await _live_values(request, department.id),
+    )
+
+
+async def _live_values(request: web.Request, department_id: int) -> dict[str, Any]:
+    chats = await request.app[keys.STORE].live_chats(department_id)
+    now = request.app[keys.STORE].clock()
+    return {
+        "chats": chats,
+        "now": now,
+        "waiting": sum(1 for c in chats if c.state == "waiting"),
+        "thread_link": thread_link,
+    }
+
+
+async def live_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: the live table again whenever the department's open chats
+    change. Each replica polls the database, as replicas share no memory."""
+
+    user, department = await scope(request)
+    store = request.app[keys.STORE]
+    closing = request.app[keys.CONSOLE_CLOSING]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + STREAM_SECONDS
+    last: tuple[Any, ...] | None = None
+    quiet_since = loop.time()
+    try:
+        checked = loop.time()
+        while loop.time() < ends and not closing.is_set():
+            if loop.time() - checked > RECHECK_SECONDS:
+                # Still their department? A supervisor removed meanwhile sees no more.
+                now_user = await store.console_user(user.agent_id)
+                if now_user is None or department not in now_user.departments:
+                    break
+                checked = loop.time()
+            mark = await store.live_fingerprint(department.id)
+            if mark != last:
+                last = mark
+                html = aiohttp_jinja2.render_string(
+                    "live_rows.html",
+                    request,
+                    {"t": texts(request), **await _live_values(request, department.id)},
+                    app_key=keys.CONSOLE_TEMPLATES,
+                )
+                data = "".join(f"data: {line}\n" for line in html.splitlines())
+                await response.write(f"event: chats\n{data}\n".encode())
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
+                await response.write(b": keep-alive\n\n")
+                quiet_since = loop.time()
+            try:
+                await asyncio.wait_for(closing.wait(), POLL_SECONDS)
+                break  # the server is shutting down
+            except TimeoutError:
+                pass
+    except ConnectionResetError:
+        pass
+    return response
+
+
+def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
+    since, until = _range(request, None)
+    search = HistoryFilter(
+        customer=request.query.get("customer", "").strip(),
+        agent=request.query.get("agent", "").strip(),
+        tag=request.query.get("tag", "").strip(),
+        text=request.query.get("text", "").strip(),
+        since=_start(since),
+        until=_start(until + timedelta(days=1)) if until else None,
+    )
+    query = {
+        name: request.query.get(name, "")
+        for name in ("customer", "agent", "tag", "text", "since", "until")
+    }
+    return search, query
+
+
+async def history(request: web.Request) -> web.Response:
+
+    user, department = await scope(request)
+    search, query = _search(request)
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        number = 1
+    found = await request.app[keys.STORE].history(department.id, search, number)
+    return page(
+        request,
+        "history.html",
+        user=user,
+        department=department,
+        section="history",
+        found=found,
+        query=query,
+    )
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
+async def history_csv(request: web.Request) -> web.Response:
+    """The search's closed chats as CSV (one row per chat, newest first)."""
+
+    _, department = await scope(request)
+    search, _ = _search(request)
+    found = await request.app[keys.STORE].history(department.id, search, 1, per_page=CSV_LIMIT)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["reference", "customer", "channel", "agent", "opened", "closed", "tags"])
+    for row in found.rows:
+        writer.writerow(
+            [
+                row.ref,
+                _cell(row.customer),
+                row.channel,
+                _cell(row.owner or ""),
+                row.created_at.isoformat(timespec="seconds"),
+                row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
+                _cell(" ".join(row.tags)),
+            ]
+        )
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="history-{department.key}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _chat_id(request: web.Request) -> tuple[Any, Any, int]:
+
+    user, department = await scope(request)
+    chat_id = await request.app[keys.STORE].department_chat(
+        department.id, request.match_info["ref"]
+    )
+    if chat_id is None:
+        raise web.HTTPNotFound(text="no such chat in this department")
+    return user, department, chat_id
+
+
+async def chat(request: web.Request) -> web.Response:
+    """A chat inside the console: the transcript page in a frame under the console's bar."""
+
+    user, department, _ = await _chat_id(request)
+    return page(
+        request,
+        "chat.html",
+        user=user,
+        department=department,
+        section="history",
+        ref=request.match_info["ref"],
+    )
+
+
+async def chat_transcript(request: web.Request) -> web.Response:
+
+    _, _, chat_id = await _chat_id(request)
+    found = await request.app[keys.STORE].transcript(chat_id)
+    if found is None:
+        raise web.HTTPNotFound()
+    response = web.Response(text=render(found, texts(request)), content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+async def reports(request: web.Request) -> web.Response:
+
+    user, department = await scope(request)
+    since, until = _range(request, 7)
+    assert since is not None and until is not None
+    if since > until:
+        since, until = until, since
+    figures = await request.app[keys.STORE].report(
+        department.id, _start(since), _start(until + timedelta(days=1))
+    )
+    t = texts(request)
+    hours = bar_chart(
+        t("console.chart_hours"),
+        [f"{h:02d}" for h in range(24)],
+        list(figures.by_hour),
+        label_every=3,
+    )
+    ratings = bar_chart(
+        t("console.chart_ratings"), ["1", "2", "3", "4", "5"], list(figures.distribution)
+    )
+    agents = bar_chart(
+        t("console.chart_agents"),
+        [line.name for line in figures.agents[:8]],
+        [line.chats for line in figures.agents[:8]],
+    )
+    return page(
+        request,
+        "reports.html",
+        user=user,
+        department=department,
+        section="reports",
+        report=figures,
+        facts=report_facts(figures, t),
+        charts=[hours, ratings, agents],
+        since=since.isoformat(),
+        until=until.isoformat(),
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/console/live", live)
+    app.router.add_get("/console/live/events", live_events)
+    app.router.add_get("/console/history", history)
+    app.router.add_get("/console/history.csv", history_csv)
+    app.router.add_get("/console/chats/{ref}", chat)
+    app.router.add_get("/console/chats/{ref}/transcript", chat_transcript)
+    app.router.add_get("/console/reports", reports)

@@ -1,0 +1,99 @@
+"""Room commands of the supervisors' console: ``@Bot console`` and ``@Bot report``.
+
+``console`` sends the writer, if they supervise the room's department, a one-time
+sign-in link in a *personal* Teams message (the channel must never see it: whoever
+holds the link signs in as them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from cards.report import report_card
+from cards.request import card_activity
+from dialogs.activity import activity_keys, channel_of, person_of, reference_of
+from dialogs.commands import Command
+from dialogs.context import FlowContext
+from dialogs.notices import mention_answer, mention_reply
+from dialogs.replies import text_activity, to_conversation
+from store.console import LinkIssued
+from store.outbox import Outgoing
+from store.team import RoomRefused
+
+# A sign-in link is good for one use within this time.
+LINK_TTL = timedelta(minutes=10)
+PERIODS = ("today", "week", "month")
+
+
+def to_person(room: dict[str, Any], teams_id: str, activity: dict[str, Any]) -> Outgoing:
+    """A personal (1:1) Teams message to ``teams_id``, opened through the room's service
+    URL, bot and tenant when it is delivered."""
+    return Outgoing(
+        f"personal:{teams_id}",
+        "send_personal",
+        {"room": room, "member": {"id": teams_id}, "activity": activity},
+    )
+
+
+def console_url(ctx: FlowContext, path: str, **query: str) -> str:
+    base = f"{ctx.public_url.rstrip('/')}/console/{path}"
+    return f"{base}?{urlencode(query)}" if query else base
+
+
+async def console_link(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+    """``@Bot console``: a sign-in link in a personal message, and a note in the room."""
+    room = reference_of(activity)
+    t = ctx.team_texts
+
+    def compose(outcome: LinkIssued | RoomRefused) -> list[Outgoing]:
+        if isinstance(outcome, RoomRefused):
+            return [mention_answer(ctx, activity, f"refusal.{outcome.reason}")]
+        url = console_url(ctx, f"signin/{outcome.token}")
+        text = t("console.link", url=url, minutes=int(LINK_TTL.total_seconds() // 60))
+        return [
+            to_person(room, outcome.person.teams_id, text_activity(text)),
+            mention_answer(ctx, activity, "console.link_sent"),
+        ]
+
+    await ctx.store.issue_console_link(
+        channel_of(activity), person_of(activity), LINK_TTL, activity_keys(activity), compose
+    )
+
+
+def period_range(word: str, now: datetime) -> tuple[datetime, datetime]:
+    """``today`` (since midnight UTC), ``week`` (7 days), ``month`` (30 days), to now."""
+    if word == "today":
+        return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0), now
+    return now - timedelta(days=7 if word == "week" else 30), now
+
+
+async def report(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+    """``@Bot report [today|week|month]``: the department's figures as a card."""
+    word = (command.argument or "today").strip().lower()
+    if word not in PERIODS:
+        await mention_reply(ctx, activity, "report.usage")
+        return
+    department = await ctx.store.room_department(channel_of(activity))
+    if department is None:
+        await mention_reply(ctx, activity, "refusal.not_a_room")
+        return
+    since, until = period_range(word, ctx.store.clock())
+    figures = await ctx.store.report(department.id, since, until)
+    t = ctx.team_texts
+    url = console_url(
+        ctx,
+        "reports",
+        dept=department.key,
+        since=since.date().isoformat(),
+        until=until.date().isoformat(),
+    )
+    card = report_card(
+        figures, t, department=department.name, period=t(f"report.period_{word}"), url=url
+    )
+    summary = t("report.title", department=department.name, period=t(f"report.period_{word}"))
+    await ctx.store.notify(
+        activity_keys(activity),
+        [to_conversation(reference_of(activity), card_activity(card, summary))],
+    )

@@ -1,0 +1,122 @@
+"""Customer satisfaction: the question after close, and the answer (card or typed).
+
+A rating is recognised before the intake opens a chat: a press of the rating card
+(``value.action == "rate"``) always is one; a typed choice ("5 - Excellent", or a
+bare digit) only while the customer's last chat waits for its rating, otherwise it is
+an ordinary first message. A late or repeated answer is thanked, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cards.departments import with_returning
+from cards.markdown import card_text, message_text
+from cards.rating import RATE, SCORES, rating_activity, stars
+from cards.request import card_activity, request_card
+from dialogs.activity import activity_keys, customer_key, field, reference_of
+from dialogs.context import FlowContext
+from dialogs.i18n import Texts, languages
+from dialogs.replies import card_update, text_activity, to_conversation, to_thread
+from store.core import ChatView
+from store.outbox import Outgoing
+from store.ratings import NoPendingRating, Rated, RatingRefused, RatingTurn
+
+# How long after the close a rating is still taken.
+RATING_WINDOW = timedelta(hours=24)
+COMMENT_LIMIT = 1000
+
+
+def with_rating_question(
+    ctx: FlowContext, chat: ChatView, goodbye: dict[str, Any]
+) -> dict[str, Any]:
+    """The goodbye with the rating question under it (one message: the customer sees the
+    end of the chat and the question together); unchanged when ratings are off."""
+    if not ctx.csat_enabled:
+        return goodbye
+    question = rating_activity(chat.ref, ctx.customer_texts(chat.customer_locale))
+    return {**question, "text": f"{goodbye['text']}\n\n{question['text']}"}
+
+
+def _typed_score(text: str) -> int | None:
+    """A choice's text in any language, or a bare digit 1 to 5."""
+    typed = text.strip()
+    if typed in {str(score) for score in SCORES}:
+        return int(typed)
+    for language in languages():
+        t = Texts(language)
+        for score in SCORES:
+            if typed.casefold() == t(f"csat.choice_{score}").casefold():
+                return score
+    return None
+
+
+def read_rating(activity: dict[str, Any]) -> tuple[int, str | None, str | None] | None:
+    """(score, chat reference or None, comment or None) if this message answers the question."""
+    value = activity.get("value")
+    if isinstance(value, dict) and value.get("action") == RATE:
+        score = value.get("score")
+        ref = value.get("chat")
+        if isinstance(score, int) and score in SCORES and isinstance(ref, str) and ref:
+            comment = value.get("comment")
+            text = comment.strip()[:COMMENT_LIMIT] if isinstance(comment, str) else ""
+            return score, ref[:64], text or None
+        return None
+    if value is None and not activity.get("attachments"):
+        score = _typed_score(str(activity.get("text") or ""))
+        if score is not None:
+            return score, None, None
+    return None
+
+
+def rated_card(ctx: FlowContext, chat: ChatView, score: int, comment: str | None) -> dict[str, Any]:
+    """The summary card again, with the customer's rating under it."""
+    t = ctx.team_texts
+    card = request_card(chat, t, transcript_url=ctx.transcript_url(chat.ref))
+    card = with_returning(card, chat, t, ctx.transcript_url)
+    line = t("card.rating", stars=stars(score), score=score)
+    if comment:
+        line = f"{line} · “{card_text(comment)}”"
+    block = {"type": "TextBlock", "text": line, "wrap": True, "weight": "Bolder"}
+    return {**card, "body": [*card["body"], block]}
+
+
+async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
+    """Handle an answer to the rating question; False when the message is not one."""
+    if not ctx.csat_enabled:
+        return False
+    found = read_rating(activity)
+    if found is None:
+        return False
+    score, ref, comment = found
+    reference = reference_of(activity)
+    t = ctx.customer_texts(activity.get("locale"))
+    turn = RatingTurn(
+        channel_id=str(activity.get("channelId") or ""),
+        user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
+        ref=ref,
+        score=score,
+        comment=comment,
+    )
+
+    def compose(outcome: Rated | RatingRefused) -> list[Outgoing]:
+        if isinstance(outcome, RatingRefused):
+            return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
+        chat = outcome.chat
+        team = ctx.team_texts
+        name = field(activity, "from").get("name") or chat.customer_name
+        said = team(
+            "csat.rated_thread", customer=message_text(name), stars=stars(score), score=score
+        )
+        if comment:
+            said = f"{said} “{message_text(comment)}”"
+        summary = team("card.summary")
+        return [
+            to_conversation(reference, text_activity(t("csat.thanks"))),
+            card_update(chat.id, card_activity(rated_card(ctx, chat, score, comment), summary)),
+            to_thread(chat.id, text_activity(said)),
+        ]
+
+    outcome = await ctx.store.rate_chat(turn, RATING_WINDOW, activity_keys(activity), compose)
+    return not isinstance(outcome, NoPendingRating)

@@ -1,0 +1,71 @@
+"""Tables of the supervisors' console and of satisfaction ratings.
+
+Kept apart from ``store.models`` (which is at its size limit); they share its ``Base``,
+and ``store`` imports this module, so the metadata always holds them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models import Base
+
+
+class ConsoleLink(Base):
+    """A one-time sign-in link to the console, sent to a supervisor in Teams.
+
+    Only the SHA-256 of the token is kept, so a database reader cannot sign in; the
+    link is spent by one conditional UPDATE (``used_at IS NULL``, not expired).
+    """
+
+    __tablename__ = "console_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Rating(Base):
+    """A customer's satisfaction rating of a closed chat: one per chat (the primary key)."""
+
+    __tablename__ = "ratings"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"), primary_key=True)
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class DepartmentHours(Base):
+    """A department's business hours: the same opening and closing time on each of its
+    days, in its own time zone (no row: always open)."""
+
+    __tablename__ = "department_hours"
+
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    # Days open, as ISO weekday digits without separators: "12345" is Monday to Friday.
+    days: Mapped[str] = mapped_column(String(7))
+    opens: Mapped[str] = mapped_column(String(5))  # "08:00"
+    closes: Mapped[str] = mapped_column(String(5))  # "17:30", later than ``opens``
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """A change made in the console's settings: who, when, what (kept for good)."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_department", "department_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

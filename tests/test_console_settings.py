@@ -1,0 +1,182 @@
+"""Business hours (across time zones) and the console's settings forms, each change
+recorded with who made it and when."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import keys
+from store.console_models import AuditEntry
+from store.hours import BadHours, BusinessHours, parse_hours
+from store.models import CannedAnswer, Department, TagRequirement
+from tests import activities as act
+from tests.conftest import Bridge, ManualClock, accept, go_online, open_chat, setup_room
+from tests.test_bridge import card_of, card_text
+from tests.test_console import ask_for_link, browser, get, sign_in
+
+HANOI = BusinessHours("Asia/Ho_Chi_Minh", (1, 2, 3, 4, 5), time(8), time(17))
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_business_hours_are_read_in_the_departments_zone() -> None:
+    # Friday 23:30 UTC is Saturday 06:30 in Hanoi: closed until Monday 08:00 there.
+    back = HANOI.back_at(utc(2026, 11, 27, 23, 30))
+    assert back is not None and back.isoformat() == "2026-11-30T08:00:00+07:00"
+    # Sunday 23:30 UTC is Monday 06:30 in Hanoi: back the same (Hanoi) morning.
+    back = HANOI.back_at(utc(2026, 11, 29, 23, 30))
+    assert back is not None and back.isoformat() == "2026-11-30T08:00:00+07:00"
+    # Monday 01:30 UTC is 08:30 in Hanoi: open, though it is still night in UTC.
+    assert (
+        HANOI.is_open(utc(2026, 11, 30, 1, 30)) and HANOI.back_at(utc(2026, 11, 30, 1, 30)) is None
+    )
+    # Friday 10:00 UTC is 17:00 in Hanoi: closing time is already closed.
+    assert not HANOI.is_open(utc(2026, 11, 27, 10, 0))
+    # Across a daylight-saving change: Berlin opens at 08:00 local before and after it.
+    berlin = BusinessHours("Europe/Berlin", (1, 2, 3, 4, 5, 6, 7), time(8), time(18))
+    assert berlin.back_at(utc(2026, 3, 28, 20, 0)).isoformat() == "2026-03-29T08:00:00+02:00"
+    assert berlin.back_at(utc(2026, 3, 27, 20, 0)).isoformat() == "2026-03-28T08:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    ("zone", "days", "opens", "closes"),
+    [
+        ("Mars/Olympus", ["1"], "08:00", "17:00"),
+        ("Asia/Ho_Chi_Minh", ["8"], "08:00", "17:00"),
+        ("Asia/Ho_Chi_Minh", ["x"], "08:00", "17:00"),
+        ("Asia/Ho_Chi_Minh", ["1"], "17:00", "08:00"),
+        ("Asia/Ho_Chi_Minh", ["1"], "8am", "17:00"),
+        ("../../etc/passwd", ["1"], "08:00", "17:00"),
+    ],
+)
+def test_bad_hours_are_refused(zone: str, days: list[str], opens: str, closes: str) -> None:
+    with pytest.raises(BadHours):
+        parse_hours(zone, days, opens, closes)
+
+
+async def form_token(http: Any, bridge: Bridge) -> str:
+    page = await (await get(http, bridge, "/console/settings")).text()
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found is not None
+    return found[1]
+
+
+async def change(http: Any, bridge: Bridge, what: str, **fields: Any) -> str:
+    """Post a settings form; returns where it redirected (saved or the error's name)."""
+    data = {"csrf": await form_token(http, bridge), **fields}
+    url = bridge.server.make_url(f"/console/settings/{what}")
+    response = await http.post(url, params={"dept": "default"}, data=data, allow_redirects=False)
+    assert response.status == 302, await response.text()
+    return response.headers["Location"]
+
+
+async def test_outside_hours_the_customer_hears_when_the_team_is_back(start_bridge: Any) -> None:
+    clock = ManualClock()
+    clock.advance((utc(2026, 11, 27, 23, 30) - clock()).total_seconds())  # Sat 06:30 Hanoi
+    bridge = await start_bridge(clock)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+    async with browser() as http:
+        assert await sign_in(bridge, http, await ask_for_link(bridge, room.supervisor)) == 302
+        fields = {"time_zone": "Asia/Ho_Chi_Minh", "opens": "08:00", "closes": "17:00"}
+        days = [("days", str(day)) for day in range(1, 6)]
+        location = await change(http, bridge, "hours", **fields)
+        assert "error=hours" in location  # no day ticked
+        data = [("csrf", await form_token(http, bridge)), *fields.items(), *days]
+        response = await http.post(
+            bridge.server.make_url("/console/settings/hours"),
+            params={"dept": "default"},
+            data=data,
+            allow_redirects=False,
+        )
+        assert "saved=1" in response.headers["Location"]
+    chat = await open_chat(bridge, "c-night", "Are you there?", locale="en-US")
+    told = bridge.connector.texts(chat.conversation)[-1]
+    assert "back on 30/11/2026 08:00 (Asia/Ho_Chi_Minh)" in told
+    card = card_of(bridge.connector.created()[-1].body["activity"])
+    assert "Outside hours" in card_text(card)
+    # Monday 08:30 in Hanoi (01:30 UTC): the team is there.
+    clock.advance((utc(2026, 11, 30, 1, 30) - clock()).total_seconds())
+    chat = await open_chat(bridge, "c-morning", "Good morning", locale="en-US")
+    assert bridge.connector.texts(chat.conversation)[-1].startswith("Thanks")
+    assert "Outside hours" not in card_text(
+        card_of(bridge.connector.created()[-1].body["activity"])
+    )
+
+
+async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> None:
+    room = await setup_room(bridge)
+    binh = act.agent(5, "Agent Binh")
+    await go_online(bridge, binh)
+    async with browser() as http:
+        assert await sign_in(bridge, http, await ask_for_link(bridge, room.supervisor)) == 302
+        # Without the form token, or from another site: refused, nothing changes.
+        url = bridge.server.make_url("/console/settings/capacity")
+        refused = await http.post(url, params={"dept": "default"}, data={"capacity": "2"})
+        assert refused.status == 403
+        assert "saved=1" in await change(http, bridge, "capacity", capacity="2")
+        assert "saved=1" in await change(http, bridge, "tag", name="Billing")
+        assert "error=tag" in await change(http, bridge, "tag", name="billing")
+        assert "error=name" in await change(http, bridge, "tag", name="two words")
+        assert "saved=1" in await change(http, bridge, "tag-required", required="1")
+        hello = {"shortcut": "hello", "text": "Xin chào {customer}!", "company": "1"}
+        assert "saved=1" in await change(http, bridge, "canned", **hello)
+        assert "error=name" in await change(http, bridge, "canned", shortcut="close", text="x")
+        page = await (await get(http, bridge, "/console/settings")).text()
+        binh_id = re.search(
+            r'name="agent" value="(\d+)"><input type="hidden" name="do" value="add"', page
+        )
+        assert binh_id is not None
+        assert "saved=1" in await change(http, bridge, "supervisor", agent=binh_id[1], do="add")
+        page = await (await get(http, bridge, "/console/settings")).text()
+    # The audit names who did what.
+    for action in ("capacity", "tag_added", "tag_required", "canned", "supervisor_added"):
+        assert f"<code>{action}</code>" in page
+    assert page.count("Supervisor Mai") >= 5
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        assert await connection.scalar(select(Department.capacity)) == 2
+        assert await connection.scalar(select(TagRequirement.department_id)) is not None
+        company = await connection.scalar(
+            select(CannedAnswer.department_id).where(CannedAnswer.shortcut == "hello")
+        )
+        assert company is None
+        audits = (await connection.execute(select(AuditEntry.action))).scalars().all()
+    assert len(audits) == 5
+    # The next chat follows them: the company-wide answer works in its thread, and Binh,
+    # now a supervisor, gets a console link.
+    chat = await open_chat(bridge, "c-next", "Hi", name="Lan", locale="en-US")
+    await accept(bridge, chat, binh)
+    await bridge.post(
+        act.room_message(bridge.service_url, binh, "/hello", thread=chat.thread, mention_bot=False)
+    )
+    await bridge.settled()
+    assert bridge.connector.texts(chat.conversation)[-1] == "Xin chào Lan!"
+    assert await ask_for_link(bridge, binh)
+
+
+def test_no_store_mixin_hides_another_ones_transition() -> None:
+    """The store is one class over many mixins: a second method of the same name would
+    silently replace the first (as a console ``set_capacity`` once did the room's)."""
+    from store import Store
+
+    seen: dict[str, str] = {}
+    for mixin in Store.__mro__[1:]:
+        for name, value in vars(mixin).items():
+            if callable(value) and not name.startswith("__"):
+                assert (
+                    name not in seen
+                    or seen[name] == mixin.__name__
+                    or mixin.__name__
+                    in (
+                        "StoreCore",
+                        "object",
+                    )
+                ), f"{name} of {mixin.__name__} hides {seen[name]}'s"
+                seen.setdefault(name, mixin.__name__)
