@@ -77,6 +77,13 @@ async def change(http: Any, bridge: Bridge, what: str, **fields: Any) -> str:
     return response.headers["Location"]
 
 
+async def availability(bridge: Bridge) -> dict[str, Any]:
+    """What the website's button reads (``GET /api/availability``)."""
+    response = await bridge.get("/api/availability?department=default")
+    assert response.status == 200
+    return await response.json()
+
+
 async def test_outside_hours_the_customer_hears_when_the_team_is_back(start_bridge: Any) -> None:
     clock = ManualClock()
     clock.advance((utc(2026, 11, 27, 23, 30) - clock()).total_seconds())  # Sat 06:30 Hanoi
@@ -97,6 +104,8 @@ async def test_outside_hours_the_customer_hears_when_the_team_is_back(start_brid
             allow_redirects=False,
         )
         assert "saved=1" in response.headers["Location"]
+    # The website's button says "leave us a message" although the supervisor is online.
+    assert (await availability(bridge))["online"] is False
     chat = await open_chat(bridge, "c-night", "Are you there?", locale="en-US")
     told = bridge.connector.texts(chat.conversation)[-1]
     assert "back on 30/11/2026 08:00 (Asia/Ho_Chi_Minh)" in told
@@ -104,6 +113,7 @@ async def test_outside_hours_the_customer_hears_when_the_team_is_back(start_brid
     assert "Outside hours" in card_text(card)
     # Monday 08:30 in Hanoi (01:30 UTC): the team is there.
     clock.advance((utc(2026, 11, 30, 1, 30) - clock()).total_seconds())
+    assert (await availability(bridge))["online"] is True
     chat = await open_chat(bridge, "c-morning", "Good morning", locale="en-US")
     assert bridge.connector.texts(chat.conversation)[-1].startswith("Thanks")
     assert "Outside hours" not in card_text(
