@@ -3,17 +3,14 @@ the sections a request card gains (who is @mentioned, a returning customer's his
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cards.actions import card_data
 from cards.request import SCHEMA_VERSION, TextLookup, attachment
-from store.core import ChatView, Person
+from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
 SET_AVAILABILITY = "availability"
-
-EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -118,27 +115,3 @@ def with_note(card: dict[str, Any], text: str, color: str = "Attention") -> dict
         **card,
         "body": [*card["body"], {"type": "TextBlock", "text": text, "wrap": True, "color": color}],
     }
-
-
-def with_history(card: dict[str, Any], text: str, links: list[tuple[str, str]]) -> dict[str, Any]:
-    """A returning customer: a line saying so, and one link per earlier transcript."""
-    card = with_note(card, text, "Accent")
-    links_block = {
-        "type": "ActionSet",
-        "actions": [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in links],
-    }
-    return {**card, "body": [*card["body"], links_block]} if links else card
-
-
-def with_returning(
-    card: dict[str, Any], chat: ChatView, t: TextLookup, transcript_url: Callable[[str], str]
-) -> dict[str, Any]:
-    """A returning customer's card: how many earlier chats, the last agent, their transcripts."""
-    if not chat.earlier_chats:
-        return card
-    text = t("card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-")
-    links = [
-        (t("card.earlier_chat", id=chat_id), transcript_url(ref))
-        for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
-    ]
-    return with_history(card, text, links)

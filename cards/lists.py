@@ -25,7 +25,7 @@ def thread_link(thread_id: str) -> str:
 
 def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
     if chat.state == ChatState.WAITING:
-        status = t("list.waiting", duration=format_duration(now - chat.created_at))
+        status = t("list.waiting", duration=format_duration(now - chat.created_at, t))
     else:
         status = t("list.with", agent=chat.owner_name or "-")
     name = card_text(chat.customer_name)
@@ -40,7 +40,7 @@ def _closed_line(chat: ListedChat, transcript_url: str, t: TextLookup) -> str:
         id=chat.id,
         customer=card_text(chat.customer_name),
         agent=chat.owner_name or "-",
-        duration=format_duration(closed_at - chat.created_at),
+        duration=format_duration(closed_at - chat.created_at, t),
         url=transcript_url,
     )
 

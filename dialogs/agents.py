@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.departments import with_returning
-from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
+from cards.request import CARD_CONTENT_TYPE
 from dialogs import canned, notes
 from dialogs.activity import (
     activity_keys,
@@ -17,6 +16,7 @@ from dialogs.activity import (
     thread_of,
 )
 from dialogs.attachments import as_attachments, read_files, stored_text
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -85,9 +85,8 @@ class AgentTurn:
         self.t = ctx.team_texts
 
     def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
-        url = self.ctx.transcript_url(chat.ref) if chat.state == ChatState.CLOSED else None
-        card = request_card(chat, self.t, note=note, transcript_url=url)
-        return with_returning(card, chat, self.t, self.ctx.transcript_url)
+        """The card as the presser sees it: their role's buttons (the invoke's answer)."""
+        return chat_card(self.ctx, chat, viewer=self.person.teams_id, note=note)
 
     def tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
         """Tell the acting agent in the thread; an invoke is answered on its card instead."""
@@ -102,7 +101,8 @@ class AgentTurn:
         return self.tell(chat, "agent.already_closed")
 
     def updated(self, chat: ChatView) -> Outgoing:
-        return card_update(chat.id, card_activity(self.card(chat), self.t("card.new_chat")))
+        """The shared card, redrawn for everyone; Teams asks for each viewer's own."""
+        return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
 
     async def accept(self, chat_id: int) -> InvokeAnswer | None:
         def on_accepted(chat: ChatView) -> list[Outgoing]:

@@ -12,9 +12,8 @@ from cards.departments import (
     mention_markup,
     with_mentions,
     with_note,
-    with_returning,
 )
-from cards.request import card_activity, format_duration, request_card
+from cards.request import card_activity, format_duration
 from dialogs.activity import (
     activity_keys,
     channel_of,
@@ -24,6 +23,7 @@ from dialogs.activity import (
     team_of,
     thread_of,
 )
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import (
@@ -60,8 +60,13 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
     is online), and for a returning customer their earlier chats."""
     t = ctx.team_texts
     # A chat just opened is viewed without queries; its history comes with the audience.
-    chat = replace(chat, earlier_chats=audience.earlier_chats, earlier_owner=audience.last_owner)
-    card = with_returning(request_card(chat, t), chat, t, ctx.transcript_url)
+    chat = replace(
+        chat,
+        earlier_chats=audience.earlier_chats,
+        earlier_owner=audience.last_owner,
+        supervisors=tuple(p.teams_id for p in audience.supervisors),
+    )
+    card = chat_card(ctx, chat)
     if audience.online:
         return with_mentions(
             card, t("card.online_agents", mentions=_mentions_text(audience.online)), audience.online
@@ -79,11 +84,13 @@ def post_request(
     items = []
     if previous is not None:
         moved = t("card.moved", department=chat.department)
-        old = request_card(previous, t, note=moved)
-        del old["actions"]  # Accept belongs to the new card only
+        old = chat_card(ctx, previous, note=moved)
+        # Accept belongs to the new card only; nobody has a view of their own here any more.
+        old.pop("actions", None)
+        old.pop("refresh", None)
         items.append(card_update(chat.id, card_activity(old, moved)))
     card = announced_card(ctx, chat, audience)
-    items.append(new_thread(chat.id, chat.room_reference, card_activity(card, t("card.new_chat"))))
+    items.append(new_thread(chat.id, chat.room_reference, chat_card_activity(ctx, card, chat)))
     return items
 
 
@@ -126,7 +133,7 @@ async def announce_unanswered(ctx: FlowContext) -> int:
             # A chat held back by the intake limits: its card is posted now.
             return post_request(ctx, chat, audience, None)
         people = _unique(audience.online + audience.supervisors)
-        waited = format_duration(ctx.store.clock() - chat.created_at)
+        waited = format_duration(ctx.store.clock() - chat.created_at, t)
         text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)
         customer_t = ctx.customer_texts(chat.customer_locale)
         position = customer_t(
@@ -262,8 +269,12 @@ async def who(ctx: FlowContext, activity: dict[str, Any]) -> None:
             )
             for line in roster.agents
         )
-        limit = str(roster.capacity) if roster.capacity is not None else "∞"
-        text = t("agent.who", department=roster.department, capacity=limit, lines=lines)
+        if roster.capacity is not None:
+            text = t(
+                "agent.who", department=roster.department, capacity=roster.capacity, lines=lines
+            )
+        else:
+            text = t("agent.who_unlimited", department=roster.department, lines=lines)
         return [to_conversation(reference_of(activity), text_activity(text))]
 
     await ctx.store.roster(

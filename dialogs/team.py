@@ -69,7 +69,8 @@ class TeamTurn(AgentTurn):
                 return card_answer(done or {})
         return None
 
-    async def _current(self, chat_id: int) -> InvokeAnswer | None:
+    async def current(self, chat_id: int) -> InvokeAnswer | None:
+        """The card as it is now, in the presser's view."""
         chat = await self.ctx.store.chat_view(chat_id)
         return card_answer(self.card(chat)) if chat else error_answer(404, "no such chat")
 
@@ -145,7 +146,7 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         sent = self.t(f"offer.{kind.value}.sent", recipient=recipient.name)
         return self.answer(outcome, status_card(sent))
 
@@ -182,7 +183,7 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         done = None
         if isinstance(outcome, Moved) and outcome.offer is not None:
             key = "accepted" if accept else "declined_by_you"
@@ -217,7 +218,7 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         return self.answer(outcome)
 
     async def leave(self, chat_id: int) -> InvokeAnswer | None:
@@ -231,7 +232,7 @@ class TeamTurn(AgentTurn):
             chat_id, self.person, self.keys, on_left=on_left, on_refused=self.refused
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         return self.answer(outcome)
 
 
@@ -286,6 +287,9 @@ async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer
             )
         case actions.DECLINE:
             return await turn.answer_offer(chat_id, action.offer_id, None, accept=False)
+        case actions.REFRESH:
+            # Teams asks for this reader's view: their role's buttons, from the database.
+            return await turn.current(chat_id)
         case actions.TAG:
             card = await tags.card_tag(turn.ctx, turn.activity, chat_id, by_invoke=turn.by_invoke)
             return card_answer(card) if card is not None else error_answer(404, "no such chat")

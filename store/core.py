@@ -37,6 +37,7 @@ from store.models import (
     Participant,
     ParticipantRole,
     Setting,
+    Supervisor,
     Tag,
     UTCDateTime,
 )
@@ -100,6 +101,8 @@ class ChatView:
     earlier_owner: str | None = None  # who had the newest of them
     # Beyond the new-chat limits: its card is posted later (True on the release too).
     held: bool = False
+    # Teams ids of the department's supervisors: they get a card view of their own.
+    supervisors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,12 @@ class StoreCore:
         department_tags = await session.scalars(
             select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
         )
+        supervisors = await session.scalars(
+            select(Agent.teams_id)
+            .join(Supervisor, Supervisor.agent_id == Agent.id)
+            .where(Supervisor.department_id == chat.department_id)
+            .order_by(Supervisor.id)
+        )
         assert customer is not None
         earlier = (
             await session.execute(
@@ -374,6 +383,7 @@ class StoreCore:
             earlier_chats=tuple((row.id, row.public_id) for row in earlier),
             earlier_owner=earlier[0].name if earlier else None,
             held=chat.held,
+            supervisors=tuple(supervisors),
         )
 
     async def _hold(self, session: AsyncSession, chat: Chat, channel_id: str) -> bool:

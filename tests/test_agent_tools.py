@@ -33,6 +33,7 @@ from tests.conftest import (
     accept,
     open_chat,
     setup_room,
+    view_of,
 )
 from tests.test_bridge import card_of, card_text, verbs
 
@@ -262,9 +263,13 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     await say(bridge, supervisor, "tags list")
     assert "billing, refund, shipping. Chats need a tag" in last_text(bridge, act.ROOM)
     chat = await chat_with_owner(bridge, "cust-tags", owner)
-    # The accepted card offers the department's tags.
-    card = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
-    assert verbs(card) == ["invite", "transfer", "join", "leave", "close", "tag"]
+    # The owner's own view of the accepted card offers the department's tags, with Tag
+    # in the "..." menu; the card everyone shares offers nothing to act on.
+    shared = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
+    assert verbs(shared) == [] and "Input.ChoiceSet" not in json.dumps(shared)
+    card = await view_of(bridge, chat, owner)
+    assert verbs(card) == ["close", "transfer", "invite", "tag"]
+    assert card["actions"][-1]["mode"] == "secondary"
     [choices] = [e for e in card["body"] if e["type"] == "Input.ChoiceSet"]
     assert choices["isMultiSelect"] and [c["value"] for c in choices["choices"]] == [
         "billing",
@@ -280,11 +285,13 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     assert "unknown tag: vip. Known tags: billing, refund, shipping" in last_text(
         bridge, chat.thread
     )
+    posts = len(bridge.connector.activities(chat.thread))
     await say(bridge, owner, "/tag billing", thread=chat.thread)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: billing"
+    # The card shows the tag; the thread gets no notice for it.
+    assert len(bridge.connector.activities(chat.thread)) == posts
     assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "billing"
     # The card's Tag action sets exactly the selection; a stranger may not.
-    version = card_of(bridge.connector.updates(chat.thread)[-1])["actions"][1]["data"]["v"]
+    version = card_of(bridge.connector.updates(chat.thread)[-1])["refresh"]["action"]["data"]["v"]
     data = {"action": "tag", "chat": chat.chat_id, "v": version, "tags": "refund,shipping"}
     refused = await bridge.post(
         act.invoke_action(bridge.service_url, stranger, chat.thread, "tag", data)
@@ -298,11 +305,11 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     answer = (await pressed.json())["value"]
     assert facts(answer)["Tags"] == "refund, shipping"
     await say(bridge, owner, "/untag refund", thread=chat.thread)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: shipping"
+    assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "shipping"
     # Tagged: the close goes through; the summary and the transcript show the tags.
     await say(bridge, owner, "/close", thread=chat.thread)
     summary = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
-    assert "Chat summary" in card_text(summary) and facts(summary)["Tags"] == "shipping"
+    assert card_text(summary).startswith("Closed") and facts(summary)["Tags"] == "shipping"
     assert "Tags: shipping" in await transcript_html(bridge, chat)
 
 
@@ -315,7 +322,7 @@ async def test_tag_submit_fallback_and_require_off(bridge: Bridge) -> None:
     chat = await chat_with_owner(bridge, "cust-tag-submit", owner)
     value = {"action": "tag", "chat": chat.chat_id, "v": chat.version + 1, "tags": "billing"}
     await say(bridge, owner, "", thread=chat.thread, value=value)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: billing"
+    assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "billing"
     await say(bridge, room.supervisor, "tags remove billing")
     await say(bridge, owner, "/close", thread=chat.thread)
     assert "ended" in last_text(bridge, chat.conversation)
@@ -498,7 +505,8 @@ def _active_chat() -> ChatView:
 
 def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() -> None:
     chat = _active_chat()
-    card = json.loads(json.dumps(request_card(chat, Texts("en"))))
+    # The owner's view (the shared card has no tagging: others may not tag).
+    card = json.loads(json.dumps(request_card(chat, Texts("en"), viewer="29:minh")))
     assert card["version"] == "1.5"
     [choices] = [e for e in card["body"] if e["type"] == "Input.ChoiceSet"]
     assert choices == {
@@ -521,6 +529,7 @@ def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() ->
         "v": 3,
     }
     assert tag["fallback"] == {"type": "Action.Submit", "title": "Tag", "data": tag["data"]}
+    assert tag["mode"] == "secondary"
     closed = request_card(replace(chat, state=ChatState.CLOSED), Texts("en"))
     assert "Input.ChoiceSet" not in json.dumps(closed) and "billing" in json.dumps(closed)
 
