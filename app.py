@@ -20,8 +20,10 @@ from bot.delivery import Dispatcher
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.timers import Timers
-from bot.transcript import TranscriptLinks, render
+from bot.transcript import TranscriptLinks
+from bot.transcript_page import render
 from bot.trust import Gate
+from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store
@@ -244,7 +246,8 @@ async def transcript(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such chat")
     settings = request.app[keys.SETTINGS]
     texts = Texts(pick_language(request.query.get("lang"), settings.default_language))
-    return web.Response(text=render(found, texts), content_type="text/html")
+    page = render(found, texts, settings.time_zone)
+    return web.Response(text=page, content_type="text/html")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -263,6 +266,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             "Only activities whose serviceUrl host is one of %s are accepted. "
             "Set MicrosoftAppId and MicrosoftAppPassword before exposing this bot.",
             ", ".join(sorted(settings.allowed_service_hosts)),
+        )
+    if not valid_zone(settings.time_zone):
+        log.warning(
+            "TIME_ZONE %r is not an IANA time zone; times are shown in UTC", settings.time_zone
         )
     app[keys.ADAPTER] = BridgeAdapter(settings)
 

@@ -73,6 +73,8 @@ class Settings:
     signing_keys_failure_ttl: float = 30.0
     # Where the signing keys are published (empty: the Bot Framework's public cloud).
     openid_metadata_url: str = ""
+    # The team's time zone (IANA name, TIME_ZONE): transcripts and lists show local times.
+    time_zone: str = "UTC"
 
     @property
     def local_mode(self) -> bool:
@@ -136,4 +138,5 @@ class Settings:
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
                 or defaults.allowed_service_hosts
             ),
+            time_zone=env("TIME_ZONE", "").strip() or defaults.time_zone,
         )

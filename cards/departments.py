@@ -23,15 +23,32 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
     }
 
 
+# Channels that show suggested actions (quick replies under the message): there the
+# question is one text with the departments as replies; elsewhere it is one card.
+QUICK_REPLY_CHANNELS = frozenset(
+    {"webchat", "directline", "emulator", "msteams", "facebook", "telegram", "line"}
+)
+
+
 def department_choice(
-    departments: tuple[tuple[str, str], ...], question: str, hint: str
+    departments: tuple[tuple[str, str], ...], question: str, hint: str, channel: str = ""
 ) -> dict[str, Any]:
-    """The customer's question, as a card with one ``Action.Submit`` per department and
-    the same choices as suggested actions for channels that show no cards.
+    """The customer's question, asked once: quick replies where the channel has them, a
+    card with one ``Action.Submit`` per department where it has not.
 
     Web Chat has no ``Action.Execute``; a Submit comes back as a message whose
-    ``value`` is the button's data.
+    ``value`` is the button's data; a quick reply comes back as the department's name.
     """
+    if channel.lower() in QUICK_REPLY_CHANNELS:
+        return {
+            "type": "message",
+            "text": f"{question}\n\n{hint}",
+            "suggestedActions": {
+                "actions": [
+                    {"type": "imBack", "title": name, "value": name} for _, name in departments
+                ]
+            },
+        }
     card = _card(
         [
             {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
@@ -46,14 +63,7 @@ def department_choice(
             for key, name in departments
         ],
     )
-    return {
-        "type": "message",
-        "text": question,
-        "attachments": [attachment(card)],
-        "suggestedActions": {
-            "actions": [{"type": "imBack", "title": name, "value": name} for _, name in departments]
-        },
-    }
+    return {"type": "message", "attachments": [attachment(card)]}
 
 
 def availability_card(current: str, t: TextLookup) -> dict[str, Any]:

@@ -21,8 +21,15 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
-from dialogs.notices import mention_answer, mention_reply, relay_refused
-from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
+from dialogs.notices import kept_as_note, mention_answer, mention_reply, relay_refused
+from dialogs.replies import (
+    Mention,
+    card_update,
+    text_activity,
+    to_conversation,
+    to_customer,
+    to_thread,
+)
 from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
 from store.models import ChatState
@@ -110,7 +117,7 @@ class AgentTurn:
             joined = customer_t("customer.agent_joined", agent=chat.owner_name)
             return [
                 self.updated(chat),
-                to_conversation(chat.customer_reference, text_activity(joined)),
+                to_customer(chat, text_activity(joined)),
             ]
 
         def on_taken(chat: ChatView) -> list[Outgoing]:
@@ -155,9 +162,7 @@ class AgentTurn:
             return [
                 self.updated(chat),
                 to_thread(chat.id, text_activity(link)),
-                to_conversation(
-                    chat.customer_reference, text_activity(customer_t("customer.chat_ended"))
-                ),
+                to_customer(chat, text_activity(customer_t("customer.chat_ended"))),
             ]
 
         outcome = await self.ctx.store.close_chat(
@@ -267,4 +272,5 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         on_relay=on_relay,
         on_refused=relay_refused(ctx.team_texts, person),
         attachments=files.passed,
+        on_kept=kept_as_note(ctx.team_texts),
     )

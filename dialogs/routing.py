@@ -32,6 +32,7 @@ from dialogs.replies import (
     new_thread,
     text_activity,
     to_conversation,
+    to_customer,
     to_thread,
 )
 from store.audience import Audience
@@ -101,11 +102,12 @@ def customer_notice(chat: ChatView, audience: Audience, t: Texts, name: str) -> 
     return text_activity(t("customer.nobody_online", name=name, department=chat.department))
 
 
-def choice_prompt(audience: Audience, t: Texts, name: str) -> dict[str, Any]:
+def choice_prompt(audience: Audience, t: Texts, name: str, channel: str = "") -> dict[str, Any]:
     return department_choice(
         audience.departments,
         t("customer.choose_department", name=name),
         t("customer.choose_department_hint"),
+        channel,
     )
 
 
@@ -141,7 +143,7 @@ async def announce_unanswered(ctx: FlowContext) -> int:
         )
         return [
             waiting_notice(chat, people, text),
-            to_conversation(chat.customer_reference, text_activity(position)),
+            to_customer(chat, text_activity(position)),
         ]
 
     return await ctx.store.announce_unanswered(compose)

@@ -29,7 +29,7 @@ from dialogs.agents import (
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import Mention, text_activity, to_conversation, to_thread
+from dialogs.replies import Mention, text_activity, to_customer, to_thread
 from store.core import ChatView, Duplicate, NoSuchChat, Person
 from store.models import ChatState, OfferKind, ParticipantRole
 from store.outbox import Outgoing
@@ -51,10 +51,7 @@ class TeamTurn(AgentTurn):
 
     def to_customer(self, chat: ChatView, key: str, **values: Any) -> Outgoing:
         text = self.ctx.customer_texts(chat.customer_locale)(key, **values)
-        return to_conversation(chat.customer_reference, text_activity(text))
-
-    def in_thread(self, chat: ChatView, key: str, **values: Any) -> Outgoing:
-        return to_thread(chat.id, text_activity(self.t(key, **values)))
+        return to_customer(chat, text_activity(text))
 
     def answer(self, outcome: object, done: dict[str, Any] | None = None) -> InvokeAnswer | None:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
@@ -166,9 +163,9 @@ class TeamTurn(AgentTurn):
                     to_thread(chat.id, text_activity(text, mentions=(sender,))),
                     self.to_customer(chat, "customer.agent_changed", agent=self.person.name),
                 ]
+            # The card lists the participants: no notice in the thread.
             return [
                 self.updated(chat),
-                self.in_thread(chat, "offer.invite.joined", agent=self.person.name),
                 self.to_customer(chat, "customer.agent_added", agent=self.person.name),
             ]
 
@@ -198,10 +195,8 @@ class TeamTurn(AgentTurn):
             return await self.answer_offer(chat_id, offer_id, OfferKind.INVITE, accept=True)
 
         def on_joined(chat: ChatView) -> list[Outgoing]:
-            return [
-                self.updated(chat),
-                self.in_thread(chat, "team.supervisor_joined", agent=self.person.name),
-            ]
+            # The card shows who joined; the thread stays for the conversation.
+            return [self.updated(chat)]
 
         # The team's owners may join like supervisors; Teams says who they are.
         members = await self._roster() or []
@@ -223,7 +218,7 @@ class TeamTurn(AgentTurn):
 
     async def leave(self, chat_id: int) -> InvokeAnswer | None:
         def on_left(chat: ChatView, role: ParticipantRole) -> list[Outgoing]:
-            items = [self.updated(chat), self.in_thread(chat, "team.left", agent=self.person.name)]
+            items = [self.updated(chat)]
             if role == ParticipantRole.INVITED:
                 items.append(self.to_customer(chat, "customer.agent_left", agent=self.person.name))
             return items

@@ -47,6 +47,9 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 DEFAULT_DEPARTMENT = "default"
+# An outgoing message to a customer whose payload names a chat under this key is also kept
+# in that chat's transcript as the bridge's own words (the key is removed before sending).
+TRANSCRIPT_CHAT = "transcript_chat"
 
 
 def utc_now() -> datetime:
@@ -241,6 +244,11 @@ class StoreCore:
         raise RuntimeError(f"{what} could not be stored after retries")
 
     def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+        for item in items:
+            chat_id = item.payload.pop(TRANSCRIPT_CHAT, None)
+            said = item.payload.get("activity", {}).get("text")
+            if chat_id is not None and said:
+                self._note(session, chat_id, MessageKind.BOT, "", said)
         session.info["added"].extend(outbox.add_outgoing(session, items, now))
 
     # -- helpers ---------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class MessageKind(enum.StrEnum):
     OUTGOING = "outgoing"
     NOTE = "note"
     ACTIVITY = "activity"
+    BOT = "bot"  # what the bridge itself told the customer (acknowledgements, who joined)
 
 
 class ParticipantRole(enum.StrEnum):

@@ -310,7 +310,7 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     await say(bridge, owner, "/close", thread=chat.thread)
     summary = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
     assert card_text(summary).startswith("Closed") and facts(summary)["Tags"] == "shipping"
-    assert "Tags: shipping" in await transcript_html(bridge, chat)
+    assert "<dt>Tags</dt><dd>shipping</dd>" in await transcript_html(bridge, chat)
 
 
 async def test_tag_submit_fallback_and_require_off(bridge: Bridge) -> None:
@@ -357,7 +357,7 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     html = await transcript_html(bridge, chat)
     for text in ("VIP customer, be quick", "refund approved by finance"):
         assert html.count(text) == 1
-        assert re.search(rf'<li class="note">.*?\[internal\].*?{text}', html), html
+        assert re.search(rf'<li class="note">.*?Internal note · .*?{text}', html), html
     assert "//" not in html and "I was here" not in html
 
 
@@ -417,7 +417,8 @@ async def test_attachments_reach_both_sides_and_refusals_are_explained(bridge: B
     assert len(bridge.connector.activities(chat.conversation)) == before
     assert "not sent to the customer: pasted.png" in last_text(bridge, chat.thread)
     html = await transcript_html(bridge, chat)
-    assert 'href="https://files.test/cat.png">cat.png</a>' in html
+    # A picture shows as a thumbnail that opens it; other files as links.
+    assert '<a href="https://files.test/cat.png"><img src="https://files.test/cat.png"' in html
     assert f'href="{download}">form.docx</a>' in html
 
 

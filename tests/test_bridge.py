@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from bot import keys
 from tests import activities as act
 from tests.conftest import Bridge, accept, go_online, open_chat, setup_room
 
@@ -145,17 +146,23 @@ async def test_relay_both_ways_and_non_owner_is_not_relayed(bridge: Bridge) -> N
     assert texts[before:] == [reply, "Xong rồi ạ"]
     # Web Chat holds a message whose replyToId it never saw for seconds: relays carry none.
     assert not any(a.get("replyToId") for a in bridge.connector.activities(chat.conversation))
-    # A colleague who is not in the chat is not relayed, and is told how to join.
-    await bridge.post(
-        act.room_message(
-            bridge.service_url, other, "I can help", thread=chat.thread, mention_bot=False
+    # A colleague who is not in the chat is not relayed: the reply is kept as an internal
+    # note, and they are told so once, without an @mention (no second notification).
+    for words in ("I can help", "Thu, is this the order from Monday?"):
+        await bridge.post(
+            act.room_message(
+                bridge.service_url, other, words, thread=chat.thread, mention_bot=False
+            )
         )
-    )
-    await bridge.settled()
+        await bridge.settled()
     assert "I can help" not in bridge.connector.texts(chat.conversation)
-    notice = bridge.connector.activities(chat.thread)[-1]
-    assert notice["entities"][0]["mentioned"]["id"] == other.id
-    assert "Thu" in notice["text"]
+    hints = [a for a in bridge.connector.texts(chat.thread) if "internal note" in a]
+    assert len(hints) == 1 and "<at>" not in hints[0] and "Thu" in hints[0]
+    [hint] = [a for a in bridge.connector.activities(chat.thread) if a.get("text") == hints[0]]
+    assert "entities" not in hint
+    url = bridge.app[keys.LINKS].url(chat.chat_id).removeprefix("http://bridge.test")
+    page = await (await bridge.get(url)).text()
+    assert "I can help" in page and "Thu, is this the order from Monday?" in page
     # The customer's reply reaches the thread.
     await bridge.post(act.webchat_message(bridge.service_url, "cust-4", "Cảm ơn em ❤️"))
     await bridge.connector.wait_for(

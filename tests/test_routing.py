@@ -82,18 +82,19 @@ async def in_room(bridge: Bridge, who: act.Agent, text: str, **kwargs: Any) -> N
 async def test_department_chosen_by_card_goes_to_that_room(bridge: Bridge) -> None:
     _, hung = await two_departments(bridge)
     await go_online(bridge, hung, SALES)
-    await say(bridge, "c-card", "Tôi muốn mua hàng", locale="vi-VN")
-    # Nothing is posted yet: the customer is asked, with a card and suggested actions.
+    # A channel without quick replies (Skype): the question is one card, asked once.
+    await say(bridge, "c-card", "Tôi muốn mua hàng", locale="vi-VN", channel="skype")
+    # Nothing is posted yet: the customer is asked.
     assert bridge.connector.created() == []
     [question] = bridge.connector.activities("conv-c-card")
-    assert "bộ phận" in question["text"]
+    assert "text" not in question and "suggestedActions" not in question
+    assert "bộ phận" in card_text(card_of(question))
     buttons = card_of(question)["actions"]
     assert [b["type"] for b in buttons] == ["Action.Submit", "Action.Submit"]
     assert [b["title"] for b in buttons] == ["Support", "Sales"]
-    assert [a["value"] for a in question["suggestedActions"]["actions"]] == ["Support", "Sales"]
     # A message before the choice is kept; the press comes back as a message with a value.
-    await say(bridge, "c-card", "Giá bao nhiêu?", locale="vi-VN")
-    await say(bridge, "c-card", value=buttons[1]["data"], locale="vi-VN")
+    await say(bridge, "c-card", "Giá bao nhiêu?", locale="vi-VN", channel="skype")
+    await say(bridge, "c-card", value=buttons[1]["data"], locale="vi-VN", channel="skype")
     chat = await created_after(bridge, 0)
     created = bridge.connector.created()[0]
     assert created.body["channelData"]["channel"]["id"] == SALES
@@ -101,6 +102,27 @@ async def test_department_chosen_by_card_goes_to_that_room(bridge: Bridge) -> No
     assert "Tôi muốn mua hàng" in text and "Giá bao nhiêu?" in text and "Sales" in text
     assert chat.thread.startswith(SALES)
     assert "Cảm ơn" in bridge.connector.texts("conv-c-card")[-1]
+
+
+async def test_website_customers_get_quick_replies_only(bridge: Bridge) -> None:
+    _, hung = await two_departments(bridge)
+    await go_online(bridge, hung, SALES)
+    await say(bridge, "c-quick", "Tôi muốn mua hàng", locale="vi-VN")
+    [question] = bridge.connector.activities("conv-c-quick")
+    # One question: a text with the departments as quick replies, no card repeating it.
+    assert "bộ phận" in question["text"] and "attachments" not in question
+    replies = question["suggestedActions"]["actions"]
+    assert [(a["type"], a["value"]) for a in replies] == [
+        ("imBack", "Support"),
+        ("imBack", "Sales"),
+    ]
+    await say(bridge, "c-quick", "Sales", locale="vi-VN")
+    chat = await created_after(bridge, 0)
+    assert chat.thread.startswith(SALES)
+    # The department's name the customer tapped is not shown as their question.
+    card = card_of(bridge.connector.created()[0].body["activity"])
+    assert card["body"][1]["text"] == "Tôi muốn mua hàng"
+    assert card_text(card).count("Sales") == 1
 
 
 async def test_department_chosen_by_word_and_changed_before_accept(bridge: Bridge) -> None:
@@ -174,6 +196,8 @@ async def test_only_online_agents_are_mentioned(bridge: Bridge) -> None:
     listing = bridge.connector.texts(act.ROOM)[-1]
     assert "An: online, 0 open" in listing and "Binh: away" in listing
     assert "Supervisor Mai: offline" in listing
+    # No capacity set: said in words, never as "∞".
+    assert "no limit on open chats" in listing and "∞" not in listing
     # Chi has not acted in the room yet: the team roster lists her too (the bot is left out).
     assert "Chi: offline" in listing and "SupportBot" not in listing
 
