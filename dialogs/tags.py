@@ -14,7 +14,6 @@ from dialogs.activity import (
     reference_of,
     thread_of,
 )
-from dialogs.canned import NAME_LIMIT, valid_name
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.commands import Command
 from dialogs.context import FlowContext
@@ -22,18 +21,19 @@ from dialogs.notices import manage_compose, mention_answer, mention_reply
 from dialogs.replies import Mention, card_update, text_activity, to_conversation
 from store.core import ChatView, NotAllowed
 from store.outbox import Outgoing
+from store.tagkeys import TAG_LIMIT, tag_name, valid_tag
 from store.tools import Tagged, UnknownTags
 
 
 def _names(text: str) -> list[str]:
-    return list(dict.fromkeys(n.lower() for n in text.replace(",", " ").split()))
+    return list(dict.fromkeys(tag_name(n) for n in text.replace(",", " ").split()))
 
 
 async def _invalid(ctx: FlowContext, activity: dict[str, Any], names: list[str]) -> bool:
     """Refuse a name that cannot be a tag, saying which one and why."""
-    bad = next((n for n in names if not valid_name(n)), None)
+    bad = next((n for n in names if not valid_tag(n)), None)
     if bad is not None:
-        await mention_reply(ctx, activity, "tags.bad_name", name=bad, limit=NAME_LIMIT)
+        await mention_reply(ctx, activity, "tags.bad_name", name=bad, limit=TAG_LIMIT)
     return bad is not None
 
 

@@ -246,11 +246,11 @@ async def test_nobody_online_then_someone_comes_online(bridge: Bridge) -> None:
     room = await setup_room(bridge)
     chat = await open_chat(bridge, "c-nobody", "Anyone?", name="John", locale="en-US")
     [notice] = bridge.connector.texts(chat.conversation)
-    assert notice.startswith("Thanks, John! Nobody from Support is online right now")
+    assert notice.startswith("Thank you! Nobody from Support is online right now")
     card = card_of(bridge.connector.created()[0].body["activity"])
     assert "Nobody of this department is online" in card_text(card) and mentioned(card) == []
     vi_chat = await open_chat(bridge, "c-nobody-vi", "Có ai không?", name="Lan")
-    assert "Hiện không có ai" in bridge.connector.texts(vi_chat.conversation)[0]
+    assert "chưa có nhân viên trực tuyến" in bridge.connector.texts(vi_chat.conversation)[0]
     # The supervisor comes online: each waiting chat mentions them in its thread.
     await go_online(bridge, room.supervisor)
     for waiting in (chat, vi_chat):
@@ -285,7 +285,7 @@ async def test_unanswered_chat_is_announced_once_across_two_bridges(
     assert {e["mentioned"]["id"] for e in announced["entities"]} == {an.id, room.supervisor.id}
     assert len(await announcements(first, earlier)) == 1
     told = first.connector.texts(chat.conversation)[-1]
-    assert "number 1 in the queue for Support" in told and "not forgotten" in told
+    assert "number 1 in the queue for Support" in told and "keeps its place" in told
     assert "vị trí số 2" in first.connector.texts(earlier.conversation)[-1]
     # It fired once: later ticks of either bridge find nothing due.
     clock.advance(600)
@@ -348,5 +348,5 @@ def test_routing_cards_are_plain_adaptive_cards_1_5() -> None:
         }
     ]
     status = json.loads(json.dumps(availability_card("away", Texts("vi"))))
-    assert status["version"] == "1.5" and "Bạn đang vắng mặt." in card_text(status)
+    assert status["version"] == "1.5" and "Bạn đang tạm vắng." in card_text(status)
     assert [a["fallback"]["type"] for a in status["actions"]] == ["Action.Submit"] * 3

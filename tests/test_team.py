@@ -105,7 +105,8 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     assert "You joined" in card_text(joined["value"])
     card = latest_card(bridge, chat)
     assert participants(card) == "Minh (owner), Hùng (invited)"
-    assert customer_texts(bridge, chat)[-1] == "Hùng cũng đã tham gia để hỗ trợ bạn."
+    joined = "Hùng cũng đã tham gia cuộc trò chuyện để hỗ trợ Quý khách."
+    assert customer_texts(bridge, chat)[-1] == joined
     await say(bridge, chat, HUNG, "Hùng here, checking your order")
     assert customer_texts(bridge, chat)[-1] == "Hùng here, checking your order"
 
@@ -116,7 +117,7 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     await say(bridge, chat, HUNG, "/leave")
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
-    assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc chat."
+    assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc trò chuyện."
     await say(bridge, chat, HUNG, "After leaving")
     assert "After leaving" not in customer_texts(bridge, chat)
 
@@ -170,7 +171,8 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     assert card_text(card).startswith("Hùng is helping") and participants(card) == "Hùng (owner)"
     notice = thread(bridge, chat)[-1]
     assert "Hùng took over" in notice["text"] and mentioned_in(notice) == [MINH.id]
-    assert customer_texts(bridge, chat)[-1] == "Hùng sẽ tiếp tục hỗ trợ bạn trong cuộc chat này."
+    taken = "Hùng sẽ tiếp tục hỗ trợ Quý khách trong cuộc trò chuyện này."
+    assert customer_texts(bridge, chat)[-1] == taken
 
     await say(bridge, chat, MINH, "Minh after the transfer")
     assert "Minh after the transfer" not in customer_texts(bridge, chat)
