@@ -17,6 +17,7 @@ from yarl import URL
 from bot import keys
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
+from bot.presence_sync import presence_sync
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.timers import Timers
@@ -350,7 +351,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         timers.stop()
         await ticking
 
-    app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
+    app.cleanup_ctx.extend(
+        [database, links, client_session, delivery, timers, presence_sync(settings)]
+    )
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/transcripts/{chat_ref}", transcript)

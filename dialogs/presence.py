@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from cards.departments import availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
@@ -17,6 +18,12 @@ from store.outbox import Outgoing
 from store.rooms import AvailabilityChanged
 
 WORDS = {status.value: status for status in Availability}
+
+
+class PresenceSource(Protocol):
+    """Where Teams presence comes from (Microsoft Graph; a fake in tests)."""
+
+    async def presences(self, ids: Sequence[str]) -> dict[str, str]: ...
 
 
 async def set_availability(ctx: FlowContext, activity: dict[str, Any], word: str) -> None:
@@ -65,6 +72,19 @@ async def status_card(ctx: FlowContext, activity: dict[str, Any]) -> None:
             )
         ],
     )
+
+
+async def follow_teams_presence(ctx: FlowContext, graph: PresenceSource) -> int:
+    """One poll of Teams presence: the department members' availability follows it
+    (typed availability holds until their presence changes); returns how many changed."""
+    ids = await ctx.store.presence_ids()
+    if not ids:
+        return 0
+    seen = await graph.presences(ids)
+    followed = await ctx.store.follow_presence(
+        seen, on_waiting=lambda person, chat: came_online(ctx, person, chat)
+    )
+    return followed.changed
 
 
 def is_availability_action(activity: dict[str, Any]) -> bool:

@@ -4,6 +4,7 @@
 """
 
 from store.chats import ChatLifecycle
+from store.presence import PresenceSync
 from store.rooms import Rooms
 from store.routing import Routing
 from store.team import TeamMoves
@@ -11,7 +12,7 @@ from store.tools import Tools
 from store.trust import Trust
 
 
-class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools, Trust):
+class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools, Trust, PresenceSync):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

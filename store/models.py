@@ -157,6 +157,8 @@ class Agent(Base):
     )
     availability_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The Teams presence Graph last reported (PRESENCE_SYNC=graph); NULL: never read.
+    graph_presence: Mapped[str | None] = mapped_column(String(32))
 
 
 class Supervisor(Base):
