@@ -247,7 +247,7 @@ async def transcript(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such chat")
     settings = request.app[keys.SETTINGS]
     texts = Texts(pick_language(request.query.get("lang"), settings.default_language))
-    page = render(found, texts, settings.time_zone)
+    page = render(found, texts, found.chat.time_zone or settings.time_zone)
     return web.Response(text=page, content_type="text/html")
 
 
@@ -315,6 +315,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 flood_window=settings.flood_window,
                 offer_timeout=settings.offer_timeout,
                 token_bound_ids=settings.direct_line_enhanced_auth,
+                time_zone=settings.time_zone,
             ),
             Gate(app[keys.STORE], settings),
         )

@@ -30,6 +30,7 @@ class FlowContext:
     max_attachments: int = 10
     # Direct Line's enhanced authentication is on: a ``dl_`` user id was bound by a token.
     token_bound_ids: bool = False
+    time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

@@ -14,6 +14,7 @@ from cards.departments import (
     with_note,
 )
 from cards.request import card_activity, format_duration
+from cards.times import valid_zone
 from dialogs.activity import (
     activity_keys,
     channel_of,
@@ -223,6 +224,35 @@ async def capacity(ctx: FlowContext, activity: dict[str, Any], argument: str) ->
         person,
         channel_of(activity),
         limit,
+        activity_keys(activity),
+        on_set=on_set,
+        on_not_room=lambda: _reply(activity, t("agent.not_a_room", mention=markup), person),
+        on_refused=lambda: _reply(activity, t("agent.capacity_refused", mention=markup), person),
+    )
+
+
+async def time_zone(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
+    """``@Bot timezone <IANA name>`` by a supervisor in the room: the department's
+    transcripts show their times there (``timezone default``: the bridge's TIME_ZONE)."""
+    person = person_of(activity)
+    t = ctx.team_texts
+    markup = mention_markup(person)
+    word = argument.strip()
+    zone = None if word.lower() == "default" else word
+    if not word or (zone is not None and not valid_zone(zone)):
+        text = t("agent.time_zone_usage", mention=markup, example="Asia/Ho_Chi_Minh")
+        await ctx.store.notify(activity_keys(activity), _reply(activity, text, person))
+        return
+
+    def on_set(department: str) -> list[Outgoing]:
+        shown = zone or ctx.time_zone
+        text = t("agent.time_zone_set", mention=markup, department=department, zone=shown)
+        return _reply(activity, text, person)
+
+    await ctx.store.set_time_zone(
+        person,
+        channel_of(activity),
+        zone,
         activity_keys(activity),
         on_set=on_set,
         on_not_room=lambda: _reply(activity, t("agent.not_a_room", mention=markup), person),

@@ -113,7 +113,8 @@ class TeamTurn(AgentTurn):
                 return self.refusal_answer(reason)
             await self.ctx.store.notify(self.keys, self.refused(chat, reason))
             return None
-        picker = card_activity(picker_card(chat, verb, colleagues, self.t), self.t("card.new_chat"))
+        summary = self.t(f"pick.{verb}.title", customer=chat.customer_name)
+        picker = card_activity(picker_card(chat, verb, colleagues, self.t), summary)
         await self.ctx.store.notify(self.keys, [to_thread(chat.id, picker)])
         return message_answer(self.t(f"pick.{verb}.posted")) if self.by_invoke else None
 

@@ -4,6 +4,7 @@
 """
 
 from store.chats import ChatLifecycle
+from store.departments import DepartmentSettings
 from store.presence import PresenceSync
 from store.rooms import Rooms
 from store.routing import Routing
@@ -12,7 +13,9 @@ from store.tools import Tools
 from store.trust import Trust
 
 
-class Store(ChatLifecycle, Rooms, Routing, TeamMoves, Tools, Trust, PresenceSync):
+class Store(
+    ChatLifecycle, Rooms, Routing, TeamMoves, Tools, Trust, PresenceSync, DepartmentSettings
+):
     """Every named transition of the bridge over one session factory and one clock."""
 
 

@@ -106,6 +106,7 @@ class ChatView:
     held: bool = False
     # Teams ids of the department's supervisors: they get a card view of their own.
     supervisors: tuple[str, ...] = ()
+    time_zone: str | None = None  # the department's own, if it has one
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,7 @@ class StoreCore:
             earlier_owner=earlier[0].name if earlier else None,
             held=chat.held,
             supervisors=tuple(supervisors),
+            time_zone=department.time_zone if department else None,
         )
 
     async def _hold(self, session: AsyncSession, chat: Chat, channel_id: str) -> bool:

@@ -141,6 +141,8 @@ class Department(Base):
     created_at: Mapped[datetime]
     # Most chats an agent may own at once here; NULL: the bridge's default (unlimited).
     capacity: Mapped[int | None]
+    # The department's own IANA time zone for its transcripts; NULL: the bridge's TIME_ZONE.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Agent(Base):

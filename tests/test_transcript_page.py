@@ -68,3 +68,23 @@ async def test_the_transcript_reads_as_a_document(
     assert re.search(r'<li class="note">.*Ghi chú nội bộ · Long.*Đơn này kho HN nhé', log)
     assert f'<img src="{PICTURE}"' in log
     assert 'name="viewport"' in page and "@media print" in page
+
+
+async def test_a_department_has_its_own_time_zone(start_bridge: BridgeFactory) -> None:
+    bridge = await start_bridge(time_zone="Asia/Ho_Chi_Minh")
+    room = await setup_room(bridge)
+    stranger = act.agent(5, "Phong")
+
+    async def say(who: act.Agent, text: str) -> str:
+        await bridge.post(act.room_message(bridge.service_url, who, text))
+        await bridge.settled()
+        return bridge.connector.texts(act.ROOM)[-1]
+
+    assert "IANA time zone" in await say(room.supervisor, "timezone Mars/Olympus")
+    assert "only a supervisor" in await say(stranger, "timezone Asia/Tokyo")
+    assert "now show times in Asia/Tokyo" in await say(room.supervisor, "timezone Asia/Tokyo")
+    chat = await open_chat(bridge, "cust-tokyo", "Hello", locale="en-US")
+    url = bridge.app[keys.LINKS].url(chat.chat_id).removeprefix("http://bridge.test")
+    assert "UTC+09:00" in await (await bridge.get(url)).text()
+    assert "Asia/Ho_Chi_Minh" in await say(room.supervisor, "timezone default")
+    assert "UTC+07:00" in await (await bridge.get(url)).text()
