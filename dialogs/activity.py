@@ -63,19 +63,18 @@ def team_of(activity: dict[str, Any]) -> str | None:
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
     """The Teams tenant the activity comes from; None when absent or when the two places
-    Teams states it disagree."""
-    stated = {
+    Teams states it disagree (or either is not a string: a list cannot even be compared)."""
+    stated = [
         value
         for value in (
             field(activity, "conversation").get("tenantId"),
             field(activity, "channelData", "tenant").get("id"),
         )
         if value is not None
-    }
-    if len(stated) != 1:
+    ]
+    if not stated or not all(isinstance(v, str) and v for v in stated):
         return None
-    tenant = stated.pop()
-    return tenant if isinstance(tenant, str) and tenant else None
+    return stated[0] if len(set(stated)) == 1 else None
 
 
 def person_of(activity: dict[str, Any]) -> Person:

@@ -12,7 +12,7 @@ import pytest
 from bot.transcript import TranscriptLinks
 from cards.actions import BadAction, parse_action
 from cards.request import request_card
-from dialogs.activity import text_for_bot
+from dialogs.activity import tenant_of, text_for_bot
 from dialogs.i18n import Texts, catalog, languages, pick_language
 from store.core import ChatView
 from store.models import ChatState
@@ -152,3 +152,13 @@ def test_transcript_tokens() -> None:
 )
 def test_transcript_tokens_that_are_not_tokens_are_invalid_and_never_raise(token: str) -> None:
     assert not TranscriptLinks("secret", "https://bridge.example", 3600).valid(REF, token)
+
+
+@pytest.mark.parametrize("stated", [[], ["t"], {"id": "t"}, 7, ""])
+def test_a_tenant_that_is_not_a_string_is_no_tenant(stated: object) -> None:
+    activity = {"conversation": {"tenantId": "t"}, "channelData": {"tenant": {"id": stated}}}
+    assert tenant_of(activity) is None
+    assert (
+        tenant_of({"conversation": {"tenantId": "t"}, "channelData": {"tenant": {"id": "t"}}})
+        == "t"
+    )
