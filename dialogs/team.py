@@ -66,6 +66,14 @@ class TeamTurn(AgentTurn):
                 return card_answer(done or {})
         return None
 
+    async def offer_view(self, chat_id: int, offer_id: int) -> InvokeAnswer | None:
+        """An invitation or transfer card as the presser sees it, from the database."""
+        found = await self.ctx.store.offer_of(chat_id, offer_id)
+        if found is None:
+            return error_answer(404, "no such offer")
+        chat, offer = found
+        return card_answer(offer_card(chat, offer, self.t, viewer=self.person.teams_id))
+
     async def current(self, chat_id: int) -> InvokeAnswer | None:
         """The card as it is now, in the presser's view."""
         chat = await self.ctx.store.chat_view(chat_id)
@@ -283,6 +291,9 @@ async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer
             )
         case actions.DECLINE:
             return await turn.answer_offer(chat_id, action.offer_id, None, accept=False)
+        case actions.REFRESH if action.offer_id is not None:
+            # The invitation or transfer as this reader sees it (buttons: its recipient's).
+            return await turn.offer_view(chat_id, action.offer_id)
         case actions.REFRESH:
             # Teams asks for this reader's view: their role's buttons, from the database.
             return await turn.current(chat_id)

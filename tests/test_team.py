@@ -64,9 +64,19 @@ def latest_card(bridge: Bridge, chat: OpenChat) -> dict[str, Any]:
 
 
 def offer_of(bridge: Bridge, chat: OpenChat) -> dict[str, Any]:
-    """The data of the accepting button of the last invitation or transfer in the thread."""
+    """What the last invitation or transfer in the thread carries (its offer's id): the
+    card everyone sees has no buttons, only the recipient's own view (refresh) has."""
     offers = [a for a in thread(bridge, chat) if a.get("attachments")]
-    return card_of(offers[-1])["actions"][0]["data"]
+    return card_of(offers[-1])["refresh"]["action"]["data"]
+
+
+async def offer_view(bridge: Bridge, chat: OpenChat, who: act.Agent) -> dict[str, Any]:
+    """``who``'s own view of the last invitation or transfer (a refresh invoke)."""
+    offers = [a for a in thread(bridge, chat) if a.get("attachments")]
+    card = card_of(offers[-1])
+    response = await bridge.post(act.refresh_invoke(bridge.service_url, who, chat.thread, card))
+    assert response.status == 200, await response.text()
+    return (await response.json())["value"]
 
 
 def participants(card: dict[str, Any]) -> str:
@@ -92,7 +102,12 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     await say(bridge, chat, MINH, "/invite @Hùng", HUNG)
     invitation = thread(bridge, chat)[-1]
     assert mentioned_in(invitation) == [HUNG.id]
-    assert [a["title"] for a in card_of(invitation)["actions"]] == ["Join", "Decline"]
+    # Only Hùng's own view has the buttons; everyone else reads whom it is for.
+    assert "actions" not in card_of(invitation)
+    assert card_of(invitation)["refresh"]["userIds"] == [HUNG.id]
+    mine = await offer_view(bridge, chat, HUNG)
+    assert [a["title"] for a in mine["actions"]] == ["Join", "Decline"]
+    assert "actions" not in await offer_view(bridge, chat, LAN)
     data = offer_of(bridge, chat)
 
     # Someone else pressing the invitee's Join is refused, and nothing changes.
@@ -103,6 +118,7 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
 
     joined = await press(bridge, chat, HUNG, "join", offer=data["offer"])
     assert "You joined" in card_text(joined["value"])
+    assert "actions" not in await offer_view(bridge, chat, HUNG)  # answered: no buttons
     card = latest_card(bridge, chat)
     assert participants(card) == "Minh (owner), Hùng (invited)"
     joined = "Hùng cũng đã tham gia cuộc trò chuyện để hỗ trợ Quý khách."
@@ -163,7 +179,8 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     await say(bridge, chat, MINH, "/transfer @Hùng", HUNG)
     offer = thread(bridge, chat)[-1]
     assert mentioned_in(offer) == [HUNG.id]
-    assert [a["title"] for a in card_of(offer)["actions"]] == ["Accept transfer", "Decline"]
+    mine = await offer_view(bridge, chat, HUNG)
+    assert [a["title"] for a in mine["actions"]] == ["Accept transfer", "Decline"]
 
     taken = await press(bridge, chat, HUNG, "take", offer=offer_of(bridge, chat)["offer"])
     assert "The chat is yours now" in card_text(taken["value"])
