@@ -10,6 +10,8 @@ from cards.request import SCHEMA_VERSION, TextLookup, attachment
 from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
+MAX_BUTTONS = 3  # side by side on a phone
+BUTTON_ROW_CHARS = 30  # about what a row of buttons holds at 360 px before labels are cut
 SET_AVAILABILITY = "availability"
 
 
@@ -31,7 +33,11 @@ QUICK_REPLY_CHANNELS = frozenset(
 
 
 def department_choice(
-    departments: tuple[tuple[str, str], ...], question: str, hint: str, channel: str = ""
+    departments: tuple[tuple[str, str], ...],
+    question: str,
+    hint: str,
+    channel: str = "",
+    choose: str = "OK",
 ) -> dict[str, Any]:
     """The customer's question, asked once: quick replies where the channel has them, a
     card with one ``Action.Submit`` per department where it has not.
@@ -49,20 +55,36 @@ def department_choice(
                 ]
             },
         }
-    card = _card(
-        [
-            {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
-            {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
-        ],
-        [
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
+        {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
+    ]
+    longest = max((len(name) for _, name in departments), default=0)
+    if len(departments) > MAX_BUTTONS or longest * len(departments) > BUTTON_ROW_CHARS:
+        # More than a phone shows side by side: a list to pick from and one button.
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "department",
+                "style": "expanded",
+                "isRequired": True,
+                "value": departments[0][0],
+                "choices": [{"title": name, "value": key} for key, name in departments],
+            }
+        )
+        actions = [
+            {"type": "Action.Submit", "title": choose, "data": {"action": CHOOSE_DEPARTMENT}}
+        ]
+    else:
+        actions = [
             {
                 "type": "Action.Submit",
                 "title": name,
                 "data": {"action": CHOOSE_DEPARTMENT, "department": key},
             }
             for key, name in departments
-        ],
-    )
+        ]
+    card = _card(body, actions)
     return {"type": "message", "attachments": [attachment(card)]}
 
 

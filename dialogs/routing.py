@@ -109,6 +109,7 @@ def choice_prompt(audience: Audience, t: Texts, name: str, channel: str = "") ->
         t("customer.choose_department", name=name),
         t("customer.choose_department_hint"),
         channel,
+        t("customer.choose_button"),
     )
 
 

@@ -13,10 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cards.departments import availability_card, department_choice
 from cards.request import request_card
+from cards.team import offer_card, picker_card
 from dialogs.i18n import Texts
 from store.core import ChatView, Member, Person
-from store.models import ChatState, ParticipantRole
+from store.models import ChatState, OfferKind, OfferState, ParticipantRole
+from store.team import OfferView
 
 OWNER = Person("29:minh", "Minh Anh")
 INVITED = Person("29:hung", "Hùng")
@@ -92,8 +95,38 @@ def gallery() -> list[dict[str, Any]]:
     return cards
 
 
+def other_cards() -> list[dict[str, Any]]:
+    """The story's other cards: the department question (where there are no quick
+    replies), the colleague picker, an invitation and a transfer as their recipient sees
+    them, the availability card."""
+    few = (("support", "Chăm sóc khách hàng"), ("sales", "Kinh doanh"))
+    many = (*few, ("billing", "Thanh toán"), ("tech", "Kỹ thuật"), ("returns", "Đổi trả"))
+    chat = story_chat(ChatState.ACTIVE)
+    cards = []
+    for language in ("vi", "en"):
+        t = Texts(language)
+        question = t("customer.choose_department"), t("customer.choose_department_hint")
+        choose = t("customer.choose_button")
+        shown = {
+            "departments-2": department_choice(few, *question, "skype", choose),
+            "departments-5": department_choice(many, *question, "skype", choose),
+        }
+        built = {name: activity["attachments"][0]["content"] for name, activity in shown.items()}
+        built["picker"] = picker_card(chat, "transfer", [INVITED, SUPERVISOR], t)
+        for kind in OfferKind:
+            offer = OfferView(1, kind, OfferState.PENDING, OWNER, INVITED)
+            built[f"offer-{kind.value}"] = offer_card(chat, offer, t, viewer=INVITED.teams_id)
+        built["availability"] = availability_card("online", t)
+        cards += [
+            {"name": f"{name}-{language}", "card": json.loads(json.dumps(card))}
+            for name, card in built.items()
+        ]
+    return cards
+
+
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/screenshots/cards.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(gallery(), ensure_ascii=False, indent=1), encoding="utf-8")
+    cards = gallery() + other_cards()
+    out.write_text(json.dumps(cards, ensure_ascii=False, indent=1), encoding="utf-8")
     print(out)

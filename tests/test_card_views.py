@@ -12,7 +12,16 @@ import pytest
 from cards.request import CHANNEL_NAMES, channel_name, request_card, summary
 from dialogs.i18n import Texts
 from store.models import ChatState
-from tests.card_gallery import INVITED, NOW, OWNER, STRANGER, SUPERVISOR, gallery, story_chat
+from tests.card_gallery import (
+    INVITED,
+    NOW,
+    OWNER,
+    STRANGER,
+    SUPERVISOR,
+    gallery,
+    other_cards,
+    story_chat,
+)
 from tests.test_bridge import card_text as text
 
 PHONE_WIDTH = 360
@@ -38,9 +47,8 @@ def primary(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in card.get("actions", []) if a.get("mode") != "secondary"]
 
 
-@pytest.mark.parametrize("shown", gallery(), ids=lambda shown: shown["name"])
-def test_every_view_fits_a_phone_with_the_state_first(shown: dict[str, Any]) -> None:
-    card = shown["card"]
+def fits_a_phone(card: dict[str, Any]) -> None:
+    """At most three buttons, each label whole at 360 px."""
     buttons = primary(card)
     assert len(buttons) <= 3, [b["title"] for b in buttons]
     # The "..." menu takes a slot of its own when there are secondary actions.
@@ -49,6 +57,18 @@ def test_every_view_fits_a_phone_with_the_state_first(shown: dict[str, Any]) -> 
         room = (PHONE_WIDTH - 2 * CARD_PADDING - (slots - 1) * BUTTON_GAP) / slots
         for button in buttons:
             assert label_width(button["title"]) + 2 * BUTTON_PADDING <= room, button["title"]
+
+
+@pytest.mark.parametrize("shown", other_cards(), ids=lambda shown: shown["name"])
+def test_the_story_s_other_cards_fit_a_phone(shown: dict[str, Any]) -> None:
+    fits_a_phone(shown["card"])
+    assert shown["card"]["version"] == "1.5"
+
+
+@pytest.mark.parametrize("shown", gallery(), ids=lambda shown: shown["name"])
+def test_every_view_fits_a_phone_with_the_state_first(shown: dict[str, Any]) -> None:
+    card = shown["card"]
+    fits_a_phone(card)
     first = card["body"][0]
     assert first["type"] == "Container" and first["style"] in ("warning", "good", "emphasis")
     assert first["items"][0]["weight"] == "Bolder"
@@ -138,3 +158,12 @@ def test_returning_history_is_near_the_top_and_survives_redraws() -> None:
         facts = next(e for e in card["body"] if e["type"] == "FactSet")["facts"]
         assert facts[1] == {"title": "Returning", "value": "2 earlier chat(s), last with Minh Anh"}
         assert "https://x/Q2hhdC1yZWYtMDAwMDE3" in text(card)
+
+
+def test_long_or_many_departments_are_a_list_with_one_button() -> None:
+    many = next(c["card"] for c in other_cards() if c["name"] == "departments-5-vi")
+    [choices] = [e for e in many["body"] if e["type"] == "Input.ChoiceSet"]
+    # Web Chat sends the input with the Submit's data: {"action": "department", "department": key}
+    assert choices["id"] == "department" and len(choices["choices"]) == 5
+    assert [a["data"] for a in many["actions"]] == [{"action": "department"}]
+    assert many["actions"][0]["title"] == "Chọn"
