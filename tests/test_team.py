@@ -6,6 +6,7 @@ is told, whose replies are relayed before and after, and every refusal.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -328,6 +329,7 @@ async def test_chats_and_history_lists(bridge: Bridge) -> None:
     history = card_text(await listing("history"))
     assert f"#{second_id} Peter, with Minh" in history
     assert "http://bridge.test/transcripts/" in history and "Lan" not in history
+    assert re.search(r"closed \d+ seconds? ago", history), history
     assert "Nothing here" in card_text(await listing("history Lan"))
     assert f"#{second_id} Peter" in card_text(await listing("history peter"))
     assert f"#{second_id}" not in card_text(await listing("chats"))
