@@ -15,7 +15,7 @@ PYTHONPATH=build/before "$python" tests/ux_samples.py build/screenshots/before
 "$python" -m tests.card_gallery build/screenshots/gallery.json
 for side in before after; do
   dir="build/screenshots/$side"
-  "$cardshot" "$dir/cards.json" "$dir" 360,540
+  "$cardshot" "$dir/cards.json" "$dir" 360,540,1280
   for width in 390 1280; do
     chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
       --window-size="$width",1400 --screenshot="$dir/transcript-$width.png" \
