@@ -28,7 +28,7 @@ def presence_sync(settings: Settings) -> Callable[[web.Application], AsyncIterat
         ctx = app[keys.BRIDGE].ctx
 
         def poll() -> Any:
-            return presence.follow_teams_presence(ctx, graph)
+            return presence.follow_teams_presence(ctx, graph, settings.presence_interval)
 
         timers = Timers([poll], settings.presence_interval)
         polling = asyncio.create_task(timers.run())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 from cards.departments import availability_card, pressed_availability
@@ -74,9 +75,13 @@ async def status_card(ctx: FlowContext, activity: dict[str, Any]) -> None:
     )
 
 
-async def follow_teams_presence(ctx: FlowContext, graph: PresenceSource) -> int:
+async def follow_teams_presence(
+    ctx: FlowContext, graph: PresenceSource, interval: float = 30.0
+) -> int:
     """One poll of Teams presence: the department members' availability follows it
     (typed availability holds until their presence changes); returns how many changed."""
+    if not await ctx.store.claim_presence_poll(timedelta(seconds=interval * 0.9)):
+        return 0  # another replica polls this round
     ids = await ctx.store.presence_ids()
     if not ids:
         return 0

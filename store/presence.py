@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.core import ChatView, Person, StoreCore
-from store.models import Agent, Availability, Chat, ChatState, DepartmentMember
+from store.models import Agent, Availability, Chat, ChatState, DepartmentMember, Setting
 from store.outbox import Outgoing
 
 # Graph's availability values and what they mean for routing: only Available is
@@ -39,7 +40,24 @@ class PresenceFollowed:
     came_online: int
 
 
+POLL_KEY = "presence_poll_due"  # in ``settings``: when the next poll is due (ISO, UTC)
+
+
 class PresenceSync(StoreCore):
+    async def claim_presence_poll(self, every: timedelta) -> bool:
+        """True for one replica per ``every``: the poll's due time is claimed by a
+        conditional UPDATE, so replicas sharing a database ask Graph once, not each."""
+        now = self.clock().astimezone(UTC)
+        async with self._write() as session:
+            await self._insert_ignore(session, Setting, {"key": POLL_KEY, "value": ""})
+            result = await session.execute(
+                update(Setting)
+                .where(Setting.key == POLL_KEY, Setting.value <= now.isoformat())
+                .values(value=(now + every).isoformat())
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1
+
     async def presence_ids(self) -> list[str]:
         """The Azure AD ids of every department's members (whom Graph is asked about)."""
         async with self._sessions() as session:

@@ -5,6 +5,7 @@ until the presence changes, an agent coming online told of the waiting chats."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from bot import keys
 from store.models import Agent
 from tests import activities as act
-from tests.conftest import BridgeFactory, go_online, open_chat, setup_room
+from tests.conftest import BridgeFactory, ManualClock, go_online, open_chat, setup_room
 
 MINH = act.agent(2, "Minh")
 
@@ -124,3 +125,17 @@ async def test_availability_follows_teams_presence(start_bridge: BridgeFactory) 
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_replicas_sharing_a_database_poll_once_per_round(
+    start_bridge: BridgeFactory, clock: ManualClock
+) -> None:
+    first, second = await start_bridge(clock), await start_bridge(clock)
+    every = timedelta(seconds=27)
+    claims = [await bridge.app[keys.STORE].claim_presence_poll(every) for bridge in (first, second)]
+    assert claims == [True, False]
+    clock.advance(20)
+    assert not await second.app[keys.STORE].claim_presence_poll(every)
+    clock.advance(8)
+    assert await second.app[keys.STORE].claim_presence_poll(every)
+    assert not await first.app[keys.STORE].claim_presence_poll(every)
