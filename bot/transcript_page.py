@@ -58,8 +58,8 @@ body{background:#fff;font-size:10.5pt}
 header,main{max-width:none;padding:0}
 header{border:0;margin-bottom:1rem}
 li{break-inside:avoid}
-.bubble{border-color:#888}
-.team .bubble,.bot .bubble,.state{background:none}
+.bubble,.team .bubble,.bot .bubble{border-color:#888;background:none}
+.state,.state.active,.state.closed{background:none;border:1px solid #000}
 .note .bubble{background:none;border:1.5px dashed #000}
 a.file::after{content:" (" attr(href) ")";font-size:.8em;color:#444}
 .files img{max-height:5cm}

@@ -21,5 +21,8 @@ for side in before after; do
       --window-size="$width",1400 --screenshot="$dir/transcript-$width.png" \
       "file://$PWD/$dir/transcript.html" 2>/dev/null
   done
+  # Print media, with the playwright-core that cardshot installed.
+  NODE_PATH="${TMPDIR:-/tmp}/cardshot-node/node_modules" \
+    node tools/printshot.js "$dir/transcript.html" "$dir/transcript-print.png"
 done
 "$cardshot" build/screenshots/gallery.json build/screenshots/gallery 360,540
