@@ -18,11 +18,14 @@ from bot import keys, logs, operations
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
 from bot.metrics import Metrics
+from bot.presence_sync import presence_sync
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity, bearer_token_shaped
 from bot.settings import Settings
 from bot.timers import Timers
-from bot.transcript import TranscriptLinks, render
+from bot.transcript import TranscriptLinks
+from bot.transcript_page import render
 from bot.trust import Gate
+from cards.times import valid_zone
 from console import routes as console_routes
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
@@ -286,7 +289,8 @@ async def transcript(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such chat")
     settings = request.app[keys.SETTINGS]
     texts = Texts(pick_language(request.query.get("lang"), settings.default_language))
-    return web.Response(text=render(found, texts), content_type="text/html")
+    page = render(found, texts, found.chat.time_zone or settings.time_zone)
+    return web.Response(text=page, content_type="text/html")
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
@@ -299,6 +303,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             "Only activities whose serviceUrl host is one of %s are accepted. "
             "Set MicrosoftAppId and MicrosoftAppPassword before exposing this bot.",
             ", ".join(sorted(settings.allowed_service_hosts)),
+        )
+    if not valid_zone(settings.time_zone):
+        log.warning(
+            "TIME_ZONE %r is not an IANA time zone; times are shown in UTC", settings.time_zone
         )
     app[keys.ADAPTER] = BridgeAdapter(settings)
     app[keys.METRICS] = Metrics()
@@ -350,6 +358,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 token_bound_ids=settings.direct_line_enhanced_auth,
                 public_url=settings.public_url,
                 csat_enabled=settings.csat_enabled,
+                time_zone=settings.time_zone,
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -387,7 +396,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         timers.stop()
         await ticking
 
-    app.cleanup_ctx.extend([database, links, client_session, delivery, timers])
+    app.cleanup_ctx.extend(
+        [database, links, client_session, delivery, timers, presence_sync(settings)]
+    )
 
     async def local_turn(activity: dict[str, Any]) -> None:
         await run_turn(app, "", validate_activity(activity, settings))

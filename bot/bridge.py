@@ -57,6 +57,7 @@ COMMANDS: dict[str, CommandHandler] = {
     "who": lambda ctx, activity, command: routing.who(ctx, activity),
     "capacity": lambda ctx, activity, command: routing.capacity(ctx, activity, command.argument),
     "move": lambda ctx, activity, command: routing.move(ctx, activity, command.argument),
+    "timezone": lambda ctx, activity, command: routing.time_zone(ctx, activity, command.argument),
     "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
     "canned": canned.manage,
     "tags": tags.manage,

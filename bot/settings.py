@@ -122,6 +122,14 @@ class Settings:
     visitor_cookie_days: float = 365.0
     # Ask customers to rate each chat when it closes.
     csat_enabled: bool = True
+    # The team's time zone (IANA name, TIME_ZONE): transcripts and lists show local times.
+    time_zone: str = "UTC"
+    # Availability follows Teams presence read from Microsoft Graph (PRESENCE_SYNC=graph).
+    presence_sync: str = ""
+    presence_interval: float = 30.0
+    graph_url: str = "https://graph.microsoft.com"
+    # Where the app's Graph token comes from (empty: the tenant's Microsoft identity platform).
+    graph_token_url: str = ""
 
     @property
     def local_mode(self) -> bool:
@@ -234,4 +242,9 @@ class Settings:
             widget_greeting=env("WIDGET_GREETING", ""),
             token_rate_limit=int(_float("TOKEN_RATE_LIMIT", defaults.token_rate_limit)),
             csat_enabled=parse_bool(env("CSAT_ENABLED", "")) is not False,
+            time_zone=env("TIME_ZONE", "").strip() or defaults.time_zone,
+            presence_sync=env("PRESENCE_SYNC", "").strip().lower(),
+            presence_interval=_float("PRESENCE_INTERVAL_SECONDS", defaults.presence_interval),
+            graph_url=env("GRAPH_URL", "").strip() or defaults.graph_url,
+            graph_token_url=env("GRAPH_TOKEN_URL", "").strip(),
         )

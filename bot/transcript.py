@@ -1,4 +1,4 @@
-"""Transcript links (HMAC tokens with an expiry) and the transcript page."""
+"""Transcript links: HMAC tokens with an expiry (the page itself: ``bot/transcript_page.py``)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import hashlib
 import hmac
 import re
 import time
-from html import escape
 from urllib.parse import quote
-
-from dialogs.i18n import Texts
-from store.chats import Transcript
-from store.models import MessageKind
 
 # ``<expiry>.<mac>``: ASCII digits only (``str.isdigit`` also accepts "²", which ``int``
 # refuses) and few enough of them for ``int`` (expiries are ten digits until 2286).
@@ -49,56 +44,3 @@ class TranscriptLinks:
         if expires < (now if now is not None else time.time()):
             return False
         return hmac.compare_digest(match["mac"], self._mac(ref, expires))
-
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
-    "li{margin:.4rem 0;list-style:none}.who{font-weight:600}.at{color:#666;font-size:.85em}"
-    ".note{background:#fff7d6}.activity{color:#666;font-style:italic}"
-    ".text{white-space:pre-wrap}"
-)
-
-
-def render(transcript: Transcript, t: Texts) -> str:
-    """The whole chat as a small HTML page; every value is escaped."""
-    chat = transcript.chat
-    people = (
-        ", ".join(
-            f"{escape(name)} ({escape(role.value)})" for name, role in transcript.participants
-        )
-        or "-"
-    )
-    items = []
-    for line in transcript.lines:
-        at = line.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        if line.kind == MessageKind.ACTIVITY:
-            text = t(f"event.{line.text}", author=line.author)
-            items.append(f'<li class="activity"><span class="at">{at}</span> {escape(text)}</li>')
-            continue
-        label = (
-            f' <span class="at">[{escape(t("transcript.internal"))}]</span>'
-            if line.kind == MessageKind.NOTE
-            else ""
-        )
-        files = "".join(
-            f' <a class="file" href="{escape(f.get("url", ""))}">{escape(f.get("name", ""))}</a>'
-            for f in line.attachments
-            if str(f.get("url", "")).startswith(("http://", "https://"))
-        )
-        items.append(
-            f'<li class="{line.kind.value}"><span class="at">{at}</span> '
-            f'<span class="who">{escape(line.author)}</span>{label}: '
-            f'<span class="text">{escape(line.text)}</span>{files}</li>'
-        )
-    title = escape(t("transcript.title", id=chat.id))
-    return (
-        f'<!doctype html><html lang="{t.language}"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{title}</h1>"
-        f"<p>{escape(t('transcript.customer'))}: {escape(chat.customer_name)} "
-        f"({escape(chat.customer_channel)}) · {escape(t('transcript.state'))}: "
-        f"{escape(t('card.state.' + chat.state.value))}</p>"
-        f"<p>{escape(t('transcript.participants'))}: {people}</p>"
-        f"<p>{escape(t('transcript.tags'))}: {escape(', '.join(chat.tags) or '-')}</p>"
-        f"<ul>{''.join(items)}</ul></body></html>"
-    )

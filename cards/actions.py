@@ -20,7 +20,9 @@ TRANSFER = "transfer"
 TAKE = "take"  # accept a transfer
 DECLINE = "decline"  # decline an invitation or a transfer
 TAG = "tag"
-VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE, TAG})
+# Teams asks for a reader's own view of a card (Universal Actions' ``refresh``).
+REFRESH = "refresh"
+VERBS = frozenset({ACCEPT, CLOSE, JOIN, LEAVE, INVITE, TRANSFER, TAKE, DECLINE, TAG, REFRESH})
 ID_LIMIT = 2**31  # the databases' integer keys
 # A chat's public reference (``store.models.new_chat_ref``): URL-safe base64.
 CHAT_REF = re.compile(r"[A-Za-z0-9_-]{16,32}")

@@ -3,17 +3,16 @@ the sections a request card gains (who is @mentioned, a returning customer's his
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from cards.actions import card_data
 from cards.request import SCHEMA_VERSION, TextLookup, attachment
-from store.core import ChatView, Person
+from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
+MAX_BUTTONS = 3  # side by side on a phone
+BUTTON_ROW_CHARS = 30  # about what a row of buttons holds at 360 px before labels are cut
 SET_AVAILABILITY = "availability"
-
-EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -26,37 +25,67 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
     }
 
 
+# Channels that show suggested actions (quick replies under the message): there the
+# question is one text with the departments as replies; elsewhere it is one card.
+QUICK_REPLY_CHANNELS = frozenset(
+    {"webchat", "directline", "emulator", "msteams", "facebook", "telegram", "line"}
+)
+
+
 def department_choice(
-    departments: tuple[tuple[str, str], ...], question: str, hint: str
+    departments: tuple[tuple[str, str], ...],
+    question: str,
+    hint: str,
+    channel: str = "",
+    choose: str = "OK",
 ) -> dict[str, Any]:
-    """The customer's question, as a card with one ``Action.Submit`` per department and
-    the same choices as suggested actions for channels that show no cards.
+    """The customer's question, asked once: quick replies where the channel has them, a
+    card with one ``Action.Submit`` per department where it has not.
 
     Web Chat has no ``Action.Execute``; a Submit comes back as a message whose
-    ``value`` is the button's data.
+    ``value`` is the button's data; a quick reply comes back as the department's name.
     """
-    card = _card(
-        [
-            {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
-            {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
-        ],
-        [
+    if channel.lower() in QUICK_REPLY_CHANNELS:
+        return {
+            "type": "message",
+            "text": f"{question}\n\n{hint}",
+            "suggestedActions": {
+                "actions": [
+                    {"type": "imBack", "title": name, "value": name} for _, name in departments
+                ]
+            },
+        }
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": question, "wrap": True, "weight": "Bolder"},
+        {"type": "TextBlock", "text": hint, "wrap": True, "isSubtle": True},
+    ]
+    longest = max((len(name) for _, name in departments), default=0)
+    if len(departments) > MAX_BUTTONS or longest * len(departments) > BUTTON_ROW_CHARS:
+        # More than a phone shows side by side: a list to pick from and one button.
+        body.append(
+            {
+                "type": "Input.ChoiceSet",
+                "id": "department",
+                "style": "expanded",
+                "isRequired": True,
+                "value": departments[0][0],
+                "choices": [{"title": name, "value": key} for key, name in departments],
+            }
+        )
+        actions = [
+            {"type": "Action.Submit", "title": choose, "data": {"action": CHOOSE_DEPARTMENT}}
+        ]
+    else:
+        actions = [
             {
                 "type": "Action.Submit",
                 "title": name,
                 "data": {"action": CHOOSE_DEPARTMENT, "department": key},
             }
             for key, name in departments
-        ],
-    )
-    return {
-        "type": "message",
-        "text": question,
-        "attachments": [attachment(card)],
-        "suggestedActions": {
-            "actions": [{"type": "imBack", "title": name, "value": name} for _, name in departments]
-        },
-    }
+        ]
+    card = _card(body, actions)
+    return {"type": "message", "attachments": [attachment(card)]}
 
 
 def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
@@ -118,27 +147,3 @@ def with_note(card: dict[str, Any], text: str, color: str = "Attention") -> dict
         **card,
         "body": [*card["body"], {"type": "TextBlock", "text": text, "wrap": True, "color": color}],
     }
-
-
-def with_history(card: dict[str, Any], text: str, links: list[tuple[str, str]]) -> dict[str, Any]:
-    """A returning customer: a line saying so, and one link per earlier transcript."""
-    card = with_note(card, text, "Accent")
-    links_block = {
-        "type": "ActionSet",
-        "actions": [{"type": "Action.OpenUrl", "title": title, "url": url} for title, url in links],
-    }
-    return {**card, "body": [*card["body"], links_block]} if links else card
-
-
-def with_returning(
-    card: dict[str, Any], chat: ChatView, t: TextLookup, transcript_url: Callable[[str], str]
-) -> dict[str, Any]:
-    """A returning customer's card: how many earlier chats, the last agent, their transcripts."""
-    if not chat.earlier_chats:
-        return card
-    text = t("card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-")
-    links = [
-        (t("card.earlier_chat", id=chat_id), transcript_url(ref))
-        for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
-    ]
-    return with_history(card, text, links)

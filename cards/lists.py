@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 from cards.markdown import card_text
-from cards.request import SCHEMA_VERSION, TextLookup, format_duration
+from cards.request import SCHEMA_VERSION, TextLookup, format_duration, language_of
+from cards.times import ago
 from store.models import ChatState
 from store.team import ChatList, ListedChat
 
@@ -25,7 +26,7 @@ def thread_link(thread_id: str) -> str:
 
 def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
     if chat.state == ChatState.WAITING:
-        status = t("list.waiting", duration=format_duration(now - chat.created_at))
+        status = t("list.waiting", duration=format_duration(now - chat.created_at, t))
     else:
         status = t("list.with", agent=chat.owner_name or "-")
     name = card_text(chat.customer_name)
@@ -33,14 +34,15 @@ def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
     return t("list.line", id=chat.id, customer=title, status=status)
 
 
-def _closed_line(chat: ListedChat, transcript_url: str, t: TextLookup) -> str:
+def _closed_line(chat: ListedChat, now: datetime, transcript_url: str, t: TextLookup) -> str:
     closed_at = chat.closed_at or chat.created_at
     return t(
         "history.line",
         id=chat.id,
         customer=card_text(chat.customer_name),
         agent=chat.owner_name or "-",
-        duration=format_duration(closed_at - chat.created_at),
+        duration=format_duration(closed_at - chat.created_at, t),
+        ago=ago(now - closed_at, language_of(t)),
         url=transcript_url,
     )
 
@@ -56,7 +58,9 @@ def chat_list_card(
     """One card with a line per chat; ``transcript_url(chat_id)`` links closed ones."""
     if closed:
         key = "history.title_for" if customer else "history.title"
-        lines = [_closed_line(chat, transcript_url(chat.ref), t) for chat in listing.chats]
+        lines = [
+            _closed_line(chat, listing.now, transcript_url(chat.ref), t) for chat in listing.chats
+        ]
     else:
         key = "list.title"
         lines = [_open_line(chat, listing.now, t) for chat in listing.chats]

@@ -1,23 +1,76 @@
-"""The request card of a chat: posted when it opens, updated on every change."""
+"""The request card of a chat: posted when it opens, updated on every change.
+
+Read on a phone first: the state is the headline (a coloured band), then what the
+customer asked, then the few facts that matter. Each reader sees the buttons of their
+role: Teams asks the bridge for a per-user view of the card (Universal Actions'
+``refresh`` with ``userIds``) for the chat's participants and the department's
+supervisors; everyone else sees the shared card, which offers Accept while the chat
+waits and nothing once someone helps. At most three buttons show; the rest are in the
+card's "..." menu.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
-from cards.actions import ACCEPT, CLOSE, INVITE, JOIN, LEAVE, TRANSFER, action_data
+from cards.actions import (
+    ACCEPT,
+    CLOSE,
+    INVITE,
+    JOIN,
+    LEAVE,
+    REFRESH,
+    TRANSFER,
+    action_data,
+)
 from cards.markdown import card_text
-from cards.tags import tag_section, tags_fact
+from cards.tags import tag_section
+from cards.times import duration
 from store.core import ChatView
-from store.models import ChatState
+from store.models import ChatState, ParticipantRole
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA_VERSION = "1.5"
+PRIMARY_ACTIONS = 3  # what a phone shows side by side without cutting a label
+REFRESH_USERS = 60  # Teams refreshes the card for at most this many users
+EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 _PREVIEW_CHARS = 300
+_SUMMARY_CHARS = 80
+
+# Channels by the name people know them by; an unknown one shows its id, capitalised.
+CHANNEL_NAMES = {
+    "webchat": "Website",
+    "directline": "Website",
+    "msteams": "Teams",
+    "emulator": "Emulator",
+    "skype": "Skype",
+    "facebook": "Facebook",
+    "telegram": "Telegram",
+    "line": "LINE",
+    "slack": "Slack",
+    "email": "Email",
+    "sms": "SMS",
+}
+
+# The band's colour per state: dark text on a light tint reads at well over 4.5:1.
+_BAND = {ChatState.WAITING: "warning", ChatState.ACTIVE: "good", ChatState.CLOSED: "emphasis"}
 
 
 class TextLookup(Protocol):
     def __call__(self, key: str, **values: Any) -> str: ...
+
+
+class Role(StrEnum):
+    """How a reader relates to a chat; it decides which buttons their card has."""
+
+    OWNER = "owner"
+    INVITED = "invited"
+    SUPERVISOR_IN = "supervisor_in"  # a supervisor who joined the chat
+    SUPERVISOR = "supervisor"  # a supervisor of the department, not in the chat
+    OTHER = "other"
 
 
 def attachment(card: dict[str, Any]) -> dict[str, Any]:
@@ -29,17 +82,17 @@ def card_activity(card: dict[str, Any], summary: str) -> dict[str, Any]:
     return {"type": "message", "summary": summary, "attachments": [attachment(card)]}
 
 
-def _when(at: datetime) -> str:
-    """Adaptive Cards' date/time functions render the time in the reader's zone."""
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+def channel_name(channel_id: str) -> str:
+    return CHANNEL_NAMES.get(channel_id.lower(), channel_id.capitalize() or "-")
 
 
-def format_duration(span: timedelta) -> str:
-    seconds = max(0, int(span.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
+def language_of(t: TextLookup) -> str:
+    return str(getattr(t, "language", "en"))
+
+
+def format_duration(span: timedelta, t: TextLookup) -> str:
+    """A duration in the reader's language ("13 giây", "12 minutes")."""
+    return duration(span, language_of(t))
 
 
 def button(title: str, data: dict[str, Any], style: str | None = None) -> dict[str, Any]:
@@ -60,8 +113,100 @@ def button(title: str, data: dict[str, Any], style: str | None = None) -> dict[s
     return execute
 
 
-def _button(title: str, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    return button(title, action_data(verb, chat.ref, chat.version), style)
+def secondary(action: dict[str, Any]) -> dict[str, Any]:
+    """An action for the card's "..." menu (Teams) rather than a visible button."""
+    return {**action, "mode": "secondary"}
+
+
+def _button(t: TextLookup, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
+    return button(t(f"card.{verb}"), action_data(verb, chat.ref, chat.version), style)
+
+
+def role_of(chat: ChatView, teams_id: str | None) -> Role:
+    """The reader's role from the chat as the database has it (never from the card)."""
+    if teams_id is None:
+        return Role.OTHER
+    if chat.owner_teams_id == teams_id:
+        return Role.OWNER
+    for member in chat.participants:
+        if member.person.teams_id == teams_id:
+            if member.role == ParticipantRole.OWNER:
+                return Role.OWNER
+            if member.role == ParticipantRole.SUPERVISOR:
+                return Role.SUPERVISOR_IN
+            return Role.INVITED
+    return Role.SUPERVISOR if teams_id in chat.supervisors else Role.OTHER
+
+
+def viewers(chat: ChatView) -> list[str]:
+    """Who gets a view of their own: participants first, then supervisors (at most 60)."""
+    ids = [m.person.teams_id for m in chat.participants] + list(chat.supervisors)
+    return list(dict.fromkeys(ids))[:REFRESH_USERS]
+
+
+def _actions(chat: ChatView, role: Role, t: TextLookup) -> list[dict[str, Any]]:
+    """The buttons of ``role`` in the chat's state, primary ones first."""
+    accept = _button(t, ACCEPT, chat, "positive")
+    close = _button(t, CLOSE, chat, "destructive")
+    invite, transfer = _button(t, INVITE, chat), _button(t, TRANSFER, chat)
+    join, leave = _button(t, JOIN, chat), _button(t, LEAVE, chat)
+    if chat.state == ChatState.WAITING:
+        return {
+            Role.SUPERVISOR: [accept, join],
+            Role.SUPERVISOR_IN: [accept, leave],
+            Role.INVITED: [accept, leave],
+        }.get(role, [accept])
+    if chat.state == ChatState.ACTIVE:
+        return {
+            Role.OWNER: [close, transfer, invite],
+            Role.INVITED: [invite, leave],
+            Role.SUPERVISOR_IN: [close, invite, leave],
+            Role.SUPERVISOR: [join, secondary(close)],
+        }.get(role, [])
+    return []
+
+
+def _text(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def headline(chat: ChatView, t: TextLookup, now: datetime) -> str:
+    """ "Waiting · 3 minutes", "Minh Anh is helping", "Closed · 12 minutes"."""
+    if chat.state == ChatState.WAITING:
+        return t("card.headline.waiting", waited=format_duration(now - chat.created_at, t))
+    if chat.state == ChatState.ACTIVE:
+        return t("card.headline.active", agent=chat.owner_name or "-")
+    closed_at = chat.closed_at or chat.created_at
+    return t("card.headline.closed", duration=format_duration(closed_at - chat.created_at, t))
+
+
+def band(chat: ChatView, t: TextLookup, now: datetime) -> dict[str, Any]:
+    return {
+        "type": "Container",
+        "style": _BAND[chat.state],
+        "bleed": True,
+        "items": [_text(headline(chat, t, now), weight="Bolder", size="Medium")],
+    }
+
+
+def question(chat: ChatView) -> list[str]:
+    """What the customer wrote first, without a department name typed as the answer to
+    the department question."""
+    chosen = chat.department.casefold()
+    return [m for m in chat.first_messages if m.strip().casefold() != chosen]
+
+
+def _preview(text: str, limit: int = _PREVIEW_CHARS) -> str:
+    text = " ".join(text.split()) if limit < _PREVIEW_CHARS else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary(chat: ChatView) -> str:
+    """What a phone's notification says: "Lan: Chào shop, đơn hàng #A1234…"."""
+    asked = question(chat)
+    if not asked:
+        return chat.customer_name
+    return f"{chat.customer_name}: {_preview(asked[0], _SUMMARY_CHARS)}"
 
 
 def participant_list(chat: ChatView, t: TextLookup) -> str:
@@ -72,104 +217,72 @@ def participant_list(chat: ChatView, t: TextLookup) -> str:
     )
 
 
-def _preview(text: str) -> str:
-    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+def _facts(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
+    customer = f"{card_text(chat.customer_name)} · {channel_name(chat.customer_channel)}"
+    facts = [{"title": t("card.customer"), "value": customer}]
+    if chat.customer_contact:
+        facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})
+    if chat.earlier_chats:
+        returning = t(
+            "card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-"
+        )
+        facts.append({"title": t("card.returning_title"), "value": returning})
+    facts.append({"title": t("card.department"), "value": chat.department or "-"})
+    if chat.participants and chat.state != ChatState.CLOSED:
+        facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
+    if chat.state == ChatState.CLOSED:
+        facts.append({"title": t("card.owner"), "value": chat.owner_name or "-"})
+        facts.append({"title": t("card.messages"), "value": str(chat.message_count)})
+    if chat.tags:
+        facts.append({"title": t("card.tags"), "value": ", ".join(chat.tags)})
+    return facts
+
+
+def _earlier(
+    chat: ChatView, t: TextLookup, links: Callable[[str], str] | None
+) -> list[dict[str, Any]]:
+    """Links to a returning customer's earlier transcripts, as one line of text (links
+    in text take no button space on a phone)."""
+    if not chat.earlier_chats or links is None:
+        return []
+    items = " · ".join(
+        f"[{t('card.earlier_chat', id=chat_id)}]({links(ref)})"
+        for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
+    )
+    return [_text(t("card.earlier_transcripts", links=items), isSubtle=True, size="Small")]
 
 
 def request_card(
-    chat: ChatView, t: TextLookup, *, note: str | None = None, transcript_url: str | None = None
+    chat: ChatView,
+    t: TextLookup,
+    *,
+    now: datetime | None = None,
+    viewer: str | None = None,
+    note: str | None = None,
+    links: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """The card for a chat's current state; its buttons are the moves valid in that state."""
-    facts = [
-        {"title": t("card.customer"), "value": card_text(chat.customer_name)},
-        *(
-            [{"title": t("card.contact"), "value": card_text(chat.customer_contact)}]
-            if chat.customer_contact
-            else []
-        ),
-        {"title": t("card.channel"), "value": chat.customer_channel},
-        {"title": t("card.department"), "value": chat.department},
-        {"title": t("card.state"), "value": t(f"card.state.{chat.state.value}")},
-    ]
-    body: list[dict[str, Any]] = []
-    actions: list[dict[str, Any]] = []
-    if chat.state == ChatState.CLOSED:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": t("card.summary"),
-                "weight": "Bolder",
-                "size": "Medium",
-                "wrap": True,
-            }
-        )
-        closed_at = chat.closed_at or chat.created_at
-        facts += [
-            {"title": t("card.owner"), "value": chat.owner_name or "-"},
-            {"title": t("card.duration"), "value": format_duration(closed_at - chat.created_at)},
-            {"title": t("card.messages"), "value": str(chat.message_count)},
-            {"title": t("card.closed_at"), "value": _when(closed_at)},
-        ]
-        if transcript_url:
-            actions.append(
-                {"type": "Action.OpenUrl", "title": t("card.transcript"), "url": transcript_url}
-            )
-    else:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": t("card.new_chat"),
-                "weight": "Bolder",
-                "size": "Medium",
-                "wrap": True,
-            }
-        )
-        facts.append({"title": t("card.waiting_since"), "value": _when(chat.created_at)})
-        if chat.state == ChatState.ACTIVE:
-            facts.append({"title": t("card.owner"), "value": chat.owner_name or "-"})
-            body.append(
-                {
-                    "type": "TextBlock",
-                    "text": t("card.accepted_by", agent=chat.owner_name or "-"),
-                    "color": "Good",
-                    "wrap": True,
-                }
-            )
-            actions += [
-                _button(t("card.invite"), INVITE, chat),
-                _button(t("card.transfer"), TRANSFER, chat),
-                _button(t("card.join"), JOIN, chat),
-                _button(t("card.leave"), LEAVE, chat),
-                _button(t("card.close"), CLOSE, chat, "destructive"),
-            ]
-        else:
-            actions += [
-                _button(t("card.accept"), ACCEPT, chat, "positive"),
-                _button(t("card.join"), JOIN, chat),
-            ]
-        if chat.participants:
-            facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
-    facts += tags_fact(chat, t)
-    body.append({"type": "FactSet", "facts": facts})
-    if chat.first_messages and chat.state != ChatState.CLOSED:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": t("card.first_messages"),
-                "isSubtle": True,
-                "wrap": True,
-                "spacing": "Medium",
-            }
-        )
-        body += [
-            {"type": "TextBlock", "text": card_text(_preview(m)), "wrap": True}
-            for m in chat.first_messages
-        ]
-    tag_body, tag_actions = tag_section(chat, t)
-    body += tag_body
-    actions += tag_actions
+    """The card of a chat as ``viewer`` (a Teams user id) sees it; None: the shared card.
+
+    ``now`` dates the waiting time; ``links`` makes transcript links from chat
+    references (the closed chat's own, a returning customer's earlier ones).
+    """
+    now = now or chat.created_at
+    role = role_of(chat, viewer)
+    body: list[dict[str, Any]] = [band(chat, t, now)]
     if note:
-        body.append({"type": "TextBlock", "text": note, "color": "Attention", "wrap": True})
+        body.append(_text(note, color="Attention", weight="Bolder"))
+    body += [_text(card_text(_preview(m))) for m in question(chat)]
+    body.append({"type": "FactSet", "facts": _facts(chat, t), "spacing": "Medium"})
+    body += _earlier(chat, t, links)
+    actions = _actions(chat, role, t)
+    if chat.state == ChatState.CLOSED and links is not None:
+        actions.append(
+            {"type": "Action.OpenUrl", "title": t("card.transcript"), "url": links(chat.ref)}
+        )
+    if role != Role.OTHER:
+        tag_body, tag_actions = tag_section(chat, t)
+        body += tag_body
+        actions += [secondary(a) for a in tag_actions]
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -178,4 +291,14 @@ def request_card(
     }
     if actions:
         card["actions"] = actions
+    users = viewers(chat)
+    if chat.state != ChatState.CLOSED and users:
+        card["refresh"] = {
+            "action": {
+                "type": "Action.Execute",
+                "verb": REFRESH,
+                "data": action_data(REFRESH, chat.ref, chat.version),
+            },
+            "userIds": users,
+        }
     return card

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from cards.actions import TAG, action_data, card_input
 from store.core import ChatView
 from store.models import ChatState
+from store.tagkeys import tag_name
 
 TAGS_INPUT = "tags"
 
@@ -59,4 +60,4 @@ def selected_tags(activity: dict[str, Any]) -> tuple[str, ...]:
         names = value.split(",")
     else:
         names = []
-    return tuple(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    return tuple(dict.fromkeys(tag_name(n) for n in names if n.strip()))

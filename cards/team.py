@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.actions import AGENT_INPUT, DECLINE, JOIN, TAKE, action_data
+from cards.actions import AGENT_INPUT, DECLINE, JOIN, REFRESH, TAKE, action_data
 from cards.markdown import card_text
 from cards.request import SCHEMA_VERSION, TextLookup, button
 from store.core import ChatView, Person
-from store.models import OfferKind
+from store.models import OfferKind, OfferState
 from store.team import OfferView
 
 
@@ -52,32 +52,39 @@ def picker_card(
     )
 
 
-def offer_card(chat: ChatView, offer: OfferView, t: TextLookup) -> dict[str, Any]:
-    """What the invited colleague (or the transfer's recipient) answers; only they may."""
+def offer_card(
+    chat: ChatView, offer: OfferView, t: TextLookup, viewer: str | None = None
+) -> dict[str, Any]:
+    """What the invited colleague (or the transfer's recipient) answers; only they may,
+    so only their own view (Teams refreshes it for them) has the buttons. Everyone else
+    reads who was asked."""
     accept_verb, accept_key = (
         (TAKE, "offer.take") if offer.kind == OfferKind.TRANSFER else (JOIN, "offer.join")
     )
-    return _card(
-        [
-            _text(
-                t(
-                    f"offer.{offer.kind.value}.title",
-                    sender=offer.sender.name,
-                    customer=card_text(chat.customer_name),
-                ),
-                weight="Bolder",
-            ),
-            _text(t("offer.only_for", recipient=offer.recipient.name), isSubtle=True),
-        ],
-        [
-            button(
-                t(accept_key),
-                action_data(accept_verb, chat.ref, chat.version, offer.id),
-                "positive",
-            ),
-            button(t("offer.decline"), action_data(DECLINE, chat.ref, chat.version, offer.id)),
-        ],
+    title = t(
+        f"offer.{offer.kind.value}.title",
+        sender=offer.sender.name,
+        customer=card_text(chat.customer_name),
     )
+    body = [
+        _text(title, weight="Bolder"),
+        _text(t("offer.only_for", recipient=offer.recipient.name), isSubtle=True),
+    ]
+    pending = offer.state == OfferState.PENDING
+    if viewer == offer.recipient.teams_id and pending:
+        accept = action_data(accept_verb, chat.ref, chat.version, offer.id)
+        decline = action_data(DECLINE, chat.ref, chat.version, offer.id)
+        return _card(
+            body, [button(t(accept_key), accept, "positive"), button(t("offer.decline"), decline)]
+        )
+    card = _card(body)
+    if pending:
+        data = action_data(REFRESH, chat.ref, chat.version, offer.id)
+        card["refresh"] = {
+            "action": {"type": "Action.Execute", "verb": REFRESH, "data": data},
+            "userIds": [offer.recipient.teams_id],
+        }
+    return card
 
 
 def status_card(text: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
-from bot.transcript import render
+from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
 from console.charts import bar_chart
@@ -237,7 +237,9 @@ async def chat_transcript(request: web.Request) -> web.Response:
     found = await request.app[keys.STORE].transcript(chat_id)
     if found is None:
         raise web.HTTPNotFound()
-    response = web.Response(text=render(found, texts(request)), content_type="text/html")
+    zone = found.chat.time_zone or request.app[keys.SETTINGS].time_zone
+    page = render(found, texts(request), zone)
+    response = web.Response(text=page, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

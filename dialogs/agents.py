@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.departments import with_returning
-from cards.request import CARD_CONTENT_TYPE, card_activity, request_card
+from cards.request import CARD_CONTENT_TYPE
 from dialogs import canned, notes
 from dialogs.activity import (
     activity_keys,
@@ -17,13 +16,21 @@ from dialogs.activity import (
     thread_of,
 )
 from dialogs.attachments import as_attachments, read_files, stored_text
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
-from dialogs.notices import mention_answer, mention_reply, relay_refused
+from dialogs.notices import kept_as_note, mention_answer, mention_reply, relay_refused
 from dialogs.ratings import with_rating_question
-from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
+from dialogs.replies import (
+    Mention,
+    card_update,
+    text_activity,
+    to_conversation,
+    to_customer,
+    to_thread,
+)
 from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
 from store.models import ChatState
@@ -86,9 +93,8 @@ class AgentTurn:
         self.t = ctx.team_texts
 
     def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
-        url = self.ctx.transcript_url(chat.ref) if chat.state == ChatState.CLOSED else None
-        card = request_card(chat, self.t, note=note, transcript_url=url)
-        return with_returning(card, chat, self.t, self.ctx.transcript_url)
+        """The card as the presser sees it: their role's buttons (the invoke's answer)."""
+        return chat_card(self.ctx, chat, viewer=self.person.teams_id, note=note)
 
     def tell(self, chat: ChatView, key: str, **values: Any) -> list[Outgoing]:
         """Tell the acting agent in the thread; an invoke is answered on its card instead."""
@@ -103,7 +109,8 @@ class AgentTurn:
         return self.tell(chat, "agent.already_closed")
 
     def updated(self, chat: ChatView) -> Outgoing:
-        return card_update(chat.id, card_activity(self.card(chat), self.t("card.new_chat")))
+        """The shared card, redrawn for everyone; Teams asks for each viewer's own."""
+        return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
 
     async def accept(self, chat_id: int) -> InvokeAnswer | None:
         def on_accepted(chat: ChatView) -> list[Outgoing]:
@@ -111,7 +118,7 @@ class AgentTurn:
             joined = customer_t("customer.agent_joined", agent=chat.owner_name)
             return [
                 self.updated(chat),
-                to_conversation(chat.customer_reference, text_activity(joined)),
+                to_customer(chat, text_activity(joined)),
             ]
 
         def on_taken(chat: ChatView) -> list[Outgoing]:
@@ -156,8 +163,8 @@ class AgentTurn:
             return [
                 self.updated(chat),
                 to_thread(chat.id, text_activity(link)),
-                to_conversation(
-                    chat.customer_reference,
+                to_customer(
+                    chat,
                     with_rating_question(
                         self.ctx, chat, text_activity(customer_t("customer.chat_ended"))
                     ),
@@ -271,4 +278,5 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         on_relay=on_relay,
         on_refused=relay_refused(ctx.team_texts, person),
         attachments=files.passed,
+        on_kept=kept_as_note(ctx.team_texts),
     )

@@ -34,6 +34,7 @@ class FlowContext:
     public_url: str = "http://localhost:3978"
     # Ask customers to rate a chat when it closes (CSAT_ENABLED).
     csat_enabled: bool = True
+    time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

@@ -23,7 +23,7 @@ from dialogs.attachments import Files, as_attachments, links, read_files, stored
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.ratings import rating_message
-from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
 from store.audience import Audience, Choices
@@ -82,26 +82,38 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         contact=prechat.contact,
     )
 
-    def shown_files(chat_id: int) -> list[Outgoing]:
-        if not files.passed:
+    def posted(chat_id: int, *, with_text: bool) -> list[Outgoing]:
+        """What the customer sent, as one post in the thread: their words and their
+        files together (the first words are on the card already)."""
+        said = with_text and bool(text.strip())
+        if not said and not files.passed:
             return []
-        shown = team("agent.customer_files", name=message_text(name), files=links(files.passed))
+        if said:
+            shown = team("agent.customer_says", name=message_text(name), text=message_text(text))
+            if files.passed:
+                shown += "\n\n" + links(files.passed)
+        else:
+            shown = team("agent.customer_files", name=message_text(name), files=links(files.passed))
         activity = text_activity(shown)
-        activity["attachments"] = as_attachments(files.passed, images_only=True)
+        if files.passed:
+            activity["attachments"] = as_attachments(files.passed, images_only=True)
         return [to_thread(chat_id, activity)]
 
+    channel = str(activity.get("channelId") or "")
+
     def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
-        return [to_conversation(reference, choice_prompt(Audience(departments=known), t, name))]
+        question = choice_prompt(Audience(departments=known), t, name, channel)
+        return [to_conversation(reference, question)]
 
     def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
         if chat.held:
             # Beyond the intake limits: kept and answered; the card follows on the timer.
             held = text_activity(t("customer.held", name=name))
-            return [to_conversation(reference, held), *refusal]
+            return [to_customer(chat, held), *refusal]
         return [
-            to_conversation(reference, customer_notice(chat, audience, t, name)),
+            to_customer(chat, customer_notice(chat, audience, t, name)),
             *post_request(ctx, chat, audience, previous),
-            *shown_files(chat.id),
+            *posted(chat.id, with_text=False),
             *refusal,
         ]
 
@@ -119,15 +131,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         if choices is not None:
             # Still no department: the message is kept; ask again while there is a choice.
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
-        says = [
-            to_thread(
-                chat_id,
-                text_activity(
-                    team("agent.customer_says", name=message_text(name), text=message_text(text))
-                ),
-            )
-        ]
-        return [*(says if text.strip() else []), *shown_files(chat_id), *refusal]
+        return [*posted(chat_id, with_text=True), *refusal]
 
     def on_flood() -> list[Outgoing]:
         return [to_conversation(reference, text_activity(t("customer.too_fast")))]

@@ -60,6 +60,21 @@ def relay_refused(t: Texts, person: Person) -> ViewCompose:
     return compose
 
 
+def kept_as_note(t: Texts) -> ViewCompose:
+    """The one-time hint to a colleague whose reply was kept as an internal note: said
+    in the thread without an @mention, so it does not notify them again."""
+
+    def compose(chat: ChatView) -> list[Outgoing]:
+        how = (
+            t("agent.how_accept")
+            if chat.state == ChatState.WAITING
+            else t("agent.how_invite", owner=chat.owner_name)
+        )
+        return [to_thread(chat.id, text_activity(t("agent.kept_as_note", how=how)))]
+
+    return compose
+
+
 def manage_compose(ctx: FlowContext, activity: dict[str, Any]) -> ManageCompose:
     """Answers to a supervisor's change of the room's lists (canned answers and tags)."""
     bot = bot_name(activity)

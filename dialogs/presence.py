@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Protocol
 
 from cards.departments import availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
@@ -17,6 +19,12 @@ from store.outbox import Outgoing
 from store.rooms import AvailabilityChanged
 
 WORDS = {status.value: status for status in Availability}
+
+
+class PresenceSource(Protocol):
+    """Where Teams presence comes from (Microsoft Graph; a fake in tests)."""
+
+    async def presences(self, ids: Sequence[str]) -> dict[str, str]: ...
 
 
 async def set_availability(ctx: FlowContext, activity: dict[str, Any], word: str) -> None:
@@ -65,6 +73,23 @@ async def status_card(ctx: FlowContext, activity: dict[str, Any]) -> None:
             )
         ],
     )
+
+
+async def follow_teams_presence(
+    ctx: FlowContext, graph: PresenceSource, interval: float = 30.0
+) -> int:
+    """One poll of Teams presence: the department members' availability follows it
+    (typed availability holds until their presence changes); returns how many changed."""
+    if not await ctx.store.claim_presence_poll(timedelta(seconds=interval * 0.9)):
+        return 0  # another replica polls this round
+    ids = await ctx.store.presence_ids()
+    if not ids:
+        return 0
+    seen = await graph.presences(ids)
+    followed = await ctx.store.follow_presence(
+        seen, on_waiting=lambda person, chat: came_online(ctx, person, chat)
+    )
+    return followed.changed
 
 
 def is_availability_action(activity: dict[str, Any]) -> bool:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cards.departments import with_returning
 from cards.markdown import card_text, message_text
 from cards.rating import RATE, SCORES, rating_activity, stars
-from cards.request import card_activity, request_card
+from cards.request import card_activity
 from dialogs.activity import activity_keys, customer_key, field, reference_of
+from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
 from dialogs.replies import card_update, text_activity, to_conversation, to_thread
@@ -73,8 +73,7 @@ def read_rating(activity: dict[str, Any]) -> tuple[int, str | None, str | None] 
 def rated_card(ctx: FlowContext, chat: ChatView, score: int, comment: str | None) -> dict[str, Any]:
     """The summary card again, with the customer's rating under it."""
     t = ctx.team_texts
-    card = request_card(chat, t, transcript_url=ctx.transcript_url(chat.ref))
-    card = with_returning(card, chat, t, ctx.transcript_url)
+    card = chat_card(ctx, chat)
     line = t("card.rating", stars=stars(score), score=score)
     if comment:
         line = f"{line} · “{card_text(comment)}”"

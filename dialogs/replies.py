@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.core import Person
+from store.core import TRANSCRIPT_CHAT, ChatView, Person
 from store.outbox import Outgoing, chat_lane, conversation_lane
 
 
@@ -38,6 +38,14 @@ def to_conversation(reference: dict[str, Any], activity: dict[str, Any]) -> Outg
     """Send to a stored conversation (a customer, or a room's root)."""
     lane = conversation_lane(reference["conversation"]["id"])
     return Outgoing(lane, "send", {"conversation": reference, "activity": activity})
+
+
+def to_customer(chat: ChatView, activity: dict[str, Any]) -> Outgoing:
+    """Tell a chat's customer something in the bridge's own words; the transcript keeps it
+    too, so that a forwarded transcript shows everything the customer read."""
+    outgoing = to_conversation(chat.customer_reference, activity)
+    outgoing.payload[TRANSCRIPT_CHAT] = chat.id
+    return outgoing
 
 
 def to_thread(chat_id: int, activity: dict[str, Any]) -> Outgoing:

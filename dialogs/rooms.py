@@ -6,7 +6,6 @@ import logging
 import re
 from typing import Any
 
-from cards.request import card_activity, request_card
 from dialogs.activity import (
     activity_keys,
     bot_name,
@@ -15,6 +14,7 @@ from dialogs.activity import (
     reference_of,
     team_of,
 )
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
@@ -64,8 +64,8 @@ async def setup(
         done = t("agent.setup_done", department=ready.department, supervisor=mention.markup)
         items = [to_conversation(room, text_activity(done, mentions=(mention,)))]
         for chat in waiting:
-            card = request_card(chat, t)
-            items.append(new_thread(chat.id, room, card_activity(card, t("card.new_chat"))))
+            card = chat_card(ctx, chat)
+            items.append(new_thread(chat.id, room, chat_card_activity(ctx, card, chat)))
         return items
 
     outcome = await ctx.store.setup_room(

@@ -13,9 +13,9 @@ from cards.departments import (
     mention_markup,
     with_mentions,
     with_note,
-    with_returning,
 )
-from cards.request import card_activity, format_duration, request_card
+from cards.request import card_activity, format_duration
+from cards.times import valid_zone
 from dialogs.activity import (
     activity_keys,
     channel_of,
@@ -25,6 +25,7 @@ from dialogs.activity import (
     team_of,
     thread_of,
 )
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import (
@@ -33,6 +34,7 @@ from dialogs.replies import (
     new_thread,
     text_activity,
     to_conversation,
+    to_customer,
     to_thread,
 )
 from store.audience import Audience
@@ -61,8 +63,13 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
     is online), and for a returning customer their earlier chats."""
     t = ctx.team_texts
     # A chat just opened is viewed without queries; its history comes with the audience.
-    chat = replace(chat, earlier_chats=audience.earlier_chats, earlier_owner=audience.last_owner)
-    card = with_returning(request_card(chat, t), chat, t, ctx.transcript_url)
+    chat = replace(
+        chat,
+        earlier_chats=audience.earlier_chats,
+        earlier_owner=audience.last_owner,
+        supervisors=tuple(p.teams_id for p in audience.supervisors),
+    )
+    card = chat_card(ctx, chat)
     if audience.back_at is not None:
         card = with_note(card, t("card.outside_hours", when=back_text(audience.back_at)))
     if audience.online:
@@ -82,11 +89,13 @@ def post_request(
     items = []
     if previous is not None:
         moved = t("card.moved", department=chat.department)
-        old = request_card(previous, t, note=moved)
-        del old["actions"]  # Accept belongs to the new card only
+        old = chat_card(ctx, previous, note=moved)
+        # Accept belongs to the new card only; nobody has a view of their own here any more.
+        old.pop("actions", None)
+        old.pop("refresh", None)
         items.append(card_update(chat.id, card_activity(old, moved)))
     card = announced_card(ctx, chat, audience)
-    items.append(new_thread(chat.id, chat.room_reference, card_activity(card, t("card.new_chat"))))
+    items.append(new_thread(chat.id, chat.room_reference, chat_card_activity(ctx, card, chat)))
     return items
 
 
@@ -106,11 +115,13 @@ def customer_notice(chat: ChatView, audience: Audience, t: Texts, name: str) -> 
     return text_activity(t("customer.nobody_online", name=name, department=chat.department))
 
 
-def choice_prompt(audience: Audience, t: Texts, name: str) -> dict[str, Any]:
+def choice_prompt(audience: Audience, t: Texts, name: str, channel: str = "") -> dict[str, Any]:
     return department_choice(
         audience.departments,
         t("customer.choose_department", name=name),
         t("customer.choose_department_hint"),
+        channel,
+        t("customer.choose_button"),
     )
 
 
@@ -138,7 +149,7 @@ async def announce_unanswered(ctx: FlowContext) -> int:
             # A chat held back by the intake limits: its card is posted now.
             return post_request(ctx, chat, audience, None)
         people = _unique(audience.online + audience.supervisors)
-        waited = format_duration(ctx.store.clock() - chat.created_at)
+        waited = format_duration(ctx.store.clock() - chat.created_at, t)
         text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)
         customer_t = ctx.customer_texts(chat.customer_locale)
         position = customer_t(
@@ -146,7 +157,7 @@ async def announce_unanswered(ctx: FlowContext) -> int:
         )
         return [
             waiting_notice(chat, people, text),
-            to_conversation(chat.customer_reference, text_activity(position)),
+            to_customer(chat, text_activity(position)),
         ]
 
     return await ctx.store.announce_unanswered(compose)
@@ -233,6 +244,35 @@ async def capacity(ctx: FlowContext, activity: dict[str, Any], argument: str) ->
     )
 
 
+async def time_zone(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
+    """``@Bot timezone <IANA name>`` by a supervisor in the room: the department's
+    transcripts show their times there (``timezone default``: the bridge's TIME_ZONE)."""
+    person = person_of(activity)
+    t = ctx.team_texts
+    markup = mention_markup(person)
+    word = argument.strip()
+    zone = None if word.lower() == "default" else word
+    if not word or (zone is not None and not valid_zone(zone)):
+        text = t("agent.time_zone_usage", mention=markup, example="Asia/Ho_Chi_Minh")
+        await ctx.store.notify(activity_keys(activity), _reply(activity, text, person))
+        return
+
+    def on_set(department: str) -> list[Outgoing]:
+        shown = zone or ctx.time_zone
+        text = t("agent.time_zone_set", mention=markup, department=department, zone=shown)
+        return _reply(activity, text, person)
+
+    await ctx.store.set_time_zone(
+        person,
+        channel_of(activity),
+        zone,
+        activity_keys(activity),
+        on_set=on_set,
+        on_not_room=lambda: _reply(activity, t("agent.not_a_room", mention=markup), person),
+        on_refused=lambda: _reply(activity, t("agent.capacity_refused", mention=markup), person),
+    )
+
+
 async def _team(ctx: FlowContext, activity: dict[str, Any]) -> tuple[Person, ...]:
     """The team's members from the Bot Connector's members API.
 
@@ -274,8 +314,12 @@ async def who(ctx: FlowContext, activity: dict[str, Any]) -> None:
             )
             for line in roster.agents
         )
-        limit = str(roster.capacity) if roster.capacity is not None else "∞"
-        text = t("agent.who", department=roster.department, capacity=limit, lines=lines)
+        if roster.capacity is not None:
+            text = t(
+                "agent.who", department=roster.department, capacity=roster.capacity, lines=lines
+            )
+        else:
+            text = t("agent.who_unlimited", department=roster.department, lines=lines)
         return [to_conversation(reference_of(activity), text_activity(text))]
 
     await ctx.store.roster(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.request import card_activity, request_card
 from cards.tags import selected_tags
 from dialogs.activity import (
     activity_keys,
@@ -15,25 +14,26 @@ from dialogs.activity import (
     reference_of,
     thread_of,
 )
-from dialogs.canned import NAME_LIMIT, valid_name
+from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import manage_compose, mention_answer, mention_reply
-from dialogs.replies import Mention, card_update, text_activity, to_conversation, to_thread
+from dialogs.replies import Mention, card_update, text_activity, to_conversation
 from store.core import ChatView, NotAllowed
 from store.outbox import Outgoing
+from store.tagkeys import TAG_LIMIT, tag_name, valid_tag
 from store.tools import Tagged, UnknownTags
 
 
 def _names(text: str) -> list[str]:
-    return list(dict.fromkeys(n.lower() for n in text.replace(",", " ").split()))
+    return list(dict.fromkeys(tag_name(n) for n in text.replace(",", " ").split()))
 
 
 async def _invalid(ctx: FlowContext, activity: dict[str, Any], names: list[str]) -> bool:
     """Refuse a name that cannot be a tag, saying which one and why."""
-    bad = next((n for n in names if not valid_name(n)), None)
+    bad = next((n for n in names if not valid_tag(n)), None)
     if bad is not None:
-        await mention_reply(ctx, activity, "tags.bad_name", name=bad, limit=NAME_LIMIT)
+        await mention_reply(ctx, activity, "tags.bad_name", name=bad, limit=TAG_LIMIT)
     return bad is not None
 
 
@@ -84,16 +84,13 @@ class _Tagging:
         self.by_invoke = by_invoke
         self.t = ctx.team_texts
 
-    def _card(self, chat: ChatView) -> dict[str, Any]:
-        return request_card(chat, self.t)
+    def _card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
+        """The presser's view of the card (the invoke's answer)."""
+        return chat_card(self.ctx, chat, viewer=self.person.teams_id, note=note)
 
     def on_tagged(self, chat: ChatView) -> list[Outgoing]:
-        items = [card_update(chat.id, card_activity(self._card(chat), self.t("card.new_chat")))]
-        if not self.by_invoke:
-            tags = ", ".join(chat.tags) or self.t("tags.no_tags")
-            shown = self.t("tags.set", agent=self.person.name, tags=tags)
-            items.append(to_thread(chat.id, text_activity(shown)))
-        return items
+        """The card shows the tags; the thread gets no notice (nobody has to act on it)."""
+        return [card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))]
 
     def _unknown_text(self, outcome: UnknownTags, mention: str) -> str:
         known = ", ".join(outcome.known) or self.t("tags.none_known")
@@ -139,10 +136,10 @@ class _Tagging:
                 return self._card(chat)
             case UnknownTags(chat=chat):
                 note = self._unknown_text(outcome, self.person.name)
-                return request_card(chat, self.t, note=note)
+                return self._card(chat, note)
             case NotAllowed(chat):
                 note = self.t("tags.refused", mention=self.person.name)
-                return request_card(chat, self.t, note=note)
+                return self._card(chat, note)
         return None
 
 

@@ -29,7 +29,7 @@ from dialogs.agents import (
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import Mention, text_activity, to_conversation, to_thread
+from dialogs.replies import Mention, text_activity, to_customer, to_thread
 from store.core import ChatView, Duplicate, NoSuchChat, Person
 from store.models import ChatState, OfferKind, ParticipantRole
 from store.outbox import Outgoing
@@ -51,10 +51,7 @@ class TeamTurn(AgentTurn):
 
     def to_customer(self, chat: ChatView, key: str, **values: Any) -> Outgoing:
         text = self.ctx.customer_texts(chat.customer_locale)(key, **values)
-        return to_conversation(chat.customer_reference, text_activity(text))
-
-    def in_thread(self, chat: ChatView, key: str, **values: Any) -> Outgoing:
-        return to_thread(chat.id, text_activity(self.t(key, **values)))
+        return to_customer(chat, text_activity(text))
 
     def answer(self, outcome: object, done: dict[str, Any] | None = None) -> InvokeAnswer | None:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
@@ -69,7 +66,16 @@ class TeamTurn(AgentTurn):
                 return card_answer(done or {})
         return None
 
-    async def _current(self, chat_id: int) -> InvokeAnswer | None:
+    async def offer_view(self, chat_id: int, offer_id: int) -> InvokeAnswer | None:
+        """An invitation or transfer card as the presser sees it, from the database."""
+        found = await self.ctx.store.offer_of(chat_id, offer_id)
+        if found is None:
+            return error_answer(404, "no such offer")
+        chat, offer = found
+        return card_answer(offer_card(chat, offer, self.t, viewer=self.person.teams_id))
+
+    async def current(self, chat_id: int) -> InvokeAnswer | None:
+        """The card as it is now, in the presser's view."""
         chat = await self.ctx.store.chat_view(chat_id)
         return card_answer(self.card(chat)) if chat else error_answer(404, "no such chat")
 
@@ -115,7 +121,8 @@ class TeamTurn(AgentTurn):
                 return self.refusal_answer(reason)
             await self.ctx.store.notify(self.keys, self.refused(chat, reason))
             return None
-        picker = card_activity(picker_card(chat, verb, colleagues, self.t), self.t("card.new_chat"))
+        summary = self.t(f"pick.{verb}.title", customer=chat.customer_name)
+        picker = card_activity(picker_card(chat, verb, colleagues, self.t), summary)
         await self.ctx.store.notify(self.keys, [to_thread(chat.id, picker)])
         return message_answer(self.t(f"pick.{verb}.posted")) if self.by_invoke else None
 
@@ -145,7 +152,7 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         sent = self.t(f"offer.{kind.value}.sent", recipient=recipient.name)
         return self.answer(outcome, status_card(sent))
 
@@ -165,9 +172,9 @@ class TeamTurn(AgentTurn):
                     to_thread(chat.id, text_activity(text, mentions=(sender,))),
                     self.to_customer(chat, "customer.agent_changed", agent=self.person.name),
                 ]
+            # The card lists the participants: no notice in the thread.
             return [
                 self.updated(chat),
-                self.in_thread(chat, "offer.invite.joined", agent=self.person.name),
                 self.to_customer(chat, "customer.agent_added", agent=self.person.name),
             ]
 
@@ -182,7 +189,7 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         done = None
         if isinstance(outcome, Moved) and outcome.offer is not None:
             key = "accepted" if accept else "declined_by_you"
@@ -197,10 +204,8 @@ class TeamTurn(AgentTurn):
             return await self.answer_offer(chat_id, offer_id, OfferKind.INVITE, accept=True)
 
         def on_joined(chat: ChatView) -> list[Outgoing]:
-            return [
-                self.updated(chat),
-                self.in_thread(chat, "team.supervisor_joined", agent=self.person.name),
-            ]
+            # The card shows who joined; the thread stays for the conversation.
+            return [self.updated(chat)]
 
         # The team's owners may join like supervisors; Teams says who they are.
         members = await self._roster() or []
@@ -217,12 +222,12 @@ class TeamTurn(AgentTurn):
             on_refused=self.refused,
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         return self.answer(outcome)
 
     async def leave(self, chat_id: int) -> InvokeAnswer | None:
         def on_left(chat: ChatView, role: ParticipantRole) -> list[Outgoing]:
-            items = [self.updated(chat), self.in_thread(chat, "team.left", agent=self.person.name)]
+            items = [self.updated(chat)]
             if role == ParticipantRole.INVITED:
                 items.append(self.to_customer(chat, "customer.agent_left", agent=self.person.name))
             return items
@@ -231,7 +236,7 @@ class TeamTurn(AgentTurn):
             chat_id, self.person, self.keys, on_left=on_left, on_refused=self.refused
         )
         if isinstance(outcome, Duplicate):
-            return await self._current(chat_id)
+            return await self.current(chat_id)
         return self.answer(outcome)
 
 
@@ -286,6 +291,12 @@ async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer
             )
         case actions.DECLINE:
             return await turn.answer_offer(chat_id, action.offer_id, None, accept=False)
+        case actions.REFRESH if action.offer_id is not None:
+            # The invitation or transfer as this reader sees it (buttons: its recipient's).
+            return await turn.offer_view(chat_id, action.offer_id)
+        case actions.REFRESH:
+            # Teams asks for this reader's view: their role's buttons, from the database.
+            return await turn.current(chat_id)
         case actions.TAG:
             card = await tags.card_tag(turn.ctx, turn.activity, chat_id, by_invoke=turn.by_invoke)
             return card_answer(card) if card is not None else error_answer(404, "no such chat")

@@ -6,8 +6,10 @@
 from store.chats import ChatLifecycle
 from store.console import Console
 from store.console_settings import ConsoleSettings
+from store.departments import DepartmentSettings
 from store.front import FrontDoor
 from store.history import History
+from store.presence import PresenceSync
 from store.ratings import Ratings
 from store.reports import Reports
 from store.rooms import Rooms
@@ -21,8 +23,10 @@ class Store(
     ChatLifecycle,
     Console,
     ConsoleSettings,
+    DepartmentSettings,
     FrontDoor,
     History,
+    PresenceSync,
     Ratings,
     Reports,
     Rooms,

@@ -131,6 +131,14 @@ class Relayed:
 
 
 @dataclass(frozen=True)
+class KeptAsNote:
+    """A reply in an open chat's thread by someone not taking part: kept for the team
+    as an internal note, not sent to the customer."""
+
+    chat: ChatView
+
+
+@dataclass(frozen=True)
 class Closed:
     chat: ChatView
 
@@ -457,8 +465,15 @@ class ChatLifecycle(StoreCore):
         on_relay: Callable[[int, dict[str, Any]], list[Outgoing]],
         on_refused: ViewCompose,
         attachments: Sequence[dict[str, Any]] = (),
-    ) -> Duplicate | Relayed | NotAllowed | NoSuchChat:
-        """Relay a thread reply to the customer if its writer takes part in an open chat."""
+        on_kept: ViewCompose | None = None,
+    ) -> Duplicate | Relayed | KeptAsNote | NotAllowed | NoSuchChat:
+        """Relay a thread reply to the customer if its writer takes part in an open chat.
+
+        With ``on_kept``, a reply that cannot be relayed while the chat is open is kept as
+        an internal note (colleagues talk in the thread; as notes in Zendesk or
+        Intercom), and ``on_kept`` tells the writer once per chat: only with their
+        first such note, so a conversation among colleagues is not answered each time.
+        """
         async with self._transaction() as session:
             if not await self._first_time(session, dedupe_keys):
                 return Duplicate()
@@ -474,20 +489,38 @@ class ChatLifecycle(StoreCore):
                     Participant.left_at.is_(None),
                 )
             )
-            if participant is None or chat.state != ChatState.ACTIVE:
-                view = await self._view(session, chat.id)
+            relayed = participant is not None and chat.state == ChatState.ACTIVE
+            view = None if relayed else await self._view(session, chat.id)
+            if view is not None and (on_kept is None or chat.state == ChatState.CLOSED):
                 self._enqueue(session, on_refused(view), now)
                 return NotAllowed(view)
+            noted_before = (
+                None
+                if relayed
+                else await session.scalar(
+                    select(Message.id)
+                    .where(
+                        Message.chat_id == chat.id,
+                        Message.agent_id == agent.id,
+                        Message.kind == MessageKind.NOTE,
+                    )
+                    .limit(1)
+                )
+            )
             self._note(
                 session,
                 chat.id,
-                MessageKind.OUTGOING,
+                MessageKind.OUTGOING if relayed else MessageKind.NOTE,
                 agent.name,
                 text,
                 agent_id=agent.id,
                 source_key=source_key,
                 attachments=list(attachments),
             )
+            if view is not None:
+                if noted_before is None and on_kept is not None:
+                    self._enqueue(session, on_kept(view), now)
+                return KeptAsNote(view)
             if chat.first_reply_at is None:
                 chat.first_reply_at = now
             customer = await session.get(Customer, chat.customer_id)

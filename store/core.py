@@ -37,6 +37,7 @@ from store.models import (
     Participant,
     ParticipantRole,
     Setting,
+    Supervisor,
     Tag,
     UTCDateTime,
 )
@@ -46,6 +47,9 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 DEFAULT_DEPARTMENT = "default"
+# An outgoing message to a customer whose payload names a chat under this key is also kept
+# in that chat's transcript as the bridge's own words (the key is removed before sending).
+TRANSCRIPT_CHAT = "transcript_chat"
 
 
 def utc_now() -> datetime:
@@ -101,6 +105,9 @@ class ChatView:
     customer_contact: str | None = None  # e-mail or phone from the website's pre-chat form
     # Beyond the new-chat limits: its card is posted later (True on the release too).
     held: bool = False
+    # Teams ids of the department's supervisors: they get a card view of their own.
+    supervisors: tuple[str, ...] = ()
+    time_zone: str | None = None  # the department's own, if it has one
 
 
 @dataclass(frozen=True)
@@ -239,6 +246,11 @@ class StoreCore:
         raise RuntimeError(f"{what} could not be stored after retries")
 
     def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+        for item in items:
+            chat_id = item.payload.pop(TRANSCRIPT_CHAT, None)
+            said = item.payload.get("activity", {}).get("text")
+            if chat_id is not None and said:
+                self._note(session, chat_id, MessageKind.BOT, "", said)
         session.info["added"].extend(outbox.add_outgoing(session, items, now))
 
     # -- helpers ---------------------------------------------------------------------------
@@ -335,6 +347,12 @@ class StoreCore:
         department_tags = await session.scalars(
             select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
         )
+        supervisors = await session.scalars(
+            select(Agent.teams_id)
+            .join(Supervisor, Supervisor.agent_id == Agent.id)
+            .where(Supervisor.department_id == chat.department_id)
+            .order_by(Supervisor.id)
+        )
         assert customer is not None
         earlier = (
             await session.execute(
@@ -377,6 +395,8 @@ class StoreCore:
             earlier_owner=earlier[0].name if earlier else None,
             held=chat.held,
             customer_contact=customer.contact,
+            supervisors=tuple(supervisors),
+            time_zone=department.time_zone if department else None,
         )
 
     async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:

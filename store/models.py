@@ -73,6 +73,7 @@ class MessageKind(enum.StrEnum):
     OUTGOING = "outgoing"
     NOTE = "note"
     ACTIVITY = "activity"
+    BOT = "bot"  # what the bridge itself told the customer (acknowledgements, who joined)
 
 
 class ParticipantRole(enum.StrEnum):
@@ -140,6 +141,8 @@ class Department(Base):
     created_at: Mapped[datetime]
     # Most chats an agent may own at once here; NULL: the bridge's default (unlimited).
     capacity: Mapped[int | None]
+    # The department's own IANA time zone for its transcripts; NULL: the bridge's TIME_ZONE.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Agent(Base):
@@ -156,6 +159,8 @@ class Agent(Base):
     )
     availability_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The Teams presence Graph last reported (PRESENCE_SYNC=graph); NULL: never read.
+    graph_presence: Mapped[str | None] = mapped_column(String(32))
 
 
 class Supervisor(Base):

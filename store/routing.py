@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audience import Audience, add_member, audience, departments
@@ -24,6 +25,8 @@ from store.models import (
     Supervisor,
 )
 from store.outbox import Outgoing
+
+T = TypeVar("T")
 
 # ``previous`` is the chat as it was in its old department (its card to mark as moved),
 # None when it had none yet.
@@ -255,50 +258,6 @@ class Routing(StoreCore):
             self._note(
                 session, chat.id, MessageKind.ACTIVITY, agent.name, "chat.moved", agent_id=agent.id
             )
-            return outcome
-
-    async def set_capacity(
-        self,
-        person: Person,
-        channel_id: str,
-        capacity: int | None,
-        dedupe_keys: Sequence[str],
-        *,
-        on_set: Callable[[CapacitySet], list[Outgoing]],
-        on_not_room: Callable[[], list[Outgoing]],
-        on_refused: Callable[[], list[Outgoing]],
-    ) -> Duplicate | CapacitySet | NotSupervisor | NotARoom:
-        """A supervisor of the room's department sets how many chats an agent may own."""
-        async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
-            now = self.clock()
-            department = await session.scalar(
-                select(Department).where(Department.channel_id == channel_id)
-            )
-            if department is None:
-                self._enqueue(session, on_not_room(), now)
-                return NotARoom()
-            agent = await self._agent(session, person)
-            result = await session.execute(
-                update(Department)
-                .where(
-                    Department.id == department.id,
-                    exists().where(
-                        and_(
-                            Supervisor.agent_id == agent.id,
-                            Supervisor.department_id == Department.id,
-                        )
-                    ),
-                )
-                .values(capacity=capacity)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                self._enqueue(session, on_refused(), now)
-                return NotSupervisor()
-            outcome = CapacitySet(department=department.name, capacity=capacity)
-            self._enqueue(session, on_set(outcome), now)
             return outcome
 
     async def roster(

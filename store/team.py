@@ -454,6 +454,14 @@ class TeamMoves(StoreCore):
             agent = await session.scalar(select(Agent).where(Agent.teams_id == teams_id))
             return _person(agent) if agent else None
 
+    async def offer_of(self, chat_id: int, offer_id: int) -> tuple[ChatView, OfferView] | None:
+        """An invitation or transfer of a chat, with the chat (None: not one of its offers)."""
+        async with self._sessions() as session:
+            offer = await session.get(Offer, offer_id)
+            if offer is None or offer.chat_id != chat_id:
+                return None
+            return await self._view(session, chat_id), await self._offer_view(session, offer)
+
     async def chat_view(self, chat_id: int) -> ChatView | None:
         async with self._sessions() as session:
             if await session.get(Chat, chat_id) is None:

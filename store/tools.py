@@ -36,9 +36,15 @@ from store.models import (
     UTCDateTime,
 )
 from store.outbox import Outgoing
+from store.tagkeys import tag_key
 
 TO_THREAD = "to_thread"
 TO_CUSTOMER = "to_customer"
+
+
+def _known(rows: Any) -> dict[str, int]:
+    """A department's tags by key: what a typed name finds, with or without its marks."""
+    return {tag_key(name): tag_id for name, tag_id in rows}
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,17 @@ class Tools(StoreCore):
     ) -> ManageOutcome | Duplicate:
         async def change(session: AsyncSession, department: Department, by: int) -> ManageOutcome:
             added, existing = [], []
+            taken = {
+                tag_key(name)
+                for name in await session.scalars(
+                    select(Tag.name).where(Tag.department_id == department.id)
+                )
+            }
             for name in names:
+                if tag_key(name) in taken:  # "hoa-don" when "hóa-đơn" exists
+                    existing.append(name)
+                    continue
+                taken.add(tag_key(name))
                 fresh = await self._insert_ignore(
                     session,
                     Tag,
@@ -348,14 +364,16 @@ class Tools(StoreCore):
         """Remove a tag from the list and from the chats that carry it."""
 
         async def change(session: AsyncSession, department: Department, by: int) -> ManageOutcome:
-            tag_id = await session.scalar(
-                select(Tag.id).where(Tag.department_id == department.id, Tag.name == name)
+            rows = await session.execute(
+                select(Tag.name, Tag.id).where(Tag.department_id == department.id)
             )
-            if tag_id is None:
+            found = [(n, i) for n, i in rows if tag_key(n) == tag_key(name)]
+            if not found:
                 return TagMissing(name)
+            stored, tag_id = found[0]
             await session.execute(delete(ChatTag).where(ChatTag.tag_id == tag_id))
             await session.execute(delete(Tag).where(Tag.id == tag_id))
-            return TagRemoved(name)
+            return TagRemoved(stored)
 
         return await self._manage(person, channel_id, dedupe_keys, compose, change)
 
@@ -422,12 +440,19 @@ class Tools(StoreCore):
             rows = await session.execute(
                 select(Tag.name, Tag.id).where(Tag.department_id == chat.department_id)
             )
-            known = {name: tag_id for name, tag_id in rows}
+            rows = rows.all()
+            names = tuple(sorted(name for name, _ in rows))
+            by_key = _known(rows)
+            known = {
+                n: by_key[tag_key(n)]
+                for n in (*add, *remove, *(exactly or ()))
+                if tag_key(n) in by_key
+            }
             named = [*add, *remove, *(exactly or ())]
             unknown = tuple(dict.fromkeys(n for n in named if n not in known))
             if unknown:
                 view = await self._view(session, chat_id)
-                outcome = UnknownTags(unknown, tuple(sorted(known)), view)
+                outcome = UnknownTags(unknown, names, view)
                 self._enqueue(session, on_unknown(outcome), now)
                 return outcome
             agent = await self._agent(session, person)

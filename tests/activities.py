@@ -138,6 +138,17 @@ def invoke_action(
     return activity
 
 
+def refresh_invoke(
+    service_url: str, who: Agent, thread: str, card: dict[str, Any]
+) -> dict[str, Any]:
+    """Teams asking for ``who``'s own view of ``card`` (Universal Actions' automatic
+    refresh): the card's ``refresh.action``, sent as an ``adaptiveCard/action`` invoke."""
+    action = card["refresh"]["action"]
+    activity = invoke_action(service_url, who, thread, action["verb"], action["data"])
+    activity["value"]["trigger"] = "automatic"
+    return activity
+
+
 def bot_added(service_url: str, who: Agent) -> dict[str, Any]:
     activity = room_message(service_url, who, "", mention_bot=False)
     activity.pop("text")

@@ -290,6 +290,22 @@ async def accept(bridge: Bridge, chat: OpenChat, who: act.Agent) -> None:
     await bridge.settled()
 
 
+async def view_of(bridge: Bridge, chat: OpenChat, who: act.Agent) -> dict[str, Any]:
+    """``who``'s own view of the chat's card now, as Teams fetches it (refresh invoke over
+    HTTP) from the latest card the room holds."""
+    sent = bridge.connector.updates(chat.thread, chat.card_id)
+    if sent:
+        latest = sent[-1]["attachments"][0]["content"]
+    else:
+        created = next(c for c in bridge.connector.created() if c.conversation_id == chat.thread)
+        latest = created.body["activity"]["attachments"][0]["content"]
+    response = await bridge.post(act.refresh_invoke(bridge.service_url, who, chat.thread, latest))
+    assert response.status == 200, await response.text()
+    answer = await response.json()
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
+    return answer["value"]
+
+
 async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> OpenChat:
     before = len(bridge.connector.created())
     response = await bridge.post(act.webchat_message(bridge.service_url, customer, text, **kwargs))

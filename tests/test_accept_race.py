@@ -40,7 +40,7 @@ async def _race(replicas: list[Bridge], *, by_invoke: bool) -> None:
     winner = next(a for a in agents if joined[0].startswith(f"{a.name} has joined"))
     cards = connector.updates(chat.thread, chat.card_id)
     assert len(cards) == 1
-    assert f"Accepted by {winner.name}" in str(cards[0])
+    assert f"{winner.name} is helping" in str(cards[0])
     losers = [a for a in agents if a != winner]
     if by_invoke:
         bodies = [await r.json() for r in responses]

@@ -33,6 +33,7 @@ from tests.conftest import (
     accept,
     open_chat,
     setup_room,
+    view_of,
 )
 from tests.test_bridge import card_of, card_text, verbs
 
@@ -263,9 +264,13 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     await say(bridge, supervisor, "tags list")
     assert "billing, refund, shipping. Chats need a tag" in last_text(bridge, act.ROOM)
     chat = await chat_with_owner(bridge, "cust-tags", owner)
-    # The accepted card offers the department's tags.
-    card = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
-    assert verbs(card) == ["invite", "transfer", "join", "leave", "close", "tag"]
+    # The owner's own view of the accepted card offers the department's tags, with Tag
+    # in the "..." menu; the card everyone shares offers nothing to act on.
+    shared = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
+    assert verbs(shared) == [] and "Input.ChoiceSet" not in json.dumps(shared)
+    card = await view_of(bridge, chat, owner)
+    assert verbs(card) == ["close", "transfer", "invite", "tag"]
+    assert card["actions"][-1]["mode"] == "secondary"
     [choices] = [e for e in card["body"] if e["type"] == "Input.ChoiceSet"]
     assert choices["isMultiSelect"] and [c["value"] for c in choices["choices"]] == [
         "billing",
@@ -281,11 +286,13 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     assert "unknown tag: vip. Known tags: billing, refund, shipping" in last_text(
         bridge, chat.thread
     )
+    posts = len(bridge.connector.activities(chat.thread))
     await say(bridge, owner, "/tag billing", thread=chat.thread)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: billing"
+    # The card shows the tag; the thread gets no notice for it.
+    assert len(bridge.connector.activities(chat.thread)) == posts
     assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "billing"
     # The card's Tag action sets exactly the selection; a stranger may not.
-    version = card_of(bridge.connector.updates(chat.thread)[-1])["actions"][1]["data"]["v"]
+    version = card_of(bridge.connector.updates(chat.thread)[-1])["refresh"]["action"]["data"]["v"]
     data = {"action": "tag", "chat": chat.chat_id, "v": version, "tags": "refund,shipping"}
     refused = await bridge.post(
         act.invoke_action(bridge.service_url, stranger, chat.thread, "tag", data)
@@ -299,12 +306,12 @@ async def test_tags_by_command_and_card_and_required_before_close(bridge: Bridge
     answer = (await pressed.json())["value"]
     assert facts(answer)["Tags"] == "refund, shipping"
     await say(bridge, owner, "/untag refund", thread=chat.thread)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: shipping"
+    assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "shipping"
     # Tagged: the close goes through; the summary and the transcript show the tags.
     await say(bridge, owner, "/close", thread=chat.thread)
     summary = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
-    assert "Chat summary" in card_text(summary) and facts(summary)["Tags"] == "shipping"
-    assert "Tags: shipping" in await transcript_html(bridge, chat)
+    assert card_text(summary).startswith("Closed") and facts(summary)["Tags"] == "shipping"
+    assert "<dt>Tags</dt><dd>shipping</dd>" in await transcript_html(bridge, chat)
 
 
 async def test_tag_submit_fallback_and_require_off(bridge: Bridge) -> None:
@@ -316,7 +323,7 @@ async def test_tag_submit_fallback_and_require_off(bridge: Bridge) -> None:
     chat = await chat_with_owner(bridge, "cust-tag-submit", owner)
     value = {"action": "tag", "chat": chat.chat_id, "v": chat.version + 1, "tags": "billing"}
     await say(bridge, owner, "", thread=chat.thread, value=value)
-    assert last_text(bridge, chat.thread) == "Minh tagged this chat: billing"
+    assert facts(card_of(bridge.connector.updates(chat.thread)[-1]))["Tags"] == "billing"
     await say(bridge, room.supervisor, "tags remove billing")
     await say(bridge, owner, "/close", thread=chat.thread)
     assert "ended" in last_text(bridge, chat.conversation)
@@ -351,7 +358,7 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     html = await transcript_html(bridge, chat)
     for text in ("VIP customer, be quick", "refund approved by finance"):
         assert html.count(text) == 1
-        assert re.search(rf'<li class="note">.*?\[internal\].*?{text}', html), html
+        assert re.search(rf'<li class="note">.*?Internal note · .*?{text}', html), html
     assert "//" not in html and "I was here" not in html
 
 
@@ -411,7 +418,8 @@ async def test_attachments_reach_both_sides_and_refusals_are_explained(bridge: B
     assert len(bridge.connector.activities(chat.conversation)) == before
     assert "not sent to the customer: pasted.png" in last_text(bridge, chat.thread)
     html = await transcript_html(bridge, chat)
-    assert 'href="https://files.test/cat.png">cat.png</a>' in html
+    # A picture shows as a thumbnail that opens it; other files as links.
+    assert '<a href="https://files.test/cat.png"><img src="https://files.test/cat.png"' in html
     assert f'href="{download}">form.docx</a>' in html
 
 
@@ -499,7 +507,8 @@ def _active_chat() -> ChatView:
 
 def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() -> None:
     chat = _active_chat()
-    card = json.loads(json.dumps(request_card(chat, Texts("en"))))
+    # The owner's view (the shared card has no tagging: others may not tag).
+    card = json.loads(json.dumps(request_card(chat, Texts("en"), viewer="29:minh")))
     assert card["version"] == "1.5"
     [choices] = [e for e in card["body"] if e["type"] == "Input.ChoiceSet"]
     assert choices == {
@@ -522,6 +531,7 @@ def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() ->
         "v": 3,
     }
     assert tag["fallback"] == {"type": "Action.Submit", "title": "Tag", "data": tag["data"]}
+    assert tag["mode"] == "secondary"
     closed = request_card(replace(chat, state=ChatState.CLOSED), Texts("en"))
     assert "Input.ChoiceSet" not in json.dumps(closed) and "billing" in json.dumps(closed)
 

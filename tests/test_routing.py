@@ -82,18 +82,19 @@ async def in_room(bridge: Bridge, who: act.Agent, text: str, **kwargs: Any) -> N
 async def test_department_chosen_by_card_goes_to_that_room(bridge: Bridge) -> None:
     _, hung = await two_departments(bridge)
     await go_online(bridge, hung, SALES)
-    await say(bridge, "c-card", "Tôi muốn mua hàng", locale="vi-VN")
-    # Nothing is posted yet: the customer is asked, with a card and suggested actions.
+    # A channel without quick replies (Skype): the question is one card, asked once.
+    await say(bridge, "c-card", "Tôi muốn mua hàng", locale="vi-VN", channel="skype")
+    # Nothing is posted yet: the customer is asked.
     assert bridge.connector.created() == []
     [question] = bridge.connector.activities("conv-c-card")
-    assert "bộ phận" in question["text"]
+    assert "text" not in question and "suggestedActions" not in question
+    assert "bộ phận" in card_text(card_of(question))
     buttons = card_of(question)["actions"]
     assert [b["type"] for b in buttons] == ["Action.Submit", "Action.Submit"]
     assert [b["title"] for b in buttons] == ["Support", "Sales"]
-    assert [a["value"] for a in question["suggestedActions"]["actions"]] == ["Support", "Sales"]
     # A message before the choice is kept; the press comes back as a message with a value.
-    await say(bridge, "c-card", "Giá bao nhiêu?", locale="vi-VN")
-    await say(bridge, "c-card", value=buttons[1]["data"], locale="vi-VN")
+    await say(bridge, "c-card", "Giá bao nhiêu?", locale="vi-VN", channel="skype")
+    await say(bridge, "c-card", value=buttons[1]["data"], locale="vi-VN", channel="skype")
     chat = await created_after(bridge, 0)
     created = bridge.connector.created()[0]
     assert created.body["channelData"]["channel"]["id"] == SALES
@@ -101,6 +102,27 @@ async def test_department_chosen_by_card_goes_to_that_room(bridge: Bridge) -> No
     assert "Tôi muốn mua hàng" in text and "Giá bao nhiêu?" in text and "Sales" in text
     assert chat.thread.startswith(SALES)
     assert "Cảm ơn" in bridge.connector.texts("conv-c-card")[-1]
+
+
+async def test_website_customers_get_quick_replies_only(bridge: Bridge) -> None:
+    _, hung = await two_departments(bridge)
+    await go_online(bridge, hung, SALES)
+    await say(bridge, "c-quick", "Tôi muốn mua hàng", locale="vi-VN")
+    [question] = bridge.connector.activities("conv-c-quick")
+    # One question: a text with the departments as quick replies, no card repeating it.
+    assert "bộ phận" in question["text"] and "attachments" not in question
+    replies = question["suggestedActions"]["actions"]
+    assert [(a["type"], a["value"]) for a in replies] == [
+        ("imBack", "Support"),
+        ("imBack", "Sales"),
+    ]
+    await say(bridge, "c-quick", "Sales", locale="vi-VN")
+    chat = await created_after(bridge, 0)
+    assert chat.thread.startswith(SALES)
+    # The department's name the customer tapped is not shown as their question.
+    card = card_of(bridge.connector.created()[0].body["activity"])
+    assert card["body"][1]["text"] == "Tôi muốn mua hàng"
+    assert card_text(card).count("Sales") == 1
 
 
 async def test_department_chosen_by_word_and_changed_before_accept(bridge: Bridge) -> None:
@@ -174,6 +196,8 @@ async def test_only_online_agents_are_mentioned(bridge: Bridge) -> None:
     listing = bridge.connector.texts(act.ROOM)[-1]
     assert "An: online, 0 open" in listing and "Binh: away" in listing
     assert "Supervisor Mai: offline" in listing
+    # No capacity set: said in words, never as "∞".
+    assert "no limit on open chats" in listing and "∞" not in listing
     # Chi has not acted in the room yet: the team roster lists her too (the bot is left out).
     assert "Chi: offline" in listing and "SupportBot" not in listing
 
@@ -222,11 +246,11 @@ async def test_nobody_online_then_someone_comes_online(bridge: Bridge) -> None:
     room = await setup_room(bridge)
     chat = await open_chat(bridge, "c-nobody", "Anyone?", name="John", locale="en-US")
     [notice] = bridge.connector.texts(chat.conversation)
-    assert notice.startswith("Thanks, John! Nobody from Support is online right now")
+    assert notice.startswith("Thank you! Nobody from Support is online right now")
     card = card_of(bridge.connector.created()[0].body["activity"])
     assert "Nobody of this department is online" in card_text(card) and mentioned(card) == []
     vi_chat = await open_chat(bridge, "c-nobody-vi", "Có ai không?", name="Lan")
-    assert "Hiện không có ai" in bridge.connector.texts(vi_chat.conversation)[0]
+    assert "chưa có nhân viên trực tuyến" in bridge.connector.texts(vi_chat.conversation)[0]
     # The supervisor comes online: each waiting chat mentions them in its thread.
     await go_online(bridge, room.supervisor)
     for waiting in (chat, vi_chat):
@@ -261,7 +285,7 @@ async def test_unanswered_chat_is_announced_once_across_two_bridges(
     assert {e["mentioned"]["id"] for e in announced["entities"]} == {an.id, room.supervisor.id}
     assert len(await announcements(first, earlier)) == 1
     told = first.connector.texts(chat.conversation)[-1]
-    assert "number 1 in the queue for Support" in told and "not forgotten" in told
+    assert "number 1 in the queue for Support" in told and "keeps its place" in told
     assert "vị trí số 2" in first.connector.texts(earlier.conversation)[-1]
     # It fired once: later ticks of either bridge find nothing due.
     clock.advance(600)
@@ -292,24 +316,24 @@ async def test_returning_customer_card(bridge: Bridge) -> None:
     await go_online(bridge, minh)
     chat = await open_chat(bridge, "c-back", "First time", locale="en-US")
     card = card_of(bridge.connector.created()[0].body["activity"])
-    assert "Returning customer" not in card_text(card)
+    assert "Returning" not in card_text(card)
     await accept(bridge, chat, minh)
     await in_room(bridge, minh, "close", thread=chat.thread)
     again = await open_chat(bridge, "c-back", "Me again", locale="en-US")
     assert again.chat_id != chat.chat_id
     card = card_of(bridge.connector.created()[1].body["activity"])
     text = card_text(card)
-    assert "Returning customer: 1 earlier chat(s); last agent: Minh." in text
-    [link] = [a for b in card["body"] if b["type"] == "ActionSet" for a in b["actions"]]
-    assert link["type"] == "Action.OpenUrl" and f"/transcripts/{chat.chat_id}?" in link["url"]
+    assert "1 earlier chat(s), last with Minh\nReturning" in text
+    # Earlier transcripts are links in text: no button space on a phone.
+    assert f"/transcripts/{chat.chat_id}?" in text
+    assert not [b for b in card["body"] if b["type"] == "ActionSet"]
     # The last owner is online: mentioned first.
     assert mentioned(card) == [minh.id, room.supervisor.id]
     # The history stays on the card when it changes (here: accepted by the supervisor).
     await accept(bridge, again, room.supervisor)
     updated = card_of(bridge.connector.updates(again.thread, again.card_id)[-1])
-    assert "Returning customer: 1 earlier chat(s); last agent: Minh." in card_text(updated)
-    [link] = [a for b in updated["body"] if b["type"] == "ActionSet" for a in b["actions"]]
-    assert f"/transcripts/{chat.chat_id}?" in link["url"]
+    assert "1 earlier chat(s), last with Minh" in card_text(updated)
+    assert f"/transcripts/{chat.chat_id}?" in card_text(updated)
 
 
 def test_routing_cards_are_plain_adaptive_cards_1_5() -> None:
@@ -324,5 +348,5 @@ def test_routing_cards_are_plain_adaptive_cards_1_5() -> None:
         }
     ]
     status = json.loads(json.dumps(availability_card("away", Texts("vi"))))
-    assert status["version"] == "1.5" and "Bạn đang vắng mặt." in card_text(status)
+    assert status["version"] == "1.5" and "Bạn đang tạm vắng." in card_text(status)
     assert [a["fallback"]["type"] for a in status["actions"]] == ["Action.Submit"] * 3

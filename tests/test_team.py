@@ -6,6 +6,7 @@ is told, whose replies are relayed before and after, and every refusal.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,9 +65,19 @@ def latest_card(bridge: Bridge, chat: OpenChat) -> dict[str, Any]:
 
 
 def offer_of(bridge: Bridge, chat: OpenChat) -> dict[str, Any]:
-    """The data of the accepting button of the last invitation or transfer in the thread."""
+    """What the last invitation or transfer in the thread carries (its offer's id): the
+    card everyone sees has no buttons, only the recipient's own view (refresh) has."""
     offers = [a for a in thread(bridge, chat) if a.get("attachments")]
-    return card_of(offers[-1])["actions"][0]["data"]
+    return card_of(offers[-1])["refresh"]["action"]["data"]
+
+
+async def offer_view(bridge: Bridge, chat: OpenChat, who: act.Agent) -> dict[str, Any]:
+    """``who``'s own view of the last invitation or transfer (a refresh invoke)."""
+    offers = [a for a in thread(bridge, chat) if a.get("attachments")]
+    card = card_of(offers[-1])
+    response = await bridge.post(act.refresh_invoke(bridge.service_url, who, chat.thread, card))
+    assert response.status == 200, await response.text()
+    return (await response.json())["value"]
 
 
 def participants(card: dict[str, Any]) -> str:
@@ -92,7 +103,12 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     await say(bridge, chat, MINH, "/invite @Hùng", HUNG)
     invitation = thread(bridge, chat)[-1]
     assert mentioned_in(invitation) == [HUNG.id]
-    assert [a["title"] for a in card_of(invitation)["actions"]] == ["Join", "Decline"]
+    # Only Hùng's own view has the buttons; everyone else reads whom it is for.
+    assert "actions" not in card_of(invitation)
+    assert card_of(invitation)["refresh"]["userIds"] == [HUNG.id]
+    mine = await offer_view(bridge, chat, HUNG)
+    assert [a["title"] for a in mine["actions"]] == ["Join", "Decline"]
+    assert "actions" not in await offer_view(bridge, chat, LAN)
     data = offer_of(bridge, chat)
 
     # Someone else pressing the invitee's Join is refused, and nothing changes.
@@ -103,9 +119,11 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
 
     joined = await press(bridge, chat, HUNG, "join", offer=data["offer"])
     assert "You joined" in card_text(joined["value"])
+    assert "actions" not in await offer_view(bridge, chat, HUNG)  # answered: no buttons
     card = latest_card(bridge, chat)
     assert participants(card) == "Minh (owner), Hùng (invited)"
-    assert customer_texts(bridge, chat)[-1] == "Hùng cũng đã tham gia để hỗ trợ bạn."
+    joined = "Hùng cũng đã tham gia cuộc trò chuyện để hỗ trợ Quý khách."
+    assert customer_texts(bridge, chat)[-1] == joined
     await say(bridge, chat, HUNG, "Hùng here, checking your order")
     assert customer_texts(bridge, chat)[-1] == "Hùng here, checking your order"
 
@@ -116,7 +134,7 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     await say(bridge, chat, HUNG, "/leave")
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
-    assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc chat."
+    assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc trò chuyện."
     await say(bridge, chat, HUNG, "After leaving")
     assert "After leaving" not in customer_texts(bridge, chat)
 
@@ -162,15 +180,17 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     await say(bridge, chat, MINH, "/transfer @Hùng", HUNG)
     offer = thread(bridge, chat)[-1]
     assert mentioned_in(offer) == [HUNG.id]
-    assert [a["title"] for a in card_of(offer)["actions"]] == ["Accept transfer", "Decline"]
+    mine = await offer_view(bridge, chat, HUNG)
+    assert [a["title"] for a in mine["actions"]] == ["Accept transfer", "Decline"]
 
     taken = await press(bridge, chat, HUNG, "take", offer=offer_of(bridge, chat)["offer"])
     assert "The chat is yours now" in card_text(taken["value"])
     card = latest_card(bridge, chat)
-    assert "Accepted by Hùng" in card_text(card) and participants(card) == "Hùng (owner)"
+    assert card_text(card).startswith("Hùng is helping") and participants(card) == "Hùng (owner)"
     notice = thread(bridge, chat)[-1]
     assert "Hùng took over" in notice["text"] and mentioned_in(notice) == [MINH.id]
-    assert customer_texts(bridge, chat)[-1] == "Hùng sẽ tiếp tục hỗ trợ bạn trong cuộc chat này."
+    taken = "Hùng sẽ tiếp tục hỗ trợ Quý khách trong cuộc trò chuyện này."
+    assert customer_texts(bridge, chat)[-1] == taken
 
     await say(bridge, chat, MINH, "Minh after the transfer")
     assert "Minh after the transfer" not in customer_texts(bridge, chat)
@@ -239,7 +259,7 @@ async def test_join_by_supervisor_only(bridge: Bridge) -> None:
     told = customer_texts(bridge, chat)
     joined = await press(bridge, chat, MAI, "join")
     assert participants(joined["value"]) == "Supervisor Mai (supervisor)"
-    assert verbs(joined["value"]) == ["accept", "join"]
+    assert verbs(joined["value"]) == ["accept", "leave"]
     assert customer_texts(bridge, chat) == told
     await accept(bridge, chat, MAI)
     assert participants(latest_card(bridge, chat)) == "Supervisor Mai (owner)"
@@ -309,6 +329,7 @@ async def test_chats_and_history_lists(bridge: Bridge) -> None:
     history = card_text(await listing("history"))
     assert f"#{second_id} Peter, with Minh" in history
     assert "http://bridge.test/transcripts/" in history and "Lan" not in history
+    assert re.search(r"closed \d+ seconds? ago", history), history
     assert "Nothing here" in card_text(await listing("history Lan"))
     assert f"#{second_id} Peter" in card_text(await listing("history peter"))
     assert f"#{second_id}" not in card_text(await listing("chats"))

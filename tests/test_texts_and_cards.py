@@ -12,7 +12,7 @@ import pytest
 from bot.transcript import TranscriptLinks
 from cards.actions import BadAction, parse_action
 from cards.request import request_card
-from dialogs.activity import text_for_bot
+from dialogs.activity import tenant_of, text_for_bot
 from dialogs.i18n import Texts, catalog, languages, pick_language
 from store.core import ChatView
 from store.models import ChatState
@@ -71,15 +71,17 @@ def _chat(state: ChatState) -> ChatView:
 @pytest.mark.parametrize("state", list(ChatState))
 def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatState) -> None:
     card = json.loads(
-        json.dumps(request_card(_chat(state), Texts("en"), transcript_url="https://x/t"))
+        json.dumps(
+            request_card(
+                _chat(state), Texts("en"), viewer="29:minh", links=lambda ref: "https://x/t"
+            )
+        )
     )
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     kinds = [(a["type"], a.get("verb")) for a in card.get("actions", [])]
     expected = {
-        ChatState.WAITING: [("Action.Execute", "accept"), ("Action.Execute", "join")],
-        ChatState.ACTIVE: [
-            ("Action.Execute", verb) for verb in ("invite", "transfer", "join", "leave", "close")
-        ],
+        ChatState.WAITING: [("Action.Execute", "accept")],
+        ChatState.ACTIVE: [("Action.Execute", verb) for verb in ("close", "transfer", "invite")],
         ChatState.CLOSED: [("Action.OpenUrl", None)],
     }[state]
     assert kinds == expected
@@ -89,7 +91,7 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
             assert action["fallback"]["type"] == "Action.Submit"
             assert action["fallback"]["data"] == action["data"]
     if state == ChatState.CLOSED:
-        assert "12m 05s" in json.dumps(card)
+        assert card["body"][0]["items"][0]["text"] == "Closed · 12 minutes"
 
 
 def test_action_parser_reads_execute_and_submit_alike() -> None:
@@ -150,3 +152,13 @@ def test_transcript_tokens() -> None:
 )
 def test_transcript_tokens_that_are_not_tokens_are_invalid_and_never_raise(token: str) -> None:
     assert not TranscriptLinks("secret", "https://bridge.example", 3600).valid(REF, token)
+
+
+@pytest.mark.parametrize("stated", [[], ["t"], {"id": "t"}, 7, ""])
+def test_a_tenant_that_is_not_a_string_is_no_tenant(stated: object) -> None:
+    activity = {"conversation": {"tenantId": "t"}, "channelData": {"tenant": {"id": stated}}}
+    assert tenant_of(activity) is None
+    assert (
+        tenant_of({"conversation": {"tenantId": "t"}, "channelData": {"tenant": {"id": "t"}}})
+        == "t"
+    )

@@ -1,0 +1,34 @@
+"""Teams presence of agents (PRESENCE_SYNC=graph) and a department's own time zone.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("graph_presence", sa.String(length=32), nullable=True))
+
+    with op.batch_alter_table("departments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("departments", schema=None) as batch_op:
+        batch_op.drop_column("time_zone")
+
+    with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.drop_column("graph_presence")

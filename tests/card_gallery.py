@@ -1,0 +1,132 @@
+"""Every request card the story sends, in each state and each reader's view, in both
+languages: what the card tests check and what ``cardshot`` renders for people to look at.
+
+``python -m tests.card_gallery build/screenshots/cards.json`` writes them for cardshot.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cards.departments import availability_card, department_choice
+from cards.request import request_card
+from cards.team import offer_card, picker_card
+from dialogs.i18n import Texts
+from store.core import ChatView, Member, Person
+from store.models import ChatState, OfferKind, OfferState, ParticipantRole
+from store.team import OfferView
+
+OWNER = Person("29:minh", "Minh Anh")
+INVITED = Person("29:hung", "Hùng")
+SUPERVISOR = Person("29:mai", "Nguyễn Thị Mai")
+STRANGER = "29:someone"
+OPENED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+NOW = OPENED + timedelta(minutes=3, seconds=12)
+
+
+def story_chat(state: ChatState, *, returning: bool = True) -> ChatView:
+    """Lan's chat from the website, with a long question, tags and a returning history."""
+    active = state != ChatState.WAITING
+    members = (Member(OWNER, ParticipantRole.OWNER), Member(INVITED, ParticipantRole.INVITED))
+    return ChatView(
+        id=42,
+        ref="Q2hhdC1yZWYtMDAwMDQy",
+        state=state,
+        version=5,
+        department="Chăm sóc khách hàng",
+        customer_name="Trần Thị Lan",
+        customer_channel="webchat",
+        customer_locale="vi",
+        customer_reference={},
+        owner_name=OWNER.name if active else None,
+        owner_teams_id=OWNER.teams_id if active else None,
+        closed_by_teams_id=OWNER.teams_id if state == ChatState.CLOSED else None,
+        thread_id="19:room;messageid=1",
+        room_reference={},
+        created_at=OPENED,
+        accepted_at=OPENED + timedelta(minutes=1) if active else None,
+        closed_at=OPENED + timedelta(minutes=12, seconds=5) if state == ChatState.CLOSED else None,
+        message_count=14,
+        first_messages=(
+            "Chào shop, đơn hàng #A1234 của em đặt từ thứ Hai mà đến giờ vẫn chưa giao, "
+            "shop kiểm tra giúp em với ạ",
+            "Chăm sóc khách hàng",
+        ),
+        participants=members if active and state != ChatState.CLOSED else (),
+        tags=("giao-hàng",) if active else (),
+        department_tags=("giao-hàng", "hóa-đơn", "đổi-trả"),
+        earlier_chats=((17, "Q2hhdC1yZWYtMDAwMDE3"), (9, "Q2hhdC1yZWYtMDAwMDA5"))
+        if returning
+        else (),
+        earlier_owner="Minh Anh" if returning else None,
+        supervisors=(SUPERVISOR.teams_id,),
+    )
+
+
+VIEWERS = {
+    "shared": None,
+    "owner": OWNER.teams_id,
+    "invited": INVITED.teams_id,
+    "supervisor": SUPERVISOR.teams_id,
+    "stranger": STRANGER,
+}
+
+
+def gallery() -> list[dict[str, Any]]:
+    """(name, card) for every state, viewer and language."""
+    cards = []
+    for language in ("vi", "en"):
+        t = Texts(language)
+        for state in ChatState:
+            for viewer, teams_id in VIEWERS.items():
+                chat = story_chat(state)
+                if state == ChatState.WAITING and viewer == "supervisor":
+                    chat = replace(chat, participants=())
+                card = request_card(
+                    chat, t, now=NOW, viewer=teams_id, links=lambda ref: f"https://x.test/t/{ref}"
+                )
+                name = f"request-{state.value}-{viewer}-{language}"
+                cards.append({"name": name, "card": json.loads(json.dumps(card))})
+    return cards
+
+
+def other_cards() -> list[dict[str, Any]]:
+    """The story's other cards: the department question (where there are no quick
+    replies), the colleague picker, an invitation and a transfer as their recipient sees
+    them, the availability card."""
+    few = (("support", "Chăm sóc khách hàng"), ("sales", "Kinh doanh"))
+    many = (*few, ("billing", "Thanh toán"), ("tech", "Kỹ thuật"), ("returns", "Đổi trả"))
+    chat = story_chat(ChatState.ACTIVE)
+    cards = []
+    for language in ("vi", "en"):
+        t = Texts(language)
+        question = t("customer.choose_department"), t("customer.choose_department_hint")
+        choose = t("customer.choose_button")
+        shown = {
+            "departments-2": department_choice(few, *question, "skype", choose),
+            "departments-5": department_choice(many, *question, "skype", choose),
+        }
+        built = {name: activity["attachments"][0]["content"] for name, activity in shown.items()}
+        built["picker"] = picker_card(chat, "transfer", [INVITED, SUPERVISOR], t)
+        for kind in OfferKind:
+            offer = OfferView(1, kind, OfferState.PENDING, OWNER, INVITED)
+            built[f"offer-{kind.value}"] = offer_card(chat, offer, t, viewer=INVITED.teams_id)
+        built["availability"] = availability_card("online", t)
+        cards += [
+            {"name": f"{name}-{language}", "card": json.loads(json.dumps(card))}
+            for name, card in built.items()
+        ]
+    return cards
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/screenshots/cards.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cards = gallery() + other_cards()
+    out.write_text(json.dumps(cards, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(out)
