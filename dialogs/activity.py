@@ -70,10 +70,10 @@ def tenant_of(activity: dict[str, Any]) -> str | None:
         field(activity, "conversation").get("tenantId"),
         field(activity, "channelData", "tenant").get("id"),
     )
-    if any(v is not None and not isinstance(v, str) for v in values):
+    stated = [v for v in values if v is not None]
+    if not all(isinstance(v, str) and v for v in stated) or len(set(stated)) != 1:
         return None
-    stated = {v for v in values if v}
-    return stated.pop() if len(stated) == 1 else None
+    return stated[0]
 
 
 def person_of(activity: dict[str, Any]) -> Person:

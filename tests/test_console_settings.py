@@ -115,7 +115,7 @@ async def test_outside_hours_the_customer_hears_when_the_team_is_back(start_brid
     clock.advance((utc(2026, 11, 30, 1, 30) - clock()).total_seconds())
     assert (await availability(bridge))["online"] is True
     chat = await open_chat(bridge, "c-morning", "Good morning", locale="en-US")
-    assert bridge.connector.texts(chat.conversation)[-1].startswith("Thanks")
+    assert bridge.connector.texts(chat.conversation)[-1].startswith("Thank you")
     assert "Outside hours" not in card_text(
         card_of(bridge.connector.created()[-1].body["activity"])
     )
