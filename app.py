@@ -17,6 +17,7 @@ from yarl import URL
 from bot import keys
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
+from bot.pacing import PaceLimits
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity
 from bot.settings import Settings
 from bot.timers import Timers
@@ -328,6 +329,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 failed=timedelta(days=settings.failed_retention_days),
                 inbound=timedelta(hours=settings.inbound_retention_hours),
             ),
+            pace=PaceLimits.from_settings(settings),
+            coalesce_bytes=settings.coalesce_bytes,
         )
         store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher

@@ -19,6 +19,11 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _unless_off(name: str) -> bool:
+    """A switch that is on unless set to 0/false/no/off."""
+    return os.environ.get(name, "").strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the bridge. Empty ``app_id`` means local mode (Emulator and tests)."""
@@ -73,6 +78,19 @@ class Settings:
     signing_keys_failure_ttl: float = 30.0
     # Where the signing keys are published (empty: the Bot Framework's public cloud).
     openid_metadata_url: str = ""
+    # Teams' documented limits, kept before every send instead of learnt from 429s:
+    # sends/seconds per conversation (a reply thread, a chat; with ``pace_per_channel``
+    # also a channel with all its threads) and per app in a tenant. Card updates and
+    # notices leave ``pace_headroom`` of each window to customers' words.
+    pace_deliveries: bool = True
+    pace_thread_limits: str = "7/1,8/2,60/30,1800/3600"
+    pace_tenant_limits: str = "50/1"
+    pace_per_channel: bool = True
+    pace_headroom: float = 0.25
+    # Seconds added to every window: sends claimed in order may arrive a little apart.
+    pace_margin: float = 0.1
+    # Lines of one author waiting in one lane go as one post up to this size (0: never).
+    coalesce_bytes: int = 64_000
 
     @property
     def local_mode(self) -> bool:
@@ -136,4 +154,11 @@ class Settings:
                 frozenset(h.strip().lower() for h in hosts.split(",") if h.strip())
                 or defaults.allowed_service_hosts
             ),
+            pace_deliveries=_unless_off("PACE_DELIVERIES"),
+            pace_thread_limits=env("PACE_THREAD_LIMITS", "") or defaults.pace_thread_limits,
+            pace_tenant_limits=env("PACE_TENANT_LIMITS", "") or defaults.pace_tenant_limits,
+            pace_per_channel=_unless_off("PACE_PER_CHANNEL"),
+            pace_headroom=_float("PACE_HEADROOM", defaults.pace_headroom),
+            pace_margin=_float("PACE_MARGIN_SECONDS", defaults.pace_margin),
+            coalesce_bytes=int(_float("COALESCE_BYTES", defaults.coalesce_bytes)),
         )

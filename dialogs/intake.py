@@ -80,7 +80,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         shown = team("agent.customer_files", name=message_text(name), files=links(files.passed))
         activity = text_activity(shown)
         activity["attachments"] = as_attachments(files.passed, images_only=True)
-        return [to_thread(chat_id, activity)]
+        return [to_thread(chat_id, activity, by="customer")]
 
     def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
         return [to_conversation(reference, choice_prompt(Audience(departments=known), t, name))]
@@ -117,6 +117,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
                 text_activity(
                     team("agent.customer_says", name=message_text(name), text=message_text(text))
                 ),
+                by="customer",
             )
         ]
         return [*(says if text.strip() else []), *shown_files(chat_id), *refusal]
