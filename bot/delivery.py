@@ -228,10 +228,21 @@ class Dispatcher:
         words = author(head.kind, head.payload) is not None
         claim = self._pacer.claim(target, low=not words and head.kind != "create_thread")
         while True:
-            wait = await self._pacer.wait(claim)
+            try:
+                wait = await self._pacer.wait(claim)
+            except Exception:
+                # The budgets are advice: unread, the send goes and a 429 is honoured.
+                log.exception("pacing of %s failed; sending unpaced", head.lane)
+                return run
             if wait <= 0:
                 return run
-            stop = self._stopping.is_set() or wait > self._sweep_interval * 4
+            # Waiting is short, and never so long that the lease could run out before the
+            # send ends (another replica would then send the same rows).
+            stop = (
+                self._stopping.is_set()
+                or wait > self._sweep_interval * 4
+                or self._usable(head, wait) is None
+            )
             if not stop:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), wait + 0.002)
@@ -264,11 +275,12 @@ class Dispatcher:
             return None
         return reference
 
-    def _usable(self, item: OutboxItem | None) -> OutboxItem | None:
-        """A handed-over item, unless its lease could run out before the send ends."""
+    def _usable(self, item: OutboxItem | None, wait: float = 0.0) -> OutboxItem | None:
+        """A leased item, unless its lease could run out before a send ``wait`` seconds
+        from now ends."""
         if item is None or item.lease_until is None:
             return None
-        margin = timedelta(seconds=self._send_margin)
+        margin = timedelta(seconds=self._send_margin + wait)
         return item if item.lease_until - margin > self._store.clock() else None
 
     def _backoff(self, attempts: int, error: DeliveryError) -> float:

@@ -132,6 +132,8 @@ def coalesced(activities: Sequence[dict[str, Any]]) -> dict[str, Any]:
     (as it was written), every attachment and mention kept."""
     if len(activities) == 1:
         return activities[0]
+    # Typing indicators that waited between the lines have nothing to add.
+    activities = [a for a in activities if a.get("type") != "typing"] or list(activities[:1])
     texts = [str(a["text"]) for a in activities if a.get("text")]
     merged: dict[str, Any] = {**activities[0], "text": "\n\n".join(texts)}
     attachments = [x for a in activities for x in a.get("attachments") or []]

@@ -176,14 +176,28 @@ def activity_size(payload: dict[str, Any]) -> int:
     return len(json.dumps(payload.get("activity"), separators=(",", ":")))
 
 
-async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime) -> bool:
-    """Settle a leased card update that a newer update of the same card will replace.
+def typing(kind: str, payload: dict[str, Any]) -> bool:
+    """A typing indicator: it means "writing now", which a line behind it says better."""
+    activity = payload.get("activity")
+    return kind == "send" and isinstance(activity, dict) and activity.get("type") == "typing"
 
-    Only a later ``update_card`` of the lane before any new card (``create_thread``,
-    after which updates address another card) overtakes it; the newer one is sent
-    in its turn, so the card still ends as the newest version, one post sooner.
+
+async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime) -> bool:
+    """Settle a leased head that what waits behind it makes pointless.
+
+    A card update is overtaken by a later ``update_card`` of the lane before any new
+    card (``create_thread``, after which updates address another card): the newer one
+    is sent in its turn, so the card still ends as the newest version, one post
+    sooner. A typing indicator is overtaken by anything behind it.
     """
-    if head.kind != "update_card" or head.lease_owner is None:
+    if head.lease_owner is None:
+        return False
+    if typing(head.kind, head.payload):
+        kinds: tuple[str, ...] = ("send", "update_card", "create_thread")
+        overtaking = "any"
+    elif head.kind == "update_card":
+        kinds, overtaking = ("update_card", "create_thread"), "update_card"
+    else:
         return False
     following = await session.scalar(
         select(OutboxItem.kind)
@@ -191,16 +205,14 @@ async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime)
             OutboxItem.lane == head.lane,
             OutboxItem.state == DeliveryState.PENDING,
             OutboxItem.id > head.id,
-            OutboxItem.kind.in_(("update_card", "create_thread")),
+            OutboxItem.kind.in_(kinds),
         )
         .order_by(OutboxItem.id)
         .limit(1)
     )
-    if following != "update_card":
+    if following is None or overtaking not in (following, "any"):
         return False
-    await finish(
-        session, [head.id], head.lease_owner, now, delivered=True, error="overtaken by a newer card"
-    )
+    await finish(session, [head.id], head.lease_owner, now, delivered=True, error="overtaken")
     return True
 
 
@@ -236,12 +248,10 @@ async def lease_followers(
     )
     wanted: list[int] = []
     for item_id, kind, payload in rows:
-        size = activity_size(payload)
-        if (
-            author(kind, payload) != who
-            or size > room
-            or (only is not None and item_id not in only)
-        ):
+        # A typing indicator between two lines goes with them (it adds nothing to the post).
+        size = 0 if typing(kind, payload) else activity_size(payload)
+        joins = size == 0 or author(kind, payload) == who
+        if not joins or size > room or (only is not None and item_id not in only):
             break
         room -= size
         wanted.append(item_id)

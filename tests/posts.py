@@ -60,3 +60,21 @@ def lines(connector: ConnectorEmulator, conversation: str) -> list[str]:
         if activity.get("text")
         for line in split_lines(activity)
     ]
+
+
+def once(connector: ConnectorEmulator, conversation: str) -> tuple[list[str], int]:
+    """The lines of a conversation with each row counted once (by its delivery id), and
+    how many posts repeated a row already delivered (a send whose answer was lost)."""
+    seen: set[str] = set()
+    found: list[str] = []
+    repeats = 0
+    for post in posts(connector, conversation):
+        repeated = False
+        for key, line in zip(post.keys, post.lines, strict=True):
+            if key in seen:
+                repeated = True
+                continue
+            seen.add(key)
+            found.append(line)
+        repeats += repeated
+    return found, repeats
