@@ -87,7 +87,8 @@ class Settings:
     pace_tenant_limits: str = "50/1"
     pace_per_channel: bool = True
     pace_headroom: float = 0.25
-    # Seconds added to every window: sends claimed in order may arrive a little apart.
+    # Seconds added to every window of a thread: sends claimed in order may arrive a
+    # little apart.
     pace_margin: float = 0.1
     # Lines of one author waiting in one lane go as one post up to this size (0: never).
     coalesce_bytes: int = 64_000
