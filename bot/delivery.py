@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from bot.pacing import PaceLimits, Pacer, coalesced, with_delivery_keys
+from bot.pacing import RUN_ROWS, PaceLimits, Pacer, coalesced, with_delivery_keys
 from bot.sdk import Connector, DeliveryError
 from store import Store
 from store.core import Retention
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60.0
 THREAD_CACHE_SIZE = 10_000
-# Most rows one post carries (with ``coalesce_bytes``, the size of their activities).
-RUN_ROWS = 50
 
 
 class ThreadMissing(Exception):
@@ -201,14 +199,13 @@ class Dispatcher:
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
         carry several (a failed post is repeated with the same rows)."""
-        if not self._coalesce_bytes:
-            return await self._store.lease_run(lane, self.owner, self.lease, room=0, limit=1)
+        limit = RUN_ROWS if self._coalesce_bytes else 1
         return await self._store.lease_run(
             lane,
             self.owner,
             self.lease,
             room=self._coalesce_bytes,
-            limit=RUN_ROWS,
+            limit=limit,
             only=self._repeats.get(lane),
         )
 

@@ -23,6 +23,8 @@ DELIVERY_KEY = "bridgeDeliveryId"
 # Every row a coalesced post carries, so each line's repeat is recognisable on its own.
 DELIVERY_KEYS = "bridgeDeliveryIds"
 THREAD_MARK = ";messageid="
+# Most rows one post carries (with ``coalesce_bytes``, the size of their activities).
+RUN_ROWS = 50
 
 
 class PaceStore(Protocol):

@@ -456,10 +456,6 @@ class StoreCore:
             )
             return removed + result.rowcount
 
-    async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
-        async with self._write() as session:
-            return await outbox.lease_head(session, lane, owner, self.clock(), lease)
-
     async def delivered(
         self, items: list[tuple[int, tuple[int, str, str] | None]], owner: str
     ) -> set[int]:

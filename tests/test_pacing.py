@@ -8,7 +8,12 @@ Nothing here measures time (the bench does): a slow answer only makes lines wait
 from __future__ import annotations
 
 import asyncio
+import json
 
+from sqlalchemy import func, select
+
+from bot import keys
+from store.models import OutboxItem
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
 from tests.connector_emulator import Fault
@@ -112,3 +117,37 @@ async def test_two_replicas_pace_one_channel(start_bridge: BridgeFactory) -> Non
     for chat in chats:
         assert said(chat.thread) == sent[chat.customer]
     assert limits.throttled == 0
+
+
+async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
+    start_bridge: BridgeFactory,
+) -> None:
+    """Two tag changes wait behind a slow post in the chat's thread: the card is updated
+    once, to its newest version; the older update is settled without a call."""
+    bridge = await start_bridge(**SETTINGS)
+    chat, owner = await accepted_chat(bridge, "cust-card")
+    supervisor = act.agent(1, "Supervisor Mai")
+    tags = act.room_message(bridge.service_url, supervisor, "tags add billing refund")
+    assert (await bridge.post(tags)).status == 201
+    await bridge.settled()
+    before = len(bridge.connector.updates(chat.thread, chat.card_id))
+    bridge.connector.add_fault(Fault(method="POST", path_contains=chat.thread, delay=SLOW_FIRST))
+    line = act.webchat_message(bridge.service_url, chat.customer, "are you there?")
+    assert (await bridge.post(line)).status == 201
+    for tag in ("billing", "refund"):
+        command = act.room_message(
+            bridge.service_url, owner, f"/tag {tag}", thread=chat.thread, mention_bot=False
+        )
+        assert (await bridge.post(command)).status == 201
+    await bridge.connector.wait_for(
+        lambda: sum("tagged" in t for t in lines(bridge.connector, chat.thread)) == 2, timeout=20
+    )
+    await bridge.settled()
+    updates = bridge.connector.updates(chat.thread, chat.card_id)[before:]
+    assert len(updates) == 1
+    assert "billing, refund" in json.dumps(updates[0])
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        overtaken = await connection.scalar(
+            select(func.count(OutboxItem.id)).where(OutboxItem.last_error == "overtaken")
+        )
+    assert overtaken == 1
