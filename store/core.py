@@ -120,6 +120,8 @@ class Retention:
     delivered: timedelta = timedelta(hours=24)
     failed: timedelta = timedelta(days=30)
     inbound: timedelta = timedelta(hours=72)
+    # Send budgets with no send for longer than their longest window (an hour).
+    budgets: timedelta = timedelta(hours=2)
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -449,6 +451,7 @@ class StoreCore:
         async with self._write() as session:
             removed = await outbox.purge_delivered(session, now - retention.delivered)
             removed += await outbox.purge_failed(session, now - retention.failed)
+            removed += await pacing.purge(session, (now - retention.budgets).timestamp())
             result = await session.execute(
                 delete(InboundActivity)
                 .where(InboundActivity.received_at < now - retention.inbound)

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, Text, bindparam, select, update
+from sqlalchemy import Float, String, Text, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,8 @@ class PaceBudget(Base):
 
     key: Mapped[str] = mapped_column(String(600), primary_key=True)
     stamps: Mapped[str] = mapped_column(Text, default="[]")
+    # The newest send (epoch seconds), so housekeeping can drop budgets nobody spends from.
+    last_at: Mapped[float] = mapped_column(Float, default=0.0, index=True)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ _INSERT = {"sqlite": sqlite_insert, "postgresql": pg_insert}
 _SAVE = (
     update(PaceBudget.__table__)
     .where(PaceBudget.__table__.c.key == bindparam("p_key"))
-    .values(stamps=bindparam("p_stamps"))
+    .values(stamps=bindparam("p_stamps"), last_at=bindparam("p_last"))
 )
 
 
@@ -174,8 +176,23 @@ async def claim(
         await session.execute(
             _SAVE,
             [
-                {"p_key": key, "p_stamps": json.dumps([round(s, 4) for s in stamps[key]])}
+                {
+                    "p_key": key,
+                    "p_stamps": json.dumps([round(s, 4) for s in stamps[key]]),
+                    "p_last": stamps[key][-1],
+                }
                 for key in sorted(changed)
             ],
         )
     return waits
+
+
+async def purge(session: AsyncSession, before: float) -> int:
+    """Drop budgets with no send since ``before`` (every window of theirs has passed): one
+    row per conversation ever written to would otherwise stay for good."""
+    result = await session.execute(
+        delete(PaceBudget)
+        .where(PaceBudget.last_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dialogs.replies import card_update, text_activity, to_thread
 from store import Store
+from store.core import Retention
 from store.engine import create_engine, create_schema, create_sessionmaker
 from store.models import DeliveryState, OutboxItem
 from store.outbox import Outgoing, add_outgoing
@@ -178,3 +179,15 @@ async def test_typing_indicators_give_way_to_lines(stores: tuple[Store, Store]) 
     run = await store.lease_run("chat:6", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in run] == ids[1:]
     assert (await states(store, ids[:1])) == [(DeliveryState.DELIVERED, "overtaken")]
+
+
+async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    now = store.clock().timestamp()
+    budget = (("conv:idle", THREAD),)
+    assert await store.pace([Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
+    assert await store.pace([Claim((("conv:busy", THREAD),))], now, 0.25) == [0.0]
+    await store.purge(Retention())
+    async with store._sessions() as session:
+        kept = list(await session.scalars(select(PaceBudget.key)))
+    assert kept == ["conv:busy"]
