@@ -18,6 +18,7 @@ from bot import keys, logs, operations
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
 from bot.metrics import Metrics
+from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
 from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity, bearer_token_shaped
 from bot.settings import Settings
@@ -381,6 +382,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 inbound=timedelta(hours=settings.inbound_retention_hours),
             ),
             metrics=app[keys.METRICS],
+            pace=PaceLimits.from_settings(settings),
+            coalesce_bytes=settings.coalesce_bytes,
         )
         store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher

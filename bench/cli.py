@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--skip-postgres", action="store_true", help="SQLite only")
     add("--skip-scale", action="store_true", help="no runs with pre-seeded open chats")
     add("--skip-race", action="store_true", help="no accept race")
+    add("--skip-pace", action="store_true", help="no burst and steady runs under Teams' limits")
+    add("--pace-only", action="store_true", help="only the burst and steady runs")
     add("--quick", action="store_true", help="small numbers for a smoke run")
     add("--profile", action="store_true", help="run the main bridge runs under pyinstrument")
     add("--scale-chats", type=int, help="chats of the load in scale runs (default 50)")
@@ -56,6 +58,8 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         skip_postgres=args.skip_postgres,
         skip_scale=args.skip_scale,
         skip_race=args.skip_race,
+        skip_pace=args.skip_pace,
+        pace_only=args.pace_only,
         profile=args.profile,
         postgres_url=args.postgres_url,
         output=args.output,

@@ -24,6 +24,9 @@ class Options:
     skip_postgres: bool = False
     skip_scale: bool = False
     skip_race: bool = False
+    skip_pace: bool = False
+    pace_only: bool = False
+    pace_plans: tuple[str, ...] = ("burst-thread", "burst-channel", "steady-thread")
     profile: bool = False
     postgres_url: str = DEFAULT_POSTGRES_URL
     output: Path = RESULTS / "latest.json"
@@ -50,5 +53,6 @@ QUICK = {
     "race_chats": 5,
     "race_agents": 4,
     "warmup_chats": 2,
+    "pace_plans": ("burst-thread",),
     "arrival_timeout": 20.0,
 }

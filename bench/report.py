@@ -168,6 +168,21 @@ def _race_lines(report: Report) -> list[str]:
     return lines
 
 
+def _pace_lines(report: Report) -> list[str]:
+    header = (
+        f"{'run':>44} | {'engine':>10} | {'lines':>5} | {'429s':>4} | {'calls/msg':>9} | "
+        f"{'last line ms':>12} | {'p99 ms':>8} | once, in order"
+    )
+    lines = [header, "-" * len(header)]
+    for p in report.pace:
+        lines.append(
+            f"{p.label:>44} | {p.engine:>10} | {p.delivered:>5} | {p.throttled:>4} | "
+            f"{p.calls_per_message:>9.2f} | {_number(p.last_line_ms, 0):>12} | "
+            f"{_number(p.p99_ms, 0):>8} | {'yes' if p.once_in_order else 'NO'}"
+        )
+    return lines
+
+
 def render(report: Report) -> str:
     """The whole printed report."""
     o = report.options
@@ -185,6 +200,8 @@ def render(report: Report) -> str:
         parts += ["", "Scale:", *_scale_lines(report)]
     if report.race is not None:
         parts += ["", "Accept race:", *_race_lines(report)]
+    if report.pace:
+        parts += ["", "Under Teams' limits (burst and steady):", *_pace_lines(report)]
     parts += [f"  skipped {what}: {why}" for what, why in report.skipped.items()]
     parts += [f"  FAILED {what}: {why}" for what, why in report.failures.items()]
     if not report.clean:
@@ -220,6 +237,7 @@ def to_json(report: Report) -> dict[str, Any]:
             for engine, runs in report.scale.items()
         },
         "race": report.race.as_json() if report.race else None,
+        "pace": [p.as_json() for p in report.pace],
         "skipped": report.skipped,
         "failures": report.failures,
         "clean": report.clean,

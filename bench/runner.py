@@ -23,6 +23,7 @@ import aiohttp
 from bench.databases import postgres_problem, reset_postgres, sqlite_url
 from bench.load import MARKER_PATTERN
 from bench.options import ROOT, Options
+from bench.pace import PaceFigures, pace_runs
 from bench.profiling import render_profile
 from bench.race import RaceResult, run_race
 from bench.scenarios import measure, progress, setup_room
@@ -51,6 +52,7 @@ class Report:
     runs: list[Figures] = field(default_factory=list)
     scale: dict[str, list[Figures]] = field(default_factory=dict)
     race: RaceResult | None = None
+    pace: list[PaceFigures] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -59,8 +61,12 @@ class Report:
         """Every phase ran, no lost message or failed POST, and the race kept its promise."""
         every = self.runs + [f for runs in self.scale.values() for f in runs]
         race_ok = self.race is None or self.race.ok
+        pace_ok = all(p.delivered == p.lines and p.once_in_order for p in self.pace)
         return (
-            not self.failures and race_ok and all(f.missing == 0 and f.errors == 0 for f in every)
+            not self.failures
+            and race_ok
+            and pace_ok
+            and all(f.missing == 0 and f.errors == 0 for f in every)
         )
 
 
@@ -223,6 +229,20 @@ async def _race(ctx: Context, report: Report, postgres_url: str | None) -> None:
     await _phase(report, "race", race())
 
 
+async def _pace(ctx: Context, report: Report, postgres_url: str | None) -> None:
+    if ctx.options.skip_pace:
+        report.skipped["pace"] = "--skip-pace"
+        return
+    progress("pace: burst and steady load under Teams' limits (429 above them)")
+    for engine in ["sqlite"] + (["postgresql"] if postgres_url else []):
+
+        async def database(name: str, engine: str = engine) -> str:
+            return await _fresh_database(ctx, engine, f"pace-{name}", postgres_url or "")
+
+        work = pace_runs(ctx.options, ctx.http, ctx.workdir, database, report.pace)
+        await _phase(report, f"pace-{engine}", work)
+
+
 async def run(options: Options) -> Report:
     """Run every phase asked for; servers and the emulator are stopped whatever happens."""
     report = Report(options, datetime.now(UTC).isoformat(timespec="seconds"), machine())
@@ -237,9 +257,11 @@ async def run(options: Options) -> Report:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
             ctx = Context(options, http, emulator, workdir)
-            await _main_runs(ctx, report, postgres_url)
-            await _scale(ctx, report, postgres_url)
-            await _race(ctx, report, postgres_url)
+            if not options.pace_only:
+                await _main_runs(ctx, report, postgres_url)
+                await _scale(ctx, report, postgres_url)
+                await _race(ctx, report, postgres_url)
+            await _pace(ctx, report, postgres_url)
     finally:
         await emulator.stop()
         if report.clean:

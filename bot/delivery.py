@@ -13,37 +13,26 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from bot.metrics import Metrics
+from bot.pacing import RUN_ROWS, PaceLimits, Pacer, coalesced, with_delivery_keys
 from bot.sdk import Connector, DeliveryError
 from store import Store, trace
 from store.core import Retention
 from store.models import OutboxItem
+from store.outbox import activity_size, author
 
 log = logging.getLogger(__name__)
 
 
-DELIVERY_KEY = "bridgeDeliveryId"
 PURGE_EVERY = 60.0
 THREAD_CACHE_SIZE = 10_000
-
-
-def with_delivery_key(activity: dict[str, Any], item_id: int) -> dict[str, Any]:
-    """Stamp an activity with its outbox id, the same on every attempt.
-
-    Delivery is at least once: if the connector took a message but its answer was
-    lost (a time-out, a crash before the outcome was recorded), the retry carries
-    the same key, so a receiver or an audit can tell the repeat from a new message.
-    """
-    channel_data = activity.get("channelData")
-    channel_data = dict(channel_data) if isinstance(channel_data, dict) else {}
-    channel_data[DELIVERY_KEY] = f"ob-{item_id}"
-    return {**activity, "channelData": channel_data}
 
 
 class ThreadMissing(Exception):
@@ -65,7 +54,12 @@ class Dispatcher:
         max_age: timedelta = timedelta(hours=24),
         retention: Retention | None = None,
         metrics: Metrics | None = None,
+        pace: PaceLimits | None = None,
+        pace_clock: Callable[[], float] = time.time,
+        coalesce_bytes: int = 0,
     ) -> None:
+        """``pace``: the budgets to keep before each send (None: learn them from 429s);
+        ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never)."""
         self.owner = uuid.uuid4().hex
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
@@ -85,13 +79,17 @@ class Dispatcher:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handoff: dict[str, OutboxItem] = {}
-        self._marks: list[tuple[int, tuple[int, str, str] | None, asyncio.Future[None]]] = []
+        self._marks: list[tuple[list[int], tuple[int, str, str] | None, asyncio.Future[None]]] = []
         self._marking: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._high_water = concurrency
         self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
+        self._pacer = Pacer(store, pace, pace_clock) if pace is not None else None
+        self._coalesce_bytes = coalesce_bytes
+        # Rows of a post that failed and must be repeated as it was (lane -> its rows).
+        self._repeats: dict[str, frozenset[int]] = {}
 
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
         """A transaction queued rows: send the heads it leased for us now, and look up
@@ -173,17 +171,22 @@ class Dispatcher:
             while not self._stopping.is_set():
                 async with self._slots:
                     item = self._usable(self._handoff.pop(lane, None))
+                    run = [item] if item is not None else []
                     # Rows found in the database may have more behind them; a handed-over
                     # head has more only if a commit said so.
-                    look = item is None and (look or lane in self._again)
+                    look = not run and (look or lane in self._again)
                     if look:
                         self._again.discard(lane)
-                        item = await self._store.lease_next(lane, self.owner, self.lease)
-                    if item is None:
+                        run = await self._lease(lane)
+                    if not run:
                         if lane in self._again or lane in self._handoff:
                             continue
                         return
-                    retry_in = await self._deliver(item)
+                run = await self._paced(run)
+                if not run:
+                    return
+                async with self._slots:
+                    retry_in = await self._deliver(run)
                 if retry_in is not None:
                     # The lane is blocked until its head goes through: wait here (order is kept)
                     # unless it is long, then leave it to the sweep.
@@ -199,11 +202,88 @@ class Dispatcher:
             if len(self._lanes) < self._high_water:
                 self._room.set()
 
-    def _usable(self, item: OutboxItem | None) -> OutboxItem | None:
-        """A handed-over item, unless its lease could run out before the send ends."""
+    async def _lease(self, lane: str) -> list[OutboxItem]:
+        """The lane's head, with the lines of its author waiting behind it when posts may
+        carry several (a failed post is repeated with the same rows)."""
+        limit = RUN_ROWS if self._coalesce_bytes else 1
+        return await self._store.lease_run(
+            lane,
+            self.owner,
+            self.lease,
+            room=self._coalesce_bytes,
+            limit=limit,
+            only=self._repeats.get(lane),
+        )
+
+    async def _paced(self, run: list[OutboxItem]) -> list[OutboxItem]:
+        """Wait until every budget the send spends from has room; [] if it would wait
+        longer than a lease should be held (the rows are given back, due then).
+
+        While it waits, lines of the same author that arrive join the post, which is
+        how a backed-up lane ends with fewer posts; a repeat keeps its rows.
+        """
+        if self._pacer is None:
+            return run
+        head = run[0]
+        target = await self._target(head)
+        if target is None:
+            return run
+        words = author(head.kind, head.payload) is not None
+        claim = self._pacer.claim(target, low=not words and head.kind != "create_thread")
+        while True:
+            try:
+                wait = await self._pacer.wait(claim)
+            except Exception:
+                # The budgets are advice: unread, the send goes and a 429 is honoured.
+                log.exception("pacing of %s failed; sending unpaced", head.lane)
+                return run
+            if wait <= 0:
+                return run
+            # Waiting is short, and never so long that the lease could run out before the
+            # send ends (another replica would then send the same rows).
+            stop = (
+                self._stopping.is_set()
+                or wait > self._sweep_interval * 4
+                or self._usable(head, wait) is None
+            )
+            if not stop:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait + 0.002)
+                stop = self._stopping.is_set()
+            if stop:
+                await self._store.retry_later(
+                    [i.id for i in run],
+                    self.owner,
+                    0 if self._stopping.is_set() else wait,
+                    None,
+                    attempted=False,
+                )
+                return []
+            room = self._coalesce_bytes - sum(activity_size(i.payload) for i in run)
+            if words and head.lane not in self._repeats and room > 0 and len(run) < RUN_ROWS:
+                run += await self._store.lease_more(
+                    run[-1], self.owner, self.lease, room=room, limit=RUN_ROWS - len(run)
+                )
+
+    async def _target(self, item: OutboxItem) -> dict[str, Any] | None:
+        """The conversation a send goes to (None: unknown yet, the send will say why)."""
+        payload = item.payload
+        if item.kind == "create_thread":
+            return payload["room"]
+        if item.kind == "send" and payload.get("conversation") is not None:
+            return payload["conversation"]
+        try:
+            reference, _ = await self._thread_of(payload["chat_id"])
+        except ThreadMissing:
+            return None
+        return reference
+
+    def _usable(self, item: OutboxItem | None, wait: float = 0.0) -> OutboxItem | None:
+        """A leased item, unless its lease could run out before a send ``wait`` seconds
+        from now ends."""
         if item is None or item.lease_until is None:
             return None
-        margin = timedelta(seconds=self._send_margin)
+        margin = timedelta(seconds=self._send_margin + wait)
         return item if item.lease_until - margin > self._store.clock() else None
 
     def _backoff(self, attempts: int, error: DeliveryError) -> float:
@@ -217,56 +297,69 @@ class Dispatcher:
         last = self.last_sweep
         return last is not None and asyncio.get_running_loop().time() - last <= within
 
-    async def _deliver(self, item: OutboxItem) -> float | None:
-        """Send one item and record the outcome; returns the retry delay if it must wait."""
+    async def _deliver(self, run: list[OutboxItem]) -> float | None:
+        """Send one post (one row, or several lines of one author) and record the outcome
+        of all its rows together; returns the retry delay if the lane must wait."""
+        item = run[0]
+        ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
-            thread = await self._send(item)
+            thread = await self._send(run)
         except DeliveryError as error:
             self._metrics.delivery(
                 "retry" if error.retryable else "failed", error.status, item.attempts
             )
             if not error.retryable:
-                log.warning("outbox item %s refused for good: %s", item.id, error)
-                await self._store.undeliverable(item.id, self.owner, str(error))
+                log.warning("outbox items %s refused for good: %s", ids, error)
+                await self._settle_failed(item.lane, ids, str(error))
                 return None
             if self._store.clock() - item.created_at > self._max_age:
                 self.given_up += 1
                 log.error(
-                    "outbox item %s still failing after %s; given up: %s",
-                    item.id,
+                    "outbox items %s still failing after %s; given up: %s",
+                    ids,
                     self._max_age,
                     error,
                 )
-                await self._store.undeliverable(item.id, self.owner, f"given up: {error}")
+                await self._settle_failed(item.lane, ids, f"given up: {error}")
                 return None
             delay = self._backoff(item.attempts, error)
-            log.info("outbox item %s failed (%s); retrying in %.2fs", item.id, error, delay)
-            await self._store.retry_later(item.id, self.owner, delay, str(error))
-            return delay
+            log.info("outbox items %s failed (%s); retrying in %.2fs", ids, error, delay)
+            return await self._again_later(run, delay, str(error))
         except ThreadMissing as error:
             self._metrics.delivery("failed", None, item.attempts)
-            await self._store.undeliverable(item.id, self.owner, str(error))
+            await self._settle_failed(item.lane, ids, str(error))
             return None
         except Exception as error:
             # Not a connector answer (a bug, an unreadable reply): retry later, never drop.
-            log.exception("outbox item %s failed unexpectedly", item.id)
+            log.exception("outbox items %s failed unexpectedly", ids)
             self._metrics.delivery("retry", None, item.attempts)
             delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
-            await self._store.retry_later(item.id, self.owner, delay, repr(error)[:300])
-            return delay
+            return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
-        await self._record_delivered(item.id, thread)
+        await self._record_delivered(ids, thread)
+        self._repeats.pop(item.lane, None)
         return None
 
-    async def _record_delivered(self, item_id: int, thread: tuple[int, str, str] | None) -> None:
+    async def _again_later(self, run: list[OutboxItem], delay: float, error: str) -> float:
+        """Give the rows back until ``delay``; the post is remembered, so the next attempt
+        carries the same rows (and delivery ids) as this one, however many wait behind."""
+        self._repeats[run[0].lane] = frozenset(i.id for i in run)
+        await self._store.retry_later([i.id for i in run], self.owner, delay, error)
+        return delay
+
+    async def _settle_failed(self, lane: str, ids: list[int], error: str) -> None:
+        self._repeats.pop(lane, None)
+        await self._store.undeliverable(ids, self.owner, error)
+
+    async def _record_delivered(self, ids: list[int], thread: tuple[int, str, str] | None) -> None:
         """Wait until the delivery is recorded; lanes that finish together share a commit.
 
         The lane must not go on before its head is marked (the next row is not the
         head until then), so each waits; one transaction marks every waiting lane.
         """
         done = asyncio.get_running_loop().create_future()
-        self._marks.append((item_id, thread, done))
+        self._marks.append((ids, thread, done))
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_all())
         await done
@@ -274,8 +367,13 @@ class Dispatcher:
     async def _mark_all(self) -> None:
         while self._marks:
             batch, self._marks = self._marks, []
+            marks = [
+                (item_id, thread if n == 0 else None)
+                for ids, thread, _ in batch
+                for n, item_id in enumerate(ids)
+            ]
             try:
-                await self._store.delivered([(i, thread) for i, thread, _ in batch], self.owner)
+                await self._store.delivered(marks, self.owner)
             except Exception as error:
                 for _, _, done in batch:
                     done.set_exception(error)
@@ -296,9 +394,12 @@ class Dispatcher:
             self._threads.move_to_end(chat_id)
         return known
 
-    async def _send(self, item: OutboxItem) -> tuple[int, str, str] | None:
+    async def _send(self, run: list[OutboxItem]) -> tuple[int, str, str] | None:
+        item = run[0]
         payload = item.payload
-        activity = with_delivery_key(payload["activity"], item.id)
+        activity = with_delivery_keys(
+            coalesced([i.payload["activity"] for i in run]), [i.id for i in run]
+        )
         if item.kind == "create_thread":
             thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
             # A chat moved to another department gets a new thread: forget the old one.

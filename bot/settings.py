@@ -44,6 +44,11 @@ def _or(value: bool | None, default: bool) -> bool:
     return default if value is None else value
 
 
+def _unless_off(name: str) -> bool:
+    """A switch that is on unless set to 0/false/no/off."""
+    return os.environ.get(name, "").strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the bridge. Empty ``app_id`` means local mode (Emulator and tests)."""
@@ -130,6 +135,20 @@ class Settings:
     graph_url: str = "https://graph.microsoft.com"
     # Where the app's Graph token comes from (empty: the tenant's Microsoft identity platform).
     graph_token_url: str = ""
+    # Teams' documented limits, kept before every send instead of learnt from 429s:
+    # sends/seconds per conversation (a reply thread, a chat; with ``pace_per_channel``
+    # also a channel with all its threads) and per app in a tenant. Card updates and
+    # notices leave ``pace_headroom`` of each window to customers' words.
+    pace_deliveries: bool = True
+    pace_thread_limits: str = "7/1,8/2,60/30,1800/3600"
+    pace_tenant_limits: str = "50/1"
+    pace_per_channel: bool = True
+    pace_headroom: float = 0.25
+    # Seconds added to every window of a thread: sends claimed in order may arrive a
+    # little apart.
+    pace_margin: float = 0.1
+    # Lines of one author waiting in one lane go as one post up to this size (0: never).
+    coalesce_bytes: int = 64_000
 
     @property
     def local_mode(self) -> bool:
@@ -247,4 +266,11 @@ class Settings:
             presence_interval=_float("PRESENCE_INTERVAL_SECONDS", defaults.presence_interval),
             graph_url=env("GRAPH_URL", "").strip() or defaults.graph_url,
             graph_token_url=env("GRAPH_TOKEN_URL", "").strip(),
+            pace_deliveries=_unless_off("PACE_DELIVERIES"),
+            pace_thread_limits=env("PACE_THREAD_LIMITS", "") or defaults.pace_thread_limits,
+            pace_tenant_limits=env("PACE_TENANT_LIMITS", "") or defaults.pace_tenant_limits,
+            pace_per_channel=_unless_off("PACE_PER_CHANNEL"),
+            pace_headroom=_float("PACE_HEADROOM", defaults.pace_headroom),
+            pace_margin=_float("PACE_MARGIN_SECONDS", defaults.pace_margin),
+            coalesce_bytes=int(_float("COALESCE_BYTES", defaults.coalesce_bytes)),
         )

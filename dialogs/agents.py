@@ -267,7 +267,7 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         relayed = text_activity(text)
         if files.passed:
             relayed["attachments"] = as_attachments(files.passed, images_only=False)
-        return [to_conversation(customer, relayed), *refusal]
+        return [to_conversation(customer, relayed, by=person.teams_id), *refusal]
 
     await ctx.store.agent_message(
         thread,

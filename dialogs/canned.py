@@ -96,7 +96,7 @@ async def _send(
     def on_relay(chat_id: int, reference: dict[str, Any]) -> list[Outgoing]:
         shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
         return [
-            to_conversation(reference, text_activity(text)),
+            to_conversation(reference, text_activity(text), by=person.teams_id),
             to_thread(chat_id, text_activity(shown)),
         ]
 

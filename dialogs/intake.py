@@ -97,7 +97,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         activity = text_activity(shown)
         if files.passed:
             activity["attachments"] = as_attachments(files.passed, images_only=True)
-        return [to_thread(chat_id, activity)]
+        return [to_thread(chat_id, activity, by="customer")]
 
     channel = str(activity.get("channelId") or "")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.core import TRANSCRIPT_CHAT, ChatView, Person
-from store.outbox import Outgoing, chat_lane, conversation_lane
+from store.outbox import WORDS, Outgoing, chat_lane, conversation_lane
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,18 @@ def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str,
     return activity
 
 
-def to_conversation(reference: dict[str, Any], activity: dict[str, Any]) -> Outgoing:
+def _words(payload: dict[str, Any], by: str | None) -> dict[str, Any]:
+    """``by``: the author of a line someone wrote (not a notice of the bridge's); lines
+    of one author waiting in one lane may be delivered as one post."""
+    return {**payload, WORDS: by} if by else payload
+
+
+def to_conversation(
+    reference: dict[str, Any], activity: dict[str, Any], *, by: str | None = None
+) -> Outgoing:
     """Send to a stored conversation (a customer, or a room's root)."""
     lane = conversation_lane(reference["conversation"]["id"])
-    return Outgoing(lane, "send", {"conversation": reference, "activity": activity})
+    return Outgoing(lane, "send", _words({"conversation": reference, "activity": activity}, by))
 
 
 def to_customer(chat: ChatView, activity: dict[str, Any]) -> Outgoing:
@@ -48,9 +56,11 @@ def to_customer(chat: ChatView, activity: dict[str, Any]) -> Outgoing:
     return outgoing
 
 
-def to_thread(chat_id: int, activity: dict[str, Any]) -> Outgoing:
+def to_thread(chat_id: int, activity: dict[str, Any], *, by: str | None = None) -> Outgoing:
     """Send into a chat's thread (resolved at delivery, after the card is posted)."""
-    return Outgoing(chat_lane(chat_id), "send", {"chat_id": chat_id, "activity": activity})
+    return Outgoing(
+        chat_lane(chat_id), "send", _words({"chat_id": chat_id, "activity": activity}, by)
+    )
 
 
 def new_thread(chat_id: int, room: dict[str, Any], activity: dict[str, Any]) -> Outgoing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import outbox, trace
+from store import outbox, pacing, trace
 from store.models import (
     Agent,
     Chat,
@@ -128,6 +128,8 @@ class Retention:
     delivered: timedelta = timedelta(hours=24)
     failed: timedelta = timedelta(days=30)
     inbound: timedelta = timedelta(hours=72)
+    # Send budgets with no send for longer than their longest window (an hour).
+    budgets: timedelta = timedelta(hours=2)
 
 
 # Outcomes. Each transition answers with one of these; callers match on the type.
@@ -478,16 +480,13 @@ class StoreCore:
         now = self.clock()
         async with self._write() as session:
             removed = await outbox.purge(session, now - retention.delivered, now - retention.failed)
+            removed += await pacing.purge(session, (now - retention.budgets).timestamp())
             result = await session.execute(
                 delete(InboundActivity)
                 .where(InboundActivity.received_at < now - retention.inbound)
                 .execution_options(synchronize_session=False)
             )
             return removed + result.rowcount
-
-    async def lease_next(self, lane: str, owner: str, lease: timedelta) -> Any:
-        async with self._write() as session:
-            return await outbox.lease_head(session, lane, owner, self.clock(), lease)
 
     async def delivered(
         self, items: list[tuple[int, tuple[int, str, str] | None]], owner: str
@@ -511,16 +510,72 @@ class StoreCore:
                     )
             return done
 
-    async def undeliverable(self, item_id: int, owner: str, error: str) -> None:
+    async def undeliverable(self, item_id: int | list[int], owner: str, error: str) -> None:
+        ids = [item_id] if isinstance(item_id, int) else item_id
         async with self._write() as session:
-            await outbox.finish(
-                session, [item_id], owner, self.clock(), delivered=False, error=error
-            )
+            await outbox.finish(session, ids, owner, self.clock(), delivered=False, error=error)
 
-    async def retry_later(self, item_id: int, owner: str, delay: float, error: str) -> None:
+    async def retry_later(
+        self,
+        item_id: int | list[int],
+        owner: str,
+        delay: float,
+        error: str | None,
+        *,
+        attempted: bool = True,
+    ) -> None:
         async with self._write() as session:
             until = self.clock() + timedelta(seconds=delay)
-            await outbox.postpone(session, item_id, owner, until, error)
+            await outbox.postpone(session, item_id, owner, until, error, attempted=attempted)
+
+    async def lease_run(
+        self,
+        lane: str,
+        owner: str,
+        lease: timedelta,
+        *,
+        room: int,
+        limit: int,
+        only: Collection[int] | None = None,
+    ) -> list[OutboxItem]:
+        """Lease the lane's head and the lines of the same author right behind it (a card
+        update that a newer one overtakes is settled on the way); [] if the head is not
+        free or not due."""
+        async with self._write() as session:
+            now = self.clock()
+            while True:
+                head = await outbox.lease_head(session, lane, owner, now, lease)
+                if head is None or not await outbox.drop_overtaken(session, head, now):
+                    break
+            if head is None:
+                return []
+            followers = await outbox.lease_followers(
+                session,
+                head,
+                owner,
+                now,
+                lease,
+                room=room - outbox.activity_size(head.payload),
+                limit=limit - 1,
+                only=only,
+            )
+            return [head, *followers]
+
+    async def lease_more(
+        self, last: OutboxItem, owner: str, lease: timedelta, *, room: int, limit: int
+    ) -> list[OutboxItem]:
+        """Lines that arrived behind a run while it waited for its budget."""
+        async with self._write() as session:
+            return await outbox.lease_followers(
+                session, last, owner, self.clock(), lease, room=room, limit=limit
+            )
+
+    async def pace(
+        self, claims: Sequence[pacing.Claim], now: float, headroom: float
+    ) -> list[float]:
+        """Decide send budgets for these claims in one transaction (see store.pacing)."""
+        async with self._write() as session:
+            return await pacing.claim(session, claims, now, headroom)
 
     async def chat_reference(self, chat_id: int) -> tuple[dict[str, Any], str | None] | None:
         """The thread of a chat as a reference, and its card's activity id, once posted."""

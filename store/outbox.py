@@ -7,6 +7,8 @@ runs out (the process died) makes the row available to any replica again.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,12 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import pacing  # noqa: F401  (its table is part of the schema)
 from store.models import DeliveryState, OutboxItem, UTCDateTime
+
+# Payload key of a line someone wrote (a customer's words in the thread, an agent's line
+# to the customer), naming its author: consecutive lines of one author may go as one post.
+WORDS = "words"
 
 
 @dataclass(frozen=True)
@@ -137,21 +144,137 @@ async def finish(
 
 
 async def postpone(
-    session: AsyncSession, item_id: int, owner: str, until: datetime, error: str
+    session: AsyncSession,
+    item_ids: int | list[int],
+    owner: str,
+    until: datetime,
+    error: str | None,
+    *,
+    attempted: bool = True,
 ) -> None:
-    """Give a leased row back with its next attempt time after a retryable failure."""
+    """Give leased rows back with their next attempt time: after a retryable failure,
+    or (``attempted=False``) when a budget makes them wait longer than a lease should."""
+    ids = [item_ids] if isinstance(item_ids, int) else item_ids
+    values: dict[str, Any] = {"next_attempt_at": until, "lease_owner": None, "lease_until": None}
+    if attempted:
+        values.update(attempts=OutboxItem.attempts + 1, last_error=error)
     await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id == item_id, OutboxItem.lease_owner == owner)
-        .values(
-            next_attempt_at=until,
-            lease_owner=None,
-            lease_until=None,
-            attempts=OutboxItem.attempts + 1,
-            last_error=error,
-        )
+        .where(OutboxItem.id.in_(ids), OutboxItem.lease_owner == owner)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def author(kind: str, payload: dict[str, Any]) -> str | None:
+    """Who wrote the line an item carries, if it is someone's line (else None)."""
+    words = payload.get(WORDS) if kind == "send" else None
+    return words if isinstance(words, str) else None
+
+
+def activity_size(payload: dict[str, Any]) -> int:
+    return len(json.dumps(payload.get("activity"), separators=(",", ":")))
+
+
+def typing(kind: str, payload: dict[str, Any]) -> bool:
+    """A typing indicator: it means "writing now", which a line behind it says better."""
+    activity = payload.get("activity")
+    return kind == "send" and isinstance(activity, dict) and activity.get("type") == "typing"
+
+
+async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime) -> bool:
+    """Settle a leased head that what waits behind it makes pointless.
+
+    A card update is overtaken by a later ``update_card`` of the lane before any new
+    card (``create_thread``, after which updates address another card): the newer one
+    is sent in its turn, so the card still ends as the newest version, one post
+    sooner. A typing indicator is overtaken by anything behind it.
+    """
+    if head.lease_owner is None:
+        return False
+    if typing(head.kind, head.payload):
+        kinds: tuple[str, ...] = ("send", "update_card", "create_thread")
+        overtaking = "any"
+    elif head.kind == "update_card":
+        kinds, overtaking = ("update_card", "create_thread"), "update_card"
+    else:
+        return False
+    following = await session.scalar(
+        select(OutboxItem.kind)
+        .where(
+            OutboxItem.lane == head.lane,
+            OutboxItem.state == DeliveryState.PENDING,
+            OutboxItem.id > head.id,
+            OutboxItem.kind.in_(kinds),
+        )
+        .order_by(OutboxItem.id)
+        .limit(1)
+    )
+    if following is None or overtaking not in (following, "any"):
+        return False
+    await finish(session, [head.id], head.lease_owner, now, delivered=True, error="overtaken")
+    return True
+
+
+async def lease_followers(
+    session: AsyncSession,
+    last: OutboxItem,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    room: int,
+    limit: int,
+    only: Collection[int] | None = None,
+) -> list[OutboxItem]:
+    """Lease the lines right behind ``last`` (already ours) by the same author, while
+    they fit in ``room`` bytes; ``only`` keeps a repeated send to the rows it had.
+
+    Nobody else can lease them (only a lane's head is leased, and the head is ours);
+    the conditional UPDATE still checks, as for any lease.
+    """
+    who = author(last.kind, last.payload)
+    if who is None or limit <= 0:
+        return []
+    rows = await session.execute(
+        select(OutboxItem.id, OutboxItem.kind, OutboxItem.payload)
+        .where(
+            OutboxItem.lane == last.lane,
+            OutboxItem.state == DeliveryState.PENDING,
+            OutboxItem.id > last.id,
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    wanted: list[int] = []
+    for item_id, kind, payload in rows:
+        # A typing indicator between two lines goes with them (it adds nothing to the post).
+        size = 0 if typing(kind, payload) else activity_size(payload)
+        joins = size == 0 or author(kind, payload) == who
+        if not joins or size > room or (only is not None and item_id not in only):
+            break
+        room -= size
+        wanted.append(item_id)
+    if not wanted:
+        return []
+    result = await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id.in_(wanted),
+            OutboxItem.state == DeliveryState.PENDING,
+            OutboxItem.lease_owner.is_(None) | (OutboxItem.lease_until < now),
+        )
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    leased = {item.id: item for item in result.scalars()}
+    run: list[OutboxItem] = []
+    for item_id in wanted:
+        if item_id not in leased:
+            break
+        run.append(leased[item_id])
+    return run
 
 
 async def purge(session: AsyncSession, delivered_before: datetime, failed_before: datetime) -> int:

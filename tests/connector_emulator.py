@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.connector_limits import ThreadLimits
+
 # Activity ids look like Teams message ids (epoch milliseconds), which also keeps them numeric
 # strings that sort in creation order.
 _FIRST_ACTIVITY_ID = 1_700_000_000_000
@@ -214,8 +216,12 @@ class ConnectorEmulator:
         latency: float = 0.0,
         record: bool = True,
         marker_pattern: re.Pattern[str] | None = None,
+        limits: ThreadLimits | None = None,
     ) -> None:
         self.latency = latency
+        # Teams' rate limits (None: none); ``requests`` counts every request, even unrecorded.
+        self.limits = limits
+        self.requests = 0
         self.record = record
         self.marker_pattern = marker_pattern
         self.url = ""
@@ -384,6 +390,7 @@ class ConnectorEmulator:
     async def _serve(self, request: web.Request, route: _Route) -> web.StreamResponse:
         """Answer one request: read it, wait, apply a fault or the route, then record it."""
         at = time.monotonic()
+        self.requests += 1
         body = _parse_json_object(await request.read()) if request.body_exists else None
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -395,6 +402,9 @@ class ConnectorEmulator:
             outcome = _Outcome(0)
         elif fault is not None and fault.status is not None:
             outcome = self._fault_outcome(fault)
+        elif self._throttled(request, body):
+            assert self.limits is not None
+            outcome = self._fault_outcome(Fault(status=429, retry_after=self.limits.retry_after))
         else:
             outcome = self._run_route(route, _Exchange(request, body, at))
         self._record_call(request, body, at, outcome)
@@ -402,6 +412,16 @@ class ConnectorEmulator:
             async with self._changed:
                 self._changed.notify_all()
         return _response(outcome)
+
+    def _throttled(self, request: web.Request, body: dict | None) -> bool:
+        """Whether a send, update or new thread is over the limits (only admitted sends
+        count against a budget)."""
+        if self.limits is None or request.method not in ("POST", "PUT"):
+            return False
+        target = request.match_info.get("conversationId")
+        if target is None and request.path == "/v3/conversations" and body is not None:
+            target = _channel_id(body)
+        return target is not None and not self.limits.admit(target, time.monotonic())
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         """Use up one application of the first armed fault matching this request, if any."""

@@ -36,6 +36,12 @@ def test_quick_run_relays_every_message(tmp_path: Path) -> None:
         assert run["cpu_seconds"] > 0
         assert run["peak_rss_mb"] > 0
     assert report["ratios"]["sqlite"]["throughput_ratio"] > 0
+    pace = {run["delivery"]: run for run in report["pace"]}
+    assert set(pace) == {"paced", "unpaced"}
+    for run in pace.values():
+        assert run["delivered"] == run["lines"] > 0
+        assert run["once_in_order"] is True
+        assert run["calls"] > 0
     assert report["clean"] is True
 
 

@@ -3,8 +3,6 @@ once and in order (or, for a final refusal, recorded)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from sqlalchemy import select
 
@@ -21,6 +19,7 @@ from tests.conftest import (
     setup_room,
 )
 from tests.connector_emulator import ConnectorEmulator, Fault
+from tests.posts import Post, lines, posts
 from tests.reliability import record
 
 FAST_RETRIES = {
@@ -36,41 +35,24 @@ async def fast_bridge(start_bridge: BridgeFactory) -> Bridge:
     return await start_bridge(**FAST_RETRIES)
 
 
-@dataclass
-class Delivery:
-    key: str
-    text: str
-    at: float
+def deliveries(connector: ConnectorEmulator, conversation: str) -> list[Post]:
+    """Successful sends to one conversation, in order of receipt, with their delivery keys
+    (a post of several waiting lines lists them all)."""
+    return posts(connector, conversation)
 
 
-def deliveries(connector: ConnectorEmulator, conversation: str) -> list[Delivery]:
-    """Successful sends to one conversation, in order of receipt, with their delivery keys."""
-    found = [
-        Delivery(
-            call.body.get("channelData", {}).get("bridgeDeliveryId", ""),
-            call.body.get("text", ""),
-            call.at,
-        )
-        for call in connector.calls
-        if call.conversation_id == conversation
-        and call.method == "POST"
-        and 200 <= call.status < 300
-        and call.body
-    ]
-    return sorted(found, key=lambda d: d.at)
-
-
-def audit(sent: list[str], got: list[Delivery]) -> tuple[int, int]:
-    """(lost, repeats): repeats must carry the key of the message just before them."""
-    unique: list[Delivery] = []
+def audit(sent: list[str], got: list[Post]) -> tuple[int, int]:
+    """(lost, repeats): a repeat is the post just before it again, with the same keys."""
+    unique: list[Post] = []
     repeats = 0
-    for delivery in got:
-        if unique and delivery.key == unique[-1].key:
+    for post in got:
+        if unique and post.keys == unique[-1].keys:
             repeats += 1
             continue
-        assert delivery.key not in {d.key for d in unique}, "a repeat out of order"
-        unique.append(delivery)
-    texts = [d.text for d in unique if d.text in sent]
+        seen = {key for earlier in unique for key in earlier.keys}
+        assert not seen & set(post.keys), "a repeat out of order"
+        unique.append(post)
+    texts = [line for post in unique for line in post.lines if line in sent]
     assert texts == [t for t in sent if t in texts], f"order broken: {texts}"
     return len(set(sent) - set(texts)), repeats
 
@@ -113,14 +95,15 @@ async def test_faults_to_the_customer_end_delivered_once_in_order(
     sent = [f"reply {n} ✓" for n in range(5)]
     await relay(bridge, chat, owner, sent)
     await bridge.connector.wait_for(
-        lambda: set(sent) <= set(bridge.connector.texts(chat.conversation)), timeout=20
+        lambda: set(sent) <= set(lines(bridge.connector, chat.conversation)), timeout=20
     )
     await bridge.settled()
     if fault.delay:
         # The connector is still sitting on the first attempt; wait until it has answered
         # (the acknowledgement, "joined", the replies and the one repeat).
         await bridge.connector.wait_for(
-            lambda: len(deliveries(bridge.connector, chat.conversation)) == len(sent) + 3
+            lambda: sum(len(p.lines) for p in deliveries(bridge.connector, chat.conversation))
+            == len(sent) + 3
         )
     lost, repeats = audit(sent, deliveries(bridge.connector, chat.conversation))
     assert lost == 0
@@ -148,10 +131,10 @@ async def test_final_refusal_is_recorded_and_the_lane_goes_on(fast_bridge: Bridg
     sent = ["refused one", "second", "third"]
     await relay(bridge, chat, owner, sent)
     await bridge.connector.wait_for(
-        lambda: "third" in bridge.connector.texts(chat.conversation), timeout=10
+        lambda: "third" in lines(bridge.connector, chat.conversation), timeout=10
     )
     await bridge.settled()
-    assert bridge.connector.texts(chat.conversation)[-2:] == ["second", "third"]
+    assert lines(bridge.connector, chat.conversation)[-2:] == ["second", "third"]
     async with bridge.app[keys.ENGINE].connect() as connection:
         failed = (
             await connection.execute(
@@ -180,7 +163,7 @@ async def test_connector_down_then_up(fast_bridge: Bridge) -> None:
     restarted = ConnectorEmulator()
     await restarted.start(port=port)
     try:
-        await restarted.wait_for(lambda: restarted.texts(chat.conversation) == sent, timeout=15)
+        await restarted.wait_for(lambda: lines(restarted, chat.conversation) == sent, timeout=15)
         await bridge.settled()
         lost, repeats = audit(sent, deliveries(restarted, chat.conversation))
         assert (lost, repeats) == (0, 0)
@@ -209,9 +192,9 @@ async def test_thread_faults_keep_customer_messages_in_order(fast_bridge: Bridge
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) == 1, timeout=10)
     thread = bridge.connector.created()[0].conversation_id
     await bridge.connector.wait_for(
-        lambda: len(bridge.connector.texts(thread)) == len(sent), timeout=15
+        lambda: len(lines(bridge.connector, thread)) == len(sent), timeout=15
     )
-    got = [t.split(":** ", 1)[1] for t in bridge.connector.texts(thread)]
+    got = [t.split(":** ", 1)[1] for t in lines(bridge.connector, thread)]
     assert got == sent
     record(
         "outbound fault",

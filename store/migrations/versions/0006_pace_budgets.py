@@ -1,0 +1,37 @@
+"""Pace budgets: recent sends per Teams thread, channel and tenant, shared by replicas.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pace_budgets",
+        sa.Column("key", sa.String(length=600), nullable=False),
+        sa.Column("stamps", sa.Text(), nullable=False),
+        sa.Column("last_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    with op.batch_alter_table("pace_budgets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pace_budgets_last_at"), ["last_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pace_budgets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pace_budgets_last_at"))
+
+    op.drop_table("pace_budgets")

@@ -1,0 +1,193 @@
+"""The store's side of pacing, on both engines: budgets shared through the database, runs
+of one author's lines leased together, card updates overtaken by newer ones dropped.
+
+No time is measured: the pacing clock is a number the test gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dialogs.replies import card_update, text_activity, to_thread
+from store import Store
+from store.core import Retention
+from store.engine import create_engine, create_schema, create_sessionmaker
+from store.models import DeliveryState, OutboxItem
+from store.outbox import Outgoing, add_outgoing
+from store.pacing import Claim, Limits, PaceBudget
+from tests.conftest import ManualClock
+
+LEASE = timedelta(seconds=30)
+THREAD = Limits.parse("7/1,8/2,60/30,1800/3600")
+TENANT = Limits.parse("50/1")
+
+
+@pytest.fixture
+async def stores(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database, like two replicas."""
+    engines = [create_engine(database_url), create_engine(database_url)]
+    await create_schema(engines[0])
+    clock = ManualClock()
+    sqlite = database_url.startswith("sqlite")
+    first, second = (
+        Store(create_sessionmaker(engine), clock, serialize_writes=sqlite) for engine in engines
+    )
+    yield first, second
+    for engine in engines:
+        await engine.dispose()
+
+
+async def queue(store: Store, items: list[Outgoing]) -> list[int]:
+    async with store._write() as session:
+        rows = add_outgoing(session, items, store.clock())
+        await session.flush()
+        return [row.id for row in rows]
+
+
+def says(chat_id: int, text: str, by: str | None = "customer") -> Outgoing:
+    return to_thread(chat_id, text_activity(f"**Lan:** {text}"), by=by)
+
+
+async def states(store: Store, ids: list[int]) -> list[tuple[DeliveryState, str | None]]:
+    async with store._sessions() as session:
+        rows = await session.execute(
+            select(OutboxItem.state, OutboxItem.last_error)
+            .where(OutboxItem.id.in_(ids))
+            .order_by(OutboxItem.id)
+        )
+        return [(state, error) for state, error in rows]
+
+
+async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) -> None:
+    """Sends claimed alternately on two replicas count in one budget: the eighth within a
+    second waits, whichever replica asks."""
+    first, second = stores
+    channel = ("conv:19:room", THREAD)
+    claims = [
+        Claim(((f"conv:19:room;messageid={n % 3}", THREAD), channel, ("tenant:t", TENANT)))
+        for n in range(8)
+    ]
+    now = 1_000.0
+    waits = []
+    for n, claim in enumerate(claims[:7]):
+        waits += await (first if n % 2 else second).pace([claim], now + n * 0.01, 0.25)
+    assert waits == [0.0] * 7
+    [late] = await first.pace([claims[7]], now + 0.1, 0.25)
+    [also_late] = await second.pace([claims[7]], now + 0.1, 0.25)
+    assert late > 0 and also_late > 0
+    # Once the window has passed, there is room again; the row keeps what windows need.
+    [later] = await second.pace([claims[7]], now + 2.5, 0.25)
+    assert later == 0.0
+    async with first._sessions() as session:
+        stamps = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == channel[0]))
+    assert stamps is not None and stamps.count(",") == 7
+
+
+async def test_customers_words_take_a_short_budget_first(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    budget = (("conv:19:room", THREAD),)
+    assert await store.pace([Claim(budget)] * 5, 50.0, 0.25) == [0.0] * 5
+    # Five of seven used: a card update or a notice leaves the rest to customers' words,
+    # even when it asks in the same moment and first.
+    waits = await store.pace([Claim(budget, low=True), Claim(budget), Claim(budget)], 50.0, 0.25)
+    assert waits[0] > 0 and waits[1:] == [0.0, 0.0]
+
+
+async def test_a_run_is_one_authors_lines_in_a_row(stores: tuple[Store, Store]) -> None:
+    store, other = stores
+    ids = await queue(
+        store,
+        [
+            says(1, "one"),
+            says(1, "two"),
+            says(1, "three"),
+            to_thread(1, text_activity("a notice")),
+            says(1, "four"),
+        ],
+    )
+    run = await store.lease_run("chat:1", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in run] == ids[:3]
+    # Nobody else gets the lane (or any row of the run) while it is leased.
+    assert await other.lease_run("chat:1", "b", LEASE, room=64_000, limit=50) == []
+    assert await store.delivered([(item.id, None) for item in run], "a") == set(ids[:3])
+    notice = await store.lease_run("chat:1", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in notice] == [ids[3]]
+
+
+async def test_a_repeated_run_keeps_its_rows(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    ids = await queue(store, [says(2, "one"), says(2, "two")])
+    run = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50)
+    await store.retry_later([item.id for item in run], "a", 0, "503")
+    # A line arrives before the repeat: the repeat still carries the first post's rows.
+    later = await queue(store, [says(2, "three")])
+    again = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50, only=frozenset(ids))
+    assert [item.id for item in again] == ids
+    await store.delivered([(item.id, None) for item in again], "a")
+    rest = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in rest] == later
+
+
+async def test_size_limits_a_run(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    ids = await queue(store, [says(3, "x" * 300) for _ in range(4)])
+    run = await store.lease_run("chat:3", "a", LEASE, room=800, limit=50)
+    assert [item.id for item in run] == ids[:2]
+
+
+async def test_overtaken_card_update_is_dropped(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    old = card_update(4, {"type": "message", "text": "old card"})
+    new = card_update(4, {"type": "message", "text": "new card"})
+    ids = await queue(store, [old, says(4, "hello"), new])
+    run = await store.lease_run("chat:4", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in run] == [ids[1]]
+    await store.delivered([(ids[1], None)], "a")
+    newest = await store.lease_run("chat:4", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in newest] == [ids[2]]
+    assert newest[0].payload["activity"]["text"] == "new card"
+    assert (await states(store, ids[:1])) == [(DeliveryState.DELIVERED, "overtaken")]
+
+
+async def test_card_update_before_a_new_card_is_kept(stores: tuple[Store, Store]) -> None:
+    """After a new card (the chat moved), updates address that card: the old one's last
+    update still goes."""
+    store, _ = stores
+    room = {"conversation": {"id": "19:other"}}
+    ids = await queue(
+        store,
+        [
+            card_update(5, {"type": "message", "text": "moved away"}),
+            Outgoing("chat:5", "create_thread", {"chat_id": 5, "room": room, "activity": {}}),
+            card_update(5, {"type": "message", "text": "new room's card"}),
+        ],
+    )
+    run = await store.lease_run("chat:5", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in run] == [ids[0]]
+
+
+async def test_typing_indicators_give_way_to_lines(stores: tuple[Store, Store]) -> None:
+    """A typing indicator waiting before a line is dropped; one between two lines of the
+    same author goes with their post."""
+    store, _ = stores
+    typing = to_thread(6, {"type": "typing"})
+    ids = await queue(store, [typing, says(6, "one"), typing, says(6, "two")])
+    run = await store.lease_run("chat:6", "a", LEASE, room=64_000, limit=50)
+    assert [item.id for item in run] == ids[1:]
+    assert (await states(store, ids[:1])) == [(DeliveryState.DELIVERED, "overtaken")]
+
+
+async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
+    store, _ = stores
+    now = store.clock().timestamp()
+    budget = (("conv:idle", THREAD),)
+    assert await store.pace([Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
+    assert await store.pace([Claim((("conv:busy", THREAD),))], now, 0.25) == [0.0]
+    await store.purge(Retention())
+    async with store._sessions() as session:
+        kept = list(await session.scalars(select(PaceBudget.key)))
+    assert kept == ["conv:busy"]
