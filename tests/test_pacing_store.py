@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from dialogs.replies import card_update, text_activity, to_thread
-from store import Store
+from store import Store, migrate
 from store.core import Retention
-from store.engine import create_engine, create_schema, create_sessionmaker
+from store.engine import create_engine, create_sessionmaker
 from store.models import DeliveryState, OutboxItem
 from store.outbox import Outgoing, add_outgoing
 from store.pacing import Claim, Limits, PaceBudget
@@ -30,7 +30,7 @@ TENANT = Limits.parse("50/1")
 async def stores(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores on one database, like two replicas."""
     engines = [create_engine(database_url), create_engine(database_url)]
-    await create_schema(engines[0])
+    await migrate.upgrade(engines[0])
     clock = ManualClock()
     sqlite = database_url.startswith("sqlite")
     first, second = (
