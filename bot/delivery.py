@@ -272,6 +272,8 @@ class Dispatcher:
             return payload["room"]
         if item.kind == "send" and payload.get("conversation") is not None:
             return payload["conversation"]
+        if item.kind == "send_personal":
+            return None  # a personal conversation is opened by the send itself
         try:
             reference, _ = await self._thread_of(payload["chat_id"])
         except ThreadMissing:
