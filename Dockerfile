@@ -15,7 +15,6 @@ COPY cards ./cards
 COPY dialogs ./dialogs
 COPY store ./store
 COPY web ./web
-COPY console ./console
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim

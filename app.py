@@ -27,13 +27,13 @@ from bot.transcript import TranscriptLinks
 from bot.transcript_page import render
 from bot.trust import Gate
 from cards.times import valid_zone
-from console import routes as console_routes
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace
 from store.core import Clock, IntakeLimits, Retention, utc_now
 from store.engine import create_engine, create_sessionmaker
 from web import add_front_door
+from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
 
 log = logging.getLogger("support_bridge")

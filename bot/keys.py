@@ -14,8 +14,8 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
-from console.auth import ConsoleAuth
 from store import Store
+from web.console.auth import ConsoleAuth
 from web.directline import LocalDirectLine
 from web.token import TokenService
 

@@ -102,8 +102,10 @@ async def test_faults_to_the_customer_end_delivered_once_in_order(
         # The connector is still sitting on the first attempt; wait until it has answered
         # (the acknowledgement, "joined", the replies and the one repeat).
         await bridge.connector.wait_for(
-            lambda: sum(len(p.lines) for p in deliveries(bridge.connector, chat.conversation))
-            == len(sent) + 3
+            lambda: (
+                sum(len(p.lines) for p in deliveries(bridge.connector, chat.conversation))
+                == len(sent) + 3
+            )
         )
     lost, repeats = audit(sent, deliveries(bridge.connector, chat.conversation))
     assert lost == 0

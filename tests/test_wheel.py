@@ -76,7 +76,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "store/migrations/env.py" in names
     assert any(n.startswith("store/migrations/versions/0001") for n in names)
     assert {"dialogs/locales/en.json", "dialogs/locales/vi.json", "app.py"} <= set(names)
-    assert {"console/templates/live.html", "console/static/console.css"} <= set(names)
+    assert {"web/console/templates/live.html", "web/console/static/console.css"} <= set(names)
     assert not any(n.startswith("tests/") for n in names)
     # The image: a clean environment and the wheel installed into it.
     venv.create(work / "venv", with_pip=True)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Screenshots for docs/ux.md: the same story's request cards (360 and 540 px) and
 # transcript (390 and 1280 px), before (BASE, a commit before issue 16) and after.
-# usage: tools/ux-screenshots.sh [BASE]   (CARDSHOT: path of the shared cardshot.sh)
+# usage: CARDSHOT=<path of cardshot.sh> docs/ux-screenshots.sh [BASE]
 # Writes build/screenshots/{before,after}/ (git-ignored). Needs chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${1:-05e683f}"
-cardshot="${CARDSHOT:-../shared/tools/cardshot/cardshot.sh}"
+cardshot="${CARDSHOT:?set CARDSHOT to the cardshot.sh that renders Adaptive Cards}"
 python="${PYTHON:-.venv/bin/python}"
 rm -rf build/before && mkdir -p build/before
 git archive "$base" | tar -x -C build/before
@@ -23,6 +23,6 @@ for side in before after; do
   done
   # Print media, with the playwright-core that cardshot installed.
   NODE_PATH="${TMPDIR:-/tmp}/cardshot-node/node_modules" \
-    node tools/printshot.js "$dir/transcript.html" "$dir/transcript-print.png"
+    node docs/printshot.js "$dir/transcript.html" "$dir/transcript-print.png"
 done
 "$cardshot" build/screenshots/gallery.json build/screenshots/gallery 360,540

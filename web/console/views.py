@@ -19,9 +19,9 @@ from bot import keys
 from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
-from console.charts import bar_chart
-from console.common import page, scope, texts
 from store.history import HistoryFilter
+from web.console.charts import bar_chart
+from web.console.common import page, scope, texts
 
 # How often an event stream looks at the database, and how long one stream lasts (the
 # browser's EventSource reconnects by itself; a bounded stream frees its connection).

@@ -16,9 +16,9 @@ import jinja2
 from aiohttp import web
 
 from bot import keys
-from console import charts, settings_views, views
-from console.auth import COOKIE, ConsoleAuth
-from console.common import page
+from web.console import charts, settings_views, views
+from web.console.auth import COOKIE, ConsoleAuth
+from web.console.common import page
 
 HERE = Path(__file__).parent
 

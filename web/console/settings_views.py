@@ -15,10 +15,10 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot import keys
-from console.common import page, scope
 from dialogs.canned import NAME_LIMIT, RESERVED, TEXT_LIMIT, valid_name
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
+from web.console.common import page, scope
 
 Form = MultiDictProxy[Any]
 

@@ -8,9 +8,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
-from console.auth import COOKIE
 from dialogs.i18n import Texts
 from store.console import ConsoleDepartment, ConsoleUser
+from web.console.auth import COOKIE
 
 
 def texts(request: web.Request) -> Texts:
