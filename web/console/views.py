@@ -7,8 +7,10 @@ is one of theirs. Reads go through the store with that department's id only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -32,6 +34,8 @@ RECHECK_SECONDS = 30.0
 CSV_LIMIT = 10_000
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+log = logging.getLogger(__name__)
 
 
 def _day(raw: str | None) -> date | None:
@@ -123,13 +127,11 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": keep-alive\n\n")
                 quiet_since = loop.time()
-            try:
+            # Woken early only when the server shuts down (the loop then ends).
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(closing.wait(), POLL_SECONDS)
-                break  # the server is shutting down
-            except TimeoutError:
-                pass
     except ConnectionResetError:
-        pass
+        log.debug("live stream of %s ended: the browser went away", department.key)
     return response
 
 
