@@ -11,10 +11,6 @@ RATE = "rate"
 SCORES = (1, 2, 3, 4, 5)
 
 
-def stars(score: int) -> str:
-    return "★" * score + "☆" * (5 - score)
-
-
 def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
     """The question as one message: the card (``Action.Submit``: Web Chat and Teams
     personal chats send it back as a message with ``value``) and suggested actions."""

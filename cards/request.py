@@ -201,6 +201,19 @@ def _preview(text: str, limit: int = _PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def stars(score: int) -> str:
+    return "★" * score + "☆" * (5 - score)
+
+
+def _rating_line(rating: tuple[int, str | None], t: TextLookup) -> dict[str, Any]:
+    """The customer's rating under a closed chat's facts (their comment escaped)."""
+    score, comment = rating
+    line = t("card.rating", stars=stars(score), score=score)
+    if comment:
+        line = f"{line} · “{card_text(comment)}”"
+    return {"type": "TextBlock", "text": line, "wrap": True, "weight": "Bolder"}
+
+
 def summary(chat: ChatView) -> str:
     """What a phone's notification says: "Lan: Chào shop, đơn hàng #A1234…"."""
     asked = question(chat)
@@ -273,6 +286,8 @@ def request_card(
         body.append(_text(note, color="Attention", weight="Bolder"))
     body += [_text(card_text(_preview(m))) for m in question(chat)]
     body.append({"type": "FactSet", "facts": _facts(chat, t), "spacing": "Medium"})
+    if chat.rating is not None:
+        body.append(_rating_line(chat.rating, t))
     body += _earlier(chat, t, links)
     actions = _actions(chat, role, t)
     if chat.state == ChatState.CLOSED and links is not None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cards.markdown import card_text, message_text
-from cards.rating import RATE, SCORES, rating_activity, stars
-from cards.request import card_activity
+from cards.markdown import message_text
+from cards.rating import RATE, SCORES, rating_activity
+from cards.request import card_activity, stars
 from dialogs.activity import activity_keys, customer_key, field, reference_of
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
@@ -70,15 +70,10 @@ def read_rating(activity: dict[str, Any]) -> tuple[int, str | None, str | None] 
     return None
 
 
-def rated_card(ctx: FlowContext, chat: ChatView, score: int, comment: str | None) -> dict[str, Any]:
-    """The summary card again, with the customer's rating under it."""
-    t = ctx.team_texts
-    card = chat_card(ctx, chat)
-    line = t("card.rating", stars=stars(score), score=score)
-    if comment:
-        line = f"{line} · “{card_text(comment)}”"
-    block = {"type": "TextBlock", "text": line, "wrap": True, "weight": "Bolder"}
-    return {**card, "body": [*card["body"], block]}
+def rated_card(ctx: FlowContext, chat: ChatView) -> dict[str, Any]:
+    """The summary card again: the chat's view now carries the rating, so this and every
+    later redraw (a per-reader refresh included) show it."""
+    return chat_card(ctx, chat)
 
 
 async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
@@ -113,7 +108,7 @@ async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
         summary = team("card.summary")
         return [
             to_conversation(reference, text_activity(t("csat.thanks"))),
-            card_update(chat.id, card_activity(rated_card(ctx, chat, score, comment), summary)),
+            card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
             to_thread(chat.id, text_activity(said)),
         ]
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store import outbox, pacing, trace
+from store.console_models import Rating
 from store.models import (
     Agent,
     Chat,
@@ -105,6 +106,8 @@ class ChatView:
     customer_contact: str | None = None  # e-mail or phone from the website's pre-chat form
     # Beyond the new-chat limits: its card is posted later (True on the release too).
     held: bool = False
+    # The customer's rating of a closed chat (score 1-5, comment), once given.
+    rating: tuple[int, str | None] | None = None
     # Teams ids of the department's supervisors: they get a card view of their own.
     supervisors: tuple[str, ...] = ()
     time_zone: str | None = None  # the department's own, if it has one
@@ -173,6 +176,14 @@ class DeliveryHook(Protocol):
     lease: timedelta
 
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
+
+
+async def _rating(session: AsyncSession, chat: Chat) -> tuple[int, str | None] | None:
+    """A closed chat's rating, for its summary card (every redraw shows it)."""
+    row = (
+        await session.execute(select(Rating.score, Rating.comment).where(Rating.chat_id == chat.id))
+    ).one_or_none()
+    return (row.score, row.comment) if row is not None else None
 
 
 class StoreCore:
@@ -397,6 +408,7 @@ class StoreCore:
             earlier_owner=earlier[0].name if earlier else None,
             held=chat.held,
             customer_contact=customer.contact,
+            rating=await _rating(session, chat) if chat.state == ChatState.CLOSED else None,
             supervisors=tuple(supervisors),
             time_zone=department.time_zone if department else None,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import string
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -162,3 +163,11 @@ def test_a_tenant_that_is_not_a_string_is_no_tenant(stated: object) -> None:
         tenant_of({"conversation": {"tenantId": "t"}, "channelData": {"tenant": {"id": "t"}}})
         == "t"
     )
+
+
+def test_a_closed_chats_card_shows_its_rating_on_every_redraw() -> None:
+    rated = replace(_chat(ChatState.CLOSED), rating=(4, "**fast**, thanks"))
+    shown = json.dumps(request_card(rated, Texts("en")), ensure_ascii=False)
+    assert "★★★★☆ 4/5" in shown
+    assert "\\\\*\\\\*fast\\\\*\\\\*" in shown  # the customer's comment, escaped
+    assert "★" not in json.dumps(request_card(_chat(ChatState.CLOSED), Texts("en")))
