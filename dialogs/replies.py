@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.core import TRANSCRIPT_CHAT, ChatView, Person
+from store.core import ChatView, Person
+from store.unit import TRANSCRIPT_CHAT
 from store.outbox import WORDS, Outgoing, chat_lane, conversation_lane
 
 

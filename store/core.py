@@ -16,101 +16,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import outbox, pacing, trace
-from store.console_models import Rating
+from store import outbox, pacing, people, views
 from store.models import (
     Agent,
     Chat,
-    ChatState,
-    ChatTag,
     Customer,
     Department,
     InboundActivity,
-    Message,
     MessageKind,
     OutboxItem,
-    Participant,
     ParticipantRole,
     Setting,
-    Supervisor,
-    Tag,
-    UTCDateTime,
 )
 from store.outbox import Outgoing
+from store.unit import Unit, insert_ignoring
+from store.views import ChatView, Person
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 DEFAULT_DEPARTMENT = "default"
-# An outgoing message to a customer whose payload names a chat under this key is also kept
-# in that chat's transcript as the bridge's own words (the key is removed before sending).
-TRANSCRIPT_CHAT = "transcript_chat"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Person:
-    """A Teams user as an activity names them."""
-
-    teams_id: str
-    name: str
-    aad_object_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Member:
-    """A current participant of a chat and their role in it."""
-
-    person: Person
-    role: ParticipantRole
-
-
-@dataclass(frozen=True)
-class ChatView:
-    """What cards and notices need to know about a chat, read inside the transaction."""
-
-    id: int
-    ref: str  # the chat's public reference: what cards and links carry
-    state: ChatState
-    version: int
-    department: str
-    customer_name: str
-    customer_channel: str
-    customer_locale: str
-    customer_reference: dict[str, Any]
-    owner_name: str | None
-    owner_teams_id: str | None
-    closed_by_teams_id: str | None
-    thread_id: str | None
-    room_reference: dict[str, Any] | None
-    created_at: datetime
-    accepted_at: datetime | None
-    closed_at: datetime | None
-    message_count: int
-    first_messages: tuple[str, ...]
-    participants: tuple[Member, ...] = ()
-    tags: tuple[str, ...] = ()
-    department_tags: tuple[str, ...] = ()
-    # The customer's closed chats before this one (id, public reference), newest first.
-    earlier_chats: tuple[tuple[int, str], ...] = ()
-    earlier_owner: str | None = None  # who had the newest of them
-    customer_contact: str | None = None  # e-mail or phone from the website's pre-chat form
-    # Beyond the new-chat limits: its card is posted later (True on the release too).
-    held: bool = False
-    # The customer's rating of a closed chat (score 1-5, comment), once given.
-    rating: tuple[int, str | None] | None = None
-    # Teams ids of the department's supervisors: they get a card view of their own.
-    supervisors: tuple[str, ...] = ()
-    time_zone: str | None = None  # the department's own, if it has one
 
 
 @dataclass(frozen=True)
@@ -160,14 +93,6 @@ class TagRequired:
 
 ViewCompose = Callable[[ChatView], list[Outgoing]]
 
-# Recording an inbound activity key, once per inbound activity: built once per dialect.
-_SEEN = {
-    name: insert(InboundActivity.__table__)
-    .values(key=bindparam("p_key"), received_at=bindparam("p_at", type_=UTCDateTime()))
-    .on_conflict_do_nothing()
-    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-
 
 class DeliveryHook(Protocol):
     """The dispatcher as the store sees it: who leases, for how long, and the hand-over."""
@@ -176,14 +101,6 @@ class DeliveryHook(Protocol):
     lease: timedelta
 
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
-
-
-async def _rating(session: AsyncSession, chat: Chat) -> tuple[int, str | None] | None:
-    """A closed chat's rating, for its summary card (every redraw shows it)."""
-    row = (
-        await session.execute(select(Rating.score, Rating.comment).where(Rating.chat_id == chat.id))
-    ).one_or_none()
-    return (row.score, row.comment) if row is not None else None
 
 
 class StoreCore:
@@ -222,30 +139,35 @@ class StoreCore:
             yield session
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+    async def unit(self) -> AsyncIterator[Unit]:
         """One unit of work; what it queued is leased in it and handed over after commit.
 
         Leasing the head of each lane it wrote to inside the same transaction saves
         the dispatcher a transaction per message; a lane whose head is someone
         else's is left to them, as ``lease_head`` decides.
         """
-        added: list[OutboxItem] = []
         leased: list[OutboxItem] = []
         async with self._write() as session:
-            session.info["added"] = added
-            yield session
-            if added and self.delivery is not None:
+            tx = Unit(session, self.clock())
+            session.info["unit"] = tx
+            yield tx
+            if tx.added and self.delivery is not None:
                 await session.flush()
-                now = self.clock()
-                for lane in sorted({row.lane for row in added}):
+                for lane in sorted({row.lane for row in tx.added}):
                     item = await outbox.lease_head(
-                        session, lane, self.delivery.owner, now, self.delivery.lease
+                        session, lane, self.delivery.owner, tx.now, self.delivery.lease
                     )
                     if item is not None:
                         leased.append(item)
-        if added and self.delivery is not None:
+        if tx.added and self.delivery is not None:
             taken = {item.id for item in leased}
-            self.delivery.committed(leased, {row.lane for row in added if row.id not in taken})
+            self.delivery.committed(leased, {row.lane for row in tx.added if row.id not in taken})
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """The unit's session, for transitions not yet written as ``do_*`` functions."""
+        async with self.unit() as tx:
+            yield tx.session
 
     @staticmethod
     async def _settling_conflicts(attempt: Callable[[], Awaitable[T]], what: str) -> T:
@@ -258,160 +180,37 @@ class StoreCore:
                 continue
         raise RuntimeError(f"{what} could not be stored after retries")
 
-    def _enqueue(self, session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
-        for item in items:
-            chat_id = item.payload.pop(TRANSCRIPT_CHAT, None)
-            said = item.payload.get("activity", {}).get("text")
-            if chat_id is not None and said:
-                self._note(session, chat_id, MessageKind.BOT, "", said)
-        session.info["added"].extend(outbox.add_outgoing(session, items, now))
+    @staticmethod
+    def _enqueue(session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
+        session.info["unit"].enqueue(items)
 
     # -- helpers ---------------------------------------------------------------------------
 
     @staticmethod
     async def _insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
         """INSERT that does nothing on a unique conflict; True if a row was added."""
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = insert_ignoring(session)
         result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
         return result.rowcount == 1
 
-    async def _first_time(self, session: AsyncSession, keys: Sequence[str]) -> bool:
+    @staticmethod
+    async def _first_time(session: AsyncSession, keys: Sequence[str]) -> bool:
         """Record the inbound activity keys; False if any of them was seen before."""
-        now = self.clock()
-        statement = _SEEN[session.bind.dialect.name]
-        fresh = True
-        for key in keys:
-            result = await session.execute(statement, {"p_key": key[:700], "p_at": now})
-            fresh &= result.rowcount == 1
-        return fresh
+        return await session.info["unit"].first_time(keys)
 
-    async def _agent(self, session: AsyncSession, person: Person) -> Agent:
-        agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
-        if agent is None:
-            await self._insert_ignore(
-                session,
-                Agent,
-                {
-                    "teams_id": person.teams_id,
-                    "aad_object_id": person.aad_object_id,
-                    "name": person.name,
-                    "created_at": self.clock(),
-                },
-            )
-            agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
-            assert agent is not None
-        elif person.name and agent.name != person.name:
-            agent.name = person.name
-        return agent
+    @staticmethod
+    async def _agent(session: AsyncSession, person: Person) -> Agent:
+        return await people.agent(session.info["unit"], person)
 
+    @staticmethod
     async def _seat(
-        self, session: AsyncSession, chat_id: int, agent_id: int, role: ParticipantRole
+        session: AsyncSession, chat_id: int, agent_id: int, role: ParticipantRole
     ) -> None:
-        """Make an agent a current participant with ``role`` (again, if they had left)."""
-        now = self.clock()
-        seated = await self._insert_ignore(
-            session,
-            Participant,
-            {"chat_id": chat_id, "agent_id": agent_id, "role": role, "joined_at": now},
-        )
-        if not seated:
-            await session.execute(
-                update(Participant)
-                .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id)
-                .values(role=role, joined_at=now, left_at=None)
-                .execution_options(synchronize_session=False)
-            )
+        await people.seat(session.info["unit"], chat_id, agent_id, role)
 
-    async def _view(self, session: AsyncSession, chat_id: int) -> ChatView:
-        trace.CHAT_ID.set(chat_id)  # the turn's log lines name the chat from here on
-        chat = await session.get(Chat, chat_id, populate_existing=True)
-        assert chat is not None
-        customer = await session.get(Customer, chat.customer_id)
-        # A chat whose customer has not picked a department yet has none.
-        department = (
-            await session.get(Department, chat.department_id) if chat.department_id else None
-        )
-        owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
-        closer = await session.get(Agent, chat.closed_by_id) if chat.closed_by_id else None
-        count = await session.scalar(
-            select(func.count(Message.id)).where(
-                Message.chat_id == chat_id,
-                Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
-            )
-        )
-        first = await session.scalars(
-            select(Message.text)
-            .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
-            .order_by(Message.id)
-            .limit(3)
-        )
-        members = await session.execute(
-            select(Agent.teams_id, Agent.name, Agent.aad_object_id, Participant.role)
-            .join(Agent, Agent.id == Participant.agent_id)
-            .where(Participant.chat_id == chat_id, Participant.left_at.is_(None))
-            .order_by(Participant.id)
-        )
-        tags = await session.scalars(
-            select(Tag.name)
-            .join(ChatTag, ChatTag.tag_id == Tag.id)
-            .where(ChatTag.chat_id == chat_id)
-            .order_by(Tag.name)
-        )
-        department_tags = await session.scalars(
-            select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
-        )
-        supervisors = await session.scalars(
-            select(Agent.teams_id)
-            .join(Supervisor, Supervisor.agent_id == Agent.id)
-            .where(Supervisor.department_id == chat.department_id)
-            .order_by(Supervisor.id)
-        )
-        assert customer is not None
-        earlier = (
-            await session.execute(
-                select(Chat.id, Chat.public_id, Agent.name)
-                .outerjoin(Agent, Agent.id == Chat.owner_id)
-                .where(
-                    Chat.customer_id == chat.customer_id,
-                    Chat.state == ChatState.CLOSED,
-                    Chat.id < chat_id,
-                )
-                .order_by(Chat.id.desc())
-            )
-        ).all()
-        return ChatView(
-            id=chat.id,
-            ref=chat.public_id,
-            state=chat.state,
-            version=chat.version,
-            department=department.name if department else "",
-            customer_name=customer.name,
-            customer_channel=customer.channel_id,
-            customer_locale=customer.locale,
-            customer_reference=customer.reference,
-            owner_name=owner.name if owner else None,
-            owner_teams_id=owner.teams_id if owner else None,
-            closed_by_teams_id=closer.teams_id if closer else None,
-            thread_id=chat.thread_id,
-            room_reference=department.room_reference if department else None,
-            created_at=chat.created_at,
-            accepted_at=chat.accepted_at,
-            closed_at=chat.closed_at,
-            message_count=count or 0,
-            first_messages=tuple(first),
-            participants=tuple(
-                Member(Person(teams_id, name, aad), role) for teams_id, name, aad, role in members
-            ),
-            tags=tuple(tags),
-            department_tags=tuple(department_tags),
-            earlier_chats=tuple((row.id, row.public_id) for row in earlier),
-            earlier_owner=earlier[0].name if earlier else None,
-            held=chat.held,
-            customer_contact=customer.contact,
-            rating=await _rating(session, chat) if chat.state == ChatState.CLOSED else None,
-            supervisors=tuple(supervisors),
-            time_zone=department.time_zone if department else None,
-        )
+    @staticmethod
+    async def _view(session: AsyncSession, chat_id: int) -> ChatView:
+        return await views.chat_view(session, chat_id)
 
     async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:
         """Hold a chat opened beyond the intake limits: its card is posted by the timer,
@@ -447,8 +246,8 @@ class StoreCore:
         chat.announce_at = now + limits.window * waits
         return True
 
+    @staticmethod
     def _note(
-        self,
         session: AsyncSession,
         chat_id: int,
         kind: MessageKind,
@@ -459,17 +258,14 @@ class StoreCore:
         source_key: str | None = None,
         attachments: list[dict[str, Any]] | None = None,
     ) -> None:
-        session.add(
-            Message(
-                chat_id=chat_id,
-                kind=kind,
-                agent_id=agent_id,
-                author=author,
-                text=text,
-                source_key=source_key,
-                created_at=self.clock(),
-                attachments=attachments or None,
-            )
+        session.info["unit"].note(
+            chat_id,
+            kind,
+            author,
+            text,
+            agent_id=agent_id,
+            source_key=source_key,
+            attachments=attachments,
         )
 
     async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:

@@ -1,0 +1,46 @@
+"""People as the store keeps them: agents (Teams users) and their seats in chats."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from store.models import Agent, Participant, ParticipantRole
+from store.unit import Unit
+from store.views import Person
+
+
+async def agent(tx: Unit, person: Person) -> Agent:
+    """The agent row of a Teams user: made on first sight, their name kept current."""
+    session = tx.session
+    agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+    if agent is None:
+        await tx.insert_ignore(
+            Agent,
+            {
+                "teams_id": person.teams_id,
+                "aad_object_id": person.aad_object_id,
+                "name": person.name,
+                "created_at": tx.now,
+            },
+        )
+        agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+        assert agent is not None
+    elif person.name and agent.name != person.name:
+        agent.name = person.name
+    return agent
+
+
+async def seat(tx: Unit, chat_id: int, agent_id: int, role: ParticipantRole) -> None:
+    """Make an agent a current participant with ``role`` (again, if they had left)."""
+    now = tx.now
+    seated = await tx.insert_ignore(
+        Participant,
+        {"chat_id": chat_id, "agent_id": agent_id, "role": role, "joined_at": now},
+    )
+    if not seated:
+        await tx.session.execute(
+            update(Participant)
+            .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id)
+            .values(role=role, joined_at=now, left_at=None)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,130 @@
+"""Database cost of the hottest turns, counted over HTTP against the real app.
+
+Every statement and transaction the bridge runs while handling one inbound activity
+is counted (the turn's task sets its activity id, which SQLAlchemy's events see);
+the dispatcher's own work on other tasks is not part of the turn. The budgets are
+issue 12's: a relayed customer message is one transaction of at most four
+statements, an Accept at most two transactions and twelve statements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+
+from bot import keys
+from store import trace
+from tests import activities as act
+from tests.conftest import Bridge, OpenChat, accept, go_online, open_chat, setup_room
+
+# Statements a connection runs for itself, not for the turn.
+_HOUSEKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")
+
+
+@dataclass
+class Cost:
+    """What one activity cost the database."""
+
+    task: object = None  # the turn's own task: the dispatcher's tasks inherit its id
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+    def __str__(self) -> str:
+        listed = "\n  ".join(" ".join(s.split())[:200] for s in self.statements)
+        return f"{self.transactions} transactions, {len(self.statements)} statements:\n  {listed}"
+
+
+class Costs:
+    """Counts, per inbound activity id, what the turns run, on whichever task runs them.
+
+    The listeners are added once, before the bridge does anything: adding one while
+    another task's connection is inside its ``begin`` listeners would change the list
+    under it.
+    """
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.by_activity: dict[str, Cost] = {}
+        engine = bridge.app[keys.ENGINE].sync_engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", self._begin)
+
+    def of(self, activity_id: str) -> Cost:
+        return self.by_activity.get(activity_id, Cost())
+
+    def _turn(self) -> Cost | None:
+        """The cost of the turn running on this task, if this is a turn's own task."""
+        turn = trace.ACTIVITY_ID.get()
+        if turn is None:
+            return None
+        cost = self.by_activity.setdefault(turn, Cost(task=asyncio.current_task()))
+        return cost if cost.task is asyncio.current_task() else None
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        cost = self._turn()
+        if cost is not None and not statement.lstrip().upper().startswith(_HOUSEKEEPING):
+            cost.statements.append(statement)
+
+    def _begin(self, _conn: Any) -> None:
+        cost = self._turn()
+        if cost is not None:
+            cost.transactions += 1
+
+
+async def _accepted_chat(bridge: Bridge) -> tuple[OpenChat, act.Agent]:
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+    chat = await open_chat(bridge, "budget-customer", "Xin chào")
+    await accept(bridge, chat, room.supervisor)
+    return chat, room.supervisor
+
+
+async def test_a_relayed_customer_message_is_one_short_transaction(bridge: Bridge) -> None:
+    costs = Costs(bridge)
+    chat, _ = await _accepted_chat(bridge)
+    before = len(bridge.connector.texts(chat.thread))
+    message = act.webchat_message(
+        bridge.service_url, chat.customer, "Đơn hàng của tôi ở đâu?", client_activity_id="c-1"
+    )
+    response = await bridge.post(message)
+    assert response.status == 201
+    cost = costs.of(message["id"])
+    await bridge.connector.wait_for(lambda: len(bridge.connector.texts(chat.thread)) > before)
+    assert "Đơn hàng của tôi ở đâu?" in bridge.connector.texts(chat.thread)[-1]
+    assert cost.transactions == 1, str(cost)
+    assert len(cost.statements) <= 4, str(cost)
+
+
+async def test_an_agent_reply_is_one_short_transaction(bridge: Bridge) -> None:
+    costs = Costs(bridge)
+    chat, agent = await _accepted_chat(bridge)
+    reply = act.room_message(
+        bridge.service_url, agent, "Đơn đang được giao.", thread=chat.thread, mention_bot=False
+    )
+    response = await bridge.post(reply)
+    assert response.status == 201
+    cost = costs.of(reply["id"])
+    await bridge.connector.wait_for(
+        lambda: "Đơn đang được giao." in bridge.connector.texts(chat.conversation)
+    )
+    assert cost.transactions == 1, str(cost)
+    assert len(cost.statements) <= 5, str(cost)
+
+
+async def test_an_accept_is_two_transactions_at_most(bridge: Bridge) -> None:
+    costs = Costs(bridge)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+    chat = await open_chat(bridge, "budget-customer", "Xin chào")
+    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    press = act.invoke_action(bridge.service_url, room.supervisor, chat.thread, "accept", data)
+    response = await bridge.post(press)
+    assert response.status == 200
+    cost = costs.of(press["id"])
+    answer = await response.json()
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    await bridge.connector.wait_for(lambda: bool(bridge.connector.texts(chat.conversation)))
+    assert cost.transactions <= 2, str(cost)
+    assert len(cost.statements) <= 12, str(cost)
