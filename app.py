@@ -30,8 +30,9 @@ from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace
-from store.core import Clock, IntakeLimits, Retention, utc_now
+from store.core import Clock, Retention, utc_now
 from store.engine import create_engine, create_sessionmaker
+from store.unit import IntakeLimits, Policy
 from web import add_front_door
 from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
@@ -320,14 +321,19 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             await engine.dispose()
             raise
         app[keys.ENGINE] = engine
-        app[keys.STORE] = Store(
-            create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
+        policy = Policy(
+            unanswered_after=timedelta(seconds=settings.unanswered_seconds),
+            default_capacity=settings.max_open_chats or None,
+            intake_limits=IntakeLimits(
+                per_conversation=settings.new_chats_per_conversation,
+                per_channel=settings.new_chats_per_channel,
+            ),
         )
-        app[keys.STORE].unanswered_after = timedelta(seconds=settings.unanswered_seconds)
-        app[keys.STORE].default_capacity = settings.max_open_chats or None
-        app[keys.STORE].intake_limits = IntakeLimits(
-            per_conversation=settings.new_chats_per_conversation,
-            per_channel=settings.new_chats_per_channel,
+        app[keys.STORE] = Store(
+            create_sessionmaker(engine),
+            clock,
+            policy=policy,
+            serialize_writes=engine.dialect.name == "sqlite",
         )
         yield
         await engine.dispose()

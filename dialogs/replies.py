@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.core import ChatView, Person
-from store.unit import TRANSCRIPT_CHAT
 from store.outbox import WORDS, Outgoing, chat_lane, conversation_lane
+from store.unit import TRANSCRIPT_CHAT
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from store.models import (
     Setting,
 )
 from store.outbox import Outgoing
-from store.unit import Unit, insert_ignoring
+from store.unit import Policy, Unit, insert_ignoring
 from store.views import ChatView, Person
 
 Clock = Callable[[], datetime]
@@ -44,17 +44,6 @@ DEFAULT_DEPARTMENT = "default"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class IntakeLimits:
-    """How many new chats may reach the room per ``window``: from one customer
-    conversation, and from one channel (Web Chat, Teams...). Chats beyond them are kept
-    and answered, and their cards posted later, spread over the following windows."""
-
-    per_conversation: int = 3
-    per_channel: int = 60
-    window: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -103,21 +92,18 @@ class DeliveryHook(Protocol):
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
 
 
+DEFAULT_POLICY = Policy()
+
+
 class StoreCore:
     """Sessions, one clock and the transaction that every named transition runs in."""
-
-    # Routing knobs the app sets from its settings: the most chats an agent may own where
-    # the department sets no limit (None: unlimited), and when a waiting chat is
-    # announced again.
-    default_capacity: int | None = None
-    unanswered_after: timedelta = timedelta(seconds=120)
-    intake_limits: IntakeLimits = IntakeLimits()
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock = utc_now,
         *,
+        policy: Policy = DEFAULT_POLICY,
         serialize_writes: bool = False,
     ) -> None:
         """``serialize_writes``: queue write transactions in the process (for SQLite).
@@ -131,6 +117,7 @@ class StoreCore:
             asyncio.Lock() if serialize_writes else nullcontext()
         )
         self.clock = clock
+        self.policy = policy
         self.delivery: DeliveryHook | None = None
 
     @asynccontextmanager
@@ -148,7 +135,7 @@ class StoreCore:
         """
         leased: list[OutboxItem] = []
         async with self._write() as session:
-            tx = Unit(session, self.clock())
+            tx = Unit(session, self.clock(), self.policy)
             session.info["unit"] = tx
             yield tx
             if tx.added and self.delivery is not None:
@@ -162,6 +149,26 @@ class StoreCore:
         if tx.added and self.delivery is not None:
             taken = {item.id for item in leased}
             self.delivery.committed(leased, {row.lane for row in tx.added if row.id not in taken})
+
+    async def settled(self, work: Callable[[Unit], Awaitable[T]], what: str) -> T:
+        """Run ``work`` in a unit, in a new one when it lost a unique-key race to another
+        replica (both created the same customer or open chat): the retry sees the
+        winner's row. Retries wrap the whole unit, never one statement."""
+        for _ in range(3):
+            try:
+                async with self.unit() as tx:
+                    return await work(tx)
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"{what} could not be stored after retries")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Unit]:
+        """A read-only unit: a session outside the writers' queue, for ``check_*`` reads."""
+        async with self._sessions() as session:
+            tx = Unit(session, self.clock(), self.policy)
+            session.info["unit"] = tx
+            yield tx
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -220,7 +227,7 @@ class StoreCore:
         The limits count the chats opened within the window from the customer's
         conversation (whoever claims to write in it) and from their channel.
         """
-        limits = self.intake_limits
+        limits = self.policy.intake_limits
         now = self.clock()
         recent = (
             select(func.count(Chat.id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -37,12 +37,35 @@ def insert_ignoring(session: AsyncSession) -> Any:
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
+@dataclass(frozen=True)
+class IntakeLimits:
+    """How many new chats may reach the room per ``window``: from one customer
+    conversation, and from one channel (Web Chat, Teams...). Chats beyond them are kept
+    and answered, and their cards posted later, spread over the following windows."""
+
+    per_conversation: int = 3
+    per_channel: int = 60
+    window: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The routing knobs a company sets: the most chats an agent may own where the
+    department sets no limit (None: unlimited), when a waiting chat is announced again,
+    and how fast new chats may reach a room. Fixed for the store's life."""
+
+    unanswered_after: timedelta = timedelta(seconds=120)
+    default_capacity: int | None = None
+    intake_limits: IntakeLimits = IntakeLimits()
+
+
 @dataclass
 class Unit:
     """One transaction of the store, as the ``do_*`` functions and dialogs see it."""
 
     session: AsyncSession
     now: datetime
+    policy: Policy = Policy()
     added: list[OutboxItem] = field(default_factory=list)
 
     @property
