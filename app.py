@@ -29,7 +29,7 @@ from bot.trust import Gate
 from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
-from store import Store, migrate, trace
+from store import Store, migrate, trace, transcripts
 from store.core import Clock, Retention, utc_now
 from store.engine import create_engine, create_sessionmaker
 from store.unit import IntakeLimits, Policy
@@ -285,8 +285,9 @@ async def transcript(request: web.Request) -> web.Response:
     ref = request.match_info["chat_ref"]
     if not request.app[keys.LINKS].valid(ref, request.query.get("token", "")):
         raise web.HTTPForbidden(text="this transcript link is not valid or has expired")
-    chat_id = await request.app[keys.STORE].chat_by_ref(ref)
-    found = await request.app[keys.STORE].transcript(chat_id) if chat_id is not None else None
+    async with request.app[keys.STORE].reading() as tx:
+        chat_id = await transcripts.chat_by_ref(tx, ref)
+        found = await transcripts.transcript(tx, chat_id) if chat_id is not None else None
     if found is None:
         raise web.HTTPNotFound(text="no such chat")
     settings = request.app[keys.SETTINGS]

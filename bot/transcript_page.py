@@ -17,8 +17,8 @@ from babel.dates import format_date, format_time
 from cards.request import channel_name
 from cards.times import duration, local_time, zone, zone_label
 from dialogs.i18n import Texts
-from store.chats import Transcript, TranscriptLine
 from store.models import ChatState, MessageKind
+from store.transcripts import Transcript, TranscriptLine
 
 _STYLE = """
 *{box-sizing:border-box}

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.settings import Settings
-from cards.actions import BadAction, Pressed, parse_action
+from cards.actions import BadAction, CardAction, Pressed, parse_action
 from dialogs.activity import THREAD_MARK, field, team_of, tenant_of
 from store import Store
-from store.trust import RoomPlace
+from store.trust import ChatPlace, RoomPlace
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +90,31 @@ class Gate:
     async def admit(self, activity: dict[str, Any], *, needs_room: bool) -> Admitted | Refused:
         """Admit an activity from Teams in the company's tenant (and, if ``needs_room``,
         in a registered room of its team)."""
+        admitted, _ = await self._admit(activity, needs_room=needs_room, chat_ref=None)
+        return admitted
+
+    async def _admit(
+        self, activity: dict[str, Any], *, needs_room: bool, chat_ref: str | None
+    ) -> tuple[Admitted | Refused, ChatPlace | None]:
+        """:meth:`admit`, reading with it (in the same statement) the chat ``chat_ref``
+        names."""
         if not from_teams_channel(activity):
-            return Refused("not_a_teams_channel")
+            return Refused("not_a_teams_channel"), None
         tenant = tenant_of(activity)
         if tenant is None:
-            return Refused("no_tenant")
+            return Refused("no_tenant"), None
         channel = channel_in(activity)
         if channel is None:
-            return Refused("inconsistent_channel")
-        place = await self._store.place(channel)
+            return Refused("inconsistent_channel"), None
+        place = await self._store.place(channel, chat_ref)
         if not self._tenant_allowed(tenant, place.tenant, place.room):
-            return Refused("foreign_tenant")
+            return Refused("foreign_tenant"), None
         room = place.room
         if room is not None and room.team_id and team_of(activity) != room.team_id:
-            return Refused("wrong_team")
+            return Refused("wrong_team"), None
         if needs_room and room is None:
-            return Refused("not_a_room", hint=True)
-        return Admitted(tenant=tenant, room=room)
+            return Refused("not_a_room", hint=True), None
+        return Admitted(tenant=tenant, room=room), place.chat
 
     async def press(self, activity: dict[str, Any]) -> Pressed | Refused | BadAction:
         """Admit a press on a chat's card: in a room, naming a chat of that room.
@@ -114,14 +122,16 @@ class Gate:
         An unknown reference and a chat of another room get the same refusal, so a
         press can never tell whether a chat exists elsewhere.
         """
-        admitted = await self.admit(activity, needs_room=True)
+        try:
+            action: CardAction | BadAction = parse_action(activity)
+        except BadAction as error:
+            action = error
+        chat_ref = action.chat_ref if isinstance(action, CardAction) else None
+        admitted, found = await self._admit(activity, needs_room=True, chat_ref=chat_ref)
         if isinstance(admitted, Refused):
             return admitted
-        try:
-            action = parse_action(activity)
-        except BadAction as error:
-            return error
-        found = await self._store.chat_place(action.chat_ref)
+        if isinstance(action, BadAction):
+            return action
         assert admitted.room is not None
         if found is None:
             return Refused("unknown_chat")

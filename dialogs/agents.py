@@ -31,7 +31,8 @@ from dialogs.replies import (
     to_customer,
     to_thread,
 )
-from store.chats import Accepted, AlreadyTaken, AtCapacity, Closed
+from store import chats
+from store.chats import Accepted, AlreadyClosed, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
 from store.models import ChatState
 from store.outbox import Outgoing
@@ -102,97 +103,100 @@ class AgentTurn:
             return []
         return [mention_notice(chat.id, self.person, self.t, key, **values)]
 
-    def _already_closed(self, chat: ChatView) -> list[Outgoing]:
-        """A repeat of one's own Close changes nothing and says nothing."""
-        if chat.closed_by_teams_id == self.person.teams_id:
-            return []
-        return self.tell(chat, "agent.already_closed")
-
     def updated(self, chat: ChatView) -> Outgoing:
         """The shared card, redrawn for everyone; Teams asks for each viewer's own."""
         return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
 
-    async def accept(self, chat_id: int) -> InvokeAnswer | None:
-        def on_accepted(chat: ChatView) -> list[Outgoing]:
-            customer_t = self.ctx.customer_texts(chat.customer_locale)
-            joined = customer_t("customer.agent_joined", agent=chat.owner_name)
-            return [
-                self.updated(chat),
-                to_customer(chat, text_activity(joined)),
-            ]
-
-        def on_taken(chat: ChatView) -> list[Outgoing]:
-            if chat.owner_teams_id == self.person.teams_id or chat.thread_id is None:
+    def notify_accept(
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | NoSuchChat
+    ) -> list[Outgoing]:
+        match outcome:
+            case Accepted(chat):
+                customer_t = self.ctx.customer_texts(chat.customer_locale)
+                joined = customer_t("customer.agent_joined", agent=chat.owner_name)
+                return [self.updated(chat), to_customer(chat, text_activity(joined))]
+            case AtCapacity(chat, capacity):
+                return self.tell(chat, "agent.at_capacity", capacity=capacity)
+            case AlreadyTaken(chat) if (
+                chat.owner_teams_id == self.person.teams_id or chat.thread_id is None
+            ):
                 # One's own repeat; or a chat with no card (no department yet): no thread.
                 return []
-            if chat.state == ChatState.CLOSED:
+            case AlreadyTaken(chat) if chat.state == ChatState.CLOSED:
                 return self.tell(chat, "agent.already_closed")
-            return self.tell(chat, "agent.already_taken", owner=chat.owner_name)
+            case AlreadyTaken(chat):
+                return self.tell(chat, "agent.already_taken", owner=chat.owner_name)
+        return []
 
-        def on_full(chat: ChatView, capacity: int) -> list[Outgoing]:
-            return self.tell(chat, "agent.at_capacity", capacity=capacity)
-
-        outcome = await self.ctx.store.accept_chat(
-            chat_id, self.person, on_accepted=on_accepted, on_taken=on_taken, on_full=on_full
-        )
+    def answer_accept(
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | NoSuchChat
+    ) -> InvokeAnswer:
+        """The presser's own card after an Accept: what happened, from their side."""
         match outcome:
             case AtCapacity(chat, capacity):
-                note = self.t("card.at_capacity", capacity=capacity)
-                return card_answer(self.card(chat, note))
-            case Accepted(chat):
-                return card_answer(self.card(chat))
-            case AlreadyTaken(chat) if chat.owner_teams_id == self.person.teams_id:
-                return card_answer(self.card(chat))
-            case AlreadyTaken(chat) if chat.state == ChatState.CLOSED:
-                return card_answer(self.card(chat))
-            case AlreadyTaken(chat):
+                return card_answer(self.card(chat, self.t("card.at_capacity", capacity=capacity)))
+            case AlreadyTaken(chat) if (
+                chat.owner_teams_id != self.person.teams_id and chat.state != ChatState.CLOSED
+            ):
                 return card_answer(
                     self.card(chat, self.t("card.taken_note", agent=chat.owner_name))
                 )
-            case _:
-                return error_answer(404, "no such chat")
+            case Accepted(chat) | AlreadyTaken(chat):
+                return card_answer(self.card(chat))
+        return error_answer(404, "no such chat")
 
-    async def close(self, chat_id: int) -> InvokeAnswer | None:
-        t = self.t
+    async def accept(self, chat_id: int) -> InvokeAnswer:
+        async with self.ctx.store.unit() as tx:
+            outcome = await chats.do_accept(tx, chat_id, self.person)
+            tx.enqueue(self.notify_accept(outcome))
+        return self.answer_accept(outcome)
 
-        def on_closed(chat: ChatView) -> list[Outgoing]:
-            customer_t = self.ctx.customer_texts(chat.customer_locale)
-            link = self.t(
-                "agent.transcript", agent=self.person.name, url=self.ctx.transcript_url(chat.ref)
-            )
-            return [
-                self.updated(chat),
-                to_thread(chat.id, text_activity(link)),
-                to_customer(
-                    chat,
-                    with_rating_question(
-                        self.ctx, chat, text_activity(customer_t("customer.chat_ended"))
-                    ),
-                ),
-            ]
-
-        outcome = await self.ctx.store.close_chat(
-            chat_id,
-            self.person,
-            on_closed=on_closed,
-            on_refused=lambda chat: self.tell(chat, "agent.close_refused"),
-            on_already=self._already_closed,
-            on_untagged=lambda chat: self.tell(chat, "agent.tag_required", known=_known(chat, t)),
-        )
+    def notify_close(
+        self, outcome: Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat
+    ) -> list[Outgoing]:
         match outcome:
             case Closed(chat):
-                return card_answer(self.card(chat))
+                customer_t = self.ctx.customer_texts(chat.customer_locale)
+                link = self.t(
+                    "agent.transcript",
+                    agent=self.person.name,
+                    url=self.ctx.transcript_url(chat.ref),
+                )
+                ended = text_activity(customer_t("customer.chat_ended"))
+                return [
+                    self.updated(chat),
+                    to_thread(chat.id, text_activity(link)),
+                    to_customer(chat, with_rating_question(self.ctx, chat, ended)),
+                ]
+            case TagRequired(chat):
+                return self.tell(chat, "agent.tag_required", known=_known(chat, self.t))
+            case NotAllowed(chat):
+                return self.tell(chat, "agent.close_refused")
+            case AlreadyClosed(chat) if chat.closed_by_teams_id != self.person.teams_id:
+                # A repeat of one's own Close changes nothing and says nothing.
+                return self.tell(chat, "agent.already_closed")
+        return []
+
+    def answer_close(
+        self, outcome: Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat
+    ) -> InvokeAnswer:
+        t = self.t
+        match outcome:
             case TagRequired(chat):
                 note = t("agent.tag_required", mention=self.person.name, known=_known(chat, t))
                 return card_answer(self.card(chat, note))
             case NotAllowed(chat):
-                return card_answer(
-                    self.card(chat, self.t("agent.close_refused", mention=self.person.name))
-                )
-            case NoSuchChat():
-                return error_answer(404, "no such chat")
-            case _:
-                return card_answer(self.card(outcome.chat))
+                note = t("agent.close_refused", mention=self.person.name)
+                return card_answer(self.card(chat, note))
+            case Closed(chat) | AlreadyClosed(chat):
+                return card_answer(self.card(chat))
+        return error_answer(404, "no such chat")
+
+    async def close(self, chat_id: int) -> InvokeAnswer:
+        async with self.ctx.store.unit() as tx:
+            outcome = await chats.do_close(tx, chat_id, self.person)
+            tx.enqueue(self.notify_close(outcome))
+        return self.answer_close(outcome)
 
 
 def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
@@ -228,7 +232,7 @@ async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: C
 async def chat_of_thread(ctx: FlowContext, activity: dict[str, Any]) -> int | None:
     """The chat whose thread the activity was written in; answers the writer when none."""
     thread = thread_of(activity)
-    chat_id = await ctx.store.chat_for_thread(thread) if thread else None
+    chat_id = await ctx.chat_for_thread(thread) if thread else None
     if chat_id is None:
         await mention_reply(ctx, activity, "agent.no_chat")
     return chat_id
@@ -262,21 +266,17 @@ async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         return
     person = person_of(activity)
     keys = activity_keys(activity)
-
-    def on_relay(chat_id: int, customer: dict[str, Any]) -> list[Outgoing]:
-        relayed = text_activity(text)
-        if files.passed:
-            relayed["attachments"] = as_attachments(files.passed, images_only=False)
-        return [to_conversation(customer, relayed, by=person.teams_id), *refusal]
-
-    await ctx.store.agent_message(
-        thread,
-        person,
-        stored_text(text, files.passed),
-        keys[0] if keys else None,
-        keys,
-        on_relay=on_relay,
-        on_refused=relay_refused(ctx.team_texts, person),
-        attachments=files.passed,
-        on_kept=kept_as_note(ctx.team_texts),
-    )
+    async with ctx.store.unit() as tx:
+        outcome = await chats.do_agent_message(
+            tx, thread, person, stored_text(text, files.passed), keys, attachments=files.passed
+        )
+        match outcome:
+            case chats.Relayed(_, customer):
+                relayed = text_activity(text)
+                if files.passed:
+                    relayed["attachments"] = as_attachments(files.passed, images_only=False)
+                tx.enqueue([to_conversation(customer, relayed, by=person.teams_id), *refusal])
+            case chats.KeptAsNote(chat, first) if first:
+                tx.enqueue(kept_as_note(ctx.team_texts)(chat))
+            case NotAllowed(chat):
+                tx.enqueue(relay_refused(ctx.team_texts, person)(chat))

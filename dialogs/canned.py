@@ -20,8 +20,8 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import manage_compose, mention_reply, relay_refused
 from dialogs.replies import text_activity, to_conversation, to_thread
-from store.core import Person
-from store.outbox import Outgoing
+from store import chats
+from store.core import NotAllowed, Person
 from store.tools import Canned
 
 NAME_LIMIT = 32
@@ -93,22 +93,18 @@ async def _send(
     keys = activity_keys(activity)
     t = ctx.team_texts
 
-    def on_relay(chat_id: int, reference: dict[str, Any]) -> list[Outgoing]:
-        shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
-        return [
-            to_conversation(reference, text_activity(text), by=person.teams_id),
-            to_thread(chat_id, text_activity(shown)),
-        ]
-
-    await ctx.store.agent_message(
-        thread,
-        person,
-        text,
-        keys[0] if keys else None,
-        keys,
-        on_relay=on_relay,
-        on_refused=relay_refused(t, person),
-    )
+    async with ctx.store.unit() as tx:
+        outcome = await chats.do_agent_message(tx, thread, person, text, keys, keep_notes=False)
+        if isinstance(outcome, chats.Relayed):
+            shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
+            tx.enqueue(
+                [
+                    to_conversation(outcome.reference, text_activity(text), by=person.teams_id),
+                    to_thread(outcome.chat_id, text_activity(shown)),
+                ]
+            )
+        elif isinstance(outcome, NotAllowed):
+            tx.enqueue(relay_refused(t, person)(outcome.chat))
 
 
 async def manage(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:

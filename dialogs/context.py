@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dialogs.i18n import Texts, pick_language
-from store import Store
+from store import Store, chats
 
 
 class Directory(Protocol):
@@ -35,6 +35,11 @@ class FlowContext:
     # Ask customers to rate a chat when it closes (CSAT_ENABLED).
     csat_enabled: bool = True
     time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
+
+    async def chat_for_thread(self, thread_id: str) -> int | None:
+        """The chat whose thread ``thread_id`` is (None: a thread of no chat)."""
+        async with self.store.reading() as tx:
+            return await chats.chat_for_thread(tx, thread_id)
 
     def customer_texts(self, locale: str | None) -> Texts:
         return Texts(pick_language(locale, self.default_language))

@@ -25,11 +25,19 @@ from dialogs.i18n import Texts
 from dialogs.ratings import rating_message
 from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
-from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
+from dialogs.routing import choice_prompt, customer_notice, post_request
 from store.audience import Audience, Choices
-from store.chats import CustomerTurn, FloodLimit, Picked
-from store.core import ChatView
+from store.core import ChatView, Duplicate
+from store.intake import (
+    Appended,
+    CustomerTurn,
+    FloodLimit,
+    Opened,
+    Picked,
+    do_customer_message,
+)
 from store.outbox import Outgoing
+from store.unit import Unit
 
 
 def _chosen(activity: dict[str, Any]) -> str | None:
@@ -133,26 +141,36 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         return [*posted(chat_id, with_text=True), *refusal]
 
-    def on_flood() -> list[Outgoing]:
-        return [to_conversation(reference, text_activity(t("customer.too_fast")))]
+    def notify(outcome: Duplicate | Opened | Appended | Picked) -> list[Outgoing]:
+        match outcome:
+            case Opened(chat, audience):
+                return on_open(chat, audience)
+            case Appended(chat_id, choices, too_fast):
+                slow_down = text_activity(t("customer.too_fast"))
+                return [
+                    *on_append(chat_id, choices),
+                    *([to_conversation(reference, slow_down)] if too_fast else []),
+                ]
+        return []
 
     if chosen is None:
         # Only a short line can be a department's name (a suggested action's word).
         could_name = 0 < len(text.strip()) <= DEPARTMENT_NAME_LIMIT and "\n" not in text.strip()
-        outcome = await ctx.store.customer_message(
-            turn,
-            keys,
-            on_open=on_open,
-            on_append=on_append,
-            flood=FloodLimit(ctx.flood_messages, ctx.flood_window),
-            on_flood=on_flood,
-            pick=(lambda choices: match_department(text, choices)) if could_name else None,
-            prefer=(
-                (lambda choices: match_department(prechat.department or "", choices))
-                if prechat.department
-                else None
-            ),
-        )
+        flood = FloodLimit(ctx.flood_messages, ctx.flood_window)
+
+        async def work(tx: Unit) -> Duplicate | Opened | Appended | Picked:
+            outcome = await do_customer_message(
+                tx,
+                turn,
+                keys,
+                flood,
+                naming=text if could_name else None,
+                preferred=prechat.department or None,
+            )
+            tx.enqueue(notify(outcome))
+            return outcome
+
+        outcome = await ctx.store.settled(work, "customer message")
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key

@@ -22,7 +22,7 @@ async def add_note(ctx: FlowContext, activity: dict[str, Any], text: str) -> Non
     """Store the note. The agent's own message in the thread already shows it, so the
     bridge adds nothing there: a confirmation would only be noise in the thread."""
     thread = thread_of(activity)
-    chat_id = await ctx.store.chat_for_thread(thread) if thread else None
+    chat_id = await ctx.chat_for_thread(thread) if thread else None
     if chat_id is None:
         await mention_reply(ctx, activity, "agent.no_chat")
     elif not text:

@@ -148,7 +148,7 @@ async def tag_command(
 ) -> None:
     """``/tag <name> ...`` or ``/untag <name> ...`` in a chat's thread."""
     thread = thread_of(activity)
-    chat_id = await ctx.store.chat_for_thread(thread) if thread else None
+    chat_id = await ctx.chat_for_thread(thread) if thread else None
     if chat_id is None:
         await mention_reply(ctx, activity, "agent.no_chat")
         return

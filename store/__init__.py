@@ -3,7 +3,6 @@
 :class:`Store` gathers the transitions, one mixin per concern, over one core.
 """
 
-from store.chats import ChatLifecycle
 from store.console import Console
 from store.console_settings import ConsoleSettings
 from store.departments import DepartmentSettings
@@ -20,7 +19,6 @@ from store.trust import Trust
 
 
 class Store(
-    ChatLifecycle,
     Console,
     ConsoleSettings,
     DepartmentSettings,

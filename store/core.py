@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,7 +24,6 @@ from store import outbox, pacing, people, views
 from store.models import (
     Agent,
     Chat,
-    Customer,
     Department,
     InboundActivity,
     MessageKind,
@@ -139,16 +138,27 @@ class StoreCore:
             session.info["unit"] = tx
             yield tx
             if tx.added and self.delivery is not None:
-                await session.flush()
-                for lane in sorted({row.lane for row in tx.added}):
-                    item = await outbox.lease_head(
-                        session, lane, self.delivery.owner, tx.now, self.delivery.lease
-                    )
-                    if item is not None:
-                        leased.append(item)
+                leased = await self._lease_added(tx, self.delivery)
         if tx.added and self.delivery is not None:
             taken = {item.id for item in leased}
             self.delivery.committed(leased, {row.lane for row in tx.added if row.id not in taken})
+
+    @staticmethod
+    async def _lease_added(tx: Unit, delivery: DeliveryHook) -> list[OutboxItem]:
+        """Lease for ``delivery`` the heads of the lanes the unit wrote to: a lane its reads
+        found idle gets its first row written leased; the others in one UPDATE."""
+        until = tx.now + delivery.lease
+        heads: dict[str, OutboxItem] = {}
+        for row in tx.added:
+            heads.setdefault(row.lane, row)
+        leased = [row for lane, row in heads.items() if lane in tx.idle_lanes]
+        for row in leased:
+            row.lease_owner, row.lease_until = delivery.owner, until
+        await tx.session.flush()
+        busy = sorted(lane for lane in heads if lane not in tx.idle_lanes)
+        if busy:
+            leased += await outbox.lease_heads(tx.session, busy, delivery.owner, tx.now, until)
+        return leased
 
     async def settled(self, work: Callable[[Unit], Awaitable[T]], what: str) -> T:
         """Run ``work`` in a unit, in a new one when it lost a unique-key race to another
@@ -218,40 +228,6 @@ class StoreCore:
     @staticmethod
     async def _view(session: AsyncSession, chat_id: int) -> ChatView:
         return await views.chat_view(session, chat_id)
-
-    async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:
-        """Hold a chat opened beyond the intake limits: its card is posted by the timer,
-        the n-th chat over a limit one window later for every ``limit`` before it, so a
-        flood reaches the room at the limit's pace and nothing is dropped.
-
-        The limits count the chats opened within the window from the customer's
-        conversation (whoever claims to write in it) and from their channel.
-        """
-        limits = self.policy.intake_limits
-        now = self.clock()
-        recent = (
-            select(func.count(Chat.id))
-            .join(Customer, Customer.id == Chat.customer_id)
-            .where(Chat.created_at > now - limits.window, Chat.id != chat.id)
-        )
-        same_conversation = or_(
-            Customer.id == customer.id,
-            and_(
-                Customer.conversation_key.is_not(None),
-                Customer.conversation_key == customer.conversation_key,
-            ),
-        )
-        own = await session.scalar(recent.where(same_conversation)) or 0
-        channel = await session.scalar(recent.where(Customer.channel_id == customer.channel_id))
-        waits = max(
-            own // limits.per_conversation if limits.per_conversation > 0 else 0,
-            (channel or 0) // limits.per_channel if limits.per_channel > 0 else 0,
-        )
-        if waits == 0:
-            return False
-        chat.held = True
-        chat.announce_at = now + limits.window * waits
-        return True
 
     @staticmethod
     def _note(

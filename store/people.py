@@ -9,10 +9,20 @@ from store.unit import Unit
 from store.views import Person
 
 
-async def agent(tx: Unit, person: Person) -> Agent:
-    """The agent row of a Teams user: made on first sight, their name kept current."""
+async def agent(
+    tx: Unit, person: Person, *, lock: bool = False, known: Agent | None = None
+) -> Agent:
+    """The agent row of a Teams user: made on first sight, their name kept current.
+
+    ``lock``: hold the row (PostgreSQL) until the unit ends, so that two actions of one
+    agent that count what they own run one after the other. ``known``: the row, when
+    the caller's own read already brought it.
+    """
     session = tx.session
-    agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+    agent = known
+    if agent is None:
+        found = select(Agent).where(Agent.teams_id == person.teams_id)
+        agent = await session.scalar(found.with_for_update() if lock else found)
     if agent is None:
         await tx.insert_ignore(
             Agent,
@@ -23,7 +33,8 @@ async def agent(tx: Unit, person: Person) -> Agent:
                 "created_at": tx.now,
             },
         )
-        agent = await session.scalar(select(Agent).where(Agent.teams_id == person.teams_id))
+        found = select(Agent).where(Agent.teams_id == person.teams_id)
+        agent = await session.scalar(found.with_for_update() if lock else found)
         assert agent is not None
     elif person.name and agent.name != person.name:
         agent.name = person.name

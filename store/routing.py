@@ -10,9 +10,9 @@ from typing import TypeVar
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.audience import Audience, add_member, audience, departments
-from store.chats import AppendCompose, CustomerTurn, new_chat, stored_customer
+from store.audience import Audience, Choices, add_member, audience, departments
 from store.core import ChatView, Duplicate, NoSuchChat, NotAllowed, Person, StoreCore
+from store.intake import CustomerTurn, hold, new_chat, stored_customer
 from store.models import (
     Agent,
     Availability,
@@ -25,6 +25,10 @@ from store.models import (
     Supervisor,
 )
 from store.outbox import Outgoing
+
+# What a customer's later message sends: given the chat and, while it has no department,
+# the departments to pick from (None once it has one).
+AppendCompose = Callable[[int, Choices | None], list[Outgoing]]
 
 T = TypeVar("T")
 
@@ -136,12 +140,12 @@ class Routing(StoreCore):
                     Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
                 )
             )
-            customer = await stored_customer(session, turn, known, now)
+            customer = await stored_customer(session.info["unit"], turn, known)
             chat = await session.scalar(
                 select(Chat).where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
             )
             if chat is None:
-                chat = await new_chat(session, customer.id, None, None, now)
+                chat = await new_chat(session.info["unit"], customer.id, None, None)
             elif chat.department_id == department.id or chat.state != ChatState.WAITING:
                 self._keep_text(session, chat.id, customer.name, turn)
                 choices = await departments(session) if chat.department_id is None else None
@@ -199,7 +203,7 @@ class Routing(StoreCore):
         if hold_for is not None and previous is None:
             chat = await session.get(Chat, chat_id, populate_existing=True)
             assert chat is not None
-            await self._hold(session, chat, hold_for)
+            await hold(session.info["unit"], chat, hold_for)
         await session.flush()
         view = await self._view(session, chat_id)
         found = await audience(session, chat_id, now=now)

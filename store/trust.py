@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store.core import StoreCore
 from store.models import Chat, Department, Setting
@@ -32,11 +33,10 @@ class RoomPlace:
 
 @dataclass(frozen=True)
 class ChatPlace:
-    """Where a chat lives: its row id and its department's room (None: no department yet)."""
+    """Where a chat lives: its row id and its room's channel (None: no department yet)."""
 
     chat_id: int
     channel_id: str | None
-    team_id: str | None
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,39 @@ class Place:
 
     tenant: str | None
     room: RoomPlace | None
+    chat: ChatPlace | None = None
 
 
 async def stored_tenant(session: AsyncSession) -> str | None:
     return await session.scalar(select(Setting.value).where(Setting.key == TENANT_KEY))
 
 
+_TENANT = select(Setting.value).where(Setting.key == TENANT_KEY).scalar_subquery()
+_CHAT = select(Chat.id, Chat.department_id).where(Chat.public_id == bindparam("p_ref")).subquery()
+_CHAT_ROOM = aliased(Department)
+# The install's tenant, the room of a channel and the chat a card names (with its room's
+# channel), in one statement: every agent action runs it.
+_PLACE = (
+    select(_TENANT, Department, _CHAT.c.id, _CHAT_ROOM.channel_id)
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(Department, Department.channel_id == bindparam("p_channel"))
+    .outerjoin(_CHAT, literal(True))
+    .outerjoin(_CHAT_ROOM, _CHAT_ROOM.id == _CHAT.c.department_id)
+    .limit(1)
+)
+
+
 class Trust(StoreCore):
     """Reads for the trust gate (authorization happens again in each transition's WHERE)."""
 
-    async def place(self, channel_id: str) -> Place:
-        """The tenant the install is bound to, and the room registered for ``channel_id``."""
+    async def place(self, channel_id: str, chat_ref: str | None = None) -> Place:
+        """The tenant the install is bound to, the room registered for ``channel_id`` and,
+        with ``chat_ref``, where the chat it names lives."""
         async with self._sessions() as session:
-            tenant = await stored_tenant(session)
-            department = await session.scalar(
-                select(Department).where(Department.channel_id == channel_id).limit(1)
-            )
+            found = (
+                await session.execute(_PLACE, {"p_channel": channel_id, "p_ref": chat_ref or ""})
+            ).one()
+        tenant, department, chat_id, chat_channel = found
         room = (
             RoomPlace(
                 department_id=department.id,
@@ -73,23 +90,5 @@ class Trust(StoreCore):
             if department is not None
             else None
         )
-        return Place(tenant=tenant, room=room)
-
-    async def chat_place(self, ref: str) -> ChatPlace | None:
-        """The chat a card's public reference names, with its department's room."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Chat.id, Department.channel_id, Department.team_id)
-                    .outerjoin(Department, Department.id == Chat.department_id)
-                    .where(Chat.public_id == ref)
-                )
-            ).one_or_none()
-        if row is None:
-            return None
-        return ChatPlace(chat_id=row[0], channel_id=row[1], team_id=row[2])
-
-    async def chat_by_ref(self, ref: str) -> int | None:
-        """The row id of the chat a transcript link names."""
-        async with self._sessions() as session:
-            return await session.scalar(select(Chat.id).where(Chat.public_id == ref))
+        chat = ChatPlace(chat_id, chat_channel) if chat_id is not None else None
+        return Place(tenant=tenant, room=room, chat=chat)

@@ -67,6 +67,9 @@ class Unit:
     now: datetime
     policy: Policy = Policy()
     added: list[OutboxItem] = field(default_factory=list)
+    # Lanes this unit's reads found with nothing waiting: its first row in one of them
+    # is written already leased (no separate lease statement).
+    idle_lanes: set[str] = field(default_factory=set)
 
     @property
     def dialect(self) -> str:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store import trace
 from store.console_models import Rating
@@ -83,70 +84,98 @@ class ChatView:
     time_zone: str | None = None  # the department's own, if it has one
 
 
-async def _rating(session: AsyncSession, chat: Chat) -> tuple[int, str | None] | None:
-    """A closed chat's rating, for its summary card (every redraw shows it)."""
-    row = (
-        await session.execute(select(Rating.score, Rating.comment).where(Rating.chat_id == chat.id))
-    ).one_or_none()
-    return (row.score, row.comment) if row is not None else None
+_owner = aliased(Agent)
+_closer = aliased(Agent)
+_MESSAGES = (
+    select(func.count(Message.id))
+    .where(
+        Message.chat_id == Chat.id,
+        Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
+    )
+    .correlate(Chat)
+    .scalar_subquery()
+)
+# The chat with its customer, department, owner, closer, rating and message count.
+_ROW = (
+    select(Chat, Customer, Department, _owner, _closer, Rating.score, Rating.comment, _MESSAGES)
+    .join(Customer, Customer.id == Chat.customer_id)
+    .outerjoin(Department, Department.id == Chat.department_id)
+    .outerjoin(_owner, _owner.id == Chat.owner_id)
+    .outerjoin(_closer, _closer.id == Chat.closed_by_id)
+    .outerjoin(Rating, Rating.chat_id == Chat.id)
+    .where(Chat.id == bindparam("p_chat"))
+    .execution_options(populate_existing=True)
+)
+
+
+def _listed(kind: str, order: Any, *values: Any) -> Any:
+    """One branch of the lists' UNION: (kind, order, four texts)."""
+    texts = [cast(v, String) for v in values] + [null()] * (4 - len(values))
+    return select(literal(kind, String).label("kind"), cast(order, Integer).label("n"), *texts)
+
+
+def _lists_statement() -> Any:
+    """Every list a view shows, in one statement: the first customer lines, the current
+    participants, the chat's tags, the department's tags and supervisors, and the
+    customer's earlier closed chats (rows told apart by ``kind``)."""
+    chat = bindparam("p_chat")
+    department = bindparam("p_department")
+    first = (
+        select(Message.id, Message.text)
+        .where(Message.chat_id == chat, Message.kind == MessageKind.INCOMING)
+        .order_by(Message.id)
+        .limit(3)
+        .subquery()
+    )
+    earlier_owner = aliased(Agent)
+    return union_all(
+        _listed("first", first.c.id, first.c.text).select_from(first),
+        _listed(
+            "member",
+            Participant.id,
+            Agent.teams_id,
+            Agent.name,
+            Agent.aad_object_id,
+            Participant.role,
+        )
+        .join(Agent, Agent.id == Participant.agent_id)
+        .where(Participant.chat_id == chat, Participant.left_at.is_(None)),
+        _listed("tag", 0, Tag.name)
+        .join(ChatTag, ChatTag.tag_id == Tag.id)
+        .where(ChatTag.chat_id == chat),
+        _listed("department_tag", 0, Tag.name).where(Tag.department_id == department),
+        _listed("supervisor", Supervisor.id, Agent.teams_id)
+        .join(Agent, Agent.id == Supervisor.agent_id)
+        .where(Supervisor.department_id == department),
+        _listed("earlier", Chat.id, Chat.public_id, earlier_owner.name)
+        .outerjoin(earlier_owner, earlier_owner.id == Chat.owner_id)
+        .where(
+            Chat.customer_id == bindparam("p_customer"),
+            Chat.state == ChatState.CLOSED,
+            Chat.id < chat,
+        ),
+    )
+
+
+_LISTS = _lists_statement()
 
 
 async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
-    """Everything cards and notices show about a chat, read inside the transaction."""
+    """Everything cards and notices show about a chat, read in two statements inside the
+    transaction (a card is drawn for nearly every change, so this is on every path)."""
     trace.CHAT_ID.set(chat_id)  # the turn's log lines name the chat from here on
-    chat = await session.get(Chat, chat_id, populate_existing=True)
-    assert chat is not None
-    customer = await session.get(Customer, chat.customer_id)
-    # A chat whose customer has not picked a department yet has none.
-    department = await session.get(Department, chat.department_id) if chat.department_id else None
-    owner = await session.get(Agent, chat.owner_id) if chat.owner_id else None
-    closer = await session.get(Agent, chat.closed_by_id) if chat.closed_by_id else None
-    count = await session.scalar(
-        select(func.count(Message.id)).where(
-            Message.chat_id == chat_id,
-            Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
-        )
-    )
-    first = await session.scalars(
-        select(Message.text)
-        .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
-        .order_by(Message.id)
-        .limit(3)
-    )
-    members = await session.execute(
-        select(Agent.teams_id, Agent.name, Agent.aad_object_id, Participant.role)
-        .join(Agent, Agent.id == Participant.agent_id)
-        .where(Participant.chat_id == chat_id, Participant.left_at.is_(None))
-        .order_by(Participant.id)
-    )
-    tags = await session.scalars(
-        select(Tag.name)
-        .join(ChatTag, ChatTag.tag_id == Tag.id)
-        .where(ChatTag.chat_id == chat_id)
-        .order_by(Tag.name)
-    )
-    department_tags = await session.scalars(
-        select(Tag.name).where(Tag.department_id == chat.department_id).order_by(Tag.name)
-    )
-    supervisors = await session.scalars(
-        select(Agent.teams_id)
-        .join(Supervisor, Supervisor.agent_id == Agent.id)
-        .where(Supervisor.department_id == chat.department_id)
-        .order_by(Supervisor.id)
-    )
-    assert customer is not None
-    earlier = (
+    found = (await session.execute(_ROW, {"p_chat": chat_id})).one()
+    chat, customer, department, owner, closer, score, comment, count = found
+    rows = (
         await session.execute(
-            select(Chat.id, Chat.public_id, Agent.name)
-            .outerjoin(Agent, Agent.id == Chat.owner_id)
-            .where(
-                Chat.customer_id == chat.customer_id,
-                Chat.state == ChatState.CLOSED,
-                Chat.id < chat_id,
-            )
-            .order_by(Chat.id.desc())
+            _LISTS,
+            {"p_chat": chat_id, "p_department": chat.department_id, "p_customer": customer.id},
         )
     ).all()
+    lists: dict[str, list[Any]] = {}
+    for row in sorted(rows, key=lambda r: (r[0], r[1], r[2] or "")):
+        lists.setdefault(row[0], []).append(row)
+    earlier = sorted(lists.get("earlier", []), key=lambda r: -r[1])
     return ChatView(
         id=chat.id,
         ref=chat.public_id,
@@ -166,17 +195,18 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         accepted_at=chat.accepted_at,
         closed_at=chat.closed_at,
         message_count=count or 0,
-        first_messages=tuple(first),
+        first_messages=tuple(row[2] for row in lists.get("first", [])),
         participants=tuple(
-            Member(Person(teams_id, name, aad), role) for teams_id, name, aad, role in members
+            Member(Person(row[2], row[3], row[4]), ParticipantRole(row[5]))
+            for row in lists.get("member", [])
         ),
-        tags=tuple(tags),
-        department_tags=tuple(department_tags),
-        earlier_chats=tuple((row.id, row.public_id) for row in earlier),
-        earlier_owner=earlier[0].name if earlier else None,
+        tags=tuple(row[2] for row in lists.get("tag", [])),
+        department_tags=tuple(row[2] for row in lists.get("department_tag", [])),
+        earlier_chats=tuple((row[1], row[2]) for row in earlier),
+        earlier_owner=earlier[0][3] if earlier else None,
         held=chat.held,
         customer_contact=customer.contact,
-        rating=await _rating(session, chat) if chat.state == ChatState.CLOSED else None,
-        supervisors=tuple(supervisors),
+        rating=(score, comment) if score is not None and chat.state == ChatState.CLOSED else None,
+        supervisors=tuple(row[2] for row in lists.get("supervisor", [])),
         time_zone=department.time_zone if department else None,
     )

@@ -21,6 +21,7 @@ from bot import keys
 from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
+from store import transcripts
 from store.history import HistoryFilter
 from web.console.charts import bar_chart
 from web.console.common import page, scope, texts
@@ -236,7 +237,8 @@ async def chat(request: web.Request) -> web.Response:
 async def chat_transcript(request: web.Request) -> web.Response:
 
     _, _, chat_id = await _chat_id(request)
-    found = await request.app[keys.STORE].transcript(chat_id)
+    async with request.app[keys.STORE].reading() as tx:
+        found = await transcripts.transcript(tx, chat_id)
     if found is None:
         raise web.HTTPNotFound()
     zone = found.chat.time_zone or request.app[keys.SETTINGS].time_zone

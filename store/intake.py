@@ -1,0 +1,319 @@
+"""A customer's message: stored once, and the first one opens a chat.
+
+``do_customer_message`` is the hottest transition of the bridge (every message a
+customer writes): one unit of work of four statements when the chat is under way (its
+customer, open chat, flood count and lane in one read; the inbound keys; the line; the
+outgoing row, leased as it is written when its lane is idle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, or_, select
+
+from store import trace
+from store.audience import Audience, Choices, audience, departments
+from store.core import Duplicate
+from store.models import (
+    Chat,
+    ChatState,
+    Customer,
+    DeliveryState,
+    Department,
+    Message,
+    MessageKind,
+    OutboxItem,
+    UTCDateTime,
+)
+from store.outbox import chat_lane
+from store.unit import Unit
+from store.views import ChatView
+
+
+@dataclass(frozen=True)
+class FloodLimit:
+    """More than ``messages`` within ``window`` seconds is too fast for one chat."""
+
+    messages: int
+    window: float
+
+
+@dataclass(frozen=True)
+class CustomerTurn:
+    """A customer's message as the store keeps it."""
+
+    channel_id: str
+    user_id: str
+    name: str
+    locale: str
+    reference: dict[str, Any]
+    text: str
+    source_key: str | None
+    attachments: tuple[dict[str, Any], ...] = ()
+    conversation_key: str | None = None
+    contact: str | None = None  # from the website's pre-chat form, when given
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The message opened a chat; ``audience`` is who may take it (or the departments to
+    pick from when it has none yet)."""
+
+    chat: ChatView
+    audience: Audience
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The message joined the customer's open chat. ``choices``: the departments to pick
+    from while it has none (None once it has one); ``too_fast``: the customer passed the
+    flood limit just now (they are told once per window)."""
+
+    chat_id: int
+    choices: Choices | None
+    too_fast: bool
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The message names a department to choose; nothing was stored yet."""
+
+    key: str
+
+
+def named_department(word: str, choices: Choices) -> str | None:
+    """The key of the department a customer's word names (a suggested action's value)."""
+    wanted = word.strip().casefold()
+    for key, name in choices:
+        if wanted in (name.casefold(), key):
+            return key
+    return None
+
+
+# A customer, their open chat (if any), how many messages it got within the flood window,
+# how many departments there are (is there a choice?) and whether the chat's lane has
+# anything waiting, in one statement built once: this runs for every customer message.
+_RECENT = (
+    select(func.count(Message.id))
+    .where(
+        Message.chat_id == Chat.id,
+        Message.kind == MessageKind.INCOMING,
+        Message.created_at > bindparam("p_since", type_=UTCDateTime()),
+    )
+    .correlate(Chat)
+    .scalar_subquery()
+)
+_ROOMS = select(func.count(Department.id)).scalar_subquery()
+_LANE_BUSY = (
+    exists()
+    .where(
+        OutboxItem.lane == literal("chat:", String) + cast(Chat.id, String),
+        OutboxItem.state == DeliveryState.PENDING,
+    )
+    .correlate(Chat)
+)
+_CUSTOMER_AND_OPEN_CHAT = (
+    select(Customer, Chat, func.coalesce(_RECENT, 0), _ROOMS, _LANE_BUSY)
+    .outerjoin(Chat, and_(Chat.customer_id == Customer.id, Chat.state != ChatState.CLOSED))
+    .where(
+        Customer.channel_id == bindparam("p_channel"),
+        Customer.user_id == bindparam("p_user"),
+    )
+)
+
+
+async def stored_customer(tx: Unit, turn: CustomerTurn, customer: Customer | None) -> Customer:
+    """The customer who wrote ``turn``: created, or brought up to date (how to reach them,
+    their name and language change between visits)."""
+    if customer is None:
+        customer = Customer(
+            channel_id=turn.channel_id,
+            user_id=turn.user_id,
+            name=turn.name,
+            locale=turn.locale,
+            reference=turn.reference,
+            created_at=tx.now,
+            conversation_key=turn.conversation_key,
+            contact=turn.contact,
+        )
+        tx.session.add(customer)
+        await tx.session.flush()
+        return customer
+    if customer.reference != turn.reference:
+        customer.reference = turn.reference
+        customer.conversation_key = turn.conversation_key
+    if turn.name and customer.name != turn.name:
+        customer.name = turn.name
+    if customer.locale != turn.locale:
+        customer.locale = turn.locale
+    if turn.contact and customer.contact != turn.contact:
+        customer.contact = turn.contact
+    return customer
+
+
+async def new_chat(
+    tx: Unit, customer_id: int, department: Department | None, announce_at: datetime | None
+) -> Chat:
+    """A waiting chat; the open-chat unique index makes a concurrent second one fail."""
+    chat = Chat(
+        customer_id=customer_id,
+        department_id=department.id if department else None,
+        state=ChatState.WAITING,
+        version=1,
+        created_at=tx.now,
+        announce_at=announce_at,
+    )
+    tx.session.add(chat)
+    await tx.session.flush()
+    trace.CHAT_ID.set(chat.id)
+    return chat
+
+
+async def hold(tx: Unit, chat: Chat, customer: Customer) -> bool:
+    """Hold a chat opened beyond the intake limits: its card is posted by the timer,
+    the n-th chat over a limit one window later for every ``limit`` before it, so a
+    flood reaches the room at the limit's pace and nothing is dropped.
+
+    The limits count the chats opened within the window from the customer's
+    conversation (whoever claims to write in it) and from their channel.
+    """
+    limits = tx.policy.intake_limits
+    recent = (
+        select(func.count(Chat.id))
+        .join(Customer, Customer.id == Chat.customer_id)
+        .where(Chat.created_at > tx.now - limits.window, Chat.id != chat.id)
+    )
+    same_conversation = or_(
+        Customer.id == customer.id,
+        and_(
+            Customer.conversation_key.is_not(None),
+            Customer.conversation_key == customer.conversation_key,
+        ),
+    )
+    own = await tx.session.scalar(recent.where(same_conversation)) or 0
+    channel = await tx.session.scalar(recent.where(Customer.channel_id == customer.channel_id))
+    waits = max(
+        own // limits.per_conversation if limits.per_conversation > 0 else 0,
+        (channel or 0) // limits.per_channel if limits.per_channel > 0 else 0,
+    )
+    if waits == 0:
+        return False
+    chat.held = True
+    chat.announce_at = tx.now + limits.window * waits
+    return True
+
+
+def keep_line(tx: Unit, chat_id: int, customer: Customer, turn: CustomerTurn) -> None:
+    """The customer's words (and files) in the chat's transcript."""
+    tx.note(
+        chat_id,
+        MessageKind.INCOMING,
+        customer.name,
+        turn.text,
+        source_key=turn.source_key,
+        attachments=list(turn.attachments),
+    )
+
+
+def _opened_view(
+    chat: Chat, customer: Customer, department: Department | None, text: str
+) -> ChatView:
+    """The view of a chat just opened, from what the transaction has in hand (no queries)."""
+    return ChatView(
+        id=chat.id,
+        ref=chat.public_id,
+        state=chat.state,
+        version=chat.version,
+        department=department.name if department else "",
+        customer_name=customer.name,
+        customer_channel=customer.channel_id,
+        customer_locale=customer.locale,
+        customer_reference=customer.reference,
+        owner_name=None,
+        owner_teams_id=None,
+        closed_by_teams_id=None,
+        thread_id=None,
+        room_reference=department.room_reference if department else None,
+        created_at=chat.created_at,
+        accepted_at=None,
+        closed_at=None,
+        message_count=1,
+        first_messages=(text,),
+        held=chat.held,
+        customer_contact=customer.contact,
+    )
+
+
+async def do_customer_message(
+    tx: Unit,
+    turn: CustomerTurn,
+    dedupe_keys: Sequence[str],
+    flood: FloodLimit,
+    *,
+    naming: str | None = None,
+    preferred: str | None = None,
+) -> Duplicate | Opened | Appended | Picked:
+    """Store a customer's message; open a chat if they have none open.
+
+    A customer writing faster than ``flood`` allows is told so once per window; their
+    messages are still stored and passed on. While the chat has no department, or
+    waits for an agent and there is a choice, ``naming`` (the text, when it is short
+    enough to be a department's name) may choose one: then nothing is stored here and
+    :class:`Picked` says which, for the department choice. ``preferred`` names the
+    department chosen before writing (the website's pre-chat form); it counts only while
+    the chat has none, so the question is never asked. An accepted chat (the usual
+    case) never reads the departments.
+    """
+    found = (
+        await tx.session.execute(
+            _CUSTOMER_AND_OPEN_CHAT,
+            {
+                "p_channel": turn.channel_id,
+                "p_user": turn.user_id,
+                "p_since": tx.now - timedelta(seconds=flood.window),
+            },
+        )
+    ).one_or_none()
+    known, chat, recent, rooms, lane_busy = found if found else (None, None, 0, 0, False)
+    if chat is None:
+        # A new chat goes straight to the department when there is only one.
+        first = list(await tx.session.scalars(select(Department).limit(2)))
+        rooms = len(first)
+    unrouted = chat is None or chat.department_id is None
+    choices: Choices | None = () if unrouted else None
+    if rooms > 1 and (unrouted or (naming is not None and chat.state == ChatState.WAITING)):
+        # Until an agent accepts, the customer may still (re)choose by name.
+        listed = await departments(tx.session)
+        key = named_department(naming, listed) if naming is not None else None
+        if key is None and unrouted and preferred is not None:
+            key = named_department(preferred, listed)
+        if key is not None:
+            return Picked(key)
+        choices = listed if unrouted else None
+    if not await tx.first_time(dedupe_keys):
+        return Duplicate()
+    customer = await stored_customer(tx, turn, known)
+    if chat is None:
+        # With several departments the customer picks one first; until then the chat
+        # waits without one.
+        department = first[0] if rooms == 1 else None
+        announce_at = tx.now + tx.policy.unanswered_after if department else None
+        chat = await new_chat(tx, customer.id, department, announce_at)
+        if department is not None:
+            await hold(tx, chat, customer)
+        keep_line(tx, chat.id, customer, turn)
+        await tx.session.flush()
+        view = _opened_view(chat, customer, department, turn.text)
+        return Opened(view, await audience(tx.session, chat.id, now=tx.now))
+    keep_line(tx, chat.id, customer, turn)
+    if not lane_busy:
+        tx.idle_lanes.add(chat_lane(chat.id))
+    slowed = chat.slowed_until is not None and chat.slowed_until > tx.now
+    too_fast = recent + 1 > flood.messages and not slowed
+    if too_fast:
+        chat.slowed_until = tx.now + timedelta(seconds=flood.window)
+    return Appended(chat.id, choices, too_fast)
