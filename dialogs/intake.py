@@ -145,10 +145,11 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         match outcome:
             case Opened(chat, audience):
                 return on_open(chat, audience)
-            case Appended(chat_id, choices, too_fast):
+            case Appended(chat_id, choices, too_fast, held):
                 slow_down = text_activity(t("customer.too_fast"))
                 return [
-                    *on_append(chat_id, choices),
+                    # A held chat has no thread yet: its lines are posted after its card.
+                    *(refusal if held else on_append(chat_id, choices)),
                     *([to_conversation(reference, slow_down)] if too_fast else []),
                 ]
         return []

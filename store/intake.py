@@ -71,11 +71,13 @@ class Opened:
 class Appended:
     """The message joined the customer's open chat. ``choices``: the departments to pick
     from while it has none (None once it has one); ``too_fast``: the customer passed the
-    flood limit just now (they are told once per window)."""
+    flood limit just now (they are told once per window); ``held``: the chat's card waits
+    beyond the intake limits, so it has no thread yet (its lines follow the card)."""
 
     chat_id: int
     choices: Choices | None
     too_fast: bool
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -316,4 +318,4 @@ async def do_customer_message(
     too_fast = recent + 1 > flood.messages and not slowed
     if too_fast:
         chat.slowed_until = tx.now + timedelta(seconds=flood.window)
-    return Appended(chat.id, choices, too_fast)
+    return Appended(chat.id, choices, too_fast, chat.held)
