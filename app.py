@@ -16,7 +16,7 @@ from yarl import URL
 
 from bot import keys, logs, operations
 from bot.bridge import Bridge
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, Handover
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
@@ -30,7 +30,7 @@ from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace
-from store.core import Clock, IntakeLimits, Retention, utc_now
+from store.core import Clock, IntakeLimits, Policy, Retention, utc_now
 from store.engine import create_engine, create_sessionmaker
 from web import add_front_door
 from web.console import routes as console_routes
@@ -311,6 +311,19 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
     app[keys.ADAPTER] = BridgeAdapter(settings)
     app[keys.METRICS] = Metrics()
+    # The store's post-commit hook, made before the store and the dispatcher that both
+    # need it (see ``Handover``): each is then built complete, nothing is patched later.
+    handover = Handover(
+        lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
+    )
+    policy = Policy(
+        unanswered_after=timedelta(seconds=settings.unanswered_seconds),
+        default_capacity=settings.max_open_chats or None,
+        intake_limits=IntakeLimits(
+            per_conversation=settings.new_chats_per_conversation,
+            per_channel=settings.new_chats_per_channel,
+        ),
+    )
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -321,13 +334,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             raise
         app[keys.ENGINE] = engine
         app[keys.STORE] = Store(
-            create_sessionmaker(engine), clock, serialize_writes=engine.dialect.name == "sqlite"
-        )
-        app[keys.STORE].unanswered_after = timedelta(seconds=settings.unanswered_seconds)
-        app[keys.STORE].default_capacity = settings.max_open_chats or None
-        app[keys.STORE].intake_limits = IntakeLimits(
-            per_conversation=settings.new_chats_per_conversation,
-            per_channel=settings.new_chats_per_channel,
+            create_sessionmaker(engine),
+            clock,
+            policy=policy,
+            delivery=handover,
+            serialize_writes=engine.dialect.name == "sqlite",
         )
         yield
         await engine.dispose()
@@ -367,12 +378,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await session.close()
 
     async def delivery(app: web.Application) -> AsyncIterator[None]:
-        store = app[keys.STORE]
         dispatcher = Dispatcher(
-            store,
+            app[keys.STORE],
             app[keys.CONNECTOR],
+            handover,
             sweep_interval=settings.sweep_interval,
-            lease=max(settings.outbox_lease, settings.send_timeout * 2 + 1),
             send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
@@ -385,7 +395,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             pace=PaceLimits.from_settings(settings),
             coalesce_bytes=settings.coalesce_bytes,
         )
-        store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
         yield

@@ -338,7 +338,7 @@ class ChatLifecycle(StoreCore):
                 # With several departments the customer picks one first; until then the
                 # chat waits without one.
                 department = first[0] if rooms == 1 else None
-                announce_at = now + self.unanswered_after if department else None
+                announce_at = now + self.policy.unanswered_after if department else None
                 chat = await new_chat(session, customer.id, department, announce_at, now)
                 if department is not None:
                     await self._hold(session, chat, customer)
@@ -395,7 +395,7 @@ class ChatLifecycle(StoreCore):
                 select(
                     func.coalesce(
                         Department.capacity,
-                        bindparam("p_default", self.default_capacity, type_=Integer()),
+                        bindparam("p_default", self.policy.default_capacity, type_=Integer()),
                     )
                 )
                 .where(Department.id == Chat.department_id)
@@ -423,7 +423,7 @@ class ChatLifecycle(StoreCore):
                 view = await self._view(session, chat_id)
                 if view.state == ChatState.WAITING and view.room_reference is not None:
                     capacity = await session.scalar(
-                        select(func.coalesce(Department.capacity, self.default_capacity))
+                        select(func.coalesce(Department.capacity, self.policy.default_capacity))
                         .join(Chat, Chat.department_id == Department.id)
                         .where(Chat.id == chat_id)
                     )

@@ -125,6 +125,24 @@ class IntakeLimits:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """The routing and intake knobs the store reads, fixed when the store is built.
+
+    Frozen and given to the constructor, so a store's behaviour is decided in one place
+    (the app's settings) and cannot drift while it runs: no caller can change one knob
+    of a store another caller already uses.
+
+    ``unanswered_after``: when a waiting chat is announced again; ``default_capacity``:
+    the most open chats an agent may own where the department sets no limit (None:
+    unlimited); ``intake_limits``: the pace at which new chats reach a room.
+    """
+
+    unanswered_after: timedelta = timedelta(seconds=120)
+    default_capacity: int | None = None
+    intake_limits: IntakeLimits = IntakeLimits()
+
+
+@dataclass(frozen=True)
 class Retention:
     """How long housekeeping keeps delivered and failed outbox rows and inbound keys."""
 
@@ -189,22 +207,24 @@ async def _rating(session: AsyncSession, chat: Chat) -> tuple[int, str | None] |
 class StoreCore:
     """Sessions, one clock and the transaction that every named transition runs in."""
 
-    # Routing knobs the app sets from its settings: the most chats an agent may own where
-    # the department sets no limit (None: unlimited), and when a waiting chat is
-    # announced again.
-    default_capacity: int | None = None
-    unanswered_after: timedelta = timedelta(seconds=120)
-    intake_limits: IntakeLimits = IntakeLimits()
-
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock = utc_now,
         *,
+        policy: Policy = Policy(),
+        delivery: DeliveryHook | None = None,
         serialize_writes: bool = False,
     ) -> None:
-        """``serialize_writes``: queue write transactions in the process (for SQLite).
+        """Everything a store depends on is given here and never changed afterwards.
 
+        ``policy``: the routing and intake knobs (frozen). ``delivery``: the post-commit
+        hook that receives the outbox rows a transaction queued and leased (None: rows
+        are only queued, and a dispatcher's sweep finds them). It is an argument rather
+        than an attribute set later because the dispatcher itself needs the store: the
+        app passes a small hand-over object (``bot.delivery.Handover``) made before both.
+
+        ``serialize_writes``: queue write transactions in the process (for SQLite).
         SQLite has one writer; connections that meet its lock sleep in its busy
         handler in growing steps, leaving the process idle while work waits. An
         asyncio lock hands the writer's turn over at once instead.
@@ -214,7 +234,8 @@ class StoreCore:
             asyncio.Lock() if serialize_writes else nullcontext()
         )
         self.clock = clock
-        self.delivery: DeliveryHook | None = None
+        self.policy = policy
+        self.delivery = delivery
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
@@ -421,7 +442,7 @@ class StoreCore:
         The limits count the chats opened within the window from the customer's
         conversation (whoever claims to write in it) and from their channel.
         """
-        limits = self.intake_limits
+        limits = self.policy.intake_limits
         now = self.clock()
         recent = (
             select(func.count(Chat.id))

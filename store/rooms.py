@@ -128,7 +128,9 @@ class Rooms(StoreCore):
                 await session.execute(
                     update(Chat)
                     .where(Chat.id.in_(unrouted))
-                    .values(department_id=department.id, announce_at=now + self.unanswered_after)
+                    .values(
+                        department_id=department.id, announce_at=now + self.policy.unanswered_after
+                    )
                     .execution_options(synchronize_session=False)
                 )
             waiting_views = [await self._view(session, chat_id) for chat_id in unrouted]

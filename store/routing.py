@@ -189,7 +189,7 @@ class Routing(StoreCore):
             .where(Chat.id == chat_id, Chat.state == ChatState.WAITING)
             .values(
                 department_id=department_id,
-                announce_at=now + self.unanswered_after,
+                announce_at=now + self.policy.unanswered_after,
                 version=Chat.version + 1,
             )
             .execution_options(synchronize_session=False)
@@ -303,7 +303,7 @@ class Routing(StoreCore):
                 department=department.name,
                 capacity=department.capacity
                 if department.capacity is not None
-                else self.default_capacity,
+                else self.policy.default_capacity,
                 agents=tuple(RosterLine(name, state, count) for name, state, count in rows),
             )
             self._enqueue(session, compose(outcome), now)
@@ -339,7 +339,9 @@ class Routing(StoreCore):
                         Chat.state == ChatState.WAITING,
                         Chat.held == held,
                     )
-                    .values(announce_at=now + self.unanswered_after if held else None, held=False)
+                    .values(
+                        announce_at=now + self.policy.unanswered_after if held else None, held=False
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 if result.rowcount != 1:
