@@ -309,7 +309,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         log.warning(
             "TIME_ZONE %r is not an IANA time zone; times are shown in UTC", settings.time_zone
         )
-    app[keys.ADAPTER] = BridgeAdapter(settings)
     app[keys.METRICS] = Metrics()
     # The store's post-commit hook, made before the store and the dispatcher that both
     # need it (see ``Handover``): each is then built complete, nothing is patched later.
@@ -325,6 +324,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         ),
     )
 
+    # One cleanup context per resource, in the order they depend on each other; each
+    # undoes on shutdown only what its own startup made (aiohttp runs a cleanup only
+    # if its startup ran).
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         try:
@@ -356,7 +358,16 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             connector=TCPConnector(limit=0, limit_per_host=settings.connections_per_host),
         )
         app[keys.CLIENT_SESSION] = session
-        app[keys.CONNECTOR] = app[keys.ADAPTER].attach(session)
+        yield
+        await session.close()
+
+    async def adapter(app: web.Application) -> AsyncIterator[None]:
+        # Turns and the outbox send through the one session; the adapter only uses it.
+        app[keys.ADAPTER] = BridgeAdapter(settings, app[keys.CLIENT_SESSION])
+        app[keys.CONNECTOR] = app[keys.ADAPTER].connector
+        yield
+
+    async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
             FlowContext(
                 store=app[keys.STORE],
@@ -375,7 +386,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             Gate(app[keys.STORE], settings),
         )
         yield
-        await session.close()
 
     async def delivery(app: web.Application) -> AsyncIterator[None]:
         dispatcher = Dispatcher(
@@ -409,11 +419,24 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await ticking
 
     app.cleanup_ctx.extend(
-        [database, links, client_session, delivery, timers, presence_sync(settings)]
+        [
+            database,
+            links,
+            client_session,
+            adapter,
+            bridge,
+            delivery,
+            timers,
+            presence_sync(settings),
+        ]
     )
 
     async def local_turn(activity: dict[str, Any]) -> None:
-        await run_turn(app, "", validate_activity(activity, settings))
+        answer = await run_turn(app, "", validate_activity(activity, settings))
+        if answer is not None and answer[0] >= 500:
+            # The local Direct Line tells Web Chat that the bot failed (a 502), as the
+            # service does; the turn's answer carries the reason.
+            raise _refuse(web.HTTPInternalServerError, answer[1].get("error", "turn failed"))
 
     add_front_door(app, settings, local_turn)
     app.router.add_post("/api/messages", messages)

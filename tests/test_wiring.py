@@ -1,17 +1,53 @@
-"""How the application is put together: the store's policy and post-commit hook are
-given at construction."""
+"""How the application is put together: one cleanup context per resource, the store's
+policy and post-commit hook given at construction, and the answer to a failed turn."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
+from app import create_app
 from bot import keys
 from bot.delivery import Handover
+from bot.settings import Settings
 from store.core import IntakeLimits, Policy
-from tests.conftest import BridgeFactory, open_chat, setup_room
+from tests import activities as act
+from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
+
+
+async def test_a_failed_turn_is_answered_500_with_a_reason_and_its_redelivery_counts(
+    bridge: Bridge,
+) -> None:
+    """The error handler answers (a 500 whose JSON body says why), so the channel delivers
+    the activity again; nothing of the failed turn was kept, so the repeat is handled once."""
+    room = await setup_room(bridge)
+    with pytest.MonkeyPatch.context() as patch:
+
+        async def broken(activity: dict[str, Any]) -> None:
+            raise RuntimeError("the database went away")
+
+        patch.setattr(bridge.app[keys.BRIDGE], "handle", broken)
+        message = act.webchat_message(bridge.service_url, "cust-fail", "Hello")
+        response = await bridge.post(message)
+        assert response.status == 500
+        assert response.content_type == "application/json"
+        assert "deliver it again" in (await response.json())["error"]
+        press = act.invoke_action(
+            bridge.service_url, room.supervisor, act.ROOM, "accept", {"chat": "x", "v": 1}
+        )
+        response = await bridge.post(press)
+        assert response.status == 500 and "error" in await response.json()
+    assert not bridge.connector.created()
+    response = await bridge.post(message)
+    assert response.status == 201
+    await bridge.connector.wait_for(lambda: len(bridge.connector.created()) == 1)
+    await bridge.settled()
+    assert len(bridge.connector.created()) == 1
 
 
 async def test_the_store_gets_a_frozen_policy_from_the_settings(
@@ -39,6 +75,21 @@ async def test_the_store_gets_a_frozen_policy_from_the_settings(
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-policy", "Hi")  # commits reach the dispatcher
     assert chat.thread
+
+
+async def test_each_resource_is_made_and_closed_by_its_own_context(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/bridge.db"))
+    names = [context.__name__ for context in app.cleanup_ctx]
+    ours = ["database", "links", "client_session", "adapter", "bridge", "delivery", "timers"]
+    assert [name for name in names if name in ours] == ours
+    assert keys.ADAPTER not in app  # nothing is built before the app starts
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    session = app[keys.CLIENT_SESSION]
+    assert app[keys.CONNECTOR] is app[keys.ADAPTER].connector
+    assert not session.closed
+    await server.close()
+    assert session.closed
 
 
 def test_commits_before_the_dispatcher_exists_are_passed_on() -> None:
