@@ -1,11 +1,15 @@
-"""How the application is put together: one cleanup context per resource, the store's
-policy and post-commit hook given at construction, and the answer to a failed turn."""
+"""How the application is put together: resources, injected policy and hook, the error
+answer of a failed turn, and a test run that writes no tracked file."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import shutil
+import subprocess
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from bot.delivery import Handover
 from bot.settings import Settings
 from store.core import IntakeLimits, Policy
 from tests import activities as act
+from tests import conftest, reliability
 from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
 
 
@@ -101,3 +106,49 @@ def test_commits_before_the_dispatcher_exists_are_passed_on() -> None:
     assert got == [{"lane-a"}, {"lane-b"}]
     with pytest.raises(RuntimeError):
         handover.receive(lambda leased, unleased: None)
+
+
+def test_the_suite_writes_its_table_under_build_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table goes to the git-ignored build folder, whatever the environment says;
+    only ``python -m tests.reliability --write-docs`` writes the document."""
+    target = inspect.signature(reliability.write_table).parameters["target"].default
+    assert target == reliability.TABLE
+    assert reliability.TABLE.is_relative_to(reliability.ROOT / "build")
+    if (reliability.ROOT / ".git").exists() and shutil.which("git"):
+        ignored = subprocess.run(
+            ["git", "-C", str(reliability.ROOT), "check-ignore", "-q", str(reliability.TABLE)],
+            check=False,
+        )
+        assert ignored.returncode == 0, "build/reliability.md must be git-ignored"
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(reliability, "write_table", lambda *args, **kw: calls.append((args, kw)))
+    monkeypatch.setattr(reliability, "ROWS", [reliability.Row("a", "b", "sqlite", "ok")])
+    monkeypatch.setenv("REFRESH_RELIABILITY_DOC", "1")  # the old switch is gone
+    config = SimpleNamespace(
+        args_source=pytest.Config.ArgsSource.TESTPATHS,
+        option=SimpleNamespace(keyword="", markexpr=""),
+    )
+    conftest.pytest_sessionfinish(SimpleNamespace(config=config), 0)  # type: ignore[arg-type]
+    assert calls == [((reliability.ROWS,), {})]
+
+
+def test_the_document_is_refreshed_only_from_a_table_of_both_engines(tmp_path: Path) -> None:
+    table, doc = tmp_path / "table.md", tmp_path / "doc.md"
+    doc.write_text("the document as it was\n")
+    assert "does not exist" in (reliability.write_docs(table, doc) or "")
+    reliability.write_table([reliability.Row("a", "b", "sqlite", "ok")], table)
+    assert "postgresql" in (reliability.write_docs(table, doc) or "")
+    assert doc.read_text() == "the document as it was\n"
+    rows = [reliability.Row("a", "b", engine, "ok") for engine in ("sqlite", "postgresql")]
+    reliability.write_table(rows, table)
+    assert reliability.write_docs(table, doc) is None
+    assert doc.read_text() == table.read_text()
+    assert reliability.engines_in(doc.read_text()) == {"sqlite", "postgresql"}
+
+
+def test_the_document_is_what_the_writer_writes() -> None:
+    """docs/reliability.md has the writer's header and layout, so the command that
+    refreshes it changes rows only."""
+    text = reliability.DOC.read_text(encoding="utf-8")
+    assert reliability.WRITE_DOCS in text.replace("\n", " ")
+    assert reliability.engines_in(text) == set(reliability.ENGINES)
