@@ -16,7 +16,7 @@ from yarl import URL
 
 from bot import keys, logs, operations
 from bot.bridge import Bridge
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, Handover
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
@@ -311,9 +311,24 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         log.warning(
             "TIME_ZONE %r is not an IANA time zone; times are shown in UTC", settings.time_zone
         )
-    app[keys.ADAPTER] = BridgeAdapter(settings)
     app[keys.METRICS] = Metrics()
+    # The store's post-commit hook, made before the store and the dispatcher that both
+    # need it (see ``Handover``): each is then built complete, nothing is patched later.
+    handover = Handover(
+        lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
+    )
+    policy = Policy(
+        unanswered_after=timedelta(seconds=settings.unanswered_seconds),
+        default_capacity=settings.max_open_chats or None,
+        intake_limits=IntakeLimits(
+            per_conversation=settings.new_chats_per_conversation,
+            per_channel=settings.new_chats_per_channel,
+        ),
+    )
 
+    # One cleanup context per resource, in the order they depend on each other; each
+    # undoes on shutdown only what its own startup made (aiohttp runs a cleanup only
+    # if its startup ran).
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         try:
@@ -322,18 +337,11 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             await engine.dispose()
             raise
         app[keys.ENGINE] = engine
-        policy = Policy(
-            unanswered_after=timedelta(seconds=settings.unanswered_seconds),
-            default_capacity=settings.max_open_chats or None,
-            intake_limits=IntakeLimits(
-                per_conversation=settings.new_chats_per_conversation,
-                per_channel=settings.new_chats_per_channel,
-            ),
-        )
         app[keys.STORE] = Store(
             create_sessionmaker(engine),
             clock,
             policy=policy,
+            delivery=handover,
             serialize_writes=engine.dialect.name == "sqlite",
         )
         yield
@@ -352,7 +360,16 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             connector=TCPConnector(limit=0, limit_per_host=settings.connections_per_host),
         )
         app[keys.CLIENT_SESSION] = session
-        app[keys.CONNECTOR] = app[keys.ADAPTER].attach(session)
+        yield
+        await session.close()
+
+    async def adapter(app: web.Application) -> AsyncIterator[None]:
+        # Turns and the outbox send through the one session; the adapter only uses it.
+        app[keys.ADAPTER] = BridgeAdapter(settings, app[keys.CLIENT_SESSION])
+        app[keys.CONNECTOR] = app[keys.ADAPTER].connector
+        yield
+
+    async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
             FlowContext(
                 store=app[keys.STORE],
@@ -371,15 +388,13 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             Gate(app[keys.STORE], settings),
         )
         yield
-        await session.close()
 
     async def delivery(app: web.Application) -> AsyncIterator[None]:
-        store = app[keys.STORE]
         dispatcher = Dispatcher(
-            store,
+            app[keys.STORE],
             app[keys.CONNECTOR],
+            handover,
             sweep_interval=settings.sweep_interval,
-            lease=max(settings.outbox_lease, settings.send_timeout * 2 + 1),
             send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
@@ -392,7 +407,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             pace=PaceLimits.from_settings(settings),
             coalesce_bytes=settings.coalesce_bytes,
         )
-        store.delivery = dispatcher
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
         yield
@@ -407,11 +421,24 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await ticking
 
     app.cleanup_ctx.extend(
-        [database, links, client_session, delivery, timers, presence_sync(settings)]
+        [
+            database,
+            links,
+            client_session,
+            adapter,
+            bridge,
+            delivery,
+            timers,
+            presence_sync(settings),
+        ]
     )
 
     async def local_turn(activity: dict[str, Any]) -> None:
-        await run_turn(app, "", validate_activity(activity, settings))
+        answer = await run_turn(app, "", validate_activity(activity, settings))
+        if answer is not None and answer[0] >= 500:
+            # The local Direct Line tells Web Chat that the bot failed (a 502), as the
+            # service does; the turn's answer carries the reason.
+            raise _refuse(web.HTTPInternalServerError, answer[1].get("error", "turn failed"))
 
     add_front_door(app, settings, local_turn)
     app.router.add_post("/api/messages", messages)

@@ -39,15 +39,53 @@ class ThreadMissing(Exception):
     """The chat's card was never posted, so nothing can go into its thread."""
 
 
+Receiver = Callable[[list[OutboxItem], set[str]], None]
+
+
+class Handover:
+    """Where the store hands what a commit queued to the dispatcher.
+
+    The Store takes its post-commit hook at construction and the Dispatcher takes the
+    Store at construction, so one of them would have to be patched into the other
+    afterwards. Instead this small object is made first and given to both: it is the
+    store's hook (the ``DeliveryHook`` of ``store.core``: the identity rows are leased
+    under, ``owner`` and ``lease``) and it passes each commit on to the dispatcher built
+    with it. A commit made before that dispatcher exists (while the app starts) is kept
+    and passed on then; nothing else is ever rewired.
+    """
+
+    def __init__(self, lease: timedelta, owner: str | None = None) -> None:
+        self.owner = owner or uuid.uuid4().hex
+        self.lease = lease
+        self._receiver: Receiver | None = None
+        self._early: list[tuple[list[OutboxItem], set[str]]] = []
+
+    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
+        """Called by the store after a commit that queued rows (see ``StoreCore``)."""
+        if self._receiver is None:
+            self._early.append((leased, unleased))
+        else:
+            self._receiver(leased, unleased)
+
+    def receive(self, receiver: Receiver) -> None:
+        """Pass commits on to ``receiver`` from now on, starting with any kept ones."""
+        if self._receiver is not None:
+            raise RuntimeError("a hand-over serves one dispatcher")
+        self._receiver = receiver
+        early, self._early = self._early, []
+        for leased, unleased in early:
+            receiver(leased, unleased)
+
+
 class Dispatcher:
     def __init__(
         self,
         store: Store,
         connector: Connector,
+        handover: Handover,
         *,
         concurrency: int = 64,
         sweep_interval: float = 0.5,
-        lease: float = 60.0,
         send_margin: float = 16.0,
         base_delay: float = 0.5,
         max_delay: float = 60.0,
@@ -58,9 +96,11 @@ class Dispatcher:
         pace_clock: Callable[[], float] = time.time,
         coalesce_bytes: int = 0,
     ) -> None:
-        """``pace``: the budgets to keep before each send (None: learn them from 429s);
+        """``handover``: the store's post-commit hook, made before the store and this
+        dispatcher (see :class:`Handover`); rows are leased under its owner and lease.
+        ``pace``: the budgets to keep before each send (None: learn them from 429s);
         ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never)."""
-        self.owner = uuid.uuid4().hex
+        self.owner = handover.owner
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
         self.last_sweep: float | None = None
@@ -68,7 +108,7 @@ class Dispatcher:
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
-        self.lease = timedelta(seconds=lease)
+        self.lease = handover.lease
         self._send_margin = send_margin
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -90,6 +130,7 @@ class Dispatcher:
         self._coalesce_bytes = coalesce_bytes
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
+        handover.receive(self.committed)
 
     def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
         """A transaction queued rows: send the heads it leased for us now, and look up

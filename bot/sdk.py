@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import aiohttp
 from botbuilder.core import TurnContext
@@ -49,16 +49,13 @@ from botframework.connector.auth import (
     ServiceClientCredentialsFactory,
     UserTokenClient,
 )
-from botframework.connector.auth.jwt_token_extractor import (
-    JwtTokenExtractor,
-    _OpenIdConfig,
-    _OpenIdMetadata,
-)
+from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from jwt.algorithms import RSAAlgorithm
 from msrest.authentication import Authentication
 from msrest.exceptions import ClientRequestError, DeserializationError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncPipeline, Request, Response
 from msrest.pipeline.aiohttp import AioHTTPSender
+from msrest.universal_http import ClientRequest
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 from msrest.universal_http.async_abc import AsyncHTTPSender as AsyncDriver
 
@@ -135,7 +132,16 @@ def _sdk_config(settings: Settings) -> Any:
     return type("SdkConfig", (), values)()
 
 
-class _SigningKeys(_OpenIdMetadata):
+@dataclass(frozen=True)
+class _SigningKey:
+    """One signing key as the SDK's token validation reads it (``public_key``,
+    ``endorsements``): our own type, not the SDK's private one."""
+
+    public_key: Any
+    endorsements: list[str]
+
+
+class _SigningKeys:
     """The Bot Framework's signing keys, fetched without ever blocking the event loop.
 
     The SDK's own cache fetches with a blocking ``requests.get`` (no time-out) on the
@@ -144,6 +150,9 @@ class _SigningKeys(_OpenIdMetadata):
     for it at most ``timeout`` seconds; a failure is remembered for ``failure_ttl``
     seconds (tokens are refused at once meanwhile); keys older than ``refresh_after``
     are refreshed in the background while still in use.
+
+    The SDK's validation only calls ``get(key_id)`` on it, so it is a class of its own
+    rather than a subclass of the SDK's private cache class.
     """
 
     timeout = 0.8
@@ -153,13 +162,14 @@ class _SigningKeys(_OpenIdMetadata):
     unknown_key_retry = 300.0
 
     def __init__(self, url: str) -> None:
-        super().__init__(url)
+        self.url = url
+        self.keys: list[Any] = []
         self._fetched_at = -math.inf
         self._failed_at = -math.inf
         self._tried_at = -math.inf
         self._download: asyncio.Task[None] | None = None
 
-    async def get(self, key_id: str) -> Any:
+    async def get(self, key_id: str) -> _SigningKey:
         now = time.monotonic()
         if self.keys and now - self._fetched_at < self.max_age:
             if now - self._fetched_at > self.refresh_after:
@@ -175,10 +185,10 @@ class _SigningKeys(_OpenIdMetadata):
             raise PermissionError("the token's signing key is not one of the Bot Framework's")
         return found
 
-    def _key(self, key_id: str) -> Any:
+    def _key(self, key_id: str) -> _SigningKey | None:
         for key in self.keys:
             if isinstance(key, dict) and key.get("kid") == key_id:
-                return _OpenIdConfig(
+                return _SigningKey(
                     RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", [])
                 )
         return None
@@ -220,7 +230,7 @@ class _SigningKeys(_OpenIdMetadata):
         self._fetched_at = time.monotonic()
 
 
-def _signing_keys(metadata_url: str) -> _OpenIdMetadata:
+def _signing_keys(metadata_url: str) -> _SigningKeys:
     """Replaces ``JwtTokenExtractor.get_open_id_metadata``: one non-blocking key cache per
     endpoint, in the SDK's own cache dict."""
     cache = JwtTokenExtractor.metadataCache
@@ -312,22 +322,51 @@ class _SharedSessionDriver(AsyncDriver):
         return response
 
 
+@dataclass(frozen=True)
+class _Service:
+    """One Bot Connector service: the SDK's client of it (for turns) and the pipeline that
+    client sends through, which the bridge built and so may use itself."""
+
+    client: ConnectorClient
+    pipeline: AsyncPipeline
+
+
+class CredentialFactory(Protocol):
+    """What makes the bot's outbound credentials (the SDK's factory, or a test's)."""
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Any: ...
+
+
 class Connector:
     """Outbound calls to Bot Connector services: one client per service URL, reused."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        *,
+        credential_factory: CredentialFactory | None = None,
+    ) -> None:
+        """``session``: the application's HTTP session, which this connector uses and never
+        closes; ``credential_factory``: where credentials come from (default: the SDK's,
+        from the settings; tests give one that does not call Entra ID)."""
         self._settings = settings
         self._session = session
-        self._credential_factory = ConfigurationServiceClientCredentialFactory(
-            _sdk_config(settings)
+        self._credential_factory: CredentialFactory = (
+            credential_factory or ConfigurationServiceClientCredentialFactory(_sdk_config(settings))
         )
-        self._clients: dict[str, ConnectorClient] = {}
+        self._services: dict[str, _Service] = {}
         self._credentials: Authentication | None = None
 
     async def client(self, service_url: str) -> ConnectorClient:
-        """The client of one service URL, made once; its pipeline uses the shared session."""
-        client = self._clients.get(service_url)
-        if client is None:
+        """The SDK's client of one service URL, made once; it sends over the shared session."""
+        return (await self._service(service_url)).client
+
+    async def _service(self, service_url: str) -> _Service:
+        service = self._services.get(service_url)
+        if service is None:
             if self._credentials is None:
                 self._credentials = await self._credential_factory.create_credentials(
                     self._settings.app_id,
@@ -337,16 +376,18 @@ class Connector:
                 )
             credentials = self._credentials
             driver = _SharedSessionDriver(self._session)
+            made: list[AsyncPipeline] = []
 
             def pipeline(config: Any) -> AsyncPipeline:
                 policies: list[Any] = [config.user_agent_policy]
                 if self._settings.app_id:
                     policies.append(_TokenPolicy(credentials))
-                return AsyncPipeline(policies, AioHTTPSender(driver))
+                made.append(AsyncPipeline(policies, AioHTTPSender(driver)))
+                return made[-1]
 
             client = ConnectorClient(credentials, base_url=service_url, pipeline_type=pipeline)
-            self._clients[service_url] = client
-        return client
+            service = self._services[service_url] = _Service(client, made[0])
+        return service
 
     async def _request(
         self, service_url: str, method: str, path: str, body: dict[str, Any] | None = None
@@ -355,16 +396,19 @@ class Connector:
 
         The generated operations would first turn the body into msrest models, which
         drops what the models do not declare (the ``mentioned`` of a mention entity)
-        and costs a serialization round trip; the URL, pipeline and policies are the
-        client's own.
+        and costs a serialization round trip. The request goes through the pipeline
+        this connector built for the service's client (same policies, same session),
+        so nothing is read from inside the SDK's client.
         """
-        client = (await self.client(service_url))._client
-        request = {"POST": client.post, "PUT": client.put, "GET": client.get}[method](path)
+        pipeline = (await self._service(service_url)).pipeline
+        # Joined as the generated client joins its base URL and an operation's path.
+        request = ClientRequest(method, urljoin(service_url.rstrip("/") + "/", path.lstrip("/")))
+        request.headers["Accept"] = "application/json"
         if body is not None:
             request.add_content(body)
             request.headers["Content-Type"] = "application/json; charset=utf-8"
         try:
-            response = await client.async_send(request, stream=False)
+            response = (await pipeline.run(request, stream=False)).http_response
         except (ClientRequestError, aiohttp.ClientError, TimeoutError, OSError) as error:
             raise DeliveryError(None, f"{type(error).__name__}: {error}"[:300]) from error
         if response.status_code not in (200, 201, 202):
@@ -565,47 +609,56 @@ def _probe(body: dict[str, Any]) -> Activity:
     )
 
 
+# A turn whose handler raised: the error handler leaves this mark in the turn's state.
+_TURN_FAILED = "supportBridge.turnFailed"
+# What the channel is told then: a 5xx makes it deliver the activity again.
+FAILED_TURN: tuple[int, dict[str, Any]] = (
+    500,
+    {"error": "the bot could not handle this activity; deliver it again"},
+)
+
+
 class BridgeAdapter(CloudAdapter):
     """CloudAdapter with clients and credentials reused, explicit 401s and an error handler.
 
-    ``attach`` gives it the application's HTTP session once that exists; from then
-    on turns and the outbox share one :class:`Connector`.
+    Built with the application's HTTP session: its :class:`Connector` (``connector``),
+    which the turns' authentication and the outbox share, exists from construction on.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
         config = _sdk_config(settings)
         self._settings = settings
-        self._configured = ConfigurationBotFrameworkAuthentication(
+        self.connector = Connector(settings, session)
+        configured = ConfigurationBotFrameworkAuthentication(
             config,
             credentials_factory=_CachedCredentialFactory(
                 ConfigurationServiceClientCredentialFactory(config)
             ),
         )
-        super().__init__(self._configured)
+        super().__init__(_ReusingAuthentication(configured, self.connector))
         use_non_blocking_signing_keys(
             settings.signing_keys_timeout, settings.signing_keys_failure_ttl
         )
         self.on_turn_error = self._on_turn_error
-        self.connector: Connector | None = None
-
-    def attach(self, session: aiohttp.ClientSession) -> Connector:
-        self.connector = Connector(self._settings, session)
-        self.bot_framework_authentication = _ReusingAuthentication(self._configured, self.connector)
-        return self.connector
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
-        """Log the failure and let it reach the HTTP answer, so the channel re-delivers.
+        """Log the failure and mark the turn failed; never raise.
 
-        Nothing was committed for a failed turn (each transition is one transaction)
-        and inbound handling is idempotent, so a re-delivery is safe.
+        ``handle`` then answers the channel with a 500 and a JSON reason
+        (:data:`FAILED_TURN`), so the channel delivers the activity again: nothing was
+        committed for a failed turn (each transition is one transaction) and inbound
+        handling is idempotent, so that is safe. Raising instead would leave the answer
+        to whatever is above the adapter (an HTML 500 from aiohttp, or a Direct Line
+        turn that never ends).
         """
+        context.turn_state[_TURN_FAILED] = True
         log.error("turn failed for activity %s", context.activity.id, exc_info=error)
-        raise error
 
     async def handle(
         self, auth_header: str, body: dict[str, Any], handler: TurnHandler
     ) -> tuple[int, dict[str, Any]] | None:
-        """Authenticate and run one inbound activity; returns the invoke answer, if any.
+        """Authenticate and run one inbound activity; returns the invoke answer, if any,
+        or :data:`FAILED_TURN` for a turn whose handler failed.
 
         The invoke body is serialized here as plain JSON: the SDK's own serializer
         fails on a dict body (``'dict' object has no attribute 'is_xml_model'``).
@@ -625,7 +678,10 @@ class BridgeAdapter(CloudAdapter):
         except DeserializationError as error:
             raise MalformedActivity(str(error).split(",", 1)[0][:200]) from error
 
+        turns: list[TurnContext] = []
+
         async def logic(context: TurnContext) -> None:
+            turns.append(context)
             answer = await handler(body)
             if answer is not None:
                 await context.send_activity(
@@ -636,4 +692,8 @@ class BridgeAdapter(CloudAdapter):
                 )
 
         response = await self.process_activity(authenticated, activity, logic)
+        # A turn that failed, or never reached the bridge, is answered as failed (the
+        # adapter has no middleware, so ``logic`` is the first thing a turn runs).
+        if not turns or turns[0].turn_state.get(_TURN_FAILED):
+            return FAILED_TURN
         return (response.status, response.body) if response else None

@@ -103,10 +103,18 @@ class StoreCore:
         clock: Clock = utc_now,
         *,
         policy: Policy = DEFAULT_POLICY,
+        delivery: DeliveryHook | None = None,
         serialize_writes: bool = False,
     ) -> None:
-        """``serialize_writes``: queue write transactions in the process (for SQLite).
+        """Everything a store depends on is given here and never changed afterwards.
 
+        ``policy``: the routing and intake knobs (frozen). ``delivery``: the post-commit
+        hook that receives the outbox rows a transaction queued and leased (None: rows
+        are only queued, and a dispatcher's sweep finds them). It is an argument rather
+        than an attribute set later because the dispatcher itself needs the store: the
+        app passes a small hand-over object (``bot.delivery.Handover``) made before both.
+
+        ``serialize_writes``: queue write transactions in the process (for SQLite).
         SQLite has one writer; connections that meet its lock sleep in its busy
         handler in growing steps, leaving the process idle while work waits. An
         asyncio lock hands the writer's turn over at once instead.
@@ -117,7 +125,7 @@ class StoreCore:
         )
         self.clock = clock
         self.policy = policy
-        self.delivery: DeliveryHook | None = None
+        self.delivery = delivery
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:

@@ -337,7 +337,8 @@ def engine_name(bridge: Bridge) -> str:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write build/reliability.md from what the tests recorded, only after a green run of
-    the whole suite (a run of some files must not shrink the table)."""
+    the whole suite (a run of some files must not shrink the table). Never a tracked file:
+    ``python -m tests.reliability --write-docs`` refreshes docs/reliability.md from it."""
     from tests import reliability
 
     whole_suite = (
@@ -347,5 +348,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     if reliability.ROWS and exitstatus == 0 and whole_suite:
         reliability.write_table(reliability.ROWS)
-        if os.environ.get("REFRESH_RELIABILITY_DOC"):
-            reliability.write_table(reliability.ROWS, reliability.DOC)

@@ -52,8 +52,10 @@ async def test_with_an_app_id_every_call_carries_one_cached_token(
     credentials = CountingCredentials()
     factory = Factory(credentials)
     async with aiohttp.ClientSession() as session:
-        outbound = Connector(Settings(app_id="app-1", app_password="secret"), session)
-        outbound._credential_factory = factory  # the real one would call AAD
+        # The real factory would call Entra ID.
+        outbound = Connector(
+            Settings(app_id="app-1", app_password="secret"), session, credential_factory=factory
+        )
         await asyncio.gather(
             *(
                 outbound.send(
