@@ -50,9 +50,7 @@ class TeamTurn(AgentTurn):
     def refusal_answer(self, reason: str) -> InvokeAnswer:
         return message_answer(self.t(f"refusal.{reason}", mention=self.person.name))
 
-    def answer(
-        self, outcome: MoveOutcome, done: dict[str, Any] | None = None
-    ) -> InvokeAnswer | None:
+    def answer(self, outcome: MoveOutcome, done: dict[str, Any] | None = None) -> InvokeAnswer:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
         match outcome:
             case Refused(reason):
