@@ -10,8 +10,8 @@ from urllib.parse import quote
 from cards.markdown import card_text
 from cards.request import SCHEMA_VERSION, TextLookup, format_duration, language_of
 from cards.times import ago
+from store.lists import ChatList, ListedChat
 from store.models import ChatState
-from store.team import ChatList, ListedChat
 
 TEAMS_LINK = "https://teams.microsoft.com/l/message"
 THREAD_MARK = ";messageid="

@@ -7,9 +7,9 @@ from typing import Any
 from cards.actions import AGENT_INPUT, DECLINE, JOIN, REFRESH, TAKE, action_data
 from cards.markdown import card_text
 from cards.request import SCHEMA_VERSION, TextLookup, button
-from store.core import ChatView, Person
 from store.models import OfferKind, OfferState
-from store.team import OfferView
+from store.offers import OfferView
+from store.views import ChatView, Person
 
 
 def _card(

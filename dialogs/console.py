@@ -20,7 +20,7 @@ from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
 from store.console import LinkIssued
 from store.outbox import Outgoing
-from store.team import RoomRefused
+from store.supervisors import RoomRefused
 
 # A sign-in link is good for one use within this time.
 LINK_TTL = timedelta(minutes=10)

@@ -11,15 +11,17 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.replies import Mention, text_activity, to_conversation
+from store.lists import chat_list as room_chats
 from store.outbox import Outgoing
-from store.team import RoomRefused, SupervisorsChanged
+from store.supervisors import RoomRefused, SupervisorsChanged, do_change_supervisor
 
 
 async def chat_list(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
     """``chats``: the open chats; ``history [customer]``: the last closed ones, with links."""
     closed = command.word == "history"
     customer = command.argument or None if closed else None
-    listing = await ctx.store.chat_list(channel_of(activity), closed=closed, customer=customer)
+    async with ctx.store.reading() as tx:
+        listing = await room_chats(tx, channel_of(activity), closed=closed, customer=customer)
     if isinstance(listing, RoomRefused):
         await mention_reply(ctx, activity, f"refusal.{listing.reason}")
         return
@@ -43,23 +45,24 @@ async def supervisor(ctx: FlowContext, activity: dict[str, Any], command: Comman
         return
     actor = person_of(activity)
     target = people[0]
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return
+        add = action.lower() == "add"
+        outcome = await do_change_supervisor(tx, channel_of(activity), actor, target, add=add)
+        tx.enqueue(notify_supervisors(ctx, activity, outcome))
+
+
+def notify_supervisors(
+    ctx: FlowContext, activity: dict[str, Any], outcome: SupervisorsChanged | RoomRefused
+) -> list[Outgoing]:
+    """The room reads the department's supervisors now, or the actor why not."""
     t = ctx.team_texts
     reference = reference_of(activity)
-
-    def compose(outcome: SupervisorsChanged | RoomRefused) -> list[Outgoing]:
-        if isinstance(outcome, RoomRefused):
-            mention = Mention(actor)
-            text = t(f"refusal.{outcome.reason}", mention=mention.markup)
-            return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
-        names = ", ".join(p.name for p in outcome.supervisors)
-        text = t("team.supervisors", department=outcome.department, names=names)
-        return [to_conversation(reference, text_activity(text))]
-
-    await ctx.store.change_supervisor(
-        channel_of(activity),
-        actor,
-        target,
-        add=action.lower() == "add",
-        dedupe_keys=activity_keys(activity),
-        compose=compose,
-    )
+    if isinstance(outcome, RoomRefused):
+        mention = Mention(person_of(activity))
+        text = t(f"refusal.{outcome.reason}", mention=mention.markup)
+        return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
+    names = ", ".join(p.name for p in outcome.supervisors)
+    text = t("team.supervisors", department=outcome.department, names=names)
+    return [to_conversation(reference, text_activity(text))]

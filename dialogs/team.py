@@ -8,6 +8,7 @@ answer (seen by the presser only), or with an @mention in the thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,17 +24,20 @@ from dialogs.agents import (
     card_answer,
     chat_of_thread,
     error_answer,
-    mention_notice,
     message_answer,
 )
 from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import Mention, text_activity, to_customer, to_thread
-from store.core import ChatView, Duplicate, NoSuchChat, Person
-from store.models import ChatState, OfferKind, ParticipantRole
-from store.outbox import Outgoing
-from store.team import Moved, OfferCompose, Offered, OfferView, Refused
+from dialogs.replies import to_thread
+from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
+from store import moves, offers
+from store.core import NoSuchChat
+from store.models import ChatState, OfferKind
+from store.moves import Joined, Left, Refused
+from store.offers import Answered, Offered
+from store.unit import Unit
+from store.views import ChatView, Person
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +47,36 @@ _KINDS = {INVITE: OfferKind.INVITE, TRANSFER: OfferKind.TRANSFER}
 class TeamTurn(AgentTurn):
     """One agent's team move on one chat."""
 
-    def refused(self, chat: ChatView, reason: str) -> list[Outgoing]:
-        return self.tell(chat, f"refusal.{reason}")
-
     def refusal_answer(self, reason: str) -> InvokeAnswer:
         return message_answer(self.t(f"refusal.{reason}", mention=self.person.name))
 
-    def to_customer(self, chat: ChatView, key: str, **values: Any) -> Outgoing:
-        text = self.ctx.customer_texts(chat.customer_locale)(key, **values)
-        return to_customer(chat, text_activity(text))
-
-    def answer(self, outcome: object, done: dict[str, Any] | None = None) -> InvokeAnswer | None:
+    def answer(self, outcome: MoveOutcome, done: dict[str, Any] | None = None) -> InvokeAnswer:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
         match outcome:
-            case Refused(_, reason):
+            case Refused(reason):
                 return self.refusal_answer(reason)
             case NoSuchChat():
                 return error_answer(404, "no such chat")
-            case Moved(chat) | Offered(chat) if done is None:
+            case Offered(chat) | Answered(chat) | Joined(chat) | Left(chat) if done is None:
                 return card_answer(self.card(chat))
-            case Moved() | Offered():
-                return card_answer(done or {})
-        return None
+        return card_answer(done or {})
+
+    async def move(
+        self, chat_id: int, do: Callable[[Unit], Awaitable[MoveOutcome]]
+    ) -> MoveOutcome | None:
+        """Run a move's ``do_*`` once per inbound activity, its notices queued in the same
+        unit; None when the activity was handled before."""
+        async with self.ctx.store.unit() as tx:
+            if not await tx.first_time(self.keys):
+                return None
+            outcome = await do(tx)
+            tx.enqueue(notify_move(self, chat_id, outcome))
+            return outcome
 
     async def offer_view(self, chat_id: int, offer_id: int) -> InvokeAnswer | None:
         """An invitation or transfer card as the presser sees it, from the database."""
-        found = await self.ctx.store.offer_of(chat_id, offer_id)
+        async with self.ctx.store.reading() as tx:
+            found = await offers.offer_of(tx, chat_id, offer_id)
         if found is None:
             return error_answer(404, "no such offer")
         chat, offer = found
@@ -76,7 +84,8 @@ class TeamTurn(AgentTurn):
 
     async def current(self, chat_id: int) -> InvokeAnswer | None:
         """The card as it is now, in the presser's view."""
-        chat = await self.ctx.store.chat_view(chat_id)
+        async with self.ctx.store.reading() as tx:
+            chat = await moves.chat_view_of(tx, chat_id)
         return card_answer(self.card(chat)) if chat else error_answer(404, "no such chat")
 
     # -- invite and transfer ---------------------------------------------------------------
@@ -104,12 +113,14 @@ class TeamTurn(AgentTurn):
             excluded = {self.person.teams_id}
         else:
             excluded = {m.person.teams_id for m in chat.participants}
-        online = await self.ctx.store.online_agents(roster)
+        async with self.ctx.store.reading() as tx:
+            online = await moves.online_agents(tx, roster)
         return [p for p in online if p.teams_id not in excluded]
 
     async def pick(self, chat_id: int, verb: str) -> InvokeAnswer | None:
         """Post a picker of online colleagues in the thread (Invite or Transfer pressed)."""
-        chat = await self.ctx.store.chat_view(chat_id)
+        async with self.ctx.store.reading() as tx:
+            chat = await moves.chat_view_of(tx, chat_id)
         if chat is None:
             return error_answer(404, "no such chat")
         colleagues = await self._colleagues(chat, verb)
@@ -119,7 +130,7 @@ class TeamTurn(AgentTurn):
         if reason is not None:
             if self.by_invoke:
                 return self.refusal_answer(reason)
-            await self.ctx.store.notify(self.keys, self.refused(chat, reason))
+            await self.ctx.store.notify(self.keys, notify_refused(self, chat.id, Refused(reason)))
             return None
         summary = self.t(f"pick.{verb}.title", customer=chat.customer_name)
         picker = card_activity(picker_card(chat, verb, colleagues, self.t), summary)
@@ -131,27 +142,12 @@ class TeamTurn(AgentTurn):
         if recipient is None:
             return await self.pick(chat_id, verb)
         kind = _KINDS[verb]
-
-        def on_offered(chat: ChatView, offer: OfferView) -> list[Outgoing]:
-            mention = Mention(offer.recipient)
-            text = self.t(
-                f"offer.{kind.value}.notice", mention=mention.markup, sender=offer.sender.name
-            )
-            activity = card_activity(offer_card(chat, offer, self.t), text)
-            activity.update(text=text, entities=[mention.entity()])
-            return [to_thread(chat.id, activity)]
-
-        outcome = await self.ctx.store.offer(
+        expires_in = timedelta(seconds=self.ctx.offer_timeout)
+        outcome = await self.move(
             chat_id,
-            kind,
-            self.person,
-            recipient,
-            timedelta(seconds=self.ctx.offer_timeout),
-            self.keys,
-            on_offered=on_offered,
-            on_refused=self.refused,
+            lambda tx: offers.do_offer(tx, chat_id, kind, self.person, recipient, expires_in),
         )
-        if isinstance(outcome, Duplicate):
+        if outcome is None:
             return await self.current(chat_id)
         sent = self.t(f"offer.{kind.value}.sent", recipient=recipient.name)
         return self.answer(outcome, status_card(sent))
@@ -159,107 +155,59 @@ class TeamTurn(AgentTurn):
     async def answer_offer(
         self, chat_id: int, offer_id: int | None, kind: OfferKind | None, *, accept: bool
     ) -> InvokeAnswer | None:
-        def on_answered(chat: ChatView, offer: OfferView) -> list[Outgoing]:
-            sender = Mention(offer.sender)
-            if not accept:
-                key = f"offer.{offer.kind.value}.declined"
-                text = self.t(key, mention=sender.markup, recipient=offer.recipient.name)
-                return [to_thread(chat.id, text_activity(text, mentions=(sender,)))]
-            if offer.kind == OfferKind.TRANSFER:
-                text = self.t("offer.transfer.taken", mention=sender.markup, agent=self.person.name)
-                return [
-                    self.updated(chat),
-                    to_thread(chat.id, text_activity(text, mentions=(sender,))),
-                    self.to_customer(chat, "customer.agent_changed", agent=self.person.name),
-                ]
-            # The card lists the participants: no notice in the thread.
-            return [
-                self.updated(chat),
-                self.to_customer(chat, "customer.agent_added", agent=self.person.name),
-            ]
-
-        outcome = await self.ctx.store.answer_offer(
+        outcome = await self.move(
             chat_id,
-            offer_id,
-            self.person,
-            kind,
-            self.keys,
-            accept=accept,
-            on_answered=on_answered,
-            on_refused=self.refused,
+            lambda tx: offers.do_answer_offer(
+                tx, chat_id, offer_id, self.person, kind, accept=accept
+            ),
         )
-        if isinstance(outcome, Duplicate):
+        if outcome is None:
             return await self.current(chat_id)
         done = None
-        if isinstance(outcome, Moved) and outcome.offer is not None:
+        if isinstance(outcome, Answered) and offer_id is not None:
             key = "accepted" if accept else "declined_by_you"
             done = status_card(self.t(f"offer.{outcome.offer.kind.value}.{key}"))
-        return self.answer(outcome, done if offer_id is not None else None)
+        return self.answer(outcome, done)
 
     # -- join and leave --------------------------------------------------------------------
 
     async def join(self, chat_id: int, offer_id: int | None) -> InvokeAnswer | None:
         """Join: the invitee answering their invitation, or a supervisor joining any chat."""
-        if offer_id is not None or await self.ctx.store.has_pending_invite(chat_id, self.person):
+        invited = offer_id is not None
+        if not invited:
+            async with self.ctx.store.reading() as tx:
+                invited = await offers.pending_invite(tx, chat_id, self.person)
+        if invited:
             return await self.answer_offer(chat_id, offer_id, OfferKind.INVITE, accept=True)
-
-        def on_joined(chat: ChatView) -> list[Outgoing]:
-            # The card shows who joined; the thread stays for the conversation.
-            return [self.updated(chat)]
-
         # The team's owners may join like supervisors; Teams says who they are.
         members = await self._roster() or []
         team_owner = any(
             m["id"] == self.person.teams_id and str(m.get("userRole", "")).lower() == "owner"
             for m in members
         )
-        outcome = await self.ctx.store.join(
-            chat_id,
-            self.person,
-            self.keys,
-            team_owner=team_owner,
-            on_joined=on_joined,
-            on_refused=self.refused,
+        outcome = await self.move(
+            chat_id, lambda tx: moves.do_join(tx, chat_id, self.person, team_owner=team_owner)
         )
-        if isinstance(outcome, Duplicate):
-            return await self.current(chat_id)
-        return self.answer(outcome)
+        return await self.current(chat_id) if outcome is None else self.answer(outcome)
 
     async def leave(self, chat_id: int) -> InvokeAnswer | None:
-        def on_left(chat: ChatView, role: ParticipantRole) -> list[Outgoing]:
-            items = [self.updated(chat)]
-            if role == ParticipantRole.INVITED:
-                items.append(self.to_customer(chat, "customer.agent_left", agent=self.person.name))
-            return items
-
-        outcome = await self.ctx.store.leave(
-            chat_id, self.person, self.keys, on_left=on_left, on_refused=self.refused
-        )
-        if isinstance(outcome, Duplicate):
-            return await self.current(chat_id)
-        return self.answer(outcome)
-
-
-def expiry_notices(ctx: FlowContext) -> OfferCompose:
-    """The composer for offers whose time ran out: the sender is told in the thread."""
-    t = ctx.team_texts
-
-    def on_expired(chat: ChatView, offer: OfferView) -> list[Outgoing]:
-        notice = mention_notice(
-            chat.id,
-            offer.sender,
-            t,
-            f"offer.{offer.kind.value}.expired",
-            recipient=offer.recipient.name,
-        )
-        return [notice]
-
-    return on_expired
+        outcome = await self.move(chat_id, lambda tx: moves.do_leave(tx, chat_id, self.person))
+        return await self.current(chat_id) if outcome is None else self.answer(outcome)
 
 
 async def expire_offers(ctx: FlowContext) -> int:
-    """Timer job: withdraw invitations and transfers nobody answered in time."""
-    return await ctx.store.expire_offers(expiry_notices(ctx))
+    """Timer job: withdraw invitations and transfers nobody answered in time; each is
+    claimed by one replica only, in a unit of its own."""
+    async with ctx.store.reading() as tx:
+        due = await offers.due_offers(tx)
+    expired = 0
+    for offer_id in due:
+        async with ctx.store.unit() as tx:
+            outcome = await offers.do_expire_offer(tx, offer_id)
+            if outcome is not None:
+                tx.enqueue(notify_expired(ctx.team_texts, outcome))
+                expired += 1
+    return expired
 
 
 async def card_action(
@@ -301,7 +249,10 @@ async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer
             card = await tags.card_tag(turn.ctx, turn.activity, chat_id, by_invoke=turn.by_invoke)
             return card_answer(card) if card is not None else error_answer(404, "no such chat")
         case _:
-            picked = await turn.ctx.store.agent_named(action.agent) if action.agent else None
+            picked = None
+            if action.agent:
+                async with turn.ctx.store.reading() as tx:
+                    picked = await moves.agent_named(tx, action.agent)
             if action.agent and picked is None:
                 return turn.refusal_answer("recipient_offline") if turn.by_invoke else None
             return await turn.offer(chat_id, action.verb, picked)

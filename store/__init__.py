@@ -13,7 +13,6 @@ from store.ratings import Ratings
 from store.reports import Reports
 from store.rooms import Rooms
 from store.routing import Routing
-from store.team import TeamMoves
 from store.tools import Tools
 from store.trust import Trust
 
@@ -29,7 +28,6 @@ class Store(
     Reports,
     Rooms,
     Routing,
-    TeamMoves,
     Tools,
     Trust,
 ):

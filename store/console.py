@@ -30,7 +30,7 @@ from store.models import (
     Tag,
 )
 from store.outbox import Outgoing
-from store.team import RoomRefused
+from store.supervisors import RoomRefused
 
 
 def token_digest(token: str) -> str:

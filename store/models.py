@@ -266,6 +266,23 @@ class Offer(Base):
     __table_args__ = (
         Index("ix_offers_due", "state", "expires_at"),
         Index("ix_offers_chat", "chat_id", "state"),
+        # One transfer of a chat waits for an answer at a time, and one invitation per
+        # colleague: the database settles two agents (or replicas) offering at once.
+        Index(
+            "uq_offers_pending_transfer",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("state = 'pending' AND kind = 'transfer'"),
+            postgresql_where=text("state = 'pending' AND kind = 'transfer'"),
+        ),
+        Index(
+            "uq_offers_pending_invite",
+            "chat_id",
+            "to_agent_id",
+            unique=True,
+            sqlite_where=text("state = 'pending' AND kind = 'invite'"),
+            postgresql_where=text("state = 'pending' AND kind = 'invite'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

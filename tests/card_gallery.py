@@ -18,7 +18,7 @@ from cards.request import request_card
 from cards.team import offer_card, picker_card
 from dialogs.i18n import Texts
 from store.models import ChatState, OfferKind, OfferState, ParticipantRole
-from store.team import OfferView
+from store.offers import OfferView
 from store.views import ChatView, Member, Person
 
 OWNER = Person("29:minh", "Minh Anh")

@@ -1,0 +1,79 @@
+"""The chat lists a room asks for: its open chats, and its last closed ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from store.models import Agent, Chat, ChatState, Customer
+from store.supervisors import RoomRefused, room_department
+from store.unit import Unit
+
+HISTORY_LIMIT = 10
+OPEN_LIST_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class ListedChat:
+    id: int
+    ref: str
+    state: ChatState
+    customer_name: str
+    owner_name: str | None
+    thread_id: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChatList:
+    department: str
+    chats: tuple[ListedChat, ...]
+    more: bool
+    now: datetime
+
+
+async def chat_list(
+    tx: Unit, channel_id: str, *, closed: bool, customer: str | None = None
+) -> ChatList | RoomRefused:
+    """The room's open chats (oldest first), or its last closed ones (newest first)."""
+    department = await room_department(tx, channel_id)
+    if department is None:
+        return RoomRefused("not_a_room")
+    owner = Agent.__table__.alias("owner")
+    query = (
+        select(
+            Chat.id,
+            Chat.public_id,
+            Chat.state,
+            Customer.name,
+            owner.c.name,
+            Chat.thread_id,
+            Chat.created_at,
+            Chat.accepted_at,
+            Chat.closed_at,
+        )
+        .join(Customer, Customer.id == Chat.customer_id)
+        .outerjoin(owner, owner.c.id == Chat.owner_id)
+        .where(Chat.department_id == department.id)
+    )
+    if closed:
+        query = query.where(Chat.state == ChatState.CLOSED).order_by(
+            Chat.closed_at.desc(), Chat.id.desc()
+        )
+        limit = HISTORY_LIMIT
+    else:
+        query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)
+        limit = OPEN_LIST_LIMIT
+    if customer:
+        query = query.where(func.lower(Customer.name).contains(customer.lower()))
+    rows = (await tx.session.execute(query.limit(limit + 1))).all()
+    return ChatList(
+        department=department.name,
+        chats=tuple(ListedChat(*row) for row in rows[:limit]),
+        more=len(rows) > limit,
+        now=tx.now,
+    )

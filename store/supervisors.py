@@ -1,0 +1,70 @@
+"""A department's supervisors, managed from its room by the supervisors themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, select
+
+from store import people
+from store.models import Agent, Department, Supervisor
+from store.moves import person_of
+from store.unit import Unit
+from store.views import Person
+
+
+@dataclass(frozen=True)
+class RoomRefused:
+    """A room command refused: not a room, or not a supervisor of it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SupervisorsChanged:
+    department: str
+    supervisors: tuple[Person, ...]
+
+
+async def room_department(tx: Unit, channel_id: str) -> Department | None:
+    """The department whose room is this channel (None: the channel is not a room)."""
+    return await tx.session.scalar(select(Department).where(Department.channel_id == channel_id))
+
+
+async def do_change_supervisor(
+    tx: Unit, channel_id: str, actor: Person, target: Person, *, add: bool
+) -> SupervisorsChanged | RoomRefused:
+    """A supervisor of a room's department adds or removes another; one always remains."""
+    department = await room_department(tx, channel_id)
+    if department is None:
+        return RoomRefused("not_a_room")
+    me = await people.agent(tx, actor)
+    supervises = exists().where(
+        Supervisor.agent_id == me.id, Supervisor.department_id == department.id
+    )
+    if not await tx.session.scalar(select(supervises)):
+        return RoomRefused("supervisor_only")
+    other = await people.agent(tx, target)
+    if add:
+        await tx.insert_ignore(
+            Supervisor,
+            {"department_id": department.id, "agent_id": other.id, "created_at": tx.now},
+        )
+    else:
+        count = await tx.session.scalar(
+            select(func.count(Supervisor.id)).where(Supervisor.department_id == department.id)
+        )
+        if count == 1 and other.id == me.id:
+            return RoomRefused("last_supervisor")
+        await tx.session.execute(
+            delete(Supervisor).where(
+                Supervisor.department_id == department.id, Supervisor.agent_id == other.id
+            )
+        )
+    names = await tx.session.scalars(
+        select(Agent)
+        .join(Supervisor, Supervisor.agent_id == Agent.id)
+        .where(Supervisor.department_id == department.id)
+        .order_by(Agent.name)
+    )
+    return SupervisorsChanged(department.name, tuple(person_of(a) for a in names))
