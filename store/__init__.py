@@ -15,7 +15,6 @@ from store.reports import Reports
 from store.rooms import Rooms
 from store.routing import Routing
 from store.team import TeamMoves
-from store.tools import Tools
 from store.trust import Trust
 
 
@@ -32,7 +31,6 @@ class Store(
     Rooms,
     Routing,
     TeamMoves,
-    Tools,
     Trust,
 ):
     """Every named transition of the bridge over one session factory and one clock."""

@@ -21,9 +21,9 @@ from dialogs.attachments import read_files
 from dialogs.canned import fill, valid_name
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
+from store.canned import Canned
 from store.core import ChatView
 from store.models import CannedAnswer, ChatState
-from store.tools import Canned
 from tests import activities as act
 from tests.conftest import (
     Bridge,
