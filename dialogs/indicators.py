@@ -10,7 +10,7 @@ from dialogs.activity import customer_key, person_of, thread_of
 from dialogs.context import FlowContext
 from dialogs.replies import to_conversation, to_thread
 from store import indicators
-from store.indicators import Throttled, TypingPassed
+from store.indicators import AgentTyping, CustomerTyping, Throttled, Typing, TypingPassed
 from store.outbox import Outgoing
 
 TYPING = {"type": "typing"}
@@ -26,29 +26,25 @@ def notify_typing(outcome: TypingPassed | Throttled) -> list[Outgoing]:
     return []
 
 
-async def customer_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
-    """A customer is typing: show it in their chat's thread."""
-    channel = str(activity.get("channelId") or "")
-    user = customer_key(activity, token_bound_ids=ctx.token_bound_ids)
-    interval = ctx.typing_interval
+async def _pass_on(ctx: FlowContext, typing: Typing) -> None:
+    """Most typing is turned away by a read outside the writers' queue; what may be due
+    takes a unit, whose upsert lets only one replica pass it on."""
     async with ctx.store.reading() as tx:
-        due = await indicators.check_customer_typing(tx, channel, user, interval)
+        due = await indicators.check_typing(tx, typing, ctx.typing_interval)
     if due:
         async with ctx.store.unit() as tx:
-            outcome = await indicators.do_customer_typing(tx, channel, user, interval)
+            outcome = await indicators.do_typing(tx, typing, ctx.typing_interval)
             tx.enqueue(notify_typing(outcome))
+
+
+async def customer_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    """A customer is typing: show it in their chat's thread."""
+    user = customer_key(activity, token_bound_ids=ctx.token_bound_ids)
+    await _pass_on(ctx, CustomerTyping(str(activity.get("channelId") or ""), user))
 
 
 async def agent_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
     """A participant is typing in a chat's thread: show it to the customer."""
     thread = thread_of(activity)
-    if thread is None:
-        return
-    person = person_of(activity)
-    interval = ctx.typing_interval
-    async with ctx.store.reading() as tx:
-        due = await indicators.check_agent_typing(tx, thread, person, interval)
-    if due:
-        async with ctx.store.unit() as tx:
-            outcome = await indicators.do_agent_typing(tx, thread, person, interval)
-            tx.enqueue(notify_typing(outcome))
+    if thread is not None:
+        await _pass_on(ctx, AgentTyping(thread, person_of(activity)))

@@ -24,6 +24,25 @@ TO_CUSTOMER = "to_customer"
 
 
 @dataclass(frozen=True)
+class CustomerTyping:
+    """A customer typing in their conversation: shown in their chat's thread."""
+
+    channel_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class AgentTyping:
+    """A participant typing in a chat's thread: shown to the customer."""
+
+    thread_id: str
+    person: Person
+
+
+Typing = CustomerTyping | AgentTyping
+
+
+@dataclass(frozen=True)
 class Throttled:
     """A typing indicator that was not passed on (too soon after the last one, or no chat)."""
 
@@ -37,37 +56,41 @@ class TypingPassed:
     customer_reference: dict[str, Any] | None = None
 
 
-def _customer_chat(channel_id: str, user_id: str) -> Select[Any]:
-    """The customer's open chat that has a department (and so a room to show it in)."""
-    return (
-        select(Chat.id)
-        .join(Customer, Customer.id == Chat.customer_id)
-        .where(
-            Customer.channel_id == channel_id,
-            Customer.user_id == user_id,
-            Chat.state != ChatState.CLOSED,
-            Chat.department_id.is_not(None),
+def _chat(typing: Typing) -> tuple[Select[Any], str]:
+    """Which chat the typing is shown in (the query's row starts with its id), and which
+    way it goes: a customer's open chat that has a department (and so a room to show it
+    in); the thread's active chat, if the agent is one of its current participants."""
+    if isinstance(typing, CustomerTyping):
+        customer = (
+            select(Chat.id)
+            .join(Customer, Customer.id == Chat.customer_id)
+            .where(
+                Customer.channel_id == typing.channel_id,
+                Customer.user_id == typing.user_id,
+                Chat.state != ChatState.CLOSED,
+                Chat.department_id.is_not(None),
+            )
         )
-    )
-
-
-def _agent_chat(thread_id: str, person: Person) -> Select[Any]:
-    """The active chat of the thread, if ``person`` is one of its current participants."""
-    return (
+        return customer, TO_THREAD
+    agents = select(Agent.id).where(Agent.teams_id == typing.person.teams_id)
+    agent = (
         select(Chat.id, Customer.reference)
         .join(Customer, Customer.id == Chat.customer_id)
         .join(Participant, Participant.chat_id == Chat.id)
         .where(
-            Chat.thread_id == thread_id,
+            Chat.thread_id == typing.thread_id,
             Chat.state == ChatState.ACTIVE,
             Participant.left_at.is_(None),
-            Participant.agent_id.in_(select(Agent.id).where(Agent.teams_id == person.teams_id)),
+            Participant.agent_id.in_(agents),
         )
     )
+    return agent, TO_CUSTOMER
 
 
-async def _due(tx: Unit, chat: Select[Any], direction: str, interval: float) -> bool:
-    """Whether the chat ``chat`` finds exists and passed no indicator on within the interval."""
+async def check_typing(tx: Unit, typing: Typing, interval: float) -> bool:
+    """Whether the typing may be due: its chat exists and passed no indicator on that way
+    within the interval (a read only; ``do_typing`` settles races)."""
+    chat, direction = _chat(typing)
     recent = chat.add_columns(TypingMark.sent_at).outerjoin(
         TypingMark, (TypingMark.chat_id == Chat.id) & (TypingMark.direction == direction)
     )
@@ -77,46 +100,23 @@ async def _due(tx: Unit, chat: Select[Any], direction: str, interval: float) -> 
     )
 
 
-async def _claim(tx: Unit, chat_id: int, direction: str, interval: float) -> bool:
-    """Claim the right to pass an indicator on: one upsert, the last time in its WHERE."""
+async def do_typing(tx: Unit, typing: Typing, interval: float) -> TypingPassed | Throttled:
+    """Claim the right to pass the indicator on: one upsert, the last time in its WHERE."""
+    chat, direction = _chat(typing)
+    row = (await tx.session.execute(chat)).first()
+    if row is None:
+        return Throttled()
     insert = insert_ignoring(tx.session)
     statement = (
         insert(TypingMark)
-        .values(chat_id=chat_id, direction=direction, sent_at=tx.now)
+        .values(chat_id=row.id, direction=direction, sent_at=tx.now)
         .on_conflict_do_update(
             index_elements=["chat_id", "direction"],
             set_={"sent_at": tx.now},
             where=TypingMark.sent_at <= tx.now - timedelta(seconds=interval),
         )
     )
-    return (await tx.session.execute(statement)).rowcount == 1
-
-
-async def check_customer_typing(tx: Unit, channel_id: str, user_id: str, interval: float) -> bool:
-    """Whether a customer's typing may be due in their chat's thread (a read only)."""
-    return await _due(tx, _customer_chat(channel_id, user_id), TO_THREAD, interval)
-
-
-async def do_customer_typing(
-    tx: Unit, channel_id: str, user_id: str, interval: float
-) -> TypingPassed | Throttled:
-    """Show a customer's typing in their chat's thread, if it has one and it is time."""
-    row = (await tx.session.execute(_customer_chat(channel_id, user_id))).first()
-    if row is None or not await _claim(tx, row.id, TO_THREAD, interval):
+    if (await tx.session.execute(statement)).rowcount != 1:
         return Throttled()
-    return TypingPassed(row.id)
-
-
-async def check_agent_typing(tx: Unit, thread_id: str, person: Person, interval: float) -> bool:
-    """Whether a participant's typing may be due to the customer (a read only)."""
-    return await _due(tx, _agent_chat(thread_id, person), TO_CUSTOMER, interval)
-
-
-async def do_agent_typing(
-    tx: Unit, thread_id: str, person: Person, interval: float
-) -> TypingPassed | Throttled:
-    """Show a participant's typing to the customer of an active chat, if it is time."""
-    row = (await tx.session.execute(_agent_chat(thread_id, person))).first()
-    if row is None or not await _claim(tx, row.id, TO_CUSTOMER, interval):
-        return Throttled()
-    return TypingPassed(row.id, row.reference)
+    reference = row.reference if isinstance(typing, AgentTyping) else None
+    return TypingPassed(row.id, reference)
