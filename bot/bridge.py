@@ -31,7 +31,7 @@ from dialogs import (
 )
 from dialogs.activity import mentions_bot, text_for_bot, thread_of
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
-from dialogs.commands import Command, parse_command
+from dialogs.commands import SETUP, WORDS, Command, parse_command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 
@@ -69,10 +69,16 @@ COMMANDS: dict[str, CommandHandler] = {
 }
 
 
+# The words are dialogs.commands.WORDS (canned shortcuts are checked against them too);
 # ``setup`` is run by Bridge._room itself, with the tenant the gate admitted.
-COMMAND_WORDS = frozenset(COMMANDS) | {"setup"}
+COMMAND_WORDS = WORDS
+if frozenset(COMMANDS) | {SETUP} != COMMAND_WORDS:
+    raise RuntimeError(
+        f"the command table and dialogs.commands.WORDS differ: "
+        f"{sorted((frozenset(COMMANDS) | {SETUP}) ^ COMMAND_WORDS)}"
+    )
 # Commands that may run in a channel that is not a room yet (in the company's tenant).
-OUTSIDE_ROOMS = frozenset({"setup", "help"})
+OUTSIDE_ROOMS = frozenset({SETUP, "help"})
 
 
 class Bridge:
@@ -170,7 +176,7 @@ class Bridge:
             await indicators.agent_typing(self.ctx, activity)
         elif presence.is_availability_action(activity):
             await presence.availability_action(self.ctx, activity, by_invoke=False)
-        elif command is not None and command.word == "setup":
+        elif command is not None and command.word == SETUP:
             await rooms.setup(
                 self.ctx,
                 activity,

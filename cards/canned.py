@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.request import SCHEMA_VERSION, TextLookup
-from store.tools import Canned
+from store.canned import Canned
 
 THUMBNAIL_CONTENT_TYPE = "application/vnd.microsoft.card.thumbnail"
 FIRST_WORDS_CHARS = 80

@@ -16,29 +16,34 @@ from dialogs.activity import (
     reference_of,
     thread_of,
 )
-from dialogs.commands import Command
+from dialogs.commands import WORDS, Command
 from dialogs.context import FlowContext
-from dialogs.notices import manage_compose, mention_reply, relay_refused
+from dialogs.notices import manage_room_lists, mention_reply, relay_refused
 from dialogs.replies import text_activity, to_conversation, to_thread
-from store import chats
-from store.core import NotAllowed, Person
-from store.tools import Canned
+from store import canned, chats
+from store.access import Supervising
+from store.canned import Canned, CannedAdded, CannedExists, CannedMissing, CannedRemoved
+from store.core import NotAllowed
+from store.unit import Unit
 
 NAME_LIMIT = 32
 _NAME = re.compile(rf"[a-z0-9_-]{{1,{NAME_LIMIT}}}")
-# Words that are (or will be) commands: a shortcut named like one could never be used.
-RESERVED = frozenset(
-    {
-        "setup", "online", "away", "offline", "close", "help", "note", "tag", "untag",
-        "canned", "tags", "invite", "transfer", "join", "leave", "chats", "history", "supervisor",
-    }
-)  # fmt: skip
 TEXT_LIMIT = 4000
 
 
 def valid_name(name: str) -> bool:
     """Shortcuts and tags: letters, digits, ``-`` and ``_`` (kept lower-case)."""
     return _NAME.fullmatch(name) is not None
+
+
+def is_command_word(shortcut: str) -> bool:
+    """A shortcut named like a command could never be sent: ``/who`` runs the command."""
+    return shortcut in WORDS
+
+
+def usable_shortcut(shortcut: str) -> bool:
+    """A shortcut an agent can type and send (the console's form checks the same)."""
+    return valid_name(shortcut) and not is_command_word(shortcut)
 
 
 def fill(text: str, *, customer: str | None, agent: str) -> str:
@@ -59,7 +64,8 @@ def _list_title(ctx: FlowContext, department: str | None, prefix: str) -> str:
 async def lookup(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
     """``/``, ``/<prefix>`` or ``/<shortcut>`` in a chat's thread (an unknown command word)."""
     thread = thread_of(activity)
-    found = await ctx.store.canned_answers(channel_id=channel_of(activity), thread_id=thread)
+    async with ctx.store.reading() as tx:
+        found = await canned.canned_answers(tx, channel_id=channel_of(activity), thread_id=thread)
     word = command.word
     exact = next((a for a in found.answers if word and a.shortcut == word), None)
     if exact is not None and thread is not None:
@@ -114,23 +120,30 @@ async def manage(ctx: FlowContext, activity: dict[str, Any], command: Command) -
     shortcut, _, text = rest.strip().partition(" ")
     shortcut = shortcut.removeprefix("/").lower()
     text = text.strip()
-    person: Person = person_of(activity)
-    channel = channel_of(activity)
-    keys = activity_keys(activity)
-    bot = bot_name(activity)
-    compose = manage_compose(ctx, activity)
     if action == "list":
         await lookup(ctx, activity, Command("", ""))
     elif action in ("add", "remove") and shortcut and not (action == "add" and not text):
-        if not valid_name(shortcut) or shortcut in RESERVED:
+        if not valid_name(shortcut):
             await mention_reply(
                 ctx, activity, "canned.bad_shortcut", shortcut=shortcut, limit=NAME_LIMIT
             )
+        elif action == "add" and is_command_word(shortcut):
+            await mention_reply(ctx, activity, "canned.command_word", shortcut=shortcut)
         elif len(text) > TEXT_LIMIT:
             await mention_reply(ctx, activity, "canned.too_long", limit=TEXT_LIMIT)
         elif action == "add":
-            await ctx.store.add_canned(person, channel, shortcut, text, keys, compose)
+
+            async def add(tx: Unit, room: Supervising) -> CannedAdded | CannedExists:
+                return await canned.do_add_canned(
+                    tx, room.department, room.agent_id, shortcut, text
+                )
+
+            await manage_room_lists(ctx, activity, add)
         else:
-            await ctx.store.remove_canned(person, channel, shortcut, keys, compose)
+
+            async def remove(tx: Unit, room: Supervising) -> CannedRemoved | CannedMissing:
+                return await canned.do_remove_canned(tx, room.department, shortcut)
+
+            await manage_room_lists(ctx, activity, remove)
     else:
-        await mention_reply(ctx, activity, "canned.usage", bot=bot)
+        await mention_reply(ctx, activity, "canned.usage", bot=bot_name(activity))

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
+from store.models import Availability
+
 COMMAND_PREFIX = "/"
 NOTE_PREFIX = "//"
+
+SETUP = "setup"
+# Every command word, the one list of them: the bridge's table of handlers must name
+# exactly these (it checks at import), and a canned answer's shortcut may be none of them
+# (``/who`` would run the command, never send the answer).
+WORDS: frozenset[str] = frozenset(
+    {
+        *(status.value for status in Availability),  # online, away, offline
+        JOIN, LEAVE, INVITE, TRANSFER,
+        SETUP, "close", "chats", "history", "supervisor", "status", "who", "capacity", "move",
+        "timezone", "help", "canned", "tags", "tag", "untag", "note", "console", "report",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dialogs.activity import channel_of, person_of, thread_of
 from dialogs.agents import InvokeAnswer
 from dialogs.canned import fill
 from dialogs.context import FlowContext
+from store import canned
 
 QUERY_INVOKE = "composeExtension/query"
 # The command's id in the Teams manifest (bot/teams_package.py).
@@ -40,9 +41,10 @@ async def query(ctx: FlowContext, activity: dict[str, Any]) -> InvokeAnswer:
     if command is not None and command != SEARCH_COMMAND:
         return InvokeAnswer(400, {"error": f"unknown message extension command {command!r}"})
     search = _query_of(activity)
-    found = await ctx.store.canned_answers(
-        channel_id=channel_of(activity), thread_id=thread_of(activity)
-    )
+    async with ctx.store.reading() as tx:
+        found = await canned.canned_answers(
+            tx, channel_id=channel_of(activity), thread_id=thread_of(activity)
+        )
     agent = person_of(activity).name
     by_shortcut = [a for a in found.answers if a.shortcut.startswith(search)]
     by_text = [a for a in found.answers if a not in by_shortcut and search in a.text.lower()]

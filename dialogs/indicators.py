@@ -9,32 +9,42 @@ from typing import Any
 from dialogs.activity import customer_key, person_of, thread_of
 from dialogs.context import FlowContext
 from dialogs.replies import to_conversation, to_thread
+from store import indicators
+from store.indicators import AgentTyping, CustomerTyping, Throttled, Typing, TypingPassed
 from store.outbox import Outgoing
 
 TYPING = {"type": "typing"}
 
 
+def notify_typing(outcome: TypingPassed | Throttled) -> list[Outgoing]:
+    """A passed indicator goes to the customer (an agent's) or to the chat's thread."""
+    match outcome:
+        case TypingPassed(chat_id, None):
+            return [to_thread(chat_id, dict(TYPING))]
+        case TypingPassed(_, reference) if reference is not None:
+            return [to_conversation(reference, dict(TYPING))]
+    return []
+
+
+async def _pass_on(ctx: FlowContext, typing: Typing) -> None:
+    """Most typing is turned away by a read outside the writers' queue; what may be due
+    takes a unit, whose upsert lets only one replica pass it on."""
+    async with ctx.store.reading() as tx:
+        due = await indicators.check_typing(tx, typing, ctx.typing_interval)
+    if due:
+        async with ctx.store.unit() as tx:
+            outcome = await indicators.do_typing(tx, typing, ctx.typing_interval)
+            tx.enqueue(notify_typing(outcome))
+
+
 async def customer_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
     """A customer is typing: show it in their chat's thread."""
-
-    def compose(chat_id: int) -> list[Outgoing]:
-        return [to_thread(chat_id, dict(TYPING))]
-
-    await ctx.store.customer_typing(
-        str(activity.get("channelId") or ""),
-        customer_key(activity, token_bound_ids=ctx.token_bound_ids),
-        ctx.typing_interval,
-        compose,
-    )
+    user = customer_key(activity, token_bound_ids=ctx.token_bound_ids)
+    await _pass_on(ctx, CustomerTyping(str(activity.get("channelId") or ""), user))
 
 
 async def agent_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
     """A participant is typing in a chat's thread: show it to the customer."""
     thread = thread_of(activity)
-    if thread is None:
-        return
-
-    def compose(reference: dict[str, Any]) -> list[Outgoing]:
-        return [to_conversation(reference, dict(TYPING))]
-
-    await ctx.store.agent_typing(thread, person_of(activity), ctx.typing_interval, compose)
+    if thread is not None:
+        await _pass_on(ctx, AgentTyping(thread, person_of(activity)))

@@ -9,7 +9,10 @@ from dialogs.activity import activity_keys, person_of, thread_of
 from dialogs.commands import NOTE_PREFIX, Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
-from store.tools import NoteRefused
+from store import notes
+from store.notes import NoteAdded
+from store.outbox import Outgoing
+from store.vocabulary import Refused
 
 
 def note_text(text: str) -> str | None:
@@ -18,9 +21,19 @@ def note_text(text: str) -> str | None:
     return stripped.removeprefix(NOTE_PREFIX).strip() if stripped.startswith(NOTE_PREFIX) else None
 
 
+def notify_note(
+    ctx: FlowContext, activity: dict[str, Any], outcome: NoteAdded | Refused
+) -> list[Outgoing]:
+    """The agent's own message in the thread already shows a kept note, so the bridge adds
+    nothing there (a confirmation would only be noise); a refused one is explained."""
+    if isinstance(outcome, Refused):
+        return [mention_answer(ctx, activity, "refusal.note_not_allowed")]
+    return []
+
+
 async def add_note(ctx: FlowContext, activity: dict[str, Any], text: str) -> None:
-    """Store the note. The agent's own message in the thread already shows it, so the
-    bridge adds nothing there: a confirmation would only be noise in the thread."""
+    """Keep the note, once per inbound activity (a refused one too: a re-delivery is
+    not answered twice)."""
     thread = thread_of(activity)
     chat_id = await ctx.chat_for_thread(thread) if thread else None
     if chat_id is None:
@@ -28,12 +41,14 @@ async def add_note(ctx: FlowContext, activity: dict[str, Any], text: str) -> Non
     elif not text:
         await mention_reply(ctx, activity, "notes.usage")
     else:
-        outcome = await ctx.store.add_note(
-            chat_id, person_of(activity), text, activity_keys(activity)
-        )
-        if isinstance(outcome, NoteRefused):
-            # The refused note's keys are recorded: a re-delivery is a Duplicate.
-            await ctx.store.notify((), [mention_answer(ctx, activity, "refusal.note_not_allowed")])
+        keys = activity_keys(activity)
+        async with ctx.store.unit() as tx:
+            if not await tx.first_time(keys):
+                return
+            outcome = await notes.do_add_note(
+                tx, chat_id, person_of(activity), text, keys[0] if keys else None
+            )
+            tx.enqueue(notify_note(ctx, activity, outcome))
 
 
 async def note_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:

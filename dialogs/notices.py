@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dialogs.activity import activity_keys, bot_name, person_of, reference_of
+from dialogs.activity import activity_keys, bot_name, channel_of, person_of, reference_of
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, text_activity, to_conversation, to_thread
+from store.access import Supervising, check_supervisor
+from store.canned import CannedAdded, CannedExists, CannedMissing, CannedRemoved
 from store.core import ChatView, Person, ViewCompose
 from store.models import ChatState
 from store.outbox import Outgoing
-from store.tools import (
-    CannedAdded,
-    CannedExists,
-    CannedMissing,
-    CannedRemoved,
-    ManageCompose,
-    ManageOutcome,
-    NoRoom,
-    NotSupervisor,
-    TagMissing,
-    TagRemoved,
-    TagRuleSet,
-    TagsAdded,
+from store.tags import TagMissing, TagRemoved, TagRuleSet, TagsAdded
+from store.unit import Unit
+from store.vocabulary import Refusal, Refused
+
+# What a supervisor's change of the room's lists (canned answers and tags) comes to.
+Managed = (
+    Refused
+    | CannedAdded
+    | CannedExists
+    | CannedRemoved
+    | CannedMissing
+    | TagsAdded
+    | TagRemoved
+    | TagMissing
+    | TagRuleSet
 )
+ManageChange = Callable[[Unit, Supervising], Awaitable[Managed]]
 
 
 def mention_answer(ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any) -> Outgoing:
@@ -75,7 +81,20 @@ def kept_as_note(t: Texts) -> ViewCompose:
     return compose
 
 
-def manage_compose(ctx: FlowContext, activity: dict[str, Any]) -> ManageCompose:
+async def manage_room_lists(
+    ctx: FlowContext, activity: dict[str, Any], change: ManageChange
+) -> None:
+    """A supervisor's change of the room's lists, once per inbound activity: checked
+    (a supervisor of this room?), made and answered in one unit."""
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return
+        found = await check_supervisor(tx, person_of(activity), channel_of(activity))
+        outcome = found if isinstance(found, Refused) else await change(tx, found)
+        tx.enqueue(notify_managed(ctx, activity, outcome))
+
+
+def notify_managed(ctx: FlowContext, activity: dict[str, Any], outcome: Managed) -> list[Outgoing]:
     """Answers to a supervisor's change of the room's lists (canned answers and tags)."""
     bot = bot_name(activity)
     t = ctx.team_texts
@@ -83,31 +102,28 @@ def manage_compose(ctx: FlowContext, activity: dict[str, Any]) -> ManageCompose:
     def answer(key: str, **values: Any) -> list[Outgoing]:
         return [mention_answer(ctx, activity, key, **values)]
 
-    def compose(outcome: ManageOutcome) -> list[Outgoing]:
-        match outcome:
-            case NoRoom():
-                return answer("tools.no_room", bot=bot)
-            case NotSupervisor(department):
-                return answer("tools.not_supervisor", department=department)
-            case CannedAdded(shortcut):
-                return answer("canned.added", shortcut=shortcut)
-            case CannedExists(shortcut):
-                return answer("canned.exists", shortcut=shortcut, bot=bot)
-            case CannedRemoved(shortcut):
-                return answer("canned.removed", shortcut=shortcut)
-            case CannedMissing(shortcut):
-                return answer("canned.missing", shortcut=shortcut)
-            case TagsAdded(added, existing):
-                done = t("tags.added", tags=", ".join(added) or "-")
-                if existing:
-                    done += " " + t("tags.existing", tags=", ".join(existing))
-                return answer("tools.done", text=done)
-            case TagRemoved(name):
-                return answer("tags.removed", name=name)
-            case TagMissing(name):
-                return answer("tags.missing", name=name)
-            case TagRuleSet(required):
-                return answer("tags.required_on" if required else "tags.required_off")
-        return []
-
-    return compose
+    match outcome:
+        case Refused(Refusal.NOT_A_ROOM):
+            return answer("tools.no_room", bot=bot)
+        case Refused(Refusal.NOT_SUPERVISOR, department=department):
+            return answer("tools.not_supervisor", department=department)
+        case CannedAdded(shortcut):
+            return answer("canned.added", shortcut=shortcut)
+        case CannedExists(shortcut):
+            return answer("canned.exists", shortcut=shortcut, bot=bot)
+        case CannedRemoved(shortcut):
+            return answer("canned.removed", shortcut=shortcut)
+        case CannedMissing(shortcut):
+            return answer("canned.missing", shortcut=shortcut)
+        case TagsAdded(added, existing):
+            done = t("tags.added", tags=", ".join(added) or "-")
+            if existing:
+                done += " " + t("tags.existing", tags=", ".join(existing))
+            return answer("tools.done", text=done)
+        case TagRemoved(name):
+            return answer("tags.removed", name=name)
+        case TagMissing(name):
+            return answer("tags.missing", name=name)
+        case TagRuleSet(required):
+            return answer("tags.required_on" if required else "tags.required_off")
+    return []

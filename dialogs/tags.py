@@ -17,12 +17,16 @@ from dialogs.activity import (
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.commands import Command
 from dialogs.context import FlowContext
-from dialogs.notices import manage_compose, mention_answer, mention_reply
+from dialogs.notices import manage_room_lists, mention_answer, mention_reply
 from dialogs.replies import Mention, card_update, text_activity, to_conversation
-from store.core import ChatView, NotAllowed
+from store import tags
+from store.access import Supervising
+from store.core import ChatView
 from store.outbox import Outgoing
 from store.tagkeys import TAG_LIMIT, tag_name, valid_tag
-from store.tools import Tagged, UnknownTags
+from store.tags import RoomTags, Tagged, TagMissing, TagRemoved, TagRuleSet, TagsAdded, UnknownTags
+from store.unit import Unit
+from store.vocabulary import Refused
 
 
 def _names(text: str) -> list[str]:
@@ -42,105 +46,122 @@ async def manage(ctx: FlowContext, activity: dict[str, Any], command: Command) -
     action, _, rest = command.argument.partition(" ")
     action = action.lower()
     names = _names(rest)
-    person = person_of(activity)
-    channel = channel_of(activity)
-    keys = activity_keys(activity)
-    compose = manage_compose(ctx, activity)
     if action == "list":
         await list_tags(ctx, activity)
     elif action == "add" and names:
         if not await _invalid(ctx, activity, names):
-            await ctx.store.add_tags(person, channel, names, keys, compose)
+
+            async def add(tx: Unit, room: Supervising) -> TagsAdded:
+                return await tags.do_add_tags(tx, room.department, names)
+
+            await manage_room_lists(ctx, activity, add)
     elif action == "remove" and len(names) == 1:
-        await ctx.store.remove_tag(person, channel, names[0], keys, compose)
+
+        async def remove(tx: Unit, room: Supervising) -> TagRemoved | TagMissing:
+            return await tags.do_remove_tag(tx, room.department, names[0])
+
+        await manage_room_lists(ctx, activity, remove)
     elif action == "require" and names in (["on"], ["off"]):
-        await ctx.store.require_tag(person, channel, names == ["on"], keys, compose)
+
+        async def require(tx: Unit, room: Supervising) -> TagRuleSet:
+            return await tags.do_require_tag(tx, room.department, names == ["on"])
+
+        await manage_room_lists(ctx, activity, require)
     else:
         await mention_reply(ctx, activity, "tags.usage", bot=bot_name(activity))
 
 
-async def list_tags(ctx: FlowContext, activity: dict[str, Any]) -> None:
+def notify_room_tags(
+    ctx: FlowContext, activity: dict[str, Any], listed: RoomTags | Refused
+) -> list[Outgoing]:
+    """The room's tag list and its rule, or how to make the channel a room."""
     t = ctx.team_texts
-    department, names, required = await ctx.store.room_tags(channel_of(activity))
-    if department is None:
-        await mention_reply(ctx, activity, "tools.no_room", bot=bot_name(activity))
-        return
-    if names:
-        rule = t("tags.rule_required" if required else "tags.rule_optional")
-        text = t("tags.list", department=department, tags=", ".join(names), rule=rule)
+    bot = bot_name(activity)
+    if isinstance(listed, Refused):
+        return [mention_answer(ctx, activity, "tools.no_room", bot=bot)]
+    if listed.names:
+        rule = t("tags.rule_required" if listed.required else "tags.rule_optional")
+        text = t("tags.list", department=listed.department, tags=", ".join(listed.names), rule=rule)
     else:
-        text = t("tags.list_empty", department=department, bot=bot_name(activity))
-    answer = to_conversation(reference_of(activity), text_activity(text))
-    await ctx.store.notify(activity_keys(activity), [answer])
+        text = t("tags.list_empty", department=listed.department, bot=bot)
+    return [to_conversation(reference_of(activity), text_activity(text))]
 
 
-class _Tagging:
-    """One tagging of one chat, by command (answered in the thread) or by the card."""
+async def list_tags(ctx: FlowContext, activity: dict[str, Any]) -> None:
+    """``@Bot tags list``: read and answered in one unit, once per inbound activity."""
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return
+        listed = await tags.room_tags(tx, channel_of(activity))
+        tx.enqueue(notify_room_tags(ctx, activity, listed))
 
-    def __init__(self, ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool) -> None:
-        self.ctx = ctx
-        self.activity = activity
-        self.person = person_of(activity)
-        self.by_invoke = by_invoke
-        self.t = ctx.team_texts
 
-    def _card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
-        """The presser's view of the card (the invoke's answer)."""
-        return chat_card(self.ctx, chat, viewer=self.person.teams_id, note=note)
+def _unknown_text(ctx: FlowContext, outcome: UnknownTags, mention: str) -> str:
+    known = ", ".join(outcome.known) or ctx.team_texts("tags.none_known")
+    return ctx.team_texts(
+        "tags.unknown", mention=mention, unknown=", ".join(outcome.unknown), known=known
+    )
 
-    def on_tagged(self, chat: ChatView) -> list[Outgoing]:
-        """The card shows the tags; the thread gets no notice (nobody has to act on it)."""
-        return [card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))]
 
-    def _unknown_text(self, outcome: UnknownTags, mention: str) -> str:
-        known = ", ".join(outcome.known) or self.t("tags.none_known")
-        return self.t(
-            "tags.unknown", mention=mention, unknown=", ".join(outcome.unknown), known=known
+def notify_tagging(
+    ctx: FlowContext,
+    activity: dict[str, Any],
+    outcome: Tagged | UnknownTags | Refused,
+    *,
+    by_invoke: bool,
+) -> list[Outgoing]:
+    """What a tagging sends: the card shows the tags (the thread gets no notice: nobody has
+    to act on it); a command that failed is answered in the thread, a press by its card."""
+    match outcome:
+        case Tagged(chat):
+            return [card_update(chat.id, chat_card_activity(ctx, chat_card(ctx, chat), chat))]
+        case UnknownTags() if not by_invoke:
+            mention = Mention(person_of(activity))
+            text = _unknown_text(ctx, outcome, mention.markup)
+            answer = text_activity(text, mentions=(mention,))
+            return [to_conversation(reference_of(activity), answer)]
+        case Refused(chat=ChatView()) if not by_invoke:
+            return [mention_answer(ctx, activity, "tags.refused")]
+    return []
+
+
+def _pressed_card(
+    ctx: FlowContext, activity: dict[str, Any], outcome: Tagged | UnknownTags | Refused
+) -> dict[str, Any] | None:
+    """The presser's view of the card (the invoke's answer); None: no such chat."""
+    viewer = person_of(activity)
+    note: str | None = None
+    match outcome:
+        case UnknownTags():
+            note = _unknown_text(ctx, outcome, viewer.name)
+        case Refused(chat=ChatView()):
+            note = ctx.team_texts("tags.refused", mention=viewer.name)
+        case Refused():
+            return None
+    assert outcome.chat is not None
+    return chat_card(ctx, outcome.chat, viewer=viewer.teams_id, note=note)
+
+
+async def _tag(
+    ctx: FlowContext,
+    activity: dict[str, Any],
+    chat_id: int,
+    *,
+    by_invoke: bool,
+    add: tuple[str, ...] = (),
+    remove: tuple[str, ...] = (),
+    exactly: tuple[str, ...] | None = None,
+) -> dict[str, Any] | None:
+    """Tag the chat, once per inbound activity (a press's invoke is answered every time);
+    for a card press, the card to answer with (None: no such chat, or seen before)."""
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time([] if by_invoke else activity_keys(activity)):
+            return None
+        outcome = await tags.do_tag_chat(
+            tx, chat_id, person_of(activity), add=add, remove=remove, exactly=exactly
         )
-
-    def on_unknown(self, outcome: UnknownTags) -> list[Outgoing]:
-        if self.by_invoke:
-            return []
-        mention = Mention(self.person)
-        text = self._unknown_text(outcome, mention.markup)
-        activity = text_activity(text, mentions=(mention,))
-        return [to_conversation(reference_of(self.activity), activity)]
-
-    def on_refused(self, chat: ChatView) -> list[Outgoing]:
-        if self.by_invoke:
-            return []
-        return [mention_answer(self.ctx, self.activity, "tags.refused")]
-
-    async def run(
-        self,
-        chat_id: int,
-        *,
-        add: tuple[str, ...] = (),
-        remove: tuple[str, ...] = (),
-        exactly: tuple[str, ...] | None = None,
-    ) -> dict[str, Any] | None:
-        """Tag the chat; for a card press, the card to answer with (None: no such chat)."""
-        outcome = await self.ctx.store.tag_chat(
-            chat_id,
-            self.person,
-            add=add,
-            remove=remove,
-            exactly=exactly,
-            dedupe_keys=[] if self.by_invoke else activity_keys(self.activity),
-            on_tagged=self.on_tagged,
-            on_unknown=self.on_unknown,
-            on_refused=self.on_refused,
-        )
-        match outcome:
-            case Tagged(chat):
-                return self._card(chat)
-            case UnknownTags(chat=chat):
-                note = self._unknown_text(outcome, self.person.name)
-                return self._card(chat, note)
-            case NotAllowed(chat):
-                note = self.t("tags.refused", mention=self.person.name)
-                return self._card(chat, note)
-        return None
+        tx.enqueue(notify_tagging(ctx, activity, outcome, by_invoke=by_invoke))
+    return _pressed_card(ctx, activity, outcome)
 
 
 async def tag_command(
@@ -156,17 +177,14 @@ async def tag_command(
     if not names:
         await mention_reply(ctx, activity, "tags.command_usage")
         return
-    tagging = _Tagging(ctx, activity, by_invoke=False)
     if remove:
-        await tagging.run(chat_id, remove=names)
+        await _tag(ctx, activity, chat_id, by_invoke=False, remove=names)
     else:
-        await tagging.run(chat_id, add=names)
+        await _tag(ctx, activity, chat_id, by_invoke=False, add=names)
 
 
 async def card_tag(
     ctx: FlowContext, activity: dict[str, Any], chat_id: int, *, by_invoke: bool
 ) -> dict[str, Any] | None:
     """The card's Tag action: the chat gets exactly the tags selected on the card."""
-    return await _Tagging(ctx, activity, by_invoke=by_invoke).run(
-        chat_id, exactly=selected_tags(activity)
-    )
+    return await _tag(ctx, activity, chat_id, by_invoke=by_invoke, exactly=selected_tags(activity))

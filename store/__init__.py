@@ -13,7 +13,6 @@ from store.ratings import Ratings
 from store.reports import Reports
 from store.rooms import Rooms
 from store.routing import Routing
-from store.tools import Tools
 from store.trust import Trust
 
 
@@ -28,7 +27,6 @@ class Store(
     Reports,
     Rooms,
     Routing,
-    Tools,
     Trust,
 ):
     """Every named transition of the bridge over one session factory and one clock."""

@@ -9,21 +9,23 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from bot import keys, teams_package
+from bot.bridge import COMMAND_WORDS, COMMANDS
 from bot.settings import Settings
 from cards.actions import parse_action
 from cards.canned import canned_list_card, first_words
 from cards.request import request_card
 from cards.tags import selected_tags
 from dialogs.attachments import read_files
-from dialogs.canned import fill, valid_name
+from dialogs.canned import fill, usable_shortcut, valid_name
+from dialogs.commands import SETUP, WORDS
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
+from store.canned import Canned
 from store.core import ChatView
-from store.models import CannedAnswer, ChatState
-from store.tools import Canned
+from store.models import CannedAnswer, ChatState, Department
 from tests import activities as act
 from tests.conftest import (
     Bridge,
@@ -123,6 +125,32 @@ async def test_supervisors_manage_canned_answers_and_others_are_refused(bridge: 
     assert (await bridge.post(outside)).status == 201
     await bridge.settled()
     assert "not a department's room" in last_text(bridge, "19:other@thread")
+
+
+async def test_a_shortcut_named_like_a_command_is_refused_and_never_saved(bridge: Bridge) -> None:
+    room = await setup_room(bridge)
+    supervisor = room.supervisor
+    # Words the old hand-made copy of the command list missed: such answers were saved
+    # and could never be sent (``/who`` runs the command).
+    for word in ("who", "status", "timezone", "report", "console"):
+        await say(bridge, supervisor, f"canned add {word} Hello {{customer}}")
+        notice = bridge.connector.activities(act.ROOM)[-1]
+        assert f"**{word}** cannot be a shortcut: **/{word}** is a command" in notice["text"]
+        assert notice["entities"][0]["mentioned"]["id"] == supervisor.id
+    async with bridge.app[keys.ENGINE].begin() as connection:
+        saved = await connection.scalar(select(func.count()).select_from(CannedAnswer))
+        assert saved == 0
+        # One saved before the fix can still be removed.
+        await connection.execute(
+            insert(CannedAnswer).values(
+                department_id=await connection.scalar(select(Department.id)),
+                shortcut="who",
+                text="Unreachable",
+                created_at=bridge.app[keys.STORE].clock(),
+            )
+        )
+    await say(bridge, supervisor, "canned remove who")
+    assert "canned answer **/who** removed" in last_text(bridge, act.ROOM)
 
 
 async def test_canned_answers_listed_filtered_and_sent_with_names(bridge: Bridge) -> None:
@@ -553,6 +581,14 @@ def test_the_tag_action_reads_the_selection_from_execute_and_submit() -> None:
         )
         == ()
     )
+
+
+def test_the_command_words_are_said_once() -> None:
+    """The bridge's table of handlers names exactly the command words (it refuses to load
+    otherwise), and none of them can be a canned answer's shortcut."""
+    assert frozenset(COMMANDS) | {SETUP} == WORDS == COMMAND_WORDS
+    assert not any(usable_shortcut(word) for word in WORDS)
+    assert all(valid_name(word) for word in WORDS)  # refused as commands, not as bad names
 
 
 def test_canned_texts_names_and_lists() -> None:

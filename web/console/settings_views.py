@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot import keys
-from dialogs.canned import NAME_LIMIT, RESERVED, TEXT_LIMIT, valid_name
+from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
 from web.console.common import page, scope
@@ -99,7 +99,7 @@ async def _canned(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
     shortcut = str(form.get("shortcut", "")).strip().lower()
-    if not valid_name(shortcut) or shortcut in RESERVED:
+    if not usable_shortcut(shortcut):
         return "name"
     text = None if form.get("do") == "remove" else str(form.get("text", "")).strip()
     if text is not None and not 0 < len(text) <= TEXT_LIMIT:

@@ -1,0 +1,29 @@
+"""The store's vocabulary travels as JSON (logs, outbox payloads) and comes back equal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from store.vocabulary import Refusal, Refused
+
+
+@pytest.mark.parametrize("reason", list(Refusal))
+def test_a_refusal_round_trips_through_json(reason: Refusal) -> None:
+    said = json.loads(json.dumps({"reason": reason}))
+    assert Refusal(said["reason"]) is reason
+    assert said["reason"] == reason.value == str(reason)
+
+
+def test_a_refused_outcome_round_trips_through_json() -> None:
+    refused = Refused(Refusal.NOT_SUPERVISOR, department="Support")
+    again = Refused(**json.loads(json.dumps(asdict(refused))))
+    assert again == Refused(Refusal(again.reason), department="Support") == refused
+
+
+def test_every_reason_is_said_once() -> None:
+    values = [reason.value for reason in Refusal]
+    assert len(values) == len(set(values))
+    assert all(value == value.lower() and " " not in value for value in values)
