@@ -35,6 +35,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import ChatEvent
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ async def do_accept(
         return AlreadyTaken(view)
     await people.seat(tx, chat_id, agent.id, ParticipantRole.OWNER)
     await add_member(tx.session, won.department_id, agent.id, tx.now)
-    tx.note(chat_id, MessageKind.ACTIVITY, agent.name, "chat.accepted", agent_id=agent.id)
+    tx.event(chat_id, ChatEvent.ACCEPTED, agent)
     await tx.session.flush()
     return Accepted(await chat_view(tx.session, chat_id))
 
@@ -290,5 +291,5 @@ async def do_close(
         .values(state=OfferState.WITHDRAWN, decided_at=tx.now)
         .execution_options(synchronize_session=False)
     )
-    tx.note(chat_id, MessageKind.ACTIVITY, agent.name, "chat.closed", agent_id=agent.id)
+    tx.event(chat_id, ChatEvent.CLOSED, agent)
     return Closed(view)

@@ -21,13 +21,13 @@ from store.models import (
     Availability,
     Chat,
     ChatState,
-    MessageKind,
     Participant,
     ParticipantRole,
     Supervisor,
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import ChatEvent
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ async def do_join(
     if claimed.rowcount != 1:
         return Refused(await _join_refusal(tx, chat_id, agent.id))
     await people.seat(tx, chat_id, agent.id, ParticipantRole.SUPERVISOR)
-    tx.note(chat_id, MessageKind.ACTIVITY, agent.name, "chat.supervisor_joined", agent_id=agent.id)
+    tx.event(chat_id, ChatEvent.SUPERVISOR_JOINED, agent)
     return Joined(await chat_view(tx.session, chat_id))
 
 
@@ -185,7 +185,7 @@ async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | N
     if left.rowcount != 1:
         return Refused(_leave_refusal(await current_seat(tx, chat_id, agent.id)))
     await bump(tx, chat_id)
-    tx.note(chat_id, MessageKind.ACTIVITY, agent.name, "chat.left", agent_id=agent.id)
+    tx.event(chat_id, ChatEvent.LEFT, agent)
     return Left(await chat_view(tx.session, chat_id), seat.role)
 
 

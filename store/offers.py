@@ -20,7 +20,6 @@ from store.models import (
     Availability,
     Chat,
     ChatState,
-    MessageKind,
     Offer,
     OfferKind,
     OfferState,
@@ -30,6 +29,7 @@ from store.models import (
 from store.moves import Refused, chat_exists, current_seat, person_of, seated
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import ChatEvent
 
 
 @dataclass(frozen=True)
@@ -283,8 +283,8 @@ async def _take(tx: Unit, offer: Offer, agent: Agent) -> None:
         )
     role = ParticipantRole.OWNER if transfer else ParticipantRole.INVITED
     await people.seat(tx, offer.chat_id, agent.id, role)
-    event = "chat.transferred" if transfer else "chat.invite_accepted"
-    tx.note(offer.chat_id, MessageKind.ACTIVITY, agent.name, event, agent_id=agent.id)
+    event = ChatEvent.TRANSFERRED if transfer else ChatEvent.INVITE_ACCEPTED
+    tx.event(offer.chat_id, event, agent)
 
 
 async def _decide(tx: Unit, offer_id: int, state: OfferState) -> None:

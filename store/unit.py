@@ -21,8 +21,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import outbox
-from store.models import InboundActivity, Message, MessageKind, OutboxItem, UTCDateTime
+from store.models import Agent, InboundActivity, Message, MessageKind, OutboxItem, UTCDateTime
 from store.outbox import Outgoing
+from store.vocabulary import ChatEvent
 
 # An outgoing message to a customer whose payload names a chat under this key is also kept
 # in that chat's transcript as the bridge's own words (the key is removed before sending).
@@ -110,6 +111,10 @@ class Unit:
                 attachments=attachments or None,
             )
         )
+
+    def event(self, chat_id: int, event: ChatEvent, agent: Agent) -> None:
+        """Keep in a chat's transcript that ``agent`` made ``event`` happen."""
+        self.note(chat_id, MessageKind.ACTIVITY, agent.name, event, agent_id=agent.id)
 
     async def insert_ignore(self, table: Any, values: dict[str, Any]) -> bool:
         """INSERT that does nothing on a unique conflict; True if a row was added."""

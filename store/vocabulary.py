@@ -1,4 +1,4 @@
-"""The store's words for why a change was refused, said once for every aggregate.
+"""The store's words: why a change was refused and what happened to a chat, said once.
 
 Before, "not a room" was said three ways and ``NotSupervisor`` existed twice; a dialog
 matching on the wrong one silently fell through. A refusal is now one outcome type with
@@ -22,6 +22,19 @@ class Refusal(StrEnum):
     NOT_PARTICIPANT = "not_participant"  # neither in the chat nor supervising it
     CHAT_CLOSED = "chat_closed"  # the chat is closed: nothing changes it any more
     UNKNOWN_CHAT = "unknown_chat"  # no such chat (a tampered or foreign card)
+
+
+class ChatEvent(StrEnum):
+    """What happened to a chat, as its transcript keeps it (a line of kind ``activity``;
+    the transcript page shows it in the reader's language under the same key)."""
+
+    ACCEPTED = "chat.accepted"
+    CLOSED = "chat.closed"
+    MOVED = "chat.moved"
+    TRANSFERRED = "chat.transferred"
+    INVITE_ACCEPTED = "chat.invite_accepted"
+    SUPERVISOR_JOINED = "chat.supervisor_joined"
+    LEFT = "chat.left"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 import pytest
 
-from store.vocabulary import Refusal, Refused
+from dialogs.i18n import Texts
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @pytest.mark.parametrize("reason", list(Refusal))
@@ -27,3 +28,15 @@ def test_every_reason_is_said_once() -> None:
     values = [reason.value for reason in Refusal]
     assert len(values) == len(set(values))
     assert all(value == value.lower() and " " not in value for value in values)
+
+
+@pytest.mark.parametrize("event", list(ChatEvent))
+def test_a_chat_event_round_trips_through_json_and_is_shown_in_both_languages(
+    event: ChatEvent,
+) -> None:
+    said = json.loads(json.dumps({"text": event}))
+    assert ChatEvent(said["text"]) is event
+    # The transcript page shows the event under its own key in the reader's language.
+    for language in ("vi", "en"):
+        shown = Texts(language)(f"event.{event.value}", author="Minh Anh")
+        assert "Minh Anh" in shown and event.value not in shown
