@@ -68,6 +68,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     # The build stage: the sources its COPY lines name, and the wheel alone.
     _copy_sources(work / "src")
+    packages = {p.relative_to(work / "src").as_posix() for p in (work / "src").rglob("__init__.py")}
     python = sys.executable
     _run(python, "-m", "pip", "wheel", "--no-deps", "-q", "--wheel-dir", work / "wheels", ".",
          cwd=work / "src")  # fmt: skip
@@ -78,6 +79,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert {"dialogs/locales/en.json", "dialogs/locales/vi.json", "app.py"} <= set(names)
     assert {"web/console/templates/live.html", "web/console/static/console.css"} <= set(names)
     assert not any(n.startswith("tests/") for n in names)
+    # Every package of the sources, subpackages too (pyproject lists them one by one).
+    assert packages <= set(names), f"not in the wheel: {sorted(packages - set(names))}"
     # The image: a clean environment and the wheel installed into it.
     venv.create(work / "venv", with_pip=True)
     bin_dir = work / "venv" / "bin"
