@@ -26,10 +26,13 @@ from dialogs.ratings import rating_message
 from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, match_department, post_request
+from store import routing
 from store.audience import Audience, Choices
 from store.chats import CustomerTurn, FloodLimit, Picked
 from store.core import ChatView
 from store.outbox import Outgoing
+from store.routing import Routed, Unchanged
+from store.unit import Unit
 
 
 def _chosen(activity: dict[str, Any]) -> str | None:
@@ -156,9 +159,20 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
-    await ctx.store.choose_department(
-        turn, chosen, keys, on_routed=on_routed, on_kept=on_append, on_unknown=prompt
-    )
+    key = chosen
+
+    async def choose(tx: Unit) -> None:
+        if not await tx.first_time(keys):
+            return
+        outcome = await routing.do_choose_department(tx, turn, key)
+        if isinstance(outcome, Routed):
+            tx.enqueue(on_routed(outcome.chat, outcome.audience, outcome.previous))
+        elif isinstance(outcome, Unchanged):
+            tx.enqueue(on_append(outcome.chat_id, outcome.choices))
+        else:
+            tx.enqueue(prompt(outcome.departments))
+
+    await ctx.store.settled(choose, "department choice")
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

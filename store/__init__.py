@@ -1,19 +1,15 @@
 """Persistence: models, engine and the atomic state transitions of chats.
 
-:class:`Store` gathers the transitions, one mixin per concern, over one core.
+:class:`Store` gathers the transitions not yet written as functions per aggregate, one
+mixin per concern, over one core; the converted aggregates (routing, availability,
+presence, rooms, departments, ratings, console) are modules of functions taking a unit.
 """
 
 from store.chats import ChatLifecycle
-from store.console import Console
 from store.console_settings import ConsoleSettings
-from store.departments import DepartmentSettings
 from store.front import FrontDoor
 from store.history import History
-from store.presence import PresenceSync
-from store.ratings import Ratings
 from store.reports import Reports
-from store.rooms import Rooms
-from store.routing import Routing
 from store.team import TeamMoves
 from store.tools import Tools
 from store.trust import Trust
@@ -21,16 +17,10 @@ from store.trust import Trust
 
 class Store(
     ChatLifecycle,
-    Console,
     ConsoleSettings,
-    DepartmentSettings,
     FrontDoor,
     History,
-    PresenceSync,
-    Ratings,
     Reports,
-    Rooms,
-    Routing,
     TeamMoves,
     Tools,
     Trust,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import outbox, pacing, people, views
+from store import holding, outbox, pacing, people, views
 from store.models import (
     Agent,
     Chat,
@@ -219,39 +219,9 @@ class StoreCore:
     async def _view(session: AsyncSession, chat_id: int) -> ChatView:
         return await views.chat_view(session, chat_id)
 
-    async def _hold(self, session: AsyncSession, chat: Chat, customer: Customer) -> bool:
-        """Hold a chat opened beyond the intake limits: its card is posted by the timer,
-        the n-th chat over a limit one window later for every ``limit`` before it, so a
-        flood reaches the room at the limit's pace and nothing is dropped.
-
-        The limits count the chats opened within the window from the customer's
-        conversation (whoever claims to write in it) and from their channel.
-        """
-        limits = self.policy.intake_limits
-        now = self.clock()
-        recent = (
-            select(func.count(Chat.id))
-            .join(Customer, Customer.id == Chat.customer_id)
-            .where(Chat.created_at > now - limits.window, Chat.id != chat.id)
-        )
-        same_conversation = or_(
-            Customer.id == customer.id,
-            and_(
-                Customer.conversation_key.is_not(None),
-                Customer.conversation_key == customer.conversation_key,
-            ),
-        )
-        own = await session.scalar(recent.where(same_conversation)) or 0
-        channel = await session.scalar(recent.where(Customer.channel_id == customer.channel_id))
-        waits = max(
-            own // limits.per_conversation if limits.per_conversation > 0 else 0,
-            (channel or 0) // limits.per_channel if limits.per_channel > 0 else 0,
-        )
-        if waits == 0:
-            return False
-        chat.held = True
-        chat.announce_at = now + limits.window * waits
-        return True
+    @staticmethod
+    async def _hold(session: AsyncSession, chat: Chat, customer: Customer) -> bool:
+        return await holding.hold(session.info["unit"], chat, customer)
 
     @staticmethod
     def _note(
