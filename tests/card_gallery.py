@@ -17,9 +17,9 @@ from cards.departments import availability_card, department_choice
 from cards.request import request_card
 from cards.team import offer_card, picker_card
 from dialogs.i18n import Texts
-from store.core import ChatView, Member, Person
 from store.models import ChatState, OfferKind, OfferState, ParticipantRole
 from store.team import OfferView
+from store.views import ChatView, Member, Person
 
 OWNER = Person("29:minh", "Minh Anh")
 INVITED = Person("29:hung", "Hùng")

@@ -18,8 +18,8 @@ from typing import Any
 from cards import request
 from dialogs.i18n import Texts
 from store.chats import Transcript, TranscriptLine
-from store.core import ChatView, Member, Person
 from store.models import ChatState, MessageKind, ParticipantRole
+from store.views import ChatView, Member, Person
 
 OPENED = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MINH, HUNG = Person("29:minh", "Minh Anh"), Person("29:hung", "Hùng")
