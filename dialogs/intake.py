@@ -164,13 +164,13 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     async def choose(tx: Unit) -> None:
         if not await tx.first_time(keys):
             return
-        outcome = await routing.do_choose_department(tx, turn, key)
-        if isinstance(outcome, Routed):
-            tx.enqueue(on_routed(outcome.chat, outcome.audience, outcome.previous))
-        elif isinstance(outcome, Unchanged):
-            tx.enqueue(on_append(outcome.chat_id, outcome.choices))
+        choice = await routing.do_choose_department(tx, turn, key)
+        if isinstance(choice, Routed):
+            tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
+        elif isinstance(choice, Unchanged):
+            tx.enqueue(on_append(choice.chat_id, choice.choices))
         else:
-            tx.enqueue(prompt(outcome.departments))
+            tx.enqueue(prompt(choice.departments))
 
     await ctx.store.settled(choose, "department choice")
 

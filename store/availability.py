@@ -55,6 +55,7 @@ class Roster:
 
 
 async def availability_of(tx: Unit, person: Person) -> Availability:
+    """What the agent set last (offline for someone the bridge has not met yet)."""
     found = await tx.session.scalar(
         select(Agent.availability).where(Agent.teams_id == person.teams_id)
     )
