@@ -18,6 +18,7 @@ from dialogs import (
     agents,
     canned,
     console,
+    departments,
     extension,
     indicators,
     intake,
@@ -54,10 +55,14 @@ COMMANDS: dict[str, CommandHandler] = {
     "history": lists.chat_list,
     "supervisor": lists.supervisor,
     "status": lambda ctx, activity, command: presence.status_card(ctx, activity),
-    "who": lambda ctx, activity, command: routing.who(ctx, activity),
-    "capacity": lambda ctx, activity, command: routing.capacity(ctx, activity, command.argument),
+    "who": lambda ctx, activity, command: departments.who(ctx, activity),
+    "capacity": lambda ctx, activity, command: departments.capacity(
+        ctx, activity, command.argument
+    ),
     "move": lambda ctx, activity, command: routing.move(ctx, activity, command.argument),
-    "timezone": lambda ctx, activity, command: routing.time_zone(ctx, activity, command.argument),
+    "timezone": lambda ctx, activity, command: departments.time_zone(
+        ctx, activity, command.argument
+    ),
     "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
     "canned": canned.manage,
     "tags": tags.manage,

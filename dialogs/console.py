@@ -18,6 +18,7 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
+from store import console
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.supervisors import RoomRefused
@@ -44,22 +45,28 @@ def console_url(ctx: FlowContext, path: str, **query: str) -> str:
 
 async def console_link(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
     """``@Bot console``: a sign-in link in a personal message, and a note in the room."""
-    room = reference_of(activity)
-    t = ctx.team_texts
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return
+        outcome = await console.do_issue_console_link(
+            tx, channel_of(activity), person_of(activity), LINK_TTL
+        )
+        tx.enqueue(notify_console_link(ctx, activity, outcome))
 
-    def compose(outcome: LinkIssued | RoomRefused) -> list[Outgoing]:
-        if isinstance(outcome, RoomRefused):
-            return [mention_answer(ctx, activity, f"refusal.{outcome.reason}")]
-        url = console_url(ctx, f"signin/{outcome.token}")
-        text = t("console.link", url=url, minutes=int(LINK_TTL.total_seconds() // 60))
-        return [
-            to_person(room, outcome.person.teams_id, text_activity(text)),
-            mention_answer(ctx, activity, "console.link_sent"),
-        ]
 
-    await ctx.store.issue_console_link(
-        channel_of(activity), person_of(activity), LINK_TTL, activity_keys(activity), compose
-    )
+def notify_console_link(
+    ctx: FlowContext, activity: dict[str, Any], outcome: LinkIssued | RoomRefused
+) -> list[Outgoing]:
+    """The link in a personal message, and a note in the room (or why not)."""
+    if isinstance(outcome, RoomRefused):
+        return [mention_answer(ctx, activity, f"refusal.{outcome.reason}")]
+    url = console_url(ctx, f"signin/{outcome.token}")
+    minutes = int(LINK_TTL.total_seconds() // 60)
+    text = ctx.team_texts("console.link", url=url, minutes=minutes)
+    return [
+        to_person(reference_of(activity), outcome.person.teams_id, text_activity(text)),
+        mention_answer(ctx, activity, "console.link_sent"),
+    ]
 
 
 def period_range(word: str, now: datetime) -> tuple[datetime, datetime]:
@@ -75,7 +82,8 @@ async def report(ctx: FlowContext, activity: dict[str, Any], command: Command) -
     if word not in PERIODS:
         await mention_reply(ctx, activity, "report.usage")
         return
-    department = await ctx.store.room_department(channel_of(activity))
+    async with ctx.store.reading() as tx:
+        department = await console.room_department(tx, channel_of(activity))
     if department is None:
         await mention_reply(ctx, activity, "refusal.not_a_room")
         return

@@ -26,6 +26,7 @@ from dialogs.ratings import rating_message
 from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, post_request
+from store import routing
 from store.audience import Audience, Choices
 from store.core import ChatView, Duplicate
 from store.intake import (
@@ -37,6 +38,7 @@ from store.intake import (
     do_customer_message,
 )
 from store.outbox import Outgoing
+from store.routing import Routed, Unchanged
 from store.unit import Unit
 
 
@@ -175,9 +177,20 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
-    await ctx.store.choose_department(
-        turn, chosen, keys, on_routed=on_routed, on_kept=on_append, on_unknown=prompt
-    )
+    key = chosen
+
+    async def choose(tx: Unit) -> None:
+        if not await tx.first_time(keys):
+            return
+        choice = await routing.do_choose_department(tx, turn, key)
+        if isinstance(choice, Routed):
+            tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
+        elif isinstance(choice, Unchanged):
+            tx.enqueue(on_append(choice.chat_id, choice.choices))
+        else:
+            tx.enqueue(prompt(choice.departments))
+
+    await ctx.store.settled(choose, "department choice")
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

@@ -13,10 +13,11 @@ from dialogs.activity import activity_keys, channel_of, person_of, reference_of
 from dialogs.agents import InvokeAnswer
 from dialogs.context import FlowContext
 from dialogs.replies import Mention, text_activity, to_conversation
-from dialogs.routing import came_online
+from dialogs.routing import notify_came_online
+from store import availability, presence
+from store.availability import AvailabilityChanged
 from store.models import Availability
 from store.outbox import Outgoing
-from store.rooms import AvailabilityChanged
 
 WORDS = {status.value: status for status in Availability}
 
@@ -32,38 +33,45 @@ async def set_availability(ctx: FlowContext, activity: dict[str, Any], word: str
     await _set(ctx, activity, word, by_invoke=False)
 
 
+def notify_availability(
+    ctx: FlowContext, activity: dict[str, Any], changed: AvailabilityChanged, *, by_invoke: bool
+) -> list[Outgoing]:
+    """The confirmation where the agent wrote (a press is answered by its card instead),
+    and, if they came online, a mention in each waiting chat's thread."""
+    person = person_of(activity)
+    items = notify_came_online(ctx, person, changed.waiting)
+    if by_invoke:
+        return items
+    t = ctx.team_texts
+    mention = Mention(person)
+    text = t(
+        "agent.availability_set",
+        mention=mention.markup,
+        availability=t(f"availability.{changed.current.value}"),
+    )
+    return [
+        to_conversation(reference_of(activity), text_activity(text, mentions=(mention,))),
+        *items,
+    ]
+
+
 async def _set(
     ctx: FlowContext, activity: dict[str, Any], word: str, *, by_invoke: bool
 ) -> AvailabilityChanged | None:
-    person = person_of(activity)
-    reference = reference_of(activity)
-    t = ctx.team_texts
-
-    def compose(changed: AvailabilityChanged) -> list[Outgoing]:
-        if by_invoke:
-            return []
-        mention = Mention(person)
-        text = t(
-            "agent.availability_set",
-            mention=mention.markup,
-            availability=t(f"availability.{changed.current.value}"),
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return None
+        changed = await availability.do_set_availability(
+            tx, person_of(activity), WORDS[word], channel_id=channel_of(activity)
         )
-        return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
-
-    outcome = await ctx.store.set_availability(
-        person,
-        WORDS[word],
-        activity_keys(activity),
-        compose,
-        channel_id=channel_of(activity),
-        on_waiting=lambda chat, _audience: came_online(ctx, person, chat),
-    )
-    return outcome if isinstance(outcome, AvailabilityChanged) else None
+        tx.enqueue(notify_availability(ctx, activity, changed, by_invoke=by_invoke))
+        return changed
 
 
 async def status_card(ctx: FlowContext, activity: dict[str, Any]) -> None:
     """``@Bot status``: a card to set one's availability with a press."""
-    current = await ctx.store.availability_of(person_of(activity))
+    async with ctx.store.reading() as tx:
+        current = await availability.availability_of(tx, person_of(activity))
     card = availability_card(current.value, ctx.team_texts)
     await ctx.store.notify(
         activity_keys(activity),
@@ -80,15 +88,18 @@ async def follow_teams_presence(
 ) -> int:
     """One poll of Teams presence: the department members' availability follows it
     (typed availability holds until their presence changes); returns how many changed."""
-    if not await ctx.store.claim_presence_poll(timedelta(seconds=interval * 0.9)):
-        return 0  # another replica polls this round
-    ids = await ctx.store.presence_ids()
+    async with ctx.store.unit() as tx:
+        if not await presence.claim_presence_poll(tx, timedelta(seconds=interval * 0.9)):
+            return 0  # another replica polls this round
+    async with ctx.store.reading() as tx:
+        ids = await presence.presence_ids(tx)
     if not ids:
         return 0
     seen = await graph.presences(ids)
-    followed = await ctx.store.follow_presence(
-        seen, on_waiting=lambda person, chat: came_online(ctx, person, chat)
-    )
+    async with ctx.store.unit() as tx:
+        followed = await presence.do_follow_presence(tx, seen)
+        for person, waiting in followed.came_online:
+            tx.enqueue(notify_came_online(ctx, person, waiting))
     return followed.changed
 
 

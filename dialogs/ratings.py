@@ -19,6 +19,7 @@ from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
 from dialogs.replies import card_update, text_activity, to_conversation, to_thread
+from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
 from store.ratings import NoPendingRating, Rated, RatingRefused, RatingTurn
@@ -84,8 +85,6 @@ async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
     if found is None:
         return False
     score, ref, comment = found
-    reference = reference_of(activity)
-    t = ctx.customer_texts(activity.get("locale"))
     turn = RatingTurn(
         channel_id=str(activity.get("channelId") or ""),
         user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
@@ -94,23 +93,40 @@ async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
         comment=comment,
     )
 
-    def compose(outcome: Rated | RatingRefused) -> list[Outgoing]:
-        if isinstance(outcome, RatingRefused):
-            return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
-        chat = outcome.chat
-        team = ctx.team_texts
-        name = field(activity, "from").get("name") or chat.customer_name
-        said = team(
-            "csat.rated_thread", customer=message_text(name), stars=stars(score), score=score
-        )
-        if comment:
-            said = f"{said} “{message_text(comment)}”"
-        summary = team("card.summary")
-        return [
-            to_conversation(reference, text_activity(t("csat.thanks"))),
-            card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
-            to_thread(chat.id, text_activity(said)),
-        ]
+    async with ctx.store.unit() as tx:
+        target = await ratings.check_rating(tx, turn, RATING_WINDOW)
+        if isinstance(target, NoPendingRating):
+            return False
+        if not await tx.first_time(activity_keys(activity)):
+            return True
+        outcome = await ratings.do_rate_chat(tx, target, turn, RATING_WINDOW)
+        tx.enqueue(notify_rating(ctx, activity, outcome))
+    return True
 
-    outcome = await ctx.store.rate_chat(turn, RATING_WINDOW, activity_keys(activity), compose)
-    return not isinstance(outcome, NoPendingRating)
+
+def notify_rating(
+    ctx: FlowContext, activity: dict[str, Any], outcome: Rated | RatingRefused
+) -> list[Outgoing]:
+    """The customer is thanked (or told why not); a rating redraws the summary card and
+    is said in the chat's thread."""
+    reference = reference_of(activity)
+    t = ctx.customer_texts(activity.get("locale"))
+    if isinstance(outcome, RatingRefused):
+        return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
+    chat = outcome.chat
+    team = ctx.team_texts
+    name = field(activity, "from").get("name") or chat.customer_name
+    said = team(
+        "csat.rated_thread",
+        customer=message_text(name),
+        stars=stars(outcome.score),
+        score=outcome.score,
+    )
+    if outcome.comment:
+        said = f"{said} “{message_text(outcome.comment)}”"
+    summary = team("card.summary")
+    return [
+        to_conversation(reference, text_activity(t("csat.thanks"))),
+        card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
+        to_thread(chat.id, text_activity(said)),
+    ]

@@ -18,9 +18,10 @@ from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
-from store.core import DEFAULT_DEPARTMENT, ChatView
+from store import rooms
+from store.core import DEFAULT_DEPARTMENT
 from store.outbox import Outgoing
-from store.rooms import RoomReady, SetupRefused
+from store.rooms import RoomReady, RoomSetup, SetupRefused
 
 log = logging.getLogger(__name__)
 
@@ -56,38 +57,44 @@ async def setup(
     name = argument or DEFAULT_DEPARTMENT_NAME
     key = department_key(argument) if argument else DEFAULT_DEPARTMENT
     person = person_of(activity)
-    room = room_reference(activity)
-    t = ctx.team_texts
-
-    def compose(ready: RoomReady, waiting: list[ChatView]) -> list[Outgoing]:
-        mention = Mention(person)
-        done = t("agent.setup_done", department=ready.department, supervisor=mention.markup)
-        items = [to_conversation(room, text_activity(done, mentions=(mention,)))]
-        for chat in waiting:
-            card = chat_card(ctx, chat)
-            items.append(new_thread(chat.id, room, chat_card_activity(ctx, card, chat)))
-        return items
-
-    outcome = await ctx.store.setup_room(
-        person,
+    setup_of = RoomSetup(
         key=key,
         name=name,
         tenant_id=tenant,
         bind_tenant=bind_tenant,
         team_id=team_of(activity),
         channel_id=channel_of(activity),
-        room_reference=room,
-        dedupe_keys=activity_keys(activity),
-        compose=compose,
+        room_reference=room_reference(activity),
     )
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(activity_keys(activity)):
+            return
+        outcome = await rooms.do_setup_room(tx, person, setup_of)
+        tx.enqueue(notify_setup(ctx, activity, setup_of, outcome))
     if isinstance(outcome, SetupRefused):
-        log.warning("setup refused in %r: %s", channel_of(activity)[:120], outcome.reason)
-        if outcome.reason != "foreign_tenant":
-            # The keys were recorded by the refused setup: a re-delivery is a Duplicate.
-            reply = mention_answer(
-                ctx, activity, f"refusal.setup_{outcome.reason}", department=outcome.department
-            )
-            await ctx.store.notify((), [reply])
+        log.warning("setup refused in %r: %s", setup_of.channel_id[:120], outcome.reason)
+
+
+def notify_setup(
+    ctx: FlowContext, activity: dict[str, Any], room: RoomSetup, outcome: RoomReady | SetupRefused
+) -> list[Outgoing]:
+    """The room hears who supervises it, and gets the cards of the chats that waited for a
+    room; a refusal is said where the setup was written (a foreign tenant hears nothing)."""
+    if isinstance(outcome, SetupRefused):
+        if outcome.reason == "foreign_tenant":
+            return []
+        key = f"refusal.setup_{outcome.reason}"
+        return [mention_answer(ctx, activity, key, department=outcome.department)]
+    mention = Mention(person_of(activity))
+    reference = room.room_reference
+    done = ctx.team_texts(
+        "agent.setup_done", department=outcome.department, supervisor=mention.markup
+    )
+    items = [to_conversation(reference, text_activity(done, mentions=(mention,)))]
+    for chat in outcome.waiting:
+        card = chat_card(ctx, chat)
+        items.append(new_thread(chat.id, reference, chat_card_activity(ctx, card, chat)))
+    return items
 
 
 async def members_added(ctx: FlowContext, activity: dict[str, Any]) -> None:

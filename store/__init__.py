@@ -1,32 +1,22 @@
 """Persistence: models, engine and the atomic state transitions of chats.
 
-:class:`Store` gathers the transitions, one mixin per concern, over one core.
+:class:`Store` gathers the transitions not yet written as functions per aggregate, one
+mixin per concern, over one core; the converted aggregates (routing, availability,
+presence, rooms, departments, ratings, console) are modules of functions taking a unit.
 """
 
-from store.console import Console
 from store.console_settings import ConsoleSettings
-from store.departments import DepartmentSettings
 from store.front import FrontDoor
 from store.history import History
-from store.presence import PresenceSync
-from store.ratings import Ratings
 from store.reports import Reports
-from store.rooms import Rooms
-from store.routing import Routing
 from store.trust import Trust
 
 
 class Store(
-    Console,
     ConsoleSettings,
-    DepartmentSettings,
     FrontDoor,
     History,
-    PresenceSync,
-    Ratings,
     Reports,
-    Rooms,
-    Routing,
     Trust,
 ):
     """Every named transition of the bridge over one session factory and one clock."""

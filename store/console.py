@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 
+from store import people
 from store.console_models import ConsoleLink
-from store.core import Person, StoreCore
 from store.models import (
     Agent,
     Chat,
@@ -28,9 +27,11 @@ from store.models import (
     Participant,
     Supervisor,
     Tag,
+    UTCDateTime,
 )
-from store.outbox import Outgoing
 from store.supervisors import RoomRefused
+from store.unit import Unit
+from store.views import Person
 
 
 def token_digest(token: str) -> str:
@@ -102,191 +103,173 @@ async def chat_labels(
     return people, tags
 
 
-LinkCompose = Callable[[LinkIssued | RoomRefused], list[Outgoing]]
+async def do_issue_console_link(
+    tx: Unit, channel_id: str, person: Person, ttl: timedelta
+) -> LinkIssued | RoomRefused:
+    """A single-use sign-in link for a supervisor of the room's department."""
+    session = tx.session
+    department = await session.scalar(
+        select(Department.name).where(Department.channel_id == channel_id)
+    )
+    if department is None:
+        return RoomRefused("not_a_room")
+    agent = await people.agent(tx, person)
+    token = secrets.token_urlsafe(32)
+    # Only a supervisor of the room's department gets a link: the row is written only
+    # while they are one, as the INSERT runs.
+    supervises = select(
+        literal(token_digest(token)),
+        literal(agent.id),
+        literal(tx.now, UTCDateTime()),
+        literal(tx.now + ttl, UTCDateTime()),
+    ).where(
+        exists().where(
+            Supervisor.agent_id == agent.id,
+            Supervisor.department_id == Department.id,
+            Department.channel_id == channel_id,
+        )
+    )
+    result = await session.execute(
+        insert(ConsoleLink).from_select(
+            ["token_hash", "agent_id", "created_at", "expires_at"], supervises
+        )
+    )
+    if result.rowcount != 1:
+        return RoomRefused("supervisor_only")
+    return LinkIssued(token, person, department)
 
 
-class Console(StoreCore):
-    """Sign-in links and the console's department-scoped reads."""
+async def redeem_console_link(tx: Unit, token: str) -> int | None:
+    """Spend a sign-in link: the agent's id, or None (unknown, used or expired).
 
-    async def issue_console_link(
-        self,
-        channel_id: str,
-        person: Person,
-        ttl: timedelta,
-        dedupe_keys: Sequence[str],
-        compose: LinkCompose,
-    ) -> LinkIssued | RoomRefused | None:
-        """A single-use sign-in link for a supervisor of the room's department.
+    One conditional UPDATE decides, so two tabs opening the link at once sign in once.
+    """
+    digest = token_digest(token)
+    result = await tx.session.execute(
+        update(ConsoleLink)
+        .where(
+            ConsoleLink.token_hash == digest,
+            ConsoleLink.used_at.is_(None),
+            ConsoleLink.expires_at > tx.now,
+        )
+        .values(used_at=tx.now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return await tx.session.scalar(
+        select(ConsoleLink.agent_id).where(ConsoleLink.token_hash == digest)
+    )
 
-        The refusal and the link's message are queued in the same transaction, once
-        per inbound activity (None: a re-delivery).
-        """
-        async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
-                return None
-            now = self.clock()
-            department = await session.scalar(
-                select(Department).where(Department.channel_id == channel_id)
+
+async def console_user(tx: Unit, agent_id: int) -> ConsoleUser | None:
+    """The supervisor behind a session, with their departments as of now."""
+    agent = await tx.session.get(Agent, agent_id)
+    if agent is None:
+        return None
+    rows = await tx.session.execute(
+        select(Department.id, Department.key, Department.name)
+        .join(Supervisor, Supervisor.department_id == Department.id)
+        .where(Supervisor.agent_id == agent_id)
+        .order_by(Department.name)
+    )
+    return ConsoleUser(agent.id, agent.name, tuple(ConsoleDepartment(*row) for row in rows))
+
+
+async def console_supervisors(tx: Unit) -> list[tuple[int, str]]:
+    """Every supervisor (id, name): the local-mode sign-in page lists them."""
+    rows = await tx.session.execute(
+        select(Agent.id, Agent.name)
+        .where(exists().where(Supervisor.agent_id == Agent.id))
+        .order_by(Agent.name)
+    )
+    return [(agent_id, name) for agent_id, name in rows]
+
+
+async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
+    """The department's waiting and active chats, oldest first."""
+    owner = Agent.__table__.alias("owner")
+    rows = (
+        await tx.session.execute(
+            select(
+                Chat.id,
+                Chat.public_id,
+                Chat.state,
+                Customer.name,
+                Customer.channel_id,
+                Chat.created_at,
+                Chat.accepted_at,
+                owner.c.name,
+                Chat.thread_id,
             )
-            outcome: LinkIssued | RoomRefused
-            if department is None:
-                outcome = RoomRefused("not_a_room")
-            else:
-                agent = await self._agent(session, person)
-                supervises = await session.scalar(
-                    select(Supervisor.id).where(
-                        Supervisor.agent_id == agent.id,
-                        Supervisor.department_id == department.id,
-                    )
-                )
-                if supervises is None:
-                    outcome = RoomRefused("supervisor_only")
-                else:
-                    token = secrets.token_urlsafe(32)
-                    session.add(
-                        ConsoleLink(
-                            token_hash=token_digest(token),
-                            agent_id=agent.id,
-                            created_at=now,
-                            expires_at=now + ttl,
-                        )
-                    )
-                    outcome = LinkIssued(token, person, department.name)
-            self._enqueue(session, compose(outcome), now)
-            return outcome
+            .join(Customer, Customer.id == Chat.customer_id)
+            .outerjoin(owner, owner.c.id == Chat.owner_id)
+            .where(Chat.department_id == department_id, Chat.state != ChatState.CLOSED)
+            .order_by(Chat.id)
+            .limit(500)
+        )
+    ).all()
+    names, tags = await chat_labels(tx.session, [row[0] for row in rows])
+    return [
+        LiveChat(
+            ref=row[1],
+            state=row[2],
+            customer=row[3],
+            channel=row[4],
+            created_at=row[5],
+            accepted_at=row[6],
+            owner=row[7],
+            participants=tuple(names[row[0]]),
+            tags=tuple(tags[row[0]]),
+            thread_id=row[8],
+        )
+        for row in rows
+    ]
 
-    async def redeem_console_link(self, token: str) -> int | None:
-        """Spend a sign-in link: the agent's id, or None (unknown, used or expired).
 
-        One conditional UPDATE decides, so two tabs opening the link at once sign in once.
-        """
-        digest = token_digest(token)
-        async with self._write() as session:
-            now = self.clock()
-            result = await session.execute(
-                update(ConsoleLink)
-                .where(
-                    ConsoleLink.token_hash == digest,
-                    ConsoleLink.used_at.is_(None),
-                    ConsoleLink.expires_at > now,
-                )
-                .values(used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:
-                return None
-            return await session.scalar(
-                select(ConsoleLink.agent_id).where(ConsoleLink.token_hash == digest)
-            )
+async def live_fingerprint(tx: Unit, department_id: int) -> tuple[Any, ...]:
+    """A cheap summary that changes whenever the live list would: polled by every
+    replica's event streams instead of an in-process signal (replicas share no memory).
+    Tags and participants count too, as the page shows them."""
+    session = tx.session
+    open_chats = select(Chat.id).where(
+        Chat.department_id == department_id, Chat.state != ChatState.CLOSED
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(Chat.id),
+                func.coalesce(func.sum(Chat.version), 0),
+                func.coalesce(func.max(Chat.id), 0),
+            ).where(Chat.id.in_(open_chats))
+        )
+    ).one()
+    seats = await session.scalar(
+        select(func.count(Participant.id)).where(
+            Participant.chat_id.in_(open_chats), Participant.left_at.is_(None)
+        )
+    )
+    labels = await session.scalar(
+        select(func.count(ChatTag.id)).where(ChatTag.chat_id.in_(open_chats))
+    )
+    return (*row, seats, labels)
 
-    async def console_user(self, agent_id: int) -> ConsoleUser | None:
-        """The supervisor behind a session, with their departments as of now."""
-        async with self._sessions() as session:
-            agent = await session.get(Agent, agent_id)
-            if agent is None:
-                return None
-            rows = await session.execute(
-                select(Department.id, Department.key, Department.name)
-                .join(Supervisor, Supervisor.department_id == Department.id)
-                .where(Supervisor.agent_id == agent_id)
-                .order_by(Department.name)
-            )
-            return ConsoleUser(agent.id, agent.name, tuple(ConsoleDepartment(*row) for row in rows))
 
-    async def console_supervisors(self) -> list[tuple[int, str]]:
-        """Every supervisor (id, name): the local-mode sign-in page lists them."""
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(Agent.id, Agent.name)
-                .where(exists().where(Supervisor.agent_id == Agent.id))
-                .order_by(Agent.name)
-            )
-            return [(agent_id, name) for agent_id, name in rows]
+async def department_chat(tx: Unit, department_id: int, ref: str) -> int | None:
+    """The row id of a chat of this department named by its reference, else None
+    (another department's chat and an unknown one look the same)."""
+    return await tx.session.scalar(
+        select(Chat.id).where(Chat.public_id == ref, Chat.department_id == department_id)
+    )
 
-    async def live_chats(self, department_id: int) -> list[LiveChat]:
-        """The department's waiting and active chats, oldest first."""
-        owner = Agent.__table__.alias("owner")
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        Chat.id,
-                        Chat.public_id,
-                        Chat.state,
-                        Customer.name,
-                        Customer.channel_id,
-                        Chat.created_at,
-                        Chat.accepted_at,
-                        owner.c.name,
-                        Chat.thread_id,
-                    )
-                    .join(Customer, Customer.id == Chat.customer_id)
-                    .outerjoin(owner, owner.c.id == Chat.owner_id)
-                    .where(Chat.department_id == department_id, Chat.state != ChatState.CLOSED)
-                    .order_by(Chat.id)
-                    .limit(500)
-                )
-            ).all()
-            people, tags = await chat_labels(session, [row[0] for row in rows])
-        return [
-            LiveChat(
-                ref=row[1],
-                state=row[2],
-                customer=row[3],
-                channel=row[4],
-                created_at=row[5],
-                accepted_at=row[6],
-                owner=row[7],
-                participants=tuple(people[row[0]]),
-                tags=tuple(tags[row[0]]),
-                thread_id=row[8],
-            )
-            for row in rows
-        ]
 
-    async def live_fingerprint(self, department_id: int) -> tuple[Any, ...]:
-        """A cheap summary that changes whenever the live list would: polled by every
-        replica's event streams instead of an in-process signal (replicas share no memory).
-        Tags and participants count too, as the page shows them."""
-        async with self._sessions() as session:
-            open_chats = select(Chat.id).where(
-                Chat.department_id == department_id, Chat.state != ChatState.CLOSED
+async def room_department(tx: Unit, channel_id: str) -> ConsoleDepartment | None:
+    """The department whose room is this channel (``@Bot report`` reads its figures)."""
+    row = (
+        await tx.session.execute(
+            select(Department.id, Department.key, Department.name).where(
+                Department.channel_id == channel_id
             )
-            row = (
-                await session.execute(
-                    select(
-                        func.count(Chat.id),
-                        func.coalesce(func.sum(Chat.version), 0),
-                        func.coalesce(func.max(Chat.id), 0),
-                    ).where(Chat.id.in_(open_chats))
-                )
-            ).one()
-            seats = await session.scalar(
-                select(func.count(Participant.id)).where(
-                    Participant.chat_id.in_(open_chats), Participant.left_at.is_(None)
-                )
-            )
-            labels = await session.scalar(
-                select(func.count(ChatTag.id)).where(ChatTag.chat_id.in_(open_chats))
-            )
-        return (*row, seats, labels)
-
-    async def department_chat(self, department_id: int, ref: str) -> int | None:
-        """The row id of a chat of this department named by its reference, else None
-        (another department's chat and an unknown one look the same)."""
-        async with self._sessions() as session:
-            return await session.scalar(
-                select(Chat.id).where(Chat.public_id == ref, Chat.department_id == department_id)
-            )
-
-    async def room_department(self, channel_id: str) -> ConsoleDepartment | None:
-        """The department whose room is this channel (``@Bot report`` reads its figures)."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Department.id, Department.key, Department.name).where(
-                        Department.channel_id == channel_id
-                    )
-                )
-            ).one_or_none()
-        return ConsoleDepartment(*row) if row is not None else None
+        )
+    ).one_or_none()
+    return ConsoleDepartment(*row) if row is not None else None

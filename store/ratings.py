@@ -7,16 +7,15 @@ it is closed within the rating window and nothing newer is open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 
 from store.console_models import Rating
-from store.core import ChatView, Duplicate, StoreCore
 from store.models import Chat, ChatState, Customer, MessageKind
-from store.outbox import Outgoing
+from store.unit import Unit
+from store.views import ChatView, chat_view
 
 
 @dataclass(frozen=True)
@@ -50,84 +49,77 @@ class NoPendingRating:
     """A typed choice with no chat waiting for a rating: it is an ordinary message."""
 
 
-RatingOutcome = Rated | RatingRefused | NoPendingRating | Duplicate
-RatingCompose = Callable[[Rated | RatingRefused], list[Outgoing]]
+@dataclass(frozen=True)
+class RatingTarget:
+    """The chat a rating is for (``chat_id`` None: no such chat of this customer)."""
+
+    chat_id: int | None
+    state: ChatState | None
+    closed_at: datetime | None
+    customer: str
 
 
-class Ratings(StoreCore):
-    async def rate_chat(
-        self,
-        turn: RatingTurn,
-        window: timedelta,
-        dedupe_keys: Sequence[str],
-        compose: RatingCompose,
-    ) -> RatingOutcome:
-        async with self._transaction() as session:
-            now = self.clock()
-            customer = await session.scalar(
-                select(Customer).where(
-                    Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
-                )
+async def check_rating(
+    tx: Unit, turn: RatingTurn, window: timedelta
+) -> RatingTarget | NoPendingRating:
+    """Which chat the answer rates: the one the card names, or (typed) the customer's
+    last chat closed within the window with nothing newer open."""
+    session = tx.session
+    customer = await session.scalar(
+        select(Customer).where(
+            Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
+        )
+    )
+    chat: Chat | None = None
+    if customer is not None and turn.ref is not None:
+        chat = await session.scalar(
+            select(Chat).where(Chat.public_id == turn.ref, Chat.customer_id == customer.id)
+        )
+    elif customer is not None:
+        still_open = exists().where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
+        # Rated or not: a typed repeat is thanked like a pressed one.
+        chat = await session.scalar(
+            select(Chat)
+            .where(
+                Chat.customer_id == customer.id,
+                Chat.state == ChatState.CLOSED,
+                Chat.closed_at >= tx.now - window,
+                ~still_open,
             )
-            chat: Chat | None = None
-            if customer is not None and turn.ref is not None:
-                chat = await session.scalar(
-                    select(Chat).where(Chat.public_id == turn.ref, Chat.customer_id == customer.id)
-                )
-            elif customer is not None:
-                still_open = exists().where(
-                    Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED
-                )
-                # Rated or not: a typed repeat is thanked like a pressed one.
-                chat = await session.scalar(
-                    select(Chat)
-                    .where(
-                        Chat.customer_id == customer.id,
-                        Chat.state == ChatState.CLOSED,
-                        Chat.closed_at >= now - window,
-                        ~still_open,
-                    )
-                    .order_by(Chat.closed_at.desc(), Chat.id.desc())
-                    .limit(1)
-                )
-            if chat is None and turn.ref is None:
-                # Nothing written: the intake handles it as a message, with the same keys.
-                return NoPendingRating()
-            if not await self._first_time(session, dedupe_keys):
-                return Duplicate()
-            outcome: Rated | RatingRefused
-            if chat is None or chat.state != ChatState.CLOSED or chat.closed_at is None:
-                outcome = RatingRefused("unknown")
-            elif chat.closed_at < now - window:
-                outcome = RatingRefused("late")
-            elif not await self._insert_ignore(
-                session,
-                Rating,
-                {
-                    "chat_id": chat.id,
-                    "score": turn.score,
-                    "comment": turn.comment,
-                    "created_at": now,
-                },
-            ):
-                outcome = RatingRefused("already")
-            else:
-                assert customer is not None
-                self._note(
-                    session, chat.id, MessageKind.ACTIVITY, customer.name, f"rated_{turn.score}"
-                )
-                if turn.comment:
-                    self._note(session, chat.id, MessageKind.INCOMING, customer.name, turn.comment)
-                outcome = Rated(await self._view(session, chat.id), turn.score, turn.comment)
-            self._enqueue(session, compose(outcome), now)
-            return outcome
+            .order_by(Chat.closed_at.desc(), Chat.id.desc())
+            .limit(1)
+        )
+    if chat is None and turn.ref is None:
+        # Nothing to rate: the intake handles it as a message, with the same keys.
+        return NoPendingRating()
+    return RatingTarget(
+        chat.id if chat else None,
+        chat.state if chat else None,
+        chat.closed_at if chat else None,
+        customer.name if customer else "",
+    )
 
-    async def rating_of(self, chat_id: int) -> tuple[int, str | None] | None:
-        """A chat's rating and comment (the transcript in the console shows it)."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Rating.score, Rating.comment).where(Rating.chat_id == chat_id)
-                )
-            ).one_or_none()
-        return (row.score, row.comment) if row is not None else None
+
+async def do_rate_chat(
+    tx: Unit, target: RatingTarget, turn: RatingTurn, window: timedelta
+) -> Rated | RatingRefused:
+    """Keep the rating: once per chat (the unique chat id decides), within the window."""
+    if target.chat_id is None or target.state != ChatState.CLOSED or target.closed_at is None:
+        return RatingRefused("unknown")
+    if target.closed_at < tx.now - window:
+        return RatingRefused("late")
+    stored = await tx.insert_ignore(
+        Rating,
+        {
+            "chat_id": target.chat_id,
+            "score": turn.score,
+            "comment": turn.comment,
+            "created_at": tx.now,
+        },
+    )
+    if not stored:
+        return RatingRefused("already")
+    tx.note(target.chat_id, MessageKind.ACTIVITY, target.customer, f"rated_{turn.score}")
+    if turn.comment:
+        tx.note(target.chat_id, MessageKind.INCOMING, target.customer, turn.comment)
+    return Rated(await chat_view(tx.session, target.chat_id), turn.score, turn.comment)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot import keys
 from dialogs.i18n import Texts
+from store import console
 from store.console import ConsoleDepartment, ConsoleUser
 from web.console.auth import COOKIE
 
@@ -40,7 +41,10 @@ def page(request: web.Request, template: str, status: int = 200, **values: Any) 
 async def signed_in(request: web.Request) -> ConsoleUser:
     """The supervisor of this request's session; without one, off to the sign-in help."""
     agent_id = request.app[keys.CONSOLE_AUTH].agent_of(request.cookies.get(COOKIE))
-    user = await request.app[keys.STORE].console_user(agent_id) if agent_id else None
+    user = None
+    if agent_id:
+        async with request.app[keys.STORE].reading() as tx:
+            user = await console.console_user(tx, agent_id)
     if user is None:
         raise web.HTTPFound("/console/")
     return user

@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 
 from bot import keys
+from store import console
 from web.console import charts, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import page
@@ -45,7 +46,8 @@ async def redeem_link(request: web.Request) -> web.Response:
     """POST of a sign-in link: spend it and open the session, or refuse. Posted from
     another site (signing a victim in as someone else), it is refused before it is spent."""
     request.app[keys.CONSOLE_AUTH].check_origin(request)
-    agent_id = await request.app[keys.STORE].redeem_console_link(request.match_info["token"])
+    async with request.app[keys.STORE].unit() as tx:
+        agent_id = await console.redeem_console_link(tx, request.match_info["token"])
     if agent_id is None:
         return page(request, "message.html", status=403, message_key="console.link_invalid")
     response = web.HTTPFound("/console/live")
@@ -64,12 +66,15 @@ async def local_signin(request: web.Request) -> web.Response:
             agent_id = int(str(form.get("agent", "")))
         except ValueError:
             raise web.HTTPBadRequest(text="pick a supervisor") from None
-        if await request.app[keys.STORE].console_user(agent_id) is None:
+        async with request.app[keys.STORE].reading() as tx:
+            user = await console.console_user(tx, agent_id)
+        if user is None:
             raise web.HTTPBadRequest(text="pick a supervisor")
         response = web.HTTPFound("/console/live")
         request.app[keys.CONSOLE_AUTH].start(response, agent_id)
         raise response
-    supervisors = await request.app[keys.STORE].console_supervisors()
+    async with request.app[keys.STORE].reading() as tx:
+        supervisors = await console.console_supervisors(tx)
     return page(request, "signin_local.html", supervisors=supervisors)
 
 

@@ -21,7 +21,7 @@ from bot import keys
 from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
-from store import transcripts
+from store import console, transcripts
 from store.history import HistoryFilter
 from web.console.charts import bar_chart
 from web.console.common import page, scope, texts
@@ -75,7 +75,8 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def _live_values(request: web.Request, department_id: int) -> dict[str, Any]:
-    chats = await request.app[keys.STORE].live_chats(department_id)
+    async with request.app[keys.STORE].reading() as tx:
+        chats = await console.live_chats(tx, department_id)
     now = request.app[keys.STORE].clock()
     return {
         "chats": chats,
@@ -109,11 +110,13 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         while loop.time() < ends and not closing.is_set():
             if loop.time() - checked > RECHECK_SECONDS:
                 # Still their department? A supervisor removed meanwhile sees no more.
-                now_user = await store.console_user(user.agent_id)
+                async with store.reading() as tx:
+                    now_user = await console.console_user(tx, user.agent_id)
                 if now_user is None or department not in now_user.departments:
                     break
                 checked = loop.time()
-            mark = await store.live_fingerprint(department.id)
+            async with store.reading() as tx:
+                mark = await console.live_fingerprint(tx, department.id)
             if mark != last:
                 last = mark
                 html = aiohttp_jinja2.render_string(
@@ -212,9 +215,8 @@ async def history_csv(request: web.Request) -> web.Response:
 async def _chat_id(request: web.Request) -> tuple[Any, Any, int]:
 
     user, department = await scope(request)
-    chat_id = await request.app[keys.STORE].department_chat(
-        department.id, request.match_info["ref"]
-    )
+    async with request.app[keys.STORE].reading() as tx:
+        chat_id = await console.department_chat(tx, department.id, request.match_info["ref"])
     if chat_id is None:
         raise web.HTTPNotFound(text="no such chat in this department")
     return user, department, chat_id
