@@ -14,6 +14,7 @@ from cards.departments import (
     with_mentions,
     with_note,
 )
+from cards.markdown import message_text
 from cards.request import card_activity, format_duration
 from dialogs.activity import activity_keys, person_of, reference_of, thread_of
 from dialogs.chatcards import chat_card, chat_card_activity
@@ -123,9 +124,21 @@ def notify_unanswered(ctx: FlowContext, announced: Announced, now: datetime) -> 
     """A chat nobody accepted in time: its thread @mentions the online agents and the
     supervisors, and the customer hears their place. A held chat's card is posted now."""
     chat, audience = announced.chat, announced.audience
-    if chat.held:
-        return post_request(ctx, chat, audience, None)
     t = ctx.team_texts
+    if chat.held:
+        # What the customer wrote while the card waited follows it, as it would have.
+        name = message_text(chat.customer_name)
+        return [
+            *post_request(ctx, chat, audience, None),
+            *(
+                to_thread(
+                    chat.id,
+                    text_activity(t("agent.customer_says", name=name, text=message_text(line))),
+                    by="customer",
+                )
+                for line in announced.later_lines
+            ),
+        ]
     people = _unique(audience.online + audience.supervisors)
     waited = format_duration(now - chat.created_at, t)
     text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)

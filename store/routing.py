@@ -17,7 +17,16 @@ from store import people
 from store.audience import Audience, Choices, audience, departments
 from store.core import NoSuchChat, NotAllowed
 from store.intake import CustomerTurn, hold, new_chat, stored_customer
-from store.models import Agent, Chat, ChatState, Customer, Department, MessageKind, Supervisor
+from store.models import (
+    Agent,
+    Chat,
+    ChatState,
+    Customer,
+    Department,
+    Message,
+    MessageKind,
+    Supervisor,
+)
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
 
@@ -56,10 +65,12 @@ class MoveChecked:
 
 @dataclass(frozen=True)
 class Announced:
-    """A chat announced again (``chat.held``: a held chat whose card is posted now)."""
+    """A chat announced again (``chat.held``: a held chat whose card is posted now, and
+    ``later_lines`` what its customer wrote after the first line while it waited)."""
 
     chat: ChatView
     audience: Audience
+    later_lines: tuple[str, ...] = ()
 
 
 async def do_choose_department(
@@ -229,4 +240,13 @@ async def do_announce(tx: Unit, chat_id: int, held: bool) -> Announced | None:
     if result.rowcount != 1:
         return None
     view = replace(await chat_view(tx.session, chat_id), held=held)
-    return Announced(view, await audience(tx.session, chat_id))
+    later: tuple[str, ...] = ()
+    if held:
+        lines = await tx.session.scalars(
+            select(Message.text)
+            .where(Message.chat_id == chat_id, Message.kind == MessageKind.INCOMING)
+            .order_by(Message.id)
+            .offset(1)
+        )
+        later = tuple(lines)
+    return Announced(view, await audience(tx.session, chat_id), later)

@@ -321,8 +321,19 @@ async def test_a_flood_of_new_chats_is_kept_answered_and_reaches_the_room_at_the
         assert "Many customers are writing" in bridge.connector.texts(f"conv-flood-{n}")[-1]
     count = await rows(bridge, select(func.count(Chat.id)))
     assert count[0][0] == 5  # every message kept, in its chat
+    # A held chat has no thread yet: what its customer adds waits for the card.
+    later = act.webchat_message(bridge.service_url, "flood-2", "Still there?", locale="en")
+    assert (await bridge.post(later)).status == 201
+    await bridge.settled()
+    assert await rows(bridge, select(OutboxItem.state).where(OutboxItem.state == "failed")) == []
     clock.advance(61)
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) == 4)
+    released = next(
+        c for c in bridge.connector.created() if "Help 2" in card_text(c.body["activity"])
+    )
+    await bridge.connector.wait_for(
+        lambda: any("Still there?" in t for t in bridge.connector.texts(released.conversation_id))
+    )
     clock.advance(60)
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) == 5)
     await bridge.settled()
