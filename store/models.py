@@ -28,6 +28,28 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from store.vocabulary import (
+    Availability,
+    ChatState,
+    DeliveryState,
+    MessageKind,
+    OfferKind,
+    OfferState,
+    ParticipantRole,
+)
+
+# The states the tables store are the vocabulary's words (imported here for the columns
+# and for the modules that read them with the tables).
+__all__ = [
+    "Availability",
+    "ChatState",
+    "DeliveryState",
+    "MessageKind",
+    "OfferKind",
+    "OfferState",
+    "ParticipantRole",
+]
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A datetime that always comes back timezone-aware in UTC.
@@ -58,57 +80,6 @@ def new_chat_ref() -> str:
     """A chat's public reference: random, so cards and links never reveal or invite
     guessing of row ids (16 bytes of randomness, URL-safe)."""
     return secrets.token_urlsafe(16)
-
-
-class ChatState(enum.StrEnum):
-    WAITING = "waiting"
-    ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class MessageKind(enum.StrEnum):
-    """What a transcript line is (Chatwoot's incoming/outgoing/activity, plus notes)."""
-
-    INCOMING = "incoming"
-    OUTGOING = "outgoing"
-    NOTE = "note"
-    ACTIVITY = "activity"
-    BOT = "bot"  # what the bridge itself told the customer (acknowledgements, who joined)
-
-
-class ParticipantRole(enum.StrEnum):
-    OWNER = "owner"
-    INVITED = "invited"
-    SUPERVISOR = "supervisor"
-
-
-class Availability(enum.StrEnum):
-    """An agent's presence as they set it; only ``online`` agents are offered chats."""
-
-    ONLINE = "online"
-    AWAY = "away"
-    OFFLINE = "offline"
-
-
-class OfferKind(enum.StrEnum):
-    """An agent asking a colleague into a chat: to help (invite) or to own it (transfer)."""
-
-    INVITE = "invite"
-    TRANSFER = "transfer"
-
-
-class OfferState(enum.StrEnum):
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
-
-
-class DeliveryState(enum.StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 class Base(AsyncAttrs, DeclarativeBase):

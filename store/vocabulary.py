@@ -1,4 +1,5 @@
-"""The store's words: why a change was refused and what happened to a chat, said once.
+"""The store's words, said once: the states its tables keep, why a change was refused and
+what happened to a chat.
 
 Before, "not a room" was said three ways and ``NotSupervisor`` existed twice; a dialog
 matching on the wrong one silently fell through. A refusal is now one outcome type with
@@ -8,10 +9,70 @@ one reason from one enum, and the reasons are plain strings so they travel as JS
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from store.views import ChatView
+if TYPE_CHECKING:
+    from store.views import ChatView
+
+
+# -- states the tables keep -------------------------------------------------------------
+
+
+class ChatState(enum.StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class MessageKind(enum.StrEnum):
+    """What a transcript line is (Chatwoot's incoming/outgoing/activity, plus notes)."""
+
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    NOTE = "note"
+    ACTIVITY = "activity"
+    BOT = "bot"  # what the bridge itself told the customer (acknowledgements, who joined)
+
+
+class ParticipantRole(enum.StrEnum):
+    OWNER = "owner"
+    INVITED = "invited"
+    SUPERVISOR = "supervisor"
+
+
+class Availability(enum.StrEnum):
+    """An agent's presence as they set it; only ``online`` agents are offered chats."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class OfferKind(enum.StrEnum):
+    """An agent asking a colleague into a chat: to help (invite) or to own it (transfer)."""
+
+    INVITE = "invite"
+    TRANSFER = "transfer"
+
+
+class OfferState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+# -- outcomes and events ----------------------------------------------------------------
 
 
 class Refusal(StrEnum):
