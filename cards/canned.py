@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.request import SCHEMA_VERSION, TextLookup
+from cards.envelope import adaptive_card
+from cards.request import TextLookup
 from store.canned import Canned
 
 THUMBNAIL_CONTENT_TYPE = "application/vnd.microsoft.card.thumbnail"
@@ -44,12 +45,7 @@ def canned_list_card(title: str, answers: tuple[Canned, ...], t: TextLookup) -> 
                 "wrap": True,
             }
         )
-    return {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-    }
+    return adaptive_card(body)
 
 
 def extension_result(answers: list[tuple[Canned, str]]) -> dict[str, Any]:

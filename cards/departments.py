@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from cards.actions import card_data
-from cards.request import SCHEMA_VERSION, TextLookup, attachment
+from cards.envelope import adaptive_card
+from cards.request import TextLookup, attachment
 from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
@@ -16,13 +17,7 @@ SET_AVAILABILITY = "availability"
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-        "actions": actions,
-    }
+    return adaptive_card(body, actions)
 
 
 # Channels that show suggested actions (quick replies under the message): there the

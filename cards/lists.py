@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from cards.envelope import adaptive_card
 from cards.markdown import card_text
-from cards.request import SCHEMA_VERSION, TextLookup, format_duration, language_of
+from cards.request import TextLookup, format_duration, language_of
 from cards.times import ago
 from store.lists import ChatList, ListedChat
 from store.models import ChatState
@@ -78,9 +79,4 @@ def chat_list_card(
     body += [{"type": "TextBlock", "text": line, "wrap": True} for line in lines]
     if listing.more:
         body.append({"type": "TextBlock", "text": t("list.more"), "isSubtle": True, "wrap": True})
-    return {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-    }
+    return adaptive_card(body)

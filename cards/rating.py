@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.request import SCHEMA_VERSION, TextLookup, attachment
+from cards.envelope import adaptive_card
+from cards.request import TextLookup, attachment
 
 RATE = "rate"
 SCORES = (1, 2, 3, 4, 5)
@@ -14,11 +15,8 @@ SCORES = (1, 2, 3, 4, 5)
 def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
     """The question as one message: the card (``Action.Submit``: Web Chat and Teams
     personal chats send it back as a message with ``value``) and suggested actions."""
-    card = {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": [
+    card = adaptive_card(
+        [
             {"type": "TextBlock", "text": t("csat.question"), "wrap": True},
             {
                 "type": "Input.Text",
@@ -28,7 +26,7 @@ def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
                 "maxLength": 1000,
             },
         ],
-        "actions": [
+        [
             {
                 "type": "Action.Submit",
                 "title": t(f"csat.choice_{score}"),
@@ -36,7 +34,7 @@ def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
             }
             for score in SCORES
         ],
-    }
+    )
     return {
         "type": "message",
         "text": t("csat.question"),

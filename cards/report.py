@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.request import SCHEMA_VERSION, TextLookup
+from cards.envelope import adaptive_card
+from cards.request import TextLookup
 from store.reports import Report
 
 
@@ -77,10 +78,4 @@ def report_card(
                 ],
             }
         )
-    return {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-        "actions": [{"type": "Action.OpenUrl", "title": t("report.open"), "url": url}],
-    }
+    return adaptive_card(body, [{"type": "Action.OpenUrl", "title": t("report.open"), "url": url}])

@@ -26,6 +26,7 @@ from cards.actions import (
     TRANSFER,
     action_data,
 )
+from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.tags import tag_section
 from cards.times import duration
@@ -33,7 +34,6 @@ from store.core import ChatView
 from store.models import ChatState, ParticipantRole
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-SCHEMA_VERSION = "1.5"
 PRIMARY_ACTIONS = 3  # what a phone shows side by side without cutting a label
 REFRESH_USERS = 60  # Teams refreshes the card for at most this many users
 EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
@@ -298,14 +298,7 @@ def request_card(
         tag_body, tag_actions = tag_section(chat, t)
         body += tag_body
         actions += [secondary(a) for a in tag_actions]
-    card: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-    }
-    if actions:
-        card["actions"] = actions
+    card = adaptive_card(body, actions)
     users = viewers(chat)
     if chat.state != ChatState.CLOSED and users:
         card["refresh"] = {

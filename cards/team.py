@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from cards.actions import AGENT_INPUT, DECLINE, JOIN, REFRESH, TAKE, action_data
+from cards.envelope import adaptive_card
 from cards.markdown import card_text
-from cards.request import SCHEMA_VERSION, TextLookup, button
+from cards.request import TextLookup, button
 from store.models import OfferKind, OfferState
 from store.offers import OfferView
 from store.views import ChatView, Person
@@ -15,15 +16,7 @@ from store.views import ChatView, Person
 def _card(
     body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    card: dict[str, Any] = {
-        "type": "AdaptiveCard",
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "version": SCHEMA_VERSION,
-        "body": body,
-    }
-    if actions:
-        card["actions"] = actions
-    return card
+    return adaptive_card(body, actions)
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
