@@ -7,6 +7,7 @@ from store.chats import ChatLifecycle
 from store.console import Console
 from store.console_settings import ConsoleSettings
 from store.departments import DepartmentSettings
+from store.dispatch import Dispatch
 from store.front import FrontDoor
 from store.history import History
 from store.presence import PresenceSync
@@ -24,6 +25,7 @@ class Store(
     Console,
     ConsoleSettings,
     DepartmentSettings,
+    Dispatch,
     FrontDoor,
     History,
     PresenceSync,

@@ -1,0 +1,99 @@
+"""The hand-over: what a unit of work queued, leased (and its budgets claimed) before commit.
+
+The dispatcher would otherwise spend a transaction to lease each row it was told about,
+and another to claim the row's send budgets; both are a statement or two inside the
+transaction that wrote the row, which holds what they need already.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import outbox, pacing
+from store.models import OutboxItem
+
+
+class SendBudgets(Protocol):
+    """The dispatcher's send budgets as the store needs them to claim a slot for a send in
+    the transaction that leases it (see :func:`hand_over`)."""
+
+    headroom: float
+
+    def now(self) -> float:
+        """The pacing clock (epoch seconds), the one the dispatcher's own claims use."""
+        ...
+
+    def claim_for(self, item: OutboxItem) -> pacing.Claim | None:
+        """The budgets ``item``'s send spends from, if known without a query (else None:
+        the dispatcher claims before the send, as for any row it leases itself)."""
+        ...
+
+
+class DeliveryHook(Protocol):
+    """The dispatcher as the store sees it: who leases, for how long, its budgets (None:
+    unpaced) and the hand-over."""
+
+    owner: str
+    lease: timedelta
+
+    @property
+    def budgets(self) -> SendBudgets | None: ...
+
+    def committed(self, handover: Handover) -> None: ...
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a unit of work queued, as the dispatcher takes it over after the commit.
+
+    ``leased``: the heads of the lanes it wrote to that were free, leased to the
+    dispatcher; ``unleased``: lanes with rows behind a head that is busy; ``claimed``:
+    leased heads whose budgets were claimed in the same transaction (id -> when, on the
+    pacing clock), so their sends go without a transaction of their own.
+    """
+
+    leased: list[OutboxItem]
+    unleased: set[str]
+    claimed: dict[int, float] = field(default_factory=dict)
+
+
+async def hand_over(
+    session: AsyncSession, added: list[OutboxItem], hook: DeliveryHook, now: datetime
+) -> Handover:
+    """Lease the head of each lane the unit wrote to (flushed rows), and claim their sends'
+    budgets, all in the unit's own transaction.
+
+    A customer's line at a normal pace then costs no transaction beyond the one that
+    stored it: the dispatcher finds its head leased and its budget spent, and sends. A
+    head whose budget is short (or unknown here) is claimed by the dispatcher before its
+    send, which waits for the room. Budgets are locked last and in key order, after
+    every other row the unit touched, so units and claims cannot deadlock.
+    """
+    leased: list[OutboxItem] = []
+    for lane in sorted({row.lane for row in added}):
+        item = await outbox.lease_head(session, lane, hook.owner, now, hook.lease)
+        if item is not None:
+            leased.append(item)
+    taken = {item.id for item in leased}
+    unleased = {row.lane for row in added if row.id not in taken}
+    return Handover(leased, unleased, await claim_budgets(session, leased, hook.budgets))
+
+
+async def claim_budgets(
+    session: AsyncSession, items: list[OutboxItem], budgets: SendBudgets | None
+) -> dict[int, float]:
+    """Claim the budgets of these leased sends together; returns those that got their slot
+    (id -> when). A send that must wait records nothing here."""
+    if budgets is None:
+        return {}
+    wanted = [(item.id, budgets.claim_for(item)) for item in items]
+    known = [(item_id, claim) for item_id, claim in wanted if claim is not None]
+    if not known:
+        return {}
+    at = budgets.now()
+    waits = await pacing.claim(session, [claim for _, claim in known], at, budgets.headroom)
+    return {item_id: at for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0}
