@@ -75,8 +75,8 @@ class Dispatcher:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handoff: dict[str, OutboxItem] = {}
-        # Heads whose budgets were claimed with their lease (id -> when, pacing clock).
-        self._claimed: dict[int, float] = {}
+        # Heads whose budgets were claimed with their lease.
+        self._claimed: set[int] = set()
         self._marks = Marks(store, self.owner)
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
@@ -210,7 +210,7 @@ class Dispatcher:
         """The head a commit leased for this lane, if its lease is still good for a send."""
         item = self._handoff.pop(lane, None)
         if item is not None and self._usable(item) is None:
-            self._claimed.pop(item.id, None)
+            self._claimed.discard(item.id)
             return None
         return item
 
@@ -224,11 +224,11 @@ class Dispatcher:
             return await self._store.lease_run(
                 lane, self.owner, self.lease, room=room, limit=limit, only=only
             )
-        run, claimed_at = await self._store.lease_paced(
+        run, claimed = await self._store.lease_paced(
             lane, self.owner, self.lease, self._pacer, room=room, limit=limit, only=only
         )
-        if run and claimed_at is not None:
-            self._claimed[run[0].id] = claimed_at
+        if claimed:
+            self._claimed.add(run[0].id)
         return run
 
     async def _paced(self, run: list[OutboxItem]) -> list[OutboxItem]:
@@ -241,8 +241,8 @@ class Dispatcher:
         if self._pacer is None:
             return run
         head = run[0]
-        claimed_at = self._claimed.pop(head.id, None)
-        if claimed_at is not None and self._pacer.fresh(claimed_at):
+        if head.id in self._claimed:
+            self._claimed.discard(head.id)
             return run  # claimed with its lease: the usual case at a normal pace
         target = await self._threads.target(head)
         if target is None:

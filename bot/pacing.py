@@ -41,15 +41,12 @@ class PaceLimits:
     """Teams' documented limits, from the settings: per conversation (a reply thread, a
     chat, a channel's root), optionally per channel for all of its threads together, and
     per app in a tenant. ``headroom`` is the share of each window kept for customers'
-    words when a budget is short (card updates and notices do not take it); ``margin``
-    how much later than its claim a send may start and still count as claimed then (the
-    thread windows are widened by as much)."""
+    words when a budget is short (card updates and notices do not take it)."""
 
     thread: Limits
     tenant: Limits
     per_channel: bool
     headroom: float
-    margin: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PaceLimits | None:
@@ -62,7 +59,6 @@ class PaceLimits:
             tenant=Limits.parse(settings.pace_tenant_limits),
             per_channel=settings.pace_per_channel,
             headroom=settings.pace_headroom,
-            margin=settings.pace_margin,
         )
 
     def budgets(self, reference: dict[str, Any]) -> tuple[tuple[str, Limits], ...]:
@@ -111,11 +107,6 @@ class Pacer:
 
     def now(self) -> float:
         return self._clock()
-
-    def fresh(self, claimed_at: float) -> bool:
-        """Whether a send claimed at ``claimed_at`` still counts as claimed if it starts
-        now (a hand-over that waited, say behind a retry, claims again)."""
-        return self._clock() - claimed_at <= self.limits.margin
 
     def claim(self, reference: dict[str, Any], item: OutboxItem) -> Claim:
         """The claim of ``item``'s send to ``reference``: card updates, notices and typing

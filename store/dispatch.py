@@ -108,16 +108,16 @@ class Dispatch(StoreCore):
         room: int,
         limit: int,
         only: Collection[int] | None = None,
-    ) -> tuple[list[OutboxItem], float | None]:
+    ) -> tuple[list[OutboxItem], bool]:
         """:meth:`lease_run`, and the run's budgets claimed in the same transaction: the
-        run and when its slot was taken (None: not taken, the dispatcher claims and
-        waits), so a lane that is backed up costs one transaction per post, not two."""
+        run and whether it got its slot (if not, the dispatcher claims and waits), so a
+        lane that is backed up costs one transaction per post, not two."""
         async with self._write() as session:
             run = await outbox.lease_run(
                 session, lane, owner, self.clock(), lease, room=room, limit=limit, only=only
             )
             claimed = await claim_budgets(session, run[:1], budgets)
-            return run, claimed.get(run[0].id) if run else None
+            return run, bool(run) and run[0].id in claimed
 
     async def lease_more(
         self, last: OutboxItem, owner: str, lease: timedelta, *, room: int, limit: int

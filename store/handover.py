@@ -7,7 +7,7 @@ transaction that wrote the row, which holds what they need already.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -52,13 +52,17 @@ class Handover:
 
     ``leased``: the heads of the lanes it wrote to that were free, leased to the
     dispatcher; ``unleased``: lanes with rows behind a head that is busy; ``claimed``:
-    leased heads whose budgets were claimed in the same transaction (id -> when, on the
-    pacing clock), so their sends go without a transaction of their own.
+    leased heads whose budgets were claimed in the same transaction, so their sends go
+    without a transaction of their own.
+
+    A claimed send goes as soon as the dispatcher's task runs, as one it claims itself
+    does: a head is leased here only when it is due, so nothing it waits for (a retry,
+    a budget) lies between its claim and its send.
     """
 
     leased: list[OutboxItem]
     unleased: set[str]
-    claimed: dict[int, float] = field(default_factory=dict)
+    claimed: frozenset[int] = frozenset()
 
 
 async def hand_over(
@@ -85,15 +89,16 @@ async def hand_over(
 
 async def claim_budgets(
     session: AsyncSession, items: list[OutboxItem], budgets: SendBudgets | None
-) -> dict[int, float]:
-    """Claim the budgets of these leased sends together; returns those that got their slot
-    (id -> when). A send that must wait records nothing here."""
+) -> frozenset[int]:
+    """Claim the budgets of these leased sends together; returns the ids of those that got
+    their slot. A send that must wait records nothing here."""
     if budgets is None:
-        return {}
+        return frozenset()
     wanted = [(item.id, budgets.claim_for(item)) for item in items]
     known = [(item_id, claim) for item_id, claim in wanted if claim is not None]
     if not known:
-        return {}
-    at = budgets.now()
-    waits = await pacing.claim(session, [claim for _, claim in known], at, budgets.headroom)
-    return {item_id: at for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0}
+        return frozenset()
+    waits = await pacing.claim(
+        session, [claim for _, claim in known], budgets.now(), budgets.headroom
+    )
+    return frozenset(item_id for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0)
