@@ -73,9 +73,8 @@ async def hand_over(
 
     A customer's line at a normal pace then costs no transaction beyond the one that
     stored it: the dispatcher finds its head leased and its budget spent, and sends. A
-    head whose budget is short (or unknown here) is claimed by the dispatcher before its
-    send, which waits for the room. Budgets are locked last and in key order, after
-    every other row the unit touched, so units and claims cannot deadlock.
+    head whose budget is short, busy or unknown here is claimed by the dispatcher before
+    its send, which waits for the room. Budgets are locked last, never waited for.
     """
     leased: list[OutboxItem] = []
     for lane in sorted({row.lane for row in added}):
@@ -90,15 +89,18 @@ async def hand_over(
 async def claim_budgets(
     session: AsyncSession, items: list[OutboxItem], budgets: SendBudgets | None
 ) -> frozenset[int]:
-    """Claim the budgets of these leased sends together; returns the ids of those that got
-    their slot. A send that must wait records nothing here."""
+    """Claim the budgets of these leased sends together, if their rows are free; returns the
+    ids of those that got their slot. A send that must wait records nothing here, nor
+    does one whose budget another transaction holds (``pacing.claim_if_free``)."""
     if budgets is None:
         return frozenset()
     wanted = [(item.id, budgets.claim_for(item)) for item in items]
     known = [(item_id, claim) for item_id, claim in wanted if claim is not None]
     if not known:
         return frozenset()
-    waits = await pacing.claim(
+    waits = await pacing.claim_if_free(
         session, [claim for _, claim in known], budgets.now(), budgets.headroom
     )
+    if waits is None:
+        return frozenset()
     return frozenset(item_id for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0)
