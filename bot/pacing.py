@@ -13,6 +13,7 @@ moment in one transaction, the way delivery marks are grouped.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from bot.threads import Threads
 from store.models import OutboxItem
 from store.outbox import author
 from store.pacing import Claim, Limits
+
+log = logging.getLogger(__name__)
 
 DELIVERY_KEY = "bridgeDeliveryId"
 # Every row a coalesced post carries, so each line's repeat is recognisable on its own.
@@ -116,8 +119,15 @@ class Pacer:
         return Claim(self.limits.budgets(reference), low=low)
 
     def claim_for(self, item: OutboxItem) -> Claim | None:
-        target = self._threads.known_target(item)
-        return self.claim(target, item) if target is not None else None
+        """The claim of a row being handed over, if its thread is known here (else None,
+        and the dispatcher claims); it runs inside a unit of work, which a bad payload
+        must not fail: the budgets are advice."""
+        try:
+            target = self._threads.known_target(item)
+            return self.claim(target, item) if target is not None else None
+        except Exception:
+            log.exception("no claim for outbox item %s; the dispatcher will claim", item.id)
+            return None
 
     async def wait(self, claim: Claim) -> float:
         """0: the send is counted, go now; else the seconds to wait before asking again."""
