@@ -4,10 +4,11 @@ Teams answers 429 above its limits (per thread, per app in a tenant); learning t
 the 429s costs a failed call, a back-off and the order of everything behind it. The
 dispatcher asks first: each send claims a slot in every budget it spends from, decided
 in the database (``store.pacing``) so that replicas share the budgets, and waits when
-there is none. A send the store hands over is claimed in the transaction that queued it
-(``store.handover``, through :meth:`Pacer.claim_for`), so at a normal pace pacing costs
-two statements in a transaction that runs anyway; the others claim here, those of one
-moment in one transaction, the way delivery marks are grouped.
+there is none. On SQLite a send the store hands over is claimed in the transaction that
+queued it (``store.handover``, through :meth:`Pacer.claim_for`), so at a normal pace
+pacing costs two statements in a transaction that runs anyway; the others (every send,
+on PostgreSQL) claim here, those of one moment in one transaction, the way delivery
+marks are grouped.
 """
 
 from __future__ import annotations

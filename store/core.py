@@ -217,9 +217,9 @@ class StoreCore:
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work; what it queued is leased in it and handed over after commit.
 
-        Leasing the head of each lane it wrote to (and claiming its send's budgets) inside
-        the same transaction saves the dispatcher a transaction or two per message; a
-        lane whose head is someone else's is left to them (``store.handover``).
+        Leasing the head of each lane it wrote to (on SQLite, claiming its send's budgets
+        too) inside the same transaction saves the dispatcher a transaction or two per
+        message; a lane whose head is someone else's is left to them (``store.handover``).
         """
         added: list[OutboxItem] = []
         handover: Handover | None = None

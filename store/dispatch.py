@@ -1,7 +1,7 @@
 """Delivery's side of the store: what the dispatcher leases, claims, marks and reads.
 
 The hot path has no transaction of its own: a unit of work leases the heads it queued
-and claims their budgets (``store.handover``), and marks are grouped. What is here
+(and on SQLite claims their budgets: ``store.handover``), and marks are grouped. What is here
 serves the rest: lanes found by the sweep, backed-up lanes, retries, housekeeping.
 """
 
@@ -109,9 +109,9 @@ class Dispatch(StoreCore):
         limit: int,
         only: Collection[int] | None = None,
     ) -> tuple[list[OutboxItem], bool]:
-        """:meth:`lease_run`, and the run's budgets claimed in the same transaction: the
-        run and whether it got its slot (if not, the dispatcher claims and waits), so a
-        lane that is backed up costs one transaction per post, not two."""
+        """:meth:`lease_run`, and (on SQLite) the run's budgets claimed in the same
+        transaction: the run and whether it got its slot (if not, the dispatcher claims
+        and waits), so a lane that is backed up costs one transaction per post, not two."""
         async with self._write() as session:
             run = await outbox.lease_run(
                 session, lane, owner, self.clock(), lease, room=room, limit=limit, only=only

@@ -73,8 +73,9 @@ async def hand_over(
 
     A customer's line at a normal pace then costs no transaction beyond the one that
     stored it: the dispatcher finds its head leased and its budget spent, and sends. A
-    head whose budget is short, busy or unknown here is claimed by the dispatcher before
-    its send, which waits for the room. Budgets are locked last, never waited for.
+    head whose budget is short or unknown here (or any, on PostgreSQL: see
+    :func:`claim_budgets`) is claimed by the dispatcher before its send, which waits
+    for the room.
     """
     leased: list[OutboxItem] = []
     for lane in sorted({row.lane for row in added}):
@@ -89,18 +90,23 @@ async def hand_over(
 async def claim_budgets(
     session: AsyncSession, items: list[OutboxItem], budgets: SendBudgets | None
 ) -> frozenset[int]:
-    """Claim the budgets of these leased sends together, if their rows are free; returns the
-    ids of those that got their slot. A send that must wait records nothing here, nor
-    does one whose budget another transaction holds (``pacing.claim_if_free``)."""
-    if budgets is None:
+    """Claim the budgets of these leased sends together; returns the ids of those that got
+    their slot. A send that must wait records nothing here.
+
+    Only on SQLite: its single writer already serializes the transaction, so the claim
+    adds two statements and saves the claim's own transaction. On PostgreSQL the
+    tenant's row is in nearly every claim; units that lock it queue behind each other
+    until they commit (a convoy of seconds under load), and with ``SKIP LOCKED`` most of
+    them found it busy and the extra statement only delayed them (steady p99 measured
+    worse than with the dispatcher's grouped claim, which one task per replica runs).
+    """
+    if budgets is None or session.bind.dialect.name != "sqlite":
         return frozenset()
     wanted = [(item.id, budgets.claim_for(item)) for item in items]
     known = [(item_id, claim) for item_id, claim in wanted if claim is not None]
     if not known:
         return frozenset()
-    waits = await pacing.claim_if_free(
+    waits = await pacing.claim(
         session, [claim for _, claim in known], budgets.now(), budgets.headroom
     )
-    if waits is None:
-        return frozenset()
     return frozenset(item_id for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0)

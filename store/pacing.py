@@ -155,43 +155,7 @@ async def claim(
     keys = sorted({key for c in claims for key, _ in c.budgets})
     if not keys:
         return [0.0] * len(claims)
-    return await _decide(session, claims, await _locked(session, keys), now, headroom)
-
-
-async def claim_if_free(
-    session: AsyncSession, claims: Sequence[Claim], now: float, headroom: float
-) -> list[float] | None:
-    """:func:`claim`, in a transaction that has other work: None (nothing recorded) unless
-    every budget's row exists and nobody holds it.
-
-    A tenant's row is in nearly every claim; units of work that queued for it would
-    each hold their own rows while they wait (on PostgreSQL one convoy, measured at
-    seconds under load). Skipped here, the claim is left to the dispatcher, whose
-    claims of one moment share one transaction.
-    """
-    keys = sorted({key for c in claims for key, _ in c.budgets})
-    if not keys:
-        return [0.0] * len(claims)
-    query = (
-        select(PaceBudget.key, PaceBudget.stamps)
-        .where(PaceBudget.key.in_(keys))
-        .order_by(PaceBudget.key)
-        .with_for_update(skip_locked=True)
-    )
-    found = {key: json.loads(stamps) for key, stamps in (await session.execute(query)).all()}
-    if len(found) < len(keys):
-        return None
-    return await _decide(session, claims, found, now, headroom)
-
-
-async def _decide(
-    session: AsyncSession,
-    claims: Sequence[Claim],
-    stamps: dict[str, list[float]],
-    now: float,
-    headroom: float,
-) -> list[float]:
-    """The waits of ``claims`` on the locked budgets' ``stamps``; the taken slots saved."""
+    stamps = await _locked(session, keys)
     changed: set[str] = set()
     waits = [0.0] * len(claims)
     for index in sorted(range(len(claims)), key=lambda i: claims[i].low):

@@ -161,11 +161,11 @@ async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
 
 
 async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
-    start_bridge: BridgeFactory,
+    start_bridge: BridgeFactory, database_url: str
 ) -> None:
-    """The transaction that stores a customer's line also spends its budgets: the
-    dispatcher sends it without asking the database again (what kept the steady latency
-    as it was before pacing)."""
+    """On SQLite the transaction that stores a customer's line also spends its budgets:
+    the dispatcher sends it without asking the database again. On PostgreSQL it asks, in
+    claims grouped per moment (see ``store.handover.claim_budgets``)."""
     bridge = await start_bridge(**SETTINGS)
     chat, _ = await accepted_chat(bridge, "cust-steady")
     await bridge.settled()
@@ -187,7 +187,10 @@ async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
             timeout=10,
         )
     await bridge.settled()
-    assert asked == []
+    if database_url.startswith("sqlite"):
+        assert asked == []
+    else:
+        assert sum(asked) >= len(sent)
     async with bridge.app[keys.ENGINE].connect() as connection:
         spent = await connection.scalar(
             select(PaceBudget.stamps).where(PaceBudget.key == f"conv:{chat.thread}")
