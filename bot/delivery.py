@@ -94,9 +94,9 @@ class Dispatcher:
         return self._pacer
 
     def committed(self, handover: Handover) -> None:
-        """A transaction queued rows: send the heads it leased for us now (their budgets
-        claimed, most of the time), and look up lanes with rows it added behind a head
-        that was busy."""
+        """A transaction queued rows: send the heads it leased for us now (on SQLite their
+        budgets claimed, most of the time), and look up lanes with rows it added behind a
+        head that was busy."""
         if self._stopping.is_set():
             return
         for item in handover.leased:
@@ -216,8 +216,8 @@ class Dispatcher:
 
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
-        carry several (a failed post is repeated with the same rows); paced, its budgets
-        are claimed in the same transaction."""
+        carry several (a failed post is repeated with the same rows); paced, the store
+        claims its budgets in the same transaction where that is cheap (SQLite)."""
         limit = RUN_ROWS if self._coalesce_bytes else 1
         room, only = self._coalesce_bytes, self._repeats.get(lane)
         if self._pacer is None:
