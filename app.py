@@ -16,7 +16,7 @@ from yarl import URL
 
 from bot import keys, logs, operations
 from bot.bridge import Bridge
-from bot.delivery import Dispatcher, Handover
+from bot.delivery import CommitHook, Dispatcher
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
@@ -313,8 +313,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
     app[keys.METRICS] = Metrics()
     # The store's post-commit hook, made before the store and the dispatcher that both
-    # need it (see ``Handover``): each is then built complete, nothing is patched later.
-    handover = Handover(
+    # need it (see ``CommitHook``): each is then built complete, nothing is patched later.
+    hook = CommitHook(
         lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
     )
     policy = Policy(
@@ -341,7 +341,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             create_sessionmaker(engine),
             clock,
             policy=policy,
-            delivery=handover,
+            delivery=hook,
             serialize_writes=engine.dialect.name == "sqlite",
         )
         yield
@@ -393,7 +393,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         dispatcher = Dispatcher(
             app[keys.STORE],
             app[keys.CONNECTOR],
-            handover,
+            hook,
             sweep_interval=settings.sweep_interval,
             send_margin=settings.send_timeout + 1,
             base_delay=settings.retry_base_delay,

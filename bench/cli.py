@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from bench.options import DEFAULT_POSTGRES_URL, QUICK, RESULTS, Options
+from bench.options import DEFAULT_POSTGRES_URL, PACE_PLANS, QUICK, RESULTS, Options
 from bench.report import render, write_json
 from bench.runner import run
 
@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--skip-race", action="store_true", help="no accept race")
     add("--skip-pace", action="store_true", help="no burst and steady runs under Teams' limits")
     add("--pace-only", action="store_true", help="only the burst and steady runs")
+    add(
+        "--pace-plans",
+        type=lambda text: tuple(part for part in text.split(",") if part),
+        help=f"which pace runs, comma-separated (default {','.join(PACE_PLANS)})",
+    )
+    add("--pace-repeat", type=int, help="run each pace plan this many times (default 1)")
     add("--quick", action="store_true", help="small numbers for a smoke run")
     add("--profile", action="store_true", help="run the main bridge runs under pyinstrument")
     add("--scale-chats", type=int, help="chats of the load in scale runs (default 50)")
@@ -49,8 +55,12 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     for name in ("chats", "messages", "latency_ms", "scale_chats", "race_chats", "race_agents"):
         if getattr(args, name) is not None:
             chosen[name] = getattr(args, name)
-    if args.race_inflight is not None:
-        chosen["race_inflight"] = args.race_inflight
+    for name in ("race_inflight", "pace_plans", "pace_repeat"):
+        if getattr(args, name) is not None:
+            chosen[name] = getattr(args, name)
+    unknown = set(chosen.get("pace_plans", ())) - set(PACE_PLANS)
+    if unknown:
+        _parser().error(f"unknown pace plans: {', '.join(sorted(unknown))}")
     shown = list(argv) if argv is not None else sys.argv[1:]
     return dataclasses.replace(
         Options(),

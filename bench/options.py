@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
+PACE_PLANS = ("burst-thread", "burst-channel", "steady-thread")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class Options:
     skip_race: bool = False
     skip_pace: bool = False
     pace_only: bool = False
-    pace_plans: tuple[str, ...] = ("burst-thread", "burst-channel", "steady-thread")
+    pace_plans: tuple[str, ...] = PACE_PLANS
+    # Each pace plan this many times (unpaced, paced, unpaced, ...): the steady runs are
+    # short, so their p99 moves a lot on a shared machine and one pair proves little.
+    pace_repeat: int = 1
     profile: bool = False
     postgres_url: str = DEFAULT_POSTGRES_URL
     output: Path = RESULTS / "latest.json"

@@ -223,7 +223,8 @@ async def _pace_run(
     progress(
         f"  {result.label:<40} {result.engine:<10} 429s {result.throttled:4}  "
         f"calls/msg {result.calls_per_message:5.2f}  last line {result.last_line_ms:7.0f} ms  "
-        f"p99 {result.p99_ms:7.0f} ms  once in order {result.once_in_order}"
+        f"p50 {result.p50_ms:5.0f} ms  p99 {result.p99_ms:7.0f} ms  "
+        f"once in order {result.once_in_order}"
     )
     return result
 
@@ -265,8 +266,8 @@ async def pace_runs(
     for phase, per_channel, shape, load in plans:
         if f"{phase}-{'channel' if per_channel else 'thread'}" not in options.pace_plans:
             continue
-        for paced in (False, True):
-            url = await database_url(f"{phase}-{per_channel}-{paced}")
+        for n, paced in enumerate((False, True) * options.pace_repeat):
+            url = await database_url(f"{phase}-{per_channel}-{paced}-{n // 2}")
             into.append(
                 await _pace_run(
                     options,

@@ -171,14 +171,15 @@ def _race_lines(report: Report) -> list[str]:
 def _pace_lines(report: Report) -> list[str]:
     header = (
         f"{'run':>44} | {'engine':>10} | {'lines':>5} | {'429s':>4} | {'calls/msg':>9} | "
-        f"{'last line ms':>12} | {'p99 ms':>8} | once, in order"
+        f"{'last line ms':>12} | {'p50 ms':>6} | {'p99 ms':>8} | once, in order"
     )
     lines = [header, "-" * len(header)]
     for p in report.pace:
         lines.append(
             f"{p.label:>44} | {p.engine:>10} | {p.delivered:>5} | {p.throttled:>4} | "
             f"{p.calls_per_message:>9.2f} | {_number(p.last_line_ms, 0):>12} | "
-            f"{_number(p.p99_ms, 0):>8} | {'yes' if p.once_in_order else 'NO'}"
+            f"{_number(p.p50_ms, 0):>6} | {_number(p.p99_ms, 0):>8} | "
+            f"{'yes' if p.once_in_order else 'NO'}"
         )
     return lines
 

@@ -170,10 +170,12 @@ async def _postgres(options: Options, report: Report) -> str | None:
     return options.postgres_url
 
 
-async def _phase(report: Report, name: str, work: Awaitable[None]) -> None:
+async def _phase(
+    report: Report, name: str, work: Awaitable[None], bound: float = PHASE_TIMEOUT
+) -> None:
     """Run one phase within its time bound; a failure is reported and the next phase runs."""
     try:
-        async with asyncio.timeout(PHASE_TIMEOUT):
+        async with asyncio.timeout(bound):
             await work
     except Exception as error:  # any failure: keep the other phases' figures
         report.failures[name] = f"{type(error).__name__}: {error}"[:2000]
@@ -240,7 +242,9 @@ async def _pace(ctx: Context, report: Report, postgres_url: str | None) -> None:
             return await _fresh_database(ctx, engine, f"pace-{name}", postgres_url or "")
 
         work = pace_runs(ctx.options, ctx.http, ctx.workdir, database, report.pace)
-        await _phase(report, f"pace-{engine}", work)
+        # Repeated plans take as much longer.
+        bound = PHASE_TIMEOUT * ctx.options.pace_repeat
+        await _phase(report, f"pace-{engine}", work, bound)
 
 
 async def run(options: Options) -> Report:

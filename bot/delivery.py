@@ -15,16 +15,18 @@ import logging
 import random
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Protocol
 
+from bot.marks import Marks, Thread
 from bot.metrics import Metrics
 from bot.pacing import RUN_ROWS, PaceLimits, Pacer, coalesced, with_delivery_keys
 from bot.sdk import Connector, DeliveryError
+from bot.threads import ThreadMissing, Threads
 from store import Store, trace
 from store.core import Retention
+from store.handover import Handover
 from store.models import OutboxItem
 from store.outbox import activity_size, author
 
@@ -32,49 +34,56 @@ log = logging.getLogger(__name__)
 
 
 PURGE_EVERY = 60.0
-THREAD_CACHE_SIZE = 10_000
 
 
-class ThreadMissing(Exception):
-    """The chat's card was never posted, so nothing can go into its thread."""
+class Receiver(Protocol):
+    """The dispatcher as the commit hook passes commits on to it."""
+
+    @property
+    def budgets(self) -> Pacer | None: ...
+
+    def committed(self, handover: Handover) -> None: ...
 
 
-Receiver = Callable[[list[OutboxItem], set[str]], None]
-
-
-class Handover:
+class CommitHook:
     """Where the store hands what a commit queued to the dispatcher.
 
     The Store takes its post-commit hook at construction and the Dispatcher takes the
     Store at construction, so one of them would have to be patched into the other
     afterwards. Instead this small object is made first and given to both: it is the
-    store's hook (the ``DeliveryHook`` of ``store.core``: the identity rows are leased
-    under, ``owner`` and ``lease``) and it passes each commit on to the dispatcher built
-    with it. A commit made before that dispatcher exists (while the app starts) is kept
-    and passed on then; nothing else is ever rewired.
+    store's hook (the ``DeliveryHook`` of ``store.handover``: the identity rows are
+    leased under, ``owner`` and ``lease``, and the budgets a lease may claim) and it
+    passes each :class:`~store.handover.Handover` on to the dispatcher attached to it.
+    A commit made before that dispatcher exists (while the app starts) is kept and
+    passed on then; nothing else is ever rewired.
     """
 
     def __init__(self, lease: timedelta, owner: str | None = None) -> None:
         self.owner = owner or uuid.uuid4().hex
         self.lease = lease
         self._receiver: Receiver | None = None
-        self._early: list[tuple[list[OutboxItem], set[str]]] = []
+        self._early: list[Handover] = []
 
-    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
-        """Called by the store after a commit that queued rows (see ``StoreCore``)."""
+    @property
+    def budgets(self) -> Pacer | None:
+        """The attached dispatcher's send budgets (None before it exists, or unpaced)."""
+        return self._receiver.budgets if self._receiver is not None else None
+
+    def committed(self, handover: Handover) -> None:
+        """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
         if self._receiver is None:
-            self._early.append((leased, unleased))
+            self._early.append(handover)
         else:
-            self._receiver(leased, unleased)
+            self._receiver.committed(handover)
 
-    def receive(self, receiver: Receiver) -> None:
+    def attach(self, receiver: Receiver) -> None:
         """Pass commits on to ``receiver`` from now on, starting with any kept ones."""
         if self._receiver is not None:
-            raise RuntimeError("a hand-over serves one dispatcher")
+            raise RuntimeError("a commit hook serves one dispatcher")
         self._receiver = receiver
         early, self._early = self._early, []
-        for leased, unleased in early:
-            receiver(leased, unleased)
+        for handover in early:
+            receiver.committed(handover)
 
 
 class Dispatcher:
@@ -82,7 +91,7 @@ class Dispatcher:
         self,
         store: Store,
         connector: Connector,
-        handover: Handover,
+        hook: CommitHook,
         *,
         concurrency: int = 64,
         sweep_interval: float = 0.5,
@@ -96,11 +105,11 @@ class Dispatcher:
         pace_clock: Callable[[], float] = time.time,
         coalesce_bytes: int = 0,
     ) -> None:
-        """``handover``: the store's post-commit hook, made before the store and this
-        dispatcher (see :class:`Handover`); rows are leased under its owner and lease.
+        """``hook``: the store's post-commit hook, made before the store and this
+        dispatcher (see :class:`CommitHook`); rows are leased under its owner and lease.
         ``pace``: the budgets to keep before each send (None: learn them from 429s);
         ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never)."""
-        self.owner = handover.owner
+        self.owner = hook.owner
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
         self.last_sweep: float | None = None
@@ -108,7 +117,7 @@ class Dispatcher:
         self._connector = connector
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
-        self.lease = handover.lease
+        self.lease = hook.lease
         self._send_margin = send_margin
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -119,28 +128,36 @@ class Dispatcher:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._handoff: dict[str, OutboxItem] = {}
-        self._marks: list[tuple[list[int], tuple[int, str, str] | None, asyncio.Future[None]]] = []
-        self._marking: asyncio.Task[None] | None = None
+        # Heads whose budgets were claimed with their lease.
+        self._claimed: set[int] = set()
+        self._marks = Marks(store, self.owner)
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._high_water = concurrency
-        self._threads: OrderedDict[int, tuple[dict[str, Any], str | None]] = OrderedDict()
-        self._pacer = Pacer(store, pace, pace_clock) if pace is not None else None
+        self._threads = Threads(store)
+        self._pacer = Pacer(store, pace, self._threads, pace_clock) if pace is not None else None
         self._coalesce_bytes = coalesce_bytes
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
-        handover.receive(self.committed)
+        hook.attach(self)
 
-    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None:
-        """A transaction queued rows: send the heads it leased for us now, and look up
-        ``unleased`` lanes (rows it added behind a head that was busy)."""
+    @property
+    def budgets(self) -> Pacer | None:
+        """What the store claims a handed-over send's budgets with (None: unpaced)."""
+        return self._pacer
+
+    def committed(self, handover: Handover) -> None:
+        """A transaction queued rows: send the heads it leased for us now (on SQLite their
+        budgets claimed, most of the time), and look up lanes with rows it added behind a
+        head that was busy."""
         if self._stopping.is_set():
             return
-        for item in leased:
+        for item in handover.leased:
             self._handoff[item.lane] = item
-        self._again.update(unleased)
-        for lane in unleased | {item.lane for item in leased}:
+        self._claimed.update(handover.claimed)
+        self._again.update(handover.unleased)
+        for lane in handover.unleased | {item.lane for item in handover.leased}:
             if lane not in self._lanes:
                 self._start(lane)
 
@@ -211,7 +228,7 @@ class Dispatcher:
             look = lane not in self._handoff
             while not self._stopping.is_set():
                 async with self._slots:
-                    item = self._usable(self._handoff.pop(lane, None))
+                    item = self._handed_over(lane)
                     run = [item] if item is not None else []
                     # Rows found in the database may have more behind them; a handed-over
                     # head has more only if a commit said so.
@@ -243,18 +260,30 @@ class Dispatcher:
             if len(self._lanes) < self._high_water:
                 self._room.set()
 
+    def _handed_over(self, lane: str) -> OutboxItem | None:
+        """The head a commit leased for this lane, if its lease is still good for a send."""
+        item = self._handoff.pop(lane, None)
+        if item is not None and self._usable(item) is None:
+            self._claimed.discard(item.id)
+            return None
+        return item
+
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
-        carry several (a failed post is repeated with the same rows)."""
+        carry several (a failed post is repeated with the same rows); paced, the store
+        claims its budgets in the same transaction where that is cheap (SQLite)."""
         limit = RUN_ROWS if self._coalesce_bytes else 1
-        return await self._store.lease_run(
-            lane,
-            self.owner,
-            self.lease,
-            room=self._coalesce_bytes,
-            limit=limit,
-            only=self._repeats.get(lane),
+        room, only = self._coalesce_bytes, self._repeats.get(lane)
+        if self._pacer is None:
+            return await self._store.lease_run(
+                lane, self.owner, self.lease, room=room, limit=limit, only=only
+            )
+        run, claimed = await self._store.lease_paced(
+            lane, self.owner, self.lease, self._pacer, room=room, limit=limit, only=only
         )
+        if claimed:
+            self._claimed.add(run[0].id)
+        return run
 
     async def _paced(self, run: list[OutboxItem]) -> list[OutboxItem]:
         """Wait until every budget the send spends from has room; [] if it would wait
@@ -266,11 +295,14 @@ class Dispatcher:
         if self._pacer is None:
             return run
         head = run[0]
-        target = await self._target(head)
+        if head.id in self._claimed:
+            self._claimed.discard(head.id)
+            return run  # claimed with its lease: the usual case at a normal pace
+        target = await self._threads.target(head)
         if target is None:
             return run
         words = author(head.kind, head.payload) is not None
-        claim = self._pacer.claim(target, low=not words and head.kind != "create_thread")
+        claim = self._pacer.claim(target, head)
         while True:
             try:
                 wait = await self._pacer.wait(claim)
@@ -305,21 +337,6 @@ class Dispatcher:
                 run += await self._store.lease_more(
                     run[-1], self.owner, self.lease, room=room, limit=RUN_ROWS - len(run)
                 )
-
-    async def _target(self, item: OutboxItem) -> dict[str, Any] | None:
-        """The conversation a send goes to (None: unknown yet, the send will say why)."""
-        payload = item.payload
-        if item.kind == "create_thread":
-            return payload["room"]
-        if item.kind == "send" and payload.get("conversation") is not None:
-            return payload["conversation"]
-        if item.kind == "send_personal":
-            return None  # a personal conversation is opened by the send itself
-        try:
-            reference, _ = await self._thread_of(payload["chat_id"])
-        except ThreadMissing:
-            return None
-        return reference
 
     def _usable(self, item: OutboxItem | None, wait: float = 0.0) -> OutboxItem | None:
         """A leased item, unless its lease could run out before a send ``wait`` seconds
@@ -380,7 +397,13 @@ class Dispatcher:
             delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
             return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
-        await self._record_delivered(ids, thread)
+        # The lane must not go on before its head is marked (the next row is not the head
+        # until then); lanes that finish together share the commit.
+        ours = await self._marks.delivered(ids, thread)
+        if thread is not None and ours:
+            # The thread is known before anyone reads it back: the chat's next lines can be
+            # claimed with their lease.
+            self._threads.posted(thread[0], item.payload["room"], thread[1], thread[2])
         self._repeats.pop(item.lane, None)
         return None
 
@@ -395,49 +418,7 @@ class Dispatcher:
         self._repeats.pop(lane, None)
         await self._store.undeliverable(ids, self.owner, error)
 
-    async def _record_delivered(self, ids: list[int], thread: tuple[int, str, str] | None) -> None:
-        """Wait until the delivery is recorded; lanes that finish together share a commit.
-
-        The lane must not go on before its head is marked (the next row is not the
-        head until then), so each waits; one transaction marks every waiting lane.
-        """
-        done = asyncio.get_running_loop().create_future()
-        self._marks.append((ids, thread, done))
-        if self._marking is None or self._marking.done():
-            self._marking = asyncio.create_task(self._mark_all())
-        await done
-
-    async def _mark_all(self) -> None:
-        while self._marks:
-            batch, self._marks = self._marks, []
-            marks = [
-                (item_id, thread if n == 0 else None)
-                for ids, thread, _ in batch
-                for n, item_id in enumerate(ids)
-            ]
-            try:
-                await self._store.delivered(marks, self.owner)
-            except Exception as error:
-                for _, _, done in batch:
-                    done.set_exception(error)
-            else:
-                for _, _, done in batch:
-                    done.set_result(None)
-
-    async def _thread_of(self, chat_id: int) -> tuple[dict[str, Any], str | None]:
-        known = self._threads.get(chat_id)
-        if known is None:
-            known = await self._store.chat_reference(chat_id)
-            if known is None:
-                raise ThreadMissing(f"chat {chat_id} has no thread")
-            self._threads[chat_id] = known
-            if len(self._threads) > THREAD_CACHE_SIZE:
-                self._threads.popitem(last=False)
-        else:
-            self._threads.move_to_end(chat_id)
-        return known
-
-    async def _send(self, run: list[OutboxItem]) -> tuple[int, str, str] | None:
+    async def _send(self, run: list[OutboxItem]) -> Thread | None:
         item = run[0]
         payload = item.payload
         activity = with_delivery_keys(
@@ -446,20 +427,20 @@ class Dispatcher:
         if item.kind == "create_thread":
             thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
             # A chat moved to another department gets a new thread: forget the old one.
-            self._threads.pop(payload["chat_id"], None)
+            self._threads.forget(payload["chat_id"])
             return payload["chat_id"], thread_id, activity_id
         if item.kind == "send_personal":
             reference = await self._connector.open_personal(payload["room"], payload["member"])
             await self._connector.send(reference, activity)
             return None
         if item.kind == "update_card":
-            reference, card_id = await self._thread_of(payload["chat_id"])
+            reference, card_id = await self._threads.of(payload["chat_id"])
             if card_id is None:
                 raise ThreadMissing(f"chat {payload['chat_id']} has no card")
             await self._connector.update(reference, card_id, activity)
             return None
         reference = payload.get("conversation")
         if reference is None:
-            reference, _ = await self._thread_of(payload["chat_id"])
+            reference, _ = await self._threads.of(payload["chat_id"])
         await self._connector.send(reference, activity)
         return None

@@ -4,20 +4,29 @@ Teams answers 429 above its limits (per thread, per app in a tenant); learning t
 the 429s costs a failed call, a back-off and the order of everything behind it. The
 dispatcher asks first: each send claims a slot in every budget it spends from, decided
 in the database (``store.pacing``) so that replicas share the budgets, and waits when
-there is none. Claims made at the same moment go in one transaction, the way delivery
-marks do, so pacing costs a statement or two per group of sends, not per send.
+there is none. On SQLite a send the store hands over is claimed in the transaction that
+queued it (``store.handover``, through :meth:`Pacer.claim_for`), so at a normal pace
+pacing costs two statements in a transaction that runs anyway; the others (every send,
+on PostgreSQL) claim here, those of one moment in one transaction, the way delivery
+marks are grouped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.settings import Settings
+from bot.threads import Threads
+from store.models import OutboxItem
+from store.outbox import author
 from store.pacing import Claim, Limits
+
+log = logging.getLogger(__name__)
 
 DELIVERY_KEY = "bridgeDeliveryId"
 # Every row a coalesced post carries, so each line's repeat is recognisable on its own.
@@ -76,19 +85,50 @@ class PaceLimits:
 
 
 class Pacer:
-    """Claims of concurrent sends, decided together; each learns when it may go."""
+    """Claims of concurrent sends, decided together; each learns when it may go.
+
+    It is also the store's view of the budgets (``store.handover.SendBudgets``): the
+    claim of a row it hands over, when the row's thread is known without a query.
+    """
 
     def __init__(
-        self, store: PaceStore, limits: PaceLimits, clock: Callable[[], float] = time.time
+        self,
+        store: PaceStore,
+        limits: PaceLimits,
+        threads: Threads,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.limits = limits
         self._store = store
+        self._threads = threads
         self._clock = clock
         self._queue: list[tuple[Claim, asyncio.Future[float]]] = []
         self._claiming: asyncio.Task[None] | None = None
 
-    def claim(self, reference: dict[str, Any], *, low: bool) -> Claim:
+    @property
+    def headroom(self) -> float:
+        return self.limits.headroom
+
+    def now(self) -> float:
+        return self._clock()
+
+    def claim(self, reference: dict[str, Any], item: OutboxItem) -> Claim:
+        """The claim of ``item``'s send to ``reference``: card updates, notices and typing
+        indicators are low (customers' and agents' lines and new cards are not)."""
+        words = author(item.kind, item.payload) is not None
+        low = not words and item.kind != "create_thread"
         return Claim(self.limits.budgets(reference), low=low)
+
+    def claim_for(self, item: OutboxItem) -> Claim | None:
+        """The claim of a row being handed over, if its thread is known here (else None,
+        and the dispatcher claims); it runs inside a unit of work, which a bad payload
+        must not fail: the budgets are advice."""
+        try:
+            target = self._threads.known_target(item)
+            return self.claim(target, item) if target is not None else None
+        except Exception:
+            log.exception("no claim for outbox item %s; the dispatcher will claim", item.id)
+            return None
 
     async def wait(self, claim: Claim) -> float:
         """0: the send is counted, go now; else the seconds to wait before asking again."""

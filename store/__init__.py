@@ -6,6 +6,7 @@ presence, rooms, departments, ratings, console) are modules of functions taking 
 """
 
 from store.console_settings import ConsoleSettings
+from store.dispatch import Dispatch
 from store.front import FrontDoor
 from store.history import History
 from store.reports import Reports
@@ -14,6 +15,7 @@ from store.trust import Trust
 
 class Store(
     ConsoleSettings,
+    Dispatch,
     FrontDoor,
     History,
     Reports,

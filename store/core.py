@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import outbox, pacing, people, views
+from store import people, views
+from store.handover import DeliveryHook, Handover, hand_over
 from store.models import (
     Agent,
-    Chat,
-    Department,
-    InboundActivity,
     MessageKind,
-    OutboxItem,
     ParticipantRole,
     Setting,
 )
@@ -82,15 +79,6 @@ class TagRequired:
 ViewCompose = Callable[[ChatView], list[Outgoing]]
 
 
-class DeliveryHook(Protocol):
-    """The dispatcher as the store sees it: who leases, for how long, and the hand-over."""
-
-    owner: str
-    lease: timedelta
-
-    def committed(self, leased: list[OutboxItem], unleased: set[str]) -> None: ...
-
-
 DEFAULT_POLICY = Policy()
 
 
@@ -136,37 +124,19 @@ class StoreCore:
     async def unit(self) -> AsyncIterator[Unit]:
         """One unit of work; what it queued is leased in it and handed over after commit.
 
-        Leasing the head of each lane it wrote to inside the same transaction saves
-        the dispatcher a transaction per message; a lane whose head is someone
-        else's is left to them, as ``lease_head`` decides.
+        Leasing the head of each lane it wrote to (on SQLite, claiming its send's budgets
+        too) inside the same transaction saves the dispatcher a transaction or two per
+        message; a lane whose head is someone else's is left to them (``store.handover``).
         """
-        leased: list[OutboxItem] = []
+        handover: Handover | None = None
         async with self._write() as session:
             tx = Unit(session, self.clock(), self.policy)
             session.info["unit"] = tx
             yield tx
             if tx.added and self.delivery is not None:
-                leased = await self._lease_added(tx, self.delivery)
-        if tx.added and self.delivery is not None:
-            taken = {item.id for item in leased}
-            self.delivery.committed(leased, {row.lane for row in tx.added if row.id not in taken})
-
-    @staticmethod
-    async def _lease_added(tx: Unit, delivery: DeliveryHook) -> list[OutboxItem]:
-        """Lease for ``delivery`` the heads of the lanes the unit wrote to: a lane its reads
-        found idle gets its first row written leased; the others in one UPDATE."""
-        until = tx.now + delivery.lease
-        heads: dict[str, OutboxItem] = {}
-        for row in tx.added:
-            heads.setdefault(row.lane, row)
-        leased = [row for lane, row in heads.items() if lane in tx.idle_lanes]
-        for row in leased:
-            row.lease_owner, row.lease_until = delivery.owner, until
-        await tx.session.flush()
-        busy = sorted(lane for lane in heads if lane not in tx.idle_lanes)
-        if busy:
-            leased += await outbox.lease_heads(tx.session, busy, delivery.owner, tx.now, until)
-        return leased
+                handover = await hand_over(tx, self.delivery)
+        if handover is not None and self.delivery is not None:
+            self.delivery.committed(handover)
 
     async def settled(self, work: Callable[[Unit], Awaitable[T]], what: str) -> T:
         """Run ``work`` in a unit, in a new one when it lost a unique-key race to another
@@ -266,131 +236,6 @@ class StoreCore:
                 return False
             self._enqueue(session, items, self.clock())
             return True
-
-    # -- delivery ----------------------------------------------------------------------------
-
-    async def due_lanes(self, limit: int = 200) -> list[str]:
-        async with self._sessions() as session:
-            return await outbox.due_lanes(session, self.clock(), limit)
-
-    async def purge(self, retention: Retention) -> int:
-        """Housekeeping: delivered and failed outbox rows, and keys of handled activities,
-        older than their retention (re-deliveries come within minutes, not days)."""
-        now = self.clock()
-        async with self._write() as session:
-            removed = await outbox.purge(session, now - retention.delivered, now - retention.failed)
-            removed += await pacing.purge(session, (now - retention.budgets).timestamp())
-            result = await session.execute(
-                delete(InboundActivity)
-                .where(InboundActivity.received_at < now - retention.inbound)
-                .execution_options(synchronize_session=False)
-            )
-            return removed + result.rowcount
-
-    async def delivered(
-        self, items: list[tuple[int, tuple[int, str, str] | None]], owner: str
-    ) -> set[int]:
-        """Mark items delivered in one transaction; returns those whose lease was ours.
-
-        An item that created a chat's thread also records where the card went.
-        """
-        async with self._write() as session:
-            done = await outbox.finish(
-                session, [item_id for item_id, _ in items], owner, self.clock(), delivered=True
-            )
-            for item_id, thread in items:
-                if item_id in done and thread is not None:
-                    chat_id, thread_id, card_activity_id = thread
-                    await session.execute(
-                        update(Chat)
-                        .where(Chat.id == chat_id)
-                        .values(thread_id=thread_id, card_activity_id=card_activity_id)
-                        .execution_options(synchronize_session=False)
-                    )
-            return done
-
-    async def undeliverable(self, item_id: int | list[int], owner: str, error: str) -> None:
-        ids = [item_id] if isinstance(item_id, int) else item_id
-        async with self._write() as session:
-            await outbox.finish(session, ids, owner, self.clock(), delivered=False, error=error)
-
-    async def retry_later(
-        self,
-        item_id: int | list[int],
-        owner: str,
-        delay: float,
-        error: str | None,
-        *,
-        attempted: bool = True,
-    ) -> None:
-        async with self._write() as session:
-            until = self.clock() + timedelta(seconds=delay)
-            await outbox.postpone(session, item_id, owner, until, error, attempted=attempted)
-
-    async def lease_run(
-        self,
-        lane: str,
-        owner: str,
-        lease: timedelta,
-        *,
-        room: int,
-        limit: int,
-        only: Collection[int] | None = None,
-    ) -> list[OutboxItem]:
-        """Lease the lane's head and the lines of the same author right behind it (a card
-        update that a newer one overtakes is settled on the way); [] if the head is not
-        free or not due."""
-        async with self._write() as session:
-            now = self.clock()
-            while True:
-                head = await outbox.lease_head(session, lane, owner, now, lease)
-                if head is None or not await outbox.drop_overtaken(session, head, now):
-                    break
-            if head is None:
-                return []
-            followers = await outbox.lease_followers(
-                session,
-                head,
-                owner,
-                now,
-                lease,
-                room=room - outbox.activity_size(head.payload),
-                limit=limit - 1,
-                only=only,
-            )
-            return [head, *followers]
-
-    async def lease_more(
-        self, last: OutboxItem, owner: str, lease: timedelta, *, room: int, limit: int
-    ) -> list[OutboxItem]:
-        """Lines that arrived behind a run while it waited for its budget."""
-        async with self._write() as session:
-            return await outbox.lease_followers(
-                session, last, owner, self.clock(), lease, room=room, limit=limit
-            )
-
-    async def pace(
-        self, claims: Sequence[pacing.Claim], now: float, headroom: float
-    ) -> list[float]:
-        """Decide send budgets for these claims in one transaction (see store.pacing)."""
-        async with self._write() as session:
-            return await pacing.claim(session, claims, now, headroom)
-
-    async def chat_reference(self, chat_id: int) -> tuple[dict[str, Any], str | None] | None:
-        """The thread of a chat as a reference, and its card's activity id, once posted."""
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(Chat.thread_id, Chat.card_activity_id, Department.room_reference)
-                    .join(Department, Department.id == Chat.department_id)
-                    .where(Chat.id == chat_id)
-                )
-            ).one_or_none()
-        if row is None or row.thread_id is None:
-            return None
-        room = row.room_reference
-        reference = {**room, "conversation": {**room["conversation"], "id": row.thread_id}}
-        return reference, row.card_activity_id
 
     async def secret(self, key: str) -> str:
         """A server secret kept in the database, made once, so links survive restarts."""

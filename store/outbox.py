@@ -249,6 +249,38 @@ async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime)
     return True
 
 
+async def lease_run(
+    session: AsyncSession,
+    lane: str,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    room: int,
+    limit: int,
+    only: Collection[int] | None = None,
+) -> list[OutboxItem]:
+    """The lane's head and the lines of its author right behind it, leased (a card update
+    that a newer one overtakes is settled on the way); [] if the head is not ours to take."""
+    while True:
+        head = await lease_head(session, lane, owner, now, lease)
+        if head is None or not await drop_overtaken(session, head, now):
+            break
+    if head is None:
+        return []
+    followers = await lease_followers(
+        session,
+        head,
+        owner,
+        now,
+        lease,
+        room=room - activity_size(head.payload),
+        limit=limit - 1,
+        only=only,
+    )
+    return [head, *followers]
+
+
 async def lease_followers(
     session: AsyncSession,
     last: OutboxItem,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 
 from bot import keys
 from store.models import OutboxItem
+from store.pacing import Claim, PaceBudget
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
 from tests.connector_emulator import Fault
@@ -156,3 +158,42 @@ async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
             select(func.count(OutboxItem.id)).where(OutboxItem.last_error == "overtaken")
         )
     assert overtaken == 1
+
+
+async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
+    start_bridge: BridgeFactory, database_url: str
+) -> None:
+    """On SQLite the transaction that stores a customer's line also spends its budgets:
+    the dispatcher sends it without asking the database again. On PostgreSQL it asks, in
+    claims grouped per moment (see ``store.handover.claim_budgets``)."""
+    bridge = await start_bridge(**SETTINGS)
+    chat, _ = await accepted_chat(bridge, "cust-steady")
+    await bridge.settled()
+    store = bridge.app[keys.STORE]
+    asked: list[int] = []
+    pace = store.pace
+
+    async def counted(claims: Sequence[Claim], now: float, headroom: float) -> list[float]:
+        asked.append(len(claims))
+        return await pace(claims, now, headroom)
+
+    store.pace = counted
+    sent = [f"steady {n}" for n in range(3)]
+    for text in sent:
+        line = act.webchat_message(bridge.service_url, chat.customer, text, locale="en-US")
+        assert (await bridge.post(line)).status == 201
+        await bridge.connector.wait_for(
+            lambda text=text: any(text in line for line in lines(bridge.connector, chat.thread)),
+            timeout=10,
+        )
+    await bridge.settled()
+    if database_url.startswith("sqlite"):
+        assert asked == []
+    else:
+        assert sum(asked) >= len(sent)
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        spent = await connection.scalar(
+            select(PaceBudget.stamps).where(PaceBudget.key == f"conv:{chat.thread}")
+        )
+    # The card, its update on Accept, and the three lines.
+    assert spent is not None and len(json.loads(spent)) >= len(sent)

@@ -1,11 +1,13 @@
 """The store's side of pacing, on both engines: budgets shared through the database, runs
-of one author's lines leased together, card updates overtaken by newer ones dropped.
+of one author's lines leased together, card updates overtaken by newer ones dropped, a
+send's budgets claimed in the transaction that queued or leased it.
 
 No time is measured: the pacing clock is a number the test gives.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,9 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from dialogs.replies import card_update, text_activity, to_thread
-from store import Store, migrate
+from store import Store, migrate, pacing
 from store.core import Retention
 from store.engine import create_engine, create_sessionmaker
+from store.handover import Handover
 from store.models import DeliveryState, OutboxItem
 from store.outbox import Outgoing, add_outgoing
 from store.pacing import Claim, Limits, PaceBudget
@@ -191,3 +194,95 @@ async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
     async with store._sessions() as session:
         kept = list(await session.scalars(select(PaceBudget.key)))
     assert kept == ["conv:busy"]
+
+
+class Budgets:
+    """The dispatcher's budgets as the store sees them: every row's send spends from one
+    thread's budget; the pacing clock is a number the test sets."""
+
+    headroom = 0.25
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.at = 2_000.0
+
+    def now(self) -> float:
+        return self.at
+
+    def claim_for(self, item: OutboxItem) -> Claim | None:
+        return Claim(((self.key, THREAD),)) if item.lane != "chat:unknown" else None
+
+
+class Hook:
+    """A dispatcher that only keeps what the store hands over."""
+
+    owner = "a"
+    lease = LEASE
+
+    def __init__(self, budgets: Budgets) -> None:
+        self.budgets = budgets
+        self.handed: list[Handover] = []
+
+    def committed(self, handover: Handover) -> None:
+        self.handed.append(handover)
+
+
+async def stamps(store: Store, key: str) -> list[float]:
+    async with store._sessions() as session:
+        found = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == key))
+    return json.loads(found or "[]")
+
+
+async def test_a_queued_send_is_claimed_in_its_own_transaction(
+    stores: tuple[Store, Store], database_url: str
+) -> None:
+    """On SQLite the unit that queues a line leases it and spends its budget: the
+    dispatcher gets it claimed and sends it without a transaction of its own. With the
+    budget spent, the line is handed over unclaimed (nothing recorded) and the
+    dispatcher waits for room. On PostgreSQL every claim is the dispatcher's (grouped:
+    units locking the tenant's row would queue behind each other)."""
+    store, _ = stores
+    here = database_url.startswith("sqlite")
+    budgets = Budgets("conv:19:room;messageid=7")
+    hook = Hook(budgets)
+    store.delivery = hook
+    for n in range(8):
+        await store.notify([f"line-{n}"], [says(7, f"line {n}")])
+        [handover] = hook.handed[-1:]
+        [head] = handover.leased
+        assert handover.claimed == ({head.id} if here and n < 7 else set())
+        # Marked at once, so the next line is its lane's head again.
+        await store.delivered([(head.id, None)], "a")
+    assert await stamps(store, budgets.key) == ([2_000.0] * 7 if here else [])
+    # A row whose thread the dispatcher does not know yet is left to it to claim.
+    await store.notify(["other"], [Outgoing("chat:unknown", "send", {"activity": {}})])
+    assert hook.handed[-1].claimed == set() and len(hook.handed[-1].leased) == 1
+
+
+async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
+    stores: tuple[Store, Store], database_url: str
+) -> None:
+    """On SQLite, that is: on PostgreSQL the lease leaves the claim to the grouped one."""
+    store, _ = stores
+    budgets = Budgets("conv:19:room;messageid=8")
+    claim = Claim(((budgets.key, THREAD),))
+    ids = await queue(store, [says(8, "one"), says(8, "two"), says(8, "three")])
+    run, claimed = await store.lease_paced("chat:8", "a", LEASE, budgets, room=64_000, limit=50)
+    assert [item.id for item in run] == ids
+    if not database_url.startswith("sqlite"):
+        assert not claimed and await stamps(store, budgets.key) == []
+        return
+    assert claimed and await stamps(store, budgets.key) == [2_000.0]
+    await store.delivered([(item.id, None) for item in run], "a")
+    # Spent: the next run is leased, its claim left to the dispatcher (which waits).
+    async with store._write() as session:
+        await pacing.claim(session, [claim] * 6, 2_000.0, 0.25)
+    later = await queue(store, [says(8, "four")])
+    run, claimed = await store.lease_paced("chat:8", "a", LEASE, budgets, room=64_000, limit=50)
+    assert [item.id for item in run] == later and not claimed
+    assert await stamps(store, budgets.key) == [2_000.0] * 7
+    # Nothing to lease: nothing claimed.
+    assert await store.lease_paced("chat:9", "a", LEASE, budgets, room=64_000, limit=50) == (
+        [],
+        False,
+    )

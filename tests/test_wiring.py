@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestServer
 
 from app import create_app
 from bot import keys
-from bot.delivery import Handover
+from bot.delivery import CommitHook
 from bot.settings import Settings
+from store.handover import Handover
 from store.unit import IntakeLimits, Policy
 from tests import activities as act
 from tests import conftest, reliability
@@ -75,7 +76,7 @@ async def test_the_store_gets_a_frozen_policy_from_the_settings(
     # The post-commit hook is the dispatcher's hand-over, given at construction.
     dispatcher = bridge.app[keys.DISPATCHER]
     hook = bridge.app[keys.STORE].delivery
-    assert isinstance(hook, Handover)
+    assert isinstance(hook, CommitHook)
     assert (hook.owner, hook.lease) == (dispatcher.owner, dispatcher.lease)
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-policy", "Hi")  # commits reach the dispatcher
@@ -97,15 +98,27 @@ async def test_each_resource_is_made_and_closed_by_its_own_context(tmp_path: Pat
     assert session.closed
 
 
+class _Receiver:
+    """A dispatcher as the hook sees it: what it was handed, in order."""
+
+    budgets = None
+
+    def __init__(self) -> None:
+        self.got: list[set[str]] = []
+
+    def committed(self, handover: Handover) -> None:
+        self.got.append(handover.unleased)
+
+
 def test_commits_before_the_dispatcher_exists_are_passed_on() -> None:
-    handover = Handover(lease=timedelta(seconds=30))
-    handover.committed([], {"lane-a"})
-    got: list[set[str]] = []
-    handover.receive(lambda leased, unleased: got.append(unleased))
-    handover.committed([], {"lane-b"})
-    assert got == [{"lane-a"}, {"lane-b"}]
+    hook = CommitHook(lease=timedelta(seconds=30))
+    hook.committed(Handover([], {"lane-a"}))
+    receiver = _Receiver()
+    hook.attach(receiver)
+    hook.committed(Handover([], {"lane-b"}))
+    assert receiver.got == [{"lane-a"}, {"lane-b"}]
     with pytest.raises(RuntimeError):
-        handover.receive(lambda leased, unleased: None)
+        hook.attach(_Receiver())
 
 
 def test_the_suite_writes_its_table_under_build_only(monkeypatch: pytest.MonkeyPatch) -> None:
