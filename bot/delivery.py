@@ -29,6 +29,7 @@ from store.core import Retention
 from store.handover import Handover
 from store.models import OutboxItem
 from store.outbox import activity_size, author
+from store.vocabulary import CreateThread, Send, SendPersonal, UpdateCard, read_payload
 
 log = logging.getLogger(__name__)
 
@@ -420,27 +421,26 @@ class Dispatcher:
 
     async def _send(self, run: list[OutboxItem]) -> Thread | None:
         item = run[0]
-        payload = item.payload
         activity = with_delivery_keys(
             coalesced([i.payload["activity"] for i in run]), [i.id for i in run]
         )
-        if item.kind == "create_thread":
-            thread_id, activity_id = await self._connector.create_thread(payload["room"], activity)
-            # A chat moved to another department gets a new thread: forget the old one.
-            self._threads.forget(payload["chat_id"])
-            return payload["chat_id"], thread_id, activity_id
-        if item.kind == "send_personal":
-            reference = await self._connector.open_personal(payload["room"], payload["member"])
-            await self._connector.send(reference, activity)
-            return None
-        if item.kind == "update_card":
-            reference, card_id = await self._threads.of(payload["chat_id"])
-            if card_id is None:
-                raise ThreadMissing(f"chat {payload['chat_id']} has no card")
-            await self._connector.update(reference, card_id, activity)
-            return None
-        reference = payload.get("conversation")
-        if reference is None:
-            reference, _ = await self._threads.of(payload["chat_id"])
-        await self._connector.send(reference, activity)
+        match read_payload(item.kind, item.payload):
+            case CreateThread(chat_id, room):
+                thread_id, activity_id = await self._connector.create_thread(room, activity)
+                # A chat moved to another department gets a new thread: forget the old one.
+                self._threads.forget(chat_id)
+                return chat_id, thread_id, activity_id
+            case SendPersonal(room, member):
+                reference = await self._connector.open_personal(room, member)
+                await self._connector.send(reference, activity)
+            case UpdateCard(chat_id):
+                reference, card_id = await self._threads.of(chat_id)
+                if card_id is None:
+                    raise ThreadMissing(f"chat {chat_id} has no card")
+                await self._connector.update(reference, card_id, activity)
+            case Send(conversation=reference, chat_id=chat_id):
+                if reference is None:
+                    assert chat_id is not None
+                    reference, _ = await self._threads.of(chat_id)
+                await self._connector.send(reference, activity)
         return None

@@ -25,6 +25,7 @@ from bot.threads import Threads
 from store.models import OutboxItem
 from store.outbox import author
 from store.pacing import Claim, Limits
+from store.vocabulary import OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Pacer:
         """The claim of ``item``'s send to ``reference``: card updates, notices and typing
         indicators are low (customers' and agents' lines and new cards are not)."""
         words = author(item.kind, item.payload) is not None
-        low = not words and item.kind != "create_thread"
+        low = not words and item.kind != OutboxKind.CREATE_THREAD
         return Claim(self.limits.budgets(reference), low=low)
 
     def claim_for(self, item: OutboxItem) -> Claim | None:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from typing import Any, Protocol
 
 from store.models import OutboxItem
+from store.vocabulary import CreateThread, Send, UpdateCard, read_payload
 
 THREAD_CACHE_SIZE = 10_000
 
@@ -78,18 +79,23 @@ class Threads:
 
     def known_target(self, item: OutboxItem) -> Reference | None:
         """:meth:`target` without a query (None also when the thread is not known here)."""
-        payload = item.payload
-        if item.kind == "create_thread":
-            return payload["room"]
-        if not _in_thread(item):
-            # A personal conversation (None) is opened by the send itself.
-            return payload.get("conversation")
-        known = self._known.get(payload["chat_id"])
-        return known[0] if known is not None else None
+        match read_payload(item.kind, item.payload):
+            case CreateThread(room=room):
+                return room
+            case UpdateCard(chat_id) | Send(conversation=None, chat_id=int(chat_id)):
+                known = self._known.get(chat_id)
+                return known[0] if known is not None else None
+            case Send(conversation=reference):
+                return reference
+        # A personal conversation is opened by the send itself.
+        return None
 
 
 def _in_thread(item: OutboxItem) -> bool:
     """Whether the send goes to its chat's thread (not to a conversation it names)."""
-    if item.kind == "update_card":
-        return True
-    return item.kind == "send" and item.payload.get("conversation") is None
+    match read_payload(item.kind, item.payload):
+        case UpdateCard():
+            return True
+        case Send(conversation=None):
+            return True
+    return False

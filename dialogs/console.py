@@ -22,6 +22,7 @@ from store import console
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.supervisors import RoomRefused
+from store.vocabulary import SendPersonal
 
 # A sign-in link is good for one use within this time.
 LINK_TTL = timedelta(minutes=10)
@@ -31,11 +32,7 @@ PERIODS = ("today", "week", "month")
 def to_person(room: dict[str, Any], teams_id: str, activity: dict[str, Any]) -> Outgoing:
     """A personal (1:1) Teams message to ``teams_id``, opened through the room's service
     URL, bot and tenant when it is delivered."""
-    return Outgoing(
-        f"personal:{teams_id}",
-        "send_personal",
-        {"room": room, "member": {"id": teams_id}, "activity": activity},
-    )
+    return Outgoing.of(f"personal:{teams_id}", SendPersonal(room, {"id": teams_id}, activity))
 
 
 def console_url(ctx: FlowContext, path: str, **query: str) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.core import ChatView, Person
-from store.outbox import WORDS, Outgoing, chat_lane, conversation_lane
-from store.unit import TRANSCRIPT_CHAT
+from store.outbox import Outgoing, chat_lane, conversation_lane
+from store.vocabulary import CreateThread, Send, UpdateCard
 
 
 @dataclass(frozen=True)
@@ -35,42 +35,32 @@ def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str,
     return activity
 
 
-def _words(payload: dict[str, Any], by: str | None) -> dict[str, Any]:
-    """``by``: the author of a line someone wrote (not a notice of the bridge's); lines
-    of one author waiting in one lane may be delivered as one post."""
-    return {**payload, WORDS: by} if by else payload
-
-
 def to_conversation(
     reference: dict[str, Any], activity: dict[str, Any], *, by: str | None = None
 ) -> Outgoing:
-    """Send to a stored conversation (a customer, or a room's root)."""
+    """Send to a stored conversation (a customer, or a room's root). ``by``: the author of
+    a line someone wrote (not a notice of the bridge's); lines of one author waiting in
+    one lane may be delivered as one post."""
     lane = conversation_lane(reference["conversation"]["id"])
-    return Outgoing(lane, "send", _words({"conversation": reference, "activity": activity}, by))
+    return Outgoing.of(lane, Send(activity, conversation=reference, words=by))
 
 
 def to_customer(chat: ChatView, activity: dict[str, Any]) -> Outgoing:
     """Tell a chat's customer something in the bridge's own words; the transcript keeps it
     too, so that a forwarded transcript shows everything the customer read."""
-    outgoing = to_conversation(chat.customer_reference, activity)
-    outgoing.payload[TRANSCRIPT_CHAT] = chat.id
-    return outgoing
+    lane = conversation_lane(chat.customer_reference["conversation"]["id"])
+    send = Send(activity, conversation=chat.customer_reference, transcript_chat=chat.id)
+    return Outgoing.of(lane, send)
 
 
 def to_thread(chat_id: int, activity: dict[str, Any], *, by: str | None = None) -> Outgoing:
     """Send into a chat's thread (resolved at delivery, after the card is posted)."""
-    return Outgoing(
-        chat_lane(chat_id), "send", _words({"chat_id": chat_id, "activity": activity}, by)
-    )
+    return Outgoing.of(chat_lane(chat_id), Send(activity, chat_id=chat_id, words=by))
 
 
 def new_thread(chat_id: int, room: dict[str, Any], activity: dict[str, Any]) -> Outgoing:
-    return Outgoing(
-        chat_lane(chat_id),
-        "create_thread",
-        {"chat_id": chat_id, "room": room, "activity": activity},
-    )
+    return Outgoing.of(chat_lane(chat_id), CreateThread(chat_id, room, activity))
 
 
 def card_update(chat_id: int, activity: dict[str, Any]) -> Outgoing:
-    return Outgoing(chat_lane(chat_id), "update_card", {"chat_id": chat_id, "activity": activity})
+    return Outgoing.of(chat_lane(chat_id), UpdateCard(chat_id, activity))

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import pacing  # noqa: F401  (its table is part of the schema)
 from store.models import DeliveryState, OutboxItem, UTCDateTime
+from store.vocabulary import OutboxKind, Payload, payload_json
 
 # Payload key of a line someone wrote (a customer's words in the thread, an agent's line
 # to the customer), naming its author: consecutive lines of one author may go as one post.
@@ -26,16 +27,16 @@ WORDS = "words"
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One activity to deliver.
-
-    ``kind`` is ``send`` (to ``payload['conversation']`` or, when that is absent,
-    to the thread of ``payload['chat_id']``), ``create_thread`` (post a request
-    card as a new thread in a room) or ``update_card`` (replace a chat's card).
-    """
+    """One activity to deliver, in ``lane`` (its order), as the outbox row keeps it: the
+    payload's kind and JSON (see :mod:`store.vocabulary` for the typed payloads)."""
 
     lane: str
     kind: str
     payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, lane: str, payload: Payload) -> Outgoing:
+        return cls(lane, payload.kind, payload_json(payload))
 
 
 def chat_lane(chat_id: int) -> str:
@@ -201,7 +202,7 @@ async def postpone(
 
 def author(kind: str, payload: dict[str, Any]) -> str | None:
     """Who wrote the line an item carries, if it is someone's line (else None)."""
-    words = payload.get(WORDS) if kind == "send" else None
+    words = payload.get(WORDS) if kind == OutboxKind.SEND else None
     return words if isinstance(words, str) else None
 
 
@@ -212,7 +213,9 @@ def activity_size(payload: dict[str, Any]) -> int:
 def typing(kind: str, payload: dict[str, Any]) -> bool:
     """A typing indicator: it means "writing now", which a line behind it says better."""
     activity = payload.get("activity")
-    return kind == "send" and isinstance(activity, dict) and activity.get("type") == "typing"
+    return (
+        kind == OutboxKind.SEND and isinstance(activity, dict) and activity.get("type") == "typing"
+    )
 
 
 async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime) -> bool:
@@ -228,7 +231,7 @@ async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime)
     if typing(head.kind, head.payload):
         kinds: tuple[str, ...] = ("send", "update_card", "create_thread")
         overtaking = "any"
-    elif head.kind == "update_card":
+    elif head.kind == OutboxKind.UPDATE_CARD:
         kinds, overtaking = ("update_card", "create_thread"), "update_card"
     else:
         return False

@@ -27,7 +27,7 @@ from store.vocabulary import ChatEvent
 
 # An outgoing message to a customer whose payload names a chat under this key is also kept
 # in that chat's transcript as the bridge's own words (the key is removed before sending).
-TRANSCRIPT_CHAT = "transcript_chat"
+TRANSCRIPT_CHAT = "transcript_chat"  # ``Send.transcript_chat``
 
 # Longest inbound key kept (the column's width).
 _KEY_LIMIT = 700

@@ -10,9 +10,9 @@ one reason from one enum, and the reasons are plain strings so they travel as JS
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from store.views import ChatView
@@ -107,3 +107,82 @@ class Refused:
     reason: Refusal
     chat: ChatView | None = None
     department: str | None = None
+
+
+# -- what the outbox carries ----------------------------------------------------------
+
+
+class OutboxKind(StrEnum):
+    """What an outbox row asks the dispatcher to do."""
+
+    SEND = "send"  # an activity to a conversation, or into a chat's thread
+    SEND_PERSONAL = "send_personal"  # a 1:1 Teams message, the conversation opened first
+    CREATE_THREAD = "create_thread"  # a chat's card as a new thread in its room
+    UPDATE_CARD = "update_card"  # a chat's card redrawn in place
+
+
+@dataclass(frozen=True)
+class Send:
+    """An activity to a stored conversation reference (``conversation``: a customer, a
+    room's root) or, without one, into the thread of chat ``chat_id`` (known only once
+    its card is posted). ``words``: who wrote the line, when it is someone's line (lines
+    of one author waiting in one lane may go as one post). ``transcript_chat``: keep it
+    in that chat's transcript as the bridge's own words (read when queued, not stored)."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.SEND
+    activity: dict[str, Any]
+    conversation: dict[str, Any] | None = None
+    chat_id: int | None = None
+    words: str | None = None
+    transcript_chat: int | None = None
+
+
+@dataclass(frozen=True)
+class SendPersonal:
+    """A personal message to ``member`` (``{"id": teams id}``), opened through the room's
+    service URL, bot and tenant when it is delivered."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.SEND_PERSONAL
+    room: dict[str, Any]
+    member: dict[str, Any]
+    activity: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreateThread:
+    """Chat ``chat_id``'s card posted as a new thread in ``room`` (its reference)."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.CREATE_THREAD
+    chat_id: int
+    room: dict[str, Any]
+    activity: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateCard:
+    """Chat ``chat_id``'s card replaced by ``activity``'s."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.UPDATE_CARD
+    chat_id: int
+    activity: dict[str, Any]
+
+
+Payload = Send | SendPersonal | CreateThread | UpdateCard
+_PAYLOADS: dict[str, type[Payload]] = {
+    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard)
+}
+
+
+def payload_json(payload: Payload) -> dict[str, Any]:
+    """The row's JSON: the payload's fields, absent ones left out."""
+    return {
+        f.name: getattr(payload, f.name)
+        for f in fields(payload)
+        if getattr(payload, f.name) is not None
+    }
+
+
+def read_payload(kind: str, data: dict[str, Any]) -> Payload:
+    """A row's payload, typed by its kind (ValueError for a kind nobody writes)."""
+    cls = _PAYLOADS[OutboxKind(kind)]
+    return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})

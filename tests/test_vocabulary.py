@@ -8,7 +8,19 @@ from dataclasses import asdict
 import pytest
 
 from dialogs.i18n import Texts
-from store.vocabulary import ChatEvent, Refusal, Refused
+from store.outbox import Outgoing
+from store.vocabulary import (
+    ChatEvent,
+    CreateThread,
+    OutboxKind,
+    Payload,
+    Refusal,
+    Refused,
+    Send,
+    SendPersonal,
+    UpdateCard,
+    read_payload,
+)
 
 
 @pytest.mark.parametrize("reason", list(Refusal))
@@ -40,3 +52,34 @@ def test_a_chat_event_round_trips_through_json_and_is_shown_in_both_languages(
     for language in ("vi", "en"):
         shown = Texts(language)(f"event.{event.value}", author="Minh Anh")
         assert "Minh Anh" in shown and event.value not in shown
+
+
+ROOM = {"serviceUrl": "https://smba.test", "conversation": {"id": "19:room@thread.tacv2"}}
+CARD = {"type": "message", "attachments": [{"contentType": "card", "content": {"body": []}}]}
+CUSTOMER = {"channelId": "webchat", "conversation": {"id": "conv-1"}}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        Send({"type": "message", "text": "Chào"}, conversation=CUSTOMER),
+        Send({"type": "message", "text": "**Lan:** hi"}, chat_id=7, words="customer"),
+        Send({"type": "typing"}, chat_id=7),
+        SendPersonal(ROOM, {"id": "29:minh"}, {"type": "message", "text": "link"}),
+        CreateThread(7, ROOM, CARD),
+        UpdateCard(7, CARD),
+    ],
+    ids=lambda payload: type(payload).__name__,
+)
+def test_an_outbox_payload_round_trips_through_json(payload: Payload) -> None:
+    """What the outbox row keeps (kind and JSON) reads back as the payload it was."""
+    queued = Outgoing.of("lane", payload)
+    stored = json.loads(json.dumps(queued.payload))
+    assert read_payload(queued.kind, stored) == payload
+    assert OutboxKind(queued.kind) is payload.kind
+    assert None not in stored.values()
+
+
+def test_an_unknown_outbox_kind_is_refused() -> None:
+    with pytest.raises(ValueError):
+        read_payload("fax", {"activity": {}})
