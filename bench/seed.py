@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dialogs.activity import reference_of
 from dialogs.rooms import room_reference
+from dialogs.turn import Turn
 from store import migrate
 from store.engine import create_engine
 from store.models import (
@@ -78,7 +79,7 @@ async def _department(connection: AsyncConnection, service_url: str, now: dateti
         "name": "Support",
         "team_id": act.TEAM,
         "channel_id": act.ROOM,
-        "room_reference": room_reference(setup),
+        "room_reference": room_reference(Turn.of(setup)),
         "created_at": now,
     }
     return (await _returning_ids(connection, Department, [row]))[0]

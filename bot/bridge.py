@@ -8,87 +8,28 @@ from any channel (Web Chat, Direct Line, Emulator, Teams personal chat, Skype).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.timers import Job
 from bot.trust import Admitted, Gate, Refused, from_teams_channel, log_refusal
 from cards.actions import BadAction, Pressed, is_card_action
-from dialogs import (
-    agents,
-    canned,
-    console,
-    departments,
-    extension,
-    indicators,
-    intake,
-    lists,
-    notes,
-    presence,
-    rooms,
-    routing,
-    tags,
-    team,
-)
-from dialogs.activity import mentions_bot, text_for_bot, thread_of
+from dialogs import agents, extension, indicators, intake, presence, rooms, routing, team
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
-from dialogs.commands import SETUP, WORDS, Command, parse_command
+from dialogs.commands import SETUP
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
+from dialogs.table import COMMANDS, OUTSIDE_ROOMS, WORDS
+from dialogs.turn import Turn
 
 log = logging.getLogger(__name__)
 
 CARD_ACTION_INVOKE = "adaptiveCard/action"
 
-CommandHandler = Callable[[FlowContext, dict[str, Any], Command], Awaitable[None]]
-
-# Every command an agent can give in a room, by its word; each handler checks where it
-# was given (a thread command at the channel's root is answered with how to use it).
-COMMANDS: dict[str, CommandHandler] = {
-    **{
-        word: lambda ctx, activity, command: presence.set_availability(ctx, activity, command.word)
-        for word in presence.WORDS
-    },
-    "close": lambda ctx, activity, command: agents.close_command(ctx, activity),
-    **{word: team.thread_command for word in team.THREAD_WORDS},
-    "chats": lists.chat_list,
-    "history": lists.chat_list,
-    "supervisor": lists.supervisor,
-    "status": lambda ctx, activity, command: presence.status_card(ctx, activity),
-    "who": lambda ctx, activity, command: departments.who(ctx, activity),
-    "capacity": lambda ctx, activity, command: departments.capacity(
-        ctx, activity, command.argument
-    ),
-    "move": lambda ctx, activity, command: routing.move(ctx, activity, command.argument),
-    "timezone": lambda ctx, activity, command: departments.time_zone(
-        ctx, activity, command.argument
-    ),
-    "help": lambda ctx, activity, command: agents.help_reply(ctx, activity),
-    "canned": canned.manage,
-    "tags": tags.manage,
-    "tag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=False),
-    "untag": lambda ctx, activity, command: tags.tag_command(ctx, activity, command, remove=True),
-    "note": notes.note_command,
-    "console": console.console_link,
-    "report": console.report,
-}
-
-
-# The words are dialogs.commands.WORDS (canned shortcuts are checked against them too);
-# ``setup`` is run by Bridge._room itself, with the tenant the gate admitted.
-COMMAND_WORDS = WORDS
-if frozenset(COMMANDS) | {SETUP} != COMMAND_WORDS:
-    raise RuntimeError(
-        f"the command table and dialogs.commands.WORDS differ: "
-        f"{sorted((frozenset(COMMANDS) | {SETUP}) ^ COMMAND_WORDS)}"
-    )
-# Commands that may run in a channel that is not a room yet (in the company's tenant).
-OUTSIDE_ROOMS = frozenset({SETUP, "help"})
-
 
 class Bridge:
-    """Classifies each activity, passes the agents' side through the trust gate, and
-    hands it to its flow."""
+    """Reads each activity once (a :class:`Turn`), passes the agents' side through the
+    trust gate, and hands the turn to its flow."""
 
     def __init__(self, ctx: FlowContext, gate: Gate) -> None:
         self.ctx = ctx
@@ -102,100 +43,87 @@ class Bridge:
         ]
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
-        kind = activity.get("type")
-        if kind == "invoke":
-            return await self._invoke(activity)
-        if from_teams_channel(activity):
-            await self._room(activity)
-        elif kind == "message":
-            await intake.customer_message(self.ctx, activity)
-        elif kind == "typing":
-            await indicators.customer_typing(self.ctx, activity)
+        """The one entry: the turn is read here, and nothing below reads the wire again
+        for who, where, which keys or what words."""
+        turn = Turn.of(activity, known=WORDS)
+        if turn.by_invoke:
+            return await self._invoke(turn)
+        if from_teams_channel(turn):
+            await self._room(turn)
+        elif turn.kind == "message":
+            await intake.customer_message(self.ctx, turn)
+        elif turn.kind == "typing":
+            await indicators.customer_typing(self.ctx, turn)
         return None
 
-    def _refuse(self, activity: dict[str, Any], refused: Refused) -> InvokeAnswer:
-        log_refusal(activity, refused)
+    def _refuse(self, turn: Turn, refused: Refused) -> InvokeAnswer:
+        log_refusal(turn, refused)
         return error_answer(403, self.ctx.team_texts("refusal.neutral"))
 
-    async def _invoke(self, activity: dict[str, Any]) -> InvokeAnswer:
+    async def _invoke(self, turn: Turn) -> InvokeAnswer:
         """Invokes come only from agents' Teams: a card press, an availability press or
         the message extension; anything else is refused before a flow sees it."""
-        name = activity.get("name")
+        name = turn.activity.get("name")
         if name not in (CARD_ACTION_INVOKE, extension.QUERY_INVOKE):
             return unsupported_invoke(name)
-        if name == extension.QUERY_INVOKE or presence.is_availability_action(activity):
-            admitted = await self.gate.admit(activity, needs_room=True)
+        if name == extension.QUERY_INVOKE or presence.is_availability_action(turn):
+            admitted = await self.gate.admit(turn, needs_room=True)
             if isinstance(admitted, Refused):
-                return self._refuse(activity, admitted)
+                return self._refuse(turn, admitted)
             if name == extension.QUERY_INVOKE:
-                return await extension.query(self.ctx, activity)
-            answer = await presence.availability_action(self.ctx, activity, by_invoke=True)
+                return await extension.query(self.ctx, turn)
+            answer = await presence.availability_action(self.ctx, turn)
             return answer or error_answer(400, "unknown availability")
-        pressed = await self.gate.press(activity)
+        pressed = await self.gate.press(turn)
         if isinstance(pressed, Refused):
-            return self._refuse(activity, pressed)
+            return self._refuse(turn, pressed)
         if isinstance(pressed, BadAction):
             return error_answer(400, str(pressed))
-        answer = await team.card_action(self.ctx, activity, pressed, by_invoke=True)
+        answer = await team.card_action(self.ctx, replace(turn, pressed=pressed))
         return answer or error_answer(404, "no such chat")
 
-    async def _refuse_quietly(self, activity: dict[str, Any], refused: Refused) -> None:
+    async def _refuse_quietly(self, turn: Turn, refused: Refused) -> None:
         """A refused message in a channel: logged; the company's own people are told
         neutrally where they addressed the bot, nobody else hears anything."""
-        log_refusal(activity, refused)
+        log_refusal(turn, refused)
         if not refused.hint and refused.reason in ("unknown_chat", "chat_of_another_room"):
-            await mention_reply(self.ctx, activity, "agent.action_refused")
-        elif refused.hint and mentions_bot(activity):
-            await mention_reply(self.ctx, activity, "agent.not_a_room")
+            await mention_reply(self.ctx, turn, "agent.action_refused")
+        elif refused.hint and turn.addressed:
+            await mention_reply(self.ctx, turn, "agent.not_a_room")
 
-    async def _room(self, activity: dict[str, Any]) -> None:
-        kind = activity.get("type")
-        if kind == "conversationUpdate":
-            admitted = await self.gate.admit(activity, needs_room=False)
+    async def _room(self, turn: Turn) -> None:
+        if turn.kind == "conversationUpdate":
+            admitted = await self.gate.admit(turn, needs_room=False)
             if isinstance(admitted, Admitted):
-                await rooms.members_added(self.ctx, activity)
+                await rooms.members_added(self.ctx, turn)
             else:
-                log_refusal(activity, admitted)
+                log_refusal(turn, admitted)
             return
-        if kind not in ("message", "typing"):
+        if turn.kind not in ("message", "typing"):
             return
-        if kind == "message" and is_card_action(activity):
-            pressed = await self.gate.press(activity)
+        if turn.kind == "message" and is_card_action(turn.activity):
+            pressed = await self.gate.press(turn)
             if isinstance(pressed, Refused):
-                await self._refuse_quietly(activity, pressed)
+                await self._refuse_quietly(turn, pressed)
             elif isinstance(pressed, Pressed):
-                await team.card_action(self.ctx, activity, pressed, by_invoke=False)
+                await team.card_action(self.ctx, replace(turn, pressed=pressed))
             return
-        addressed = mentions_bot(activity)
-        command = (
-            parse_command(text_for_bot(activity), addressed=addressed, known=COMMAND_WORDS)
-            if kind == "message"
-            else None
-        )
+        command = turn.command
         outside = command is not None and command.word in OUTSIDE_ROOMS
-        admitted = await self.gate.admit(activity, needs_room=not outside)
+        admitted = await self.gate.admit(turn, needs_room=not outside)
         if isinstance(admitted, Refused):
-            await self._refuse_quietly(activity, admitted)
+            await self._refuse_quietly(turn, admitted)
             return
-        if kind == "typing":
-            await indicators.agent_typing(self.ctx, activity)
-        elif presence.is_availability_action(activity):
-            await presence.availability_action(self.ctx, activity, by_invoke=False)
+        if turn.kind == "typing":
+            await indicators.agent_typing(self.ctx, turn)
+        elif presence.is_availability_action(turn):
+            await presence.availability_action(self.ctx, turn)
         elif command is not None and command.word == SETUP:
-            await rooms.setup(
-                self.ctx,
-                activity,
-                command.argument,
-                admitted.tenant,
-                bind_tenant=not self.gate.configured_tenants,
-            )
+            bind_tenant = not self.gate.configured_tenants
+            await rooms.setup(self.ctx, turn, admitted.tenant, bind_tenant=bind_tenant)
         elif command is not None:
-            handler = COMMANDS.get(command.word)
-            if handler is None:
-                await agents.unknown_command(self.ctx, activity, command)
-            else:
-                await handler(self.ctx, activity, command)
-        elif thread_of(activity) is not None:
-            await agents.thread_message(self.ctx, activity)
-        elif addressed:
-            await agents.help_reply(self.ctx, activity)
+            await COMMANDS.get(command.word, agents.unknown_command)(self.ctx, turn)
+        elif turn.thread is not None:
+            await agents.thread_message(self.ctx, turn)
+        elif turn.addressed:
+            await agents.help_reply(self.ctx, turn)

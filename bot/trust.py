@@ -21,7 +21,8 @@ from typing import Any
 
 from bot.settings import Settings
 from cards.actions import BadAction, CardAction, Pressed, parse_action
-from dialogs.activity import THREAD_MARK, field, team_of, tenant_of
+from dialogs.activity import THREAD_MARK, field, tenant_of
+from dialogs.turn import Turn
 from store import Store
 from store.trust import ChatPlace, RoomPlace
 
@@ -46,11 +47,11 @@ class Refused:
     hint: bool = False
 
 
-def from_teams_channel(activity: dict[str, Any]) -> bool:
+def from_teams_channel(turn: Turn) -> bool:
     """Sent in a Teams channel (or a thread of one): the agents' side of the bridge."""
     return (
-        activity.get("channelId") == "msteams"
-        and field(activity, "conversation").get("conversationType") == "channel"
+        turn.channel == "msteams"
+        and field(turn.activity, "conversation").get("conversationType") == "channel"
     )
 
 
@@ -87,47 +88,48 @@ class Gate:
             allowed = room is None or room.tenant_id in (None, tenant)
         return allowed and (room is None or room.tenant_id in (None, tenant))
 
-    async def admit(self, activity: dict[str, Any], *, needs_room: bool) -> Admitted | Refused:
+    async def admit(self, turn: Turn, *, needs_room: bool) -> Admitted | Refused:
         """Admit an activity from Teams in the company's tenant (and, if ``needs_room``,
         in a registered room of its team)."""
-        admitted, _ = await self._admit(activity, needs_room=needs_room, chat_ref=None)
+        admitted, _ = await self._admit(turn, needs_room=needs_room, chat_ref=None)
         return admitted
 
     async def _admit(
-        self, activity: dict[str, Any], *, needs_room: bool, chat_ref: str | None
+        self, turn: Turn, *, needs_room: bool, chat_ref: str | None
     ) -> tuple[Admitted | Refused, ChatPlace | None]:
         """:meth:`admit`, reading with it (in the same statement) the chat ``chat_ref``
-        names."""
-        if not from_teams_channel(activity):
+        names. The wire-level facts (tenant, channel) are read from the raw activity:
+        proving them is this gate's job, not the Turn's."""
+        if not from_teams_channel(turn):
             return Refused("not_a_teams_channel"), None
-        tenant = tenant_of(activity)
+        tenant = tenant_of(turn.activity)
         if tenant is None:
             return Refused("no_tenant"), None
-        channel = channel_in(activity)
+        channel = channel_in(turn.activity)
         if channel is None:
             return Refused("inconsistent_channel"), None
         place = await self._store.place(channel, chat_ref)
         if not self._tenant_allowed(tenant, place.tenant, place.room):
             return Refused("foreign_tenant"), None
         room = place.room
-        if room is not None and room.team_id and team_of(activity) != room.team_id:
+        if room is not None and room.team_id and turn.team != room.team_id:
             return Refused("wrong_team"), None
         if needs_room and room is None:
             return Refused("not_a_room", hint=True), None
         return Admitted(tenant=tenant, room=room), place.chat
 
-    async def press(self, activity: dict[str, Any]) -> Pressed | Refused | BadAction:
+    async def press(self, turn: Turn) -> Pressed | Refused | BadAction:
         """Admit a press on a chat's card: in a room, naming a chat of that room.
 
         An unknown reference and a chat of another room get the same refusal, so a
         press can never tell whether a chat exists elsewhere.
         """
         try:
-            action: CardAction | BadAction = parse_action(activity)
+            action: CardAction | BadAction = parse_action(turn.activity)
         except BadAction as error:
             action = error
         chat_ref = action.chat_ref if isinstance(action, CardAction) else None
-        admitted, found = await self._admit(activity, needs_room=True, chat_ref=chat_ref)
+        admitted, found = await self._admit(turn, needs_room=True, chat_ref=chat_ref)
         if isinstance(admitted, Refused):
             return admitted
         if isinstance(action, BadAction):
@@ -140,14 +142,14 @@ class Gate:
         return Pressed(action=action, chat_id=found.chat_id)
 
 
-def log_refusal(activity: dict[str, Any], refused: Refused) -> None:
+def log_refusal(turn: Turn, refused: Refused) -> None:
     """One line per refusal: enough to investigate, nothing a customer wrote."""
     log.warning(
         "refused %s %s from channel %r, conversation %r, sender %r: %s",
-        activity.get("type"),
-        activity.get("name") or "",
-        activity.get("channelId"),
-        str(field(activity, "conversation").get("id") or "")[:120],
-        str(field(activity, "from").get("id") or "")[:120],
+        turn.kind,
+        turn.activity.get("name") or "",
+        turn.channel,
+        turn.conversation[:120],
+        turn.person.teams_id[:120],
         refused.reason,
     )

@@ -7,17 +7,8 @@ from typing import Any
 
 from cards.request import CARD_CONTENT_TYPE
 from dialogs import canned, notes
-from dialogs.activity import (
-    activity_keys,
-    bot_name,
-    person_of,
-    reference_of,
-    text_for_bot,
-    thread_of,
-)
 from dialogs.attachments import as_attachments, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
-from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
@@ -31,6 +22,7 @@ from dialogs.replies import (
     to_customer,
     to_thread,
 )
+from dialogs.turn import Turn
 from store import chats
 from store.chats import Accepted, AlreadyClosed, AlreadyTaken, AtCapacity, Closed
 from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
@@ -83,14 +75,15 @@ def mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: A
 
 
 class AgentTurn:
-    """One agent's turn on one chat, with the composers its outcomes need."""
+    """One agent's turn on one chat, with the composers its outcomes need (who acts,
+    which keys and whether an invoke waits for the answer all come from the Turn)."""
 
-    def __init__(self, ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool) -> None:
+    def __init__(self, ctx: FlowContext, turn: Turn) -> None:
         self.ctx = ctx
-        self.activity = activity
-        self.person = person_of(activity)
-        self.keys = activity_keys(activity)
-        self.by_invoke = by_invoke
+        self.turn = turn
+        self.person = turn.person
+        self.keys = turn.keys
+        self.by_invoke = turn.by_invoke
         self.t = ctx.team_texts
 
     def card(self, chat: ChatView, note: str | None = None) -> dict[str, Any]:
@@ -199,76 +192,70 @@ class AgentTurn:
         return self.answer_close(outcome)
 
 
-def _help(ctx: FlowContext, activity: dict[str, Any]) -> str:
+def _help(ctx: FlowContext, turn: Turn) -> str:
     """Every command, in three paragraphs: chats and team moves, routing, agents' tools."""
-    bot = bot_name(activity)
     return "\n\n".join(
-        ctx.team_texts(key, bot=bot)
+        ctx.team_texts(key, bot=turn.bot)
         for key in ("agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console")
     )
 
 
-async def help_reply(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def help_reply(ctx: FlowContext, turn: Turn) -> None:
+    """``@Bot help``, or the bot @mentioned with nothing it knows: every command."""
     await ctx.store.notify(
-        activity_keys(activity),
-        [
-            to_conversation(
-                reference_of(activity),
-                text_activity(_help(ctx, activity)),
-            )
-        ],
+        turn.keys, [to_conversation(turn.reference, text_activity(_help(ctx, turn)))]
     )
 
 
-async def unknown_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
-    if thread_of(activity) is not None:
+async def unknown_command(ctx: FlowContext, turn: Turn) -> None:
+    """A ``/word`` the table does not know: a canned answer in a chat's thread, else help."""
+    if turn.thread is not None:
         # In a chat's thread, "/", "/<prefix>" and "/<shortcut>" are canned answers.
-        await canned.lookup(ctx, activity, command)
+        await canned.lookup(ctx, turn, turn.word)
         return
-    help_text = _help(ctx, activity)
-    await mention_reply(ctx, activity, "agent.unknown_command", word=command.word, help=help_text)
+    help_text = _help(ctx, turn)
+    await mention_reply(ctx, turn, "agent.unknown_command", word=turn.word, help=help_text)
 
 
-async def chat_of_thread(ctx: FlowContext, activity: dict[str, Any]) -> int | None:
+async def chat_of_thread(ctx: FlowContext, turn: Turn) -> int | None:
     """The chat whose thread the activity was written in; answers the writer when none."""
-    thread = thread_of(activity)
-    chat_id = await ctx.chat_for_thread(thread) if thread else None
+    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
-        await mention_reply(ctx, activity, "agent.no_chat")
+        await mention_reply(ctx, turn, "agent.no_chat")
     return chat_id
 
 
-async def close_command(ctx: FlowContext, activity: dict[str, Any]) -> None:
-    chat_id = await chat_of_thread(ctx, activity)
+async def close_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/close`` in a chat's thread: the card's Close, answered in the thread."""
+    chat_id = await chat_of_thread(ctx, turn)
     if chat_id is not None:
-        await AgentTurn(ctx, activity, by_invoke=False).close(chat_id)
+        await AgentTurn(ctx, turn).close(chat_id)
 
 
-async def thread_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def thread_message(ctx: FlowContext, turn: Turn) -> None:
     """A reply in a chat's thread that is not a command: relay it to the customer."""
-    thread = thread_of(activity)
+    thread = turn.thread
     if thread is None:
         return
-    text = text_for_bot(activity)
+    text = turn.text
     note = note_text(text)
     if note is not None:
-        await notes.add_note(ctx, activity, note)
+        await notes.add_note(ctx, turn, note)
         return
-    files = read_files(activity, from_teams=True, limit=ctx.max_attachments)
+    files = read_files(turn.activity, from_teams=True, limit=ctx.max_attachments)
     refusal = (
-        [mention_answer(ctx, activity, "agent.files_refused", files=", ".join(files.refused))]
+        [mention_answer(ctx, turn, "agent.files_refused", files=", ".join(files.refused))]
         if files.refused
         else []
     )
     if not text and not files.passed:
         if refusal:
-            await ctx.store.notify(activity_keys(activity), refusal)
+            await ctx.store.notify(turn.keys, refusal)
         return
-    person = person_of(activity)
-    keys = activity_keys(activity)
+    person = turn.person
     async with ctx.store.unit() as tx:
         outcome = await chats.do_agent_message(
-            tx, thread, person, stored_text(text, files.passed), keys, attachments=files.passed
+            tx, thread, person, stored_text(text, files.passed), turn.keys, attachments=files.passed
         )
         match outcome:
             case chats.Relayed(_, customer):

@@ -4,22 +4,13 @@ sends one to the customer; supervisors manage them with ``@Bot canned add|remove
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from cards.canned import canned_list_card
 from cards.request import card_activity
-from dialogs.activity import (
-    activity_keys,
-    bot_name,
-    channel_of,
-    person_of,
-    reference_of,
-    thread_of,
-)
-from dialogs.commands import WORDS, Command
 from dialogs.context import FlowContext
 from dialogs.notices import manage_room_lists, mention_reply, relay_refused
 from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
 from store.canned import Canned, CannedAdded, CannedExists, CannedMissing, CannedRemoved
@@ -38,6 +29,10 @@ def valid_name(name: str) -> bool:
 
 def is_command_word(shortcut: str) -> bool:
     """A shortcut named like a command could never be sent: ``/who`` runs the command."""
+    # The command table names this module's handlers, so it is read when asked, not at
+    # import: whatever the table holds is what a shortcut may not be.
+    from dialogs.table import WORDS
+
     return shortcut in WORDS
 
 
@@ -61,42 +56,36 @@ def _list_title(ctx: FlowContext, department: str | None, prefix: str) -> str:
     return ctx.team_texts("canned.list_title", department=where)
 
 
-async def lookup(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
-    """``/``, ``/<prefix>`` or ``/<shortcut>`` in a chat's thread (an unknown command word)."""
-    thread = thread_of(activity)
+async def lookup(ctx: FlowContext, turn: Turn, word: str) -> None:
+    """``/``, ``/<prefix>`` or ``/<shortcut>`` in a chat's thread (an unknown command word
+    ``word``), or the list of them all (``word`` empty)."""
+    thread = turn.thread
     async with ctx.store.reading() as tx:
-        found = await canned.canned_answers(tx, channel_id=channel_of(activity), thread_id=thread)
-    word = command.word
+        found = await canned.canned_answers(tx, channel_id=turn.room, thread_id=thread)
     exact = next((a for a in found.answers if word and a.shortcut == word), None)
     if exact is not None and thread is not None:
         if found.in_chat:
-            await _send(ctx, activity, thread, exact, found.customer_name)
+            await _send(ctx, turn, thread, exact, found.customer_name)
         else:
-            await mention_reply(ctx, activity, "agent.no_chat")
+            await mention_reply(ctx, turn, "agent.no_chat")
         return
     matching = tuple(a for a in found.answers if a.shortcut.startswith(word))
     if not matching:
         key = "canned.no_match" if word else "canned.none"
-        await mention_reply(ctx, activity, key, prefix=word, bot=bot_name(activity))
+        await mention_reply(ctx, turn, key, prefix=word, bot=turn.bot)
         return
     card = canned_list_card(_list_title(ctx, found.department, word), matching, ctx.team_texts)
     reply = card_activity(card, ctx.team_texts("canned.summary"))
-    await ctx.store.notify(
-        activity_keys(activity), [to_conversation(reference_of(activity), reply)]
-    )
+    await ctx.store.notify(turn.keys, [to_conversation(turn.reference, reply)])
 
 
 async def _send(
-    ctx: FlowContext,
-    activity: dict[str, Any],
-    thread: str,
-    answer: Canned,
-    customer: str | None,
+    ctx: FlowContext, turn: Turn, thread: str, answer: Canned, customer: str | None
 ) -> None:
     """Relay a canned answer as the writer's own message (the same participant check)."""
-    person = person_of(activity)
+    person = turn.person
     text = fill(answer.text, customer=customer, agent=person.name)
-    keys = activity_keys(activity)
+    keys = turn.keys
     t = ctx.team_texts
 
     async with ctx.store.unit() as tx:
@@ -113,24 +102,24 @@ async def _send(
             tx.enqueue(relay_refused(t, person)(outcome.chat))
 
 
-async def manage(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+async def manage(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot canned add <shortcut> <text>``, ``canned remove <shortcut>``, ``canned list``."""
-    action, _, rest = command.argument.partition(" ")
+    action, _, rest = turn.argument.partition(" ")
     action = action.lower()
     shortcut, _, text = rest.strip().partition(" ")
     shortcut = shortcut.removeprefix("/").lower()
     text = text.strip()
     if action == "list":
-        await lookup(ctx, activity, Command("", ""))
+        await lookup(ctx, turn, "")
     elif action in ("add", "remove") and shortcut and not (action == "add" and not text):
         if not valid_name(shortcut):
             await mention_reply(
-                ctx, activity, "canned.bad_shortcut", shortcut=shortcut, limit=NAME_LIMIT
+                ctx, turn, "canned.bad_shortcut", shortcut=shortcut, limit=NAME_LIMIT
             )
         elif action == "add" and is_command_word(shortcut):
-            await mention_reply(ctx, activity, "canned.command_word", shortcut=shortcut)
+            await mention_reply(ctx, turn, "canned.command_word", shortcut=shortcut)
         elif len(text) > TEXT_LIMIT:
-            await mention_reply(ctx, activity, "canned.too_long", limit=TEXT_LIMIT)
+            await mention_reply(ctx, turn, "canned.too_long", limit=TEXT_LIMIT)
         elif action == "add":
 
             async def add(tx: Unit, room: Supervising) -> CannedAdded | CannedExists:
@@ -138,12 +127,12 @@ async def manage(ctx: FlowContext, activity: dict[str, Any], command: Command) -
                     tx, room.department, room.agent_id, shortcut, text
                 )
 
-            await manage_room_lists(ctx, activity, add)
+            await manage_room_lists(ctx, turn, add)
         else:
 
             async def remove(tx: Unit, room: Supervising) -> CannedRemoved | CannedMissing:
                 return await canned.do_remove_canned(tx, room.department, shortcut)
 
-            await manage_room_lists(ctx, activity, remove)
+            await manage_room_lists(ctx, turn, remove)
     else:
-        await mention_reply(ctx, activity, "canned.usage", bot=bot_name(activity))
+        await mention_reply(ctx, turn, "canned.usage", bot=turn.bot)

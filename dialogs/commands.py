@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
-from store.models import Availability
-
 COMMAND_PREFIX = "/"
 NOTE_PREFIX = "//"
 
+# The one command the bridge runs itself, with the tenant the trust gate admitted; every
+# other word is a key of the command table (``dialogs.table``).
 SETUP = "setup"
-# Every command word, the one list of them: the bridge's table of handlers must name
-# exactly these (it checks at import), and a canned answer's shortcut may be none of them
-# (``/who`` would run the command, never send the answer).
-WORDS: frozenset[str] = frozenset(
-    {
-        *(status.value for status in Availability),  # online, away, offline
-        JOIN, LEAVE, INVITE, TRANSFER,
-        SETUP, "close", "chats", "history", "supervisor", "status", "who", "capacity", "move",
-        "timezone", "help", "canned", "tags", "tag", "untag", "note", "console", "report",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,10 @@ from urllib.parse import urlencode
 
 from cards.report import report_card
 from cards.request import card_activity
-from dialogs.activity import activity_keys, channel_of, person_of, reference_of
-from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
+from dialogs.turn import Turn
 from store import console
 from store.console import LinkIssued
 from store.outbox import Outgoing
@@ -40,29 +39,27 @@ def console_url(ctx: FlowContext, path: str, **query: str) -> str:
     return f"{base}?{urlencode(query)}" if query else base
 
 
-async def console_link(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+async def console_link(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot console``: a sign-in link in a personal message, and a note in the room."""
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return
-        outcome = await console.do_issue_console_link(
-            tx, channel_of(activity), person_of(activity), LINK_TTL
-        )
-        tx.enqueue(notify_console_link(ctx, activity, outcome))
+        outcome = await console.do_issue_console_link(tx, turn.room, turn.person, LINK_TTL)
+        tx.enqueue(notify_console_link(ctx, turn, outcome))
 
 
 def notify_console_link(
-    ctx: FlowContext, activity: dict[str, Any], outcome: LinkIssued | RoomRefused
+    ctx: FlowContext, turn: Turn, outcome: LinkIssued | RoomRefused
 ) -> list[Outgoing]:
     """The link in a personal message, and a note in the room (or why not)."""
     if isinstance(outcome, RoomRefused):
-        return [mention_answer(ctx, activity, f"refusal.{outcome.reason}")]
+        return [mention_answer(ctx, turn, f"refusal.{outcome.reason}")]
     url = console_url(ctx, f"signin/{outcome.token}")
     minutes = int(LINK_TTL.total_seconds() // 60)
     text = ctx.team_texts("console.link", url=url, minutes=minutes)
     return [
-        to_person(reference_of(activity), outcome.person.teams_id, text_activity(text)),
-        mention_answer(ctx, activity, "console.link_sent"),
+        to_person(turn.reference, outcome.person.teams_id, text_activity(text)),
+        mention_answer(ctx, turn, "console.link_sent"),
     ]
 
 
@@ -73,16 +70,16 @@ def period_range(word: str, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=7 if word == "week" else 30), now
 
 
-async def report(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+async def report(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot report [today|week|month]``: the department's figures as a card."""
-    word = (command.argument or "today").strip().lower()
+    word = (turn.argument or "today").strip().lower()
     if word not in PERIODS:
-        await mention_reply(ctx, activity, "report.usage")
+        await mention_reply(ctx, turn, "report.usage")
         return
     async with ctx.store.reading() as tx:
-        department = await console.room_department(tx, channel_of(activity))
+        department = await console.room_department(tx, turn.room)
     if department is None:
-        await mention_reply(ctx, activity, "refusal.not_a_room")
+        await mention_reply(ctx, turn, "refusal.not_a_room")
         return
     since, until = period_range(word, ctx.store.clock())
     figures = await ctx.store.report(department.id, since, until)
@@ -99,6 +96,5 @@ async def report(ctx: FlowContext, activity: dict[str, Any], command: Command) -
     )
     summary = t("report.title", department=department.name, period=t(f"report.period_{word}"))
     await ctx.store.notify(
-        activity_keys(activity),
-        [to_conversation(reference_of(activity), card_activity(card, summary))],
+        turn.keys, [to_conversation(turn.reference, card_activity(card, summary))]
     )

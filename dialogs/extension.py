@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from cards.canned import extension_result
-from dialogs.activity import channel_of, person_of, thread_of
 from dialogs.agents import InvokeAnswer
 from dialogs.canned import fill
 from dialogs.context import FlowContext
+from dialogs.turn import Turn
 from store import canned
 
 QUERY_INVOKE = "composeExtension/query"
@@ -23,9 +23,8 @@ SEARCH_COMMAND = "searchCanned"
 RESULT_LIMIT = 25
 
 
-def _query_of(activity: dict[str, Any]) -> str:
+def _query_of(value: dict[str, Any] | None) -> str:
     """The search text: the ``query`` parameter (absent or ``initialRun``: everything)."""
-    value = activity.get("value")
     parameters = value.get("parameters") if isinstance(value, dict) else None
     for parameter in parameters if isinstance(parameters, list) else []:
         if isinstance(parameter, dict) and parameter.get("name") == "query":
@@ -34,18 +33,15 @@ def _query_of(activity: dict[str, Any]) -> str:
     return ""
 
 
-async def query(ctx: FlowContext, activity: dict[str, Any]) -> InvokeAnswer:
+async def query(ctx: FlowContext, turn: Turn) -> InvokeAnswer:
     """Canned answers whose shortcut starts with, or whose text contains, the query."""
-    value = activity.get("value")
-    command = value.get("commandId") if isinstance(value, dict) else None
+    command = turn.value.get("commandId") if turn.value is not None else None
     if command is not None and command != SEARCH_COMMAND:
         return InvokeAnswer(400, {"error": f"unknown message extension command {command!r}"})
-    search = _query_of(activity)
+    search = _query_of(turn.value)
     async with ctx.store.reading() as tx:
-        found = await canned.canned_answers(
-            tx, channel_id=channel_of(activity), thread_id=thread_of(activity)
-        )
-    agent = person_of(activity).name
+        found = await canned.canned_answers(tx, channel_id=turn.room, thread_id=turn.thread)
+    agent = turn.person.name
     by_shortcut = [a for a in found.answers if a.shortcut.startswith(search)]
     by_text = [a for a in found.answers if a not in by_shortcut and search in a.text.lower()]
     results = [

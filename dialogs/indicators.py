@@ -4,11 +4,10 @@ that only means "someone is writing right now"."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from dialogs.activity import customer_key, person_of, thread_of
+from dialogs.activity import customer_key
 from dialogs.context import FlowContext
 from dialogs.replies import to_conversation, to_thread
+from dialogs.turn import Turn
 from store import indicators
 from store.indicators import AgentTyping, CustomerTyping, Throttled, Typing, TypingPassed
 from store.outbox import Outgoing
@@ -37,14 +36,13 @@ async def _pass_on(ctx: FlowContext, typing: Typing) -> None:
             tx.enqueue(notify_typing(outcome))
 
 
-async def customer_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def customer_typing(ctx: FlowContext, turn: Turn) -> None:
     """A customer is typing: show it in their chat's thread."""
-    user = customer_key(activity, token_bound_ids=ctx.token_bound_ids)
-    await _pass_on(ctx, CustomerTyping(str(activity.get("channelId") or ""), user))
+    user = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
+    await _pass_on(ctx, CustomerTyping(turn.channel, user))
 
 
-async def agent_typing(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def agent_typing(ctx: FlowContext, turn: Turn) -> None:
     """A participant is typing in a chat's thread: show it to the customer."""
-    thread = thread_of(activity)
-    if thread is not None:
-        await _pass_on(ctx, AgentTyping(thread, person_of(activity)))
+    if turn.thread is not None:
+        await _pass_on(ctx, AgentTyping(turn.thread, turn.person))

@@ -6,19 +6,9 @@ from the suggested actions); until then the chat waits and keeps every message.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
-from dialogs.activity import (
-    activity_keys,
-    conversation_key,
-    customer_key,
-    display_name,
-    field,
-    prechat_of,
-    reference_of,
-)
+from dialogs.activity import conversation_key, customer_key, prechat_of
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -26,6 +16,7 @@ from dialogs.ratings import rating_message
 from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, post_request
+from dialogs.turn import Turn
 from store import routing
 from store.audience import Audience, Choices
 from store.core import ChatView, Duplicate
@@ -42,30 +33,30 @@ from store.routing import Routed, Unchanged
 from store.unit import Unit
 
 
-def _chosen(activity: dict[str, Any]) -> str | None:
+def _chosen(turn: Turn) -> str | None:
     """The department key of a pressed choice button (a Submit arrives as ``value``)."""
-    value = activity.get("value")
-    if isinstance(value, dict) and value.get("action") == CHOOSE_DEPARTMENT:
+    value = turn.value
+    if value is not None and value.get("action") == CHOOSE_DEPARTMENT:
         key = value.get("department")
         return key[:64] if isinstance(key, str) else None
     return None
 
 
-async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
-    sender = field(activity, "from")
-    reference = reference_of(activity)
-    t = ctx.customer_texts(activity.get("locale"))
+async def customer_message(ctx: FlowContext, turn: Turn) -> None:
+    """A customer's message: stored, and answered; the first one opens a chat."""
+    reference = turn.reference
+    t = ctx.customer_texts(turn.locale)
     team = ctx.team_texts
-    text = str(activity.get("text") or "")
-    prechat = prechat_of(activity)
-    name = prechat.name or display_name(sender)
-    keys = activity_keys(activity)
-    chosen = _chosen(activity)
-    if await rating_message(ctx, activity):
+    text = turn.written  # exactly as the customer wrote it: relayed and kept untouched
+    prechat = prechat_of(turn.activity)
+    name = prechat.name or turn.person.name
+    keys = turn.keys
+    chosen = _chosen(turn)
+    if await rating_message(ctx, turn):
         return
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
-    from_teams = activity.get("channelId") == "msteams"
-    files = read_files(activity, from_teams=from_teams, limit=ctx.max_attachments)
+    from_teams = turn.channel == "msteams"
+    files = read_files(turn.activity, from_teams=from_teams, limit=ctx.max_attachments)
     refusal = (
         [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
         if files.refused
@@ -79,10 +70,10 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
         await ctx.store.notify(keys, [to_conversation(reference, text_activity(notice))])
         return
-    turn = CustomerTurn(
-        channel_id=str(activity.get("channelId") or ""),
-        user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
-        conversation_key=conversation_key(activity),
+    customer = CustomerTurn(
+        channel_id=turn.channel,
+        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        conversation_key=conversation_key(turn.activity),
         name=name,
         locale=t.language,
         reference=reference,
@@ -109,7 +100,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
             activity["attachments"] = as_attachments(files.passed, images_only=True)
         return [to_thread(chat_id, activity, by="customer")]
 
-    channel = str(activity.get("channelId") or "")
+    channel = turn.channel
 
     def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
         question = choice_prompt(Audience(departments=known), t, name, channel)
@@ -164,7 +155,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
         async def work(tx: Unit) -> Duplicate | Opened | Appended | Picked:
             outcome = await do_customer_message(
                 tx,
-                turn,
+                customer,
                 keys,
                 flood,
                 naming=text if could_name else None,
@@ -182,7 +173,7 @@ async def customer_message(ctx: FlowContext, activity: dict[str, Any]) -> None:
     async def choose(tx: Unit) -> None:
         if not await tx.first_time(keys):
             return
-        choice = await routing.do_choose_department(tx, turn, key)
+        choice = await routing.do_choose_department(tx, customer, key)
         if isinstance(choice, Routed):
             tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
         elif isinstance(choice, Unchanged):

@@ -3,12 +3,10 @@ as internal and never sent to the customer."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from dialogs.activity import activity_keys, person_of, thread_of
-from dialogs.commands import NOTE_PREFIX, Command
+from dialogs.commands import NOTE_PREFIX
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
+from dialogs.turn import Turn
 from store import notes
 from store.notes import NoteAdded
 from store.outbox import Outgoing
@@ -21,35 +19,33 @@ def note_text(text: str) -> str | None:
     return stripped.removeprefix(NOTE_PREFIX).strip() if stripped.startswith(NOTE_PREFIX) else None
 
 
-def notify_note(
-    ctx: FlowContext, activity: dict[str, Any], outcome: NoteAdded | Refused
-) -> list[Outgoing]:
+def notify_note(ctx: FlowContext, turn: Turn, outcome: NoteAdded | Refused) -> list[Outgoing]:
     """The agent's own message in the thread already shows a kept note, so the bridge adds
     nothing there (a confirmation would only be noise); a refused one is explained."""
     if isinstance(outcome, Refused):
-        return [mention_answer(ctx, activity, "refusal.note_not_allowed")]
+        return [mention_answer(ctx, turn, "refusal.note_not_allowed")]
     return []
 
 
-async def add_note(ctx: FlowContext, activity: dict[str, Any], text: str) -> None:
+async def add_note(ctx: FlowContext, turn: Turn, text: str) -> None:
     """Keep the note, once per inbound activity (a refused one too: a re-delivery is
     not answered twice)."""
-    thread = thread_of(activity)
-    chat_id = await ctx.chat_for_thread(thread) if thread else None
+    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
-        await mention_reply(ctx, activity, "agent.no_chat")
+        await mention_reply(ctx, turn, "agent.no_chat")
     elif not text:
-        await mention_reply(ctx, activity, "notes.usage")
+        await mention_reply(ctx, turn, "notes.usage")
     else:
-        keys = activity_keys(activity)
+        keys = turn.keys
         async with ctx.store.unit() as tx:
             if not await tx.first_time(keys):
                 return
             outcome = await notes.do_add_note(
-                tx, chat_id, person_of(activity), text, keys[0] if keys else None
+                tx, chat_id, turn.person, text, keys[0] if keys else None
             )
-            tx.enqueue(notify_note(ctx, activity, outcome))
+            tx.enqueue(notify_note(ctx, turn, outcome))
 
 
-async def note_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
-    await add_note(ctx, activity, command.argument)
+async def note_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/note text``: the same as ``// text``."""
+    await add_note(ctx, turn, turn.argument)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dialogs.activity import activity_keys, bot_name, channel_of, person_of, reference_of
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, text_activity, to_conversation, to_thread
+from dialogs.turn import Turn
 from store.access import Supervising, check_supervisor
 from store.canned import CannedAdded, CannedExists, CannedMissing, CannedRemoved
 from store.core import ChatView, Person, ViewCompose
@@ -33,18 +33,16 @@ Managed = (
 ManageChange = Callable[[Unit, Supervising], Awaitable[Managed]]
 
 
-def mention_answer(ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any) -> Outgoing:
+def mention_answer(ctx: FlowContext, turn: Turn, key: str, **values: Any) -> Outgoing:
     """A reply where the agent wrote, @mentioning them (Teams notifies them)."""
-    mention = Mention(person_of(activity))
+    mention = Mention(turn.person)
     text = ctx.team_texts(key, mention=mention.markup, **values)
-    return to_conversation(reference_of(activity), text_activity(text, mentions=(mention,)))
+    return to_conversation(turn.reference, text_activity(text, mentions=(mention,)))
 
 
-async def mention_reply(
-    ctx: FlowContext, activity: dict[str, Any], key: str, **values: Any
-) -> None:
+async def mention_reply(ctx: FlowContext, turn: Turn, key: str, **values: Any) -> None:
     """Answer an agent where they wrote, once per inbound activity."""
-    await ctx.store.notify(activity_keys(activity), [mention_answer(ctx, activity, key, **values)])
+    await ctx.store.notify(turn.keys, [mention_answer(ctx, turn, key, **values)])
 
 
 def relay_refused(t: Texts, person: Person) -> ViewCompose:
@@ -81,26 +79,24 @@ def kept_as_note(t: Texts) -> ViewCompose:
     return compose
 
 
-async def manage_room_lists(
-    ctx: FlowContext, activity: dict[str, Any], change: ManageChange
-) -> None:
+async def manage_room_lists(ctx: FlowContext, turn: Turn, change: ManageChange) -> None:
     """A supervisor's change of the room's lists, once per inbound activity: checked
     (a supervisor of this room?), made and answered in one unit."""
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return
-        found = await check_supervisor(tx, person_of(activity), channel_of(activity))
+        found = await check_supervisor(tx, turn.person, turn.room)
         outcome = found if isinstance(found, Refused) else await change(tx, found)
-        tx.enqueue(notify_managed(ctx, activity, outcome))
+        tx.enqueue(notify_managed(ctx, turn, outcome))
 
 
-def notify_managed(ctx: FlowContext, activity: dict[str, Any], outcome: Managed) -> list[Outgoing]:
+def notify_managed(ctx: FlowContext, turn: Turn, outcome: Managed) -> list[Outgoing]:
     """Answers to a supervisor's change of the room's lists (canned answers and tags)."""
-    bot = bot_name(activity)
+    bot = turn.bot
     t = ctx.team_texts
 
     def answer(key: str, **values: Any) -> list[Outgoing]:
-        return [mention_answer(ctx, activity, key, **values)]
+        return [mention_answer(ctx, turn, key, **values)]
 
     match outcome:
         case Refused(Refusal.NOT_A_ROOM):

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from cards.departments import availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
-from dialogs.activity import activity_keys, channel_of, person_of, reference_of
 from dialogs.agents import InvokeAnswer
 from dialogs.context import FlowContext
 from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.routing import notify_came_online
+from dialogs.turn import Turn
 from store import availability, presence
 from store.availability import AvailabilityChanged
 from store.models import Availability
@@ -28,19 +28,20 @@ class PresenceSource(Protocol):
     async def presences(self, ids: Sequence[str]) -> dict[str, str]: ...
 
 
-async def set_availability(ctx: FlowContext, activity: dict[str, Any], word: str) -> None:
-    """Set the writer's availability and confirm it where they wrote."""
-    await _set(ctx, activity, word, by_invoke=False)
+async def set_availability(ctx: FlowContext, turn: Turn) -> None:
+    """``@Bot online|away|offline``: set the writer's availability (the command's word)
+    and confirm it where they wrote."""
+    await _set(ctx, turn, turn.word)
 
 
 def notify_availability(
-    ctx: FlowContext, activity: dict[str, Any], changed: AvailabilityChanged, *, by_invoke: bool
+    ctx: FlowContext, turn: Turn, changed: AvailabilityChanged
 ) -> list[Outgoing]:
     """The confirmation where the agent wrote (a press is answered by its card instead),
     and, if they came online, a mention in each waiting chat's thread."""
-    person = person_of(activity)
+    person = turn.person
     items = notify_came_online(ctx, person, changed.waiting)
-    if by_invoke:
+    if turn.by_invoke:
         return items
     t = ctx.team_texts
     mention = Mention(person)
@@ -50,36 +51,30 @@ def notify_availability(
         availability=t(f"availability.{changed.current.value}"),
     )
     return [
-        to_conversation(reference_of(activity), text_activity(text, mentions=(mention,))),
+        to_conversation(turn.reference, text_activity(text, mentions=(mention,))),
         *items,
     ]
 
 
-async def _set(
-    ctx: FlowContext, activity: dict[str, Any], word: str, *, by_invoke: bool
-) -> AvailabilityChanged | None:
+async def _set(ctx: FlowContext, turn: Turn, word: str) -> AvailabilityChanged | None:
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return None
         changed = await availability.do_set_availability(
-            tx, person_of(activity), WORDS[word], channel_id=channel_of(activity)
+            tx, turn.person, WORDS[word], channel_id=turn.room
         )
-        tx.enqueue(notify_availability(ctx, activity, changed, by_invoke=by_invoke))
+        tx.enqueue(notify_availability(ctx, turn, changed))
         return changed
 
 
-async def status_card(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def status_card(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot status``: a card to set one's availability with a press."""
     async with ctx.store.reading() as tx:
-        current = await availability.availability_of(tx, person_of(activity))
+        current = await availability.availability_of(tx, turn.person)
     card = availability_card(current.value, ctx.team_texts)
+    summary = ctx.team_texts("card.availability")
     await ctx.store.notify(
-        activity_keys(activity),
-        [
-            to_conversation(
-                reference_of(activity), card_activity(card, ctx.team_texts("card.availability"))
-            )
-        ],
+        turn.keys, [to_conversation(turn.reference, card_activity(card, summary))]
     )
 
 
@@ -103,19 +98,18 @@ async def follow_teams_presence(
     return followed.changed
 
 
-def is_availability_action(activity: dict[str, Any]) -> bool:
-    return pressed_availability(activity) is not None
+def is_availability_action(turn: Turn) -> bool:
+    """A press on the status card (its data is the card's, not a chat's action)."""
+    return pressed_availability(turn.activity) is not None
 
 
-async def availability_action(
-    ctx: FlowContext, activity: dict[str, Any], *, by_invoke: bool
-) -> InvokeAnswer | None:
+async def availability_action(ctx: FlowContext, turn: Turn) -> InvokeAnswer | None:
     """A press on the status card: set it; an invoke gets the card back showing it."""
-    word = pressed_availability(activity)
+    word = pressed_availability(turn.activity)
     if word not in WORDS:
-        return InvokeAnswer(400, {"error": "unknown availability"}) if by_invoke else None
-    changed = await _set(ctx, activity, word, by_invoke=by_invoke)
-    if not by_invoke:
+        return InvokeAnswer(400, {"error": "unknown availability"}) if turn.by_invoke else None
+    changed = await _set(ctx, turn, word)
+    if not turn.by_invoke:
         return None
     current = changed.current.value if changed else word
     card = availability_card(current, ctx.team_texts)

@@ -14,11 +14,12 @@ from typing import Any
 from cards.markdown import message_text
 from cards.rating import RATE, SCORES, rating_activity
 from cards.request import card_activity, stars
-from dialogs.activity import activity_keys, customer_key, field, reference_of
+from dialogs.activity import customer_key, field
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
 from dialogs.replies import card_update, text_activity, to_conversation, to_thread
+from dialogs.turn import Turn
 from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
@@ -53,10 +54,10 @@ def _typed_score(text: str) -> int | None:
     return None
 
 
-def read_rating(activity: dict[str, Any]) -> tuple[int, str | None, str | None] | None:
+def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
     """(score, chat reference or None, comment or None) if this message answers the question."""
-    value = activity.get("value")
-    if isinstance(value, dict) and value.get("action") == RATE:
+    value = turn.value
+    if value is not None and value.get("action") == RATE:
         score = value.get("score")
         ref = value.get("chat")
         if isinstance(score, int) and score in SCORES and isinstance(ref, str) and ref:
@@ -64,8 +65,9 @@ def read_rating(activity: dict[str, Any]) -> tuple[int, str | None, str | None] 
             text = comment.strip()[:COMMENT_LIMIT] if isinstance(comment, str) else ""
             return score, ref[:64], text or None
         return None
-    if value is None and not activity.get("attachments"):
-        score = _typed_score(str(activity.get("text") or ""))
+    # Typed: only a plain message (no data of any kind, no files) can be a typed choice.
+    if turn.activity.get("value") is None and not turn.activity.get("attachments"):
+        score = _typed_score(turn.written)
         if score is not None:
             return score, None, None
     return None
@@ -77,45 +79,44 @@ def rated_card(ctx: FlowContext, chat: ChatView) -> dict[str, Any]:
     return chat_card(ctx, chat)
 
 
-async def rating_message(ctx: FlowContext, activity: dict[str, Any]) -> bool:
+async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     """Handle an answer to the rating question; False when the message is not one."""
     if not ctx.csat_enabled:
         return False
-    found = read_rating(activity)
+    found = read_rating(turn)
     if found is None:
         return False
     score, ref, comment = found
-    turn = RatingTurn(
-        channel_id=str(activity.get("channelId") or ""),
-        user_id=customer_key(activity, token_bound_ids=ctx.token_bound_ids),
+    rating = RatingTurn(
+        channel_id=turn.channel,
+        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
         ref=ref,
         score=score,
         comment=comment,
     )
 
     async with ctx.store.unit() as tx:
-        target = await ratings.check_rating(tx, turn, RATING_WINDOW)
+        target = await ratings.check_rating(tx, rating, RATING_WINDOW)
         if isinstance(target, NoPendingRating):
             return False
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return True
-        outcome = await ratings.do_rate_chat(tx, target, turn, RATING_WINDOW)
-        tx.enqueue(notify_rating(ctx, activity, outcome))
+        outcome = await ratings.do_rate_chat(tx, target, rating, RATING_WINDOW)
+        tx.enqueue(notify_rating(ctx, turn, outcome))
     return True
 
 
-def notify_rating(
-    ctx: FlowContext, activity: dict[str, Any], outcome: Rated | RatingRefused
-) -> list[Outgoing]:
+def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | RatingRefused) -> list[Outgoing]:
     """The customer is thanked (or told why not); a rating redraws the summary card and
     is said in the chat's thread."""
-    reference = reference_of(activity)
-    t = ctx.customer_texts(activity.get("locale"))
+    reference = turn.reference
+    t = ctx.customer_texts(turn.locale)
     if isinstance(outcome, RatingRefused):
         return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
     chat = outcome.chat
     team = ctx.team_texts
-    name = field(activity, "from").get("name") or chat.customer_name
+    # The name they gave, if any (``turn.person`` falls back to their id: no name to show).
+    name = field(turn.activity, "from").get("name") or chat.customer_name
     said = team(
         "csat.rated_thread",
         customer=message_text(name),

@@ -6,18 +6,11 @@ import logging
 import re
 from typing import Any
 
-from dialogs.activity import (
-    activity_keys,
-    bot_name,
-    channel_of,
-    person_of,
-    reference_of,
-    team_of,
-)
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
+from dialogs.turn import Turn
 from store import rooms
 from store.core import DEFAULT_DEPARTMENT
 from store.outbox import Outgoing
@@ -35,11 +28,11 @@ def department_key(name: str) -> str:
     return key[:DEPARTMENT_NAME_LIMIT] or DEFAULT_DEPARTMENT
 
 
-def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
+def room_reference(turn: Turn) -> dict[str, Any]:
     """The channel's root conversation (a setup written in a thread still binds the channel)."""
-    reference = reference_of(activity)
+    reference = dict(turn.reference)
     conversation = dict(reference["conversation"])
-    conversation["id"] = channel_of(activity)
+    conversation["id"] = turn.room
     conversation["isGroup"] = True
     conversation["conversationType"] = "channel"
     reference["conversation"] = conversation
@@ -47,36 +40,34 @@ def room_reference(activity: dict[str, Any]) -> dict[str, Any]:
     return reference
 
 
-async def setup(
-    ctx: FlowContext, activity: dict[str, Any], argument: str, tenant: str, *, bind_tenant: bool
-) -> None:
+async def setup(ctx: FlowContext, turn: Turn, tenant: str, *, bind_tenant: bool) -> None:
     """``@Bot setup [Department]`` in a channel of an allowed tenant (the trust gate
     admitted ``tenant``; ``bind_tenant``: no tenants are configured, so the first setup
-    binds its own); who may bind what is decided in the store's transaction."""
-    argument = argument.strip()[:DEPARTMENT_NAME_LIMIT]
+    binds its own); who may bind what is decided in the store's transaction. Not in the
+    command table: only the bridge knows what the gate admitted."""
+    argument = turn.argument.strip()[:DEPARTMENT_NAME_LIMIT]
     name = argument or DEFAULT_DEPARTMENT_NAME
     key = department_key(argument) if argument else DEFAULT_DEPARTMENT
-    person = person_of(activity)
     setup_of = RoomSetup(
         key=key,
         name=name,
         tenant_id=tenant,
         bind_tenant=bind_tenant,
-        team_id=team_of(activity),
-        channel_id=channel_of(activity),
-        room_reference=room_reference(activity),
+        team_id=turn.team,
+        channel_id=turn.room,
+        room_reference=room_reference(turn),
     )
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return
-        outcome = await rooms.do_setup_room(tx, person, setup_of)
-        tx.enqueue(notify_setup(ctx, activity, setup_of, outcome))
+        outcome = await rooms.do_setup_room(tx, turn.person, setup_of)
+        tx.enqueue(notify_setup(ctx, turn, setup_of, outcome))
     if isinstance(outcome, SetupRefused):
         log.warning("setup refused in %r: %s", setup_of.channel_id[:120], outcome.reason)
 
 
 def notify_setup(
-    ctx: FlowContext, activity: dict[str, Any], room: RoomSetup, outcome: RoomReady | SetupRefused
+    ctx: FlowContext, turn: Turn, room: RoomSetup, outcome: RoomReady | SetupRefused
 ) -> list[Outgoing]:
     """The room hears who supervises it, and gets the cards of the chats that waited for a
     room; a refusal is said where the setup was written (a foreign tenant hears nothing)."""
@@ -84,8 +75,8 @@ def notify_setup(
         if outcome.reason == "foreign_tenant":
             return []
         key = f"refusal.setup_{outcome.reason}"
-        return [mention_answer(ctx, activity, key, department=outcome.department)]
-    mention = Mention(person_of(activity))
+        return [mention_answer(ctx, turn, key, department=outcome.department)]
+    mention = Mention(turn.person)
     reference = room.room_reference
     done = ctx.team_texts(
         "agent.setup_done", department=outcome.department, supervisor=mention.markup
@@ -97,14 +88,10 @@ def notify_setup(
     return items
 
 
-async def members_added(ctx: FlowContext, activity: dict[str, Any]) -> None:
+async def members_added(ctx: FlowContext, turn: Turn) -> None:
     """Welcome the team when the bot itself is added, saying how to run setup."""
-    bot_id = (activity.get("recipient") or {}).get("id")
-    added = activity.get("membersAdded") or []
-    if not any(isinstance(m, dict) and m.get("id") == bot_id for m in added):
+    added = turn.activity.get("membersAdded") or []
+    if not any(isinstance(m, dict) and m.get("id") == turn.bot_id for m in added):
         return
-    welcome = ctx.team_texts("agent.welcome", bot=bot_name(activity))
-    reference = reference_of(activity)
-    await ctx.store.notify(
-        activity_keys(activity), [to_conversation(reference, text_activity(welcome))]
-    )
+    welcome = ctx.team_texts("agent.welcome", bot=turn.bot)
+    await ctx.store.notify(turn.keys, [to_conversation(turn.reference, text_activity(welcome))])

@@ -16,7 +16,6 @@ from cards.departments import (
 )
 from cards.markdown import message_text
 from cards.request import card_activity, format_duration
-from dialogs.activity import activity_keys, person_of, reference_of, thread_of
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -29,6 +28,7 @@ from dialogs.replies import (
     to_customer,
     to_thread,
 )
+from dialogs.turn import Turn
 from store import routing
 from store.audience import Audience
 from store.core import NoSuchChat, NotAllowed
@@ -172,46 +172,43 @@ def notify_came_online(
     return [waiting_notice(chat, (person,), text) for chat in waiting]
 
 
-def _reply(activity: dict[str, Any], text: str, person: Person) -> list[Outgoing]:
-    mention = Mention(person)
-    return [to_conversation(reference_of(activity), text_activity(text, mentions=(mention,)))]
+def _reply(turn: Turn, text: str) -> list[Outgoing]:
+    mention = Mention(turn.person)
+    return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
 
 
 MoveOutcome = Routed | NotAllowed | UnknownDepartment | NoSuchChat
 
 
-def notify_move(
-    ctx: FlowContext, activity: dict[str, Any], argument: str, outcome: MoveOutcome
-) -> list[Outgoing]:
+def notify_move(ctx: FlowContext, turn: Turn, outcome: MoveOutcome) -> list[Outgoing]:
     """The moved chat's card in its new room (the old one marked), or why not."""
-    person = person_of(activity)
     t = ctx.team_texts
-    markup = mention_markup(person)
+    markup = mention_markup(turn.person)
     if isinstance(outcome, Routed):
         return post_request(ctx, outcome.chat, outcome.audience, outcome.previous)
     if isinstance(outcome, UnknownDepartment):
         names = ", ".join(name for _, name in outcome.departments)
-        text = t("agent.unknown_department", mention=markup, department=argument, known=names)
-        return _reply(activity, text, person)
+        text = t("agent.unknown_department", mention=markup, department=turn.argument, known=names)
+        return _reply(turn, text)
     if isinstance(outcome, NoSuchChat):
-        return _reply(activity, t("agent.no_chat", mention=markup), person)
-    return _reply(activity, t("agent.move_refused", mention=markup), person)
+        return _reply(turn, t("agent.no_chat", mention=markup))
+    return _reply(turn, t("agent.move_refused", mention=markup))
 
 
-async def move(ctx: FlowContext, activity: dict[str, Any], argument: str) -> None:
+async def move(ctx: FlowContext, turn: Turn) -> None:
     """``/move <Department>`` in a waiting chat's thread, by a supervisor."""
-    person = person_of(activity)
-    thread = thread_of(activity)
-    if thread is None or not argument.strip():
+    person = turn.person
+    thread = turn.thread
+    if thread is None or not turn.argument.strip():
         text = ctx.team_texts("agent.move_usage", mention=mention_markup(person))
-        await ctx.store.notify(activity_keys(activity), _reply(activity, text, person))
+        await ctx.store.notify(turn.keys, _reply(turn, text))
         return
     async with ctx.store.reading() as tx:
-        checked = await routing.check_move(tx, thread, person, argument)
+        checked = await routing.check_move(tx, thread, person, turn.argument)
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(activity_keys(activity)):
+        if not await tx.first_time(turn.keys):
             return
         outcome: MoveOutcome = checked
         if isinstance(checked, routing.MoveChecked):
             outcome = await routing.do_move(tx, checked, person)
-        tx.enqueue(notify_move(ctx, activity, argument, outcome))
+        tx.enqueue(notify_move(ctx, turn, outcome))

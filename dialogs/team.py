@@ -13,11 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from cards import actions
-from cards.actions import INVITE, JOIN, LEAVE, TRANSFER, CardAction, Pressed
+from cards.actions import CardAction
 from cards.request import card_activity
 from cards.team import offer_card, picker_card, status_card
 from dialogs import tags
-from dialogs.activity import mentioned_people, team_of
 from dialogs.agents import (
     AgentTurn,
     InvokeAnswer,
@@ -26,11 +25,11 @@ from dialogs.agents import (
     error_answer,
     message_answer,
 )
-from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.replies import to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
+from dialogs.turn import Turn
 from store import moves, offers
 from store.core import NoSuchChat
 from store.models import ChatState, OfferKind
@@ -41,7 +40,7 @@ from store.views import ChatView, Person
 
 log = logging.getLogger(__name__)
 
-_KINDS = {INVITE: OfferKind.INVITE, TRANSFER: OfferKind.TRANSFER}
+_KINDS = {actions.INVITE: OfferKind.INVITE, actions.TRANSFER: OfferKind.TRANSFER}
 
 
 class TeamTurn(AgentTurn):
@@ -93,11 +92,11 @@ class TeamTurn(AgentTurn):
     async def _roster(self) -> list[dict[str, Any]] | None:
         """The team's members as the Bot Connector's members API lists them (with their
         Teams role); None when it cannot be read now or says nothing."""
-        team = team_of(self.activity)
+        team = self.turn.team
         if not team:
             return None
         try:
-            members = await self.ctx.directory.members(str(self.activity.get("serviceUrl")), team)
+            members = await self.ctx.directory.members(str(self.turn.service_url), team)
         except Exception as error:  # the connector being down must not block a move
             log.warning("team roster unavailable: %s", error)
             return None
@@ -109,7 +108,7 @@ class TeamTurn(AgentTurn):
         every online agent the bridge knows when the roster cannot be read."""
         members = await self._roster()
         roster = [str(m["id"]) for m in members] if members is not None else None
-        if verb == TRANSFER:
+        if verb == actions.TRANSFER:
             excluded = {self.person.teams_id}
         else:
             excluded = {m.person.teams_id for m in chat.participants}
@@ -210,71 +209,67 @@ async def expire_offers(ctx: FlowContext) -> int:
     return expired
 
 
-async def card_action(
-    ctx: FlowContext, activity: dict[str, Any], pressed: Pressed, *, by_invoke: bool
-) -> InvokeAnswer | None:
+async def card_action(ctx: FlowContext, turn: Turn) -> InvokeAnswer | None:
     """A button pressed on a chat's cards, as an invoke (Execute) or a message (Submit),
-    admitted by the trust gate (a chat of the room it was pressed in)."""
-    turn = TeamTurn(ctx, activity, by_invoke=by_invoke)
-    answer = await _run(turn, pressed.action, pressed.chat_id)
-    if not by_invoke and answer is not None and answer.status == 404:
+    admitted by the trust gate (``turn.pressed``: a chat of the room it was pressed in)."""
+    if turn.pressed is None:
+        return error_answer(400, "no card action")
+    answer = await _run(TeamTurn(ctx, turn), turn.pressed.action, turn.pressed.chat_id)
+    if not turn.by_invoke and answer is not None and answer.status == 404:
         # A submit for a chat that does not exist: say so where it was pressed.
-        await mention_reply(ctx, activity, "agent.stale_action")
-    return answer if by_invoke else None
+        await mention_reply(ctx, turn, "agent.stale_action")
+    return answer if turn.by_invoke else None
 
 
-async def _run(turn: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer | None:
+async def _run(agent: TeamTurn, action: CardAction, chat_id: int) -> InvokeAnswer | None:
     match action.verb:
         case actions.ACCEPT:
-            return await turn.accept(chat_id)
+            return await agent.accept(chat_id)
         case actions.CLOSE:
-            return await turn.close(chat_id)
+            return await agent.close(chat_id)
         case actions.JOIN:
-            return await turn.join(chat_id, action.offer_id)
+            return await agent.join(chat_id, action.offer_id)
         case actions.LEAVE:
-            return await turn.leave(chat_id)
+            return await agent.leave(chat_id)
         case actions.TAKE:
-            return await turn.answer_offer(
+            return await agent.answer_offer(
                 chat_id, action.offer_id, OfferKind.TRANSFER, accept=True
             )
         case actions.DECLINE:
-            return await turn.answer_offer(chat_id, action.offer_id, None, accept=False)
+            return await agent.answer_offer(chat_id, action.offer_id, None, accept=False)
         case actions.REFRESH if action.offer_id is not None:
             # The invitation or transfer as this reader sees it (buttons: its recipient's).
-            return await turn.offer_view(chat_id, action.offer_id)
+            return await agent.offer_view(chat_id, action.offer_id)
         case actions.REFRESH:
             # Teams asks for this reader's view: their role's buttons, from the database.
-            return await turn.current(chat_id)
+            return await agent.current(chat_id)
         case actions.TAG:
-            card = await tags.card_tag(turn.ctx, turn.activity, chat_id, by_invoke=turn.by_invoke)
+            card = await tags.card_tag(agent.ctx, agent.turn, chat_id)
             return card_answer(card) if card is not None else error_answer(404, "no such chat")
         case _:
             picked = None
             if action.agent:
-                async with turn.ctx.store.reading() as tx:
+                async with agent.ctx.store.reading() as tx:
                     picked = await moves.agent_named(tx, action.agent)
             if action.agent and picked is None:
-                return turn.refusal_answer("recipient_offline") if turn.by_invoke else None
-            return await turn.offer(chat_id, action.verb, picked)
+                return agent.refusal_answer("recipient_offline") if agent.by_invoke else None
+            return await agent.offer(chat_id, action.verb, picked)
 
 
-async def thread_command(ctx: FlowContext, activity: dict[str, Any], command: Command) -> None:
+async def thread_command(ctx: FlowContext, turn: Turn) -> None:
     """``/invite @name``, ``/transfer @name``, ``/join``, ``/leave`` in a chat's thread."""
-    chat_id = await chat_of_thread(ctx, activity)
+    chat_id = await chat_of_thread(ctx, turn)
     if chat_id is None:
         return
-    turn = TeamTurn(ctx, activity, by_invoke=False)
-    match command.word:
+    agent = TeamTurn(ctx, turn)
+    match turn.word:
         case actions.JOIN:
-            await turn.join(chat_id, None)
+            await agent.join(chat_id, None)
         case actions.LEAVE:
-            await turn.leave(chat_id)
+            await agent.leave(chat_id)
         case verb:
-            people = mentioned_people(activity)
-            if not people and command.argument:
-                await mention_reply(ctx, activity, "refusal.need_mention", word=verb)
+            people = turn.mentions
+            if not people and turn.argument:
+                await mention_reply(ctx, turn, "refusal.need_mention", word=verb)
                 return
-            await turn.offer(chat_id, verb, people[0] if people else None)
-
-
-THREAD_WORDS = frozenset({JOIN, LEAVE, INVITE, TRANSFER})
+            await agent.offer(chat_id, verb, people[0] if people else None)

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from bot import keys, teams_package
-from bot.bridge import COMMAND_WORDS, COMMANDS
 from bot.settings import Settings
 from cards.actions import parse_action
 from cards.canned import canned_list_card, first_words
@@ -20,9 +19,11 @@ from cards.request import request_card
 from cards.tags import selected_tags
 from dialogs.attachments import read_files
 from dialogs.canned import fill, usable_shortcut, valid_name
-from dialogs.commands import SETUP, WORDS
+from dialogs.commands import SETUP
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
+from dialogs.table import COMMANDS, OUTSIDE_ROOMS, WORDS
+from dialogs.turn import Turn
 from store.canned import Canned
 from store.core import ChatView
 from store.models import CannedAnswer, ChatState, Department
@@ -584,11 +585,30 @@ def test_the_tag_action_reads_the_selection_from_execute_and_submit() -> None:
 
 
 def test_the_command_words_are_said_once() -> None:
-    """The bridge's table of handlers names exactly the command words (it refuses to load
-    otherwise), and none of them can be a canned answer's shortcut."""
-    assert frozenset(COMMANDS) | {SETUP} == WORDS == COMMAND_WORDS
+    """The command words are the table's (and ``setup``, run by the bridge itself); none
+    of them can be a canned answer's shortcut (the check reads the same table)."""
+    assert frozenset(COMMANDS) | {SETUP} == WORDS
+    assert OUTSIDE_ROOMS <= WORDS
+    assert {"who", "tag", "untag", "online", "invite", SETUP} <= WORDS
     assert not any(usable_shortcut(word) for word in WORDS)
     assert all(valid_name(word) for word in WORDS)  # refused as commands, not as bad names
+    assert usable_shortcut("thanks")
+
+
+def test_handlers_read_their_word_from_the_turn() -> None:
+    """One signature for every handler: the word and argument come with the turn, and
+    ``@Bot word`` is a command exactly for the table's words."""
+    message = {
+        "type": "message",
+        "text": "<at>Bot</at> untag billing",
+        "recipient": {"id": "bot", "name": "Bot"},
+        "entities": [{"type": "mention", "text": "<at>Bot</at>", "mentioned": {"id": "bot"}}],
+    }
+    turn = Turn.of(message, known=WORDS)
+    assert turn.command is not None and (turn.word, turn.argument) == ("untag", "billing")
+    assert COMMANDS[turn.word] is COMMANDS["tag"]
+    plain = Turn.of({**message, "text": "<at>Bot</at> thanks a lot"}, known=WORDS)
+    assert plain.command is None and plain.addressed
 
 
 def test_canned_texts_names_and_lists() -> None:

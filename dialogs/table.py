@@ -1,0 +1,53 @@
+"""The agents' commands: each word and the handler that runs it, the one list of them.
+
+The bridge looks words up here, ``@Bot word`` is a command only for a word listed here,
+and a canned answer's shortcut may be none of them (``/who`` would run the command,
+never send the answer). Every handler has the one signature of :data:`Handler` and reads
+its word and argument from ``turn.command``; each checks where it was given (a thread
+command at the channel's root is answered with how to use it).
+"""
+
+from __future__ import annotations
+
+from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
+from dialogs import (
+    agents,
+    canned,
+    console,
+    departments,
+    lists,
+    notes,
+    presence,
+    routing,
+    tags,
+    team,
+)
+from dialogs.commands import SETUP
+from dialogs.turn import Handler
+
+COMMANDS: dict[str, Handler] = {
+    **dict.fromkeys(presence.WORDS, presence.set_availability),  # online, away, offline
+    **dict.fromkeys((JOIN, LEAVE, INVITE, TRANSFER), team.thread_command),
+    "close": agents.close_command,
+    "chats": lists.chat_list,
+    "history": lists.chat_list,
+    "supervisor": lists.supervisor,
+    "status": presence.status_card,
+    "who": departments.who,
+    "capacity": departments.capacity,
+    "move": routing.move,
+    "timezone": departments.time_zone,
+    "help": agents.help_reply,
+    "canned": canned.manage,
+    "tags": tags.manage,
+    "tag": tags.tag_command,
+    "untag": tags.tag_command,
+    "note": notes.note_command,
+    "console": console.console_link,
+    "report": console.report,
+}
+
+# Every command word: the table's, and ``setup`` (run by the bridge itself).
+WORDS: frozenset[str] = frozenset(COMMANDS) | {SETUP}
+# Commands that may run in a channel that is not a room yet (in the company's tenant).
+OUTSIDE_ROOMS: frozenset[str] = frozenset({SETUP, "help"})
