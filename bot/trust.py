@@ -23,7 +23,7 @@ from bot.settings import Settings
 from cards.actions import BadAction, CardAction, Pressed, parse_action
 from dialogs.activity import THREAD_MARK, field, team_of, tenant_of
 from store import Store
-from store.trust import ChatPlace, RoomPlace
+from store.trust import ChatPlace, RoomPlace, place_of
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ class Gate:
         channel = channel_in(activity)
         if channel is None:
             return Refused("inconsistent_channel"), None
-        place = await self._store.place(channel, chat_ref)
+        async with self._store.reading() as tx:
+            place = await place_of(tx, channel, chat_ref)
         if not self._tenant_allowed(tenant, place.tenant, place.room):
             return Refused("foreign_tenant"), None
         room = place.room

@@ -18,7 +18,7 @@ from dialogs.commands import Command
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
-from store import console
+from store import console, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.supervisors import RoomRefused
@@ -88,7 +88,8 @@ async def report(ctx: FlowContext, activity: dict[str, Any], command: Command) -
         await mention_reply(ctx, activity, "refusal.not_a_room")
         return
     since, until = period_range(word, ctx.store.clock())
-    figures = await ctx.store.report(department.id, since, until)
+    async with ctx.store.reading() as tx:
+        figures = await reports.report(tx, department.id, since, until)
     t = ctx.team_texts
     url = console_url(
         ctx,

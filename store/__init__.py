@@ -1,25 +1,14 @@
 """Persistence: models, engine and the atomic state transitions of chats.
 
-:class:`Store` gathers the transitions not yet written as functions per aggregate, one
-mixin per concern, over one core; the converted aggregates (routing, availability,
-presence, rooms, departments, ratings, console) are modules of functions taking a unit.
+The store is functions per aggregate, each taking a unit of work first (``async with
+store.unit() as tx`` to change, ``store.reading()`` to read), like aiohttp-demos'
+``db.py``. :class:`Store` is only the core that opens those units over one session
+factory, one clock and one policy, and the outbox's delivery methods.
 """
 
-from store.console_settings import ConsoleSettings
-from store.front import FrontDoor
-from store.history import History
-from store.reports import Reports
-from store.trust import Trust
+from store.core import StoreCore
 
-
-class Store(
-    ConsoleSettings,
-    FrontDoor,
-    History,
-    Reports,
-    Trust,
-):
-    """Every named transition of the bridge over one session factory and one clock."""
-
+# The name the rest of the bridge knows the store by: the core is all there is of it.
+Store = StoreCore
 
 __all__ = ["Store"]
