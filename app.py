@@ -16,7 +16,8 @@ from yarl import URL
 
 from bot import keys, logs, operations
 from bot.bridge import Bridge
-from bot.delivery import CommitHook, Dispatcher
+from bot.delivery import Dispatcher
+from bot.hook import CommitHook
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync

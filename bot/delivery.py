@@ -12,19 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Protocol
 
+from bot.backoff import Backoff
+from bot.hook import CommitHook
 from bot.marks import Marks, Thread
 from bot.metrics import Metrics
 from bot.pacing import RUN_ROWS, PaceLimits, Pacer, coalesced, with_delivery_keys
 from bot.sdk import Connector, DeliveryError
 from bot.threads import ThreadMissing, Threads
-from store import Store, trace
+from store import Store, dispatch, trace
 from store.core import Retention
 from store.handover import Handover
 from store.models import OutboxItem
@@ -35,56 +34,6 @@ log = logging.getLogger(__name__)
 
 
 PURGE_EVERY = 60.0
-
-
-class Receiver(Protocol):
-    """The dispatcher as the commit hook passes commits on to it."""
-
-    @property
-    def budgets(self) -> Pacer | None: ...
-
-    def committed(self, handover: Handover) -> None: ...
-
-
-class CommitHook:
-    """Where the store hands what a commit queued to the dispatcher.
-
-    The Store takes its post-commit hook at construction and the Dispatcher takes the
-    Store at construction, so one of them would have to be patched into the other
-    afterwards. Instead this small object is made first and given to both: it is the
-    store's hook (the ``DeliveryHook`` of ``store.handover``: the identity rows are
-    leased under, ``owner`` and ``lease``, and the budgets a lease may claim) and it
-    passes each :class:`~store.handover.Handover` on to the dispatcher attached to it.
-    A commit made before that dispatcher exists (while the app starts) is kept and
-    passed on then; nothing else is ever rewired.
-    """
-
-    def __init__(self, lease: timedelta, owner: str | None = None) -> None:
-        self.owner = owner or uuid.uuid4().hex
-        self.lease = lease
-        self._receiver: Receiver | None = None
-        self._early: list[Handover] = []
-
-    @property
-    def budgets(self) -> Pacer | None:
-        """The attached dispatcher's send budgets (None before it exists, or unpaced)."""
-        return self._receiver.budgets if self._receiver is not None else None
-
-    def committed(self, handover: Handover) -> None:
-        """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
-        if self._receiver is None:
-            self._early.append(handover)
-        else:
-            self._receiver.committed(handover)
-
-    def attach(self, receiver: Receiver) -> None:
-        """Pass commits on to ``receiver`` from now on, starting with any kept ones."""
-        if self._receiver is not None:
-            raise RuntimeError("a commit hook serves one dispatcher")
-        self._receiver = receiver
-        early, self._early = self._early, []
-        for handover in early:
-            receiver.committed(handover)
 
 
 class Dispatcher:
@@ -120,8 +69,7 @@ class Dispatcher:
         self._sweep_interval = sweep_interval
         self.lease = hook.lease
         self._send_margin = send_margin
-        self._base_delay = base_delay
-        self._max_delay = max_delay
+        self._backoff = Backoff(base_delay, max_delay)
         self._max_age = max_age
         self._retention = retention or Retention()
         # Deliveries given up after ``max_age`` of failures (for the logs and metrics).
@@ -194,11 +142,14 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             try:
-                self.kick(await self._store.due_lanes())
+                async with self._store.reading() as tx:
+                    lanes = await dispatch.due_lanes(tx)
+                self.kick(lanes)
                 self.last_sweep = loop.time()
                 if loop.time() - last_purge > PURGE_EVERY:
                     last_purge = loop.time()
-                    await self._store.purge(self._retention)
+                    async with self._store.unit() as tx:
+                        await dispatch.purge(tx, self._retention)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
             with contextlib.suppress(TimeoutError):
@@ -275,13 +226,14 @@ class Dispatcher:
         claims its budgets in the same transaction where that is cheap (SQLite)."""
         limit = RUN_ROWS if self._coalesce_bytes else 1
         room, only = self._coalesce_bytes, self._repeats.get(lane)
-        if self._pacer is None:
-            return await self._store.lease_run(
-                lane, self.owner, self.lease, room=room, limit=limit, only=only
+        async with self._store.unit() as tx:
+            if self._pacer is None:
+                return await dispatch.lease_run(
+                    tx, lane, self.owner, self.lease, room=room, limit=limit, only=only
+                )
+            run, claimed = await dispatch.lease_paced(
+                tx, lane, self.owner, self.lease, self._pacer, room=room, limit=limit, only=only
             )
-        run, claimed = await self._store.lease_paced(
-            lane, self.owner, self.lease, self._pacer, room=room, limit=limit, only=only
-        )
         if claimed:
             self._claimed.add(run[0].id)
         return run
@@ -325,19 +277,22 @@ class Dispatcher:
                     await asyncio.wait_for(self._stopping.wait(), wait + 0.002)
                 stop = self._stopping.is_set()
             if stop:
-                await self._store.retry_later(
-                    [i.id for i in run],
-                    self.owner,
-                    0 if self._stopping.is_set() else wait,
-                    None,
-                    attempted=False,
-                )
+                async with self._store.unit() as tx:
+                    await dispatch.retry_later(
+                        tx,
+                        [i.id for i in run],
+                        self.owner,
+                        0 if self._stopping.is_set() else wait,
+                        None,
+                        attempted=False,
+                    )
                 return []
             room = self._coalesce_bytes - sum(activity_size(i.payload) for i in run)
             if words and head.lane not in self._repeats and room > 0 and len(run) < RUN_ROWS:
-                run += await self._store.lease_more(
-                    run[-1], self.owner, self.lease, room=room, limit=RUN_ROWS - len(run)
-                )
+                async with self._store.unit() as tx:
+                    run += await dispatch.lease_more(
+                        tx, run[-1], self.owner, self.lease, room=room, limit=RUN_ROWS - len(run)
+                    )
 
     def _usable(self, item: OutboxItem | None, wait: float = 0.0) -> OutboxItem | None:
         """A leased item, unless its lease could run out before a send ``wait`` seconds
@@ -346,12 +301,6 @@ class Dispatcher:
             return None
         margin = timedelta(seconds=self._send_margin + wait)
         return item if item.lease_until - margin > self._store.clock() else None
-
-    def _backoff(self, attempts: int, error: DeliveryError) -> float:
-        if error.retry_after is not None:
-            return min(error.retry_after, self._max_delay * 5)
-        ceiling = min(self._max_delay, self._base_delay * 2**attempts)
-        return ceiling * random.uniform(0.5, 1.0)
 
     def alive(self, within: float) -> bool:
         """Whether the sweep ran in the last ``within`` seconds (the delivery loop lives)."""
@@ -384,7 +333,7 @@ class Dispatcher:
                 )
                 await self._settle_failed(item.lane, ids, f"given up: {error}")
                 return None
-            delay = self._backoff(item.attempts, error)
+            delay = self._backoff.delay(item.attempts, error)
             log.info("outbox items %s failed (%s); retrying in %.2fs", ids, error, delay)
             return await self._again_later(run, delay, str(error))
         except ThreadMissing as error:
@@ -395,7 +344,7 @@ class Dispatcher:
             # Not a connector answer (a bug, an unreadable reply): retry later, never drop.
             log.exception("outbox items %s failed unexpectedly", ids)
             self._metrics.delivery("retry", None, item.attempts)
-            delay = self._backoff(item.attempts, DeliveryError(None, repr(error)[:300]))
+            delay = self._backoff.delay(item.attempts, DeliveryError(None, repr(error)[:300]))
             return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
         # The lane must not go on before its head is marked (the next row is not the head
@@ -412,12 +361,14 @@ class Dispatcher:
         """Give the rows back until ``delay``; the post is remembered, so the next attempt
         carries the same rows (and delivery ids) as this one, however many wait behind."""
         self._repeats[run[0].lane] = frozenset(i.id for i in run)
-        await self._store.retry_later([i.id for i in run], self.owner, delay, error)
+        async with self._store.unit() as tx:
+            await dispatch.retry_later(tx, [i.id for i in run], self.owner, delay, error)
         return delay
 
     async def _settle_failed(self, lane: str, ids: list[int], error: str) -> None:
         self._repeats.pop(lane, None)
-        await self._store.undeliverable(ids, self.owner, error)
+        async with self._store.unit() as tx:
+            await dispatch.undeliverable(tx, ids, self.owner, error)
 
     async def _send(self, run: list[OutboxItem]) -> Thread | None:
         item = run[0]

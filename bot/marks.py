@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from store import dispatch
+
 # A row that created a chat's thread records where its card went: (chat, thread, card).
 Thread = tuple[int, str, str]
 
@@ -46,7 +48,8 @@ class Marks:
                 for n, item_id in enumerate(ids)
             ]
             try:
-                ours = await self._store.delivered(marks, self._owner)
+                async with self._store.unit() as tx:
+                    ours = await dispatch.delivered(tx, marks, self._owner)
             except Exception as error:
                 for _, _, done in batch:
                     done.set_exception(error)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from bot.settings import Settings
 from bot.threads import Threads
+from store import dispatch
 from store.models import OutboxItem
 from store.outbox import author
 from store.pacing import Claim, Limits
@@ -143,9 +144,10 @@ class Pacer:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                waits = await self._store.pace(
-                    [claim for claim, _ in batch], self._clock(), self.limits.headroom
-                )
+                async with self._store.unit() as tx:
+                    waits = await dispatch.pace(
+                        tx, [claim for claim, _ in batch], self._clock(), self.limits.headroom
+                    )
             except Exception as error:
                 for _, done in batch:
                     if not done.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Protocol
 
+from store import dispatch
 from store.models import OutboxItem
 from store.vocabulary import CreateThread, Send, UpdateCard, read_payload
 
@@ -46,7 +47,8 @@ class Threads:
         if known is not None:
             self._known.move_to_end(chat_id)
             return known
-        found = await self._store.chat_reference(chat_id)
+        async with self._store.reading() as tx:
+            found = await dispatch.chat_reference(tx, chat_id)
         if found is None:
             raise ThreadMissing(f"chat {chat_id} has no thread")
         self._remember(chat_id, found)

@@ -24,7 +24,7 @@ from cards.actions import BadAction, CardAction, Pressed, parse_action
 from dialogs.activity import THREAD_MARK, field, tenant_of
 from dialogs.turn import Turn
 from store import Store
-from store.trust import ChatPlace, RoomPlace
+from store.trust import ChatPlace, RoomPlace, place_of
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ class Gate:
         channel = channel_in(turn.activity)
         if channel is None:
             return Refused("inconsistent_channel"), None
-        place = await self._store.place(channel, chat_ref)
+        async with self._store.reading() as tx:
+            place = await place_of(tx, channel, chat_ref)
         if not self._tenant_allowed(tenant, place.tenant, place.room):
             return Refused("foreign_tenant"), None
         room = place.room

@@ -17,7 +17,7 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
 from dialogs.turn import Turn
-from store import console
+from store import console, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.supervisors import RoomRefused
@@ -82,7 +82,8 @@ async def report(ctx: FlowContext, turn: Turn) -> None:
         await mention_reply(ctx, turn, "refusal.not_a_room")
         return
     since, until = period_range(word, ctx.store.clock())
-    figures = await ctx.store.report(department.id, since, until)
+    async with ctx.store.reading() as tx:
+        figures = await reports.report(tx, department.id, since, until)
     t = ctx.team_texts
     url = console_url(
         ctx,

@@ -11,12 +11,14 @@ from dialogs.replies import Mention, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store.access import Supervising, check_supervisor
 from store.canned import CannedAdded, CannedExists, CannedMissing, CannedRemoved
-from store.core import ChatView, Person, ViewCompose
+from store.core import ChatView, Person
 from store.models import ChatState
 from store.outbox import Outgoing
 from store.tags import TagMissing, TagRemoved, TagRuleSet, TagsAdded
 from store.unit import Unit
 from store.vocabulary import Refusal, Refused
+
+ViewCompose = Callable[[ChatView], list[Outgoing]]
 
 # What a supervisor's change of the room's lists (canned answers and tags) comes to.
 Managed = (

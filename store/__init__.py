@@ -1,27 +1,16 @@
 """Persistence: models, engine and the atomic state transitions of chats.
 
-:class:`Store` gathers the transitions not yet written as functions per aggregate, one
-mixin per concern, over one core; the converted aggregates (routing, availability,
-presence, rooms, departments, ratings, console) are modules of functions taking a unit.
+The store is functions per aggregate, each taking a unit of work first (``async with
+store.unit() as tx`` to change, ``store.reading()`` to read), like aiohttp-demos'
+``db.py``. :class:`Store` is only the core that opens those units over one session
+factory, one clock and one policy.
 """
 
-from store.console_settings import ConsoleSettings
-from store.dispatch import Dispatch
-from store.front import FrontDoor
-from store.history import History
-from store.reports import Reports
-from store.trust import Trust
+from store.core import StoreCore
 
-
-class Store(
-    ConsoleSettings,
-    Dispatch,
-    FrontDoor,
-    History,
-    Reports,
-    Trust,
-):
-    """Every named transition of the bridge over one session factory and one clock."""
+# The name the rest of the bridge knows the store by: the core that opens units of work
+# is all there is of it; everything else is functions over a unit.
+Store = StoreCore
 
 
 __all__ = ["Store"]

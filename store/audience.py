@@ -13,10 +13,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.core import Person, StoreCore
 from store.hours import back_at
 from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
 from store.models import Supervisor as SupervisorRow
+from store.unit import insert_ignoring
+from store.views import Person
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,11 @@ async def online_members(session: AsyncSession, department_id: int) -> list[Agen
 async def add_member(
     session: AsyncSession, department_id: int, agent_id: int, now: datetime
 ) -> None:
-    """Remember that an agent works in a department (idempotent)."""
-    await StoreCore._insert_ignore(
-        session,
-        DepartmentMember,
-        {"department_id": department_id, "agent_id": agent_id, "created_at": now},
-    )
+    """Remember that an agent works in a department (idempotent: the unique index
+    decides, so two replicas seating the same agent cannot both insert)."""
+    insert = insert_ignoring(session)
+    row = {"department_id": department_id, "agent_id": agent_id, "created_at": now}
+    await session.execute(insert(DepartmentMember).values(**row).on_conflict_do_nothing())
 
 
 async def audience(session: AsyncSession, chat_id: int, *, now: datetime | None = None) -> Audience:

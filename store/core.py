@@ -1,9 +1,9 @@
-"""The store's core: sessions, the transaction every transition runs in, and views.
+"""The store's core: sessions, the units of work every transition runs in, and delivery.
 
-Every change is a conditional UPDATE whose row count decides the outcome, and the
-activities it causes are written to the outbox in the same transaction
-(``compose`` callbacks build them from the committed facts). Nothing here knows
-the Bot Framework; references and activities are plain JSON.
+Every change is a conditional UPDATE whose row count decides the outcome, run by a
+function of its aggregate in a unit of work (:meth:`StoreCore.unit`); the activities it
+causes are queued with ``tx.enqueue`` in the same transaction. Nothing here knows the
+Bot Framework; references and activities are plain JSON.
 """
 
 from __future__ import annotations
@@ -20,17 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store import people, views
 from store.handover import DeliveryHook, Handover, hand_over
 from store.models import (
-    Agent,
-    MessageKind,
-    ParticipantRole,
     Setting,
 )
 from store.outbox import Outgoing
-from store.unit import Policy, Unit, insert_ignoring
-from store.views import ChatView, Person
+from store.unit import Policy, Unit
+from store.views import ChatView
+from store.views import Person as Person  # dialogs and cards name the person from here
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -74,9 +71,6 @@ class TagRequired:
     """The chat cannot be closed yet: its department requires a tag and it has none."""
 
     chat: ChatView
-
-
-ViewCompose = Callable[[ChatView], list[Outgoing]]
 
 
 DEFAULT_POLICY = Policy()
@@ -158,91 +152,20 @@ class StoreCore:
             session.info["unit"] = tx
             yield tx
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """The unit's session, for transitions not yet written as ``do_*`` functions."""
-        async with self.unit() as tx:
-            yield tx.session
-
-    @staticmethod
-    async def _settling_conflicts(attempt: Callable[[], Awaitable[T]], what: str) -> T:
-        """Run a transaction again when it lost a unique-key race to another replica
-        (both created the same customer or open chat): the retry sees the winner's row."""
-        for _ in range(3):
-            try:
-                return await attempt()
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"{what} could not be stored after retries")
-
-    @staticmethod
-    def _enqueue(session: AsyncSession, items: list[Outgoing], now: datetime) -> None:
-        session.info["unit"].enqueue(items)
-
-    # -- helpers ---------------------------------------------------------------------------
-
-    @staticmethod
-    async def _insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any]) -> bool:
-        """INSERT that does nothing on a unique conflict; True if a row was added."""
-        insert = insert_ignoring(session)
-        result = await session.execute(insert(table).values(**values).on_conflict_do_nothing())
-        return result.rowcount == 1
-
-    @staticmethod
-    async def _first_time(session: AsyncSession, keys: Sequence[str]) -> bool:
-        """Record the inbound activity keys; False if any of them was seen before."""
-        return await session.info["unit"].first_time(keys)
-
-    @staticmethod
-    async def _agent(session: AsyncSession, person: Person) -> Agent:
-        return await people.agent(session.info["unit"], person)
-
-    @staticmethod
-    async def _seat(
-        session: AsyncSession, chat_id: int, agent_id: int, role: ParticipantRole
-    ) -> None:
-        await people.seat(session.info["unit"], chat_id, agent_id, role)
-
-    @staticmethod
-    async def _view(session: AsyncSession, chat_id: int) -> ChatView:
-        return await views.chat_view(session, chat_id)
-
-    @staticmethod
-    def _note(
-        session: AsyncSession,
-        chat_id: int,
-        kind: MessageKind,
-        author: str,
-        text: str,
-        *,
-        agent_id: int | None = None,
-        source_key: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-    ) -> None:
-        session.info["unit"].note(
-            chat_id,
-            kind,
-            author,
-            text,
-            agent_id=agent_id,
-            source_key=source_key,
-            attachments=attachments,
-        )
-
     async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
-        """Queue notices that change no chat, once per inbound activity."""
-        async with self._transaction() as session:
-            if not await self._first_time(session, dedupe_keys):
+        """Queue notices that change no chat, once per inbound activity: the keys and the
+        rows commit together, so a re-delivered activity is answered once."""
+        async with self.unit() as tx:
+            if not await tx.first_time(dedupe_keys):
                 return False
-            self._enqueue(session, items, self.clock())
+            tx.enqueue(items)
             return True
 
     async def secret(self, key: str) -> str:
-        """A server secret kept in the database, made once, so links survive restarts."""
-        async with self._write() as session:
-            await self._insert_ignore(
-                session, Setting, {"key": key, "value": secrets.token_urlsafe(32)}
-            )
-            value = await session.scalar(select(Setting.value).where(Setting.key == key))
+        """A server secret kept in the database, made once, so links survive restarts (the
+        unique key decides which replica's secret is kept when two start together)."""
+        async with self.unit() as tx:
+            await tx.insert_ignore(Setting, {"key": key, "value": secrets.token_urlsafe(32)})
+            value = await tx.session.scalar(select(Setting.value).where(Setting.key == key))
             assert value is not None
             return value

@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.core import StoreCore
 from store.models import Chat, Department, Setting
+from store.unit import Unit
 
 TENANT_KEY = "tenant"
 
@@ -67,28 +67,25 @@ _PLACE = (
 )
 
 
-class Trust(StoreCore):
-    """Reads for the trust gate (authorization happens again in each transition's WHERE)."""
-
-    async def place(self, channel_id: str, chat_ref: str | None = None) -> Place:
-        """The tenant the install is bound to, the room registered for ``channel_id`` and,
-        with ``chat_ref``, where the chat it names lives."""
-        async with self._sessions() as session:
-            found = (
-                await session.execute(_PLACE, {"p_channel": channel_id, "p_ref": chat_ref or ""})
-            ).one()
-        tenant, department, chat_id, chat_channel = found
-        room = (
-            RoomPlace(
-                department_id=department.id,
-                key=department.key,
-                name=department.name,
-                team_id=department.team_id,
-                channel_id=department.channel_id,
-                tenant_id=(department.room_reference or {}).get("conversation", {}).get("tenantId"),
-            )
-            if department is not None
-            else None
+async def place_of(tx: Unit, channel_id: str, chat_ref: str | None = None) -> Place:
+    """The tenant the install is bound to, the room registered for ``channel_id`` and,
+    with ``chat_ref``, where the chat it names lives: one statement, since every agent
+    action runs it (authorization happens again in each transition's WHERE)."""
+    found = (
+        await tx.session.execute(_PLACE, {"p_channel": channel_id, "p_ref": chat_ref or ""})
+    ).one()
+    tenant, department, chat_id, chat_channel = found
+    room = (
+        RoomPlace(
+            department_id=department.id,
+            key=department.key,
+            name=department.name,
+            team_id=department.team_id,
+            channel_id=department.channel_id,
+            tenant_id=(department.room_reference or {}).get("conversation", {}).get("tenantId"),
         )
-        chat = ChatPlace(chat_id, chat_channel) if chat_id is not None else None
-        return Place(tenant=tenant, room=room, chat=chat)
+        if department is not None
+        else None
+    )
+    chat = ChatPlace(chat_id, chat_channel) if chat_id is not None else None
+    return Place(tenant=tenant, room=room, chat=chat)

@@ -171,22 +171,20 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
     assert await ask_for_link(bridge, binh)
 
 
-def test_no_store_mixin_hides_another_ones_transition() -> None:
-    """The store is one class over many mixins: a second method of the same name would
-    silently replace the first (as a console ``set_capacity`` once did the room's)."""
-    from store import Store
+def test_the_store_is_one_core_and_functions_per_aggregate() -> None:
+    """No mixins are left for a method of the same name to silently replace another's (as
+    a console ``set_capacity`` once did the room's): every aggregate is a module of
+    functions taking a unit, so two of the same name live in two namespaces."""
+    import importlib
+    import pkgutil
 
-    seen: dict[str, str] = {}
-    for mixin in Store.__mro__[1:]:
-        for name, value in vars(mixin).items():
-            if callable(value) and not name.startswith("__"):
-                assert (
-                    name not in seen
-                    or seen[name] == mixin.__name__
-                    or mixin.__name__
-                    in (
-                        "StoreCore",
-                        "object",
-                    )
-                ), f"{name} of {mixin.__name__} hides {seen[name]}'s"
-                seen.setdefault(name, mixin.__name__)
+    import store
+    from store import Store
+    from store.core import StoreCore
+
+    assert Store is StoreCore
+    for module in pkgutil.iter_modules(store.__path__):
+        loaded = importlib.import_module(f"store.{module.name}")
+        for name, value in vars(loaded).items():
+            if isinstance(value, type) and value is not StoreCore:
+                assert not issubclass(value, StoreCore), f"store.{module.name}.{name}"

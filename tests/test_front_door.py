@@ -237,17 +237,3 @@ async def test_prechat_data_names_the_customer_and_skips_the_department_question
     assert "Lan Nguyen" in card and "+84 90 123 4567" in card
     said = bridge.connector.activities("conv-dl_lan")
     assert len(said) == 1 and not said[0].get("attachments")
-
-
-def test_no_store_mixin_hides_another_ones_transition() -> None:
-    """The store is one class over several mixins: a name defined twice would silently
-    replace one of them (the method resolution order picks the first)."""
-    from store import Store
-
-    seen: dict[str, str] = {}
-    for mixin in Store.__mro__[1:]:
-        if mixin.__module__.startswith("store.") and mixin.__module__ != "store.core":
-            for name in vars(mixin):
-                if not name.startswith("__"):
-                    assert name not in seen, f"{name} in {mixin.__name__} and {seen[name]}"
-                    seen[name] = mixin.__name__

@@ -11,11 +11,14 @@ import asyncio
 import json
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import func, select
 
 from bot import keys
+from store import dispatch
 from store.models import OutboxItem
 from store.pacing import Claim, PaceBudget
+from store.unit import Unit
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
 from tests.connector_emulator import Fault
@@ -161,7 +164,7 @@ async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
 
 
 async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
-    start_bridge: BridgeFactory, database_url: str
+    start_bridge: BridgeFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On SQLite the transaction that stores a customer's line also spends its budgets:
     the dispatcher sends it without asking the database again. On PostgreSQL it asks, in
@@ -169,15 +172,16 @@ async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
     bridge = await start_bridge(**SETTINGS)
     chat, _ = await accepted_chat(bridge, "cust-steady")
     await bridge.settled()
-    store = bridge.app[keys.STORE]
     asked: list[int] = []
-    pace = store.pace
+    pace = dispatch.pace
 
-    async def counted(claims: Sequence[Claim], now: float, headroom: float) -> list[float]:
+    async def counted(
+        tx: Unit, claims: Sequence[Claim], now: float, headroom: float
+    ) -> list[float]:
         asked.append(len(claims))
-        return await pace(claims, now, headroom)
+        return await pace(tx, claims, now, headroom)
 
-    store.pace = counted
+    monkeypatch.setattr(dispatch, "pace", counted)
     sent = [f"steady {n}" for n in range(3)]
     for text in sent:
         line = act.webchat_message(bridge.service_url, chat.customer, text, locale="en-US")

@@ -8,14 +8,15 @@ No time is measured: the pacing clock is a number the test gives.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
 
 from dialogs.replies import card_update, text_activity, to_thread
-from store import Store, migrate, pacing
+from store import Store, dispatch, migrate, pacing
 from store.core import Retention
 from store.engine import create_engine, create_sessionmaker
 from store.handover import Handover
@@ -25,6 +26,7 @@ from store.pacing import Claim, Limits, PaceBudget
 from tests.conftest import ManualClock
 
 LEASE = timedelta(seconds=30)
+T = TypeVar("T")
 THREAD = Limits.parse("7/1,8/2,60/30,1800/3600")
 TENANT = Limits.parse("50/1")
 
@@ -42,6 +44,13 @@ async def stores(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
     yield first, second
     for engine in engines:
         await engine.dispose()
+
+
+async def in_unit(store: Store, work: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """One of the dispatcher's store functions, in a unit of its own (as the dispatcher
+    runs them)."""
+    async with store.unit() as tx:
+        return await work(tx, *args, **kwargs)
 
 
 async def queue(store: Store, items: list[Outgoing]) -> list[int]:
@@ -77,13 +86,14 @@ async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) 
     now = 1_000.0
     waits = []
     for n, claim in enumerate(claims[:7]):
-        waits += await (first if n % 2 else second).pace([claim], now + n * 0.01, 0.25)
+        replica = first if n % 2 else second
+        waits += await in_unit(replica, dispatch.pace, [claim], now + n * 0.01, 0.25)
     assert waits == [0.0] * 7
-    [late] = await first.pace([claims[7]], now + 0.1, 0.25)
-    [also_late] = await second.pace([claims[7]], now + 0.1, 0.25)
+    [late] = await in_unit(first, dispatch.pace, [claims[7]], now + 0.1, 0.25)
+    [also_late] = await in_unit(second, dispatch.pace, [claims[7]], now + 0.1, 0.25)
     assert late > 0 and also_late > 0
     # Once the window has passed, there is room again; the row keeps what windows need.
-    [later] = await second.pace([claims[7]], now + 2.5, 0.25)
+    [later] = await in_unit(second, dispatch.pace, [claims[7]], now + 2.5, 0.25)
     assert later == 0.0
     async with first._sessions() as session:
         stamps = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == channel[0]))
@@ -93,10 +103,12 @@ async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) 
 async def test_customers_words_take_a_short_budget_first(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     budget = (("conv:19:room", THREAD),)
-    assert await store.pace([Claim(budget)] * 5, 50.0, 0.25) == [0.0] * 5
+    assert await in_unit(store, dispatch.pace, [Claim(budget)] * 5, 50.0, 0.25) == [0.0] * 5
     # Five of seven used: a card update or a notice leaves the rest to customers' words,
     # even when it asks in the same moment and first.
-    waits = await store.pace([Claim(budget, low=True), Claim(budget), Claim(budget)], 50.0, 0.25)
+    waits = await in_unit(
+        store, dispatch.pace, [Claim(budget, low=True), Claim(budget), Claim(budget)], 50.0, 0.25
+    )
     assert waits[0] > 0 and waits[1:] == [0.0, 0.0]
 
 
@@ -112,33 +124,39 @@ async def test_a_run_is_one_authors_lines_in_a_row(stores: tuple[Store, Store]) 
             says(1, "four"),
         ],
     )
-    run = await store.lease_run("chat:1", "a", LEASE, room=64_000, limit=50)
+    run = await in_unit(store, dispatch.lease_run, "chat:1", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in run] == ids[:3]
     # Nobody else gets the lane (or any row of the run) while it is leased.
-    assert await other.lease_run("chat:1", "b", LEASE, room=64_000, limit=50) == []
-    assert await store.delivered([(item.id, None) for item in run], "a") == set(ids[:3])
-    notice = await store.lease_run("chat:1", "a", LEASE, room=64_000, limit=50)
+    assert (
+        await in_unit(other, dispatch.lease_run, "chat:1", "b", LEASE, room=64_000, limit=50) == []
+    )
+    assert await in_unit(store, dispatch.delivered, [(item.id, None) for item in run], "a") == set(
+        ids[:3]
+    )
+    notice = await in_unit(store, dispatch.lease_run, "chat:1", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in notice] == [ids[3]]
 
 
 async def test_a_repeated_run_keeps_its_rows(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     ids = await queue(store, [says(2, "one"), says(2, "two")])
-    run = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50)
-    await store.retry_later([item.id for item in run], "a", 0, "503")
+    run = await in_unit(store, dispatch.lease_run, "chat:2", "a", LEASE, room=64_000, limit=50)
+    await in_unit(store, dispatch.retry_later, [item.id for item in run], "a", 0, "503")
     # A line arrives before the repeat: the repeat still carries the first post's rows.
     later = await queue(store, [says(2, "three")])
-    again = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50, only=frozenset(ids))
+    again = await in_unit(
+        store, dispatch.lease_run, "chat:2", "a", LEASE, room=64_000, limit=50, only=frozenset(ids)
+    )
     assert [item.id for item in again] == ids
-    await store.delivered([(item.id, None) for item in again], "a")
-    rest = await store.lease_run("chat:2", "a", LEASE, room=64_000, limit=50)
+    await in_unit(store, dispatch.delivered, [(item.id, None) for item in again], "a")
+    rest = await in_unit(store, dispatch.lease_run, "chat:2", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in rest] == later
 
 
 async def test_size_limits_a_run(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     ids = await queue(store, [says(3, "x" * 300) for _ in range(4)])
-    run = await store.lease_run("chat:3", "a", LEASE, room=800, limit=50)
+    run = await in_unit(store, dispatch.lease_run, "chat:3", "a", LEASE, room=800, limit=50)
     assert [item.id for item in run] == ids[:2]
 
 
@@ -147,10 +165,10 @@ async def test_overtaken_card_update_is_dropped(stores: tuple[Store, Store]) -> 
     old = card_update(4, {"type": "message", "text": "old card"})
     new = card_update(4, {"type": "message", "text": "new card"})
     ids = await queue(store, [old, says(4, "hello"), new])
-    run = await store.lease_run("chat:4", "a", LEASE, room=64_000, limit=50)
+    run = await in_unit(store, dispatch.lease_run, "chat:4", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in run] == [ids[1]]
-    await store.delivered([(ids[1], None)], "a")
-    newest = await store.lease_run("chat:4", "a", LEASE, room=64_000, limit=50)
+    await in_unit(store, dispatch.delivered, [(ids[1], None)], "a")
+    newest = await in_unit(store, dispatch.lease_run, "chat:4", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in newest] == [ids[2]]
     assert newest[0].payload["activity"]["text"] == "new card"
     assert (await states(store, ids[:1])) == [(DeliveryState.DELIVERED, "overtaken")]
@@ -169,7 +187,7 @@ async def test_card_update_before_a_new_card_is_kept(stores: tuple[Store, Store]
             card_update(5, {"type": "message", "text": "new room's card"}),
         ],
     )
-    run = await store.lease_run("chat:5", "a", LEASE, room=64_000, limit=50)
+    run = await in_unit(store, dispatch.lease_run, "chat:5", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in run] == [ids[0]]
 
 
@@ -179,7 +197,7 @@ async def test_typing_indicators_give_way_to_lines(stores: tuple[Store, Store]) 
     store, _ = stores
     typing = to_thread(6, {"type": "typing"})
     ids = await queue(store, [typing, says(6, "one"), typing, says(6, "two")])
-    run = await store.lease_run("chat:6", "a", LEASE, room=64_000, limit=50)
+    run = await in_unit(store, dispatch.lease_run, "chat:6", "a", LEASE, room=64_000, limit=50)
     assert [item.id for item in run] == ids[1:]
     assert (await states(store, ids[:1])) == [(DeliveryState.DELIVERED, "overtaken")]
 
@@ -188,9 +206,11 @@ async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     now = store.clock().timestamp()
     budget = (("conv:idle", THREAD),)
-    assert await store.pace([Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
-    assert await store.pace([Claim((("conv:busy", THREAD),))], now, 0.25) == [0.0]
-    await store.purge(Retention())
+    assert await in_unit(store, dispatch.pace, [Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
+    assert await in_unit(store, dispatch.pace, [Claim((("conv:busy", THREAD),))], now, 0.25) == [
+        0.0
+    ]
+    await in_unit(store, dispatch.purge, Retention())
     async with store._sessions() as session:
         kept = list(await session.scalars(select(PaceBudget.key)))
     assert kept == ["conv:busy"]
@@ -252,7 +272,7 @@ async def test_a_queued_send_is_claimed_in_its_own_transaction(
         [head] = handover.leased
         assert handover.claimed == ({head.id} if here and n < 7 else set())
         # Marked at once, so the next line is its lane's head again.
-        await store.delivered([(head.id, None)], "a")
+        await in_unit(store, dispatch.delivered, [(head.id, None)], "a")
     assert await stamps(store, budgets.key) == ([2_000.0] * 7 if here else [])
     # A row whose thread the dispatcher does not know yet is left to it to claim.
     await store.notify(["other"], [Outgoing("chat:unknown", "send", {"activity": {}})])
@@ -267,22 +287,28 @@ async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
     budgets = Budgets("conv:19:room;messageid=8")
     claim = Claim(((budgets.key, THREAD),))
     ids = await queue(store, [says(8, "one"), says(8, "two"), says(8, "three")])
-    run, claimed = await store.lease_paced("chat:8", "a", LEASE, budgets, room=64_000, limit=50)
+    run, claimed = await in_unit(
+        store, dispatch.lease_paced, "chat:8", "a", LEASE, budgets, room=64_000, limit=50
+    )
     assert [item.id for item in run] == ids
     if not database_url.startswith("sqlite"):
         assert not claimed and await stamps(store, budgets.key) == []
         return
     assert claimed and await stamps(store, budgets.key) == [2_000.0]
-    await store.delivered([(item.id, None) for item in run], "a")
+    await in_unit(store, dispatch.delivered, [(item.id, None) for item in run], "a")
     # Spent: the next run is leased, its claim left to the dispatcher (which waits).
     async with store._write() as session:
         await pacing.claim(session, [claim] * 6, 2_000.0, 0.25)
     later = await queue(store, [says(8, "four")])
-    run, claimed = await store.lease_paced("chat:8", "a", LEASE, budgets, room=64_000, limit=50)
+    run, claimed = await in_unit(
+        store, dispatch.lease_paced, "chat:8", "a", LEASE, budgets, room=64_000, limit=50
+    )
     assert [item.id for item in run] == later and not claimed
     assert await stamps(store, budgets.key) == [2_000.0] * 7
     # Nothing to lease: nothing claimed.
-    assert await store.lease_paced("chat:9", "a", LEASE, budgets, room=64_000, limit=50) == (
+    assert await in_unit(
+        store, dispatch.lease_paced, "chat:9", "a", LEASE, budgets, room=64_000, limit=50
+    ) == (
         [],
         False,
     )

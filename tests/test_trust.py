@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import keys
+from store import dispatch
 from store.core import Retention
 from store.models import (
     Agent,
@@ -360,7 +361,8 @@ async def test_old_inbound_keys_and_failed_rows_are_purged_and_deliveries_give_u
     dispatcher = bridge.app[keys.DISPATCHER]
     assert dispatcher.given_up >= 1
     clock.advance(31 * 86400)
-    assert await bridge.app[keys.STORE].purge(Retention()) > 0
+    async with bridge.app[keys.STORE].unit() as tx:
+        assert await dispatch.purge(tx, Retention()) > 0
     bridge.connector.clear_faults()
     # The keys are gone: nothing is left in the tables housekeeping owns.
     assert await rows(bridge, select(InboundActivity.key, InboundActivity.received_at)) == []

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from app import create_app
 from bot import keys
-from bot.delivery import CommitHook
+from bot.hook import CommitHook
 from bot.settings import Settings
 from store.handover import Handover
 from store.unit import IntakeLimits, Policy

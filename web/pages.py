@@ -17,6 +17,7 @@ from yarl import URL
 from bot import keys
 from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
+from store import front
 from web.directline import DIRECT_LINE_PREFIX
 
 LOCALES = {"vi": "vi-VN", "en": "en-US"}
@@ -87,8 +88,9 @@ async def chat_page(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     language = visitor_language(request, settings)
     department = _department(request)
-    choices = await store.department_choices()
-    online = await store.online_count(department or None)
+    async with store.reading() as tx:
+        choices = await front.department_choices(tx)
+        online = await front.online_count(tx, department or None)
     config: dict[str, Any] = {
         "lang": language,
         "locale": LOCALES.get(language, language),
@@ -163,7 +165,8 @@ async def widget_script(request: web.Request) -> web.Response:
 async def availability(request: web.Request) -> web.Response:
     """``{"online": true|false}`` for a department (``?department=``), or for any."""
     department = _department(request)
-    online = await request.app[keys.STORE].online_count(department or None)
+    async with request.app[keys.STORE].reading() as tx:
+        online = await front.online_count(tx, department or None)
     if online is None:
         raise web.HTTPNotFound(
             text='{"error": "no such department"}', content_type="application/json"

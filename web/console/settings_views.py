@@ -16,6 +16,7 @@ from multidict import MultiDictProxy
 
 from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
+from store import console_settings
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
 from web.console.common import page, scope
@@ -25,7 +26,8 @@ Form = MultiDictProxy[Any]
 
 async def settings(request: web.Request) -> web.Response:
     user, department = await scope(request)
-    current = await request.app[keys.STORE].department_settings(department.id)
+    async with request.app[keys.STORE].reading() as tx:
+        current = await console_settings.department_settings(tx, department.id)
     return page(
         request,
         "settings.html",
@@ -52,7 +54,8 @@ async def _capacity(
         return "capacity"
     if not 0 <= capacity <= 1000:
         return "capacity"
-    await request.app[keys.STORE].console_capacity(dept.id, user.agent_id, capacity or None)
+    async with request.app[keys.STORE].unit() as tx:
+        await console_settings.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
     return None
 
 
@@ -61,7 +64,8 @@ async def _hours(
 ) -> str | None:
     store = request.app[keys.STORE]
     if form.get("always") == "1":
-        await store.set_hours(dept.id, user.agent_id, None)
+        async with store.unit() as tx:
+            await console_settings.do_set_hours(tx, dept.id, user.agent_id, None)
         return None
     try:
         hours = parse_hours(
@@ -72,7 +76,8 @@ async def _hours(
         )
     except BadHours:
         return "hours"
-    await store.set_hours(dept.id, user.agent_id, hours)
+    async with store.unit() as tx:
+        await console_settings.do_set_hours(tx, dept.id, user.agent_id, hours)
     return None
 
 
@@ -80,7 +85,8 @@ async def _tag_required(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
     required = form.get("required") == "1"
-    await request.app[keys.STORE].set_tag_required(dept.id, user.agent_id, required)
+    async with request.app[keys.STORE].unit() as tx:
+        await console_settings.do_set_tag_required(tx, dept.id, user.agent_id, required)
     return None
 
 
@@ -91,7 +97,8 @@ async def _tag(
     if not valid_name(name):
         return "name"
     add = form.get("do") != "remove"
-    done = await request.app[keys.STORE].change_tag(dept.id, user.agent_id, name, add=add)
+    async with request.app[keys.STORE].unit() as tx:
+        done = await console_settings.do_change_tag(tx, dept.id, user.agent_id, name, add=add)
     return None if done else "tag"
 
 
@@ -104,9 +111,11 @@ async def _canned(
     text = None if form.get("do") == "remove" else str(form.get("text", "")).strip()
     if text is not None and not 0 < len(text) <= TEXT_LIMIT:
         return "canned"
-    done = await request.app[keys.STORE].change_canned(
-        dept.id, user.agent_id, shortcut, text, company_wide=form.get("company") == "1"
-    )
+    company_wide = form.get("company") == "1"
+    async with request.app[keys.STORE].unit() as tx:
+        done = await console_settings.do_change_canned(
+            tx, dept.id, user.agent_id, shortcut, text, company_wide=company_wide
+        )
     return None if done else "canned"
 
 
@@ -118,7 +127,8 @@ async def _supervisor(
     except ValueError:
         return "supervisor"
     add = form.get("do") == "add"
-    done = await request.app[keys.STORE].set_supervisor(dept.id, user.agent_id, target, add=add)
+    async with request.app[keys.STORE].unit() as tx:
+        done = await console_settings.do_set_supervisor(tx, dept.id, user.agent_id, target, add=add)
     return None if done else "supervisor"
 
 

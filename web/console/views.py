@@ -22,7 +22,8 @@ from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
 from store import console, transcripts
-from store.history import HistoryFilter
+from store.history import HistoryFilter, closed_chats
+from store.reports import report
 from web.console.charts import bar_chart
 from web.console.common import page, scope, texts
 
@@ -164,7 +165,8 @@ async def history(request: web.Request) -> web.Response:
         number = int(request.query.get("page", "1"))
     except ValueError:
         number = 1
-    found = await request.app[keys.STORE].history(department.id, search, number)
+    async with request.app[keys.STORE].reading() as tx:
+        found = await closed_chats(tx, department.id, search, number)
     return page(
         request,
         "history.html",
@@ -185,7 +187,8 @@ async def history_csv(request: web.Request) -> web.Response:
 
     _, department = await scope(request)
     search, _ = _search(request)
-    found = await request.app[keys.STORE].history(department.id, search, 1, per_page=CSV_LIMIT)
+    async with request.app[keys.STORE].reading() as tx:
+        found = await closed_chats(tx, department.id, search, 1, per_page=CSV_LIMIT)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["reference", "customer", "channel", "agent", "opened", "closed", "tags"])
@@ -258,9 +261,8 @@ async def reports(request: web.Request) -> web.Response:
     assert since is not None and until is not None
     if since > until:
         since, until = until, since
-    figures = await request.app[keys.STORE].report(
-        department.id, _start(since), _start(until + timedelta(days=1))
-    )
+    async with request.app[keys.STORE].reading() as tx:
+        figures = await report(tx, department.id, _start(since), _start(until + timedelta(days=1)))
     t = texts(request)
     hours = bar_chart(
         t("console.chart_hours"),

@@ -1,0 +1,60 @@
+"""The store's post-commit hook: how what a unit of work queued reaches the dispatcher."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Protocol
+
+from bot.pacing import Pacer
+from store.handover import Handover
+
+
+class Receiver(Protocol):
+    """The dispatcher as the commit hook passes commits on to it."""
+
+    @property
+    def budgets(self) -> Pacer | None: ...
+
+    def committed(self, handover: Handover) -> None: ...
+
+
+class CommitHook:
+    """Where the store hands what a commit queued to the dispatcher.
+
+    The Store takes its post-commit hook at construction and the Dispatcher takes the
+    Store at construction, so one of them would have to be patched into the other
+    afterwards. Instead this small object is made first and given to both: it is the
+    store's hook (the ``DeliveryHook`` of ``store.handover``: the identity rows are
+    leased under, ``owner`` and ``lease``, and the budgets a lease may claim) and it
+    passes each :class:`~store.handover.Handover` on to the dispatcher attached to it.
+    A commit made before that dispatcher exists (while the app starts) is kept and
+    passed on then; nothing else is ever rewired.
+    """
+
+    def __init__(self, lease: timedelta, owner: str | None = None) -> None:
+        self.owner = owner or uuid.uuid4().hex
+        self.lease = lease
+        self._receiver: Receiver | None = None
+        self._early: list[Handover] = []
+
+    @property
+    def budgets(self) -> Pacer | None:
+        """The attached dispatcher's send budgets (None before it exists, or unpaced)."""
+        return self._receiver.budgets if self._receiver is not None else None
+
+    def committed(self, handover: Handover) -> None:
+        """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
+        if self._receiver is None:
+            self._early.append(handover)
+        else:
+            self._receiver.committed(handover)
+
+    def attach(self, receiver: Receiver) -> None:
+        """Pass commits on to ``receiver`` from now on, starting with any kept ones."""
+        if self._receiver is not None:
+            raise RuntimeError("a commit hook serves one dispatcher")
+        self._receiver = receiver
+        early, self._early = self._early, []
+        for handover in early:
+            receiver.committed(handover)
