@@ -30,7 +30,6 @@ from store.intake import (
 )
 from store.outbox import Outgoing
 from store.routing import Routed, Unchanged
-from store.unit import Unit
 
 
 def _chosen(turn: Turn) -> str | None:
@@ -152,36 +151,31 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
         could_name = 0 < len(text.strip()) <= DEPARTMENT_NAME_LIMIT and "\n" not in text.strip()
         flood = FloodLimit(ctx.flood_messages, ctx.flood_window)
 
-        async def work(tx: Unit) -> Duplicate | Opened | Appended | Picked:
-            outcome = await do_customer_message(
-                tx,
-                customer,
-                keys,
-                flood,
-                naming=text if could_name else None,
-                preferred=prechat.department or None,
-            )
-            tx.enqueue(notify(outcome))
-            return outcome
-
-        outcome = await ctx.store.settled(work, "customer message")
+        async for attempt in ctx.store.attempts("customer message"):
+            async with attempt as tx:
+                outcome = await do_customer_message(
+                    tx,
+                    customer,
+                    keys,
+                    flood,
+                    naming=text if could_name else None,
+                    preferred=prechat.department or None,
+                )
+                tx.enqueue(notify(outcome))
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
     key = chosen
-
-    async def choose(tx: Unit) -> None:
-        if not await tx.first_time(keys):
-            return
-        choice = await routing.do_choose_department(tx, customer, key)
-        if isinstance(choice, Routed):
-            tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
-        elif isinstance(choice, Unchanged):
-            tx.enqueue(on_append(choice.chat_id, choice.choices))
-        else:
-            tx.enqueue(prompt(choice.departments))
-
-    await ctx.store.settled(choose, "department choice")
+    async for attempt in ctx.store.attempts("department choice"):
+        async with attempt as tx:
+            if await tx.first_time(keys):
+                choice = await routing.do_choose_department(tx, customer, key)
+                if isinstance(choice, Routed):
+                    tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
+                elif isinstance(choice, Unchanged):
+                    tx.enqueue(on_append(choice.chat_id, choice.choices))
+                else:
+                    tx.enqueue(prompt(choice.departments))
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

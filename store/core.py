@@ -9,8 +9,9 @@ Bot Framework; references and activities are plain JSON.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ from store.views import Person as Person  # dialogs and cards name the person fr
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DEPARTMENT = "default"
 
@@ -74,6 +77,31 @@ class TagRequired:
 
 
 DEFAULT_POLICY = Policy()
+
+
+class Attempt:
+    """One try of a change: a unit whose loss of a unique-key race is noted, not raised
+    (see :meth:`StoreCore.attempts`)."""
+
+    def __init__(self, unit: AbstractAsyncContextManager[Unit]) -> None:
+        self._unit = unit
+        self.lost = False
+
+    async def __aenter__(self) -> Unit:
+        return await self._unit.__aenter__()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: Any
+    ) -> bool:
+        try:
+            await self._unit.__aexit__(kind, error, trace)
+        except IntegrityError as lost:
+            error = lost
+        if not isinstance(error, IntegrityError):
+            return False
+        self.lost = True
+        log.info("a unit lost a unique-key race (%s); trying it again", type(error.orig).__name__)
+        return True
 
 
 class StoreCore:
@@ -132,16 +160,20 @@ class StoreCore:
         if handover is not None and self.delivery is not None:
             self.delivery.committed(handover)
 
-    async def settled(self, work: Callable[[Unit], Awaitable[T]], what: str) -> T:
-        """Run ``work`` in a unit, in a new one when it lost a unique-key race to another
-        replica (both created the same customer or open chat): the retry sees the
-        winner's row. Retries wrap the whole unit, never one statement."""
-        for _ in range(3):
-            try:
-                async with self.unit() as tx:
-                    return await work(tx)
-            except IntegrityError:
-                continue
+    async def attempts(self, what: str, tries: int = 3) -> AsyncIterator[Attempt]:
+        """Units to try a change in, again when one lost a unique-key race to another
+        replica (both created the same customer or open chat): the next sees the winner's
+        row. Retries wrap the whole unit, never one statement, and take no callback::
+
+            async for attempt in store.attempts("customer message"):
+                async with attempt as tx:
+                    ...
+        """
+        for _ in range(tries):
+            attempt = Attempt(self.unit())
+            yield attempt
+            if not attempt.lost:
+                return
         raise RuntimeError(f"{what} could not be stored after retries")
 
     @asynccontextmanager

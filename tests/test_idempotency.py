@@ -60,6 +60,33 @@ async def test_first_message_twice_opens_one_chat(bridge: Bridge) -> None:
     )
 
 
+async def test_different_first_messages_at_once_on_two_replicas_open_one_chat(
+    start_bridge: BridgeFactory,
+) -> None:
+    """Two replicas store the same new customer's first lines at the same moment: one
+    wins the unique keys (customer, open chat); the other's unit is tried again whole and
+    finds the winner's rows, so every line is kept, in one chat with one card."""
+    first, second = await start_bridge(), await start_bridge()
+    await setup_room(first)
+    said = [f"line {n}" for n in range(6)]
+    posts = [
+        (first if n % 2 else second).post(
+            act.webchat_message(first.service_url, "cust-race", text, locale="en-US")
+        )
+        for n, text in enumerate(said)
+    ]
+    assert all(r.status == 201 for r in await asyncio.gather(*posts))
+    await first.settled()
+    await second.settled()
+    assert await count(first, Chat.id) == 1
+    assert len(first.connector.created()) == 1
+    async with first.app[keys.ENGINE].connect() as connection:
+        kept = await connection.scalars(
+            select(Message.text).where(Message.kind == MessageKind.INCOMING)
+        )
+        assert sorted(kept) == said
+
+
 async def test_new_id_with_same_client_activity_id_is_relayed_once(bridge: Bridge) -> None:
     """Direct Line does not de-duplicate; Web Chat's own id survives its retries."""
     await setup_room(bridge)
