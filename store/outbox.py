@@ -80,49 +80,32 @@ async def due_lanes(session: AsyncSession, now: datetime, limit: int) -> list[st
     return list(rows)
 
 
+def _lease_statement(lanes: Any) -> Any:
+    """Lease the head (oldest pending row) of each lane ``lanes`` selects, if nobody holds
+    it and it is due: one conditional ``UPDATE … RETURNING`` decides and reads."""
+    return (
+        update(OutboxItem)
+        .where(
+            OutboxItem.id.in_(
+                select(func.min(OutboxItem.id))
+                .where(lanes, OutboxItem.state == DeliveryState.PENDING)
+                .group_by(OutboxItem.lane)
+            ),
+            _available(bindparam("p_now", type_=UTCDateTime())),
+        )
+        .values(
+            lease_owner=bindparam("p_owner"),
+            lease_until=bindparam("p_until", type_=UTCDateTime()),
+        )
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Built once: this runs for every message, and building the statement cost more
 # than executing it.
-_LEASE_HEAD = (
-    update(OutboxItem)
-    .where(
-        OutboxItem.id
-        == select(func.min(OutboxItem.id))
-        .where(
-            OutboxItem.lane == bindparam("p_lane"),
-            OutboxItem.state == DeliveryState.PENDING,
-        )
-        .scalar_subquery(),
-        _available(bindparam("p_now", type_=UTCDateTime())),
-    )
-    .values(
-        lease_owner=bindparam("p_owner"),
-        lease_until=bindparam("p_until", type_=UTCDateTime()),
-    )
-    .returning(OutboxItem)
-    .execution_options(synchronize_session=False)
-)
-
-
-_LEASE_HEADS = (
-    update(OutboxItem)
-    .where(
-        OutboxItem.id.in_(
-            select(func.min(OutboxItem.id))
-            .where(
-                OutboxItem.lane.in_(bindparam("p_lanes", expanding=True)),
-                OutboxItem.state == DeliveryState.PENDING,
-            )
-            .group_by(OutboxItem.lane)
-        ),
-        _available(bindparam("p_now", type_=UTCDateTime())),
-    )
-    .values(
-        lease_owner=bindparam("p_owner"),
-        lease_until=bindparam("p_until", type_=UTCDateTime()),
-    )
-    .returning(OutboxItem)
-    .execution_options(synchronize_session=False)
-)
+_LEASE_HEAD = _lease_statement(OutboxItem.lane == bindparam("p_lane"))
+_LEASE_HEADS = _lease_statement(OutboxItem.lane.in_(bindparam("p_lanes", expanding=True)))
 
 
 async def lease_heads(
