@@ -36,13 +36,12 @@ class BadAction(ValueError):
 
 @dataclass(frozen=True)
 class CardAction:
-    """A press: the verb, the chat's public reference, the card version, and for team
-    moves the offer it answers or the colleague picked on the card (validated here,
-    authorized by the trust gate and the store)."""
+    """A press: the verb, the chat's public reference, and for team moves the offer it
+    answers or the colleague picked on the card (validated here, authorized by the trust
+    gate and the store)."""
 
     verb: str
     chat_ref: str
-    version: int
     offer_id: int | None = None
     agent: str | None = None
 
@@ -60,12 +59,12 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def action_data(
-    verb: str, chat_ref: str, version: int, offer_id: int | None = None
-) -> dict[str, Any]:
-    """What every button carries: the verb, the chat's public reference (never its row id)
-    and the card version it was pressed on."""
-    data: dict[str, Any] = {"action": verb, "chat": chat_ref, "v": version}
+def action_data(verb: str, chat_ref: str, offer_id: int | None = None) -> dict[str, Any]:
+    """What every button carries: the verb and the chat's public reference (never its row
+    id). No card version: every change decides on the chat as it is now, in its
+    ``WHERE``, so a press on an old card is answered with the card as it is now; a ``v``
+    that cards sent before this change still carry is ignored."""
+    data: dict[str, Any] = {"action": verb, "chat": chat_ref}
     if offer_id is not None:
         data["offer"] = offer_id
     return data
@@ -107,17 +106,13 @@ def parse_action(activity: dict[str, Any]) -> CardAction:
     verb = data.get("action")
     if not isinstance(verb, str) or verb not in VERBS:
         raise BadAction(f"unknown action {verb!r}")
-    chat_ref, version = data.get("chat"), data.get("v", 0)
+    chat_ref = data.get("chat")
     if not isinstance(chat_ref, str) or not CHAT_REF.fullmatch(chat_ref):
         raise BadAction("chat reference missing or malformed")
-    if not _whole(version) or not 0 <= version < ID_LIMIT:
-        raise BadAction("card version not an integer")
     offer_id = data.get("offer")
     if offer_id is not None and (not _whole(offer_id) or not 0 < offer_id < ID_LIMIT):
         raise BadAction("offer id not a positive integer")
     agent = data.get(AGENT_INPUT)
     if agent is not None and (not isinstance(agent, str) or len(agent) > AGENT_ID_LIMIT):
         raise BadAction("the picked colleague is not a Teams user id")
-    return CardAction(
-        verb=verb, chat_ref=chat_ref, version=version, offer_id=offer_id, agent=agent or None
-    )
+    return CardAction(verb=verb, chat_ref=chat_ref, offer_id=offer_id, agent=agent or None)

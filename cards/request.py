@@ -119,7 +119,7 @@ def secondary(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def _button(t: TextLookup, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    return button(t(f"card.{verb}"), action_data(verb, chat.ref, chat.version), style)
+    return button(t(f"card.{verb}"), action_data(verb, chat.ref), style)
 
 
 def role_of(chat: ChatView, teams_id: str | None) -> Role:
@@ -305,7 +305,7 @@ def request_card(
             "action": {
                 "type": "Action.Execute",
                 "verb": REFRESH,
-                "data": action_data(REFRESH, chat.ref, chat.version),
+                "data": action_data(REFRESH, chat.ref),
             },
             "userIds": users,
         }

@@ -39,7 +39,7 @@ def tag_section(chat: ChatView, t: TextLookup) -> tuple[list[dict[str, Any]], li
         "value": ",".join(chat.tags),
         "choices": [{"title": name, "value": name} for name in chat.department_tags],
     }
-    data = action_data(TAG, chat.ref, chat.version)
+    data = action_data(TAG, chat.ref)
     title = t("card.tag")
     button = {
         "type": "Action.Execute",

@@ -41,7 +41,7 @@ def picker_card(
                 "choices": choices,
             },
         ],
-        [button(t(f"pick.{verb}.button"), action_data(verb, chat.ref, chat.version))],
+        [button(t(f"pick.{verb}.button"), action_data(verb, chat.ref))],
     )
 
 
@@ -65,14 +65,14 @@ def offer_card(
     ]
     pending = offer.state == OfferState.PENDING
     if viewer == offer.recipient.teams_id and pending:
-        accept = action_data(accept_verb, chat.ref, chat.version, offer.id)
-        decline = action_data(DECLINE, chat.ref, chat.version, offer.id)
+        accept = action_data(accept_verb, chat.ref, offer.id)
+        decline = action_data(DECLINE, chat.ref, offer.id)
         return _card(
             body, [button(t(accept_key), accept, "positive"), button(t("offer.decline"), decline)]
         )
     card = _card(body)
     if pending:
-        data = action_data(REFRESH, chat.ref, chat.version, offer.id)
+        data = action_data(REFRESH, chat.ref, offer.id)
         card["refresh"] = {
             "action": {"type": "Action.Execute", "verb": REFRESH, "data": data},
             "userIds": [offer.recipient.teams_id],

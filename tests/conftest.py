@@ -265,24 +265,22 @@ class OpenChat:
     thread: str
     card_id: str
     chat_id: str  # the chat's public reference, as its card carries it
-    version: int
 
 
 def open_chat_body(created: Any) -> dict[str, Any]:
-    """Thread, card id, chat id and card version from the connector's create call."""
+    """Thread, card id and chat id from the connector's create call."""
     card = created.body["activity"]["attachments"][0]["content"]
     accept = card["actions"][0]["data"]
     return {
         "thread": created.conversation_id,
         "card_id": created.activity_id,
         "chat": accept["chat"],
-        "v": accept["v"],
     }
 
 
 async def accept(bridge: Bridge, chat: OpenChat, who: act.Agent) -> None:
     """``who`` presses Accept (``Action.Execute``) on the chat's card and wins it."""
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    data = {"action": "accept", "chat": chat.chat_id}
     response = await bridge.post(
         act.invoke_action(bridge.service_url, who, chat.thread, "accept", data)
     )
@@ -319,7 +317,6 @@ async def open_chat(bridge: Bridge, customer: str, text: str, **kwargs: Any) -> 
         thread=found["thread"],
         card_id=found["card_id"],
         chat_id=found["chat"],
-        version=found["v"],
     )
 
 

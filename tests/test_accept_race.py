@@ -17,7 +17,7 @@ async def _race(replicas: list[Bridge], *, by_invoke: bool) -> None:
     await setup_room(first)
     chat = await open_chat(first, "cust-race", "Who takes me?", locale="en-US")
     agents = [act.agent(100 + n, f"Racer {n}") for n in range(CONTENDERS)]
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    data = {"action": "accept", "chat": chat.chat_id}
 
     async def press(n: int, who: act.Agent):
         bridge = replicas[n % len(replicas)]

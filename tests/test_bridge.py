@@ -89,7 +89,7 @@ async def test_accept_by_execute_updates_card_and_tells_customer(bridge: Bridge)
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-2", "Help please", locale="en-US")
     minh = act.agent(2, "Minh")
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    data = {"action": "accept", "chat": chat.chat_id}
     response = await bridge.post(
         act.invoke_action(bridge.service_url, minh, chat.thread, "accept", data)
     )
@@ -113,7 +113,7 @@ async def test_accept_by_submit_and_loser_is_told(bridge: Bridge) -> None:
     await setup_room(bridge)
     chat = await open_chat(bridge, "cust-3", "Hi", locale="en-US")
     hoa, tuan = act.agent(3, "Hoa"), act.agent(4, "Tuan")
-    value = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    value = {"action": "accept", "chat": chat.chat_id}
     first = await bridge.post(
         act.room_message(bridge.service_url, hoa, "", thread=chat.thread, value=value)
     )
@@ -224,7 +224,7 @@ async def test_close_by_card_button_and_only_owner_or_supervisor(bridge: Bridge)
     chat = await open_chat(bridge, "cust-7", "Hi", locale="en-US")
     owner, stranger = act.agent(9, "Nga"), act.agent(10, "Phong")
     await accept(bridge, chat, owner)
-    close = {"action": "close", "chat": chat.chat_id, "v": chat.version + 1}
+    close = {"action": "close", "chat": chat.chat_id}
     refused = await bridge.post(
         act.invoke_action(bridge.service_url, stranger, chat.thread, "close", close)
     )

@@ -165,7 +165,7 @@ async def test_an_accept_is_two_transactions_at_most(bridge: Bridge) -> None:
     room = await setup_room(bridge)
     await go_online(bridge, room.supervisor)
     chat = await open_chat(bridge, "budget-customer", "Xin chào")
-    data = {"action": "accept", "chat": chat.chat_id, "v": chat.version}
+    data = {"action": "accept", "chat": chat.chat_id}
     press = act.invoke_action(bridge.service_url, room.supervisor, chat.thread, "accept", data)
     response = await bridge.post(press)
     assert response.status == 200

@@ -106,7 +106,6 @@ def test_open_cards_ask_teams_for_each_participant_and_supervisor_view() -> None
     assert refresh["action"]["data"] == {
         "action": "refresh",
         "chat": "Q2hhdC1yZWYtMDAwMDQy",
-        "v": 5,
     }
     closed = request_card(story_chat(ChatState.CLOSED), Texts("en"), now=NOW)
     assert "refresh" not in closed

@@ -92,7 +92,7 @@ async def test_sigkill_mid_flight_loses_nothing(database_url: str, tmp_path: Pat
             chats = await make_chats(http, [first], connector, 5)
             owners = [act.agent(200 + n, f"Owner {n}") for n in range(len(chats))]
             for chat, owner in zip(chats, owners, strict=True):
-                data = {"action": "accept", "chat": chat["chat"], "v": chat["v"]}
+                data = {"action": "accept", "chat": chat["chat"]}
                 invoke = act.invoke_action(connector.url, owner, chat["thread"], "accept", data)
                 assert await post(http, [first], invoke) == 200
             sent = {c["conversation"]: [f"{c['customer']} #{m}" for m in range(12)] for c in chats}
@@ -159,7 +159,7 @@ async def test_two_processes_share_the_work_exactly_once(database_url: str, tmp_
                     agent,
                     chat["thread"],
                     "accept",
-                    {"action": "accept", "chat": chat["chat"], "v": chat["v"]},
+                    {"action": "accept", "chat": chat["chat"]},
                 )
                 for chat in chats
                 for agent in agents

@@ -90,9 +90,7 @@ async def test_a_web_chat_customer_rates_once_with_a_comment(start_bridge: Any) 
     assert len(bridge.connector.created()) == before + 1
     # A press a day after the close, on a chat nobody rated: thanked, not recorded.
     found = open_chat_body(bridge.connector.created()[-1])
-    second = OpenChat(
-        "c-rate", chat.conversation, found["thread"], found["card_id"], found["chat"], found["v"]
-    )
+    second = OpenChat("c-rate", chat.conversation, found["thread"], found["card_id"], found["chat"])
     await accept(bridge, second, room.supervisor)
     await close(bridge, room.supervisor, second)
     clock.advance(24 * 3600 + 1)
@@ -131,7 +129,6 @@ async def test_a_teams_personal_chat_customer_rates_by_the_typed_choice(bridge: 
         thread=created.conversation_id,
         card_id=created.activity_id or "",
         chat_id=data["chat"],
-        version=data["v"],
     )
     await accept(bridge, chat, room.supervisor)
     question = await close(bridge, room.supervisor, chat)

@@ -63,7 +63,7 @@ async def created_after(bridge: Bridge, before: int) -> OpenChat:
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) > before)
     await bridge.settled()
     found = open_chat_body(bridge.connector.created()[before])
-    return OpenChat("", "", found["thread"], found["card_id"], found["chat"], found["v"])
+    return OpenChat("", "", found["thread"], found["card_id"], found["chat"])
 
 
 async def say(bridge: Bridge, user: str, text: str = "", **kwargs: Any) -> None:
@@ -228,7 +228,7 @@ async def test_an_agent_at_capacity_cannot_accept(bridge: Bridge) -> None:
     first = await open_chat(bridge, "c-cap-1", "One", locale="en-US")
     second = await open_chat(bridge, "c-cap-2", "Two", locale="en-US")
     await accept(bridge, first, an)
-    data = {"action": "accept", "chat": second.chat_id, "v": second.version}
+    data = {"action": "accept", "chat": second.chat_id}
     press = act.invoke_action(bridge.service_url, an, second.thread, "accept", data)
     response = await bridge.post(press)
     answer = card_text((await response.json())["value"])

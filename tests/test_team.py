@@ -42,7 +42,7 @@ async def press(
     bridge: Bridge, chat: OpenChat, who: act.Agent, verb: str, **data: Any
 ) -> dict[str, Any]:
     """``who`` presses a button (Action.Execute) of the chat; returns the invoke answer."""
-    payload = {"action": verb, "chat": chat.chat_id, "v": chat.version, **data}
+    payload = {"action": verb, "chat": chat.chat_id, **data}
     response = await bridge.post(
         act.invoke_action(bridge.service_url, who, chat.thread, verb, payload)
     )

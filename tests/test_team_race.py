@@ -24,7 +24,7 @@ COLLEAGUES = [act.agent(200 + n, f"Colleague {n}") for n in range(CONTENDERS)]
 
 
 async def _pressed(bridge: Bridge, chat: OpenChat, who: act.Agent, verb: str, **data: Any) -> Any:
-    payload = {"action": verb, "chat": chat.chat_id, "v": chat.version, **data}
+    payload = {"action": verb, "chat": chat.chat_id, **data}
     response = await bridge.post(
         act.invoke_action(bridge.service_url, who, chat.thread, verb, payload)
     )

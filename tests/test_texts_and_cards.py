@@ -88,15 +88,25 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
     assert kinds == expected
     for action in card.get("actions", []):
         if action["type"] == "Action.Execute":
-            assert action["data"] == {"action": action["verb"], "chat": REF, "v": 3}
+            assert action["data"] == {"action": action["verb"], "chat": REF}
             assert action["fallback"]["type"] == "Action.Submit"
             assert action["fallback"]["data"] == action["data"]
     if state == ChatState.CLOSED:
         assert card["body"][0]["items"][0]["text"] == "Closed · 12 minutes"
 
 
+def test_buttons_carry_no_card_version_and_an_old_cards_is_ignored() -> None:
+    """Every change decides on the chat as it is now (in its WHERE), so a button names
+    only the verb and the chat; a version that older cards still send is not read."""
+    card = request_card(_chat(ChatState.WAITING), Texts("en"))
+    assert card["actions"] and all("v" not in action["data"] for action in card["actions"])
+    old = {"action": "accept", "chat": REF, "v": "anything"}
+    pressed = parse_action({"type": "message", "value": old})
+    assert (pressed.verb, pressed.chat_ref) == ("accept", REF)
+
+
 def test_action_parser_reads_execute_and_submit_alike() -> None:
-    data = {"action": "accept", "chat": REF, "v": 2}
+    data = {"action": "accept", "chat": REF}
     invoke = {
         "type": "invoke",
         "value": {"action": {"type": "Action.Execute", "verb": "accept", "data": data}},
@@ -117,7 +127,6 @@ def test_action_parser_reads_execute_and_submit_alike() -> None:
         {"action": "accept", "chat": "1"},
         {"action": "accept", "chat": REF + "/../x"},
         {"action": "accept", "chat": True},
-        {"action": "accept", "chat": REF, "v": "2"},
     ],
 )
 def test_action_parser_rejects_tampered_data(value: object) -> None:

@@ -81,7 +81,7 @@ async def new_chat(bridge: Bridge, before: int) -> OpenChat:
     await bridge.connector.wait_for(lambda: len(bridge.connector.created()) > before)
     found = open_chat_body(bridge.connector.created()[before])
     await bridge.settled()
-    return OpenChat("web", "", found["thread"], found["card_id"], found["chat"], found["v"])
+    return OpenChat("web", "", found["thread"], found["card_id"], found["chat"])
 
 
 async def agent_says(bridge: Bridge, who: act.Agent, chat: OpenChat, text: str) -> None:
