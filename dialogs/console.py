@@ -20,8 +20,7 @@ from dialogs.turn import Turn
 from store import console, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
-from store.supervisors import RoomRefused
-from store.vocabulary import SendPersonal
+from store.vocabulary import Refused, SendPersonal
 
 # A sign-in link is good for one use within this time.
 LINK_TTL = timedelta(minutes=10)
@@ -49,10 +48,10 @@ async def console_link(ctx: FlowContext, turn: Turn) -> None:
 
 
 def notify_console_link(
-    ctx: FlowContext, turn: Turn, outcome: LinkIssued | RoomRefused
+    ctx: FlowContext, turn: Turn, outcome: LinkIssued | Refused
 ) -> list[Outgoing]:
     """The link in a personal message, and a note in the room (or why not)."""
-    if isinstance(outcome, RoomRefused):
+    if isinstance(outcome, Refused):
         return [mention_answer(ctx, turn, f"refusal.{outcome.reason}")]
     url = console_url(ctx, f"signin/{outcome.token}")
     minutes = int(LINK_TTL.total_seconds() // 60)

@@ -12,9 +12,10 @@ from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.turn import Turn
 from store import availability, departments
 from store.availability import Roster
-from store.departments import CapacitySet, NotARoom, NotSupervisor, TimeZoneSet
+from store.departments import CapacitySet, TimeZoneSet
 from store.outbox import Outgoing
 from store.views import Person
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,14 @@ def _reply(turn: Turn, text: str) -> list[Outgoing]:
 
 
 def notify_setting(
-    ctx: FlowContext, turn: Turn, outcome: CapacitySet | TimeZoneSet | NotSupervisor | NotARoom
+    ctx: FlowContext, turn: Turn, outcome: CapacitySet | TimeZoneSet | Refused
 ) -> list[Outgoing]:
     """The department's new capacity or time zone, or why it was not changed."""
     t = ctx.team_texts
     markup = mention_markup(turn.person)
-    if isinstance(outcome, NotARoom):
+    if isinstance(outcome, Refused) and outcome.reason == Refusal.NOT_A_ROOM:
         return _reply(turn, t("agent.not_a_room", mention=markup))
-    if isinstance(outcome, NotSupervisor):
+    if isinstance(outcome, Refused):
         return _reply(turn, t("agent.capacity_refused", mention=markup))
     if isinstance(outcome, TimeZoneSet):
         shown = outcome.zone or ctx.time_zone
@@ -111,10 +112,10 @@ async def _team(ctx: FlowContext, turn: Turn) -> tuple[Person, ...]:
     )
 
 
-def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | NotARoom) -> list[Outgoing]:
+def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | Refused) -> list[Outgoing]:
     """The room's agents, their availability and open chats, as one message."""
     t = ctx.team_texts
-    if isinstance(roster, NotARoom):
+    if isinstance(roster, Refused):
         return _reply(turn, t("agent.not_a_room", mention=mention_markup(turn.person)))
     lines = "\n".join(
         t(

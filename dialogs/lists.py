@@ -10,7 +10,8 @@ from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.turn import Turn
 from store.lists import chat_list as room_chats
 from store.outbox import Outgoing
-from store.supervisors import RoomRefused, SupervisorsChanged, do_change_supervisor
+from store.supervisors import SupervisorsChanged, do_change_supervisor
+from store.vocabulary import Refused
 
 
 async def chat_list(ctx: FlowContext, turn: Turn) -> None:
@@ -19,7 +20,7 @@ async def chat_list(ctx: FlowContext, turn: Turn) -> None:
     customer = turn.argument or None if closed else None
     async with ctx.store.reading() as tx:
         listing = await room_chats(tx, turn.room, closed=closed, customer=customer)
-    if isinstance(listing, RoomRefused):
+    if isinstance(listing, Refused):
         await mention_reply(ctx, turn, f"refusal.{listing.reason}")
         return
     t = ctx.team_texts
@@ -48,12 +49,12 @@ async def supervisor(ctx: FlowContext, turn: Turn) -> None:
 
 
 def notify_supervisors(
-    ctx: FlowContext, turn: Turn, outcome: SupervisorsChanged | RoomRefused
+    ctx: FlowContext, turn: Turn, outcome: SupervisorsChanged | Refused
 ) -> list[Outgoing]:
     """The room reads the department's supervisors now, or the actor why not."""
     t = ctx.team_texts
     reference = turn.reference
-    if isinstance(outcome, RoomRefused):
+    if isinstance(outcome, Refused):
         mention = Mention(turn.person)
         text = t(f"refusal.{outcome.reason}", mention=mention.markup)
         return [to_conversation(reference, text_activity(text, mentions=(mention,)))]

@@ -33,10 +33,11 @@ from dialogs.turn import Turn
 from store import moves, offers
 from store.core import NoSuchChat
 from store.models import ChatState, OfferKind
-from store.moves import Joined, Left, Refused
+from store.moves import Joined, Left
 from store.offers import Answered, Offered
 from store.unit import Unit
 from store.views import ChatView, Person
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +124,9 @@ class TeamTurn(AgentTurn):
         if chat is None:
             return error_answer(404, "no such chat")
         colleagues = await self._colleagues(chat, verb)
-        reason = "no_colleagues" if not colleagues else None
+        reason = Refusal.NO_COLLEAGUES if not colleagues else None
         if chat.state != ChatState.ACTIVE:
-            reason = "offer_not_active"
+            reason = Refusal.OFFER_NOT_ACTIVE
         if reason is not None:
             if self.by_invoke:
                 return self.refusal_answer(reason)

@@ -15,10 +15,11 @@ from dialogs.i18n import Texts
 from dialogs.replies import Mention, text_activity, to_customer, to_thread
 from store.core import NoSuchChat
 from store.models import OfferKind, OfferState, ParticipantRole
-from store.moves import Joined, Left, Refused
+from store.moves import Joined, Left
 from store.offers import Answered, Expired, Offered
 from store.outbox import Outgoing
 from store.views import ChatView
+from store.vocabulary import Refused
 
 MoveOutcome = Offered | Answered | Joined | Left | Refused | NoSuchChat
 

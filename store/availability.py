@@ -16,7 +16,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from store import people
 from store.audience import add_member
-from store.departments import NotARoom
 from store.models import (
     Agent,
     Availability,
@@ -28,6 +27,7 @@ from store.models import (
 )
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ async def waiting_for(tx: Unit, agent_id: int, *, posted_only: bool = False) -> 
 
 async def do_roster(
     tx: Unit, person: Person, channel_id: str, team: Sequence[Person] = ()
-) -> Roster | NotARoom:
+) -> Roster | Refused:
     """The room's agents with availability and open chats.
 
     The asker and the ``team`` roster (as the Bot Connector lists it) become members,
@@ -141,7 +141,7 @@ async def do_roster(
     session = tx.session
     department = await session.scalar(select(Department).where(Department.channel_id == channel_id))
     if department is None:
-        return NotARoom()
+        return Refused(Refusal.NOT_A_ROOM)
     for someone in (person, *team):
         agent = await people.agent(tx, someone)
         await add_member(session, department.id, agent.id, tx.now)

@@ -29,9 +29,9 @@ from store.models import (
     Tag,
     UTCDateTime,
 )
-from store.supervisors import RoomRefused
 from store.unit import Unit
 from store.views import Person
+from store.vocabulary import Refusal, Refused
 
 
 def token_digest(token: str) -> str:
@@ -105,14 +105,14 @@ async def chat_labels(
 
 async def do_issue_console_link(
     tx: Unit, channel_id: str, person: Person, ttl: timedelta
-) -> LinkIssued | RoomRefused:
+) -> LinkIssued | Refused:
     """A single-use sign-in link for a supervisor of the room's department."""
     session = tx.session
     department = await session.scalar(
         select(Department.name).where(Department.channel_id == channel_id)
     )
     if department is None:
-        return RoomRefused("not_a_room")
+        return Refused(Refusal.NOT_A_ROOM)
     agent = await people.agent(tx, person)
     token = secrets.token_urlsafe(32)
     # Only a supervisor of the room's department gets a link: the row is written only
@@ -135,7 +135,7 @@ async def do_issue_console_link(
         )
     )
     if result.rowcount != 1:
-        return RoomRefused("supervisor_only")
+        return Refused(Refusal.SUPERVISOR_ONLY)
     return LinkIssued(token, person, department)
 
 

@@ -11,16 +11,7 @@ from store import people
 from store.models import Department, Supervisor
 from store.unit import Unit
 from store.views import Person
-
-
-@dataclass(frozen=True)
-class NotARoom:
-    """The command was given in a channel that is no department's room."""
-
-
-@dataclass(frozen=True)
-class NotSupervisor:
-    """Only a supervisor of the room's department may do that."""
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -37,7 +28,7 @@ class TimeZoneSet:
 
 async def do_set_capacity(
     tx: Unit, person: Person, channel_id: str, capacity: int | None
-) -> CapacitySet | NotSupervisor | NotARoom:
+) -> CapacitySet | Refused:
     """A supervisor of the room's department sets how many chats an agent may own."""
     done = await _set_department(tx, person, channel_id, {"capacity": capacity})
     return CapacitySet(done, capacity) if isinstance(done, str) else done
@@ -45,7 +36,7 @@ async def do_set_capacity(
 
 async def do_set_time_zone(
     tx: Unit, person: Person, channel_id: str, zone: str | None
-) -> TimeZoneSet | NotSupervisor | NotARoom:
+) -> TimeZoneSet | Refused:
     """A supervisor gives the room's department a time zone of its own (None: the
     bridge's ``TIME_ZONE``); its transcripts show their times in it."""
     done = await _set_department(tx, person, channel_id, {"time_zone": zone})
@@ -54,7 +45,7 @@ async def do_set_time_zone(
 
 async def _set_department(
     tx: Unit, person: Person, channel_id: str, values: dict[str, Any]
-) -> str | NotSupervisor | NotARoom:
+) -> str | Refused:
     """Change a setting of the room's department, by one of its supervisors only (both
     in the UPDATE's WHERE); the department's name when it was changed."""
     session = tx.session
@@ -62,7 +53,7 @@ async def _set_department(
         select(Department.name).where(Department.channel_id == channel_id)
     )
     if department is None:
-        return NotARoom()
+        return Refused(Refusal.NOT_A_ROOM)
     agent = await people.agent(tx, person)
     result = await session.execute(
         update(Department)
@@ -75,4 +66,4 @@ async def _set_department(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return department if result.rowcount == 1 else NotSupervisor()
+    return department if result.rowcount == 1 else Refused(Refusal.NOT_SUPERVISOR)

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from store.models import Agent, Chat, ChatState, Customer
-from store.supervisors import RoomRefused, room_department
+from store.supervisors import room_department
 from store.unit import Unit
+from store.vocabulary import Refusal, Refused
 
 HISTORY_LIMIT = 10
 OPEN_LIST_LIMIT = 30
@@ -38,11 +39,11 @@ class ChatList:
 
 async def chat_list(
     tx: Unit, channel_id: str, *, closed: bool, customer: str | None = None
-) -> ChatList | RoomRefused:
+) -> ChatList | Refused:
     """The room's open chats (oldest first), or its last closed ones (newest first)."""
     department = await room_department(tx, channel_id)
     if department is None:
-        return RoomRefused("not_a_room")
+        return Refused(Refusal.NOT_A_ROOM)
     owner = Agent.__table__.alias("owner")
     query = (
         select(

@@ -27,14 +27,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
-from store.vocabulary import ChatEvent
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The move is not allowed now; ``reason`` names the locale text that says why."""
-
-    reason: str
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -151,13 +144,13 @@ async def do_join(
     return Joined(await chat_view(tx.session, chat_id))
 
 
-async def _join_refusal(tx: Unit, chat_id: int, agent_id: int) -> str:
+async def _join_refusal(tx: Unit, chat_id: int, agent_id: int) -> Refusal:
     state = await tx.session.scalar(select(Chat.state).where(Chat.id == chat_id))
     if state == ChatState.CLOSED:
-        return "join_closed"
+        return Refusal.JOIN_CLOSED
     if await current_seat(tx, chat_id, agent_id) is not None:
-        return "already_in_chat"
-    return "join_not_supervisor"
+        return Refusal.ALREADY_IN_CHAT
+    return Refusal.JOIN_NOT_SUPERVISOR
 
 
 async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | NoSuchChat:
@@ -189,6 +182,6 @@ async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | N
     return Left(await chat_view(tx.session, chat_id), seat.role)
 
 
-def _leave_refusal(seat: Participant | None) -> str:
+def _leave_refusal(seat: Participant | None) -> Refusal:
     owner = seat is not None and seat.role == ParticipantRole.OWNER
-    return "leave_owner" if owner else "leave_not_participant"
+    return Refusal.LEAVE_OWNER if owner else Refusal.LEAVE_NOT_PARTICIPANT

@@ -26,10 +26,10 @@ from store.models import (
     Participant,
     ParticipantRole,
 )
-from store.moves import Refused, chat_exists, current_seat, person_of, seated
+from store.moves import chat_exists, current_seat, person_of, seated
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
-from store.vocabulary import ChatEvent
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -178,28 +178,28 @@ async def _insert_offer(
 
 async def _offer_refusal(
     tx: Unit, chat_id: int, kind: OfferKind, actor_id: int, recipient: Person
-) -> str:
+) -> Refusal:
     """Why the offer was not made, read after the INSERT found a condition false."""
     chat = (
         await tx.session.execute(select(Chat.state, Chat.owner_id).where(Chat.id == chat_id))
     ).one()
     if chat.state != ChatState.ACTIVE:
-        return "offer_not_active"
+        return Refusal.OFFER_NOT_ACTIVE
     if kind == OfferKind.TRANSFER and chat.owner_id != actor_id:
-        return "transfer_not_owner"
+        return Refusal.TRANSFER_NOT_OWNER
     if await current_seat(tx, chat_id, actor_id) is None:
-        return "invite_not_participant"
+        return Refusal.INVITE_NOT_PARTICIPANT
     target = (
         await tx.session.execute(
             select(Agent.id, Agent.availability).where(Agent.teams_id == recipient.teams_id)
         )
     ).one_or_none()
     if target is None or target.availability != Availability.ONLINE:
-        return "recipient_offline"
+        return Refusal.RECIPIENT_OFFLINE
     inside = kind == OfferKind.INVITE and await current_seat(tx, chat_id, target.id)
     if target.id == actor_id or inside:
-        return "recipient_in_chat"
-    return f"{kind.value}_pending"
+        return Refusal.RECIPIENT_IN_CHAT
+    return Refusal.INVITE_PENDING if kind == OfferKind.INVITE else Refusal.TRANSFER_PENDING
 
 
 # -- answering --------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ async def do_answer_offer(
         addressed = offer_id is None or await tx.session.scalar(
             select(Offer.id).where(Offer.id == offer_id, Offer.to_agent_id == agent.id)
         )
-        return Refused("offer_closed" if addressed else "offer_not_yours")
+        return Refused(Refusal.OFFER_CLOSED if addressed else Refusal.OFFER_NOT_YOURS)
     try:
         if accept:
             # A savepoint: the chat changes only if the offer is still pending after it.
@@ -246,7 +246,7 @@ async def do_answer_offer(
         else:
             await _decide(tx, offer.id, OfferState.DECLINED)
     except _Gone:
-        return Refused("offer_closed")
+        return Refused(Refusal.OFFER_CLOSED)
     await tx.session.refresh(offer)
     return Answered(await chat_view(tx.session, chat_id), await offer_view(tx, offer))
 

@@ -11,13 +11,7 @@ from store.models import Agent, Department, Supervisor
 from store.moves import person_of
 from store.unit import Unit
 from store.views import Person
-
-
-@dataclass(frozen=True)
-class RoomRefused:
-    """A room command refused: not a room, or not a supervisor of it."""
-
-    reason: str
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -33,17 +27,17 @@ async def room_department(tx: Unit, channel_id: str) -> Department | None:
 
 async def do_change_supervisor(
     tx: Unit, channel_id: str, actor: Person, target: Person, *, add: bool
-) -> SupervisorsChanged | RoomRefused:
+) -> SupervisorsChanged | Refused:
     """A supervisor of a room's department adds or removes another; one always remains."""
     department = await room_department(tx, channel_id)
     if department is None:
-        return RoomRefused("not_a_room")
+        return Refused(Refusal.NOT_A_ROOM)
     me = await people.agent(tx, actor)
     supervises = exists().where(
         Supervisor.agent_id == me.id, Supervisor.department_id == department.id
     )
     if not await tx.session.scalar(select(supervises)):
-        return RoomRefused("supervisor_only")
+        return Refused(Refusal.SUPERVISOR_ONLY)
     other = await people.agent(tx, target)
     if add:
         await tx.insert_ignore(
@@ -55,7 +49,7 @@ async def do_change_supervisor(
             select(func.count(Supervisor.id)).where(Supervisor.department_id == department.id)
         )
         if count == 1 and other.id == me.id:
-            return RoomRefused("last_supervisor")
+            return Refused(Refusal.LAST_SUPERVISOR)
         await tx.session.execute(
             delete(Supervisor).where(
                 Supervisor.department_id == department.id, Supervisor.agent_id == other.id

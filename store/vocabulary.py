@@ -83,6 +83,25 @@ class Refusal(StrEnum):
     NOT_PARTICIPANT = "not_participant"  # neither in the chat nor supervising it
     CHAT_CLOSED = "chat_closed"  # the chat is closed: nothing changes it any more
     UNKNOWN_CHAT = "unknown_chat"  # no such chat (a tampered or foreign card)
+    # Room commands (lists, supervisors, the console's link).
+    SUPERVISOR_ONLY = "supervisor_only"
+    LAST_SUPERVISOR = "last_supervisor"  # a department keeps one supervisor at least
+    # Team moves; each value is also the key of the text that says why (``refusal.*``).
+    OFFER_NOT_ACTIVE = "offer_not_active"
+    TRANSFER_NOT_OWNER = "transfer_not_owner"
+    INVITE_NOT_PARTICIPANT = "invite_not_participant"
+    RECIPIENT_OFFLINE = "recipient_offline"
+    RECIPIENT_IN_CHAT = "recipient_in_chat"
+    INVITE_PENDING = "invite_pending"
+    TRANSFER_PENDING = "transfer_pending"
+    OFFER_CLOSED = "offer_closed"
+    OFFER_NOT_YOURS = "offer_not_yours"
+    JOIN_CLOSED = "join_closed"
+    ALREADY_IN_CHAT = "already_in_chat"
+    JOIN_NOT_SUPERVISOR = "join_not_supervisor"
+    LEAVE_NOT_PARTICIPANT = "leave_not_participant"
+    LEAVE_OWNER = "leave_owner"
+    NO_COLLEAGUES = "no_colleagues"
 
 
 class ChatEvent(StrEnum):
