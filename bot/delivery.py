@@ -85,7 +85,8 @@ class Dispatcher:
         self._room.set()
         self._high_water = concurrency
         self._threads = Threads(store)
-        self._pacer = Pacer(store, pace, self._threads, pace_clock) if pace is not None else None
+        book = sweep_interval * 4  # the longest wait for a slot spent in the process
+        self._pacer = Pacer(store, pace, self._threads, pace_clock, book) if pace else None
         self._coalesce_bytes = coalesce_bytes
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
@@ -258,7 +259,7 @@ class Dispatcher:
         claim = self._pacer.claim(target, head)
         while True:
             try:
-                wait = await self._pacer.wait(claim)
+                wait, booked = await self._pacer.wait(claim)
             except Exception:
                 # The budgets are advice: unread, the send goes and a 429 is honoured.
                 log.exception("pacing of %s failed; sending unpaced", head.lane)
@@ -293,6 +294,8 @@ class Dispatcher:
                     run += await dispatch.lease_more(
                         tx, run[-1], self.owner, self.lease, room=room, limit=RUN_ROWS - len(run)
                     )
+            if booked:
+                return run  # its slot was booked for now: the post goes without asking
 
     def _usable(self, item: OutboxItem | None, wait: float = 0.0) -> OutboxItem | None:
         """A leased item, unless its lease could run out before a send ``wait`` seconds

@@ -99,12 +99,16 @@ class Pacer:
         limits: PaceLimits,
         threads: Threads,
         clock: Callable[[], float] = time.time,
+        book_within: float = 0.0,
     ) -> None:
+        """``book_within``: a send that must wait at most this long books its slot (the
+        dispatcher waits that long in the process; longer, it gives the rows back)."""
         self.limits = limits
         self._store = store
         self._threads = threads
         self._clock = clock
-        self._queue: list[tuple[Claim, asyncio.Future[float]]] = []
+        self._book_within = book_within
+        self._queue: list[tuple[Claim, asyncio.Future[tuple[float, bool]]]] = []
         self._claiming: asyncio.Task[None] | None = None
 
     @property
@@ -132,9 +136,10 @@ class Pacer:
             log.exception("no claim for outbox item %s; the dispatcher will claim", item.id)
             return None
 
-    async def wait(self, claim: Claim) -> float:
-        """0: the send is counted, go now; else the seconds to wait before asking again."""
-        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    async def wait(self, claim: Claim) -> tuple[float, bool]:
+        """(0, False): the send is counted, go now; (wait, True): it is counted at that
+        moment, go then; (wait, False): ask again after waiting."""
+        done: asyncio.Future[tuple[float, bool]] = asyncio.get_running_loop().create_future()
         self._queue.append((claim, done))
         if self._claiming is None or self._claiming.done():
             self._claiming = asyncio.create_task(self._claim_all())
@@ -146,7 +151,11 @@ class Pacer:
             try:
                 async with self._store.unit() as tx:
                     waits = await dispatch.pace(
-                        tx, [claim for claim, _ in batch], self._clock(), self.limits.headroom
+                        tx,
+                        [claim for claim, _ in batch],
+                        self._clock(),
+                        self.limits.headroom,
+                        self._book_within,
                     )
             except Exception as error:
                 for _, done in batch:

@@ -128,10 +128,11 @@ async def lease_more(
 
 
 async def pace(
-    tx: Unit, claims: Sequence[pacing.Claim], now: float, headroom: float
-) -> list[float]:
-    """Decide send budgets for these claims in one transaction (see store.pacing)."""
-    return await pacing.claim(tx.session, claims, now, headroom)
+    tx: Unit, claims: Sequence[pacing.Claim], now: float, headroom: float, within: float = 0.0
+) -> list[tuple[float, bool]]:
+    """Decide send budgets for these claims in one transaction, booking the slot of a send
+    that waits at most ``within`` seconds (see :func:`store.pacing.book`)."""
+    return await pacing.book(tx.session, claims, now, headroom, within)
 
 
 async def chat_reference(tx: Unit, chat_id: int) -> tuple[dict[str, Any], str | None] | None:

@@ -152,24 +152,40 @@ async def claim(
     the slots first; a claim fits only if all its budgets have room, so a send never
     spends from one budget while another makes it wait.
     """
+    return [wait for wait, _ in await book(session, claims, now, headroom, within=0.0)]
+
+
+async def book(
+    session: AsyncSession, claims: Sequence[Claim], now: float, headroom: float, within: float
+) -> list[tuple[float, bool]]:
+    """:func:`claim`, and a send that must wait at most ``within`` seconds books its slot:
+    its stamp is recorded at the moment it may go, and it answers (wait, True); it then
+    sends when the wait is over without asking again.
+
+    Booking spreads the waiting sends over the coming slots. Without it, every lane
+    waiting on one budget (the app's in a tenant, shared by every thread) is told the
+    same moment, all of them ask again then, one window's worth get through and the rest
+    start over: a crowd that spends the database and leaves slots unused.
+    """
     keys = sorted({key for c in claims for key, _ in c.budgets})
     if not keys:
-        return [0.0] * len(claims)
+        return [(0.0, False)] * len(claims)
     stamps = await _locked(session, keys)
     changed: set[str] = set()
-    waits = [0.0] * len(claims)
+    decided = [(0.0, False)] * len(claims)
     for index in sorted(range(len(claims)), key=lambda i: claims[i].low):
         wanted = claims[index]
         wait = max(
             wait_for(stamps[key], limits, now, wanted.low, headroom)
             for key, limits in wanted.budgets
         )
-        if wait > 0:
-            waits[index] = wait
+        if wait > within:
+            decided[index] = (wait, False)
             continue
+        decided[index] = (wait, wait > 0)
         for key, limits in wanted.budgets:
             kept = _pruned(stamps[key], limits, now)
-            bisect.insort(kept, now)
+            bisect.insort(kept, now + wait)
             stamps[key] = kept
             changed.add(key)
     if changed:
@@ -184,7 +200,7 @@ async def claim(
                 for key in sorted(changed)
             ],
         )
-    return waits
+    return decided
 
 
 async def purge(session: AsyncSession, before: float) -> int:

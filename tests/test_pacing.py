@@ -176,10 +176,10 @@ async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
     pace = dispatch.pace
 
     async def counted(
-        tx: Unit, claims: Sequence[Claim], now: float, headroom: float
-    ) -> list[float]:
+        tx: Unit, claims: Sequence[Claim], now: float, headroom: float, within: float = 0.0
+    ) -> list[tuple[float, bool]]:
         asked.append(len(claims))
-        return await pace(tx, claims, now, headroom)
+        return await pace(tx, claims, now, headroom, within)
 
     monkeypatch.setattr(dispatch, "pace", counted)
     sent = [f"steady {n}" for n in range(3)]

@@ -23,6 +23,7 @@ from store.handover import Handover
 from store.models import DeliveryState, OutboxItem
 from store.outbox import Outgoing, add_outgoing
 from store.pacing import Claim, Limits, PaceBudget
+from store.unit import Unit
 from tests.conftest import ManualClock
 
 LEASE = timedelta(seconds=30)
@@ -51,6 +52,11 @@ async def in_unit(store: Store, work: Callable[..., Awaitable[T]], *args: Any, *
     runs them)."""
     async with store.unit() as tx:
         return await work(tx, *args, **kwargs)
+
+
+async def decide(tx: Unit, claims: list[Claim], now: float, headroom: float) -> list[float]:
+    """The store's decision on claims, as a transaction that stores or leases makes it."""
+    return await pacing.claim(tx.session, claims, now, headroom)
 
 
 async def queue(store: Store, items: list[Outgoing]) -> list[int]:
@@ -87,13 +93,13 @@ async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) 
     waits = []
     for n, claim in enumerate(claims[:7]):
         replica = first if n % 2 else second
-        waits += await in_unit(replica, dispatch.pace, [claim], now + n * 0.01, 0.25)
+        waits += await in_unit(replica, decide, [claim], now + n * 0.01, 0.25)
     assert waits == [0.0] * 7
-    [late] = await in_unit(first, dispatch.pace, [claims[7]], now + 0.1, 0.25)
-    [also_late] = await in_unit(second, dispatch.pace, [claims[7]], now + 0.1, 0.25)
+    [late] = await in_unit(first, decide, [claims[7]], now + 0.1, 0.25)
+    [also_late] = await in_unit(second, decide, [claims[7]], now + 0.1, 0.25)
     assert late > 0 and also_late > 0
     # Once the window has passed, there is room again; the row keeps what windows need.
-    [later] = await in_unit(second, dispatch.pace, [claims[7]], now + 2.5, 0.25)
+    [later] = await in_unit(second, decide, [claims[7]], now + 2.5, 0.25)
     assert later == 0.0
     async with first._sessions() as session:
         stamps = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == channel[0]))
@@ -103,11 +109,11 @@ async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) 
 async def test_customers_words_take_a_short_budget_first(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     budget = (("conv:19:room", THREAD),)
-    assert await in_unit(store, dispatch.pace, [Claim(budget)] * 5, 50.0, 0.25) == [0.0] * 5
+    assert await in_unit(store, decide, [Claim(budget)] * 5, 50.0, 0.25) == [0.0] * 5
     # Five of seven used: a card update or a notice leaves the rest to customers' words,
     # even when it asks in the same moment and first.
     waits = await in_unit(
-        store, dispatch.pace, [Claim(budget, low=True), Claim(budget), Claim(budget)], 50.0, 0.25
+        store, decide, [Claim(budget, low=True), Claim(budget), Claim(budget)], 50.0, 0.25
     )
     assert waits[0] > 0 and waits[1:] == [0.0, 0.0]
 
@@ -206,10 +212,8 @@ async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
     store, _ = stores
     now = store.clock().timestamp()
     budget = (("conv:idle", THREAD),)
-    assert await in_unit(store, dispatch.pace, [Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
-    assert await in_unit(store, dispatch.pace, [Claim((("conv:busy", THREAD),))], now, 0.25) == [
-        0.0
-    ]
+    assert await in_unit(store, decide, [Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
+    assert await in_unit(store, decide, [Claim((("conv:busy", THREAD),))], now, 0.25) == [0.0]
     await in_unit(store, dispatch.purge, Retention())
     async with store._sessions() as session:
         kept = list(await session.scalars(select(PaceBudget.key)))
@@ -312,3 +316,19 @@ async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
         [],
         False,
     )
+
+
+async def test_sends_that_wait_book_successive_slots(stores: tuple[Store, Store]) -> None:
+    """Beyond the budget, each waiting send is given its own later slot (booked), not all
+    the same moment: they go one after another without asking again."""
+    store, _ = stores
+    budget = (("tenant:t", Limits.parse("2/1")),)
+    async with store.unit() as tx:
+        decided = await dispatch.pace(tx, [Claim(budget)] * 6, 100.0, 0.0, 2.0)
+    assert decided[:2] == [(0.0, False), (0.0, False)]
+    booked = [wait for wait, is_booked in decided[2:] if is_booked]
+    assert booked == [1.0, 1.0, 2.0, 2.0]
+    # Beyond ``within`` nothing is booked: the sender asks again later.
+    async with store.unit() as tx:
+        [(wait, is_booked)] = await dispatch.pace(tx, [Claim(budget)], 100.0, 0.0, 2.0)
+    assert wait > 2.0 and not is_booked
