@@ -199,42 +199,35 @@ async def do_agent_message(
     chat, reference, participant, agent = found
     agent = await people.agent(tx, person, known=agent)
     relayed = participant is not None and chat.state == ChatState.ACTIVE
-    source_key = dedupe_keys[0] if dedupe_keys else None
+    outcome: Relayed | KeptAsNote
     if relayed:
-        tx.note(
-            chat.id,
-            MessageKind.OUTGOING,
-            agent.name,
-            text,
-            agent_id=agent.id,
-            source_key=source_key,
-            attachments=list(attachments),
-        )
         if chat.first_reply_at is None:
             chat.first_reply_at = tx.now
-        return Relayed(chat.id, reference)
-    view = await chat_view(tx.session, chat.id)
-    if not keep_notes or chat.state == ChatState.CLOSED:
-        return NotAllowed(view)
-    noted_before = await tx.session.scalar(
-        select(Message.id)
-        .where(
-            Message.chat_id == chat.id,
-            Message.agent_id == agent.id,
-            Message.kind == MessageKind.NOTE,
+        outcome = Relayed(chat.id, reference)
+    else:
+        view = await chat_view(tx.session, chat.id)
+        if not keep_notes or chat.state == ChatState.CLOSED:
+            return NotAllowed(view)
+        noted_before = await tx.session.scalar(
+            select(Message.id)
+            .where(
+                Message.chat_id == chat.id,
+                Message.agent_id == agent.id,
+                Message.kind == MessageKind.NOTE,
+            )
+            .limit(1)
         )
-        .limit(1)
-    )
+        outcome = KeptAsNote(view, first=noted_before is None)
     tx.note(
         chat.id,
-        MessageKind.NOTE,
+        MessageKind.OUTGOING if relayed else MessageKind.NOTE,
         agent.name,
         text,
         agent_id=agent.id,
-        source_key=source_key,
+        source_key=dedupe_keys[0] if dedupe_keys else None,
         attachments=list(attachments),
     )
-    return KeptAsNote(view, first=noted_before is None)
+    return outcome
 
 
 async def do_close(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, insert, literal, select, update
 
-from store import people
+from store import access, people
 from store.console_models import ConsoleLink
 from store.models import (
     Agent,
@@ -108,11 +108,10 @@ async def do_issue_console_link(
 ) -> LinkIssued | Refused:
     """A single-use sign-in link for a supervisor of the room's department."""
     session = tx.session
-    department = await session.scalar(
-        select(Department.name).where(Department.channel_id == channel_id)
-    )
-    if department is None:
+    room = await access.room(tx, channel_id)
+    if room is None:
         return Refused(Refusal.NOT_A_ROOM)
+    department = room.name
     agent = await people.agent(tx, person)
     token = secrets.token_urlsafe(32)
     # Only a supervisor of the room's department gets a link: the row is written only

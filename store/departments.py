@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, update
 
-from store import people
+from store import access, people
 from store.models import Department, Supervisor
 from store.unit import Unit
 from store.views import Person
@@ -49,11 +49,10 @@ async def _set_department(
     """Change a setting of the room's department, by one of its supervisors only (both
     in the UPDATE's WHERE); the department's name when it was changed."""
     session = tx.session
-    department = await session.scalar(
-        select(Department.name).where(Department.channel_id == channel_id)
-    )
-    if department is None:
+    room = await access.room(tx, channel_id)
+    if room is None:
         return Refused(Refusal.NOT_A_ROOM)
+    department = room.name
     agent = await people.agent(tx, person)
     result = await session.execute(
         update(Department)

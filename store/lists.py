@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from store import access
 from store.models import Agent, Chat, ChatState, Customer
-from store.supervisors import room_department
 from store.unit import Unit
 from store.vocabulary import Refusal, Refused
 
@@ -41,7 +41,7 @@ async def chat_list(
     tx: Unit, channel_id: str, *, closed: bool, customer: str | None = None
 ) -> ChatList | Refused:
     """The room's open chats (oldest first), or its last closed ones (newest first)."""
-    department = await room_department(tx, channel_id)
+    department = await access.room(tx, channel_id)
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
     owner = Agent.__table__.alias("owner")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, exists, func, select
 
-from store import people
-from store.models import Agent, Department, Supervisor
+from store import access, people
+from store.models import Agent, Supervisor
 from store.moves import person_of
 from store.unit import Unit
 from store.views import Person
@@ -20,16 +20,11 @@ class SupervisorsChanged:
     supervisors: tuple[Person, ...]
 
 
-async def room_department(tx: Unit, channel_id: str) -> Department | None:
-    """The department whose room is this channel (None: the channel is not a room)."""
-    return await tx.session.scalar(select(Department).where(Department.channel_id == channel_id))
-
-
 async def do_change_supervisor(
     tx: Unit, channel_id: str, actor: Person, target: Person, *, add: bool
 ) -> SupervisorsChanged | Refused:
     """A supervisor of a room's department adds or removes another; one always remains."""
-    department = await room_department(tx, channel_id)
+    department = await access.room(tx, channel_id)
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
     me = await people.agent(tx, actor)
