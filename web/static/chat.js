@@ -9,6 +9,16 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("config").textContent);
+
+  // In the website's panel (an iframe), Escape closes the panel from wherever the
+  // visitor is typing, as it does for any dialog; the widget checks where it came from.
+  if (window.parent !== window) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        window.parent.postMessage({ supportBridge: "close" }, "*");
+      }
+    });
+  }
   var texts = config.texts;
   var SESSION = "supportBridge.session";
   var ABOUT = "supportBridge.about";

@@ -184,6 +184,14 @@
       shut();
     }
   });
+  // Escape pressed inside the chat (the iframe has the focus while the visitor types).
+  window.addEventListener("message", function (event) {
+    var frame = panel.querySelector("iframe");
+    var fromChat = frame && event.source === frame.contentWindow && event.origin === source.origin;
+    if (fromChat && event.data && event.data.supportBridge === "close" && !panel.hidden) {
+      shut();
+    }
+  });
 
   showAvailability(false);
   fetch(base + "api/availability?department=" + encodeURIComponent(department))
