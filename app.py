@@ -32,7 +32,7 @@ from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace, transcripts
 from store.core import Clock, Retention, utc_now
-from store.engine import create_engine, create_sessionmaker
+from store.engine import create_engine
 from store.unit import IntakeLimits, Policy
 from web import add_front_door
 from web.console import routes as console_routes
@@ -339,7 +339,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             raise
         app[keys.ENGINE] = engine
         app[keys.STORE] = Store(
-            create_sessionmaker(engine),
+            engine,
             clock,
             policy=policy,
             delivery=hook,

@@ -66,7 +66,7 @@ async def add_member(
 ) -> None:
     """Remember that an agent works in a department (idempotent: the unique index
     decides, so two replicas seating the same agent cannot both insert)."""
-    insert = insert_ignoring(session)
+    insert = insert_ignoring(session.bind.dialect.name)
     row = {"department_id": department_id, "agent_id": agent_id, "created_at": now}
     await session.execute(insert(DepartmentMember).values(**row).on_conflict_do_nothing())
 

@@ -101,7 +101,7 @@ async def set_agent_availability(
 async def join_room(tx: Unit, agent_id: int, channel_id: str) -> None:
     """Make the agent a member of the department whose room the channel is, in one
     statement: the room is looked up as the row is written, not before."""
-    insert = insert_ignoring(tx.session)
+    insert = insert_ignoring(tx.dialect)
     room = select(
         Department.id,
         literal(agent_id),

@@ -19,14 +19,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.handover import DeliveryHook, Handover, hand_over
 from store.models import (
     Setting,
 )
 from store.outbox import Outgoing
-from store.unit import Policy, Unit
+from store.unit import Lease, Policy, Unit
 from store.views import ChatView
 from store.views import Person as Person  # dialogs and cards name the person from here
 
@@ -109,7 +109,7 @@ class StoreCore:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         clock: Clock = utc_now,
         *,
         policy: Policy = DEFAULT_POLICY,
@@ -129,7 +129,7 @@ class StoreCore:
         handler in growing steps, leaving the process idle while work waits. An
         asyncio lock hands the writer's turn over at once instead.
         """
-        self._sessions = sessions
+        self._engine = engine
         self._writer: AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if serialize_writes else nullcontext()
         )
@@ -138,9 +138,9 @@ class StoreCore:
         self.delivery = delivery
 
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncSession]:
-        async with self._writer, self._sessions.begin() as session:
-            yield session
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._writer, self._engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
@@ -151,14 +151,20 @@ class StoreCore:
         message; a lane whose head is someone else's is left to them (``store.handover``).
         """
         handover: Handover | None = None
-        async with self._write() as session:
-            tx = Unit(session, self.clock(), self.policy)
-            session.info["unit"] = tx
-            yield tx
-            if tx.added and self.delivery is not None:
-                handover = await hand_over(tx, self.delivery)
-        if handover is not None and self.delivery is not None:
-            self.delivery.committed(handover)
+        hook = self.delivery
+        async with self._write() as conn:
+            now = self.clock()
+            lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
+            tx = Unit(conn, now, self.policy, lease)
+            try:
+                yield tx
+                await tx.settle()
+                if tx.added and hook is not None:
+                    handover = await hand_over(tx, hook)
+            finally:
+                await tx.close()
+        if handover is not None and hook is not None:
+            hook.committed(handover)
 
     async def attempts(self, what: str, tries: int = 3) -> AsyncIterator[Attempt]:
         """Units to try a change in, again when one lost a unique-key race to another
@@ -179,10 +185,12 @@ class StoreCore:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Unit]:
         """A read-only unit: a session outside the writers' queue, for ``check_*`` reads."""
-        async with self._sessions() as session:
-            tx = Unit(session, self.clock(), self.policy)
-            session.info["unit"] = tx
-            yield tx
+        async with self._engine.connect() as conn:
+            tx = Unit(conn, self.clock(), self.policy)
+            try:
+                yield tx
+            finally:
+                await tx.close()
 
     async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
         """Queue notices that change no chat, once per inbound activity: the keys and the
@@ -198,6 +206,6 @@ class StoreCore:
         unique key decides which replica's secret is kept when two start together)."""
         async with self.unit() as tx:
             await tx.insert_ignore(Setting, {"key": key, "value": secrets.token_urlsafe(32)})
-            value = await tx.session.scalar(select(Setting.value).where(Setting.key == key))
+            value = await tx.scalar(select(Setting.value).where(Setting.key == key))
             assert value is not None
             return value

@@ -22,19 +22,19 @@ from store.unit import Unit
 
 
 async def due_lanes(tx: Unit, limit: int = 200) -> list[str]:
-    return await outbox.due_lanes(tx.session, tx.now, limit)
+    return await outbox.due_lanes(tx, tx.now, limit)
 
 
 async def purge(tx: Unit, retention: Retention) -> int:
     """Housekeeping: delivered and failed outbox rows, and keys of handled activities,
     older than their retention (re-deliveries come within minutes, not days)."""
     now = tx.now
-    removed = await outbox.purge(tx.session, now - retention.delivered, now - retention.failed)
-    removed += await pacing.purge(tx.session, (now - retention.budgets).timestamp())
-    result = await tx.session.execute(
-        delete(InboundActivity)
-        .where(InboundActivity.received_at < now - retention.inbound)
-        .execution_options(synchronize_session=False)
+    removed = await outbox.purge(tx, now - retention.delivered, now - retention.failed)
+    removed += await pacing.purge(tx, (now - retention.budgets).timestamp())
+    result = await tx.execute(
+        delete(InboundActivity.__table__).where(
+            InboundActivity.received_at < now - retention.inbound
+        )
     )
     return removed + result.rowcount
 
@@ -46,24 +46,21 @@ async def delivered(
 
     An item that created a chat's thread also records where the card went.
     """
-    done = await outbox.finish(
-        tx.session, [item_id for item_id, _ in items], owner, tx.now, delivered=True
-    )
+    done = await outbox.finish(tx, [item_id for item_id, _ in items], owner, tx.now, delivered=True)
     for item_id, thread in items:
         if item_id in done and thread is not None:
             chat_id, thread_id, card_activity_id = thread
-            await tx.session.execute(
-                update(Chat)
+            await tx.execute(
+                update(Chat.__table__)
                 .where(Chat.id == chat_id)
                 .values(thread_id=thread_id, card_activity_id=card_activity_id)
-                .execution_options(synchronize_session=False)
             )
     return done
 
 
 async def undeliverable(tx: Unit, item_id: int | list[int], owner: str, error: str) -> None:
     ids = [item_id] if isinstance(item_id, int) else item_id
-    await outbox.finish(tx.session, ids, owner, tx.now, delivered=False, error=error)
+    await outbox.finish(tx, ids, owner, tx.now, delivered=False, error=error)
 
 
 async def retry_later(
@@ -76,7 +73,7 @@ async def retry_later(
     attempted: bool = True,
 ) -> None:
     until = tx.now + timedelta(seconds=delay)
-    await outbox.postpone(tx.session, item_id, owner, until, error, attempted=attempted)
+    await outbox.postpone(tx, item_id, owner, until, error, attempted=attempted)
 
 
 async def lease_run(
@@ -92,9 +89,7 @@ async def lease_run(
     """Lease the lane's head and the lines of the same author right behind it (a card
     update that a newer one overtakes is settled on the way); [] if the head is not
     free or not due."""
-    return await outbox.lease_run(
-        tx.session, lane, owner, tx.now, lease, room=room, limit=limit, only=only
-    )
+    return await outbox.lease_run(tx, lane, owner, tx.now, lease, room=room, limit=limit, only=only)
 
 
 async def lease_paced(
@@ -111,10 +106,8 @@ async def lease_paced(
     """:meth:`lease_run`, and (on SQLite) the run's budgets claimed in the same
     transaction: the run and whether it got its slot (if not, the dispatcher claims
     and waits), so a lane that is backed up costs one transaction per post, not two."""
-    run = await outbox.lease_run(
-        tx.session, lane, owner, tx.now, lease, room=room, limit=limit, only=only
-    )
-    claimed = await claim_budgets(tx.session, run[:1], budgets)
+    run = await outbox.lease_run(tx, lane, owner, tx.now, lease, room=room, limit=limit, only=only)
+    claimed = await claim_budgets(tx, run[:1], budgets)
     return run, bool(run) and run[0].id in claimed
 
 
@@ -122,9 +115,7 @@ async def lease_more(
     tx: Unit, last: OutboxItem, owner: str, lease: timedelta, *, room: int, limit: int
 ) -> list[OutboxItem]:
     """Lines that arrived behind a run while it waited for its budget."""
-    return await outbox.lease_followers(
-        tx.session, last, owner, tx.now, lease, room=room, limit=limit
-    )
+    return await outbox.lease_followers(tx, last, owner, tx.now, lease, room=room, limit=limit)
 
 
 async def pace(
@@ -132,13 +123,13 @@ async def pace(
 ) -> list[tuple[float, bool]]:
     """Decide send budgets for these claims in one transaction, booking the slot of a send
     that waits at most ``within`` seconds (see :func:`store.pacing.book`)."""
-    return await pacing.book(tx.session, claims, now, headroom, within)
+    return await pacing.book(tx, claims, now, headroom, within)
 
 
 async def chat_reference(tx: Unit, chat_id: int) -> tuple[dict[str, Any], str | None] | None:
     """The thread of a chat as a reference, and its card's activity id, once posted."""
     row = (
-        await tx.session.execute(
+        await tx.execute(
             select(Chat.thread_id, Chat.card_activity_id, Department.room_reference)
             .join(Department, Department.id == Chat.department_id)
             .where(Chat.id == chat_id)

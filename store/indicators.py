@@ -106,7 +106,7 @@ async def do_typing(tx: Unit, typing: Typing, interval: float) -> TypingPassed |
     row = (await tx.session.execute(chat)).first()
     if row is None:
         return Throttled()
-    insert = insert_ignoring(tx.session)
+    insert = insert_ignoring(tx.dialect)
     statement = (
         insert(TypingMark)
         .values(chat_id=row.id, direction=direction, sent_at=tx.now)

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from store import trace
 from store.audience import Audience, Choices, audience, departments
@@ -119,42 +132,63 @@ _LANE_BUSY = (
     .correlate(Chat)
 )
 _CUSTOMER_AND_OPEN_CHAT = (
-    select(Customer, Chat, func.coalesce(_RECENT, 0), _ROOMS, _LANE_BUSY)
+    select(
+        *Customer.__table__.c,
+        Chat.id.label("chat_id"),
+        Chat.department_id,
+        Chat.state,
+        Chat.slowed_until,
+        Chat.held,
+        func.coalesce(_RECENT, 0).label("recent"),
+        _ROOMS.label("rooms"),
+        _LANE_BUSY.label("lane_busy"),
+    )
     .outerjoin(Chat, and_(Chat.customer_id == Customer.id, Chat.state != ChatState.CLOSED))
     .where(
         Customer.channel_id == bindparam("p_channel"),
         Customer.user_id == bindparam("p_user"),
     )
 )
+_CUSTOMERS = Customer.__table__
+_NEW_CUSTOMER = insert(_CUSTOMERS).returning(_CUSTOMERS.c.id)
+# What of a customer a returning visit may change.
+_VISIT = ("name", "locale", "reference", "conversation_key", "contact")
 
 
-async def stored_customer(tx: Unit, turn: CustomerTurn, customer: Customer | None) -> Customer:
+@dataclass(frozen=True)
+class Writer:
+    """The customer who wrote a message, as the intake keeps and counts them."""
+
+    id: int
+    channel_id: str
+    name: str
+    locale: str
+    reference: dict[str, Any]
+    conversation_key: str | None
+    contact: str | None
+
+
+async def stored_customer(tx: Unit, turn: CustomerTurn, known: Row[Any] | None) -> Writer:
     """The customer who wrote ``turn``: created, or brought up to date (how to reach them,
     their name and language change between visits)."""
-    if customer is None:
-        customer = Customer(
-            channel_id=turn.channel_id,
-            user_id=turn.user_id,
-            name=turn.name,
-            locale=turn.locale,
-            reference=turn.reference,
-            created_at=tx.now,
-            conversation_key=turn.conversation_key,
-            contact=turn.contact,
-        )
-        tx.session.add(customer)
-        await tx.session.flush()
-        return customer
-    if customer.reference != turn.reference:
-        customer.reference = turn.reference
-        customer.conversation_key = turn.conversation_key
-    if turn.name and customer.name != turn.name:
-        customer.name = turn.name
-    if customer.locale != turn.locale:
-        customer.locale = turn.locale
-    if turn.contact and customer.contact != turn.contact:
-        customer.contact = turn.contact
-    return customer
+    now = {
+        "name": turn.name or (known.name if known is not None else turn.name),
+        "locale": turn.locale,
+        "reference": turn.reference,
+        "conversation_key": turn.conversation_key,
+        "contact": turn.contact or (known.contact if known is not None else None),
+    }
+    if known is None:
+        created = {"channel_id": turn.channel_id, "user_id": turn.user_id, "created_at": tx.now}
+        customer_id = (await tx.execute(_NEW_CUSTOMER, {**created, **now})).scalar_one()
+        return Writer(customer_id, turn.channel_id, **now)
+    if known.reference == turn.reference:
+        # The conversation they write from changes only with how to reach them.
+        now["conversation_key"] = known.conversation_key
+    changed = {key: value for key, value in now.items() if getattr(known, key) != value}
+    if changed:
+        await tx.execute(update(_CUSTOMERS).where(_CUSTOMERS.c.id == known.id).values(**changed))
+    return Writer(known.id, known.channel_id, **now)
 
 
 async def new_chat(
@@ -175,7 +209,7 @@ async def new_chat(
     return chat
 
 
-async def hold(tx: Unit, chat: Chat, customer: Customer) -> bool:
+async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
     """Hold a chat opened beyond the intake limits: its card is posted by the timer,
     the n-th chat over a limit one window later for every ``limit`` before it, so a
     flood reaches the room at the limit's pace and nothing is dropped.
@@ -209,7 +243,7 @@ async def hold(tx: Unit, chat: Chat, customer: Customer) -> bool:
     return True
 
 
-def keep_line(tx: Unit, chat_id: int, customer: Customer, turn: CustomerTurn) -> None:
+def keep_line(tx: Unit, chat_id: int, customer: Writer, turn: CustomerTurn) -> None:
     """The customer's words (and files) in the chat's transcript."""
     tx.note(
         chat_id,
@@ -222,7 +256,7 @@ def keep_line(tx: Unit, chat_id: int, customer: Customer, turn: CustomerTurn) ->
 
 
 def _opened_view(
-    chat: Chat, customer: Customer, department: Department | None, text: str
+    chat: Chat, customer: Writer, department: Department | None, text: str
 ) -> ChatView:
     """The view of a chat just opened, from what the transaction has in hand (no queries)."""
     return ChatView(
@@ -270,8 +304,8 @@ async def do_customer_message(
     the chat has none, so the question is never asked. An accepted chat (the usual
     case) never reads the departments.
     """
-    found = (
-        await tx.session.execute(
+    known = (
+        await tx.execute(
             _CUSTOMER_AND_OPEN_CHAT,
             {
                 "p_channel": turn.channel_id,
@@ -280,7 +314,8 @@ async def do_customer_message(
             },
         )
     ).one_or_none()
-    known, chat, recent, rooms, lane_busy = found if found else (None, None, 0, 0, False)
+    chat = known if known is not None and known.chat_id is not None else None
+    recent, rooms = (known.recent, known.rooms) if known is not None else (0, 0)
     if chat is None:
         # A new chat goes straight to the department when there is only one.
         first = list(await tx.session.scalars(select(Department).limit(2)))
@@ -304,18 +339,21 @@ async def do_customer_message(
         # waits without one.
         department = first[0] if rooms == 1 else None
         announce_at = tx.now + tx.policy.unanswered_after if department else None
-        chat = await new_chat(tx, customer.id, department, announce_at)
+        opened = await new_chat(tx, customer.id, department, announce_at)
         if department is not None:
-            await hold(tx, chat, customer)
-        keep_line(tx, chat.id, customer, turn)
+            await hold(tx, opened, customer)
+        keep_line(tx, opened.id, customer, turn)
         await tx.session.flush()
-        view = _opened_view(chat, customer, department, turn.text)
-        return Opened(view, await audience(tx.session, chat.id, now=tx.now))
-    keep_line(tx, chat.id, customer, turn)
-    if not lane_busy:
-        tx.idle_lanes.add(chat_lane(chat.id))
+        view = _opened_view(opened, customer, department, turn.text)
+        return Opened(view, await audience(tx.session, opened.id, now=tx.now))
+    keep_line(tx, chat.chat_id, customer, turn)
+    if not chat.lane_busy:
+        tx.idle_lanes.add(chat_lane(chat.chat_id))
     slowed = chat.slowed_until is not None and chat.slowed_until > tx.now
     too_fast = recent + 1 > flood.messages and not slowed
     if too_fast:
-        chat.slowed_until = tx.now + timedelta(seconds=flood.window)
-    return Appended(chat.id, choices, too_fast, chat.held)
+        until = tx.now + timedelta(seconds=flood.window)
+        await tx.execute(
+            update(Chat.__table__).where(Chat.id == chat.chat_id).values(slowed_until=until)
+        )
+    return Appended(chat.chat_id, choices, too_fast, chat.held)

@@ -155,7 +155,7 @@ async def _insert_offer(
         (Chat.owner_id == actor_id) if kind == OfferKind.TRANSFER else ~seated(target_id),
         online,
     )
-    insert = insert_ignoring(tx.session)
+    insert = insert_ignoring(tx.dialect)
     statement = (
         insert(Offer)
         .from_select(

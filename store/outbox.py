@@ -8,17 +8,19 @@ runs out (the process died) makes the row available to any replica again.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import pacing  # noqa: F401  (its table is part of the schema)
 from store.models import DeliveryState, OutboxItem, UTCDateTime
 from store.vocabulary import OutboxKind, Payload, payload_json
+
+if TYPE_CHECKING:
+    from store.unit import Unit
 
 # Payload key of a line someone wrote (a customer's words in the thread, an agent's line
 # to the customer), naming its author: consecutive lines of one author may go as one post.
@@ -39,29 +41,18 @@ class Outgoing:
         return cls(lane, payload.kind, payload_json(payload))
 
 
+def outbox_items(rows: Iterable[Any]) -> list[OutboxItem]:
+    """Outbox rows read by a Core statement, as the items the dispatcher works with
+    (detached: nothing tracks them, they are read and handed on)."""
+    return [OutboxItem(**row._mapping) for row in rows]
+
+
 def chat_lane(chat_id: int) -> str:
     return f"chat:{chat_id}"
 
 
 def conversation_lane(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
-
-
-def add_outgoing(session: AsyncSession, items: list[Outgoing], now: datetime) -> list[OutboxItem]:
-    rows = [
-        OutboxItem(
-            lane=item.lane,
-            kind=item.kind,
-            payload=item.payload,
-            state=DeliveryState.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for item in items
-    ]
-    session.add_all(rows)
-    return rows
 
 
 def _available(now: Any) -> Any:
@@ -72,19 +63,19 @@ def _available(now: Any) -> Any:
     )
 
 
-async def due_lanes(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def due_lanes(tx: Unit, now: datetime, limit: int) -> list[str]:
     """Lanes with a row that may be leased now (a retry that is due, or an expired lease)."""
-    rows = await session.scalars(
+    rows = await tx.execute(
         select(OutboxItem.lane).where(_available(now)).group_by(OutboxItem.lane).limit(limit)
     )
-    return list(rows)
+    return list(rows.scalars())
 
 
 def _lease_statement(lanes: Any) -> Any:
     """Lease the head (oldest pending row) of each lane ``lanes`` selects, if nobody holds
     it and it is due: one conditional ``UPDATE … RETURNING`` decides and reads."""
     return (
-        update(OutboxItem)
+        update(OutboxItem.__table__)
         .where(
             OutboxItem.id.in_(
                 select(func.min(OutboxItem.id))
@@ -97,8 +88,7 @@ def _lease_statement(lanes: Any) -> Any:
             lease_owner=bindparam("p_owner"),
             lease_until=bindparam("p_until", type_=UTCDateTime()),
         )
-        .returning(OutboxItem)
-        .execution_options(synchronize_session=False)
+        .returning(*OutboxItem.__table__.c)
     )
 
 
@@ -109,32 +99,33 @@ _LEASE_HEADS = _lease_statement(OutboxItem.lane.in_(bindparam("p_lanes", expandi
 
 
 async def lease_heads(
-    session: AsyncSession, lanes: list[str], owner: str, now: datetime, until: datetime
+    tx: Unit, lanes: list[str], owner: str, now: datetime, until: datetime
 ) -> list[OutboxItem]:
     """Lease the head of each of ``lanes`` that nobody holds and is due, in one statement
     (as :func:`lease_head` does for one lane)."""
-    result = await session.execute(
+    result = await tx.execute(
         _LEASE_HEADS, {"p_lanes": lanes, "p_now": now, "p_owner": owner, "p_until": until}
     )
-    return list(result.scalars())
+    return outbox_items(result)
 
 
 async def lease_head(
-    session: AsyncSession, lane: str, owner: str, now: datetime, lease: timedelta
+    tx: Unit, lane: str, owner: str, now: datetime, lease: timedelta
 ) -> OutboxItem | None:
     """Lease the oldest pending row of ``lane`` if nobody holds it and it is due.
 
     Only the head may be leased, so a lane is delivered in order by at most one
     replica at a time. One conditional UPDATE ... RETURNING decides and reads it.
     """
-    result = await session.execute(
+    result = await tx.execute(
         _LEASE_HEAD, {"p_lane": lane, "p_now": now, "p_owner": owner, "p_until": now + lease}
     )
-    return result.scalars().one_or_none()
+    items = outbox_items(result)
+    return items[0] if items else None
 
 
 async def finish(
-    session: AsyncSession,
+    tx: Unit,
     item_ids: list[int],
     owner: str,
     now: datetime,
@@ -143,8 +134,8 @@ async def finish(
     error: str | None = None,
 ) -> set[int]:
     """Mark leased rows delivered, or failed for good; returns those whose lease was ours."""
-    result = await session.execute(
-        update(OutboxItem)
+    result = await tx.execute(
+        update(OutboxItem.__table__)
         .where(OutboxItem.id.in_(item_ids), OutboxItem.lease_owner == owner)
         .values(
             state=DeliveryState.DELIVERED if delivered else DeliveryState.FAILED,
@@ -155,13 +146,12 @@ async def finish(
             last_error=error,
         )
         .returning(OutboxItem.id)
-        .execution_options(synchronize_session=False)
     )
     return set(result.scalars())
 
 
 async def postpone(
-    session: AsyncSession,
+    tx: Unit,
     item_ids: int | list[int],
     owner: str,
     until: datetime,
@@ -175,11 +165,10 @@ async def postpone(
     values: dict[str, Any] = {"next_attempt_at": until, "lease_owner": None, "lease_until": None}
     if attempted:
         values.update(attempts=OutboxItem.attempts + 1, last_error=error)
-    await session.execute(
-        update(OutboxItem)
+    await tx.execute(
+        update(OutboxItem.__table__)
         .where(OutboxItem.id.in_(ids), OutboxItem.lease_owner == owner)
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -201,7 +190,7 @@ def typing(kind: str, payload: dict[str, Any]) -> bool:
     )
 
 
-async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime) -> bool:
+async def drop_overtaken(tx: Unit, head: OutboxItem, now: datetime) -> bool:
     """Settle a leased head that what waits behind it makes pointless.
 
     A card update is overtaken by a later ``update_card`` of the lane before any new
@@ -218,7 +207,7 @@ async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime)
         kinds, overtaking = ("update_card", "create_thread"), "update_card"
     else:
         return False
-    following = await session.scalar(
+    following = await tx.scalar(
         select(OutboxItem.kind)
         .where(
             OutboxItem.lane == head.lane,
@@ -231,12 +220,12 @@ async def drop_overtaken(session: AsyncSession, head: OutboxItem, now: datetime)
     )
     if following is None or overtaking not in (following, "any"):
         return False
-    await finish(session, [head.id], head.lease_owner, now, delivered=True, error="overtaken")
+    await finish(tx, [head.id], head.lease_owner, now, delivered=True, error="overtaken")
     return True
 
 
 async def lease_run(
-    session: AsyncSession,
+    tx: Unit,
     lane: str,
     owner: str,
     now: datetime,
@@ -249,13 +238,13 @@ async def lease_run(
     """The lane's head and the lines of its author right behind it, leased (a card update
     that a newer one overtakes is settled on the way); [] if the head is not ours to take."""
     while True:
-        head = await lease_head(session, lane, owner, now, lease)
-        if head is None or not await drop_overtaken(session, head, now):
+        head = await lease_head(tx, lane, owner, now, lease)
+        if head is None or not await drop_overtaken(tx, head, now):
             break
     if head is None:
         return []
     followers = await lease_followers(
-        session,
+        tx,
         head,
         owner,
         now,
@@ -268,7 +257,7 @@ async def lease_run(
 
 
 async def lease_followers(
-    session: AsyncSession,
+    tx: Unit,
     last: OutboxItem,
     owner: str,
     now: datetime,
@@ -287,7 +276,7 @@ async def lease_followers(
     who = author(last.kind, last.payload)
     if who is None or limit <= 0:
         return []
-    rows = await session.execute(
+    rows = await tx.execute(
         select(OutboxItem.id, OutboxItem.kind, OutboxItem.payload)
         .where(
             OutboxItem.lane == last.lane,
@@ -308,18 +297,17 @@ async def lease_followers(
         wanted.append(item_id)
     if not wanted:
         return []
-    result = await session.execute(
-        update(OutboxItem)
+    result = await tx.execute(
+        update(OutboxItem.__table__)
         .where(
             OutboxItem.id.in_(wanted),
             OutboxItem.state == DeliveryState.PENDING,
             OutboxItem.lease_owner.is_(None) | (OutboxItem.lease_until < now),
         )
         .values(lease_owner=owner, lease_until=now + lease)
-        .returning(OutboxItem)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*OutboxItem.__table__.c)
     )
-    leased = {item.id: item for item in result.scalars()}
+    leased = {item.id: item for item in outbox_items(result)}
     run: list[OutboxItem] = []
     for item_id in wanted:
         if item_id not in leased:
@@ -328,12 +316,11 @@ async def lease_followers(
     return run
 
 
-async def purge(session: AsyncSession, delivered_before: datetime, failed_before: datetime) -> int:
+async def purge(tx: Unit, delivered_before: datetime, failed_before: datetime) -> int:
     """Drop delivered rows delivered before ``delivered_before``, and failed rows (kept a
     while for inspection) created before ``failed_before``."""
-    result = await session.execute(
-        delete(OutboxItem)
-        .where(
+    result = await tx.execute(
+        delete(OutboxItem.__table__).where(
             or_(
                 and_(
                     OutboxItem.state == DeliveryState.DELIVERED,
@@ -345,6 +332,5 @@ async def purge(session: AsyncSession, delivered_before: datetime, failed_before
                 ),
             )
         )
-        .execution_options(synchronize_session=False)
     )
     return result.rowcount

@@ -16,14 +16,17 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Float, String, Text, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base
+
+if TYPE_CHECKING:
+    from store.unit import Unit
 
 
 class PaceBudget(Base):
@@ -119,7 +122,7 @@ _SAVE = (
 )
 
 
-async def _locked(session: AsyncSession, keys: list[str]) -> dict[str, list[float]]:
+async def _locked(tx: Unit, keys: list[str]) -> dict[str, list[float]]:
     """The budgets' rows, created when missing, locked until the transaction ends (in key
     order, so two replicas claiming overlapping budgets cannot deadlock)."""
     query = (
@@ -128,23 +131,21 @@ async def _locked(session: AsyncSession, keys: list[str]) -> dict[str, list[floa
         .order_by(PaceBudget.key)
         .with_for_update()
     )
-    found = {key: stamps for key, stamps in (await session.execute(query)).all()}
+    found = {key: stamps for key, stamps in (await tx.execute(query)).all()}
     missing = [key for key in keys if key not in found]
     if missing:
-        insert = _INSERT[session.bind.dialect.name]
-        await session.execute(
+        insert = _INSERT[tx.dialect]
+        await tx.execute(
             insert(PaceBudget.__table__)
             .values([{"key": key, "stamps": "[]"} for key in missing])
             .on_conflict_do_nothing()
         )
         again = query.where(PaceBudget.key.in_(missing))
-        found.update({key: stamps for key, stamps in (await session.execute(again)).all()})
+        found.update({key: stamps for key, stamps in (await tx.execute(again)).all()})
     return {key: json.loads(stamps) for key, stamps in found.items()}
 
 
-async def claim(
-    session: AsyncSession, claims: Sequence[Claim], now: float, headroom: float
-) -> list[float]:
+async def claim(tx: Unit, claims: Sequence[Claim], now: float, headroom: float) -> list[float]:
     """Decide claims together: each gets 0 (its send is recorded in every budget it
     spends from: go now) or the seconds to wait before asking again (nothing recorded).
 
@@ -152,11 +153,11 @@ async def claim(
     the slots first; a claim fits only if all its budgets have room, so a send never
     spends from one budget while another makes it wait.
     """
-    return [wait for wait, _ in await book(session, claims, now, headroom, within=0.0)]
+    return [wait for wait, _ in await book(tx, claims, now, headroom, within=0.0)]
 
 
 async def book(
-    session: AsyncSession, claims: Sequence[Claim], now: float, headroom: float, within: float
+    tx: Unit, claims: Sequence[Claim], now: float, headroom: float, within: float
 ) -> list[tuple[float, bool]]:
     """:func:`claim`, and a send that must wait at most ``within`` seconds books its slot:
     its stamp is recorded at the moment it may go, and it answers (wait, True); it then
@@ -170,7 +171,7 @@ async def book(
     keys = sorted({key for c in claims for key, _ in c.budgets})
     if not keys:
         return [(0.0, False)] * len(claims)
-    stamps = await _locked(session, keys)
+    stamps = await _locked(tx, keys)
     changed: set[str] = set()
     decided = [(0.0, False)] * len(claims)
     for index in sorted(range(len(claims)), key=lambda i: claims[i].low):
@@ -189,7 +190,7 @@ async def book(
             stamps[key] = kept
             changed.add(key)
     if changed:
-        await session.execute(
+        await tx.execute(
             _SAVE,
             [
                 {
@@ -203,12 +204,8 @@ async def book(
     return decided
 
 
-async def purge(session: AsyncSession, before: float) -> int:
+async def purge(tx: Unit, before: float) -> int:
     """Drop budgets with no send since ``before`` (every window of theirs has passed): one
     row per conversation ever written to would otherwise stay for good."""
-    result = await session.execute(
-        delete(PaceBudget)
-        .where(PaceBudget.last_at < before)
-        .execution_options(synchronize_session=False)
-    )
+    result = await tx.execute(delete(PaceBudget.__table__).where(PaceBudget.last_at < before))
     return result.rowcount

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from store import people
 from store.audience import Audience, Choices, audience, departments
 from store.core import NoSuchChat, NotAllowed
-from store.intake import CustomerTurn, hold, new_chat, stored_customer
+from store.intake import CustomerTurn, Writer, hold, new_chat, stored_customer
 from store.models import (
     Agent,
     Chat,
@@ -86,11 +86,14 @@ async def do_choose_department(
     department = await session.scalar(select(Department).where(Department.key == key))
     if department is None:
         return UnknownDepartment(await departments(session))
-    known = await session.scalar(
-        select(Customer).where(
-            Customer.channel_id == turn.channel_id, Customer.user_id == turn.user_id
+    customers = Customer.__table__
+    known = (
+        await tx.execute(
+            select(customers).where(
+                customers.c.channel_id == turn.channel_id, customers.c.user_id == turn.user_id
+            )
         )
-    )
+    ).one_or_none()
     customer = await stored_customer(tx, turn, known)
     chat = await session.scalar(
         select(Chat).where(Chat.customer_id == customer.id, Chat.state != ChatState.CLOSED)
@@ -126,7 +129,7 @@ async def _route(
     department_id: int,
     previous: ChatView | None,
     *,
-    hold_for: Customer | None = None,
+    hold_for: Writer | None = None,
     mover: int | None = None,
 ) -> Routed | None:
     """Give a waiting chat its department (None: it no longer waits, or ``mover``, an

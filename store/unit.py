@@ -5,24 +5,39 @@ store's aggregates take ``tx`` first and return a typed outcome; the dialog turn
 outcome into activities (``notify_*``) and queues them with ``tx.enqueue`` before the
 block ends, so the change and its activities commit together. The store never calls up
 into dialogs or cards.
+
+A unit is a connection in a transaction. The hot paths (a customer's line, the
+dispatcher's leases and marks) run prebuilt Core statements on it (``tx.execute``)
+and never build an ORM session; the other aggregates use ``tx.session``, made on first
+use on the same connection and transaction. Transcript lines (``tx.note``) and outgoing
+rows (``tx.enqueue``) are written together, in one INSERT each, before the next
+statement of the unit, whichever way it runs, and before it commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import Connection, Result, bindparam, event, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from store import outbox
-from store.models import Agent, InboundActivity, Message, MessageKind, OutboxItem, UTCDateTime
-from store.outbox import Outgoing
+from store.models import (
+    Agent,
+    DeliveryState,
+    InboundActivity,
+    Message,
+    MessageKind,
+    OutboxItem,
+    UTCDateTime,
+)
+from store.outbox import Outgoing, outbox_items
 from store.vocabulary import ChatEvent
 
 # An outgoing message to a customer whose payload names a chat under this key is also kept
@@ -32,10 +47,14 @@ TRANSCRIPT_CHAT = "transcript_chat"  # ``Send.transcript_chat``
 # Longest inbound key kept (the column's width).
 _KEY_LIMIT = 700
 
+_MESSAGES = insert(Message.__table__)
+_OUTBOX = OutboxItem.__table__
+_QUEUE = insert(_OUTBOX).returning(*_OUTBOX.c, sort_by_parameter_order=True)
 
-def insert_ignoring(session: AsyncSession) -> Any:
+
+def insert_ignoring(dialect: str) -> Any:
     """The dialect's INSERT that can do nothing on a unique conflict."""
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 @dataclass(frozen=True)
@@ -60,32 +79,112 @@ class Policy:
     intake_limits: IntakeLimits = IntakeLimits()
 
 
-@dataclass
+@dataclass(frozen=True)
+class Lease:
+    """Whose a row written leased is, and until when (the dispatcher of this replica)."""
+
+    owner: str
+    until: datetime
+
+
 class Unit:
     """One transaction of the store, as the ``do_*`` functions and dialogs see it."""
 
-    session: AsyncSession
-    now: datetime
-    policy: Policy = Policy()
-    added: list[OutboxItem] = field(default_factory=list)
-    # Lanes this unit's reads found with nothing waiting: its first row in one of them
-    # is written already leased (no separate lease statement).
-    idle_lanes: set[str] = field(default_factory=set)
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        policy: Policy = Policy(),
+        lease: Lease | None = None,
+    ) -> None:
+        """``lease``: rows this unit queues into a lane its reads found idle are written
+        leased to it (None: every row waits for a dispatcher to lease it)."""
+        self.conn = conn
+        self.now = now
+        self.policy = policy
+        self.lease = lease
+        self.dialect: str = conn.dialect.name
+        # Outgoing rows this unit wrote, as the hand-over gives them to the dispatcher.
+        self.added: list[OutboxItem] = []
+        # Lanes this unit's reads found with nothing waiting: its first row in one of them
+        # is written already leased (no separate lease statement).
+        self.idle_lanes: set[str] = set()
+        self._leased_lanes: set[str] = set()
+        self._notes: list[dict[str, Any]] = []
+        self._outgoing: list[dict[str, Any]] = []
+        self._session: AsyncSession | None = None
 
     @property
-    def dialect(self) -> str:
-        return self.session.bind.dialect.name
+    def session(self) -> AsyncSession:
+        """An ORM session on this unit's connection and transaction, made on first use;
+        before each of its statements and flushes, what the unit holds is written."""
+        if self._session is None:
+            session = AsyncSession(bind=self.conn, expire_on_commit=False)
+            event.listen(session.sync_session, "do_orm_execute", self._before_orm_statement)
+            event.listen(session.sync_session, "before_flush", self._before_flush)
+            self._session = session
+        return self._session
+
+    def _before_orm_statement(self, state: ORMExecuteState) -> None:
+        self._write(state.session.connection())
+
+    def _before_flush(self, session: Session, *_: Any) -> None:
+        self._write(session.connection())
+
+    async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
+        """Run a Core statement in this unit, after what it holds is written."""
+        await self.settle()
+        return await self.conn.execute(statement, params)
+
+    async def scalar(self, statement: Any, params: Any = None) -> Any:
+        return (await self.execute(statement, params)).scalar()
+
+    async def settle(self) -> None:
+        """Write what the unit holds: the session's changes, then lines and rows queued."""
+        session = self._session
+        if session is not None and (session.new or session.dirty or session.deleted):
+            await session.flush()
+        if self._notes or self._outgoing:
+            await self.conn.run_sync(self._write)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _write(self, conn: Connection) -> None:
+        """The queued transcript lines and outgoing rows, one INSERT each."""
+        notes, self._notes = self._notes, []
+        if notes:
+            conn.execute(_MESSAGES, notes)
+        outgoing, self._outgoing = self._outgoing, []
+        if outgoing:
+            for row in outgoing:
+                lane = row["lane"]
+                if self.lease and lane in self.idle_lanes and lane not in self._leased_lanes:
+                    self._leased_lanes.add(lane)
+                    row["lease_owner"], row["lease_until"] = self.lease.owner, self.lease.until
+            self.added += outbox_items(conn.execute(_QUEUE, outgoing))
 
     def enqueue(self, items: Iterable[Outgoing]) -> None:
         """Queue activities to send once this unit commits (in its outbox rows)."""
-        listed = list(items)
-        for item in listed:
+        for item in items:
             chat_id = item.payload.pop(TRANSCRIPT_CHAT, None)
             said = item.payload.get("activity", {}).get("text")
             if chat_id is not None and said:
                 self.note(chat_id, MessageKind.BOT, "", said)
-        if listed:
-            self.added.extend(outbox.add_outgoing(self.session, listed, self.now))
+            self._outgoing.append(
+                {
+                    "lane": item.lane,
+                    "kind": item.kind,
+                    "payload": item.payload,
+                    "state": DeliveryState.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": self.now,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "created_at": self.now,
+                }
+            )
 
     def note(
         self,
@@ -99,17 +198,17 @@ class Unit:
         attachments: list[dict[str, Any]] | None = None,
     ) -> None:
         """Add a line to a chat's transcript."""
-        self.session.add(
-            Message(
-                chat_id=chat_id,
-                kind=kind,
-                agent_id=agent_id,
-                author=author,
-                text=text,
-                source_key=source_key,
-                created_at=self.now,
-                attachments=attachments or None,
-            )
+        self._notes.append(
+            {
+                "chat_id": chat_id,
+                "kind": kind,
+                "agent_id": agent_id,
+                "author": author,
+                "text": text,
+                "source_key": source_key,
+                "created_at": self.now,
+                "attachments": attachments or None,
+            }
         )
 
     def event(self, chat_id: int, event: ChatEvent, agent: Agent) -> None:
@@ -118,8 +217,8 @@ class Unit:
 
     async def insert_ignore(self, table: Any, values: dict[str, Any]) -> bool:
         """INSERT that does nothing on a unique conflict; True if a row was added."""
-        insert = insert_ignoring(self.session)
-        result = await self.session.execute(insert(table).values(**values).on_conflict_do_nothing())
+        insert_row = insert_ignoring(self.dialect)(table).values(**values)
+        result = await self.execute(insert_row.on_conflict_do_nothing())
         return result.rowcount == 1
 
     async def first_time(self, keys: Sequence[str]) -> bool:
@@ -131,7 +230,7 @@ class Unit:
         statement = _seen_statement(self.dialect, len(distinct))
         values: dict[str, Any] = {f"p_key{n}": key for n, key in enumerate(distinct)}
         values["p_at"] = self.now
-        result = await self.session.execute(statement, values)
+        result = await self.execute(statement, values)
         return result.rowcount == len(distinct)
 
 
@@ -139,7 +238,6 @@ class Unit:
 def _seen_statement(dialect: str, count: int) -> Any:
     """Recording ``count`` inbound keys, built once per dialect and count: this runs for
     every inbound activity, and building a statement costs more than running it."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     at = bindparam("p_at", type_=UTCDateTime())
     rows = [{"key": bindparam(f"p_key{n}"), "received_at": at} for n in range(count)]
-    return insert(InboundActivity.__table__).values(rows).on_conflict_do_nothing()
+    return insert_ignoring(dialect)(InboundActivity.__table__).values(rows).on_conflict_do_nothing()

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from dialogs.replies import card_update, text_activity, to_thread
 from store import Store, dispatch, migrate, pacing
 from store.core import Retention
-from store.engine import create_engine, create_sessionmaker
+from store.engine import create_engine
 from store.handover import Handover
 from store.models import DeliveryState, OutboxItem
-from store.outbox import Outgoing, add_outgoing
+from store.outbox import Outgoing
 from store.pacing import Claim, Limits, PaceBudget
 from store.unit import Unit
 from tests.conftest import ManualClock
@@ -39,9 +39,7 @@ async def stores(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
     await migrate.upgrade(engines[0])
     clock = ManualClock()
     sqlite = database_url.startswith("sqlite")
-    first, second = (
-        Store(create_sessionmaker(engine), clock, serialize_writes=sqlite) for engine in engines
-    )
+    first, second = (Store(engine, clock, serialize_writes=sqlite) for engine in engines)
     yield first, second
     for engine in engines:
         await engine.dispose()
@@ -56,14 +54,14 @@ async def in_unit(store: Store, work: Callable[..., Awaitable[T]], *args: Any, *
 
 async def decide(tx: Unit, claims: list[Claim], now: float, headroom: float) -> list[float]:
     """The store's decision on claims, as a transaction that stores or leases makes it."""
-    return await pacing.claim(tx.session, claims, now, headroom)
+    return await pacing.claim(tx, claims, now, headroom)
 
 
 async def queue(store: Store, items: list[Outgoing]) -> list[int]:
-    async with store._write() as session:
-        rows = add_outgoing(session, items, store.clock())
-        await session.flush()
-        return [row.id for row in rows]
+    async with store.unit() as tx:
+        tx.enqueue(items)
+        await tx.settle()
+        return [row.id for row in tx.added]
 
 
 def says(chat_id: int, text: str, by: str | None = "customer") -> Outgoing:
@@ -71,8 +69,8 @@ def says(chat_id: int, text: str, by: str | None = "customer") -> Outgoing:
 
 
 async def states(store: Store, ids: list[int]) -> list[tuple[DeliveryState, str | None]]:
-    async with store._sessions() as session:
-        rows = await session.execute(
+    async with store.reading() as tx:
+        rows = await tx.execute(
             select(OutboxItem.state, OutboxItem.last_error)
             .where(OutboxItem.id.in_(ids))
             .order_by(OutboxItem.id)
@@ -101,8 +99,8 @@ async def test_two_replicas_share_a_channel_budget(stores: tuple[Store, Store]) 
     # Once the window has passed, there is room again; the row keeps what windows need.
     [later] = await in_unit(second, decide, [claims[7]], now + 2.5, 0.25)
     assert later == 0.0
-    async with first._sessions() as session:
-        stamps = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == channel[0]))
+    async with first.reading() as tx:
+        stamps = await tx.scalar(select(PaceBudget.stamps).where(PaceBudget.key == channel[0]))
     assert stamps is not None and stamps.count(",") == 7
 
 
@@ -215,8 +213,8 @@ async def test_idle_budgets_are_purged(stores: tuple[Store, Store]) -> None:
     assert await in_unit(store, decide, [Claim(budget)], now - 3 * 3600, 0.25) == [0.0]
     assert await in_unit(store, decide, [Claim((("conv:busy", THREAD),))], now, 0.25) == [0.0]
     await in_unit(store, dispatch.purge, Retention())
-    async with store._sessions() as session:
-        kept = list(await session.scalars(select(PaceBudget.key)))
+    async with store.reading() as tx:
+        kept = list((await tx.execute(select(PaceBudget.key))).scalars())
     assert kept == ["conv:busy"]
 
 
@@ -252,8 +250,8 @@ class Hook:
 
 
 async def stamps(store: Store, key: str) -> list[float]:
-    async with store._sessions() as session:
-        found = await session.scalar(select(PaceBudget.stamps).where(PaceBudget.key == key))
+    async with store.reading() as tx:
+        found = await tx.scalar(select(PaceBudget.stamps).where(PaceBudget.key == key))
     return json.loads(found or "[]")
 
 
@@ -301,8 +299,8 @@ async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
     assert claimed and await stamps(store, budgets.key) == [2_000.0]
     await in_unit(store, dispatch.delivered, [(item.id, None) for item in run], "a")
     # Spent: the next run is leased, its claim left to the dispatcher (which waits).
-    async with store._write() as session:
-        await pacing.claim(session, [claim] * 6, 2_000.0, 0.25)
+    async with store.unit() as tx:
+        await pacing.claim(tx, [claim] * 6, 2_000.0, 0.25)
     later = await queue(store, [says(8, "four")])
     run, claimed = await in_unit(
         store, dispatch.lease_paced, "chat:8", "a", LEASE, budgets, room=64_000, limit=50
