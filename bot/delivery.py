@@ -18,17 +18,18 @@ from datetime import timedelta
 
 from bot.backoff import Backoff
 from bot.hook import CommitHook
-from bot.marks import Marks, Thread
+from bot.marks import Marks
 from bot.metrics import Metrics
-from bot.pacing import RUN_ROWS, PaceLimits, Pacer, coalesced, with_delivery_keys
+from bot.pacing import RUN_ROWS, PaceLimits, Pacer
+from bot.posting import post
 from bot.sdk import Connector, DeliveryError
 from bot.threads import ThreadMissing, Threads
 from store import Store, dispatch, trace
 from store.core import Retention
+from store.dispatch import Leasing
 from store.handover import Handover
 from store.models import OutboxItem
 from store.outbox import activity_size, author
-from store.vocabulary import CreateThread, Send, SendPersonal, UpdateCard, read_payload
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,10 @@ class Dispatcher:
         self.given_up = 0
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        self._handoff: dict[str, OutboxItem] = {}
+        # Runs leased for a lane by a commit or with its last mark, ready to send.
+        self._handoff: dict[str, list[OutboxItem]] = {}
         # Heads whose budgets were claimed with their lease.
         self._claimed: set[int] = set()
-        self._marks = Marks(store, self.owner)
         self._stopping = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -87,6 +88,9 @@ class Dispatcher:
         self._threads = Threads(store)
         book = sweep_interval * 4  # the longest wait for a slot spent in the process
         self._pacer = Pacer(store, pace, self._threads, pace_clock, book) if pace else None
+        limit = RUN_ROWS if coalesce_bytes else 1
+        self._leasing = Leasing(self.owner, self.lease, coalesce_bytes, limit)
+        self._marks = Marks(store, self._leasing, self._pacer)
         self._coalesce_bytes = coalesce_bytes
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
@@ -104,7 +108,7 @@ class Dispatcher:
         if self._stopping.is_set():
             return
         for item in handover.leased:
-            self._handoff[item.lane] = item
+            self._handoff[item.lane] = [item]
         self._claimed.update(handover.claimed)
         self._again.update(handover.unleased)
         for lane in handover.unleased | {item.lane for item in handover.leased}:
@@ -181,8 +185,7 @@ class Dispatcher:
             look = lane not in self._handoff
             while not self._stopping.is_set():
                 async with self._slots:
-                    item = self._handed_over(lane)
-                    run = [item] if item is not None else []
+                    run = self._handed_over(lane)
                     # Rows found in the database may have more behind them; a handed-over
                     # head has more only if a commit said so.
                     look = not run and (look or lane in self._again)
@@ -213,29 +216,25 @@ class Dispatcher:
             if len(self._lanes) < self._high_water:
                 self._room.set()
 
-    def _handed_over(self, lane: str) -> OutboxItem | None:
-        """The head a commit leased for this lane, if its lease is still good for a send."""
-        item = self._handoff.pop(lane, None)
-        if item is not None and self._usable(item) is None:
-            self._claimed.discard(item.id)
-            return None
-        return item
+    def _handed_over(self, lane: str) -> list[OutboxItem]:
+        """The run leased for this lane by a commit or a mark, if its lease is still good
+        for a send."""
+        run = self._handoff.pop(lane, [])
+        if run and self._usable(run[0]) is None:
+            self._claimed.discard(run[0].id)
+            return []
+        return run
 
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
         carry several (a failed post is repeated with the same rows); paced, the store
         claims its budgets in the same transaction where that is cheap (SQLite)."""
-        limit = RUN_ROWS if self._coalesce_bytes else 1
-        room, only = self._coalesce_bytes, self._repeats.get(lane)
         async with self._store.unit() as tx:
-            if self._pacer is None:
-                return await dispatch.lease_run(
-                    tx, lane, self.owner, self.lease, room=room, limit=limit, only=only
-                )
-            run, claimed = await dispatch.lease_paced(
-                tx, lane, self.owner, self.lease, self._pacer, room=room, limit=limit, only=only
+            runs, claimed = await dispatch.lease_runs(
+                tx, [lane], self._leasing, self._pacer, only=self._repeats.get(lane)
             )
-        if claimed:
+        run = runs.get(lane, [])
+        if run and run[0].id in claimed:
             self._claimed.add(run[0].id)
         return run
 
@@ -317,7 +316,7 @@ class Dispatcher:
         ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
-            thread = await self._send(run)
+            thread = await post(self._connector, self._threads, run)
         except DeliveryError as error:
             self._metrics.delivery(
                 "retry" if error.retryable else "failed", error.status, item.attempts
@@ -351,8 +350,17 @@ class Dispatcher:
             return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
         # The lane must not go on before its head is marked (the next row is not the head
-        # until then); lanes that finish together share the commit.
-        ours = await self._marks.delivered(ids, thread)
+        # until then); lanes that finish together share the commit, which also leases the
+        # next head of a lane a commit said has more.
+        more = item.lane in self._again
+        self._again.discard(item.lane)
+        marked = await self._marks.delivered(ids, thread, item.lane if more else None)
+        ours = marked.ours
+        if marked.following:
+            self._handoff[item.lane] = marked.following
+            self._again.add(item.lane)  # more may wait behind it: ask with its mark
+            if marked.claimed:
+                self._claimed.add(marked.following[0].id)
         if thread is not None and ours:
             # The thread is known before anyone reads it back: the chat's next lines can be
             # claimed with their lease.
@@ -372,29 +380,3 @@ class Dispatcher:
         self._repeats.pop(lane, None)
         async with self._store.unit() as tx:
             await dispatch.undeliverable(tx, ids, self.owner, error)
-
-    async def _send(self, run: list[OutboxItem]) -> Thread | None:
-        item = run[0]
-        activity = with_delivery_keys(
-            coalesced([i.payload["activity"] for i in run]), [i.id for i in run]
-        )
-        match read_payload(item.kind, item.payload):
-            case CreateThread(chat_id, room):
-                thread_id, activity_id = await self._connector.create_thread(room, activity)
-                # A chat moved to another department gets a new thread: forget the old one.
-                self._threads.forget(chat_id)
-                return chat_id, thread_id, activity_id
-            case SendPersonal(room, member):
-                reference = await self._connector.open_personal(room, member)
-                await self._connector.send(reference, activity)
-            case UpdateCard(chat_id):
-                reference, card_id = await self._threads.of(chat_id)
-                if card_id is None:
-                    raise ThreadMissing(f"chat {chat_id} has no card")
-                await self._connector.update(reference, card_id, activity)
-            case Send(conversation=reference, chat_id=chat_id):
-                if reference is None:
-                    assert chat_id is not None
-                    reference, _ = await self._threads.of(chat_id)
-                await self._connector.send(reference, activity)
-        return None

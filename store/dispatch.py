@@ -9,6 +9,7 @@ serves the rest: lanes found by the sweep, backed-up lanes, retries, housekeepin
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -92,6 +93,46 @@ async def lease_run(
     return await outbox.lease_run(tx, lane, owner, tx.now, lease, room=room, limit=limit, only=only)
 
 
+@dataclass(frozen=True)
+class Leasing:
+    """How a dispatcher leases: as whom, for how long, and how big one post of several
+    lines of one author may grow (``room`` bytes, ``limit`` rows)."""
+
+    owner: str
+    lease: timedelta
+    room: int = 0
+    limit: int = 1
+
+
+async def lease_runs(
+    tx: Unit,
+    lanes: Sequence[str],
+    leasing: Leasing,
+    budgets: SendBudgets | None = None,
+    *,
+    only: Collection[int] | None = None,
+) -> tuple[dict[str, list[OutboxItem]], frozenset[int]]:
+    """:func:`lease_run` for each lane, and (on SQLite) the runs' budgets claimed in the
+    same transaction: the runs by lane, and the ids of the heads that got their slot (the
+    others' claims are left to the dispatcher, which waits). The marks' transaction leases
+    the next runs of the lanes it marked this way, so a lane that is backed up costs no
+    transaction of its own per post."""
+    runs: dict[str, list[OutboxItem]] = {}
+    for lane in lanes:
+        run = await lease_run(
+            tx,
+            lane,
+            leasing.owner,
+            leasing.lease,
+            room=leasing.room,
+            limit=leasing.limit,
+            only=only,
+        )
+        if run:
+            runs[lane] = run
+    return runs, await claim_budgets(tx, [run[0] for run in runs.values()], budgets)
+
+
 async def lease_paced(
     tx: Unit,
     lane: str,
@@ -101,13 +142,10 @@ async def lease_paced(
     *,
     room: int,
     limit: int,
-    only: Collection[int] | None = None,
 ) -> tuple[list[OutboxItem], bool]:
-    """:meth:`lease_run`, and (on SQLite) the run's budgets claimed in the same
-    transaction: the run and whether it got its slot (if not, the dispatcher claims
-    and waits), so a lane that is backed up costs one transaction per post, not two."""
-    run = await outbox.lease_run(tx, lane, owner, tx.now, lease, room=room, limit=limit, only=only)
-    claimed = await claim_budgets(tx, run[:1], budgets)
+    """One lane's run (see :func:`lease_runs`) and whether it got its slot."""
+    runs, claimed = await lease_runs(tx, [lane], Leasing(owner, lease, room, limit), budgets)
+    run = runs.get(lane, [])
     return run, bool(run) and run[0].id in claimed
 
 

@@ -1,0 +1,42 @@
+"""One post through the connector: which call each kind of outbox row takes.
+
+A post is one row, or several lines of one author sent as one activity; the rows' ids
+go with it as delivery keys, so a repeated post is recognisably the same one.
+"""
+
+from __future__ import annotations
+
+from bot.marks import Thread
+from bot.pacing import coalesced, with_delivery_keys
+from bot.sdk import Connector
+from bot.threads import ThreadMissing, Threads
+from store.models import OutboxItem
+from store.vocabulary import CreateThread, Send, SendPersonal, UpdateCard, read_payload
+
+
+async def post(connector: Connector, threads: Threads, run: list[OutboxItem]) -> Thread | None:
+    """Send ``run`` as one activity; a new chat card returns where its thread is."""
+    item = run[0]
+    activity = with_delivery_keys(
+        coalesced([i.payload["activity"] for i in run]), [i.id for i in run]
+    )
+    match read_payload(item.kind, item.payload):
+        case CreateThread(chat_id, room):
+            thread_id, activity_id = await connector.create_thread(room, activity)
+            # A chat moved to another department gets a new thread: forget the old one.
+            threads.forget(chat_id)
+            return chat_id, thread_id, activity_id
+        case SendPersonal(room, member):
+            reference = await connector.open_personal(room, member)
+            await connector.send(reference, activity)
+        case UpdateCard(chat_id):
+            reference, card_id = await threads.of(chat_id)
+            if card_id is None:
+                raise ThreadMissing(f"chat {chat_id} has no card")
+            await connector.update(reference, card_id, activity)
+        case Send(conversation=reference, chat_id=chat_id):
+            if reference is None:
+                assert chat_id is not None
+                reference, _ = await threads.of(chat_id)
+            await connector.send(reference, activity)
+    return None
