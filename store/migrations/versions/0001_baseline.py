@@ -2,23 +2,15 @@
 
 A database created by an older bridge (tables, no ``alembic_version``) is stamped
 with this revision and upgraded from here (``store/migrate.py``).
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-25
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:

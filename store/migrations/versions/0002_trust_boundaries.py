@@ -1,24 +1,17 @@
 """Trust boundaries: chats' public references, held chats, intake-limit and purge indexes.
 
 Existing chats get a random public reference each (cards and links name chats by it).
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:

@@ -3,23 +3,15 @@
 One-time sign-in links (only a digest of each token is kept), satisfaction ratings
 (one per chat: the chat is the primary key), departments' business hours, and the
 audit of every settings change made in the console.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-25
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:

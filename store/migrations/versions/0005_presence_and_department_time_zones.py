@@ -1,21 +1,12 @@
-"""Teams presence of agents (PRESENCE_SYNC=graph) and a department's own time zone.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-25
-"""
+"""Teams presence of agents (PRESENCE_SYNC=graph) and a department's own time zone."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:

@@ -4,23 +4,15 @@ Before these indexes, two replicas could both insert a pending transfer of one c
 on PostgreSQL. Such doubles are settled first: the oldest stays pending (it came
 first and would have refused the others), the later ones are withdrawn at the time
 they were made.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0007"
+down_revision = "0006"
 
 _TRANSFER = "state = 'pending' AND kind = 'transfer'"
 _INVITE = "state = 'pending' AND kind = 'invite'"
