@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from sqlalchemy import Exists, exists, select, true, update
 
 from store import people
-from store.core import NoSuchChat
 from store.models import (
     Agent,
     Availability,
@@ -112,7 +111,7 @@ async def agent_named(tx: Unit, teams_id: str) -> Person | None:
 
 async def do_join(
     tx: Unit, chat_id: int, person: Person, *, team_owner: bool = False
-) -> Joined | Refused | NoSuchChat:
+) -> Joined | Refused:
     """A supervisor of the chat's department (or an owner of the team, as the Bot
     Connector's roster says) joins it to monitor and to help.
 
@@ -121,7 +120,7 @@ async def do_join(
     second finds the chat closed instead of seating someone in a closed chat.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     supervises = exists().where(
         Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
@@ -153,14 +152,14 @@ async def _join_refusal(tx: Unit, chat_id: int, agent_id: int) -> Refusal:
     return Refusal.JOIN_NOT_SUPERVISOR
 
 
-async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | NoSuchChat:
+async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused:
     """A participant other than the owner leaves; the owner transfers or closes instead.
 
     The role read first is part of the UPDATE's WHERE: an invitee who took the chat
     over in the meantime is its owner now and may not leave it.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     seat = await current_seat(tx, chat_id, agent.id)
     if seat is None or seat.role == ParticipantRole.OWNER:

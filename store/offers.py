@@ -14,7 +14,6 @@ from datetime import timedelta
 from sqlalchemy import and_, exists, literal, select, true, update
 
 from store import people
-from store.core import NoSuchChat
 from store.models import (
     Agent,
     Availability,
@@ -112,7 +111,7 @@ async def do_offer(
     sender: Person,
     recipient: Person,
     expires_in: timedelta,
-) -> Offered | Refused | NoSuchChat:
+) -> Offered | Refused:
     """Invite a colleague into an active chat, or offer them its ownership.
 
     Any participant may invite; only the owner may transfer. The recipient must be
@@ -121,7 +120,7 @@ async def do_offer(
     indexes turn a second pending offer into a row that is not inserted.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     actor = await people.agent(tx, sender)
     target = await tx.session.scalar(select(Agent).where(Agent.teams_id == recipient.teams_id))
     offer_id = None
@@ -213,7 +212,7 @@ async def do_answer_offer(
     kind: OfferKind | None,
     *,
     accept: bool,
-) -> Answered | Refused | NoSuchChat:
+) -> Answered | Refused:
     """The recipient accepts or declines an invitation or a transfer.
 
     Only the recipient's own pending offer changes; a replay after a decline or an
@@ -222,7 +221,7 @@ async def do_answer_offer(
     ``kind`` None means any kind (Decline names the offer by its id).
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     mine = and_(
         Offer.chat_id == chat_id,
