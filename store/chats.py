@@ -113,7 +113,6 @@ _ACCEPT = (
         state=ChatState.ACTIVE,
         owner_id=bindparam("p_agent"),
         accepted_at=bindparam("p_now"),
-        version=Chat.version + 1,
     )
     .returning(Chat.department_id)
     .execution_options(synchronize_session=False)
@@ -262,7 +261,6 @@ async def do_close(
             state=ChatState.CLOSED,
             closed_at=tx.now,
             closed_by_id=agent.id,
-            version=Chat.version + 1,
         )
         .execution_options(synchronize_session=False)
     )

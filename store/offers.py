@@ -25,7 +25,7 @@ from store.models import (
     Participant,
     ParticipantRole,
 )
-from store.moves import chat_exists, current_seat, person_of, seated
+from store.moves import chat_exists, claim_chat, current_seat, person_of, seated
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ChatEvent, Refusal, Refused
@@ -257,17 +257,18 @@ async def _take(tx: Unit, offer: Offer, agent: Agent) -> None:
     still_pending = (
         select(Offer.id).where(Offer.id == offer.id, Offer.state == OfferState.PENDING).exists()
     )
-    conditions = [Chat.id == offer.chat_id, still_pending]
-    values: dict[str, object] = {"version": Chat.version + 1}
     if transfer:
-        conditions += [Chat.state == ChatState.ACTIVE, Chat.owner_id == offer.from_agent_id]
-        values["owner_id"] = agent.id
+        taken = await claim_chat(
+            tx,
+            offer.chat_id,
+            still_pending,
+            Chat.state == ChatState.ACTIVE,
+            Chat.owner_id == offer.from_agent_id,
+            owner_id=agent.id,
+        )
     else:
-        conditions.append(Chat.state != ChatState.CLOSED)
-    taken = await tx.session.execute(
-        update(Chat).where(*conditions).values(values).execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
+        taken = await claim_chat(tx, offer.chat_id, still_pending, Chat.state != ChatState.CLOSED)
+    if not taken:
         raise _Gone
     if transfer:
         await tx.session.execute(

@@ -147,7 +147,6 @@ async def _route(
         .values(
             department_id=department_id,
             announce_at=tx.now + tx.policy.unanswered_after,
-            version=Chat.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
