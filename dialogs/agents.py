@@ -25,9 +25,10 @@ from dialogs.replies import (
 from dialogs.turn import Turn
 from store import chats
 from store.chats import Accepted, AlreadyClosed, AlreadyTaken, AtCapacity, Closed
-from store.core import ChatView, NoSuchChat, NotAllowed, Person, TagRequired
+from store.core import ChatView, Person, TagRequired
 from store.models import ChatState
 from store.outbox import Outgoing
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class AgentTurn:
         return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
 
     def notify_accept(
-        self, outcome: Accepted | AlreadyTaken | AtCapacity | NoSuchChat
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | Refused
     ) -> list[Outgoing]:
         match outcome:
             case Accepted(chat):
@@ -122,7 +123,7 @@ class AgentTurn:
         return []
 
     def answer_accept(
-        self, outcome: Accepted | AlreadyTaken | AtCapacity | NoSuchChat
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | Refused
     ) -> InvokeAnswer:
         """The presser's own card after an Accept: what happened, from their side."""
         match outcome:
@@ -145,7 +146,7 @@ class AgentTurn:
         return self.answer_accept(outcome)
 
     def notify_close(
-        self, outcome: Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat
+        self, outcome: Closed | AlreadyClosed | TagRequired | Refused
     ) -> list[Outgoing]:
         match outcome:
             case Closed(chat):
@@ -163,22 +164,20 @@ class AgentTurn:
                 ]
             case TagRequired(chat):
                 return self.tell(chat, "agent.tag_required", known=_known(chat, self.t))
-            case NotAllowed(chat):
+            case Refused(Refusal.CLOSE_NOT_ALLOWED, ChatView() as chat):
                 return self.tell(chat, "agent.close_refused")
             case AlreadyClosed(chat) if chat.closed_by_teams_id != self.person.teams_id:
                 # A repeat of one's own Close changes nothing and says nothing.
                 return self.tell(chat, "agent.already_closed")
         return []
 
-    def answer_close(
-        self, outcome: Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat
-    ) -> InvokeAnswer:
+    def answer_close(self, outcome: Closed | AlreadyClosed | TagRequired | Refused) -> InvokeAnswer:
         t = self.t
         match outcome:
             case TagRequired(chat):
                 note = t("agent.tag_required", mention=self.person.name, known=_known(chat, t))
                 return card_answer(self.card(chat, note))
-            case NotAllowed(chat):
+            case Refused(Refusal.CLOSE_NOT_ALLOWED, ChatView() as chat):
                 note = t("agent.close_refused", mention=self.person.name)
                 return card_answer(self.card(chat, note))
             case Closed(chat) | AlreadyClosed(chat):
@@ -265,5 +264,5 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
                 tx.enqueue([to_conversation(customer, relayed, by=person.teams_id), *refusal])
             case chats.KeptAsNote(chat, first) if first:
                 tx.enqueue(kept_as_note(ctx.team_texts)(chat))
-            case NotAllowed(chat):
+            case Refused(chat=ChatView() as chat):
                 tx.enqueue(relay_refused(ctx.team_texts, person)(chat))

@@ -14,8 +14,8 @@ from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
 from store.canned import Canned, CannedAdded, CannedExists, CannedMissing, CannedRemoved
-from store.core import NotAllowed
 from store.unit import Unit
+from store.vocabulary import Refused
 
 NAME_LIMIT = 32
 _NAME = re.compile(rf"[a-z0-9_-]{{1,{NAME_LIMIT}}}")
@@ -98,7 +98,7 @@ async def _send(
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )
-        elif isinstance(outcome, NotAllowed):
+        elif isinstance(outcome, Refused) and outcome.chat is not None:
             tx.enqueue(relay_refused(t, person)(outcome.chat))
 
 

@@ -23,7 +23,8 @@ from dialogs.turn import Turn
 from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
-from store.ratings import NoPendingRating, Rated, RatingRefused, RatingTurn
+from store.ratings import NoPendingRating, Rated, RatingTurn
+from store.vocabulary import Refused
 
 # How long after the close a rating is still taken.
 RATING_WINDOW = timedelta(hours=24)
@@ -106,12 +107,12 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     return True
 
 
-def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | RatingRefused) -> list[Outgoing]:
+def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> list[Outgoing]:
     """The customer is thanked (or told why not); a rating redraws the summary card and
     is said in the chat's thread."""
     reference = turn.reference
     t = ctx.customer_texts(turn.locale)
-    if isinstance(outcome, RatingRefused):
+    if isinstance(outcome, Refused):
         return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
     chat = outcome.chat
     team = ctx.team_texts

@@ -14,7 +14,8 @@ from dialogs.turn import Turn
 from store import rooms
 from store.core import DEFAULT_DEPARTMENT
 from store.outbox import Outgoing
-from store.rooms import RoomReady, RoomSetup, SetupRefused
+from store.rooms import RoomReady, RoomSetup
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,17 @@ async def setup(ctx: FlowContext, turn: Turn, tenant: str, *, bind_tenant: bool)
             return
         outcome = await rooms.do_setup_room(tx, turn.person, setup_of)
         tx.enqueue(notify_setup(ctx, turn, setup_of, outcome))
-    if isinstance(outcome, SetupRefused):
+    if isinstance(outcome, Refused):
         log.warning("setup refused in %r: %s", setup_of.channel_id[:120], outcome.reason)
 
 
 def notify_setup(
-    ctx: FlowContext, turn: Turn, room: RoomSetup, outcome: RoomReady | SetupRefused
+    ctx: FlowContext, turn: Turn, room: RoomSetup, outcome: RoomReady | Refused
 ) -> list[Outgoing]:
     """The room hears who supervises it, and gets the cards of the chats that waited for a
     room; a refusal is said where the setup was written (a foreign tenant hears nothing)."""
-    if isinstance(outcome, SetupRefused):
-        if outcome.reason == "foreign_tenant":
+    if isinstance(outcome, Refused):
+        if outcome.reason == Refusal.FOREIGN_TENANT:
             return []
         key = f"refusal.setup_{outcome.reason}"
         return [mention_answer(ctx, turn, key, department=outcome.department)]

@@ -31,10 +31,10 @@ from dialogs.replies import (
 from dialogs.turn import Turn
 from store import routing
 from store.audience import Audience
-from store.core import NoSuchChat, NotAllowed
 from store.outbox import Outgoing
 from store.routing import Announced, Routed, UnknownDepartment
 from store.views import ChatView, Person
+from store.vocabulary import Refusal, Refused
 
 
 def _mentions_text(people: tuple[Person, ...]) -> str:
@@ -177,7 +177,7 @@ def _reply(turn: Turn, text: str) -> list[Outgoing]:
     return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
 
 
-MoveOutcome = Routed | NotAllowed | UnknownDepartment | NoSuchChat
+MoveOutcome = Routed | UnknownDepartment | Refused
 
 
 def notify_move(ctx: FlowContext, turn: Turn, outcome: MoveOutcome) -> list[Outgoing]:
@@ -190,7 +190,7 @@ def notify_move(ctx: FlowContext, turn: Turn, outcome: MoveOutcome) -> list[Outg
         names = ", ".join(name for _, name in outcome.departments)
         text = t("agent.unknown_department", mention=markup, department=turn.argument, known=names)
         return _reply(turn, text)
-    if isinstance(outcome, NoSuchChat):
+    if outcome.reason == Refusal.UNKNOWN_CHAT:
         return _reply(turn, t("agent.no_chat", mention=markup))
     return _reply(turn, t("agent.move_refused", mention=markup))
 

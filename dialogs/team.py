@@ -31,7 +31,6 @@ from dialogs.replies import to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
 from dialogs.turn import Turn
 from store import moves, offers
-from store.core import NoSuchChat
 from store.models import ChatState, OfferKind
 from store.moves import Joined, Left
 from store.offers import Answered, Offered
@@ -53,10 +52,10 @@ class TeamTurn(AgentTurn):
     def answer(self, outcome: MoveOutcome, done: dict[str, Any] | None = None) -> InvokeAnswer:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
         match outcome:
+            case Refused(Refusal.UNKNOWN_CHAT):
+                return error_answer(404, "no such chat")
             case Refused(reason):
                 return self.refusal_answer(reason)
-            case NoSuchChat():
-                return error_answer(404, "no such chat")
             case Offered(chat) | Answered(chat) | Joined(chat) | Left(chat) if done is None:
                 return card_answer(self.card(chat))
         return card_answer(done or {})

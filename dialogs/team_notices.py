@@ -13,15 +13,14 @@ from cards.team import offer_card
 from dialogs.agents import AgentTurn, mention_notice
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, text_activity, to_customer, to_thread
-from store.core import NoSuchChat
 from store.models import OfferKind, OfferState, ParticipantRole
 from store.moves import Joined, Left
 from store.offers import Answered, Expired, Offered
 from store.outbox import Outgoing
 from store.views import ChatView
-from store.vocabulary import Refused
+from store.vocabulary import Refusal, Refused
 
-MoveOutcome = Offered | Answered | Joined | Left | Refused | NoSuchChat
+MoveOutcome = Offered | Answered | Joined | Left | Refused
 
 
 def _customer_notice(turn: AgentTurn, chat: ChatView, key: str, **values: Any) -> Outgoing:
@@ -88,6 +87,8 @@ def notify_left(turn: AgentTurn, left: Left) -> list[Outgoing]:
 
 def notify_move(turn: AgentTurn, chat_id: int, outcome: MoveOutcome) -> list[Outgoing]:
     match outcome:
+        case Refused(Refusal.UNKNOWN_CHAT):
+            return []
         case Refused():
             return notify_refused(turn, chat_id, outcome)
         case Offered():

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from store import people
 from store.audience import add_member
-from store.core import Duplicate, NoSuchChat, NotAllowed, TagRequired
+from store.core import Duplicate, TagRequired
 from store.models import (
     Agent,
     Chat,
@@ -35,7 +35,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
-from store.vocabulary import ChatEvent
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,6 @@ _ACCEPT = (
         state=ChatState.ACTIVE,
         owner_id=bindparam("p_agent"),
         accepted_at=bindparam("p_now"),
-        version=Chat.version + 1,
     )
     .returning(Chat.department_id)
     .execution_options(synchronize_session=False)
@@ -122,7 +121,7 @@ _ACCEPT = (
 
 async def do_accept(
     tx: Unit, chat_id: int, person: Person
-) -> Accepted | AlreadyTaken | AtCapacity | NoSuchChat:
+) -> Accepted | AlreadyTaken | AtCapacity | Refused:
     """The agent takes a waiting chat, within their capacity.
 
     The same WHERE holds the capacity: the count of the chats they own must stay below
@@ -143,7 +142,7 @@ async def do_accept(
     ).one_or_none()
     if won is None:
         if await tx.session.get(Chat, chat_id) is None:
-            return NoSuchChat()
+            return Refused(Refusal.UNKNOWN_CHAT)
         view = await chat_view(tx.session, chat_id)
         if view.state == ChatState.WAITING and view.room_reference is not None:
             capacity = await tx.session.scalar(
@@ -169,7 +168,7 @@ async def do_agent_message(
     *,
     attachments: Sequence[dict[str, Any]] = (),
     keep_notes: bool = True,
-) -> Duplicate | Relayed | KeptAsNote | NotAllowed | NoSuchChat:
+) -> Duplicate | Relayed | KeptAsNote | Refused:
     """Relay a thread reply to the customer if its writer takes part in an open chat.
 
     With ``keep_notes``, a reply that cannot be relayed while the chat is open is kept
@@ -195,7 +194,7 @@ async def do_agent_message(
         )
     ).one_or_none()
     if found is None:
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     chat, reference, participant, agent = found
     agent = await people.agent(tx, person, known=agent)
     relayed = participant is not None and chat.state == ChatState.ACTIVE
@@ -206,8 +205,10 @@ async def do_agent_message(
         outcome = Relayed(chat.id, reference)
     else:
         view = await chat_view(tx.session, chat.id)
-        if not keep_notes or chat.state == ChatState.CLOSED:
-            return NotAllowed(view)
+        if chat.state == ChatState.CLOSED:
+            return Refused(Refusal.CHAT_CLOSED, view)
+        if not keep_notes:
+            return Refused(Refusal.NOT_PARTICIPANT, view)
         noted_before = await tx.session.scalar(
             select(Message.id)
             .where(
@@ -232,14 +233,14 @@ async def do_agent_message(
 
 async def do_close(
     tx: Unit, chat_id: int, person: Person
-) -> Closed | NotAllowed | AlreadyClosed | TagRequired | NoSuchChat:
+) -> Closed | AlreadyClosed | TagRequired | Refused:
     """Close a chat; only its owner or a supervisor of its department may.
 
     Where the department requires a tag, a chat without one stays open (the
     precondition is part of the same conditional UPDATE).
     """
     if await tx.session.get(Chat, chat_id) is None:
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     supervises = exists().where(
         Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
@@ -260,7 +261,6 @@ async def do_close(
             state=ChatState.CLOSED,
             closed_at=tx.now,
             closed_by_id=agent.id,
-            version=Chat.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -271,7 +271,9 @@ async def do_close(
         allowed = await tx.session.scalar(
             select(Chat.id).where(Chat.id == chat_id, or_(Chat.owner_id == agent.id, supervises))
         )
-        return TagRequired(view) if allowed is not None else NotAllowed(view)
+        if allowed is None:
+            return Refused(Refusal.CLOSE_NOT_ALLOWED, view)
+        return TagRequired(view)
     await tx.session.execute(
         update(Participant)
         .where(and_(Participant.chat_id == chat_id, Participant.left_at.is_(None)))

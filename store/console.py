@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
 
 from store import access, people
 from store.console_models import ConsoleLink
@@ -229,29 +229,25 @@ async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
 async def live_fingerprint(tx: Unit, department_id: int) -> tuple[Any, ...]:
     """A cheap summary that changes whenever the live list would: polled by every
     replica's event streams instead of an in-process signal (replicas share no memory).
-    Tags and participants count too, as the page shows them."""
-    session = tx.session
+
+    The page shows which chats are open, who is in them and their tags: the count and
+    the sum of the ids of each (chats, seated agents, tags) change with any of them.
+    Row ids of seats and tags would not do: SQLite gives a deleted row's id again.
+    """
     open_chats = select(Chat.id).where(
         Chat.department_id == department_id, Chat.state != ChatState.CLOSED
     )
-    row = (
-        await session.execute(
-            select(
-                func.count(Chat.id),
-                func.coalesce(func.sum(Chat.version), 0),
-                func.coalesce(func.max(Chat.id), 0),
-            ).where(Chat.id.in_(open_chats))
-        )
-    ).one()
-    seats = await session.scalar(
-        select(func.count(Participant.id)).where(
-            Participant.chat_id.in_(open_chats), Participant.left_at.is_(None)
-        )
+    shown: tuple[tuple[Any, ColumnElement[bool]], ...] = (
+        (Chat.id, Chat.id.in_(open_chats)),
+        (Participant.agent_id, Participant.chat_id.in_(open_chats) & Participant.left_at.is_(None)),
+        (ChatTag.tag_id, ChatTag.chat_id.in_(open_chats)),
     )
-    labels = await session.scalar(
-        select(func.count(ChatTag.id)).where(ChatTag.chat_id.in_(open_chats))
-    )
-    return (*row, seats, labels)
+    tallies = [
+        select(tally).where(where).scalar_subquery()
+        for column, where in shown
+        for tally in (func.count(column), func.coalesce(func.sum(column), 0))
+    ]
+    return tuple((await tx.session.execute(select(*tallies))).one())
 
 
 async def department_chat(tx: Unit, department_id: int, ref: str) -> int | None:

@@ -53,20 +53,11 @@ class Retention:
     budgets: timedelta = timedelta(hours=2)
 
 
-# Outcomes. Each transition answers with one of these; callers match on the type.
+# Outcomes. Each transition answers with one of these (a refusal: ``vocabulary.Refused``);
+# callers match on the type.
 @dataclass(frozen=True)
 class Duplicate:
     """The activity was handled before; nothing was changed."""
-
-
-@dataclass(frozen=True)
-class NoSuchChat:
-    """The action names a chat that does not exist (a tampered or foreign card)."""
-
-
-@dataclass(frozen=True)
-class NotAllowed:
-    chat: ChatView
 
 
 @dataclass(frozen=True)

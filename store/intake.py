@@ -199,7 +199,6 @@ async def new_chat(
         customer_id=customer_id,
         department_id=department.id if department else None,
         state=ChatState.WAITING,
-        version=1,
         created_at=tx.now,
         announce_at=announce_at,
     )
@@ -263,7 +262,6 @@ def _opened_view(
         id=chat.id,
         ref=chat.public_id,
         state=chat.state,
-        version=chat.version,
         department=department.name if department else "",
         customer_name=customer.name,
         customer_channel=customer.channel_id,

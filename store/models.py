@@ -164,7 +164,7 @@ class Customer(Base):
 
 
 class Chat(Base):
-    """One support conversation. ``version`` grows with every change of the card."""
+    """One support conversation."""
 
     __tablename__ = "chats"
     __table_args__ = (
@@ -189,7 +189,6 @@ class Chat(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     thread_id: Mapped[str | None] = mapped_column(String(512), unique=True)
     card_activity_id: Mapped[str | None] = mapped_column(String(256))
-    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     first_reply_at: Mapped[datetime | None]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Exists, exists, select, true, update
+from sqlalchemy import ColumnElement, Exists, exists, select, true, update
 
 from store import people
-from store.core import NoSuchChat
 from store.models import (
     Agent,
     Availability,
@@ -70,14 +70,23 @@ async def current_seat(tx: Unit, chat_id: int, agent_id: int) -> Participant | N
     )
 
 
-async def bump(tx: Unit, chat_id: int) -> None:
-    """A new card version: participants changed, so every card shown is out of date."""
-    await tx.session.execute(
+async def claim_chat(
+    tx: Unit, chat_id: int, *conditions: ColumnElement[bool], **values: Any
+) -> bool:
+    """Change the chat's row by ``values`` (none: a change of nothing) if it meets every
+    one of ``conditions``; False when it does not.
+
+    Writing the row, even to change nothing, holds it until the unit ends: a Close
+    changes the same row, so on PostgreSQL the two take turns, and the conditions are
+    decided by the row as the one that came first left it.
+    """
+    claimed = await tx.session.execute(
         update(Chat)
-        .where(Chat.id == chat_id)
-        .values(version=Chat.version + 1)
+        .where(Chat.id == chat_id, *conditions)
+        .values(values or {"state": Chat.state})
         .execution_options(synchronize_session=False)
     )
+    return claimed.rowcount == 1
 
 
 async def chat_exists(tx: Unit, chat_id: int) -> bool:
@@ -112,7 +121,7 @@ async def agent_named(tx: Unit, teams_id: str) -> Person | None:
 
 async def do_join(
     tx: Unit, chat_id: int, person: Person, *, team_owner: bool = False
-) -> Joined | Refused | NoSuchChat:
+) -> Joined | Refused:
     """A supervisor of the chat's department (or an owner of the team, as the Bot
     Connector's roster says) joins it to monitor and to help.
 
@@ -121,23 +130,19 @@ async def do_join(
     second finds the chat closed instead of seating someone in a closed chat.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     supervises = exists().where(
         Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
     )
-    claimed = await tx.session.execute(
-        update(Chat)
-        .where(
-            Chat.id == chat_id,
-            Chat.state != ChatState.CLOSED,
-            ~seated(agent.id),
-            true() if team_owner else supervises,
-        )
-        .values(version=Chat.version + 1)
-        .execution_options(synchronize_session=False)
+    claimed = await claim_chat(
+        tx,
+        chat_id,
+        Chat.state != ChatState.CLOSED,
+        ~seated(agent.id),
+        true() if team_owner else supervises,
     )
-    if claimed.rowcount != 1:
+    if not claimed:
         return Refused(await _join_refusal(tx, chat_id, agent.id))
     await people.seat(tx, chat_id, agent.id, ParticipantRole.SUPERVISOR)
     tx.event(chat_id, ChatEvent.SUPERVISOR_JOINED, agent)
@@ -153,14 +158,14 @@ async def _join_refusal(tx: Unit, chat_id: int, agent_id: int) -> Refusal:
     return Refusal.JOIN_NOT_SUPERVISOR
 
 
-async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | NoSuchChat:
+async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused:
     """A participant other than the owner leaves; the owner transfers or closes instead.
 
     The role read first is part of the UPDATE's WHERE: an invitee who took the chat
     over in the meantime is its owner now and may not leave it.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     seat = await current_seat(tx, chat_id, agent.id)
     if seat is None or seat.role == ParticipantRole.OWNER:
@@ -177,7 +182,6 @@ async def do_leave(tx: Unit, chat_id: int, person: Person) -> Left | Refused | N
     )
     if left.rowcount != 1:
         return Refused(_leave_refusal(await current_seat(tx, chat_id, agent.id)))
-    await bump(tx, chat_id)
     tx.event(chat_id, ChatEvent.LEFT, agent)
     return Left(await chat_view(tx.session, chat_id), seat.role)
 

@@ -14,7 +14,6 @@ from datetime import timedelta
 from sqlalchemy import and_, exists, literal, select, true, update
 
 from store import people
-from store.core import NoSuchChat
 from store.models import (
     Agent,
     Availability,
@@ -26,7 +25,7 @@ from store.models import (
     Participant,
     ParticipantRole,
 )
-from store.moves import chat_exists, current_seat, person_of, seated
+from store.moves import chat_exists, claim_chat, current_seat, person_of, seated
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ChatEvent, Refusal, Refused
@@ -112,7 +111,7 @@ async def do_offer(
     sender: Person,
     recipient: Person,
     expires_in: timedelta,
-) -> Offered | Refused | NoSuchChat:
+) -> Offered | Refused:
     """Invite a colleague into an active chat, or offer them its ownership.
 
     Any participant may invite; only the owner may transfer. The recipient must be
@@ -121,7 +120,7 @@ async def do_offer(
     indexes turn a second pending offer into a row that is not inserted.
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     actor = await people.agent(tx, sender)
     target = await tx.session.scalar(select(Agent).where(Agent.teams_id == recipient.teams_id))
     offer_id = None
@@ -213,7 +212,7 @@ async def do_answer_offer(
     kind: OfferKind | None,
     *,
     accept: bool,
-) -> Answered | Refused | NoSuchChat:
+) -> Answered | Refused:
     """The recipient accepts or declines an invitation or a transfer.
 
     Only the recipient's own pending offer changes; a replay after a decline or an
@@ -222,7 +221,7 @@ async def do_answer_offer(
     ``kind`` None means any kind (Decline names the offer by its id).
     """
     if not await chat_exists(tx, chat_id):
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
     mine = and_(
         Offer.chat_id == chat_id,
@@ -258,17 +257,18 @@ async def _take(tx: Unit, offer: Offer, agent: Agent) -> None:
     still_pending = (
         select(Offer.id).where(Offer.id == offer.id, Offer.state == OfferState.PENDING).exists()
     )
-    conditions = [Chat.id == offer.chat_id, still_pending]
-    values: dict[str, object] = {"version": Chat.version + 1}
     if transfer:
-        conditions += [Chat.state == ChatState.ACTIVE, Chat.owner_id == offer.from_agent_id]
-        values["owner_id"] = agent.id
+        taken = await claim_chat(
+            tx,
+            offer.chat_id,
+            still_pending,
+            Chat.state == ChatState.ACTIVE,
+            Chat.owner_id == offer.from_agent_id,
+            owner_id=agent.id,
+        )
     else:
-        conditions.append(Chat.state != ChatState.CLOSED)
-    taken = await tx.session.execute(
-        update(Chat).where(*conditions).values(values).execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
+        taken = await claim_chat(tx, offer.chat_id, still_pending, Chat.state != ChatState.CLOSED)
+    if not taken:
         raise _Gone
     if transfer:
         await tx.session.execute(

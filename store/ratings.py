@@ -16,6 +16,7 @@ from store.console_models import Rating
 from store.models import Chat, ChatState, Customer, MessageKind
 from store.unit import Unit
 from store.views import ChatView, chat_view
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,6 @@ class Rated:
     chat: ChatView
     score: int
     comment: str | None
-
-
-@dataclass(frozen=True)
-class RatingRefused:
-    """``already`` (rated before), ``late`` (after the window), ``unknown`` (no such chat
-    of this customer, or not closed): each answered politely, nothing changes."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -102,12 +95,16 @@ async def check_rating(
 
 async def do_rate_chat(
     tx: Unit, target: RatingTarget, turn: RatingTurn, window: timedelta
-) -> Rated | RatingRefused:
-    """Keep the rating: once per chat (the unique chat id decides), within the window."""
+) -> Rated | Refused:
+    """Keep the rating: once per chat (the unique chat id decides), within the window.
+
+    A refusal (no closed chat of this customer by that reference, the window passed,
+    rated before) is answered politely and changes nothing.
+    """
     if target.chat_id is None or target.state != ChatState.CLOSED or target.closed_at is None:
-        return RatingRefused("unknown")
+        return Refused(Refusal.NOTHING_TO_RATE)
     if target.closed_at < tx.now - window:
-        return RatingRefused("late")
+        return Refused(Refusal.RATING_TOO_LATE)
     stored = await tx.insert_ignore(
         Rating,
         {
@@ -118,7 +115,7 @@ async def do_rate_chat(
         },
     )
     if not stored:
-        return RatingRefused("already")
+        return Refused(Refusal.ALREADY_RATED)
     tx.note(target.chat_id, MessageKind.ACTIVITY, target.customer, f"rated_{turn.score}")
     if turn.comment:
         tx.note(target.chat_id, MessageKind.INCOMING, target.customer, turn.comment)

@@ -13,6 +13,7 @@ from store.models import Agent, Chat, ChatState, Department, Setting, Supervisor
 from store.trust import TENANT_KEY, stored_tenant
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import Refusal, Refused
 
 # The first setup of an install claims this row: one winner, also across replicas.
 FIRST_SETUP_KEY = "first_setup"
@@ -25,16 +26,6 @@ class RoomReady:
     department: str
     created: bool
     waiting: tuple[ChatView, ...] = ()
-
-
-@dataclass(frozen=True)
-class SetupRefused:
-    """``foreign_tenant``: another tenant owns the install; ``not_supervisor``: rebinding or
-    adding a department takes a supervisor; ``channel_taken``: the channel is another
-    department's room already (``department`` names it)."""
-
-    reason: str
-    department: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,18 +42,19 @@ class RoomSetup:
     room_reference: dict[str, Any]
 
 
-async def do_setup_room(tx: Unit, person: Person, room: RoomSetup) -> RoomReady | SetupRefused:
+async def do_setup_room(tx: Unit, person: Person, room: RoomSetup) -> RoomReady | Refused:
     """Bind a channel as a department's room and make ``person`` its supervisor.
 
     The first setup of an install binds the tenant and the first room (whoever inserts
-    the claim row first, across replicas). After that, rebinding a department takes one
-    of its supervisors and adding a department a supervisor of any; a channel is the
-    room of one department only. Chats that arrived while no room existed are posted to
-    the new room (``RoomReady.waiting``).
+    the claim row first, across replicas); a setup in another tenant is refused
+    (``FOREIGN_TENANT``). After that, rebinding a department takes one of its
+    supervisors and adding a department a supervisor of any (``NOT_SUPERVISOR``); a
+    channel is the room of one department only (``CHANNEL_TAKEN``, naming it). Chats
+    that arrived while no room existed are posted to the new room (``RoomReady.waiting``).
     """
     session = tx.session
     if room.bind_tenant and await _bound_tenant(tx, room.tenant_id) != room.tenant_id:
-        return SetupRefused("foreign_tenant")
+        return Refused(Refusal.FOREIGN_TENANT)
     agent = await people.agent(tx, person)
     refused = await _setup_refusal(tx, agent, room.key, room.channel_id)
     if refused is not None:
@@ -126,14 +118,14 @@ async def _bound_tenant(tx: Unit, tenant_id: str) -> str | None:
     return tenant
 
 
-async def _setup_refusal(tx: Unit, agent: Agent, key: str, channel_id: str) -> SetupRefused | None:
+async def _setup_refusal(tx: Unit, agent: Agent, key: str, channel_id: str) -> Refused | None:
     """Why ``agent`` may not bind ``channel_id`` to department ``key`` (None: they may)."""
     session = tx.session
     other = await session.scalar(
         select(Department.name).where(Department.channel_id == channel_id, Department.key != key)
     )
     if other is not None:
-        return SetupRefused("channel_taken", other)
+        return Refused(Refusal.CHANNEL_TAKEN, department=other)
     any_room = await session.scalar(select(exists(select(Department.id))))
     first = await tx.insert_ignore(Setting, {"key": FIRST_SETUP_KEY, "value": str(agent.id)})
     if first and not any_room:
@@ -143,5 +135,5 @@ async def _setup_refusal(tx: Unit, agent: Agent, key: str, channel_id: str) -> S
     if existing is not None:
         supervises = supervises.where(Supervisor.department_id == existing)
     if not await session.scalar(select(exists(supervises))):
-        return SetupRefused("not_supervisor")
+        return Refused(Refusal.NOT_SUPERVISOR)
     return None

@@ -15,7 +15,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from store import people
 from store.audience import Audience, Choices, audience, departments
-from store.core import NoSuchChat, NotAllowed
 from store.intake import CustomerTurn, Writer, hold, new_chat, stored_customer
 from store.models import (
     Agent,
@@ -29,6 +28,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
+from store.vocabulary import Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,6 @@ async def _route(
         .values(
             department_id=department_id,
             announce_at=tx.now + tx.policy.unanswered_after,
-            version=Chat.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -167,13 +166,13 @@ async def _route(
 
 async def check_move(
     tx: Unit, thread_id: str, person: Person, department_name: str
-) -> MoveChecked | NotAllowed | UnknownDepartment | NoSuchChat:
+) -> MoveChecked | UnknownDepartment | Refused:
     """Whether a supervisor of the chat's department may move it, still waiting, to
     the department they name (by name or key)."""
     session = tx.session
     chat_id = await session.scalar(select(Chat.id).where(Chat.thread_id == thread_id))
     if chat_id is None:
-        return NoSuchChat()
+        return Refused(Refusal.UNKNOWN_CHAT)
     wanted = department_name.strip().lower()
     target = await session.scalar(
         select(Department.id).where(
@@ -196,18 +195,18 @@ async def check_move(
         )
     )
     if allowed is None:
-        return NotAllowed(await chat_view(session, chat_id))
+        return Refused(Refusal.MOVE_NOT_ALLOWED, await chat_view(session, chat_id))
     return MoveChecked(chat_id, target)
 
 
-async def do_move(tx: Unit, move: MoveChecked, person: Person) -> Routed | NotAllowed:
+async def do_move(tx: Unit, move: MoveChecked, person: Person) -> Routed | Refused:
     """Move the chat; the UPDATE itself requires that it still waits and that ``person``
     still supervises its department (a demotion or an Accept may have come since)."""
     agent = await people.agent(tx, person)
     previous = await chat_view(tx.session, move.chat_id)
     routed = await _route(tx, move.chat_id, move.department_id, previous, mover=agent.id)
     if routed is None:
-        return NotAllowed(previous)
+        return Refused(Refusal.MOVE_NOT_ALLOWED, previous)
     tx.note(move.chat_id, MessageKind.ACTIVITY, agent.name, "chat.moved", agent_id=agent.id)
     return routed
 

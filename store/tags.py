@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 
 from store import access, people
 from store.models import Chat, ChatState, ChatTag, Department, Tag, TagRequirement
+from store.moves import claim_chat
 from store.tagkeys import tag_key
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
@@ -139,7 +140,7 @@ async def do_tag_chat(
     """Add or remove tags of a chat, or set them ``exactly`` (the card's Tag action).
 
     Only the chat's participants and its department's supervisors may, while it is
-    open: that is the WHERE of the version bump that every change of tags makes.
+    open: that is the WHERE of the claim of the chat's row that every change of tags makes.
     """
     session = tx.session
     chat = await session.get(Chat, chat_id)
@@ -159,13 +160,9 @@ async def do_tag_chat(
         return UnknownTags(unknown, names, await chat_view(session, chat_id))
     agent = await people.agent(tx, person)
     takes_part, supervises = access.in_chat_or_supervising(agent.id)
-    result = await session.execute(
-        update(Chat)
-        .where(Chat.id == chat_id, Chat.state != ChatState.CLOSED, or_(takes_part, supervises))
-        .values(version=Chat.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not await claim_chat(
+        tx, chat_id, Chat.state != ChatState.CLOSED, or_(takes_part, supervises)
+    ):
         view = await chat_view(session, chat_id)
         closed = view.state == ChatState.CLOSED
         return Refused(Refusal.CHAT_CLOSED if closed else Refusal.NOT_PARTICIPANT, view)

@@ -52,7 +52,6 @@ class ChatView:
     id: int
     ref: str  # the chat's public reference: what cards and links carry
     state: ChatState
-    version: int
     department: str
     customer_name: str
     customer_channel: str
@@ -180,7 +179,6 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         id=chat.id,
         ref=chat.public_id,
         state=chat.state,
-        version=chat.version,
         department=department.name if department else "",
         customer_name=customer.name,
         customer_channel=customer.channel_id,

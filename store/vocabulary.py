@@ -79,10 +79,23 @@ class Refusal(StrEnum):
     """Why the store did not make a change."""
 
     NOT_A_ROOM = "not_a_room"  # the channel is no department's room
-    NOT_SUPERVISOR = "not_supervisor"  # only a supervisor of the room's department may
+    # Only a supervisor of the room's department may (setup: of any, to add a department).
+    NOT_SUPERVISOR = "not_supervisor"
     NOT_PARTICIPANT = "not_participant"  # neither in the chat nor supervising it
     CHAT_CLOSED = "chat_closed"  # the chat is closed: nothing changes it any more
     UNKNOWN_CHAT = "unknown_chat"  # no such chat (a tampered or foreign card)
+    CLOSE_NOT_ALLOWED = "close_not_allowed"  # neither its owner nor supervising it
+    # A chat moves only while it waits, to another department, by one of its supervisors.
+    MOVE_NOT_ALLOWED = "move_not_allowed"
+    # Setup (``refusal.setup_*``): another tenant owns the install (it is told nothing);
+    # the channel is the room of another department (``department`` names it).
+    FOREIGN_TENANT = "foreign_tenant"
+    CHANNEL_TAKEN = "channel_taken"
+    # Ratings, each value the key of the customer's answer (``csat.*``): the chat was
+    # rated before; its rating window has passed; no closed chat of theirs to rate.
+    ALREADY_RATED = "already_rated"
+    RATING_TOO_LATE = "rating_too_late"
+    NOTHING_TO_RATE = "nothing_to_rate"
     # Room commands (lists, supervisors, the console's link).
     SUPERVISOR_ONLY = "supervisor_only"
     LAST_SUPERVISOR = "last_supervisor"  # a department keeps one supervisor at least

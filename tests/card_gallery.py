@@ -37,7 +37,6 @@ def story_chat(state: ChatState, *, returning: bool = True) -> ChatView:
         id=42,
         ref="Q2hhdC1yZWYtMDAwMDQy",
         state=state,
-        version=5,
         department="Chăm sóc khách hàng",
         customer_name="Trần Thị Lan",
         customer_channel="webchat",

@@ -512,7 +512,6 @@ def _active_chat() -> ChatView:
         id=7,
         ref="chat-ref-0000000007",
         state=ChatState.ACTIVE,
-        version=3,
         department="Support",
         customer_name="Lan",
         customer_channel="webchat",

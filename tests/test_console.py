@@ -4,13 +4,19 @@ history, CSV and report figures (the browser tests are in ``test_console_browser
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 from aiohttp import ClientSession, CookieJar
+from sqlalchemy import select
 
+from bot import keys
+from store import console
+from store.models import Department
 from tests import activities as act
 from tests.conftest import Bridge, ManualClock, accept, go_online, open_chat, setup_room
 from tests.test_routing import SALES, setup_sales
+from tests.test_team import HUNG, MAI, MINH, offer_of, online, press, say
 
 
 def browser() -> ClientSession:
@@ -267,3 +273,45 @@ async def test_history_search_csv_and_report_figures(start_bridge: Any) -> None:
     assert card_facts["Time to accept"] == "0m 30s / 1m 30s"
     assert card_facts["Missed (closed without an accept)"] == "1"
     assert card["actions"][0]["url"].startswith("http://bridge.test/console/reports?dept=default")
+
+
+async def live_mark(bridge: Bridge) -> tuple[Any, ...]:
+    """What the live list's event stream compares to know that it must redraw."""
+    async with bridge.app[keys.STORE].reading() as tx:
+        department = await tx.session.scalar(select(Department.id))
+        assert department is not None
+        return await console.live_fingerprint(tx, department)
+
+
+async def test_the_live_list_sees_every_change_it_shows(bridge: Bridge) -> None:
+    """Each change of who is in an open chat, or of its tags, redraws the live list: also
+    a transfer back to the colleague whose old seat is taken again, and a tag swapped for
+    another (as many seats and tags as before)."""
+    await setup_room(bridge, MAI)
+    await say_in_room(bridge, MAI, "tags add billing refund")
+    marks = [await live_mark(bridge)]
+    chat = await open_chat(bridge, "cust-1", "Xin chào", name="Lan")
+    marks.append(await live_mark(bridge))
+    await accept(bridge, chat, MINH)
+    marks.append(await live_mark(bridge))
+    await online(bridge, HUNG, MINH)
+    for sender, recipient in ((MINH, HUNG), (HUNG, MINH)):
+        await say(bridge, chat, sender, f"/transfer @{recipient.name}", recipient)
+        await press(bridge, chat, recipient, "take", offer=offer_of(bridge, chat)["offer"])
+        marks.append(await live_mark(bridge))
+    for tag in ("billing", "refund"):
+        await press(bridge, chat, MINH, "tag", tags=tag)
+        marks.append(await live_mark(bridge))
+    await say(bridge, chat, MINH, "/close")
+    marks.append(await live_mark(bridge))
+    # The stream compares each mark with the one before (a state seen earlier again, as
+    # the transfer back, may well have that state's mark).
+    assert all(before != after for before, after in pairwise(marks)), marks
+    # Nothing shown changed: nothing to redraw.
+    assert await live_mark(bridge) == marks[-1]
+
+
+async def say_in_room(bridge: Bridge, who: act.Agent, text: str) -> None:
+    response = await bridge.post(act.room_message(bridge.service_url, who, text))
+    assert response.status == 201
+    await bridge.settled()

@@ -50,7 +50,6 @@ def _chat(state: ChatState) -> ChatView:
         id=7,
         ref=REF,
         state=state,
-        version=3,
         department="Support",
         customer_name="Lan <b>",
         customer_channel="webchat",

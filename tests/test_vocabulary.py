@@ -36,6 +36,22 @@ def test_a_refused_outcome_round_trips_through_json() -> None:
     assert again == Refused(Refusal(again.reason), department="Support") == refused
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        *(
+            f"csat.{reason}"
+            for reason in (Refusal.ALREADY_RATED, Refusal.RATING_TOO_LATE, Refusal.NOTHING_TO_RATE)
+        ),
+        *(f"refusal.setup_{reason}" for reason in (Refusal.NOT_SUPERVISOR, Refusal.CHANNEL_TAKEN)),
+    ],
+)
+def test_a_reason_said_by_its_value_has_that_text_in_both_languages(key: str) -> None:
+    """Dialogs say rating and setup refusals under a key made of the reason's value."""
+    for language in ("vi", "en"):
+        assert Texts(language)(key, mention="Minh Anh", department="Support") != key
+
+
 def test_every_reason_is_said_once() -> None:
     values = [reason.value for reason in Refusal]
     assert len(values) == len(set(values))

@@ -33,7 +33,6 @@ def chat(state: ChatState) -> ChatView:
         "id": 42,
         "ref": "Q2hhdC1yZWYtMDAwMDQy",
         "state": state,
-        "version": 5,
         "department": "Chăm sóc khách hàng",
         "customer_name": "Trần Thị Lan",
         "customer_channel": "webchat",
