@@ -239,7 +239,7 @@ async def do_answer_offer(
     try:
         if accept:
             # A savepoint: the chat changes only if the offer is still pending after it.
-            async with tx.session.begin_nested():
+            async with tx.savepoint():
                 await _take(tx, offer, agent)
                 await _decide(tx, offer.id, OfferState.ACCEPTED)
         else:

@@ -16,7 +16,8 @@ statement of the unit, whichever way it runs, and before it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -146,6 +147,24 @@ class Unit:
             await session.flush()
         if self._notes or self._outgoing:
             await self.conn.run_sync(self._write)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the unit that may be undone alone (a SAVEPOINT). What the unit held
+        before it is written first; what it queues inside is written inside, or dropped
+        with it when it is undone, so nothing outlives the change it belonged to."""
+        await self.settle()
+        added, leased = len(self.added), set(self._leased_lanes)
+        try:
+            async with self.session.begin_nested():
+                yield
+                await self.settle()
+        except BaseException:
+            self._notes.clear()
+            self._outgoing.clear()
+            del self.added[added:]
+            self._leased_lanes = leased
+            raise
 
     async def close(self) -> None:
         if self._session is not None:
