@@ -366,13 +366,7 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     chat = await chat_with_owner(bridge, "cust-notes", owner)
     to_customer = len(bridge.connector.activities(chat.conversation))
     in_thread = len(bridge.connector.activities(chat.thread))
-    note = act.room_message(
-        bridge.service_url,
-        owner,
-        "// VIP customer, be quick",
-        thread=chat.thread,
-        mention_bot=False,
-    )
+    note = act.reply(bridge.service_url, owner, chat.thread, "// VIP customer, be quick")
     for _ in range(2):  # a re-delivery is kept once
         assert (await bridge.post(note)).status == 201
     # The department's supervisor may add one too; a colleague outside the chat may not.
