@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, literal, select, update
 
-from store import access, people
 from store.console_models import ConsoleLink
+from store.departments import check_room
 from store.models import (
     Agent,
     Chat,
@@ -107,12 +107,10 @@ async def do_issue_console_link(
     tx: Unit, channel_id: str, person: Person, ttl: timedelta
 ) -> LinkIssued | Refused:
     """A single-use sign-in link for a supervisor of the room's department."""
-    session = tx.session
-    room = await access.room(tx, channel_id)
-    if room is None:
-        return Refused(Refusal.NOT_A_ROOM)
-    department = room.name
-    agent = await people.agent(tx, person)
+    found = await check_room(tx, person, channel_id)
+    if isinstance(found, Refused):
+        return found
+    room, agent = found
     token = secrets.token_urlsafe(32)
     # Only a supervisor of the room's department gets a link: the row is written only
     # while they are one, as the INSERT runs.
@@ -128,14 +126,14 @@ async def do_issue_console_link(
             Department.channel_id == channel_id,
         )
     )
-    result = await session.execute(
+    result = await tx.session.execute(
         insert(ConsoleLink).from_select(
             ["token_hash", "agent_id", "created_at", "expires_at"], supervises
         )
     )
     if result.rowcount != 1:
         return Refused(Refusal.SUPERVISOR_ONLY)
-    return LinkIssued(token, person, department)
+    return LinkIssued(token, person, room.name)
 
 
 async def redeem_console_link(tx: Unit, token: str) -> int | None:

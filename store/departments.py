@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import exists, update
 
 from store import access, people
-from store.models import Department, Supervisor
+from store.models import Agent, Department, Supervisor
 from store.unit import Unit
 from store.views import Person
 from store.vocabulary import Refusal, Refused
@@ -24,6 +24,18 @@ class CapacitySet:
 class TimeZoneSet:
     department: str
     zone: str | None  # None: the bridge's TIME_ZONE
+
+
+async def check_room(
+    tx: Unit, person: Person, channel_id: str
+) -> tuple[Department, Agent] | Refused:
+    """The department whose room the channel is, and the person's agent row: where a
+    supervisor's change made from a room starts. A channel that is no room is refused
+    before the person is recorded as an agent."""
+    room = await access.room(tx, channel_id)
+    if room is None:
+        return Refused(Refusal.NOT_A_ROOM)
+    return room, await people.agent(tx, person)
 
 
 async def do_set_capacity(
@@ -48,13 +60,11 @@ async def _set_department(
 ) -> str | Refused:
     """Change a setting of the room's department, by one of its supervisors only (both
     in the UPDATE's WHERE); the department's name when it was changed."""
-    session = tx.session
-    room = await access.room(tx, channel_id)
-    if room is None:
-        return Refused(Refusal.NOT_A_ROOM)
-    department = room.name
-    agent = await people.agent(tx, person)
-    result = await session.execute(
+    found = await check_room(tx, person, channel_id)
+    if isinstance(found, Refused):
+        return found
+    room, agent = found
+    result = await tx.session.execute(
         update(Department)
         .where(
             Department.channel_id == channel_id,
@@ -65,4 +75,4 @@ async def _set_department(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return department if result.rowcount == 1 else Refused(Refusal.NOT_SUPERVISOR)
+    return room.name if result.rowcount == 1 else Refused(Refusal.NOT_SUPERVISOR)

@@ -122,6 +122,12 @@ def room_message(
     return activity
 
 
+def reply(service_url: str, who: Agent, thread: str, text: str, **kwargs: Any) -> dict[str, Any]:
+    """``who`` writes in a chat's thread without @mentioning the bot, as agents do: a reply
+    for the customer, a note or a command (``kwargs`` as for ``room_message``)."""
+    return room_message(service_url, who, text, thread=thread, mention_bot=False, **kwargs)
+
+
 def invoke_action(
     service_url: str, who: Agent, thread: str, verb: str, data: dict[str, Any]
 ) -> dict[str, Any]:

@@ -27,29 +27,51 @@ SUPERVISOR = Person("29:mai", "Nguyễn Thị Mai")
 STRANGER = "29:someone"
 OPENED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NOW = OPENED + timedelta(minutes=3, seconds=12)
+REF = "Q2hhdC1yZWYtMDAwMDA3"  # a chat's public reference, as cards carry it
+
+
+def plain_chat(state: ChatState, **changes: Any) -> ChatView:
+    """A short chat from the website with no participants, tags or history, for tests of
+    one part of a card; ``changes`` set any other field."""
+    chat = ChatView(
+        id=7,
+        ref=REF,
+        state=state,
+        department="Support",
+        customer_name="Lan <b>",
+        customer_channel="webchat",
+        customer_locale="vi",
+        customer_reference={},
+        owner_name="Minh" if state != ChatState.WAITING else None,
+        owner_teams_id="29:minh" if state != ChatState.WAITING else None,
+        closed_by_teams_id=None,
+        thread_id=None,
+        room_reference=None,
+        created_at=OPENED,
+        accepted_at=OPENED,
+        closed_at=OPENED + timedelta(minutes=12, seconds=5) if state == ChatState.CLOSED else None,
+        message_count=9,
+        first_messages=("xin chào",),
+    )
+    return replace(chat, **changes)
 
 
 def story_chat(state: ChatState, *, returning: bool = True) -> ChatView:
     """Lan's chat from the website, with a long question, tags and a returning history."""
     active = state != ChatState.WAITING
     members = (Member(OWNER, ParticipantRole.OWNER), Member(INVITED, ParticipantRole.INVITED))
-    return ChatView(
+    return plain_chat(
+        state,
         id=42,
         ref="Q2hhdC1yZWYtMDAwMDQy",
-        state=state,
         department="Chăm sóc khách hàng",
         customer_name="Trần Thị Lan",
-        customer_channel="webchat",
-        customer_locale="vi",
-        customer_reference={},
         owner_name=OWNER.name if active else None,
         owner_teams_id=OWNER.teams_id if active else None,
         closed_by_teams_id=OWNER.teams_id if state == ChatState.CLOSED else None,
         thread_id="19:room;messageid=1",
         room_reference={},
-        created_at=OPENED,
         accepted_at=OPENED + timedelta(minutes=1) if active else None,
-        closed_at=OPENED + timedelta(minutes=12, seconds=5) if state == ChatState.CLOSED else None,
         message_count=14,
         first_messages=(
             "Chào shop, đơn hàng #A1234 của em đặt từ thứ Hai mà đến giờ vẫn chưa giao, "

@@ -29,6 +29,7 @@ from store.core import utc_now
 from store.migrate import drop_schema
 from store.models import Chat, DeliveryState, OutboxItem
 from tests import activities as act
+from tests import reliability
 from tests.connector_emulator import ConnectorEmulator
 
 # CI replays the same generated examples (a landing must not hinge on a new random draw);
@@ -288,6 +289,23 @@ async def accept(bridge: Bridge, chat: OpenChat, who: act.Agent) -> None:
     await bridge.settled()
 
 
+async def accepted_chat(
+    bridge: Bridge,
+    customer: str,
+    text: str,
+    owner: act.Agent,
+    *,
+    supervisor: act.Agent | None = None,
+    **kwargs: Any,
+) -> OpenChat:
+    """Where most relay and close tests start: the room set up (by ``supervisor``), a chat
+    opened by ``customer`` (``kwargs`` as for ``open_chat``) and accepted by ``owner``."""
+    await setup_room(bridge, supervisor)
+    chat = await open_chat(bridge, customer, text, **kwargs)
+    await accept(bridge, chat, owner)
+    return chat
+
+
 async def view_of(bridge: Bridge, chat: OpenChat, who: act.Agent) -> dict[str, Any]:
     """``who``'s own view of the chat's card now, as Teams fetches it (refresh invoke over
     HTTP) from the latest card the room holds."""
@@ -332,12 +350,23 @@ def engine_name(bridge: Bridge) -> str:
     return "postgresql" if bridge.settings.database_url.startswith("postgresql") else "sqlite"
 
 
+@dataclass(frozen=True)
+class Area:
+    """One area of the reliability table (``tests/reliability.py``): a test records the
+    case it tried and what happened, on the engine of the bridge it ran against."""
+
+    name: str
+
+    def record(
+        self, bridge: Bridge, case: str, outcome: str, *, lost: int = 0, twice: int = 0
+    ) -> None:
+        reliability.record(self.name, case, engine_name(bridge), outcome, lost=lost, twice=twice)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write build/reliability.md from what the tests recorded, only after a green run of
     the whole suite (a run of some files must not shrink the table). Never a tracked file:
     ``python -m tests.reliability --write-docs`` refreshes docs/reliability.md from it."""
-    from tests import reliability
-
     whole_suite = (
         session.config.args_source == pytest.Config.ArgsSource.TESTPATHS
         and not session.config.option.keyword

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -25,9 +24,9 @@ from dialogs.i18n import Texts
 from dialogs.table import COMMANDS, OUTSIDE_ROOMS, WORDS
 from dialogs.turn import Turn
 from store.canned import Canned
-from store.core import ChatView
 from store.models import CannedAnswer, ChatState, Department
 from tests import activities as act
+from tests.card_gallery import REF, plain_chat
 from tests.conftest import (
     Bridge,
     BridgeFactory,
@@ -366,13 +365,7 @@ async def test_notes_stay_internal_and_reach_the_transcript(bridge: Bridge) -> N
     chat = await chat_with_owner(bridge, "cust-notes", owner)
     to_customer = len(bridge.connector.activities(chat.conversation))
     in_thread = len(bridge.connector.activities(chat.thread))
-    note = act.room_message(
-        bridge.service_url,
-        owner,
-        "// VIP customer, be quick",
-        thread=chat.thread,
-        mention_bot=False,
-    )
+    note = act.reply(bridge.service_url, owner, chat.thread, "// VIP customer, be quick")
     for _ in range(2):  # a re-delivery is kept once
         assert (await bridge.post(note)).status == 201
     # The department's supervisor may add one too; a colleague outside the chat may not.
@@ -506,34 +499,8 @@ async def test_typing_is_passed_on_both_ways_at_most_once_per_interval(
 # -- pure parts --------------------------------------------------------------------------------
 
 
-def _active_chat() -> ChatView:
-    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    return ChatView(
-        id=7,
-        ref="chat-ref-0000000007",
-        state=ChatState.ACTIVE,
-        department="Support",
-        customer_name="Lan",
-        customer_channel="webchat",
-        customer_locale="vi",
-        customer_reference={},
-        owner_name="Minh",
-        owner_teams_id="29:minh",
-        closed_by_teams_id=None,
-        thread_id=None,
-        room_reference=None,
-        created_at=at,
-        accepted_at=at,
-        closed_at=None,
-        message_count=2,
-        first_messages=("xin chào",),
-        tags=("billing",),
-        department_tags=("billing", "refund"),
-    )
-
-
 def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() -> None:
-    chat = _active_chat()
+    chat = plain_chat(ChatState.ACTIVE, tags=("billing",), department_tags=("billing", "refund"))
     # The owner's view (the shared card has no tagging: others may not tag).
     card = json.loads(json.dumps(request_card(chat, Texts("en"), viewer="29:minh")))
     assert card["version"] == "1.5"
@@ -552,10 +519,7 @@ def test_an_active_card_offers_the_department_tags_with_the_chat_s_selected() ->
         ],
     }
     tag = card["actions"][-1]
-    assert tag["verb"] == "tag" and tag["data"] == {
-        "action": "tag",
-        "chat": "chat-ref-0000000007",
-    }
+    assert tag["verb"] == "tag" and tag["data"] == {"action": "tag", "chat": REF}
     assert tag["fallback"] == {"type": "Action.Submit", "title": "Tag", "data": tag["data"]}
     assert tag["mode"] == "secondary"
     closed = request_card(replace(chat, state=ChatState.CLOSED), Texts("en"))

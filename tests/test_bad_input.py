@@ -25,19 +25,18 @@ from bot import keys
 from store.models import Agent, Base, Chat, ChatState, Customer
 from tests import activities as act
 from tests.conftest import (
+    Area,
     Bridge,
     BridgeFactory,
     OpenChat,
-    accept,
-    engine_name,
+    accepted_chat,
     open_chat,
     row_id,
     setup_room,
 )
 from tests.connector_emulator import ConnectorEmulator
-from tests.reliability import record
 
-AREA = "bad input"
+BAD_INPUT = Area("bad input")
 CARD = "application/vnd.microsoft.card.adaptive"
 APP_ID = "00000000-0000-0000-0000-000000000001"
 REMOVE = object()  # a mutation value meaning: delete the field
@@ -272,7 +271,7 @@ async def test_malformed_request_is_refused_with_its_reason(bridge: Bridge, bad:
     before = await snapshot(bridge)
     response = await post_raw(bridge, bad.body(bridge.service_url), bad.content_type)
     error = await refusal(response)
-    record(AREA, bad.case, engine_name(bridge), f"{response.status}: {error}")
+    BAD_INPUT.record(bridge, bad.case, f"{response.status}: {error}")
     assert response.status == bad.status, error
     assert bad.reason in error
     assert not before.changed(await snapshot(bridge))
@@ -283,7 +282,7 @@ async def test_wrong_method_is_refused(bridge: Bridge) -> None:
     """A GET (a browser, a health probe pointed at the wrong path) is 405 and changes nothing."""
     before = await snapshot(bridge)
     response = await bridge.get("/api/messages")
-    record(AREA, "GET /api/messages", engine_name(bridge), f"{response.status}")
+    BAD_INPUT.record(bridge, "GET /api/messages", f"{response.status}")
     assert response.status == 405
     assert not before.changed(await snapshot(bridge))
     await assert_healthy(bridge)
@@ -306,7 +305,7 @@ async def test_huge_body_is_refused(bridge: Bridge, framing: str) -> None:
     before = await snapshot(bridge)
     response = await post_raw(bridge, data if framing == "Content-Length" else _in_chunks(data))
     error = await refusal(response)
-    record(AREA, f"huge body ({framing})", engine_name(bridge), f"{response.status}: {error}")
+    BAD_INPUT.record(bridge, f"huge body ({framing})", f"{response.status}: {error}")
     assert response.status == 413
     assert "too large" in error
     assert not before.changed(await snapshot(bridge))
@@ -336,10 +335,9 @@ async def test_service_url_host_outside_the_allow_list_is_forbidden(
     before = await snapshot(bridge)
     response = await bridge.post(act.webchat_message(service_url, "cust-ssrf", "Hello"))
     error = await refusal(response)
-    record(
-        AREA,
+    BAD_INPUT.record(
+        bridge,
         f"serviceUrl host not allowed ({where})",
-        engine_name(bridge),
         f"{response.status}: {error}; no outbound call",
     )
     assert response.status == 403
@@ -369,10 +367,9 @@ async def test_text_over_the_limit_gets_a_polite_answer_and_opens_nothing(
     assert response.status == 201
     [notice] = await bridge.connector.wait_for_texts("conv-cust-long", 1)
     after = await snapshot(bridge)
-    record(
-        AREA,
+    BAD_INPUT.record(
+        bridge,
         f"text over {limit} characters ({locale})",
-        engine_name(bridge),
         "201, polite notice in the customer's language, no chat, nothing to agents",
     )
     assert words in notice and str(limit + 1) in notice and str(limit) in notice
@@ -402,6 +399,16 @@ def submit(bridge: Bridge, who: act.Agent, thread: str, data: Any) -> dict[str, 
     return act.room_message(bridge.service_url, who, "", thread=thread, value=data)
 
 
+async def press(
+    bridge: Bridge, how: str, who: act.Agent, chat: OpenChat, data: Any
+) -> tuple[ClientResponse, Snapshot]:
+    """``who`` presses a button of the chat's card, as Action.Execute (``how`` is "invoke")
+    or as Action.Submit; the answer, and what the database and connector hold after it."""
+    build = invoke if how == "invoke" else submit
+    response = await bridge.post(build(bridge, who, chat.thread, data))
+    return response, await snapshot(bridge)
+
+
 def card_text(node: Any) -> str:
     if isinstance(node, dict):
         return "\n".join(card_text(v) for v in node.values())
@@ -416,14 +423,11 @@ async def test_accept_for_a_chat_that_does_not_exist(bridge: Bridge, how: str) -
     chat = await open_chat(bridge, "cust-ghost", "Hi", locale="en-US")
     before = await snapshot(bridge)
     ghost = {"action": "accept", "chat": chat.chat_id[::-1], "v": 1}
-    press = invoke if how == "invoke" else submit
     minh = act.agent(2, "Minh")
-    response = await bridge.post(press(bridge, minh, chat.thread, ghost))
-    after = await snapshot(bridge)
-    record(
-        AREA,
+    response, after = await press(bridge, how, minh, chat, ghost)
+    BAD_INPUT.record(
+        bridge,
         f"Accept for a chat that does not exist ({how})",
-        engine_name(bridge),
         f"{response.status}, no chat changed, nothing sent",
     )
     told = bridge.connector.calls[before.calls :]
@@ -473,7 +477,7 @@ async def test_tampered_action_data_is_a_bad_request(
     before = await snapshot(bridge)
     response = await bridge.post(invoke(bridge, act.agent(2), chat.thread, data(chat.chat_id)))
     answer = await response.json()
-    record(AREA, f"Execute with {case}", engine_name(bridge), f"{response.status}, nothing changed")
+    BAD_INPUT.record(bridge, f"Execute with {case}", f"{response.status}, nothing changed")
     assert response.status == 400, answer
     assert answer["statusCode"] == 400 and answer["value"]["code"] == "BadRequest"
     assert answer["value"]["message"]
@@ -493,16 +497,14 @@ async def test_invoke_whose_value_is_not_a_card_action(bridge: Bridge) -> None:
     activity["value"] = {"action": "accept"}
     response = await bridge.post(activity)
     answer = await response.json()
-    record(AREA, "Execute whose value has no action object", engine_name(bridge), "400")
+    BAD_INPUT.record(bridge, "Execute whose value has no action object", "400")
     assert response.status == 400 and answer["statusCode"] == 400
     assert not before.changed(await snapshot(bridge))
     await assert_healthy(bridge)
 
 
 async def closed_chat(bridge: Bridge, owner: act.Agent) -> OpenChat:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-closed", "Hi", locale="en-US")
-    await accept(bridge, chat, owner)
+    chat = await accepted_chat(bridge, "cust-closed", "Hi", owner, locale="en-US")
     close = {"action": "close", "chat": chat.chat_id}
     response = await bridge.post(invoke(bridge, owner, chat.thread, close))
     assert response.status == 200
@@ -517,13 +519,10 @@ async def test_accept_on_a_closed_chat(bridge: Bridge, how: str) -> None:
     customer_before = len(bridge.connector.activities(chat.conversation))
     before = await snapshot(bridge)
     stale = {"action": "accept", "chat": chat.chat_id}
-    press = invoke if how == "invoke" else submit
-    response = await bridge.post(press(bridge, late, chat.thread, stale))
-    after = await snapshot(bridge)
-    record(
-        AREA,
+    response, after = await press(bridge, how, late, chat, stale)
+    BAD_INPUT.record(
+        bridge,
         f"Accept on a closed chat ({how})",
-        engine_name(bridge),
         f"{response.status}, chat stays closed, customer told nothing",
     )
     if how == "invoke":
@@ -547,10 +546,8 @@ async def test_accept_on_a_closed_chat(bridge: Bridge, how: str) -> None:
 async def test_close_by_someone_who_is_neither_owner_nor_supervisor(
     bridge: Bridge, how: str
 ) -> None:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-keep", "Hi", locale="en-US")
     owner, stranger = act.agent(10, "Nga"), act.agent(11, "Phong")
-    await accept(bridge, chat, owner)
+    chat = await accepted_chat(bridge, "cust-keep", "Hi", owner, locale="en-US")
     customer_before = len(bridge.connector.activities(chat.conversation))
     close = {"action": "close", "chat": chat.chat_id}
     if how == "invoke":
@@ -558,17 +555,12 @@ async def test_close_by_someone_who_is_neither_owner_nor_supervisor(
     elif how == "submit":
         activity = submit(bridge, stranger, chat.thread, close)
     else:
-        activity = act.room_message(
-            bridge.service_url, stranger, "/close", thread=chat.thread, mention_bot=False
-        )
+        activity = act.reply(bridge.service_url, stranger, chat.thread, "/close")
     response = await bridge.post(activity)
     await bridge.settled()
     after = await snapshot(bridge)
-    record(
-        AREA,
-        f"Close by a stranger ({how})",
-        engine_name(bridge),
-        f"{response.status}, refused, chat stays active",
+    BAD_INPUT.record(
+        bridge, f"Close by a stranger ({how})", f"{response.status}, refused, chat stays active"
     )
     refused = "only the chat's owner or a supervisor"
     if how == "invoke":
@@ -635,10 +627,9 @@ async def test_bot_with_an_app_id_refuses_requests_without_a_valid_token(
     # The SDK fetches login.botframework.com's signing keys for a token it cannot rule out
     # by its shape (synchronously, without a time-out); the log says whether it tried.
     tried_network = "login.botframework.com" in caplog.text
-    record(
-        AREA,
+    BAD_INPUT.record(
+        bridge,
         f"Authorization: {case}",
-        engine_name(bridge),
         f"{response.status} in {took * 1000:.0f} ms"
         + ("; the SDK tried login.botframework.com" if tried_network else "")
         + "; nothing stored or sent",
@@ -759,10 +750,9 @@ async def test_junk_inside_a_valid_shape_is_not_a_server_error(
     bridge: Bridge, junk: Junk, request: pytest.FixtureRequest
 ) -> None:
     """Never a 5xx: a channel would re-deliver the same junk again and again."""
-    engine = engine_name(bridge)
     await setup_room(bridge)
     response = await bridge.post(junk.build(bridge.service_url))
-    record(AREA, junk.case, engine, f"{response.status}")
+    BAD_INPUT.record(bridge, junk.case, f"{response.status}")
     assert response.status < 500, await response.text()
     await assert_healthy(bridge)
 
@@ -777,10 +767,9 @@ async def test_locale_cannot_name_a_file_outside_the_locales(bridge: Bridge) -> 
     if response.status == 201:
         async with bridge.app[keys.ENGINE].connect() as connection:
             stored = await connection.scalar(select(Customer.locale))
-    record(
-        AREA,
+    BAD_INPUT.record(
+        bridge,
         "locale that walks out of dialogs/locales",
-        engine_name(bridge),
         f"{response.status}, customer locale stored as {stored!r}",
     )
     assert response.status == 201

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from bot import keys
 from tests import activities as act
-from tests.conftest import Bridge, accept, go_online, open_chat, setup_room
+from tests.conftest import Bridge, accept, accepted_chat, go_online, open_chat, setup_room
 
 CARD = "application/vnd.microsoft.card.adaptive"
 OWNER_VERBS = ["close", "transfer", "invite"]
@@ -131,16 +131,12 @@ async def test_accept_by_submit_and_loser_is_told(bridge: Bridge) -> None:
 
 
 async def test_relay_both_ways_and_non_owner_is_not_relayed(bridge: Bridge) -> None:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-4", "Chào bạn")
     owner, other = act.agent(5, "Thu"), act.agent(6, "Long")
-    await accept(bridge, chat, owner)
+    chat = await accepted_chat(bridge, "cust-4", "Chào bạn", owner)
     before = len(bridge.connector.texts(chat.conversation))
     # Without an @mention (ChannelMessage.Read.Group), and with one: both relayed exactly.
     reply = "Dạ, em kiểm tra đơn hàng giúp chị nhé 😊 <b>ngay</b>"
-    await bridge.post(
-        act.room_message(bridge.service_url, owner, reply, thread=chat.thread, mention_bot=False)
-    )
+    await bridge.post(act.reply(bridge.service_url, owner, chat.thread, reply))
     await bridge.post(act.room_message(bridge.service_url, owner, "Xong rồi ạ", thread=chat.thread))
     texts = await bridge.connector.wait_for_texts(chat.conversation, before + 2)
     assert texts[before:] == [reply, "Xong rồi ạ"]
@@ -149,11 +145,7 @@ async def test_relay_both_ways_and_non_owner_is_not_relayed(bridge: Bridge) -> N
     # A colleague who is not in the chat is not relayed: the reply is kept as an internal
     # note, and they are told so once, without an @mention (no second notification).
     for words in ("I can help", "Thu, is this the order from Monday?"):
-        await bridge.post(
-            act.room_message(
-                bridge.service_url, other, words, thread=chat.thread, mention_bot=False
-            )
-        )
+        await bridge.post(act.reply(bridge.service_url, other, chat.thread, words))
         await bridge.settled()
     assert "I can help" not in bridge.connector.texts(chat.conversation)
     hints = [a for a in bridge.connector.texts(chat.thread) if "internal note" in a]
@@ -182,21 +174,13 @@ async def test_reply_before_accept_is_not_relayed(bridge: Bridge) -> None:
 
 
 async def test_close_by_command_gives_summary_transcript_and_goodbye(bridge: Bridge) -> None:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-6", "Tôi muốn đổi hàng", name="Hà")
     owner = act.agent(8, "Quang")
-    await accept(bridge, chat, owner)
-    await bridge.post(
-        act.room_message(
-            bridge.service_url, owner, "Chị gửi mã đơn nhé", thread=chat.thread, mention_bot=False
-        )
-    )
+    chat = await accepted_chat(bridge, "cust-6", "Tôi muốn đổi hàng", owner, name="Hà")
+    await bridge.post(act.reply(bridge.service_url, owner, chat.thread, "Chị gửi mã đơn nhé"))
     await bridge.post(
         act.webchat_message(bridge.service_url, "cust-6", "<script>alert(1)</script>", name="Hà")
     )
-    await bridge.post(
-        act.room_message(bridge.service_url, owner, "/close", thread=chat.thread, mention_bot=False)
-    )
+    await bridge.post(act.reply(bridge.service_url, owner, chat.thread, "/close"))
     await bridge.settled()
     summary = card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1])
     text = card_text(summary)
@@ -242,10 +226,8 @@ async def test_close_by_card_button_and_only_owner_or_supervisor(bridge: Bridge)
 
 
 async def test_customer_writing_after_close_opens_a_new_chat(bridge: Bridge) -> None:
-    await setup_room(bridge)
-    first = await open_chat(bridge, "cust-8", "First problem", locale="en-US")
     owner = act.agent(11)
-    await accept(bridge, first, owner)
+    first = await accepted_chat(bridge, "cust-8", "First problem", owner, locale="en-US")
     await bridge.post(act.room_message(bridge.service_url, owner, "close", thread=first.thread))
     await bridge.settled()
     second = await open_chat(bridge, "cust-8", "Second problem", locale="en-US")
@@ -297,13 +279,9 @@ async def test_customers_from_every_channel_reach_the_room(bridge: Bridge) -> No
 
 
 async def test_the_word_close_without_the_bot_is_a_message(bridge: Bridge) -> None:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-word", "Is the shop open?", locale="en-US")
     owner = act.agent(12, "Vy")
-    await accept(bridge, chat, owner)
-    await bridge.post(
-        act.room_message(bridge.service_url, owner, "close", thread=chat.thread, mention_bot=False)
-    )
+    chat = await accepted_chat(bridge, "cust-word", "Is the shop open?", owner, locale="en-US")
+    await bridge.post(act.reply(bridge.service_url, owner, chat.thread, "close"))
     await bridge.settled()
     assert bridge.connector.texts(chat.conversation)[-1] == "close"
     assert "ended" not in " ".join(bridge.connector.texts(chat.conversation))

@@ -9,18 +9,9 @@ from sqlalchemy import select
 from bot import keys
 from store.models import DeliveryState, OutboxItem
 from tests import activities as act
-from tests.conftest import (
-    Bridge,
-    BridgeFactory,
-    OpenChat,
-    accept,
-    engine_name,
-    open_chat,
-    setup_room,
-)
+from tests.conftest import Area, Bridge, BridgeFactory, OpenChat, accepted_chat, setup_room
 from tests.connector_emulator import ConnectorEmulator, Fault
 from tests.posts import Post, lines, posts
-from tests.reliability import record
 
 FAST_RETRIES = {
     "send_timeout": 0.5,
@@ -28,10 +19,13 @@ FAST_RETRIES = {
     "retry_max_delay": 1.0,
     "sweep_interval": 0.1,
 }
+OUTBOUND_FAULT = Area("outbound fault")
+OWNER = act.agent(40, "Owner")
 
 
 @pytest.fixture
-async def fast_bridge(start_bridge: BridgeFactory) -> Bridge:
+async def bridge(start_bridge: BridgeFactory) -> Bridge:
+    """Every bridge here times out and retries fast, so faults play out within a test."""
     return await start_bridge(**FAST_RETRIES)
 
 
@@ -57,19 +51,14 @@ def audit(sent: list[str], got: list[Post]) -> tuple[int, int]:
     return len(set(sent) - set(texts)), repeats
 
 
-async def accepted_chat(bridge: Bridge, customer: str) -> tuple[OpenChat, act.Agent]:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, customer, "Hello", locale="en-US")
-    owner = act.agent(40, "Owner")
-    await accept(bridge, chat, owner)
-    return chat, owner
+async def owned_chat(bridge: Bridge, customer: str) -> OpenChat:
+    """A chat accepted by ``OWNER``, whose replies ``relay`` sends."""
+    return await accepted_chat(bridge, customer, "Hello", OWNER, locale="en-US")
 
 
-async def relay(bridge: Bridge, chat: OpenChat, owner: act.Agent, texts: list[str]) -> None:
+async def relay(bridge: Bridge, chat: OpenChat, texts: list[str]) -> None:
     for text in texts:
-        response = await bridge.post(
-            act.room_message(bridge.service_url, owner, text, thread=chat.thread, mention_bot=False)
-        )
+        response = await bridge.post(act.reply(bridge.service_url, OWNER, chat.thread, text))
         assert response.status == 201
 
 
@@ -84,16 +73,15 @@ FAULTS = {
 
 @pytest.mark.parametrize("name", list(FAULTS))
 async def test_faults_to_the_customer_end_delivered_once_in_order(
-    fast_bridge: Bridge, name: str
+    bridge: Bridge, name: str
 ) -> None:
-    bridge = fast_bridge
-    chat, owner = await accepted_chat(bridge, "cust-fault")
+    chat = await owned_chat(bridge, "cust-fault")
     fault = FAULTS[name]
     bridge.connector.add_fault(
         Fault(**{**fault.__dict__, "path_contains": f"/{chat.conversation}/", "method": "POST"})
     )
     sent = [f"reply {n} ✓" for n in range(5)]
-    await relay(bridge, chat, owner, sent)
+    await relay(bridge, chat, sent)
     await bridge.connector.wait_for(
         lambda: set(sent) <= set(lines(bridge.connector, chat.conversation)), timeout=20
     )
@@ -123,15 +111,14 @@ async def test_faults_to_the_customer_end_delivered_once_in_order(
     outcome = f"retried; {len(sent)} delivered in order"
     if repeats:
         outcome += f"; {repeats} repeat with the same delivery key (answer lost after the send)"
-    record("outbound fault", name, engine_name(bridge), outcome, lost=lost, twice=repeats)
+    OUTBOUND_FAULT.record(bridge, name, outcome, lost=lost, twice=repeats)
 
 
-async def test_final_refusal_is_recorded_and_the_lane_goes_on(fast_bridge: Bridge) -> None:
-    bridge = fast_bridge
-    chat, owner = await accepted_chat(bridge, "cust-400")
+async def test_final_refusal_is_recorded_and_the_lane_goes_on(bridge: Bridge) -> None:
+    chat = await owned_chat(bridge, "cust-400")
     bridge.connector.add_fault(Fault(status=400, path_contains=f"/{chat.conversation}/", times=1))
     sent = ["refused one", "second", "third"]
-    await relay(bridge, chat, owner, sent)
+    await relay(bridge, chat, sent)
     await bridge.connector.wait_for(
         lambda: "third" in lines(bridge.connector, chat.conversation), timeout=10
     )
@@ -146,21 +133,19 @@ async def test_final_refusal_is_recorded_and_the_lane_goes_on(fast_bridge: Bridg
             )
         ).all()
     assert len(failed) == 1 and failed[0].attempts == 1 and failed[0].last_error.startswith("400")
-    record(
-        "outbound fault",
+    OUTBOUND_FAULT.record(
+        bridge,
         "400 (final)",
-        engine_name(bridge),
         "not retried; recorded as failed with the reason; later messages delivered in order",
     )
 
 
-async def test_connector_down_then_up(fast_bridge: Bridge) -> None:
-    bridge = fast_bridge
-    chat, owner = await accepted_chat(bridge, "cust-down")
+async def test_connector_down_then_up(bridge: Bridge) -> None:
+    chat = await owned_chat(bridge, "cust-down")
     port = int(bridge.connector.url.rsplit(":", 1)[1].strip("/"))
     await bridge.connector.stop()
     sent = [f"while down {n}" for n in range(4)]
-    await relay(bridge, chat, owner, sent)
+    await relay(bridge, chat, sent)
     assert await bridge.pending() == len(sent)
     restarted = ConnectorEmulator()
     await restarted.start(port=port)
@@ -171,23 +156,30 @@ async def test_connector_down_then_up(fast_bridge: Bridge) -> None:
         assert (lost, repeats) == (0, 0)
     finally:
         await restarted.stop()
-    record(
-        "outbound fault",
+    OUTBOUND_FAULT.record(
+        bridge,
         "connection refused (connector down), then up",
-        engine_name(bridge),
         "kept pending, delivered in order once the connector was back",
     )
 
 
-async def test_thread_faults_keep_customer_messages_in_order(fast_bridge: Bridge) -> None:
-    bridge = fast_bridge
+async def first_message_despite(bridge: Bridge, customer: str, *faults: Fault) -> None:
+    """A customer's first message while the connector suffers ``faults``: answered at once
+    (201), whatever becomes of the calls it causes."""
     await setup_room(bridge)
-    bridge.connector.add_fault(
-        Fault(status=503, path_contains="/v3/conversations", times=1, method="POST")
-    )
-    bridge.connector.add_fault(Fault(status=503, path_contains=";messageid=", times=3))
-    response = await bridge.post(act.webchat_message(bridge.service_url, "cust-order", "first"))
+    for fault in faults:
+        bridge.connector.add_fault(fault)
+    response = await bridge.post(act.webchat_message(bridge.service_url, customer, "first"))
     assert response.status == 201
+
+
+async def test_thread_faults_keep_customer_messages_in_order(bridge: Bridge) -> None:
+    await first_message_despite(
+        bridge,
+        "cust-order",
+        Fault(status=503, path_contains="/v3/conversations", times=1, method="POST"),
+        Fault(status=503, path_contains=";messageid=", times=3),
+    )
     sent = [f"next {n}" for n in range(6)]
     for text in sent:
         await bridge.post(act.webchat_message(bridge.service_url, "cust-order", text))
@@ -198,26 +190,22 @@ async def test_thread_faults_keep_customer_messages_in_order(fast_bridge: Bridge
     )
     got = [t.split(":** ", 1)[1] for t in lines(bridge.connector, thread)]
     assert got == sent
-    record(
-        "outbound fault",
+    OUTBOUND_FAULT.record(
+        bridge,
         "503 on thread creation and on thread posts",
-        engine_name(bridge),
         "card created on retry; customer messages posted after it, in order",
     )
 
 
-async def test_a_slow_connector_does_not_delay_the_answer(fast_bridge: Bridge) -> None:
-    bridge = fast_bridge
-    await setup_room(bridge)
-    bridge.connector.add_fault(Fault(delay=3.0, path_contains="/v3/conversations", times=5))
-    response = await bridge.post(act.webchat_message(bridge.service_url, "cust-slow", "hello"))
-    assert response.status == 201
+async def test_a_slow_connector_does_not_delay_the_answer(bridge: Bridge) -> None:
+    await first_message_despite(
+        bridge, "cust-slow", Fault(delay=3.0, path_contains="/v3/conversations", times=5)
+    )
     # The answer came back while the connector was still sitting on the bridge's calls.
     assert not bridge.connector.created()
     await bridge.connector.wait_for(lambda: bool(bridge.connector.created()), timeout=20)
-    record(
-        "fast acknowledgement",
+    Area("fast acknowledgement").record(
+        bridge,
         "connector answering after 3 s",
-        engine_name(bridge),
         "201 before any connector call finished; work continued from the outbox",
     )

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from bot import keys
 from store.models import Chat, Message, MessageKind
 from tests import activities as act
-from tests.conftest import Bridge, BridgeFactory, accept, engine_name, open_chat, setup_room
+from tests.conftest import Area, Bridge, BridgeFactory, accepted_chat, open_chat, setup_room
 from tests.posts import lines
-from tests.reliability import record
+
+DUPLICATE = Area("duplicate delivery")
 
 
 async def count(bridge: Bridge, column) -> int:
@@ -34,12 +35,8 @@ async def test_same_activity_id_twice_is_relayed_once(bridge: Bridge) -> None:
     async with bridge.app[keys.ENGINE].connect() as connection:
         said = select(func.count(Message.id)).where(Message.kind == MessageKind.INCOMING)
         assert await connection.scalar(said) == 2
-    record(
-        "duplicate delivery",
-        "same activity id, 4 times (3 at once)",
-        engine_name(bridge),
-        "stored once, relayed once",
-        twice=0,
+    DUPLICATE.record(
+        bridge, "same activity id, 4 times (3 at once)", "stored once, relayed once", twice=0
     )
 
 
@@ -52,11 +49,8 @@ async def test_first_message_twice_opens_one_chat(bridge: Bridge) -> None:
     assert len(bridge.connector.created()) == 1
     assert len(bridge.connector.texts("conv-cust-twin")) == 1
     assert await count(bridge, Chat.id) == 1
-    record(
-        "duplicate delivery",
-        "first message 5 times at once",
-        engine_name(bridge),
-        "one chat, one card, one acknowledgement",
+    DUPLICATE.record(
+        bridge, "first message 5 times at once", "one chat, one card, one acknowledgement"
     )
 
 
@@ -104,36 +98,17 @@ async def test_new_id_with_same_client_activity_id_is_relayed_once(bridge: Bridg
     assert [t for t in bridge.connector.texts(chat.thread) if "from webchat" in t] == [
         "**Lan:** from webchat"
     ]
-    record(
-        "duplicate delivery",
-        "new activity id, same clientActivityID",
-        engine_name(bridge),
-        "stored once, relayed once",
-    )
+    DUPLICATE.record(bridge, "new activity id, same clientActivityID", "stored once, relayed once")
 
 
 async def test_agent_reply_redelivered_by_teams_is_relayed_once(bridge: Bridge) -> None:
-    await setup_room(bridge)
-    chat = await open_chat(bridge, "cust-teams", "hi", locale="en-US")
     owner = act.agent(50, "Binh")
-    await accept(bridge, chat, owner)
-    reply = act.room_message(
-        bridge.service_url,
-        owner,
-        "answer",
-        thread=chat.thread,
-        mention_bot=False,
-        activity_id="teams-9",
-    )
+    chat = await accepted_chat(bridge, "cust-teams", "hi", owner, locale="en-US")
+    reply = act.reply(bridge.service_url, owner, chat.thread, "answer", activity_id="teams-9")
     await asyncio.gather(bridge.post(reply), bridge.post(reply))
     await bridge.settled()
     assert bridge.connector.texts(chat.conversation).count("answer") == 1
-    record(
-        "duplicate delivery",
-        "Teams re-delivers an agent's reply",
-        engine_name(bridge),
-        "relayed once",
-    )
+    DUPLICATE.record(bridge, "Teams re-delivers an agent's reply", "relayed once")
 
 
 async def test_double_submit_of_accept_and_close_does_nothing_twice(bridge: Bridge) -> None:
@@ -157,11 +132,8 @@ async def test_double_submit_of_accept_and_close_does_nothing_twice(bridge: Brid
     assert len(bridge.connector.updates(chat.thread, chat.card_id)) == 2
     assert not [a for a in bridge.connector.activities(chat.thread) if a.get("entities")]
     assert sum("Transcript" in t for t in bridge.connector.texts(chat.thread)) == 1
-    record(
-        "duplicate delivery",
-        "Accept and Close each submitted twice",
-        engine_name(bridge),
-        "one claim, one close, one notice each",
+    DUPLICATE.record(
+        bridge, "Accept and Close each submitted twice", "one claim, one close, one notice each"
     )
 
 
@@ -182,9 +154,8 @@ async def test_a_flood_is_slowed_politely_and_nothing_is_dropped(
     assert relayed == sent
     notices = [t for t in bridge.connector.texts(chat.conversation) if "rất nhanh" in t]
     assert len(notices) == 1
-    record(
-        "flood",
+    Area("flood").record(
+        bridge,
         "15 messages at once, limit 5 per minute",
-        engine_name(bridge),
         "one polite notice in the customer's language; all 15 relayed in order",
     )

@@ -24,7 +24,7 @@ from tests.conftest import Bridge, BridgeFactory, open_chat, setup_room
 from tests.connector_emulator import Fault
 from tests.connector_limits import ThreadLimits
 from tests.posts import lines, post_keys, posts
-from tests.test_delivery import accepted_chat, audit, relay
+from tests.test_delivery import OWNER, audit, owned_chat, relay
 
 # A first send slow enough (well within the time-out) for the next lines to queue behind it.
 SLOW_FIRST = 1.0
@@ -37,12 +37,12 @@ def customers_lines(bridge: Bridge, conversation: str, sent: list[str]) -> bool:
 
 async def test_a_5xx_in_the_middle_of_a_coalesced_post(start_bridge: BridgeFactory) -> None:
     bridge = await start_bridge(**SETTINGS)
-    chat, owner = await accepted_chat(bridge, "cust-coalesce-5xx")
+    chat = await owned_chat(bridge, "cust-coalesce-5xx")
     path = f"/{chat.conversation}/"
     bridge.connector.add_fault(Fault(method="POST", path_contains=path, delay=SLOW_FIRST))
     bridge.connector.add_fault(Fault(method="POST", path_contains=path, status=503, times=2))
     sent = [f"line {n}" for n in range(6)]
-    await relay(bridge, chat, owner, sent)
+    await relay(bridge, chat, sent)
     await bridge.connector.wait_for(
         lambda: customers_lines(bridge, chat.conversation, sent), timeout=20
     )
@@ -66,13 +66,13 @@ async def test_a_lost_answer_repeats_the_post_with_the_same_ids(
     start_bridge: BridgeFactory,
 ) -> None:
     bridge = await start_bridge(**SETTINGS)
-    chat, owner = await accepted_chat(bridge, "cust-coalesce-lost")
+    chat = await owned_chat(bridge, "cust-coalesce-lost")
     path = f"/{chat.conversation}/"
     bridge.connector.add_fault(Fault(method="POST", path_contains=path, delay=SLOW_FIRST))
     # The connector takes the coalesced post but answers after the bridge gave up waiting.
     bridge.connector.add_fault(Fault(method="POST", path_contains=path, delay=3.0))
     sent = [f"answer {n}" for n in range(5)]
-    await relay(bridge, chat, owner, sent)
+    await relay(bridge, chat, sent)
     await bridge.connector.wait_for(
         lambda: sum(len(p.keys) > 1 for p in posts(bridge.connector, chat.conversation)) == 2,
         timeout=20,
@@ -130,7 +130,7 @@ async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
     """Two tag changes wait behind a slow post in the chat's thread: the card is updated
     once, to its newest version; the older update is settled without a call."""
     bridge = await start_bridge(**SETTINGS)
-    chat, owner = await accepted_chat(bridge, "cust-card")
+    chat = await owned_chat(bridge, "cust-card")
     supervisor = act.agent(1, "Supervisor Mai")
     tags = act.room_message(bridge.service_url, supervisor, "tags add billing refund")
     assert (await bridge.post(tags)).status == 201
@@ -140,9 +140,7 @@ async def test_a_card_update_overtaken_by_a_newer_one_is_not_sent(
     line = act.webchat_message(bridge.service_url, chat.customer, "are you there?")
     assert (await bridge.post(line)).status == 201
     for tag in ("billing", "refund"):
-        command = act.room_message(
-            bridge.service_url, owner, f"/tag {tag}", thread=chat.thread, mention_bot=False
-        )
+        command = act.reply(bridge.service_url, OWNER, chat.thread, f"/tag {tag}")
         assert (await bridge.post(command)).status == 201
     # Tagging says nothing in the thread: the card's newest version is what shows it.
     await bridge.connector.wait_for(
@@ -170,7 +168,7 @@ async def test_a_line_at_a_normal_pace_costs_no_claim_of_its_own(
     the dispatcher sends it without asking the database again. On PostgreSQL it asks, in
     claims grouped per moment (see ``store.handover.claim_budgets``)."""
     bridge = await start_bridge(**SETTINGS)
-    chat, _ = await accepted_chat(bridge, "cust-steady")
+    chat = await owned_chat(bridge, "cust-steady")
     await bridge.settled()
     asked: list[int] = []
     pace = dispatch.pace

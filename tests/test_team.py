@@ -10,8 +10,19 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests import activities as act
-from tests.conftest import Bridge, ManualClock, OpenChat, accept, open_chat, row_id, setup_room
+from tests.conftest import (
+    Bridge,
+    ManualClock,
+    OpenChat,
+    accept,
+    accepted_chat,
+    open_chat,
+    row_id,
+    setup_room,
+)
 from tests.test_bridge import card_of, card_text, verbs
 
 MAI = act.agent(1, "Supervisor Mai")
@@ -30,12 +41,18 @@ async def online(bridge: Bridge, *agents: act.Agent) -> None:
 
 async def say(bridge: Bridge, chat: OpenChat, who: act.Agent, text: str, *mentioned: act.Agent):
     response = await bridge.post(
-        act.room_message(
-            bridge.service_url, who, text, thread=chat.thread, mention_bot=False, mentions=mentioned
-        )
+        act.reply(bridge.service_url, who, chat.thread, text, mentions=mentioned)
     )
     assert response.status == 201
     await bridge.settled()
+
+
+async def answer_to(
+    bridge: Bridge, chat: OpenChat, who: act.Agent, command: str, *mentioned: act.Agent
+) -> str:
+    """The bot's answer in the thread (its last text) to ``who``'s command there."""
+    await say(bridge, chat, who, command, *mentioned)
+    return thread(bridge, chat)[-1]["text"]
 
 
 async def press(
@@ -91,10 +108,7 @@ def customer_texts(bridge: Bridge, chat: OpenChat) -> list[str]:
 
 
 async def active_chat(bridge: Bridge, owner: act.Agent = MINH) -> OpenChat:
-    await setup_room(bridge, MAI)
-    chat = await open_chat(bridge, "cust-1", "Xin chào", name="Lan")
-    await accept(bridge, chat, owner)
-    return chat
+    return await accepted_chat(bridge, "cust-1", "Xin chào", owner, supervisor=MAI, name="Lan")
 
 
 async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
@@ -159,18 +173,24 @@ async def test_invite_from_the_card_offers_only_online_team_members(bridge: Brid
     assert "Hùng declined your invitation" in notice["text"] and mentioned_in(notice) == [MINH.id]
 
 
-async def test_invite_refusals(bridge: Bridge) -> None:
+@pytest.mark.parametrize(
+    ("verb", "sender", "named", "refusal"),
+    [
+        ("invite", LAN, HUNG, "only the chat's participants"),
+        ("transfer", HUNG, MINH, "only the chat's owner can transfer"),
+    ],
+)
+async def test_invite_and_transfer_refusals(
+    bridge: Bridge, verb: str, sender: act.Agent, named: act.Agent, refusal: str
+) -> None:
+    """Invite and transfer refuse alike: an offline colleague, a sender who may not offer
+    the chat, a name without an @mention, a forged picker naming someone unknown."""
     chat = await active_chat(bridge)
-    await online(bridge, HUNG)
-    # An offline colleague cannot be invited; an outsider cannot invite.
-    await say(bridge, chat, MINH, "/invite @Lan Anh", LAN)
-    assert "not online" in thread(bridge, chat)[-1]["text"]
-    await say(bridge, chat, LAN, "/invite @Hùng", HUNG)
-    assert "only the chat's participants" in thread(bridge, chat)[-1]["text"]
-    await say(bridge, chat, MINH, "/invite Hùng")
-    assert "@mention" in thread(bridge, chat)[-1]["text"]
-    # A forged picker naming someone unknown does nothing.
-    forged = await press(bridge, chat, MINH, "invite", agent="29:nobody")
+    await online(bridge, HUNG)  # Lan Anh stays offline
+    assert "not online" in await answer_to(bridge, chat, MINH, f"/{verb} @Lan Anh", LAN)
+    assert refusal in await answer_to(bridge, chat, sender, f"/{verb} @{named.name}", named)
+    assert "@mention" in await answer_to(bridge, chat, MINH, f"/{verb} Hùng")
+    forged = await press(bridge, chat, MINH, verb, agent="29:nobody")
     assert forged["type"] == MESSAGE and "not online" in forged["value"]
 
 
@@ -197,8 +217,7 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     await say(bridge, chat, HUNG, "Hùng after the transfer")
     assert customer_texts(bridge, chat)[-1] == "Hùng after the transfer"
     # The new owner may close; the previous one may not any more.
-    await say(bridge, chat, MINH, "/close")
-    assert "only the chat's owner or a supervisor" in thread(bridge, chat)[-1]["text"]
+    assert "only the chat's owner or a supervisor" in await answer_to(bridge, chat, MINH, "/close")
     await say(bridge, chat, HUNG, "/close")
     assert "closed" in card_text(latest_card(bridge, chat)).lower()
     # The transcript records who did what.
@@ -209,18 +228,14 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     assert "Minh accepted the chat" in html and "Hùng took over the chat (transfer)" in html
 
 
-async def test_transfer_refusals_and_replayed_accept_after_decline(bridge: Bridge) -> None:
+async def test_one_transfer_at_a_time_and_replayed_accept_after_decline(bridge: Bridge) -> None:
     chat = await active_chat(bridge)
     await online(bridge, HUNG)
-    await say(bridge, chat, MINH, "/transfer @Lan Anh", LAN)
-    assert "not online" in thread(bridge, chat)[-1]["text"]
-    await say(bridge, chat, HUNG, "/transfer @Minh", MINH)
-    assert "only the chat's owner can transfer" in thread(bridge, chat)[-1]["text"]
-
     await say(bridge, chat, MINH, "/transfer @Hùng", HUNG)
     data = offer_of(bridge, chat)
-    await say(bridge, chat, MINH, "/transfer @Hùng", HUNG)
-    assert "already waiting for an answer" in thread(bridge, chat)[-1]["text"]
+    assert "already waiting for an answer" in await answer_to(
+        bridge, chat, MINH, "/transfer @Hùng", HUNG
+    )
     await press(bridge, chat, HUNG, "decline", offer=data["offer"])
     assert "declined the transfer" in thread(bridge, chat)[-1]["text"]
     replay = await press(bridge, chat, HUNG, "take", offer=data["offer"])
@@ -277,14 +292,12 @@ async def test_team_owner_may_join_like_a_supervisor(bridge: Bridge) -> None:
 
 async def test_supervisor_joins_active_chat_by_command_and_may_leave(bridge: Bridge) -> None:
     chat = await active_chat(bridge)
-    await say(bridge, chat, HUNG, "/join")
-    assert "only the department's supervisors" in thread(bridge, chat)[-1]["text"]
+    assert "only the department's supervisors" in await answer_to(bridge, chat, HUNG, "/join")
     await say(bridge, chat, MAI, "/join")
     assert participants(latest_card(bridge, chat)) == "Minh (owner), Supervisor Mai (supervisor)"
     await say(bridge, chat, MAI, "Supervisor here")
     assert customer_texts(bridge, chat)[-1] == "Supervisor here"
-    await say(bridge, chat, MINH, "/leave")
-    assert "transfer it or close it" in thread(bridge, chat)[-1]["text"]
+    assert "transfer it or close it" in await answer_to(bridge, chat, MINH, "/leave")
     left = await press(bridge, chat, MAI, "leave")
     assert participants(left["value"]) == "Minh (owner)"
 

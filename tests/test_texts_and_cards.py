@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import string
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,8 +14,8 @@ from cards.actions import BadAction, parse_action
 from cards.request import request_card
 from dialogs.activity import tenant_of, text_for_bot
 from dialogs.i18n import Texts, catalog, languages, pick_language
-from store.core import ChatView
 from store.models import ChatState
+from tests.card_gallery import REF, plain_chat
 
 
 def fields(template: str) -> set[str]:
@@ -41,39 +40,12 @@ def test_language_from_locale(locale: str | None, expected: str) -> None:
     assert pick_language(locale, "en") == expected
 
 
-REF = "Q2hhdC1yZWYtMDAwMDA3"  # a chat's public reference, as cards carry it
-
-
-def _chat(state: ChatState) -> ChatView:
-    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    return ChatView(
-        id=7,
-        ref=REF,
-        state=state,
-        department="Support",
-        customer_name="Lan <b>",
-        customer_channel="webchat",
-        customer_locale="vi",
-        customer_reference={},
-        owner_name="Minh" if state != ChatState.WAITING else None,
-        owner_teams_id="29:minh" if state != ChatState.WAITING else None,
-        closed_by_teams_id=None,
-        thread_id=None,
-        room_reference=None,
-        created_at=at,
-        accepted_at=at,
-        closed_at=at + timedelta(minutes=12, seconds=5),
-        message_count=9,
-        first_messages=("xin chào",),
-    )
-
-
 @pytest.mark.parametrize("state", list(ChatState))
 def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatState) -> None:
     card = json.loads(
         json.dumps(
             request_card(
-                _chat(state), Texts("en"), viewer="29:minh", links=lambda ref: "https://x/t"
+                plain_chat(state), Texts("en"), viewer="29:minh", links=lambda ref: "https://x/t"
             )
         )
     )
@@ -97,7 +69,7 @@ def test_cards_are_plain_json_version_1_5_with_the_right_buttons(state: ChatStat
 def test_buttons_carry_no_card_version_and_an_old_cards_is_ignored() -> None:
     """Every change decides on the chat as it is now (in its WHERE), so a button names
     only the verb and the chat; a version that older cards still send is not read."""
-    card = request_card(_chat(ChatState.WAITING), Texts("en"))
+    card = request_card(plain_chat(ChatState.WAITING), Texts("en"))
     assert card["actions"] and all("v" not in action["data"] for action in card["actions"])
     old = {"action": "accept", "chat": REF, "v": "anything"}
     pressed = parse_action({"type": "message", "value": old})
@@ -174,8 +146,8 @@ def test_a_tenant_that_is_not_a_string_is_no_tenant(stated: object) -> None:
 
 
 def test_a_closed_chats_card_shows_its_rating_on_every_redraw() -> None:
-    rated = replace(_chat(ChatState.CLOSED), rating=(4, "**fast**, thanks"))
+    rated = replace(plain_chat(ChatState.CLOSED), rating=(4, "**fast**, thanks"))
     shown = json.dumps(request_card(rated, Texts("en")), ensure_ascii=False)
     assert "★★★★☆ 4/5" in shown
     assert "\\\\*\\\\*fast\\\\*\\\\*" in shown  # the customer's comment, escaped
-    assert "★" not in json.dumps(request_card(_chat(ChatState.CLOSED), Texts("en")))
+    assert "★" not in json.dumps(request_card(plain_chat(ChatState.CLOSED), Texts("en")))

@@ -24,13 +24,12 @@ from store.models import (
     Supervisor,
 )
 from tests import activities as act
-from tests.conftest import Bridge, accept, go_online, open_chat, setup_room
+from tests.conftest import Bridge, accepted_chat, go_online, open_chat, setup_room
 from tests.connector_emulator import Fault
 from tests.test_agent_tools import transcript_html
 from tests.test_bridge import card_text
+from tests.test_team import MAI, MINH
 
-MAI = act.agent(1, "Supervisor Mai")
-MINH = act.agent(2, "Minh")
 MALLORY = act.agent(66, "Mallory")
 FOREIGN_TENANT = "tenant-evil"
 OTHER_ROOM = "19:room-other@thread.tacv2"
@@ -154,9 +153,9 @@ async def test_invokes_from_outside_teams_channels_are_refused(bridge: Bridge) -
 async def test_a_refused_press_says_nothing_and_references_are_not_row_ids(
     bridge: Bridge,
 ) -> None:
-    await setup_room(bridge, MAI)
-    chat = await open_chat(bridge, "cust-secret", "Secret question", name="Ms Secret")
-    await accept(bridge, chat, MINH)
+    chat = await accepted_chat(
+        bridge, "cust-secret", "Secret question", MINH, supervisor=MAI, name="Ms Secret"
+    )
     close = {"action": "close", "chat": chat.chat_id}
     await bridge.post(act.invoke_action(bridge.service_url, MINH, chat.thread, "close", close))
     await bridge.settled()
@@ -182,9 +181,9 @@ async def test_a_refused_press_says_nothing_and_references_are_not_row_ids(
 async def test_reusing_a_customers_id_from_another_conversation_makes_a_new_customer(
     bridge: Bridge,
 ) -> None:
-    await setup_room(bridge, MAI)
-    victim = await open_chat(bridge, "cust-lan", "I need help with order 17", name="Lan")
-    await accept(bridge, victim, MINH)
+    victim = await accepted_chat(
+        bridge, "cust-lan", "I need help with order 17", MINH, supervisor=MAI, name="Lan"
+    )
     attack = act.webchat_message(
         bridge.service_url, "cust-lan", "Send the refund to me", name="Lan"
     )
@@ -194,9 +193,7 @@ async def test_reusing_a_customers_id_from_another_conversation_makes_a_new_cust
     # The victim's thread did not get the attacker's words; the attacker opened a new chat.
     assert not any("refund" in t for t in bridge.connector.texts(victim.thread))
     assert len(bridge.connector.created()) == 2
-    reply = act.room_message(
-        bridge.service_url, MINH, "Your order ships today", thread=victim.thread, mention_bot=False
-    )
+    reply = act.reply(bridge.service_url, MINH, victim.thread, "Your order ships today")
     assert (await bridge.post(reply)).status == 201
     await bridge.settled()
     assert "Your order ships today" in bridge.connector.texts(victim.conversation)
@@ -289,14 +286,12 @@ async def test_odd_transcript_tokens_are_refused_not_errors(bridge: Bridge) -> N
 
 
 async def test_notes_on_a_closed_chat_are_refused(bridge: Bridge) -> None:
-    await setup_room(bridge, MAI)
-    chat = await open_chat(bridge, "cust-closed-note", "Hi")
-    await accept(bridge, chat, MINH)
+    chat = await accepted_chat(bridge, "cust-closed-note", "Hi", MINH, supervisor=MAI)
     url = bridge.service_url
     assert (await bridge.post(act.room_message(url, MINH, "/close", thread=chat.thread))).status
     await bridge.settled()
     for who in (MINH, MAI):
-        note = act.room_message(url, who, "// too late", thread=chat.thread, mention_bot=False)
+        note = act.reply(url, who, chat.thread, "// too late")
         assert (await bridge.post(note)).status == 201
     await bridge.settled()
     assert bridge.connector.texts(chat.thread)[-1].count("only while the chat is open") == 1
