@@ -7,6 +7,7 @@ promises exactly one winner per card, and that everyone else is told who won.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import time
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.databases import reset_postgres
 from bench.load import next_run
-from bench.options import Options
+from bench.options import ROOT, Options
 from bench.scenarios import customer_activities, progress, setup_room
 from bench.servers import ServerProcess, bridge_server, running
 from store import migrate
@@ -33,8 +34,17 @@ from tests.connector_emulator import Call, ConnectorEmulator
 
 OPEN_TIMEOUT = 60.0
 PRESS_TIMEOUT = 60.0
-_ACCEPTED = re.compile(r"^Accepted by (.+)$")
-_TOO_LATE = re.compile(r"^Too late: (.+) already accepted")
+
+
+def _said(key: str) -> re.Pattern[str]:
+    """A card text of the English locale, with its agent's name to be read back."""
+    template = json.loads((ROOT / "dialogs" / "locales" / "en.json").read_text())[key]
+    return re.compile("^" + re.escape(template).replace(r"\{agent\}", "(.+)") + "$")
+
+
+# The winner's card says who is helping; a loser's card adds who was first.
+_ACCEPTED = _said("card.headline.active")
+_TOO_LATE = _said("card.taken_note")
 _PROBLEM_SAMPLES = 5
 
 
@@ -46,8 +56,9 @@ class Card:
     data: dict[str, Any]
 
     @property
-    def chat_id(self) -> int:
-        return int(self.data["chat"])
+    def chat_ref(self) -> str:
+        """The chat's public reference, as the card's buttons carry it."""
+        return str(self.data["chat"])
 
 
 @dataclass
@@ -88,12 +99,17 @@ def _card_of(call: Call) -> Card:
 
 
 def _texts(card: Any) -> list[str]:
-    """The TextBlock texts of an answered card."""
-    return [
-        block["text"]
-        for block in card.get("body", [])
-        if isinstance(block, dict) and isinstance(block.get("text"), str)
-    ]
+    """Every TextBlock text of an answered card, at any depth (containers, columns)."""
+    if isinstance(card, list):
+        return [text for part in card for text in _texts(part)]
+    if not isinstance(card, dict):
+        return []
+    own = (
+        [card["text"]]
+        if card.get("type") == "TextBlock" and isinstance(card.get("text"), str)
+        else []
+    )
+    return own + [text for key, part in card.items() if key != "actions" for text in _texts(part)]
 
 
 def _verdict(card: Any) -> tuple[str, str | None]:
@@ -152,9 +168,9 @@ def _judge(
     cards: list[Card],
     presses: list[tuple[act.Agent, Card]],
     answers: list[tuple[int, Any]],
-) -> dict[int, str]:
+) -> dict[str, str]:
     """Count answers and check one winner per card, named in every loser's card."""
-    verdicts: dict[int, list[tuple[str, str, str | None]]] = defaultdict(list)
+    verdicts: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
     for (agent, card), (status, body) in zip(presses, answers, strict=True):
         if status != 200 or not isinstance(body, dict):
             result.errors += 1
@@ -162,51 +178,51 @@ def _judge(
             continue
         result.answered += 1
         kind, named = _verdict(body.get("value"))
-        verdicts[card.chat_id].append((agent.name, kind, named))
-    winners: dict[int, str] = {}
+        verdicts[card.chat_ref].append((agent.name, kind, named))
+    winners: dict[str, str] = {}
     for card in cards:
-        _judge_card(result, card.chat_id, verdicts[card.chat_id], winners)
+        _judge_card(result, card.chat_ref, verdicts[card.chat_ref], winners)
     return winners
 
 
 def _judge_card(
     result: RaceResult,
-    chat_id: int,
+    chat_ref: str,
     verdicts: list[tuple[str, str, str | None]],
-    winners: dict[int, str],
+    winners: dict[str, str],
 ) -> None:
     kinds = Counter(kind for _, kind, _ in verdicts)
     won = [(name, named) for name, kind, named in verdicts if kind == "won"]
     if len(won) != 1 or won[0][0] != won[0][1]:
-        result.problem(f"chat {chat_id}: winners {won}, answers {dict(kinds)}")
+        result.problem(f"chat {chat_ref}: winners {won}, answers {dict(kinds)}")
         return
     result.cards_with_one_winner += 1
     winner = won[0][0]
-    winners[chat_id] = winner
+    winners[chat_ref] = winner
     wrong = [(name, named) for name, kind, named in verdicts if kind != "won" and named != winner]
     if wrong:
         result.losers_told_winner = False
-        result.problem(f"chat {chat_id}: winner {winner}, but losers were told {wrong[:3]}")
+        result.problem(f"chat {chat_ref}: winner {winner}, but losers were told {wrong[:3]}")
 
 
-async def _check_database(result: RaceResult, database_url: str, winners: dict[int, str]) -> None:
+async def _check_database(result: RaceResult, database_url: str, winners: dict[str, str]) -> None:
     """The owner the database kept must be the winner the cards announced."""
     engine = create_async_engine(database_url)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
-                select(Chat.id, AgentRow.name)
+                select(Chat.public_id, AgentRow.name)
                 .join(AgentRow, AgentRow.id == Chat.owner_id)
-                .where(Chat.id.in_(list(winners)))
+                .where(Chat.public_id.in_(list(winners)))
             )
-            owners = dict(rows.tuples().all())
+            owners = {ref: name for ref, name in rows}
     finally:
         await engine.dispose()
-    for chat_id, winner in winners.items():
-        if owners.get(chat_id) != winner:
+    for chat_ref, winner in winners.items():
+        if owners.get(chat_ref) != winner:
             result.database_agrees = False
-            kept = owners.get(chat_id)
-            result.problem(f"chat {chat_id}: cards say {winner}, database says {kept}")
+            kept = owners.get(chat_ref)
+            result.problem(f"chat {chat_ref}: cards say {winner}, database says {kept}")
 
 
 async def _race(

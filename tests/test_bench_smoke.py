@@ -7,6 +7,7 @@ and not only when someone runs the full benchmark.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.cli import main
+from tests.conftest import drop_postgres, scratch_postgres
 from tests.connector_emulator import ConnectorEmulator
 
 
@@ -43,6 +45,24 @@ def test_quick_run_relays_every_message(tmp_path: Path) -> None:
         assert run["once_in_order"] is True
         assert run["calls"] > 0
     assert report["clean"] is True
+
+
+def test_quick_accept_race_has_one_winner_per_card(tmp_path: Path) -> None:
+    """The race phase reads the cards as agents see them: a change of what a card says
+    must not leave the benchmark unable to tell the winner (it did once, silently)."""
+    url = asyncio.run(scratch_postgres("bench"))
+    output = tmp_path / "latest.json"
+    try:
+        argv = ["--quick", "--skip-scale", "--skip-pace", "--postgres-url", url]
+        code = main([*argv, "--output", str(output)])
+    finally:
+        asyncio.run(drop_postgres(url))
+    report = json.loads(output.read_text())
+    race = report["race"]
+    assert code == 0, race
+    assert race["ok"] is True and race["errors"] == 0
+    assert race["cards_with_one_winner"] == race["cards"] > 0
+    assert race["answered"] == race["presses"]
 
 
 async def test_emulator_finds_markers_in_text_and_cards() -> None:
