@@ -4,6 +4,7 @@ clock times in the team's time zone (``TIME_ZONE``), never UTC stamps or "0m 06s
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime, format_timedelta
@@ -30,20 +31,23 @@ def valid_zone(name: str) -> bool:
 
 def duration(span: timedelta, language: str) -> str:
     """ "13 giây", "6 phút", "2 hours": one unit, rounded the way people say it."""
-    seconds = max(0, int(span.total_seconds()))
-    return format_timedelta(
-        timedelta(seconds=seconds), threshold=1, granularity="second", locale=language
-    )
+    return _said(max(0, int(span.total_seconds())), language)
 
 
 def ago(span: timedelta, language: str) -> str:
     """ "6 phút trước", "6 minutes ago"."""
-    seconds = max(1, int(span.total_seconds()))
+    return _said(-max(1, int(span.total_seconds())), language)
+
+
+@lru_cache(maxsize=4096)
+def _said(seconds: int, language: str) -> str:
+    """Babel's words for a whole number of seconds (negative: in the past), kept: every
+    card names a duration, and Babel takes longer to say one than the card takes to build."""
     return format_timedelta(
-        timedelta(seconds=-seconds),
+        timedelta(seconds=seconds),
         threshold=1,
         granularity="second",
-        add_direction=True,
+        add_direction=seconds < 0,
         locale=language,
     )
 
