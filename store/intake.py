@@ -217,11 +217,6 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
     conversation (whoever claims to write in it) and from their channel.
     """
     limits = tx.policy.intake_limits
-    recent = (
-        select(func.count(Chat.id))
-        .join(Customer, Customer.id == Chat.customer_id)
-        .where(Chat.created_at > tx.now - limits.window, Chat.id != chat.id)
-    )
     same_conversation = or_(
         Customer.id == customer.id,
         and_(
@@ -229,11 +224,24 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
             Customer.conversation_key == customer.conversation_key,
         ),
     )
-    own = await tx.session.scalar(recent.where(same_conversation)) or 0
-    channel = await tx.session.scalar(recent.where(Customer.channel_id == customer.channel_id))
+    same_channel = Customer.channel_id == customer.channel_id
+    recent = (
+        select(
+            func.count(Chat.id).filter(same_conversation),
+            func.count(Chat.id).filter(same_channel),
+        )
+        .select_from(Chat)
+        .join(Customer, Customer.id == Chat.customer_id)
+        .where(
+            Chat.created_at > tx.now - limits.window,
+            Chat.id != chat.id,
+            or_(same_conversation, same_channel),
+        )
+    )
+    own, channel = (await tx.execute(recent)).one()
     waits = max(
         own // limits.per_conversation if limits.per_conversation > 0 else 0,
-        (channel or 0) // limits.per_channel if limits.per_channel > 0 else 0,
+        channel // limits.per_channel if limits.per_channel > 0 else 0,
     )
     if waits == 0:
         return False
