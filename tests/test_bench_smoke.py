@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bench.cli import main
 from tests.conftest import drop_postgres, scratch_postgres
@@ -37,7 +38,11 @@ def test_quick_run_relays_every_message(tmp_path: Path) -> None:
         assert run["p99_ms"] >= run["p50_ms"] > 0
         assert run["cpu_seconds"] > 0
         assert run["peak_rss_mb"] > 0
-    assert report["ratios"]["sqlite"]["throughput_ratio"] > 0
+    sqlite = report["ratios"]["sqlite"]
+    assert sqlite["throughput_ratio"] > 0
+    assert sqlite["redesign_met"] == (sqlite["throughput_ratio"] >= sqlite["redesign_target"])
+    expected = sqlite["echo_cpu_ms_per_message"] / sqlite["cpu_ms_per_message"]
+    assert sqlite["cpu_ratio"] == pytest.approx(expected)
     pace = {run["delivery"]: run for run in report["pace"]}
     assert set(pace) == {"paced", "unpaced"}
     for run in pace.values():
