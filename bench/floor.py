@@ -5,6 +5,11 @@ the thread post it queues, one transaction) in this process, with no HTTP, no SD
 delivery, and prints the process CPU each unit takes on SQLite and on PostgreSQL. Set
 against the echo bot's CPU per message in ``python -m bench`` (same machine), it says how
 much of the throughput target the database layer alone leaves to everything else.
+
+It also prints what one trivial statement costs through each engine's driver (process CPU,
+the driver's own threads included): on SQLite, SQLAlchemy's ``aiosqlite`` adapter hands
+every statement to the driver's thread and back several times, and that, not SQLite, is
+most of the difference between the engines.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Sequence
+
+from sqlalchemy import text
 
 from bench.databases import postgres_problem, sqlite_url
 from bench.options import DEFAULT_POSTGRES_URL
@@ -70,6 +77,21 @@ async def measure(database_url: str, customers: int, lines: int) -> float:
         await engine.dispose()
 
 
+async def statement_cost(database_url: str, statements: int) -> float:
+    """CPU microseconds per ``SELECT 1`` through the engine, in one open transaction."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            for _ in range(20):
+                await connection.execute(text("SELECT 1"))
+            started = time.process_time()
+            for _ in range(statements):
+                await connection.execute(text("SELECT 1"))
+            return (time.process_time() - started) / statements * 1_000_000
+    finally:
+        await engine.dispose()
+
+
 async def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
     parser.add_argument("--lines", type=int, default=2_000)
@@ -86,6 +108,8 @@ async def main(argv: Sequence[str] | None = None) -> None:
         for engine, url in urls.items():
             cost = await measure(url, args.customers, args.lines)
             print(f"{engine:>10}: {cost:.2f} ms CPU per customer's line (one unit of work)")
+            single = await statement_cost(url, args.lines * 2)
+            print(f"{engine:>10}: {single:.0f} µs CPU per statement (SELECT 1, driver and all)")
 
 
 if __name__ == "__main__":
