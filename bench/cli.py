@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--pace-repeat", type=int, help="run each pace plan this many times (default 1)")
     add("--quick", action="store_true", help="small numbers for a smoke run")
     add("--profile", action="store_true", help="run the main bridge runs under pyinstrument")
+    add(
+        "--pin",
+        action="store_true",
+        help="throughput and scale servers on CPU 0, the load generator on the others (Linux)",
+    )
     add("--scale-chats", type=int, help="chats of the load in scale runs (default 50)")
     add("--race-chats", type=int, help="cards in the accept race (default 100)")
     add("--race-agents", type=int, help="agents pressing every card (default 50)")
@@ -71,6 +76,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         skip_pace=args.skip_pace,
         pace_only=args.pace_only,
         profile=args.profile,
+        pin=args.pin,
         postgres_url=args.postgres_url,
         output=args.output,
         command=["python", "-m", "bench", *shown],

@@ -32,6 +32,9 @@ class Options:
     # short, so their p99 moves a lot on a shared machine and one pair proves little.
     pace_repeat: int = 1
     profile: bool = False
+    # Throughput and scale servers on the first CPU, the bench process on the others: the
+    # figures then move less from run to run (see ``bench.servers.placement``).
+    pin: bool = False
     postgres_url: str = DEFAULT_POSTGRES_URL
     output: Path = RESULTS / "latest.json"
     scale_sizes: tuple[int, ...] = (10, 1_000, 10_000)

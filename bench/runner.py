@@ -32,6 +32,7 @@ from bench.servers import (
     ServerProcess,
     bridge_server,
     echo_server,
+    placement,
     running,
 )
 from bench.stats import Figures, RunShape
@@ -78,6 +79,8 @@ class Context:
     http: aiohttp.ClientSession
     emulator: ConnectorEmulator
     workdir: Path
+    # Where throughput and scale servers run (``--pin``); None: where the kernel puts them.
+    server_cpus: frozenset[int] | None = None
 
 
 def _shown(path: Path) -> str:
@@ -119,13 +122,13 @@ async def _measure_on(ctx: Context, server: ServerProcess, shape: RunShape) -> F
 
 async def echo_run(ctx: Context) -> Figures:
     shape = RunShape("echo", "-", 0, ctx.options.chats, ctx.options.messages)
-    return await _measure_on(ctx, echo_server(ctx.workdir), shape)
+    return await _measure_on(ctx, echo_server(ctx.workdir, ctx.server_cpus), shape)
 
 
 async def bridge_run(ctx: Context, engine: str, database_url: str) -> Figures:
     """The bridge on an empty database, optionally under pyinstrument."""
     session = ctx.workdir / f"bridge-{engine}.pyisession" if ctx.options.profile else None
-    server = bridge_server(database_url, ctx.workdir, engine, session)
+    server = bridge_server(database_url, ctx.workdir, engine, session, cpus=ctx.server_cpus)
     shape = RunShape(
         "bridge", engine, 0, ctx.options.chats, ctx.options.messages, profiled=bool(session)
     )
@@ -153,7 +156,7 @@ async def scale_runs(ctx: Context, engine: str, postgres_url: str, into: list[Fi
     for size in ctx.options.scale_sizes:
         url = await _fresh_database(ctx, engine, f"scale-{size}", postgres_url)
         await seed_open_chats(url, ctx.emulator.url, size)
-        server = bridge_server(url, ctx.workdir, f"{engine}-scale-{size}")
+        server = bridge_server(url, ctx.workdir, f"{engine}-scale-{size}", cpus=ctx.server_cpus)
         shape = RunShape("bridge", engine, size, ctx.options.scale_chats, ctx.options.messages)
         into.append(await _measure_on(ctx, server, shape))
 
@@ -250,6 +253,12 @@ async def _pace(ctx: Context, report: Report, postgres_url: str | None) -> None:
 async def run(options: Options) -> Report:
     """Run every phase asked for; servers and the emulator are stopped whatever happens."""
     report = Report(options, datetime.now(UTC).isoformat(timespec="seconds"), machine())
+    server_cpus = None
+    own_cpus = os.sched_getaffinity(0) if options.pin else None
+    if options.pin:
+        server_cpus, bench_cpus = placement()
+        os.sched_setaffinity(0, bench_cpus)
+        report.machine["pinned"] = {"servers": sorted(server_cpus), "bench": sorted(bench_cpus)}
     workdir = Path(tempfile.mkdtemp(prefix="support-bridge-bench-"))
     emulator = ConnectorEmulator(
         latency=options.latency, record=False, marker_pattern=MARKER_PATTERN
@@ -260,7 +269,7 @@ async def run(options: Options) -> Report:
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-            ctx = Context(options, http, emulator, workdir)
+            ctx = Context(options, http, emulator, workdir, server_cpus)
             if not options.pace_only:
                 await _main_runs(ctx, report, postgres_url)
                 await _scale(ctx, report, postgres_url)
@@ -268,6 +277,8 @@ async def run(options: Options) -> Report:
             await _pace(ctx, report, postgres_url)
     finally:
         await emulator.stop()
+        if own_cpus is not None:
+            os.sched_setaffinity(0, own_cpus)
         if report.clean:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -33,6 +33,21 @@ def _open_log(path: Path) -> IO[bytes]:
     return path.open("ab")
 
 
+def placement() -> tuple[frozenset[int], frozenset[int]]:
+    """Where a pinned run puts the server under test and the bench process: the server
+    alone on the first CPU this process may use, the bench on the rest.
+
+    Unpinned, the server, its database and the load generator share the cores as the kernel
+    sees fit, and a single-process server pays for every hop between its event loop and a
+    driver thread that the kernel put on the other core; its CPU per message then moves by
+    a third between identical runs. PostgreSQL's processes are not moved.
+    """
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise RuntimeError("--pin needs at least 2 CPUs")
+    return frozenset(allowed[:1]), frozenset(allowed[1:])
+
+
 class ServerProcess:
     """One server on its own port; started with ``start()``, always ended with ``stop()``."""
 
@@ -45,8 +60,10 @@ class ServerProcess:
         *,
         ready_path: str,
         ready_status: int,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.name = name
+        self._cpus = cpus
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = args
@@ -70,7 +87,13 @@ class ServerProcess:
         """Spawn and wait until the server answers HTTP (its startup is then complete)."""
         self._log = _open_log(self.log_path)
         self.process = await asyncio.create_subprocess_exec(
-            *self._args, cwd=ROOT, env=self._env, stdout=self._log, stderr=self._log
+            *self._args,
+            cwd=ROOT,
+            env=self._env,
+            stdout=self._log,
+            stderr=self._log,
+            # Before the interpreter starts, so every thread it makes inherits the CPUs.
+            preexec_fn=self._pin if self._cpus else None,
         )
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
@@ -81,6 +104,9 @@ class ServerProcess:
                     return
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start within {timeout:.0f}s:\n{self.output()}")
+
+    def _pin(self) -> None:
+        os.sched_setaffinity(0, self._cpus or ())
 
     async def _answers(self, http: aiohttp.ClientSession) -> bool:
         try:
@@ -120,7 +146,7 @@ async def running(*servers: ServerProcess) -> AsyncIterator[tuple[ServerProcess,
         await asyncio.gather(*(server.stop() for server in servers), return_exceptions=True)
 
 
-def echo_server(log_dir: Path) -> ServerProcess:
+def echo_server(log_dir: Path, cpus: frozenset[int] | None = None) -> ServerProcess:
     """The stock echo bot (bench/echo_bot.py), local mode; it has no health route, so the
     405 of GET /api/messages says it is up."""
     return ServerProcess(
@@ -130,6 +156,7 @@ def echo_server(log_dir: Path) -> ServerProcess:
         log_dir / "echo.log",
         ready_path="/api/messages",
         ready_status=405,
+        cpus=cpus,
     )
 
 
@@ -139,6 +166,7 @@ def bridge_server(
     label: str,
     profile_to: Path | None = None,
     env: dict[str, str] | None = None,
+    cpus: frozenset[int] | None = None,
 ) -> ServerProcess:
     """``python app.py`` in local mode on the given database, optionally under pyinstrument.
 
@@ -181,4 +209,5 @@ def bridge_server(
         log_dir / f"bridge-{label}.log",
         ready_path="/healthz",
         ready_status=200,
+        cpus=cpus,
     )

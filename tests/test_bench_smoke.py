@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pytest
 
 from bench.cli import main
+from bench.servers import echo_server, placement, running
 from tests.conftest import drop_postgres, scratch_postgres
 from tests.connector_emulator import ConnectorEmulator
 
@@ -95,3 +98,24 @@ async def test_emulator_finds_markers_in_text_and_cards() -> None:
     arrivals = emulator.arrival_times()
     assert sorted(arrivals) == ["bm-1", "bm-2"]
     assert arrivals["bm-1"] == first  # the first arrival counts
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="--pin needs 2 CPUs")
+def test_pinned_run_puts_the_servers_on_their_own_cpu(tmp_path: Path) -> None:
+    """``--pin``: every thread of a server under test runs on the first CPU only, the bench
+    on the others during the run, and the bench gets its CPUs back afterwards."""
+    servers, bench = placement()
+    before = os.sched_getaffinity(0)
+
+    async def start_and_look() -> list[set[int]]:
+        async with running(echo_server(tmp_path, servers)) as (server,):
+            return [os.sched_getaffinity(t.id) for t in psutil.Process(server.pid).threads()]
+
+    assert all(cpus == set(servers) for cpus in asyncio.run(start_and_look()))
+    output = tmp_path / "latest.json"
+    argv = ["--quick", "--pin", "--skip-postgres", "--skip-scale", "--skip-race", "--skip-pace"]
+    assert main([*argv, "--output", str(output)]) == 0
+    report = json.loads(output.read_text())
+    assert report["machine"]["pinned"] == {"servers": sorted(servers), "bench": sorted(bench)}
+    assert all(run["missing"] == 0 for run in report["runs"])
+    assert os.sched_getaffinity(0) == before
