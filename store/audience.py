@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store.hours import back_at
 from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
 from store.models import Supervisor as SupervisorRow
 from store.unit import insert_ignoring
-from store.views import Person
+from store.views import Person, listed
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,6 @@ class Audience:
     back_at: datetime | None = None
 
 
-def person(agent: Agent) -> Person:
-    return Person(teams_id=agent.teams_id, name=agent.name, aad_object_id=agent.aad_object_id)
-
-
 Choices = tuple[tuple[str, str], ...]  # departments a customer may pick, as (key, name)
 
 
@@ -45,20 +43,6 @@ async def departments(session: AsyncSession) -> Choices:
     """Every department as (key, name), in the order they were set up."""
     rows = await session.execute(select(Department.key, Department.name).order_by(Department.id))
     return tuple((key, name) for key, name in rows)
-
-
-async def online_members(session: AsyncSession, department_id: int) -> list[Agent]:
-    return list(
-        await session.scalars(
-            select(Agent)
-            .join(DepartmentMember, DepartmentMember.agent_id == Agent.id)
-            .where(
-                DepartmentMember.department_id == department_id,
-                Agent.availability == Availability.ONLINE,
-            )
-            .order_by(Agent.name, Agent.id)
-        )
-    )
 
 
 async def add_member(
@@ -71,51 +55,73 @@ async def add_member(
     await session.execute(insert(DepartmentMember).values(**row).on_conflict_do_nothing())
 
 
+def _audience_statement() -> Any:
+    """Everything an announcement names, in one statement (rows told apart by ``kind``):
+    the departments, the customer's earlier closed chats with their owners, the
+    department's online members and supervisors, and how many chats wait up to this one."""
+    department = bindparam("p_department")
+    owner = aliased(Agent)
+    return union_all(
+        listed("department", Department.id, Department.key, Department.name),
+        listed("earlier", Chat.id, Chat.public_id, Chat.owner_id, owner.name)
+        .outerjoin(owner, owner.id == Chat.owner_id)
+        .where(Chat.customer_id == bindparam("p_customer"), Chat.state == ChatState.CLOSED),
+        listed("online", Agent.id, Agent.teams_id, Agent.name, Agent.aad_object_id)
+        .join(DepartmentMember, DepartmentMember.agent_id == Agent.id)
+        .where(
+            DepartmentMember.department_id == department,
+            Agent.availability == Availability.ONLINE,
+        ),
+        listed("supervisor", Agent.id, Agent.teams_id, Agent.name, Agent.aad_object_id)
+        .join(SupervisorRow, SupervisorRow.agent_id == Agent.id)
+        .where(SupervisorRow.department_id == department),
+        listed("waiting", func.count(Chat.id)).where(
+            Chat.department_id == department,
+            Chat.state == ChatState.WAITING,
+            Chat.id <= bindparam("p_chat"),
+        ),
+    )
+
+
+_AUDIENCE = _audience_statement()
+
+
+def _people(rows: list[Any]) -> list[tuple[int, Person]]:
+    """Agents' rows as (agent id, person), by name as the cards list them (the same order on
+    every engine, whatever the database's collation)."""
+    ordered = sorted(rows, key=lambda row: (row[3].casefold(), row[3], row[1]))
+    return [(row[1], Person(teams_id=row[2], name=row[3], aad_object_id=row[4])) for row in ordered]
+
+
 async def audience(session: AsyncSession, chat_id: int, *, now: datetime | None = None) -> Audience:
     """Who to name for a chat: online members (its last owner first), supervisors, history;
     with ``now``, also whether the department is outside its business hours."""
     chat = await session.get(Chat, chat_id)
     assert chat is not None
-    everything = await departments(session)
-    earlier = (
-        await session.execute(
-            select(Chat.id, Chat.public_id, Chat.owner_id)
-            .where(Chat.customer_id == chat.customer_id, Chat.state == ChatState.CLOSED)
-            .order_by(Chat.id.desc())
-        )
-    ).all()
-    last_owner = None
-    if earlier and earlier[0].owner_id is not None:
-        last_owner = await session.get(Agent, earlier[0].owner_id)
+    parameters = {
+        "p_chat": chat_id,
+        "p_customer": chat.customer_id,
+        "p_department": chat.department_id,
+    }
+    lists: dict[str, list[Any]] = {}
+    for row in (await session.execute(_AUDIENCE, parameters)).all():
+        lists.setdefault(row[0], []).append(row)
+    everything = tuple((row[2], row[3]) for row in sorted(lists.get("department", [])))
+    earlier = sorted(lists.get("earlier", []), key=lambda row: -row[1])
+    last_owner_id = int(earlier[0][3]) if earlier and earlier[0][3] is not None else None
+    last_owner = earlier[0][4] if last_owner_id is not None else None
+    earlier_chats = tuple((row[1], row[2]) for row in earlier)
     if chat.department_id is None:
-        return Audience(
-            departments=everything,
-            earlier_chats=tuple((row.id, row.public_id) for row in earlier),
-            last_owner=last_owner.name if last_owner else None,
-        )
-    online = await online_members(session, chat.department_id)
-    if last_owner is not None and last_owner in online:
-        online.remove(last_owner)
-        online.insert(0, last_owner)
-    supervisors = await session.scalars(
-        select(Agent)
-        .join(SupervisorRow, SupervisorRow.agent_id == Agent.id)
-        .where(SupervisorRow.department_id == chat.department_id)
-        .order_by(Agent.name, Agent.id)
-    )
-    position = await session.scalar(
-        select(func.count(Chat.id)).where(
-            Chat.department_id == chat.department_id,
-            Chat.state == ChatState.WAITING,
-            Chat.id <= chat.id,
-        )
-    )
+        return Audience(departments=everything, earlier_chats=earlier_chats, last_owner=last_owner)
+    online = _people(lists.get("online", []))
+    # The customer's last agent first, when they are online.
+    online.sort(key=lambda member: member[0] != last_owner_id)
     return Audience(
         departments=everything,
-        online=tuple(person(agent) for agent in online),
-        supervisors=tuple(person(agent) for agent in supervisors),
-        earlier_chats=tuple((row.id, row.public_id) for row in earlier),
-        last_owner=last_owner.name if last_owner else None,
-        position=position or 0,
+        online=tuple(person for _, person in online),
+        supervisors=tuple(person for _, person in _people(lists.get("supervisor", []))),
+        earlier_chats=earlier_chats,
+        last_owner=last_owner,
+        position=lists["waiting"][0][1],
         back_at=await back_at(session, chat.department_id, now) if now is not None else None,
     )

@@ -107,8 +107,8 @@ _ROW = (
 )
 
 
-def _listed(kind: str, order: Any, *values: Any) -> Any:
-    """One branch of the lists' UNION: (kind, order, four texts)."""
+def listed(kind: str, order: Any, *values: Any) -> Any:
+    """One branch of a UNION of lists: (kind, order, four texts), as views and audiences read."""
     texts = [cast(v, String) for v in values] + [null()] * (4 - len(values))
     return select(literal(kind, String).label("kind"), cast(order, Integer).label("n"), *texts)
 
@@ -128,8 +128,8 @@ def _lists_statement() -> Any:
     )
     earlier_owner = aliased(Agent)
     return union_all(
-        _listed("first", first.c.id, first.c.text).select_from(first),
-        _listed(
+        listed("first", first.c.id, first.c.text).select_from(first),
+        listed(
             "member",
             Participant.id,
             Agent.teams_id,
@@ -139,14 +139,14 @@ def _lists_statement() -> Any:
         )
         .join(Agent, Agent.id == Participant.agent_id)
         .where(Participant.chat_id == chat, Participant.left_at.is_(None)),
-        _listed("tag", 0, Tag.name)
+        listed("tag", 0, Tag.name)
         .join(ChatTag, ChatTag.tag_id == Tag.id)
         .where(ChatTag.chat_id == chat),
-        _listed("department_tag", 0, Tag.name).where(Tag.department_id == department),
-        _listed("supervisor", Supervisor.id, Agent.teams_id)
+        listed("department_tag", 0, Tag.name).where(Tag.department_id == department),
+        listed("supervisor", Supervisor.id, Agent.teams_id)
         .join(Agent, Agent.id == Supervisor.agent_id)
         .where(Supervisor.department_id == department),
-        _listed("earlier", Chat.id, Chat.public_id, earlier_owner.name)
+        listed("earlier", Chat.id, Chat.public_id, earlier_owner.name)
         .outerjoin(earlier_owner, earlier_owner.id == Chat.owner_id)
         .where(
             Chat.customer_id == bindparam("p_customer"),

@@ -311,7 +311,7 @@ async def test_unanswered_timer_survives_a_restart(
 
 async def test_returning_customer_card(bridge: Bridge) -> None:
     room = await setup_room(bridge)
-    minh = act.agent(2, "Minh")
+    minh, an = act.agent(2, "Minh"), act.agent(3, "An")
     await go_online(bridge, room.supervisor)
     await go_online(bridge, minh)
     chat = await open_chat(bridge, "c-back", "First time", locale="en-US")
@@ -319,6 +319,7 @@ async def test_returning_customer_card(bridge: Bridge) -> None:
     assert "Returning" not in card_text(card)
     await accept(bridge, chat, minh)
     await in_room(bridge, minh, "close", thread=chat.thread)
+    await go_online(bridge, an)
     again = await open_chat(bridge, "c-back", "Me again", locale="en-US")
     assert again.chat_id != chat.chat_id
     card = card_of(bridge.connector.created()[1].body["activity"])
@@ -327,8 +328,8 @@ async def test_returning_customer_card(bridge: Bridge) -> None:
     # Earlier transcripts are links in text: no button space on a phone.
     assert f"/transcripts/{chat.chat_id}?" in text
     assert not [b for b in card["body"] if b["type"] == "ActionSet"]
-    # The last owner is online: mentioned first.
-    assert mentioned(card) == [minh.id, room.supervisor.id]
+    # The last owner is online: mentioned first, before An, who comes first by name.
+    assert mentioned(card) == [minh.id, an.id, room.supervisor.id]
     # The history stays on the card when it changes (here: accepted by the supervisor).
     await accept(bridge, again, room.supervisor)
     updated = card_of(bridge.connector.updates(again.thread, again.card_id)[-1])
