@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -45,6 +46,8 @@ def placement() -> tuple[frozenset[int], frozenset[int]]:
     allowed = sorted(os.sched_getaffinity(0))
     if len(allowed) < 2:
         raise RuntimeError("--pin needs at least 2 CPUs")
+    if shutil.which("taskset") is None:
+        raise RuntimeError("--pin needs taskset (util-linux)")
     return frozenset(allowed[:1]), frozenset(allowed[1:])
 
 
@@ -63,10 +66,13 @@ class ServerProcess:
         cpus: frozenset[int] | None = None,
     ) -> None:
         self.name = name
-        self._cpus = cpus
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._args = args
+        # taskset sets the CPUs and then becomes the server (same process), so every thread
+        # the interpreter makes inherits them; a preexec_fn would not be safe beside the
+        # bench's own threads.
+        cpu_list = ",".join(str(cpu) for cpu in sorted(cpus or ()))
+        self._args = ["taskset", "--cpu-list", cpu_list, *args] if cpus else args
         self._env = {**os.environ, **env, "PORT": str(self.port)}
         self.log_path = log_path
         self._ready_path = ready_path
@@ -92,8 +98,6 @@ class ServerProcess:
             env=self._env,
             stdout=self._log,
             stderr=self._log,
-            # Before the interpreter starts, so every thread it makes inherits the CPUs.
-            preexec_fn=self._pin if self._cpus else None,
         )
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
@@ -104,9 +108,6 @@ class ServerProcess:
                     return
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start within {timeout:.0f}s:\n{self.output()}")
-
-    def _pin(self) -> None:
-        os.sched_setaffinity(0, self._cpus or ())
 
     async def _answers(self, http: aiohttp.ClientSession) -> bool:
         try:
