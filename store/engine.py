@@ -42,7 +42,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=0)
+        # Every use of a connection ends its transaction (a unit commits, a read's close
+        # rolls back), so the pool's own rollback on return would be a wasted round trip to
+        # the driver's thread for every unit.
+        engine = create_async_engine(url, pool_size=8, max_overflow=0, pool_reset_on_return=None)
         _prepare_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
