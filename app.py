@@ -21,7 +21,7 @@ from bot.hook import CommitHook
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
-from bot.sdk import AuthenticationFailed, BridgeAdapter, MalformedActivity, bearer_token_shaped
+from bot.sdk import AuthenticationFailed, BridgeAdapter, bearer_token_shaped
 from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks
@@ -275,8 +275,6 @@ async def run_turn(
     except AuthenticationFailed as error:
         log.warning("refused an unauthenticated activity: %s", error)
         raise _refuse(web.HTTPUnauthorized, "missing or invalid Bot Framework token") from None
-    except MalformedActivity as error:
-        raise BadActivity(f"unreadable activity: {error}") from None
     await app[keys.DISPATCHER].room(settings.backpressure_wait)
     return answer
 

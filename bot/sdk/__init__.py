@@ -25,7 +25,6 @@ from bot.sdk.adapter import (
     AuthenticationFailed,
     BridgeAdapter,
     InvokeResult,
-    MalformedActivity,
     TurnHandler,
     bearer_token_shaped,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "CredentialFactory",
     "DeliveryError",
     "InvokeResult",
-    "MalformedActivity",
     "TurnHandler",
     "bearer_token_shaped",
     "use_non_blocking_signing_keys",
