@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
-from bot import keys, logs, operations
+from bot import config_check, keys, logs, operations
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
 from bot.hook import CommitHook
@@ -306,6 +306,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             "Set MicrosoftAppId and MicrosoftAppPassword before exposing this bot.",
             ", ".join(sorted(settings.allowed_service_hosts)),
         )
+    for warning in config_check.start_warnings(settings):
+        log.error("CONFIGURATION: %s", warning)
     if not valid_zone(settings.time_zone):
         log.warning(
             "TIME_ZONE %r is not an IANA time zone; times are shown in UTC", settings.time_zone

@@ -118,6 +118,9 @@ class Bridge:
             await indicators.agent_typing(self.ctx, turn)
         elif presence.is_availability_action(turn):
             await presence.availability_action(self.ctx, turn)
+        elif command is not None and command.word == SETUP and self.gate.tenant_unknown:
+            log_refusal(turn, Refused("tenant_not_configured"))
+            await mention_reply(self.ctx, turn, "refusal.setup_tenant_unknown")
         elif command is not None and command.word == SETUP:
             bind_tenant = not self.gate.configured_tenants
             await rooms.setup(self.ctx, turn, admitted.tenant, bind_tenant=bind_tenant)

@@ -76,6 +76,8 @@ def _teams_package(settings: Settings, out: Path) -> int:
 def _check_config() -> int:
     load_dotenv()
     problems = asyncio.run(config_check.check_config(dict(os.environ)))
+    for note in config_check.notes(dict(os.environ)):
+        print(f"note {note}")
     for problem in problems:
         print(f"bad  {problem}")
     if problems:

@@ -105,6 +105,36 @@ def _identity(settings: Settings) -> list[Problem]:
     return problems
 
 
+def unknown_tenant(settings: Settings) -> Problem | None:
+    """With an app id set, the bridge must know its company's tenant before it binds a room:
+    the first setup would otherwise bind whichever tenant came first (a stranger's)."""
+    if settings.local_mode or settings.allowed_tenants:
+        return None
+    return Problem(
+        "ALLOWED_TENANTS",
+        "empty, and so is MicrosoftAppTenantId: with MicrosoftAppId set, every `@Bot setup` "
+        "is refused until the bridge knows its tenant. Set ALLOWED_TENANTS (or "
+        "MicrosoftAppTenantId) to your Microsoft 365 tenant id "
+        "(`az account show --query tenantId -o tsv`)",
+    )
+
+
+def metrics_closed(settings: Settings) -> Problem | None:
+    """A note, not a fault: with an app id set and no token, ``/metrics`` answers nobody."""
+    if settings.local_mode or settings.metrics_token:
+        return None
+    return Problem(
+        "METRICS_TOKEN",
+        "empty, so /metrics is refused (403) with MicrosoftAppId set; set it and scrape "
+        "with `Authorization: Bearer <token>`",
+    )
+
+
+def start_warnings(settings: Settings) -> list[Problem]:
+    """What the server says loudly when it starts (``check-config`` says it too)."""
+    return [p for p in (unknown_tenant(settings), metrics_closed(settings)) if p is not None]
+
+
 def _public_url(settings: Settings) -> list[Problem]:
     parts = urlsplit(settings.public_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -172,7 +202,20 @@ async def check_config(env: Mapping[str, str]) -> list[Problem]:
     bad = {problem.setting for problem in problems}
     settings = Settings.from_env({k: v for k, v in env.items() if k not in bad})
     problems += _identity(settings)
+    tenant = unknown_tenant(settings)
+    if tenant is not None and "MicrosoftAppTenantId" not in {p.setting for p in problems}:
+        problems.append(tenant)
     problems += _public_url(settings)
     problems += _plain(settings)
     problems += await _database(settings)
     return problems
+
+
+def notes(env: Mapping[str, str]) -> list[Problem]:
+    """Settings that are valid but close something (the server starts and says so too)."""
+    try:
+        settings = Settings.from_env(dict(env))
+    except ValueError:  # a malformed value: ``check_config`` names it
+        return []
+    note = metrics_closed(settings)
+    return [note] if note is not None else []

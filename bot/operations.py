@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot import keys
+from bot.settings import Settings
 from store import migrate
 
 READY_TIMEOUT = 3.0
@@ -59,17 +60,34 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+def metrics_refusal(settings: Settings, authorization: str) -> str | None:
+    """Why ``/metrics`` is refused to a request with this ``Authorization`` header, or None.
+
+    Department names and chat counts are the company's business: with an app id set (a
+    public host), only ``Bearer <METRICS_TOKEN>`` reads them, and without a token nobody
+    does. Local mode (this machine only) may stay open. The token is compared in
+    constant time; a bare token without its scheme is refused.
+    """
+    token = settings.metrics_token
+    if not token:
+        return None if settings.local_mode else "no METRICS_TOKEN is set"
+    scheme, _, given = authorization.partition(" ")
+    expected = token.encode("utf-8", "surrogatepass")
+    offered = given.strip().encode("utf-8", "surrogatepass")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(offered, expected):
+        return "metrics need the bearer token"
+    return None
+
+
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text; with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``
-    (department names and chat counts are the company's business on a public host)."""
+    """Prometheus text, for those :func:`metrics_refusal` lets through."""
     app = request.app
-    token = app[keys.SETTINGS].metrics_token
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            raise web.HTTPUnauthorized(
-                text="metrics need the bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+    settings = app[keys.SETTINGS]
+    refusal = metrics_refusal(settings, request.headers.get("Authorization", ""))
+    if refusal is not None and not settings.metrics_token:
+        raise web.HTTPForbidden(text=f"/metrics is off: {refusal}")
+    if refusal is not None:
+        raise web.HTTPUnauthorized(text=refusal, headers={"WWW-Authenticate": "Bearer"})
     body = await app[keys.METRICS].exposition(app[keys.ENGINE], app[keys.STORE].clock())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -72,11 +72,18 @@ class Gate:
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
         self._configured = settings.allowed_tenants
+        self._authenticated = not settings.local_mode
 
     @property
     def configured_tenants(self) -> frozenset[str]:
         """The tenants the configuration allows (empty: the one the first setup binds)."""
         return self._configured
+
+    @property
+    def tenant_unknown(self) -> bool:
+        """Authenticated, yet no tenant is configured: setup binds nothing, since the first
+        setup would otherwise bind whichever tenant wrote first (trust on first use)."""
+        return self._authenticated and not self._configured
 
     def _tenant_allowed(self, tenant: str, bound: str | None, room: RoomPlace | None) -> bool:
         if self._configured:

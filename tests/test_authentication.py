@@ -19,11 +19,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import select
 
 from app import create_app, server_options
 from bot.settings import Settings
+from store.models import OutboxItem, Setting
+from store.trust import TENANT_KEY
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory
+from tests.test_trust import MAI, MALLORY, department_channels, foreign, rows
 
 APP_ID = "00000000-0000-0000-0000-00000000b07"
 
@@ -79,14 +83,17 @@ async def keys_endpoint() -> AsyncIterator[KeyServer]:
         await server.server.close()
 
 
-async def authenticated_bridge(start_bridge: BridgeFactory, keys: KeyServer) -> Bridge:
-    url = await keys.start()
+async def authenticated_bridge(
+    start_bridge: BridgeFactory, keys: KeyServer, **overrides: Any
+) -> Bridge:
+    url = keys.server.make_url("/metadata") if keys.server is not None else await keys.start()
     return await start_bridge(
         app_id=APP_ID,
         app_password="not-used-here",
-        openid_metadata_url=url,
+        openid_metadata_url=str(url),
         signing_keys_timeout=0.5,
         signing_keys_failure_ttl=30.0,
+        **overrides,
     )
 
 
@@ -207,3 +214,32 @@ async def test_a_request_without_a_token_is_refused_before_its_body_arrives(
         writer.close()
     finally:
         await runner.cleanup()
+
+
+# Issue 23 (10): trust on first use ------------------------------------------------------------
+
+
+async def test_with_an_app_id_setup_binds_nothing_until_the_tenant_is_configured(
+    start_bridge: BridgeFactory, keys_endpoint: KeyServer
+) -> None:
+    """With an app id set and neither ALLOWED_TENANTS nor MicrosoftAppTenantId, the first
+    setup would bind whichever tenant wrote first: a stranger's. It binds nothing, and the
+    writer is told what to set; with the tenant configured, the same setup binds."""
+    bridge = await authenticated_bridge(start_bridge, keys_endpoint)
+    signed = {"Authorization": f"Bearer {keys_endpoint.token(bridge.service_url)}"}
+    for attempt in (
+        foreign(act.room_message(bridge.service_url, MALLORY, "setup")),
+        act.room_message(bridge.service_url, MAI, "setup"),
+    ):
+        assert (await bridge.post(attempt, headers=signed)).status == 201
+    assert await department_channels(bridge) == []
+    assert await rows(bridge, select(Setting.value).where(Setting.key == TENANT_KEY)) == []
+    queued = [payload for (payload,) in await rows(bridge, select(OutboxItem.payload))]
+    told = [json.dumps(payload) for payload in queued]
+    assert len(told) == 2 and all("ALLOWED_TENANTS" in text for text in told), told
+    configured = await authenticated_bridge(
+        start_bridge, keys_endpoint, allowed_tenant_ids=frozenset({act.TENANT})
+    )
+    again = act.room_message(configured.service_url, MAI, "setup")
+    assert (await configured.post(again, headers=signed)).status == 201
+    assert await department_channels(configured) == [("default", act.ROOM)]

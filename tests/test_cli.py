@@ -17,6 +17,8 @@ PRODUCTION = {
     "MicrosoftAppPassword": "secret",
     "MicrosoftAppType": "MultiTenant",
     "PUBLIC_URL": "https://support.example.vn",
+    "ALLOWED_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "METRICS_TOKEN": "scrape-me",
 }
 # A port nothing listens on: the connection is refused at once.
 UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/bridge"
@@ -39,6 +41,7 @@ async def test_a_good_configuration_passes(sqlite_url: str) -> None:
         ({"MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId", "SingleTenant needs"),
         ({"MicrosoftAppType": "UserAssignedMSI"}, "MicrosoftAppTenantId", "needs the tenant"),
         ({"MicrosoftAppPassword": ""}, "MicrosoftAppPassword", "needs the secret"),
+        ({"ALLOWED_TENANTS": ""}, "ALLOWED_TENANTS", "every `@Bot setup` is refused"),
         ({"MicrosoftAppId": "my-bot"}, "MicrosoftAppId", "not a GUID"),
         ({"PUBLIC_URL": "http://support.example.vn"}, "PUBLIC_URL", "must be https"),
         ({"PUBLIC_URL": "support.example.vn"}, "PUBLIC_URL", "not an http(s) URL"),
@@ -99,3 +102,20 @@ def test_db_current_and_upgrade(
     assert cli.main(["db", "upgrade"]) == 0
     assert cli.main(["db", "current"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_an_unknown_tenant_and_closed_metrics_are_said_loudly(
+    environment: Callable[..., None], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 23 (6, 10): with an app id, no tenant is a fault (setup would bind nothing);
+    no METRICS_TOKEN is a note (/metrics is refused), and the exit code ignores notes."""
+    environment(**{**PRODUCTION, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/c.db"})
+    environment(ALLOWED_TENANTS="", METRICS_TOKEN="")
+    assert cli.main(["check-config"]) == 1
+    out = capsys.readouterr().out
+    assert "bad  ALLOWED_TENANTS: empty, and so is MicrosoftAppTenantId" in out
+    assert "note METRICS_TOKEN: empty, so /metrics is refused (403)" in out
+    assert "1 setting(s) to fix" in out
+    environment(MicrosoftAppTenantId="72f988bf-86f1-41af-91ab-2d7cd011db47")
+    assert cli.main(["check-config"]) == 0
+    assert "note METRICS_TOKEN" in capsys.readouterr().out

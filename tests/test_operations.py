@@ -40,11 +40,15 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 async def scrape(bridge: Bridge) -> Samples:
     """Every sample of /metrics, by name and labels, read with Prometheus' own parser."""
-    response = await bridge.get("/metrics")
-    assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=")
+    token = bridge.settings.metrics_token
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = str(bridge.server.make_url("/metrics"))
+    async with bridge.http.get(url, headers=headers) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=")
+        body = await response.text()
     samples: Samples = {}
-    for family in text_string_to_metric_families(await response.text()):
+    for family in text_string_to_metric_families(body):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
     return samples
@@ -109,7 +113,7 @@ async def test_metrics_count_retries_backlog_and_refused_tokens(
     bridge.connector.clear_faults()
 
     guarded = await start_bridge(
-        app_id="0c6a3b2e-1234-4abc-9def-0123456789ab", app_password="secret"
+        app_id="0c6a3b2e-1234-4abc-9def-0123456789ab", app_password="secret", metrics_token="m"
     )
     assert (await guarded.post(act.webchat_message(guarded.service_url, "c", "x"))).status == 401
     samples = await scrape(guarded)
@@ -126,6 +130,27 @@ async def test_metrics_may_require_a_bearer_token(start_bridge: BridgeFactory) -
     url = str(bridge.server.make_url("/metrics"))
     async with bridge.http.get(url, headers={"Authorization": "Bearer wrong"}) as response:
         assert response.status == 401
+    async with bridge.http.get(url, headers={"Authorization": "Bearer scrape-me"}) as response:
+        assert response.status == 200
+        assert "bridge_outbox_pending" in await response.text()
+
+
+async def test_with_an_app_id_metrics_answer_only_the_bearer_token(
+    start_bridge: BridgeFactory,
+) -> None:
+    """Issue 23 (6): with an app id set, /metrics is never public. Without METRICS_TOKEN it
+    is off (403); with it, only ``Authorization: Bearer <token>`` reads it (the bare token,
+    another scheme or a wrong token: 401)."""
+    app_id = "0c6a3b2e-1234-4abc-9def-0123456789ab"
+    off = await start_bridge(app_id=app_id, app_password="not-used-here")
+    answer = await off.get("/metrics")
+    assert answer.status == 403 and "bridge_" not in await answer.text()
+    bridge = await start_bridge(app_id=app_id, app_password="x", metrics_token="scrape-me")
+    url = str(bridge.server.make_url("/metrics"))
+    for header in ("scrape-me", "Basic scrape-me", "Bearer scrape-m", "Bearerscrape-me", ""):
+        async with bridge.http.get(url, headers={"Authorization": header}) as response:
+            assert response.status == 401, header
+            assert "bridge_" not in await response.text()
     async with bridge.http.get(url, headers={"Authorization": "Bearer scrape-me"}) as response:
         assert response.status == 200
         assert "bridge_outbox_pending" in await response.text()
