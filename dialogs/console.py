@@ -17,7 +17,7 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import text_activity, to_conversation
 from dialogs.turn import Turn
-from store import console, reports
+from store import console, console_sessions, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.vocabulary import Refused, SendPersonal
@@ -25,6 +25,7 @@ from store.vocabulary import Refused, SendPersonal
 # A sign-in link is good for one use within this time.
 LINK_TTL = timedelta(minutes=10)
 PERIODS = ("today", "week", "month")
+SIGN_OUT_WORDS = ("signout", "sign-out", "logout")
 
 
 def to_person(room: dict[str, Any], teams_id: str, activity: dict[str, Any]) -> Outgoing:
@@ -39,9 +40,14 @@ def console_url(ctx: FlowContext, path: str, **query: str) -> str:
 
 
 async def console_link(ctx: FlowContext, turn: Turn) -> None:
-    """``@Bot console``: a sign-in link in a personal message, and a note in the room."""
+    """``@Bot console``: a sign-in link in a personal message, and a note in the room;
+    ``@Bot console signout``: the writer's console sessions end on every device."""
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
+            return
+        if turn.argument.strip().lower() in SIGN_OUT_WORDS:
+            await console_sessions.do_sign_out_everywhere(tx, turn.person)
+            tx.enqueue([mention_answer(ctx, turn, "console.signed_out_everywhere")])
             return
         outcome = await console.do_issue_console_link(tx, turn.room, turn.person, LINK_TTL)
         tx.enqueue(notify_console_link(ctx, turn, outcome))

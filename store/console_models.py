@@ -31,6 +31,28 @@ class ConsoleLink(Base):
     used_at: Mapped[datetime | None]
 
 
+class ConsoleSession(Base):
+    """A signed-in browser of the console, so that a session can be ended on the server:
+    by signing out, by "sign out everywhere", and when its supervisor loses the role.
+
+    The cookie holds a random token; only its SHA-256 is kept. Every console request
+    reads its row by that unique hash (one indexed read, with the supervisor's
+    departments in the same statement); a row with ``revoked_at`` set, or past
+    ``expires_at``, opens nothing. ``last_seen_at`` is written at most every few minutes.
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_agent", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class Rating(Base):
     """A customer's satisfaction rating of a closed chat: one per chat (the primary key)."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from store.console_models import AuditEntry, DepartmentHours
+from store.console_sessions import end_sessions
 from store.hours import BusinessHours, hours_of
 from store.models import (
     Agent,
@@ -236,7 +237,8 @@ async def do_set_supervisor(
     tx: Unit, department_id: int, agent_id: int, target_id: int, *, add: bool
 ) -> bool:
     """Make a member a supervisor, or not; the last supervisor stays (the DELETE's WHERE
-    requires another), so a department is never left without one."""
+    requires another), so a department is never left without one. A removal ends the
+    person's console sessions in the same unit."""
     session = tx.session
     member = await session.scalar(
         select(DepartmentMember.id).where(
@@ -265,6 +267,9 @@ async def do_set_supervisor(
             .execution_options(synchronize_session=False)
         )
         done = result.rowcount == 1
+        if done:
+            # No longer a supervisor here: their console sessions end with the role.
+            await end_sessions(tx, target_id)
     if done:
         action = "supervisor_added" if add else "supervisor_removed"
         name = await session.scalar(select(Agent.name).where(Agent.id == target_id))

@@ -29,6 +29,7 @@ from store.outbox import Outgoing
 from store.unit import Lease, Policy, Unit
 from store.views import ChatView
 from store.views import Person as Person  # dialogs and cards name the person from here
+from store.wakeups import SessionEnds
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -127,6 +128,8 @@ class StoreCore:
         self.clock = clock
         self.policy = policy
         self.delivery = delivery
+        # This process's console streams, woken when a unit ends their sessions.
+        self.session_ends = SessionEnds()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -156,6 +159,8 @@ class StoreCore:
                 await tx.close()
         if handover is not None and hook is not None:
             hook.committed(handover)
+        if tx.ended_sessions:
+            self.session_ends.ended(tx.ended_sessions)
 
     async def attempts(self, what: str, tries: int = 3) -> AsyncIterator[Attempt]:
         """Units to try a change in, again when one lost a unique-key race to another

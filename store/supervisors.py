@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, func, select
 
 from store import access, people
+from store.console_sessions import end_sessions
 from store.models import Agent, Supervisor
 from store.moves import person_of
 from store.unit import Unit
@@ -23,7 +24,8 @@ class SupervisorsChanged:
 async def do_change_supervisor(
     tx: Unit, channel_id: str, actor: Person, target: Person, *, add: bool
 ) -> SupervisorsChanged | Refused:
-    """A supervisor of a room's department adds or removes another; one always remains."""
+    """A supervisor of a room's department adds or removes another; one always remains.
+    A removal ends the removed person's console sessions in the same unit."""
     department = await access.room(tx, channel_id)
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
@@ -45,11 +47,14 @@ async def do_change_supervisor(
         )
         if count == 1 and other.id == me.id:
             return Refused(Refusal.LAST_SUPERVISOR)
-        await tx.session.execute(
+        removed = await tx.session.execute(
             delete(Supervisor).where(
                 Supervisor.department_id == department.id, Supervisor.agent_id == other.id
             )
         )
+        if removed.rowcount:
+            # No longer a supervisor here: their console sessions end with the role.
+            await end_sessions(tx, other.id)
     names = await tx.session.scalars(
         select(Agent)
         .join(Supervisor, Supervisor.agent_id == Agent.id)

@@ -111,6 +111,9 @@ class Unit:
         # is written already leased (no separate lease statement).
         self.idle_lanes: set[str] = set()
         self._leased_lanes: set[str] = set()
+        # Agents whose console sessions this unit ended: their streams are woken after it
+        # commits (``store.console_sessions``).
+        self.ended_sessions: set[int] = set()
         self._notes: list[dict[str, Any]] = []
         self._outgoing: list[dict[str, Any]] = []
         self._session: AsyncSession | None = None

@@ -1,11 +1,13 @@
-"""Console sessions: a signed cookie, and the form token that guards every POST.
+"""Console sessions: the cookie that names one, and the form token that guards every POST.
 
-The cookie holds ``<agent id>.<expiry>.<mac>``, an HMAC made with a server secret kept
-in the database, so every replica can read it and nothing is held in memory. It is
-HttpOnly (no script reads it), SameSite=Lax (not sent with cross-site form posts) and
-Secure outside local mode. Forms carry a token derived from the cookie, checked on every
-POST together with the ``Origin`` header: a page elsewhere can make a browser post,
-but can neither read this token nor forge the origin.
+The cookie holds a random token naming a session row kept on the server
+(``store.console_sessions``): every console request reads that row, so signing out,
+"sign out everywhere" and the loss of the supervisor's role end a session at once, on
+every replica. It is HttpOnly (no script reads it), SameSite=Lax (not sent with
+cross-site form posts) and Secure outside local mode. Forms carry a token derived from
+the cookie with a server secret, checked on every POST together with the ``Origin``
+header: a page elsewhere can make a browser post, but can neither read this token nor
+forge the origin.
 """
 
 from __future__ import annotations
@@ -13,54 +15,42 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from store.console_sessions import SESSION_TTL
+
 COOKIE = "console_session"
-SESSION_SECONDS = 8 * 3600
-_VALUE = re.compile(r"(?P<agent>[0-9]{1,12})\.(?P<expires>[0-9]{1,12})\.(?P<mac>[0-9a-f]{64})")
+SESSION_SECONDS = int(SESSION_TTL.total_seconds())
+# ``secrets.token_urlsafe(32)``: anything else is not ours and costs no database read.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class ConsoleAuth:
-    """Makes and reads session cookies and form tokens."""
+    """Reads and writes session cookies, and makes and checks form tokens."""
 
-    def __init__(self, secret: str, clock: Callable[[], datetime], *, secure: bool) -> None:
+    def __init__(self, secret: str, *, secure: bool) -> None:
         self._key = secret.encode()
-        self._clock = clock
         self.secure = secure
 
     def _mac(self, message: str) -> str:
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
-    def _now(self) -> int:
-        return int(self._clock().timestamp())
-
-    def session_value(self, agent_id: int) -> str:
-        expires = self._now() + SESSION_SECONDS
-        return f"{agent_id}.{expires}.{self._mac(f'session:{agent_id}.{expires}')}"
-
-    def agent_of(self, value: str | None) -> int | None:
-        """The agent a cookie names, if it is ours and has not expired."""
-        found = _VALUE.fullmatch(value or "")
-        if found is None:
-            return None
-        agent, expires = found["agent"], found["expires"]
-        expected = self._mac(f"session:{agent}.{expires}")
-        if not hmac.compare_digest(expected, found["mac"]) or int(expires) <= self._now():
-            return None
-        return int(agent)
+    @staticmethod
+    def token_of(value: str | None) -> str | None:
+        """The session token a cookie holds, if it has the shape of one (the store says
+        whether it names a live session)."""
+        return value if value is not None and _TOKEN.fullmatch(value) else None
 
     def form_token(self, value: str) -> str:
         """The token forms carry: bound to the session, unknown to other sites."""
         return self._mac(f"form:{value}")[:40]
 
-    def start(self, response: web.StreamResponse, agent_id: int) -> None:
+    def start(self, response: web.StreamResponse, token: str) -> None:
         response.set_cookie(
             COOKIE,
-            self.session_value(agent_id),
+            token,
             max_age=SESSION_SECONDS,
             path="/console",
             httponly=True,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot import keys
 from dialogs.i18n import Texts
-from store import console
+from store import console_sessions
 from store.console import ConsoleDepartment, ConsoleUser
 from web.console.auth import COOKIE
 
@@ -38,16 +38,36 @@ def page(request: web.Request, template: str, status: int = 200, **values: Any) 
     return response
 
 
+async def current_user(request: web.Request) -> ConsoleUser | None:
+    """The supervisor of this request's session as the server has it now (a session ended
+    there, or one whose supervisor lost the role, opens nothing), else None."""
+    token = request.app[keys.CONSOLE_AUTH].token_of(request.cookies.get(COOKIE))
+    if token is None:
+        return None
+    store = request.app[keys.STORE]
+    async with store.reading() as tx:
+        found = await console_sessions.signed_in(tx, token)
+    if found is None:
+        return None
+    if found.stale:
+        async with store.unit() as tx:
+            await console_sessions.do_touch_session(tx, token)
+    return found.user
+
+
 async def signed_in(request: web.Request) -> ConsoleUser:
     """The supervisor of this request's session; without one, off to the sign-in help."""
-    agent_id = request.app[keys.CONSOLE_AUTH].agent_of(request.cookies.get(COOKIE))
-    user = None
-    if agent_id:
-        async with request.app[keys.STORE].reading() as tx:
-            user = await console.console_user(tx, agent_id)
+    user = await current_user(request)
     if user is None:
         raise web.HTTPFound("/console/")
     return user
+
+
+async def still_allowed(request: web.Request, department: ConsoleDepartment) -> bool:
+    """Whether the request's session still lives and still covers ``department``: checked
+    again before each event a long-lived response (the live stream) sends."""
+    user = await current_user(request)
+    return user is not None and department in user.departments
 
 
 async def scope(request: web.Request) -> tuple[ConsoleUser, ConsoleDepartment]:

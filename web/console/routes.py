@@ -16,10 +16,10 @@ import jinja2
 from aiohttp import web
 
 from bot import keys
-from store import console
+from store import console, console_sessions
 from web.console import charts, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
-from web.console.common import page
+from web.console.common import current_user, page
 
 HERE = Path(__file__).parent
 
@@ -30,8 +30,7 @@ async def to_home(request: web.Request) -> web.Response:
 
 async def home(request: web.Request) -> web.Response:
     """``/console/``: the live page when signed in, else how to sign in."""
-    auth = request.app[keys.CONSOLE_AUTH]
-    if auth.agent_of(request.cookies.get(COOKIE)) is not None:
+    if await current_user(request) is not None:
         raise web.HTTPFound("/console/live")
     return page(request, "signin_help.html")
 
@@ -48,10 +47,11 @@ async def redeem_link(request: web.Request) -> web.Response:
     request.app[keys.CONSOLE_AUTH].check_origin(request)
     async with request.app[keys.STORE].unit() as tx:
         agent_id = await console.redeem_console_link(tx, request.match_info["token"])
-    if agent_id is None:
+        token = await console_sessions.do_start_session(tx, agent_id) if agent_id else None
+    if token is None:
         return page(request, "message.html", status=403, message_key="console.link_invalid")
     response = web.HTTPFound("/console/live")
-    request.app[keys.CONSOLE_AUTH].start(response, agent_id)
+    request.app[keys.CONSOLE_AUTH].start(response, token)
     raise response
 
 
@@ -66,12 +66,13 @@ async def local_signin(request: web.Request) -> web.Response:
             agent_id = int(str(form.get("agent", "")))
         except ValueError:
             raise web.HTTPBadRequest(text="pick a supervisor") from None
-        async with request.app[keys.STORE].reading() as tx:
+        async with request.app[keys.STORE].unit() as tx:
             user = await console.console_user(tx, agent_id)
-        if user is None:
+            token = await console_sessions.do_start_session(tx, agent_id) if user else None
+        if token is None:
             raise web.HTTPBadRequest(text="pick a supervisor")
         response = web.HTTPFound("/console/live")
-        request.app[keys.CONSOLE_AUTH].start(response, agent_id)
+        request.app[keys.CONSOLE_AUTH].start(response, token)
         raise response
     async with request.app[keys.STORE].reading() as tx:
         supervisors = await console.console_supervisors(tx)
@@ -79,10 +80,22 @@ async def local_signin(request: web.Request) -> web.Response:
 
 
 async def signout(request: web.Request) -> web.Response:
+    """Sign-out ends the session on the server (its cookie opens nothing afterwards, even
+    kept elsewhere); "everywhere" ends every session of the supervisor."""
     form = await request.post()
-    request.app[keys.CONSOLE_AUTH].check_form(request, str(form.get("csrf", "")))
+    auth = request.app[keys.CONSOLE_AUTH]
+    auth.check_form(request, str(form.get("csrf", "")))
+    token = auth.token_of(request.cookies.get(COOKIE))
+    everywhere = request.match_info.get("where") == "everywhere"
+    user = await current_user(request) if everywhere else None
+    if token is not None:
+        async with request.app[keys.STORE].unit() as tx:
+            if user is not None:
+                await console_sessions.do_sign_out_everywhere(tx, user.agent_id)
+            else:
+                await console_sessions.do_sign_out(tx, token)
     response = web.HTTPFound("/console/")
-    request.app[keys.CONSOLE_AUTH].end(response)
+    auth.end(response)
     raise response
 
 
@@ -100,7 +113,7 @@ def setup(app: web.Application) -> None:
     async def sessions(app: web.Application) -> AsyncIterator[None]:
         store = app[keys.STORE]
         secret = await store.secret("console_secret")
-        app[keys.CONSOLE_AUTH] = ConsoleAuth(secret, store.clock, secure=not settings.local_mode)
+        app[keys.CONSOLE_AUTH] = ConsoleAuth(secret, secure=not settings.local_mode)
         yield
 
     app.cleanup_ctx.append(sessions)
@@ -117,6 +130,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/console/signin/{token}", redeem_link)
     app.router.add_route("*", "/console/local", local_signin)
     app.router.add_post("/console/signout", signout)
+    app.router.add_post("/console/signout/{where:everywhere}", signout)
     app.router.add_static("/console/static", HERE / "static")
     views.add_routes(app)
     settings_views.add_routes(app)

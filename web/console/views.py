@@ -7,7 +7,6 @@ is one of theirs. Reads go through the store with that department's id only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import logging
@@ -25,14 +24,13 @@ from store import console, transcripts
 from store.history import HistoryFilter, closed_chats
 from store.reports import report
 from web.console.charts import bar_chart
-from web.console.common import page, scope, texts
+from web.console.common import page, scope, still_allowed, texts
 
 # How often an event stream looks at the database, and how long one stream lasts (the
 # browser's EventSource reconnects by itself; a bounded stream frees its connection).
 POLL_SECONDS = 1.0
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
-RECHECK_SECONDS = 30.0
 CSV_LIMIT = 10_000
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -107,37 +105,48 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     last: tuple[Any, ...] | None = None
     quiet_since = loop.time()
     try:
-        checked = loop.time()
-        while loop.time() < ends and not closing.is_set():
-            if loop.time() - checked > RECHECK_SECONDS:
-                # Still their department? A supervisor removed meanwhile sees no more.
+        # Woken at once when a unit of this process ends the supervisor's sessions
+        # (sign-out, role removal); on other replicas, the check before each event.
+        with store.session_ends.watch(user.agent_id) as ended:
+            while loop.time() < ends and not closing.is_set():
+                if ended.is_set():
+                    ended.clear()
+                    if not await still_allowed(request, department):
+                        break
                 async with store.reading() as tx:
-                    now_user = await console.console_user(tx, user.agent_id)
-                if now_user is None or department not in now_user.departments:
+                    mark = await console.live_fingerprint(tx, department.id)
+                due = loop.time() - quiet_since > KEEPALIVE_SECONDS
+                if (mark != last or due) and not await still_allowed(request, department):
+                    # Nothing is sent once the session or the role has ended.
                     break
-                checked = loop.time()
-            async with store.reading() as tx:
-                mark = await console.live_fingerprint(tx, department.id)
-            if mark != last:
-                last = mark
-                html = aiohttp_jinja2.render_string(
-                    "live_rows.html",
-                    request,
-                    {"t": texts(request), **await _live_values(request, department.id)},
-                    app_key=keys.CONSOLE_TEMPLATES,
-                )
-                data = "".join(f"data: {line}\n" for line in html.splitlines())
-                await response.write(f"event: chats\n{data}\n".encode())
-                quiet_since = loop.time()
-            elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
-                await response.write(b": keep-alive\n\n")
-                quiet_since = loop.time()
-            # Woken early only when the server shuts down (the loop then ends).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(closing.wait(), POLL_SECONDS)
+                if mark != last:
+                    last = mark
+                    html = aiohttp_jinja2.render_string(
+                        "live_rows.html",
+                        request,
+                        {"t": texts(request), **await _live_values(request, department.id)},
+                        app_key=keys.CONSOLE_TEMPLATES,
+                    )
+                    data = "".join(f"data: {line}\n" for line in html.splitlines())
+                    await response.write(f"event: chats\n{data}\n".encode())
+                    quiet_since = loop.time()
+                elif due:
+                    await response.write(b": keep-alive\n\n")
+                    quiet_since = loop.time()
+                await _pause((closing, ended), POLL_SECONDS)
     except ConnectionResetError:
         log.debug("live stream of %s ended: the browser went away", department.key)
     return response
+
+
+async def _pause(events: tuple[asyncio.Event, ...], seconds: float) -> None:
+    """Wait ``seconds``, or less when one of ``events`` is set (shutdown, a session ended)."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
