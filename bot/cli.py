@@ -70,6 +70,9 @@ def _teams_package(settings: Settings, out: Path) -> int:
         print(f"cannot make the Teams package: {refusal}", file=sys.stderr)
         return 2
     print(f"wrote {written}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    unknown = config_check.unknown_tenant(settings)
+    if unknown is not None:
+        print(f"warning: {unknown}", file=sys.stderr)
     return 0
 
 

@@ -116,6 +116,9 @@ def test_an_unknown_tenant_and_closed_metrics_are_said_loudly(
     assert "bad  ALLOWED_TENANTS: empty, and so is MicrosoftAppTenantId" in out
     assert "note METRICS_TOKEN: empty, so /metrics is refused (403)" in out
     assert "1 setting(s) to fix" in out
+    # The Teams package is made from the same settings: it says so too.
+    assert cli.main(["teams-package", "--out", str(tmp_path / "p.zip")]) == 0
+    assert "warning: ALLOWED_TENANTS: empty" in capsys.readouterr().err
     environment(MicrosoftAppTenantId="72f988bf-86f1-41af-91ab-2d7cd011db47")
     assert cli.main(["check-config"]) == 0
     assert "note METRICS_TOKEN" in capsys.readouterr().out

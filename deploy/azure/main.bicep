@@ -183,6 +183,11 @@ var settings = [
     value: botAppType == 'SingleTenant' ? botTenantId : ''
   }
   {
+    // The company's tenant: with an app id the bridge binds no room until it knows it.
+    name: 'ALLOWED_TENANTS'
+    value: botTenantId
+  }
+  {
     name: 'DATABASE_URL'
     secretRef: 'database-url'
   }
