@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app import create_app
 from bot import cli
 from bot.config_check import check_config
+from bot.settings import Settings
 
 APP_ID = "0c6a3b2e-1234-4abc-9def-0123456789ab"
 PRODUCTION = {
@@ -122,3 +124,13 @@ def test_an_unknown_tenant_and_closed_metrics_are_said_loudly(
     environment(MicrosoftAppTenantId="72f988bf-86f1-41af-91ab-2d7cd011db47")
     assert cli.main(["check-config"]) == 0
     assert "note METRICS_TOKEN" in capsys.readouterr().out
+
+
+def test_the_start_up_log_says_it_too(caplog: pytest.LogCaptureFixture) -> None:
+    create_app(Settings(app_id=APP_ID, app_password="secret"))
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("ALLOWED_TENANTS: empty" in line for line in said), said
+    assert any("METRICS_TOKEN: empty" in line for line in said), said
+    caplog.clear()
+    create_app(Settings(app_id=APP_ID, app_tenant_id="t", metrics_token="m"))
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
