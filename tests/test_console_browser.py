@@ -156,3 +156,19 @@ async def test_a_settings_change_takes_effect_in_the_next_chat(
     chat = await open_chat(bridge, "c-weekend", "Hello?", locale="en-US")
     told = bridge.connector.texts(chat.conversation)[-1]
     assert "back on 30/11/2026 08:00 (Asia/Ho_Chi_Minh)" in told
+
+
+async def test_an_ended_session_takes_the_open_live_page_to_sign_in(
+    browser: Browser, bridge: Bridge
+) -> None:
+    """Issue 23 (4, 5): signed out everywhere from Teams, the open live page leaves for the
+    sign-in help by itself; its header offers both sign-outs on a phone."""
+    room = await setup_room(bridge)
+    page = await signed_in_page(browser, bridge, room.supervisor, 390)
+    await expect(page.get_by_role("button", name="Sign out everywhere")).to_be_visible()
+    await expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
+    await shoot(page, "live-signout", bridge)
+    signout = act.room_message(bridge.service_url, room.supervisor, "console signout")
+    assert (await bridge.post(signout)).status == 201
+    await page.wait_for_url("**/console/", timeout=8000)
+    await expect(page.locator("body")).to_contain_text("@Bot console")

@@ -126,8 +126,8 @@ async def events_until_closed(stream: ClientResponse, seconds: float) -> list[st
 
 async def removed_supervisors_stream_ends(bridge: Bridge, remove_from_teams: bool) -> None:
     """Binh, a supervisor watching the live list, is removed: his stream sends nothing
-    more (a new chat opened just after is not shown to him) and closes within a second or
-    so; his cookie opens nothing."""
+    more (a new chat opened just after is not shown to him) but the word to go to the
+    sign-in page, and closes within a second or so; his cookie opens nothing."""
     await setup_room(bridge, MAI)
     await go_online(bridge, BINH)
     await say_in_room(bridge, MAI, f"supervisor add @{BINH.name}", mentions=(BINH,))
@@ -151,7 +151,7 @@ async def removed_supervisors_stream_ends(bridge: Bridge, remove_from_teams: boo
                 assert "saved=1" in removed.headers["Location"]
             started = asyncio.get_running_loop().time()
             await open_chat(bridge, "cust-after", "Hello after the removal")
-            assert await events_until_closed(stream, 5) == []
+            assert await events_until_closed(stream, 5) == ["signedout"]
             assert asyncio.get_running_loop().time() - started < 3
         assert await opens(bridge, kept) == 302
         # Mai is still a supervisor, still signed in.
@@ -183,4 +183,4 @@ async def test_on_another_replica_the_stream_checks_each_event(start_bridge: Any
             assert await first_event(stream) == "chats"
             await say_in_room(second, MAI, f"supervisor remove @{BINH.name}", mentions=(BINH,))
             await open_chat(second, "cust-elsewhere", "Hello from the other replica")
-            assert await events_until_closed(stream, 5) == []
+            assert await events_until_closed(stream, 5) == ["signedout"]

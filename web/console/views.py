@@ -31,6 +31,9 @@ from web.console.common import page, scope, still_allowed, texts
 POLL_SECONDS = 1.0
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
+# The last event of a stream whose session or role has ended: the page goes to sign-in
+# (a closed stream alone would only make the browser reconnect, and fail, quietly).
+SIGNED_OUT = b"event: signedout\ndata: /console/\n\n"
 CSV_LIMIT = 10_000
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -112,12 +115,14 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                 if ended.is_set():
                     ended.clear()
                     if not await still_allowed(request, department):
+                        await response.write(SIGNED_OUT)
                         break
                 async with store.reading() as tx:
                     mark = await console.live_fingerprint(tx, department.id)
                 due = loop.time() - quiet_since > KEEPALIVE_SECONDS
                 if (mark != last or due) and not await still_allowed(request, department):
                     # Nothing is sent once the session or the role has ended.
+                    await response.write(SIGNED_OUT)
                     break
                 if mark != last:
                     last = mark

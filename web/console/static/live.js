@@ -27,6 +27,10 @@
     shownAt = Date.now();
     box.dataset.updated = String(shownAt);
   });
+  events.addEventListener("signedout", function (event) {
+    events.close();
+    window.location.assign(event.data);
+  });
   events.onopen = function () { status.dataset.state = "live"; };
   events.onerror = function () { status.dataset.state = "reconnecting"; };
   setInterval(tick, 1000);
