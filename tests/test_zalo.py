@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import keys
-from store import tokens
+from bot import keys, zalo_connect
+from bot.settings import Settings
+from store import Store, tokens
+from store.engine import create_engine
 from store.models import Customer, InboundActivity, Message
 from store.tokens import TokenPair
 from store.vocabulary import MessageKind
@@ -245,3 +248,29 @@ async def test_an_expired_token_is_renewed_once_across_two_replicas(
         stored = await tokens.current(tx, "zalo")
     assert stored is not None
     assert stored.refresh_token == zalo.refresh_token and stored.refreshed == 1
+
+
+async def test_zalo_connect_stores_the_first_pair_with_pkce(
+    database_url: str, zalo: ZaloFake
+) -> None:
+    settings = Settings(database_url=database_url, db_auto_upgrade=True, **zalo.settings())
+    said: list[str] = []
+
+    def paste(prompt: str) -> str:
+        link = next(line.strip() for line in said if "/v4/oa/permission?" in line)
+        query = parse_qs(urlsplit(link).query)
+        assert query["app_id"] == [settings.zalo_app_id] and query["code_challenge"][0]
+        return f"https://bridge.example/zalo?code=the-code&state={query['state'][0]}"
+
+    pair = await zalo_connect.connect(settings, paste, said.append, "https://bridge.example/zalo")
+    assert pair.refresh_token == zalo.refresh_token
+    engine = create_engine(database_url)
+    try:
+        async with Store(engine).reading() as tx:
+            stored = await tokens.current(tx, "zalo")
+    finally:
+        await engine.dispose()
+    assert stored is not None and stored.access_token == zalo.access_token
+    # An address from another authorization (its state) is refused.
+    with pytest.raises(zalo_connect.ConnectFailed):
+        zalo_connect.code_of("https://bridge.example/zalo?code=x&state=other", "mine")
