@@ -6,6 +6,7 @@ reply window's refusal told to the agent in words."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,7 +23,7 @@ from store.tokens import TokenPair
 from store.vocabulary import MessageKind
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat_body, setup_room
-from tests.zalo_fake import OA_ID, ZaloFake, event, signed
+from tests.zalo_fake import APP_ID, OA_ID, ZaloFake, event, signed
 
 OWNER = act.agent(60, "Owner Mai")
 
@@ -274,3 +275,38 @@ async def test_zalo_connect_stores_the_first_pair_with_pkce(
     # An address from another authorization (its state) is refused.
     with pytest.raises(zalo_connect.ConnectFailed):
         zalo_connect.code_of("https://bridge.example/zalo?code=x&state=other", "mine")
+
+
+async def test_files_stickers_places_links_and_unfollow_reach_the_thread(
+    start_bridge: BridgeFactory, zalo: ZaloFake
+) -> None:
+    bridge = await zalo_bridge(start_bridge, zalo)
+    await setup_room(bridge)
+    chat = await zalo_chat(bridge, "u-700", "Chào", "msg-70")
+    file_url = "https://zalo-cdn.example/f/hoa-don.pdf"
+    place, link = {"latitude": 10.77, "longitude": 106.7}, "https://shop.vn/p/1"
+    events = [
+        ("user_send_file", {"type": "file", "payload": {"url": file_url, "name": "hoa-don.pdf"}}),
+        ("user_send_sticker", {"type": "sticker", "payload": {"id": "s1", "url": "https://s/1"}}),
+        ("user_send_location", {"type": "location", "payload": {"coordinates": place}}),
+        ("user_send_link", {"type": "link", "payload": {"url": link, "description": "Áo"}}),
+    ]
+    for n, (name, attachment) in enumerate(events):
+        body = event(name, "u-700", {"msg_id": f"msg-7{n + 1}", "attachments": [attachment]})
+        assert await deliver(bridge, body) == 200
+    follow = json.dumps(
+        {"app_id": APP_ID, "event_name": "follow", "timestamp": "1", "follower": {"id": "u-700"}}
+    ).encode()
+    unfollow = follow.replace(b'"follow"', b'"unfollow"')
+    assert await deliver(bridge, follow) == 200
+    assert await deliver(bridge, unfollow) == 200
+    await bridge.settled()
+    shown = " ".join(
+        (a.get("text") or "") + str(a.get("attachments") or "")
+        for a in bridge.connector.activities(chat.thread)
+    )
+    assert "hoa-don.pdf" in shown and file_url in shown
+    assert "https://s/1" in shown  # the sticker, as an image
+    assert "maps?q=10.77,106.7" in shown
+    assert "https://shop.vn/p/1" in shown
+    assert "stopped following" in shown
