@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import keys, zalo_connect
+from bot.channels import plain_text
+from cards.request import CARD_CONTENT_TYPE
 from bot.settings import Settings
 from store import Store, tokens
 from store.engine import create_engine
@@ -310,3 +312,32 @@ async def test_files_stickers_places_links_and_unfollow_reach_the_thread(
     assert "maps?q=10.77,106.7" in shown
     assert "https://shop.vn/p/1" in shown
     assert "stopped following" in shown
+
+
+def test_a_card_becomes_text_and_links_where_the_channel_has_no_cards() -> None:
+    card = {
+        "type": "AdaptiveCard",
+        "body": [
+            {"type": "TextBlock", "text": "Which department?"},
+            {"type": "FactSet", "facts": [{"title": "Chat", "value": "#12"}]},
+        ],
+        "actions": [
+            {"type": "Action.Submit", "title": "Sales", "data": {}},
+            {"type": "Action.OpenUrl", "title": "Transcript", "url": "https://b.vn/t/1"},
+        ],
+    }
+    activity = {
+        "type": "message",
+        "text": "**Mai** joined: [the page](https://b.vn/p)",
+        "textFormat": "markdown",
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": card}],
+        "suggestedActions": {"actions": [{"type": "imBack", "title": "Support", "value": "S"}]},
+    }
+    assert plain_text(activity).splitlines() == [
+        "Mai joined: the page (https://b.vn/p)",
+        "Which department?",
+        "Chat: #12",
+        "• Sales",
+        "Transcript https://b.vn/t/1",
+        "• Support",
+    ]

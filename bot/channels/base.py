@@ -23,6 +23,7 @@ cards can read them; the I/O lives here.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def plain_text(activity: Activity) -> str:
     lines: list[str] = []
     text = activity.get("text")
     if isinstance(text, str) and text.strip():
-        lines.append(text.strip())
+        lines.append(unmarked(text.strip()) if activity.get("textFormat") == "markdown" else text)
     for attachment in activity.get("attachments") or []:
         content = attachment.get("content") if isinstance(attachment, dict) else None
         if isinstance(content, dict) and content.get("type") == "AdaptiveCard":
@@ -93,6 +94,19 @@ def plain_text(activity: Activity) -> str:
     choices = [a.get("title") or a.get("value") for a in actions if isinstance(a, dict)]
     lines.extend(f"• {choice}" for choice in choices if isinstance(choice, str) and choice)
     return "\n".join(lines)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.DOTALL)
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_ESCAPED = re.compile(r"\\([\\`*_\[\]()~|!{}#>+\-.])")
+
+
+def unmarked(text: str) -> str:
+    """Markdown as a channel without formatting shows it: bold without its stars, a link
+    as its text and address, escapes undone (what the bridge's notices use)."""
+    text = _LINK.sub(lambda m: f"{m[1]} ({m[2]})" if m[1] != m[2] else m[2], text)
+    text = _BOLD.sub(lambda m: m[1] or m[2], text)
+    return _ESCAPED.sub(r"\1", text)
 
 
 def _card_lines(element: Any) -> list[str]:
