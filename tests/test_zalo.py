@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from bot import keys, zalo_connect
 from bot.channels import plain_text
-from cards.request import CARD_CONTENT_TYPE
 from bot.settings import Settings
+from cards.request import CARD_CONTENT_TYPE
 from store import Store, tokens
 from store.engine import create_engine
 from store.models import Customer, InboundActivity, Message
