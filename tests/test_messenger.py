@@ -40,6 +40,9 @@ async def test_messenger_replies_keep_the_windows(
     (tagged,) = to_customer(bridge, "psid-1", "After a day")
     assert {k: tagged["channelData"][k] for k in HUMAN_AGENT_TAG} == HUMAN_AGENT_TAG
     clock.advance(7 * 24 * HOUR)  # eight days and a hour since the customer wrote
+    typing = act.reply(bridge.service_url, OWNER, chat.thread, "")
+    typing["type"] = "typing"
+    assert (await bridge.post(typing)).status == 201
     await reply(bridge, chat.thread, "After a week")
     assert to_customer(bridge, "psid-1", "After a week") == []
     told = [t for t in bridge.connector.texts(chat.thread) if "did not reach" in t]

@@ -60,7 +60,12 @@ class Channels:
         self, tx: Unit, payload: dict[str, Any], refused: ReplyRefused
     ) -> list[Outgoing]:
         """What the agents read in the customer's chat when their channel refused a reply:
-        what happened, that the reply is kept, and how else to reach the customer."""
+        what happened, that the reply is kept, and how else to reach the customer.
+
+        Only someone's line (``words``) is told about; the bridge's own notices (a goodbye
+        after the window) are settled failed and logged, nobody is to act on them."""
+        if payload.get("words") is None:
+            return []
         reference = payload.get("conversation") or {}
         channel = str(reference.get("channelId") or "")
         user = str((reference.get("user") or {}).get("id") or "")

@@ -79,6 +79,8 @@ class MessengerChannel(BotFrameworkChannel):
         if window is not None and last is not None:
             last = last if last.tzinfo else last.replace(tzinfo=UTC)
             now = self._clock()
+            if activity.get("type", "message") != "message" and window.needs_tag(last, now):
+                return ""  # a typing indicator outside the free window: nothing to tell
             if window.closed(last, now):
                 raise ReplyRefused("window_closed", f"last message {last.isoformat()}")
             if window.needs_tag(last, now):
