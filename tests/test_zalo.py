@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,13 +19,15 @@ from sqlalchemy import func, select
 from bot import keys, zalo_connect
 from bot.channels import plain_text
 from bot.settings import Settings
-from cards.request import CARD_CONTENT_TYPE
+from cards.request import CARD_CONTENT_TYPE, request_card
+from dialogs.i18n import Texts
 from store import Store, tokens
 from store.engine import create_engine
 from store.models import Customer, InboundActivity, Message
 from store.tokens import TokenPair
-from store.vocabulary import MessageKind
+from store.vocabulary import ChatState, MessageKind
 from tests import activities as act
+from tests.card_gallery import story_chat
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat_body, setup_room
 from tests.zalo_fake import APP_ID, OA_ID, ZaloFake, event, signed
 
@@ -341,3 +345,32 @@ def test_a_card_becomes_text_and_links_where_the_channel_has_no_cards() -> None:
         "Transcript https://b.vn/t/1",
         "• Support",
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("vi", "Zalo · có thể trả lời đến 14:05 ngày mai"),
+        ("en", "Zalo · can reply until 14:05 tomorrow"),
+    ],
+)
+def test_the_card_shows_until_when_a_reply_can_reach_the_customer(
+    language: str, expected: str
+) -> None:
+    """Zalo's window, in the department's time zone: a customer who last wrote at 14:05 on
+    a Monday (Hanoi) can be answered until 14:05 seven days later; the day before, the
+    card says "tomorrow"."""
+    last = datetime(2026, 12, 7, 7, 5, tzinfo=UTC)  # 14:05 in Hanoi
+    chat = replace(
+        story_chat(ChatState.ACTIVE),
+        customer_channel="zalo",
+        customer_last_at=last,
+        time_zone="Asia/Ho_Chi_Minh",
+    )
+    now = last + timedelta(days=6, hours=1)
+    card = request_card(chat, Texts(language), now=now)
+    assert expected in str(card)
+    closed = request_card(chat, Texts(language), now=last + timedelta(days=8))
+    assert ("đã hết thời hạn trả lời" if language == "vi" else "reply window has closed") in str(
+        closed
+    )
