@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,8 @@ from yarl import URL
 
 from bot import config_check, keys, logs, operations
 from bot.bridge import Bridge
+from bot.channels import make_channels
+from bot.channels.zalo import ZaloChannel
 from bot.delivery import Dispatcher
 from bot.hook import CommitHook
 from bot.metrics import Metrics
@@ -31,6 +33,7 @@ from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace, transcripts
+from store.channels import ZALO
 from store.core import Clock, Retention, utc_now
 from store.engine import create_engine
 from store.unit import IntakeLimits, Policy
@@ -279,6 +282,25 @@ async def run_turn(
     return answer
 
 
+def channel_webhook(channel_id: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler of a channel's own webhook (``/api/zalo``): the channel verifies the
+    request and turns it into activities, which take the bridge's one entry like any
+    other's (``Bridge.handle``, into a ``Turn``)."""
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        channel = request.app[keys.CHANNELS].named(channel_id)
+        if channel is None:
+            raise web.HTTPNotFound()
+        settings = request.app[keys.SETTINGS]
+        if (request.content_length or 0) > settings.max_body_bytes:
+            raise _refuse(web.HTTPRequestEntityTooLarge, "event too large")
+        answer = await channel.receive(request, request.app[keys.BRIDGE].handle)
+        await request.app[keys.DISPATCHER].room(settings.backpressure_wait)
+        return answer
+
+    return webhook
+
+
 async def transcript(request: web.Request) -> web.Response:
     """GET /transcripts/<chat reference>?token=: the page, for a valid signed link only."""
     ref = request.match_info["chat_ref"]
@@ -368,6 +390,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         # Turns and the outbox send through the one session; the adapter only uses it.
         app[keys.ADAPTER] = BridgeAdapter(settings, app[keys.CLIENT_SESSION])
         app[keys.CONNECTOR] = app[keys.ADAPTER].connector
+        # Every customer channel behind the seam; delivery picks one by the target.
+        app[keys.CHANNELS] = make_channels(
+            settings, app[keys.CONNECTOR], app[keys.STORE], app[keys.CLIENT_SESSION], clock
+        )
         yield
 
     async def bridge(app: web.Application) -> AsyncIterator[None]:
@@ -393,7 +419,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     async def delivery(app: web.Application) -> AsyncIterator[None]:
         dispatcher = Dispatcher(
             app[keys.STORE],
-            app[keys.CONNECTOR],
+            app[keys.CHANNELS],
             hook,
             sweep_interval=settings.sweep_interval,
             send_margin=settings.send_timeout + 1,
@@ -443,6 +469,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 
     add_front_door(app, settings, local_turn)
     app.router.add_post("/api/messages", messages)
+    if settings.zalo_enabled:
+        app.router.add_post(ZaloChannel.webhook or "/api/zalo", channel_webhook(ZALO))
     operations.add_routes(app)
     console_routes.setup(app)
     app.router.add_get("/transcripts/{chat_ref}", transcript)

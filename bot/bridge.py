@@ -2,7 +2,8 @@
 
 Agents' side: activities from a Teams channel (setup, thread replies and
 commands, card actions). Customers' side: everything else that is a message,
-from any channel (Web Chat, Direct Line, Emulator, Teams personal chat, Skype).
+from any channel (Web Chat, Direct Line, Emulator, Teams personal chat, Messenger,
+and Zalo, whose webhook hands its events here as activity JSON: ``bot/channels``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from bot import config_check, logs, teams_package
+from bot import config_check, logs, teams_package, zalo_connect
 from bot.settings import Settings
 from store import migrate
 from store.engine import create_engine
@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     db_commands.add_parser("current", help="show the database's revision and the code's")
     commands.add_parser("check-config", help="check every setting; exit 1 if one is bad")
+    zalo = commands.add_parser("zalo", help="the Zalo Official Account channel")
+    zalo_commands = zalo.add_subparsers(dest="zalo_command", required=True, metavar="ACTION")
+    connect = zalo_commands.add_parser(
+        "connect", help="authorize the bridge for the OA (PKCE) and store its first tokens"
+    )
+    connect.add_argument(
+        "--redirect-uri", help="the callback address registered for the Zalo app (PUBLIC_URL)"
+    )
     return parser
 
 
@@ -90,6 +98,15 @@ def _check_config() -> int:
     return 0
 
 
+def _zalo_connect(settings: Settings, redirect_uri: str) -> int:
+    try:
+        asyncio.run(zalo_connect.connect(settings, input, print, redirect_uri))
+    except zalo_connect.ConnectFailed as failure:
+        print(f"not connected: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "check-config":
@@ -106,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.command == "teams-package":
         return _teams_package(settings, arguments.out)
+    if arguments.command == "zalo":
+        return _zalo_connect(settings, arguments.redirect_uri or settings.public_url)
     logs.configure(settings.log_format, level=logging.WARNING)
     return asyncio.run(_db(arguments.db_command, settings, getattr(arguments, "revision", "head")))
 

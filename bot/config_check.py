@@ -84,6 +84,9 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "PRIVACY_URL": _https,
     "TERMS_URL": _https,
     "CSAT_ENABLED": _boolean,
+    "ZALO_API_URL": _https,
+    "ZALO_OAUTH_URL": _https,
+    "ZALO_MAX_FILE_BYTES": _number(1, whole=True),
 }
 
 
@@ -166,6 +169,23 @@ def _plain(settings: Settings) -> list[Problem]:
     return problems
 
 
+def _zalo(settings: Settings) -> list[Problem]:
+    """A Zalo OA needs all of its keys or none: with only some, its webhook would refuse
+    every event or its replies could never be sent."""
+    given = {
+        "ZALO_APP_ID": settings.zalo_app_id,
+        "ZALO_APP_SECRET": settings.zalo_app_secret,
+        "ZALO_OA_SECRET_KEY": settings.zalo_oa_secret,
+    }
+    if not any(given.values()):
+        return []
+    return [
+        Problem(name, "empty, but the other Zalo keys are set: the OA needs all three")
+        for name, value in given.items()
+        if not value
+    ]
+
+
 async def _database(settings: Settings) -> list[Problem]:
     try:
         url = make_url(settings.database_url)
@@ -207,6 +227,7 @@ async def check_config(env: Mapping[str, str]) -> list[Problem]:
         problems.append(tenant)
     problems += _public_url(settings)
     problems += _plain(settings)
+    problems += _zalo(settings)
     problems += await _database(settings)
     return problems
 

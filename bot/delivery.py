@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from bot.backoff import Backoff
+from bot.channels import Channels, ReplyRefused
 from bot.hook import CommitHook
 from bot.marks import Marks
 from bot.metrics import Metrics
-from bot.pacing import RUN_ROWS, PaceLimits, Pacer
+from bot.pacing import RUN_ROWS, PaceLimits, Pacer, paced
 from bot.posting import post
-from bot.sdk import Connector, DeliveryError
+from bot.sdk import DeliveryError
 from bot.threads import ThreadMissing, Threads
 from store import Store, dispatch, trace
 from store.core import Retention
@@ -41,7 +42,7 @@ class Dispatcher:
     def __init__(
         self,
         store: Store,
-        connector: Connector,
+        channels: Channels,
         hook: CommitHook,
         *,
         concurrency: int = 64,
@@ -65,7 +66,8 @@ class Dispatcher:
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
         self.last_sweep: float | None = None
         self._store = store
-        self._connector = connector
+        # Each send goes through the channel of its target (``bot/channels``).
+        self._channels = channels
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
         self.lease = hook.lease
@@ -252,7 +254,7 @@ class Dispatcher:
             self._claimed.discard(head.id)
             return run  # claimed with its lease: the usual case at a normal pace
         target = await self._threads.target(head)
-        if target is None:
+        if target is None or not paced(target):
             return run
         words = author(head.kind, head.payload) is not None
         claim = self._pacer.claim(target, head)
@@ -316,7 +318,12 @@ class Dispatcher:
         ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
-            thread = await post(self._connector, self._threads, run)
+            thread = await post(self._channels, self._threads, run)
+        except ReplyRefused as refused:
+            self._metrics.delivery("failed", None, item.attempts)
+            log.warning("outbox items %s refused by the channel: %s", ids, refused)
+            await self._settle_refused(item, ids, refused)
+            return None
         except DeliveryError as error:
             self._metrics.delivery(
                 "retry" if error.retryable else "failed", error.status, item.attempts
@@ -375,6 +382,16 @@ class Dispatcher:
         async with self._store.unit() as tx:
             await dispatch.retry_later(tx, [i.id for i in run], self.owner, delay, error)
         return delay
+
+    async def _settle_refused(
+        self, item: OutboxItem, ids: list[int], refused: ReplyRefused
+    ) -> None:
+        """A channel refused a reply for a reason the agents can act on: the rows are
+        settled as failed and the agents told in the chat's thread, in one unit."""
+        self._repeats.pop(item.lane, None)
+        async with self._store.unit() as tx:
+            await dispatch.undeliverable(tx, ids, self.owner, str(refused))
+            tx.enqueue(await self._channels.refusal_notice(tx, item.payload, refused))
 
     async def _settle_failed(self, lane: str, ids: list[int], error: str) -> None:
         self._repeats.pop(lane, None)

@@ -9,6 +9,7 @@ from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bridge import Bridge
+from bot.channels import Channels
 from bot.delivery import Dispatcher
 from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
@@ -25,6 +26,7 @@ STORE = web.AppKey("store", Store)
 CLIENT_SESSION = web.AppKey("client_session", ClientSession)
 ADAPTER = web.AppKey("adapter", BridgeAdapter)
 CONNECTOR = web.AppKey("connector", Connector)
+CHANNELS = web.AppKey("channels", Channels)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from bot.settings import Settings
 from bot.threads import Threads
 from store import dispatch
+from store.channels import facts
 from store.models import OutboxItem
 from store.outbox import author
 from store.pacing import Claim, Limits
@@ -36,6 +37,12 @@ DELIVERY_KEYS = "bridgeDeliveryIds"
 THREAD_MARK = ";messageid="
 # Most rows one post carries (with ``coalesce_bytes``, the size of their activities).
 RUN_ROWS = 50
+
+
+def paced(reference: dict[str, Any]) -> bool:
+    """Whether a send to this conversation keeps Teams' limits: only Teams conversations
+    (rooms, threads, personal chats); a Web Chat or Zalo customer is not held to them."""
+    return facts(str(reference.get("channelId") or "")).paced
 
 
 class PaceStore(Protocol):
@@ -131,7 +138,7 @@ class Pacer:
         must not fail: the budgets are advice."""
         try:
             target = self._threads.known_target(item)
-            return self.claim(target, item) if target is not None else None
+            return self.claim(target, item) if target is not None and paced(target) else None
         except Exception:
             log.exception("no claim for outbox item %s; the dispatcher will claim", item.id)
             return None

@@ -17,6 +17,8 @@ WEBCHAT_SCRIPT_URL = (
 )
 PRECHAT_MODES = ("off", "optional", "required")
 WIDGET_COLOR = "#0b62a4"
+ZALO_API_URL = "https://openapi.zalo.me"
+ZALO_OAUTH_URL = "https://oauth.zaloapp.com"
 
 
 APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
@@ -149,6 +151,22 @@ class Settings:
     pace_margin: float = 0.1
     # Lines of one author waiting in one lane go as one post up to this size (0: never).
     coalesce_bytes: int = 64_000
+    # Zalo Official Account (its own channel, ``bot/channels/zalo.py``): the Zalo app's id
+    # and secret key (OAuth), the OA's secret key (webhook signatures), the OA's id, and
+    # the API's base URLs (tests point them at a fake).
+    zalo_app_id: str = ""
+    zalo_app_secret: str = ""
+    zalo_oa_secret: str = ""
+    zalo_oa_id: str = ""
+    zalo_api_url: str = ZALO_API_URL
+    zalo_oauth_url: str = ZALO_OAUTH_URL
+    # Largest file the bridge passes from an agent to a Zalo customer (Zalo's own limit).
+    zalo_max_file_bytes: int = 5 * 1024 * 1024
+
+    @property
+    def zalo_enabled(self) -> bool:
+        """A Zalo OA is configured: its webhook verifies and its replies can be sent."""
+        return bool(self.zalo_app_id and self.zalo_oa_secret)
 
     @property
     def local_mode(self) -> bool:
@@ -273,4 +291,13 @@ class Settings:
             pace_headroom=_float("PACE_HEADROOM", defaults.pace_headroom),
             pace_margin=_float("PACE_MARGIN_SECONDS", defaults.pace_margin),
             coalesce_bytes=int(_float("COALESCE_BYTES", defaults.coalesce_bytes)),
+            zalo_app_id=env("ZALO_APP_ID", "").strip(),
+            zalo_app_secret=env("ZALO_APP_SECRET", "").strip(),
+            zalo_oa_secret=env("ZALO_OA_SECRET_KEY", "").strip(),
+            zalo_oa_id=env("ZALO_OA_ID", "").strip(),
+            zalo_api_url=(env("ZALO_API_URL", "").strip() or ZALO_API_URL).rstrip("/"),
+            zalo_oauth_url=(env("ZALO_OAUTH_URL", "").strip() or ZALO_OAUTH_URL).rstrip("/"),
+            zalo_max_file_bytes=int(
+                _float("ZALO_MAX_FILE_BYTES", defaults.zalo_max_file_bytes)
+            ),
         )

@@ -24,6 +24,7 @@ from cards.actions import BadAction, CardAction, Pressed, parse_action
 from dialogs.activity import THREAD_MARK, field, tenant_of
 from dialogs.turn import Turn
 from store import Store
+from store.channels import is_teams
 from store.trust import ChatPlace, RoomPlace, place_of
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Refused:
 def from_teams_channel(turn: Turn) -> bool:
     """Sent in a Teams channel (or a thread of one): the agents' side of the bridge."""
     return (
-        turn.channel == "msteams"
+        is_teams(turn.channel)
         and field(turn.activity, "conversation").get("conversationType") == "channel"
     )
 

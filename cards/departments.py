@@ -8,6 +8,7 @@ from typing import Any
 from cards.actions import card_data
 from cards.envelope import adaptive_card
 from cards.request import TextLookup, attachment
+from store.channels import facts
 from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
@@ -20,11 +21,6 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str
     return adaptive_card(body, actions)
 
 
-# Channels that show suggested actions (quick replies under the message): there the
-# question is one text with the departments as replies; elsewhere it is one card.
-QUICK_REPLY_CHANNELS = frozenset(
-    {"webchat", "directline", "emulator", "msteams", "facebook", "telegram", "line"}
-)
 
 
 def department_choice(
@@ -40,7 +36,10 @@ def department_choice(
     Web Chat has no ``Action.Execute``; a Submit comes back as a message whose
     ``value`` is the button's data; a quick reply comes back as the department's name.
     """
-    if channel.lower() in QUICK_REPLY_CHANNELS:
+    shown = facts(channel)
+    # Quick replies where the channel shows them; a channel with neither quick replies nor
+    # cards gets them too: its sender writes them out as lines to answer with.
+    if shown.quick_replies or not shown.cards:
         return {
             "type": "message",
             "text": f"{question}\n\n{hint}",

@@ -12,7 +12,7 @@ card's "..." menu.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -29,7 +29,8 @@ from cards.actions import (
 from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.tags import tag_section
-from cards.times import duration
+from cards.times import day_and_time, duration
+from store.channels import facts
 from store.core import ChatView
 from store.models import ChatState, ParticipantRole
 
@@ -39,21 +40,6 @@ REFRESH_USERS = 60  # Teams refreshes the card for at most this many users
 EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 _PREVIEW_CHARS = 300
 _SUMMARY_CHARS = 80
-
-# Channels by the name people know them by; an unknown one shows its id, capitalised.
-CHANNEL_NAMES = {
-    "webchat": "Website",
-    "directline": "Website",
-    "msteams": "Teams",
-    "emulator": "Emulator",
-    "skype": "Skype",
-    "facebook": "Facebook",
-    "telegram": "Telegram",
-    "line": "LINE",
-    "slack": "Slack",
-    "email": "Email",
-    "sms": "SMS",
-}
 
 # The band's colour per state: dark text on a light tint reads at well over 4.5:1.
 _BAND = {ChatState.WAITING: "warning", ChatState.ACTIVE: "good", ChatState.CLOSED: "emphasis"}
@@ -83,7 +69,8 @@ def card_activity(card: dict[str, Any], summary: str) -> dict[str, Any]:
 
 
 def channel_name(channel_id: str) -> str:
-    return CHANNEL_NAMES.get(channel_id.lower(), channel_id.capitalize() or "-")
+    """The channel by the name people know it by (``store/channels.py``)."""
+    return facts(channel_id).name
 
 
 def language_of(t: TextLookup) -> str:
@@ -230,8 +217,24 @@ def participant_list(chat: ChatView, t: TextLookup) -> str:
     )
 
 
-def _facts(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
-    customer = f"{card_text(chat.customer_name)} · {channel_name(chat.customer_channel)}"
+def channel_line(chat: ChatView, t: TextLookup, now: datetime) -> str:
+    """ "Zalo · can reply until 14:05 tomorrow": the customer's channel, and where it has
+    a reply window, until when an answer can still reach them (or that it cannot)."""
+    channel = facts(chat.customer_channel)
+    last = chat.customer_last_at
+    if channel.window is None or last is None or chat.state == ChatState.CLOSED:
+        return channel.name
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    until = channel.window.until(last)
+    if until <= now:
+        return f"{channel.name} · {t('card.window_closed')}"
+    when = day_and_time(until, now, chat.time_zone, language_of(t))
+    return f"{channel.name} · {t('card.window_until', when=when)}"
+
+
+def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]:
+    customer = f"{card_text(chat.customer_name)} · {channel_line(chat, t, now)}"
     facts = [{"title": t("card.customer"), "value": customer}]
     if chat.customer_contact:
         facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})
@@ -285,7 +288,7 @@ def request_card(
     if note:
         body.append(_text(note, color="Attention", weight="Bolder"))
     body += [_text(card_text(_preview(m))) for m in question(chat)]
-    body.append({"type": "FactSet", "facts": _facts(chat, t), "spacing": "Medium"})
+    body.append({"type": "FactSet", "facts": _facts(chat, t, now), "spacing": "Medium"})
     if chat.rating is not None:
         body.append(_rating_line(chat.rating, t))
     body += _earlier(chat, t, links)

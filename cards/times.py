@@ -61,3 +61,18 @@ def zone_label(at: datetime, zone_name: str | None) -> str:
     """ "UTC+07:00": said once on a page so that its times are unambiguous."""
     offset = at.astimezone(zone(zone_name)).strftime("%z")
     return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+
+
+def day_and_time(at: datetime, now: datetime, zone_name: str | None, language: str) -> str:
+    """A moment soon, said as people say it: "14:05 today", "14:05 ngày mai", or with its
+    date when it is further away."""
+    local, today = at.astimezone(zone(zone_name)), now.astimezone(zone(zone_name)).date()
+    clock = format_datetime(local, "HH:mm", locale=language)
+    days = (local.date() - today).days
+    words = {
+        "vi": {0: "hôm nay", 1: "ngày mai"},
+        "en": {0: "today", 1: "tomorrow"},
+    }.get(language[:2], {0: "today", 1: "tomorrow"})
+    if days in words:
+        return f"{clock} {words[days]}"
+    return local_time(at, zone_name, language)

@@ -6,21 +6,16 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from store.channels import facts, is_teams
 from store.core import Person
 
 THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
 CONTACT_LIMIT = 256
 
-# Channels whose service sets the sender's id itself: the id names the same person in
-# every conversation. Everywhere else (Direct Line, Web Chat, the Emulator, any channel
-# not listed) the client picks ``from.id``, so it proves nothing by itself.
-VOUCHED_CHANNELS = frozenset(
-    {"msteams", "skype", "slack", "facebook", "telegram", "line", "kik", "email", "sms", "groupme"}
-)
 # Direct Line with enhanced authentication refuses a user id other than the one its token
-# binds, and such ids start with ``dl_``.
-TOKEN_BOUND_CHANNELS = frozenset({"directline", "webchat"})
+# binds, and such ids start with ``dl_``. Which channels vouch for ids, and which bind
+# them by token, are channel facts (``store/channels.py``).
 TOKEN_BOUND_PREFIX = "dl_"
 
 
@@ -43,7 +38,8 @@ def is_room_message(activity: dict[str, Any]) -> bool:
     """A Teams channel activity: the agents' side of the bridge."""
     conversation = activity.get("conversation") or {}
     return (
-        activity.get("channelId") == "msteams" and conversation.get("conversationType") == "channel"
+        is_teams(str(activity.get("channelId") or ""))
+        and conversation.get("conversationType") == "channel"
     )
 
 
@@ -176,12 +172,10 @@ def customer_key(activity: dict[str, Any], *, token_bound_ids: bool) -> str:
     joins it with a digest of the conversation id, so reusing someone's id from
     another conversation makes a new customer instead of writing into their chat.
     """
-    channel = str(activity.get("channelId") or "")
+    channel = facts(str(activity.get("channelId") or ""))
     sender = str(field(activity, "from").get("id") or "")
-    if channel in VOUCHED_CHANNELS or (
-        token_bound_ids
-        and channel in TOKEN_BOUND_CHANNELS
-        and sender.startswith(TOKEN_BOUND_PREFIX)
+    if channel.vouched or (
+        token_bound_ids and channel.token_bound and sender.startswith(TOKEN_BOUND_PREFIX)
     ):
         return sender[:256]
     return f"{sender[:200]}@{conversation_key(activity)}"

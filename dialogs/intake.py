@@ -19,6 +19,7 @@ from dialogs.routing import choice_prompt, customer_notice, post_request
 from dialogs.turn import Turn
 from store import routing
 from store.audience import Audience, Choices
+from store.channels import facts
 from store.core import ChatView, Duplicate
 from store.intake import (
     Appended,
@@ -54,8 +55,8 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     if await rating_message(ctx, turn):
         return
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
-    from_teams = turn.channel == "msteams"
-    files = read_files(turn.activity, from_teams=from_teams, limit=ctx.max_attachments)
+    own_files = facts(turn.channel).own_files
+    files = read_files(turn.activity, from_teams=own_files, limit=ctx.max_attachments)
     refusal = (
         [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
         if files.refused

@@ -287,6 +287,7 @@ def _opened_view(
         first_messages=(text,),
         held=chat.held,
         customer_contact=customer.contact,
+        customer_last_at=chat.created_at,  # the line that opened it, written now
     )
 
 

@@ -98,6 +98,22 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class ChannelToken(Base):
+    """A channel's OAuth pair (Zalo's OA access and refresh tokens). Refresh tokens are
+    single-use: the row is locked while one replica renews it, and the new pair is written
+    in that same transaction, so no two replicas ever spend the same refresh token."""
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column()
+    # How many times the pair was renewed (tests and operators read it).
+    refreshed: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class Department(Base):
     """A department and its room: the Teams channel where its chats are posted."""
 

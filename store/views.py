@@ -81,6 +81,8 @@ class ChatView:
     # Teams ids of the department's supervisors: they get a card view of their own.
     supervisors: tuple[str, ...] = ()
     time_zone: str | None = None  # the department's own, if it has one
+    # When the customer last wrote (the start of their channel's reply window).
+    customer_last_at: datetime | None = None
 
 
 _owner = aliased(Agent)
@@ -94,9 +96,28 @@ _MESSAGES = (
     .correlate(Chat)
     .scalar_subquery()
 )
-# The chat with its customer, department, owner, closer, rating and message count.
+# When the customer last wrote in the chat: where the channel has a reply window, the card
+# shows until when an answer can still reach them.
+_LAST_INBOUND = (
+    select(func.max(Message.created_at))
+    .where(Message.chat_id == Chat.id, Message.kind == MessageKind.INCOMING)
+    .correlate(Chat)
+    .scalar_subquery()
+)
+# The chat with its customer, department, owner, closer, rating, message count and the
+# customer's last line.
 _ROW = (
-    select(Chat, Customer, Department, _owner, _closer, Rating.score, Rating.comment, _MESSAGES)
+    select(
+        Chat,
+        Customer,
+        Department,
+        _owner,
+        _closer,
+        Rating.score,
+        Rating.comment,
+        _MESSAGES,
+        _LAST_INBOUND,
+    )
     .join(Customer, Customer.id == Chat.customer_id)
     .outerjoin(Department, Department.id == Chat.department_id)
     .outerjoin(_owner, _owner.id == Chat.owner_id)
@@ -164,7 +185,7 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
     transaction (a card is drawn for nearly every change, so this is on every path)."""
     trace.CHAT_ID.set(chat_id)  # the turn's log lines name the chat from here on
     found = (await session.execute(_ROW, {"p_chat": chat_id})).one()
-    chat, customer, department, owner, closer, score, comment, count = found
+    chat, customer, department, owner, closer, score, comment, count, last_inbound = found
     rows = (
         await session.execute(
             _LISTS,
@@ -207,4 +228,5 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         rating=(score, comment) if score is not None and chat.state == ChatState.CLOSED else None,
         supervisors=tuple(row[2] for row in lists.get("supervisor", [])),
         time_zone=department.time_zone if department else None,
+        customer_last_at=last_inbound,
     )

@@ -62,6 +62,12 @@ async def test_a_good_configuration_passes(sqlite_url: str) -> None:
         ({"TEAMS_APP_NAME": "x" * 31}, "TEAMS_APP_NAME", "1 to 30 characters"),
         ({"PRIVACY_URL": "http://example.vn/p"}, "PRIVACY_URL", "not an https URL"),
         ({"TEAMS_APP_VERSION": "v2"}, "TEAMS_APP_VERSION", "not like 1.2.3"),
+        ({"ZALO_API_URL": "http://openapi.zalo.me"}, "ZALO_API_URL", "not an https URL"),
+        (
+            {"ZALO_APP_ID": "123", "ZALO_OA_SECRET_KEY": "s"},
+            "ZALO_APP_SECRET",
+            "the OA needs all three",
+        ),
     ],
 )
 async def test_each_bad_setting_is_named_with_its_reason(
