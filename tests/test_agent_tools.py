@@ -103,7 +103,7 @@ async def test_supervisors_manage_canned_answers_and_others_are_refused(bridge: 
     assert "/hello** saved" in last_text(bridge, act.ROOM)
     refusals = {
         (agent, "canned add promo 10% off"): "only a supervisor of **Support**",
-        (supervisor, "canned add bad!name text"): "**bad!name** cannot be a shortcut",
+        (supervisor, "canned add bad!name text"): r"**bad\!name** cannot be a shortcut",
         (supervisor, "canned add close Bye"): "**close** cannot be a shortcut",
         (supervisor, "canned add hello Again"): "**/hello** already exists",
         (supervisor, "canned add lonely"): "use **@SupportBot canned add <shortcut> <text>**",
