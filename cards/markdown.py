@@ -35,9 +35,12 @@ from store.core import Person
 _MARKDOWN = "\\\\`*_\\[\\]()~|!{}"
 _CARD_INLINE = re.compile(f"([{_MARKDOWN}<>&])")
 _MESSAGE_INLINE = re.compile(f"([{_MARKDOWN}])")
-# Block markers that only count at the start of a line: headings, quotes, list items,
-# a heading's underline.
-_LINE_START = re.compile(r"^(\s*)(#|>|-|\+|=|\d+(?=[.)]))", re.MULTILINE)
+# Block markers that only count at the start of a line: headings, list items, a
+# heading's underline (a quote's ``>`` is escaped anywhere: in a card the Markdown way, in
+# a message as ``&gt;``, which starts no quote).
+_LINE_START = re.compile(r"^(\s*)([#=+-])", re.MULTILINE)
+# An ordered list item: digits then ``.`` (``)`` is escaped anywhere already).
+_NUMBERED = re.compile(r"^(\s*\d+)(?=\.)", re.MULTILINE)
 URL_LIMIT = 2048
 # What a URL keeps as is: the reserved and unreserved characters that cannot end a
 # Markdown link nor an HTML attribute (no parentheses, brackets, quotes, angle brackets).
@@ -46,6 +49,7 @@ _URL_SAFE = "/:?#@!$&*+,;=%-._~"
 
 def _markdown(value: str, inline: re.Pattern[str]) -> str:
     escaped = inline.sub(r"\\\1", value)
+    escaped = _NUMBERED.sub(lambda m: f"{m[1]}\\", escaped)
     return _LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}", escaped)
 
 

@@ -16,14 +16,18 @@ records them) and every card it answered an invoke with.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from bot import keys
+from cards.markdown import card_link, card_text, checked_url, message_link, message_text
 from tests import activities as act
 from tests.conftest import Bridge, OpenChat, accept, go_online, open_chat, setup_room
 from tests.test_agent_tools import extension_query, say
@@ -296,3 +300,31 @@ async def test_no_outgoing_activity_shows_a_hostile_string_unescaped(bridge: Bri
     # The walk saw the hostile strings where agents read them.
     shown_texts = "".join(t for a in activities for t in shown(a.get("text") or "", _MESSAGE).text)
     assert FILE_NAME in shown_texts and TEXT in shown_texts and COMMENT in shown_texts
+
+
+_PRINTABLE = st.text(alphabet=string.ascii_letters + string.digits + string.punctuation + " \n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(_PRINTABLE)
+def test_escaped_text_renders_as_typed(value: str) -> None:
+    """Whatever a person types, each target's escaping renders as exactly those characters
+    (CommonMark, as Teams renders messages and cards), without any element of its own."""
+    lines = [" ".join(line.split()) for line in value.splitlines()]
+    value = "\n".join(line for line in lines if line)
+    for escaped, parser in ((card_text(value), _CARD), (message_text(value), _MESSAGE)):
+        seen = shown(escaped, parser)
+        assert "".join(seen.text).strip() == value
+        assert set(seen.tags) <= {"p"}, (value, escaped)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + string.punctuation + " "))
+def test_a_link_is_one_link_to_its_checked_address(tail: str) -> None:
+    """A file's URL and name, whatever they hold, make one link to the file's host."""
+    url, name = f"https://files.example/{tail}", tail or "file"
+    for link, parser in ((message_link(name, url), _MESSAGE), (card_link(name, url), _CARD)):
+        seen = shown(link, parser)
+        assert [urlsplit(href).hostname for href in seen.links] == ["files.example"], link
+        assert "".join(seen.text).strip() == name.strip()
+    assert checked_url("javascript:alert(1)") is None and checked_url("//evil.test/x") is None
