@@ -252,6 +252,22 @@ async def test_the_transcript_page_tells_nobody_outside_that_it_is_read(bridge: 
     assert "**SupportBot** [Verify](https://evil.test)" in page
 
 
+async def test_the_console_and_the_chat_page_have_the_same_headers(bridge: Bridge) -> None:
+    """The console loads only its own files and frames only itself; /chat keeps what Web
+    Chat needs. Both keep ``same-origin`` referrers: under ``no-referrer`` a browser posts
+    forms and fetches with ``Origin: null``, which the origin checks refuse."""
+    console = await bridge.get("/console/signin/any-link")
+    chat = await bridge.get("/chat")
+    for response in (console, chat):
+        assert response.status == 200
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+    policy = console.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in policy and not re.search(r"https?:|\*|'unsafe", policy)
+    assert console.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors" in chat.headers["Content-Security-Policy"]
+
+
 async def test_no_outgoing_activity_shows_a_hostile_string_unescaped(bridge: Bridge) -> None:
     chat = await hostile_chat(bridge, "c-walk")
     answers: list[dict[str, Any]] = []
@@ -276,6 +292,11 @@ async def test_no_outgoing_activity_shows_a_hostile_string_unescaped(bridge: Bri
     await say(bridge, BINH, "/", thread=chat.thread)
     await say(bridge, BINH, "/tag vip", thread=chat.thread)
     await say(bridge, BINH, "Dạ em xem ngay ạ", thread=chat.thread)
+    await go_online(bridge, MAI)
+    words = "/invite @Supervisor Mai"
+    invite = act.reply(bridge.service_url, BINH, chat.thread, words, mentions=(MAI,))
+    assert (await bridge.post(invite)).status == 201
+    await bridge.settled()
     await customer_says(bridge, "c-walk", FORGED)
     query = extension_query(bridge, BINH, None, thread=chat.thread)
     answers.append(await (await bridge.post(query)).json())
@@ -300,6 +321,7 @@ async def test_no_outgoing_activity_shows_a_hostile_string_unescaped(bridge: Bri
     # The walk saw the hostile strings where agents read them.
     shown_texts = "".join(t for a in activities for t in shown(a.get("text") or "", _MESSAGE).text)
     assert FILE_NAME in shown_texts and TEXT in shown_texts and COMMENT in shown_texts
+    assert "invites you to this chat" in shown_texts
 
 
 _PRINTABLE = st.text(alphabet=string.ascii_letters + string.digits + string.punctuation + " \n")
