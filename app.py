@@ -27,7 +27,7 @@ from bot.sdk import AuthenticationFailed, BridgeAdapter, bearer_token_shaped
 from bot.settings import Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks
-from bot.transcript_page import render
+from bot.transcript_page import content_policy, render
 from bot.trust import Gate
 from cards.times import valid_zone
 from dialogs.context import FlowContext
@@ -40,6 +40,7 @@ from store.unit import IntakeLimits, Policy
 from web import add_front_door
 from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
+from web.headers import secure
 
 log = logging.getLogger("support_bridge")
 
@@ -314,7 +315,10 @@ async def transcript(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     texts = Texts(pick_language(request.query.get("lang"), settings.default_language))
     page = render(found, texts, found.chat.time_zone or settings.time_zone)
-    return web.Response(text=page, content_type="text/html")
+    response = web.Response(text=page, content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    secure(response, content_policy())
+    return response
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:

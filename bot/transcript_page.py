@@ -3,17 +3,26 @@
 A header says what the chat was (department, agents and their roles, opened and closed
 in the team's time zone, how long the customer waited and how long it took, tags);
 then the conversation on two sides, the customer's on the left and the team's on the
-right, including what the bridge itself told the customer. Internal notes stand apart,
-pictures show as thumbnails. Every value is escaped.
+right, including what the bridge itself told the customer. Internal notes stand apart.
+
+A Jinja template with autoescape (the one escaping for HTML pages). The page loads
+nothing from anywhere else: a customer's pictures and files are links (opened only when
+an agent chooses to), never ``<img>`` requests that would tell the customer's server
+when and from where an agent reads the chat; ``CONTENT_POLICY`` says so to the browser.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
-from html import escape
+from typing import Any
 
+import jinja2
 from babel.dates import format_date, format_time
+from markupsafe import Markup
 
+from cards.markdown import checked_url
 from cards.request import channel_name
 from cards.times import duration, local_time, zone, zone_label
 from dialogs.i18n import Texts
@@ -50,8 +59,6 @@ background:#fff;border:1px solid #d6d6d6}
 .day{font-weight:600;margin-top:1.2rem}
 .files{margin:.3rem 0 0;display:flex;flex-wrap:wrap;gap:.4rem}
 .team .files,.bot .files{justify-content:flex-end}
-.files img{display:block;max-width:min(100%,14rem);max-height:11rem;border-radius:.5rem;
-border:1px solid #ccc}
 a{color:#3346b8}
 @media print{
 body{background:#fff;font-size:10.5pt}
@@ -62,7 +69,6 @@ li{break-inside:avoid}
 .state,.state.active,.state.closed{background:none;border:1px solid #000}
 .note .bubble{background:none;border:1.5px dashed #000}
 a.file::after{content:" (" attr(href) ")";font-size:.8em;color:#444}
-.files img{max-height:5cm}
 }
 """
 
@@ -72,27 +78,43 @@ _SIDE = {
     MessageKind.BOT: "bot",
     MessageKind.NOTE: "note",
 }
+PICTURE_MARK = "🖼"
+FILE_MARK = "📎"
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("bot", "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 
 
-def _linkable(url: object) -> bool:
-    return isinstance(url, str) and url.startswith(("http://", "https://"))
+def content_policy(frame_ancestors: str = "'none'") -> str:
+    """The page's Content-Security-Policy: its own style only, nothing third party
+    (``frame_ancestors``: who may frame it; the console frames it from its own origin)."""
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src 'sha256-{_STYLE_HASH}'",
+            "img-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {frame_ancestors}",
+        ]
+    )
 
 
-def _files(line: TranscriptLine) -> str:
-    """Pictures as thumbnails that open the full picture; other files as links."""
+def _files(line: TranscriptLine) -> list[dict[str, str]]:
+    """Pictures and other files as links (a picture is marked as one, never loaded)."""
     shown = []
     for f in line.attachments:
-        url, name = f.get("url"), str(f.get("name", ""))
-        if not _linkable(url):
+        url, name = checked_url(f.get("url")), str(f.get("name", ""))
+        if url is None:
             continue
-        if str(f.get("contentType", "")).startswith("image/"):
-            shown.append(
-                f'<a href="{escape(str(url))}"><img src="{escape(str(url))}" '
-                f'alt="{escape(name)}" loading="lazy"></a>'
-            )
-        else:
-            shown.append(f'<a class="file" href="{escape(str(url))}">{escape(name)}</a>')
-    return f'<div class="files">{"".join(shown)}</div>' if shown else ""
+        mark = PICTURE_MARK if str(f.get("contentType", "")).startswith("image/") else FILE_MARK
+        shown.append({"url": url, "name": name, "mark": mark})
+    return shown
 
 
 def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, str]]:
@@ -118,48 +140,39 @@ def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, 
     return facts
 
 
-def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[str]:
+def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[dict[str, Any]]:
+    """The log's entries: a day's heading, an event, or a message with its files."""
     tz, language = zone(zone_name), t.language
     day = None
     for line in transcript.lines:
         local = line.at.astimezone(tz)
         if local.date() != day:
             day = local.date()
-            yield f'<li class="day">{escape(format_date(local, "full", locale=language))}</li>'
-        at = escape(format_time(local, "short", locale=language))
-        stamp = f'<time datetime="{line.at.isoformat()}">{at}</time>'
+            yield {"day": format_date(local, "full", locale=language)}
+        stamp = {"iso": line.at.isoformat(), "at": format_time(local, "short", locale=language)}
         if line.kind == MessageKind.ACTIVITY:
-            text = t(f"event.{line.text}", author=line.author)
-            yield f'<li class="event">{escape(text)} · {stamp}</li>'
+            yield {"event": t(f"event.{line.text}", author=line.author), **stamp}
             continue
         side = _SIDE.get(line.kind, "team")
         author = {
             "bot": t("transcript.bot"),
             "note": t("transcript.note", author=line.author),
         }.get(side, line.author)
-        yield (
-            f'<li class="{side}"><div class="meta">{escape(author)} · {stamp}</div>'
-            f'<div class="bubble">{escape(line.text)}</div>{_files(line)}</li>'
-        )
+        yield {"side": side, "author": author, "text": line.text, "files": _files(line), **stamp}
 
 
 def render(transcript: Transcript, t: Texts, zone_name: str = "UTC") -> str:
     """The whole chat as one HTML page in ``t``'s language and ``zone_name``'s times."""
     chat = transcript.chat
-    title = t("transcript.heading", customer=chat.customer_name, department=chat.department)
     state = ChatState(chat.state).value
-    facts = "".join(
-        f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>"
-        for name, value in _facts(transcript, t, zone_name)
-    )
-    zone_text = t("transcript.zone", zone=f"{zone_label(chat.created_at, zone_name)}")
-    return (
-        f'<!doctype html><html lang="{escape(t.language)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<header><h1>{escape(title)}</h1>"
-        f'<p class="state {state}">{escape(t("card.state." + state))}</p>'
-        f'<dl>{facts}</dl><p class="zone">{escape(zone_text)}</p></header>'
-        f'<main><ol class="log">{"".join(_items(transcript, t, zone_name))}</ol></main>'
-        "</body></html>"
+    return _TEMPLATES.get_template("transcript.html").render(
+        lang=t.language,
+        title=t("transcript.heading", customer=chat.customer_name, department=chat.department),
+        # The bridge's own constant, hashed into the policy (autoescape would break CSS).
+        style=Markup(_STYLE),
+        state=state,
+        state_text=t("card.state." + state),
+        facts=_facts(transcript, t, zone_name),
+        zone_text=t("transcript.zone", zone=f"{zone_label(chat.created_at, zone_name)}"),
+        items=list(_items(transcript, t, zone_name)),
     )

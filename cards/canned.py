@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.envelope import adaptive_card
+from cards.markdown import card_text
 from cards.request import TextLookup
 from store.canned import Canned
 
@@ -26,7 +27,7 @@ def canned_list_card(title: str, answers: tuple[Canned, ...], t: TextLookup) -> 
     """Shortcuts and first words, the company-wide ones marked; at most LIST_LIMIT of them."""
     facts = [
         {
-            "title": f"/{answer.shortcut}",
+            "title": card_text(f"/{answer.shortcut}"),
             "value": first_words(answer.text)
             + (f" ({t('canned.company_wide')})" if answer.company_wide else ""),
         }

@@ -7,6 +7,7 @@ from typing import Any
 
 from cards.actions import card_data
 from cards.envelope import adaptive_card
+from cards.markdown import mention_entity
 from cards.request import TextLookup, attachment
 from store.channels import facts
 from store.core import Person
@@ -115,18 +116,6 @@ def pressed_availability(activity: dict[str, Any]) -> str | None:
         return None
     word = data.get("availability")
     return word if isinstance(word, str) else ""
-
-
-def mention_markup(person: Person) -> str:
-    return f"<at>{person.name}</at>"
-
-
-def mention_entity(person: Person) -> dict[str, Any]:
-    return {
-        "type": "mention",
-        "text": mention_markup(person),
-        "mentioned": {"id": person.teams_id, "name": person.name},
-    }
 
 
 def with_mentions(card: dict[str, Any], text: str, people: tuple[Person, ...]) -> dict[str, Any]:

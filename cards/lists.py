@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cards.envelope import adaptive_card
-from cards.markdown import card_text
+from cards.markdown import card_link, card_text
 from cards.request import TextLookup, format_duration, language_of
 from cards.times import ago
 from store.lists import ChatList, ListedChat
@@ -29,9 +29,9 @@ def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
     if chat.state == ChatState.WAITING:
         status = t("list.waiting", duration=format_duration(now - chat.created_at, t))
     else:
-        status = t("list.with", agent=chat.owner_name or "-")
-    name = card_text(chat.customer_name)
-    title = f"[{name}]({thread_link(chat.thread_id)})" if chat.thread_id else name
+        status = t("list.with", agent=card_text(chat.owner_name or "-"))
+    name = chat.customer_name
+    title = card_link(name, thread_link(chat.thread_id)) if chat.thread_id else card_text(name)
     return t("list.line", id=chat.id, customer=title, status=status)
 
 
@@ -41,7 +41,7 @@ def _closed_line(chat: ListedChat, now: datetime, transcript_url: str, t: TextLo
         "history.line",
         id=chat.id,
         customer=card_text(chat.customer_name),
-        agent=chat.owner_name or "-",
+        agent=card_text(chat.owner_name or "-"),
         duration=format_duration(closed_at - chat.created_at, t),
         ago=ago(now - closed_at, language_of(t)),
         url=transcript_url,
@@ -68,7 +68,11 @@ def chat_list_card(
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": t(key, department=listing.department, customer=customer or ""),
+            "text": t(
+                key,
+                department=card_text(listing.department),
+                customer=card_text(customer or ""),
+            ),
             "weight": "Bolder",
             "size": "Medium",
             "wrap": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.envelope import adaptive_card
+from cards.markdown import card_text
 from cards.request import TextLookup
 from store.reports import Report
 
@@ -50,7 +51,7 @@ def report_card(
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": t("report.title", department=department, period=period),
+            "text": t("report.title", department=card_text(department), period=period),
             "weight": "Bolder",
             "size": "Medium",
             "wrap": True,
@@ -67,7 +68,7 @@ def report_card(
                 "type": "FactSet",
                 "facts": [
                     {
-                        "title": line.name,
+                        "title": card_text(line.name),
                         "value": t(
                             "report.agent_line",
                             chats=line.chats,

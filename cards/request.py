@@ -27,7 +27,7 @@ from cards.actions import (
     action_data,
 )
 from cards.envelope import adaptive_card
-from cards.markdown import card_text
+from cards.markdown import card_link, card_text
 from cards.tags import tag_section
 from cards.times import day_and_time, duration
 from store.channels import facts
@@ -162,7 +162,7 @@ def headline(chat: ChatView, t: TextLookup, now: datetime) -> str:
     if chat.state == ChatState.WAITING:
         return t("card.headline.waiting", waited=format_duration(now - chat.created_at, t))
     if chat.state == ChatState.ACTIVE:
-        return t("card.headline.active", agent=chat.owner_name or "-")
+        return t("card.headline.active", agent=card_text(chat.owner_name or "-"))
     closed_at = chat.closed_at or chat.created_at
     return t("card.headline.closed", duration=format_duration(closed_at - chat.created_at, t))
 
@@ -212,7 +212,7 @@ def summary(chat: ChatView) -> str:
 def participant_list(chat: ChatView, t: TextLookup) -> str:
     """ "Mai (owner), Hùng (invited)": who takes part now, and as what."""
     return ", ".join(
-        t("card.participant", name=m.person.name, role=t(f"role.{m.role.value}"))
+        t("card.participant", name=card_text(m.person.name), role=t(f"role.{m.role.value}"))
         for m in chat.participants
     )
 
@@ -240,17 +240,19 @@ def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]
         facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})
     if chat.earlier_chats:
         returning = t(
-            "card.returning", count=len(chat.earlier_chats), owner=chat.earlier_owner or "-"
+            "card.returning",
+            count=len(chat.earlier_chats),
+            owner=card_text(chat.earlier_owner or "-"),
         )
         facts.append({"title": t("card.returning_title"), "value": returning})
-    facts.append({"title": t("card.department"), "value": chat.department or "-"})
+    facts.append({"title": t("card.department"), "value": card_text(chat.department or "-")})
     if chat.participants and chat.state != ChatState.CLOSED:
         facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
     if chat.state == ChatState.CLOSED:
-        facts.append({"title": t("card.owner"), "value": chat.owner_name or "-"})
+        facts.append({"title": t("card.owner"), "value": card_text(chat.owner_name or "-")})
         facts.append({"title": t("card.messages"), "value": str(chat.message_count)})
     if chat.tags:
-        facts.append({"title": t("card.tags"), "value": ", ".join(chat.tags)})
+        facts.append({"title": t("card.tags"), "value": card_text(", ".join(chat.tags))})
     return facts
 
 
@@ -262,7 +264,7 @@ def _earlier(
     if not chat.earlier_chats or links is None:
         return []
     items = " · ".join(
-        f"[{t('card.earlier_chat', id=chat_id)}]({links(ref)})"
+        card_link(t("card.earlier_chat", id=chat_id), links(ref))
         for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
     )
     return [_text(t("card.earlier_transcripts", links=items), isSubtle=True, size="Small")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from cards.actions import TAG, action_data, card_input
+from cards.markdown import card_text
 from store.core import ChatView
 from store.models import ChatState
 from store.tagkeys import tag_name
@@ -17,7 +18,9 @@ class TextLookup(Protocol):
 
 
 def tags_fact(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
-    return [{"title": t("card.tags"), "value": ", ".join(chat.tags)}] if chat.tags else []
+    if not chat.tags:
+        return []
+    return [{"title": t("card.tags"), "value": card_text(", ".join(chat.tags))}]
 
 
 def tag_section(chat: ChatView, t: TextLookup) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -56,12 +56,12 @@ def offer_card(
     )
     title = t(
         f"offer.{offer.kind.value}.title",
-        sender=offer.sender.name,
+        sender=card_text(offer.sender.name),
         customer=card_text(chat.customer_name),
     )
     body = [
         _text(title, weight="Bolder"),
-        _text(t("offer.only_for", recipient=offer.recipient.name), isSubtle=True),
+        _text(t("offer.only_for", recipient=card_text(offer.recipient.name)), isSubtle=True),
     ]
     pending = offer.state == OfferState.PENDING
     if viewer == offer.recipient.teams_id and pending:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
 from dialogs import canned, notes
-from dialogs.attachments import as_attachments, read_files, stored_text
+from dialogs.attachments import as_attachments, names, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -107,7 +108,8 @@ class AgentTurn:
         match outcome:
             case Accepted(chat):
                 customer_t = self.ctx.customer_texts(chat.customer_locale)
-                joined = customer_t("customer.agent_joined", agent=chat.owner_name)
+                owner = message_text(chat.owner_name or "")
+                joined = customer_t("customer.agent_joined", agent=owner)
                 return [self.updated(chat), to_customer(chat, text_activity(joined))]
             case AtCapacity(chat, capacity):
                 return self.tell(chat, "agent.at_capacity", capacity=capacity)
@@ -119,7 +121,8 @@ class AgentTurn:
             case AlreadyTaken(chat) if chat.state == ChatState.CLOSED:
                 return self.tell(chat, "agent.already_closed")
             case AlreadyTaken(chat):
-                return self.tell(chat, "agent.already_taken", owner=chat.owner_name)
+                owner = message_text(chat.owner_name or "")
+                return self.tell(chat, "agent.already_taken", owner=owner)
         return []
 
     def answer_accept(
@@ -132,9 +135,8 @@ class AgentTurn:
             case AlreadyTaken(chat) if (
                 chat.owner_teams_id != self.person.teams_id and chat.state != ChatState.CLOSED
             ):
-                return card_answer(
-                    self.card(chat, self.t("card.taken_note", agent=chat.owner_name))
-                )
+                note = self.t("card.taken_note", agent=card_text(chat.owner_name or ""))
+                return card_answer(self.card(chat, note))
             case Accepted(chat) | AlreadyTaken(chat):
                 return card_answer(self.card(chat))
         return error_answer(404, "no such chat")
@@ -153,7 +155,7 @@ class AgentTurn:
                 customer_t = self.ctx.customer_texts(chat.customer_locale)
                 link = self.t(
                     "agent.transcript",
-                    agent=self.person.name,
+                    agent=message_text(self.person.name),
                     url=self.ctx.transcript_url(chat.ref),
                 )
                 ended = text_activity(customer_t("customer.chat_ended"))
@@ -163,7 +165,8 @@ class AgentTurn:
                     to_customer(chat, with_rating_question(self.ctx, chat, ended)),
                 ]
             case TagRequired(chat):
-                return self.tell(chat, "agent.tag_required", known=_known(chat, self.t))
+                known = message_text(_known(chat, self.t))
+                return self.tell(chat, "agent.tag_required", known=known)
             case Refused(Refusal.CLOSE_NOT_ALLOWED, ChatView() as chat):
                 return self.tell(chat, "agent.close_refused")
             case AlreadyClosed(chat) if chat.closed_by_teams_id != self.person.teams_id:
@@ -175,10 +178,14 @@ class AgentTurn:
         t = self.t
         match outcome:
             case TagRequired(chat):
-                note = t("agent.tag_required", mention=self.person.name, known=_known(chat, t))
+                note = t(
+                    "agent.tag_required",
+                    mention=card_text(self.person.name),
+                    known=card_text(_known(chat, t)),
+                )
                 return card_answer(self.card(chat, note))
             case Refused(Refusal.CLOSE_NOT_ALLOWED, ChatView() as chat):
-                note = t("agent.close_refused", mention=self.person.name)
+                note = t("agent.close_refused", mention=card_text(self.person.name))
                 return card_answer(self.card(chat, note))
             case Closed(chat) | AlreadyClosed(chat):
                 return card_answer(self.card(chat))
@@ -213,7 +220,8 @@ async def unknown_command(ctx: FlowContext, turn: Turn) -> None:
         await canned.lookup(ctx, turn, turn.word)
         return
     help_text = _help(ctx, turn)
-    await mention_reply(ctx, turn, "agent.unknown_command", word=turn.word, help=help_text)
+    word = message_text(turn.word)
+    await mention_reply(ctx, turn, "agent.unknown_command", word=word, help=help_text)
 
 
 async def chat_of_thread(ctx: FlowContext, turn: Turn) -> int | None:
@@ -243,7 +251,7 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
         return
     files = read_files(turn.activity, from_teams=True, limit=ctx.max_attachments)
     refusal = (
-        [mention_answer(ctx, turn, "agent.files_refused", files=", ".join(files.refused))]
+        [mention_answer(ctx, turn, "agent.files_refused", files=names(files.refused))]
         if files.refused
         else []
     )

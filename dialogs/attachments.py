@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from cards.markdown import checked_url, message_link, message_text
+
 TEAMS_FILE = "application/vnd.microsoft.teams.file.download.info"
 # Teams copies the message itself into a text/html attachment: that is the text, not a file.
 MESSAGE_COPIES = frozenset({"text/html"})
-URL_LIMIT = 2048
 NAME_LIMIT = 200
 FILE_MARK = "📎"
 
@@ -38,12 +39,7 @@ def _name(attachment: dict[str, Any], url: str) -> str:
 
 
 def _linkable(url: object) -> bool:
-    return (
-        isinstance(url, str)
-        and len(url) <= URL_LIMIT
-        and urlsplit(url).scheme in ("http", "https")
-        and bool(urlsplit(url).hostname)
-    )
+    return checked_url(url) is not None
 
 
 def read_files(activity: dict[str, Any], *, from_teams: bool, limit: int) -> Files:
@@ -73,8 +69,14 @@ def read_files(activity: dict[str, Any], *, from_teams: bool, limit: int) -> Fil
 
 
 def links(files: tuple[dict[str, str], ...]) -> str:
-    """The files as Markdown links, one line."""
-    return " ".join(f"{FILE_MARK} [{f['name']}]({f['url']})" for f in files)
+    """The files as Markdown links for a Teams message, one line: each built from its
+    checked URL with its name as escaped text (a name or URL cannot make another link)."""
+    return " ".join(f"{FILE_MARK} {message_link(f['name'], f['url'])}" for f in files)
+
+
+def names(refused: tuple[str, ...]) -> str:
+    """Refused files' names for a message, escaped."""
+    return ", ".join(message_text(name) for name in refused)
 
 
 def stored_text(text: str, files: tuple[dict[str, str], ...]) -> str:

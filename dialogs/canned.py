@@ -4,8 +4,10 @@ sends one to the customer; supervisors manage them with ``@Bot canned add|remove
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from cards.canned import canned_list_card
+from cards.markdown import card_text, message_text
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import manage_room_lists, mention_reply, relay_refused
@@ -41,18 +43,23 @@ def usable_shortcut(shortcut: str) -> bool:
     return valid_name(shortcut) and not is_command_word(shortcut)
 
 
-def fill(text: str, *, customer: str | None, agent: str) -> str:
+def fill(
+    text: str, *, customer: str | None, agent: str, escape: Callable[[str], str] = message_text
+) -> str:
     """Put the customer's and the agent's names where the answer says ``{customer}``/``{agent}``.
 
-    Plain replacement, not ``str.format``: an answer may contain other braces.
+    The answer is the supervisor's Markdown; the names are escaped for a message
+    (``escape``; ``str`` for the text the transcript keeps), so a customer named
+    ``**SupportBot** [Verify](…)`` reads as those characters. Plain replacement, not
+    ``str.format``: an answer may contain other braces.
     """
-    return text.replace("{customer}", customer or "").replace("{agent}", agent)
+    return text.replace("{customer}", escape(customer or "")).replace("{agent}", escape(agent))
 
 
 def _list_title(ctx: FlowContext, department: str | None, prefix: str) -> str:
-    where = department or ctx.team_texts("canned.company_wide")
+    where = card_text(department) if department else ctx.team_texts("canned.company_wide")
     if prefix:
-        return ctx.team_texts("canned.matching_title", prefix=prefix, department=where)
+        return ctx.team_texts("canned.matching_title", prefix=card_text(prefix), department=where)
     return ctx.team_texts("canned.list_title", department=where)
 
 
@@ -72,7 +79,7 @@ async def lookup(ctx: FlowContext, turn: Turn, word: str) -> None:
     matching = tuple(a for a in found.answers if a.shortcut.startswith(word))
     if not matching:
         key = "canned.no_match" if word else "canned.none"
-        await mention_reply(ctx, turn, key, prefix=word, bot=turn.bot)
+        await mention_reply(ctx, turn, key, prefix=message_text(word), bot=turn.bot)
         return
     card = canned_list_card(_list_title(ctx, found.department, word), matching, ctx.team_texts)
     reply = card_activity(card, ctx.team_texts("canned.summary"))
@@ -85,13 +92,15 @@ async def _send(
     """Relay a canned answer as the writer's own message (the same participant check)."""
     person = turn.person
     text = fill(answer.text, customer=customer, agent=person.name)
+    kept = fill(answer.text, customer=customer, agent=person.name, escape=str)
     keys = turn.keys
     t = ctx.team_texts
 
     async with ctx.store.unit() as tx:
-        outcome = await chats.do_agent_message(tx, thread, person, text, keys, keep_notes=False)
+        outcome = await chats.do_agent_message(tx, thread, person, kept, keys, keep_notes=False)
         if isinstance(outcome, chats.Relayed):
-            shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
+            agent, shortcut = message_text(person.name), message_text(answer.shortcut)
+            shown = t("canned.sent", agent=agent, shortcut=shortcut, text=text)
             tx.enqueue(
                 [
                     to_conversation(outcome.reference, text_activity(text), by=person.teams_id),
@@ -114,10 +123,10 @@ async def manage(ctx: FlowContext, turn: Turn) -> None:
     elif action in ("add", "remove") and shortcut and not (action == "add" and not text):
         if not valid_name(shortcut):
             await mention_reply(
-                ctx, turn, "canned.bad_shortcut", shortcut=shortcut, limit=NAME_LIMIT
+                ctx, turn, "canned.bad_shortcut", shortcut=message_text(shortcut), limit=NAME_LIMIT
             )
         elif action == "add" and is_command_word(shortcut):
-            await mention_reply(ctx, turn, "canned.command_word", shortcut=shortcut)
+            await mention_reply(ctx, turn, "canned.command_word", shortcut=message_text(shortcut))
         elif len(text) > TEXT_LIMIT:
             await mention_reply(ctx, turn, "canned.too_long", limit=TEXT_LIMIT)
         elif action == "add":

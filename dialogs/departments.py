@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from cards.departments import mention_markup
+from cards.markdown import mention_markup, message_text
 from cards.times import valid_zone
 from dialogs.activity import person_of
 from dialogs.context import FlowContext
@@ -40,15 +40,17 @@ def notify_setting(
         return _reply(turn, t("agent.capacity_refused", mention=markup))
     if isinstance(outcome, TimeZoneSet):
         shown = outcome.zone or ctx.time_zone
-        text = t("agent.time_zone_set", mention=markup, department=outcome.department, zone=shown)
+        department = message_text(outcome.department)
+        text = t("agent.time_zone_set", mention=markup, department=department, zone=shown)
         return _reply(turn, text)
     if outcome.capacity is None:
-        text = t("agent.capacity_unlimited", mention=markup, department=outcome.department)
+        department = message_text(outcome.department)
+        text = t("agent.capacity_unlimited", mention=markup, department=department)
     else:
         text = t(
             "agent.capacity_set",
             mention=markup,
-            department=outcome.department,
+            department=message_text(outcome.department),
             capacity=outcome.capacity,
         )
     return _reply(turn, text)
@@ -120,16 +122,17 @@ def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | Refused) -> lis
     lines = "\n".join(
         t(
             "agent.who_line",
-            name=line.name,
+            name=message_text(line.name),
             availability=t(f"availability.{line.availability.value}"),
             open=line.open_chats,
         )
         for line in roster.agents
     )
+    department = message_text(roster.department)
     if roster.capacity is not None:
-        text = t("agent.who", department=roster.department, capacity=roster.capacity, lines=lines)
+        text = t("agent.who", department=department, capacity=roster.capacity, lines=lines)
     else:
-        text = t("agent.who_unlimited", department=roster.department, lines=lines)
+        text = t("agent.who_unlimited", department=department, lines=lines)
     return [to_conversation(turn.reference, text_activity(text))]
 
 

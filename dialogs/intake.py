@@ -9,7 +9,7 @@ from __future__ import annotations
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
 from dialogs.activity import conversation_key, customer_key, prechat_of
-from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
+from dialogs.attachments import Files, as_attachments, links, names, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.ratings import rating_message
@@ -109,7 +109,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
         if chat.held:
             # Beyond the intake limits: kept and answered; the card follows on the timer.
-            held = text_activity(t("customer.held", name=name))
+            held = text_activity(t("customer.held", name=message_text(name)))
             return [to_customer(chat, held), *refusal]
         return [
             to_customer(chat, customer_notice(chat, audience, t, name)),
@@ -123,7 +123,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             return on_routed(chat, audience, None)
         if len(audience.departments) > 1:
             return [*prompt(audience.departments), *refusal]
-        no_room = text_activity(t("customer.no_room", name=name))
+        no_room = text_activity(t("customer.no_room", name=message_text(name)))
         return [to_conversation(reference, no_room), *refusal]
 
     def on_append(chat_id: int, choices: Choices | None) -> list[Outgoing]:
@@ -180,4 +180,4 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:
-    return t("customer.files_refused", files=", ".join(files.refused), limit=limit)
+    return t("customer.files_refused", files=names(files.refused), limit=limit)

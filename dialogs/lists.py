@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cards.lists import chat_list_card
+from cards.markdown import message_text
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
@@ -58,6 +59,6 @@ def notify_supervisors(
         mention = Mention(turn.person)
         text = t(f"refusal.{outcome.reason}", mention=mention.markup)
         return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
-    names = ", ".join(p.name for p in outcome.supervisors)
-    text = t("team.supervisors", department=outcome.department, names=names)
+    names = message_text(", ".join(p.name for p in outcome.supervisors))
+    text = t("team.supervisors", department=message_text(outcome.department), names=names)
     return [to_conversation(reference, text_activity(text))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cards.markdown import message_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.replies import Mention, text_activity, to_conversation, to_thread
@@ -58,7 +59,7 @@ def relay_refused(t: Texts, person: Person) -> ViewCompose:
             how = (
                 t("agent.how_accept")
                 if chat.state == ChatState.WAITING
-                else t("agent.how_invite", owner=chat.owner_name)
+                else t("agent.how_invite", owner=message_text(chat.owner_name or ""))
             )
             text = t("agent.not_participant", mention=mention.markup, how=how)
         return [to_thread(chat.id, text_activity(text, mentions=(mention,)))]
@@ -74,7 +75,7 @@ def kept_as_note(t: Texts) -> ViewCompose:
         how = (
             t("agent.how_accept")
             if chat.state == ChatState.WAITING
-            else t("agent.how_invite", owner=chat.owner_name)
+            else t("agent.how_invite", owner=message_text(chat.owner_name or ""))
         )
         return [to_thread(chat.id, text_activity(t("agent.kept_as_note", how=how)))]
 
@@ -104,24 +105,24 @@ def notify_managed(ctx: FlowContext, turn: Turn, outcome: Managed) -> list[Outgo
         case Refused(Refusal.NOT_A_ROOM):
             return answer("tools.no_room", bot=bot)
         case Refused(Refusal.NOT_SUPERVISOR, department=department):
-            return answer("tools.not_supervisor", department=department)
+            return answer("tools.not_supervisor", department=message_text(department or ""))
         case CannedAdded(shortcut):
-            return answer("canned.added", shortcut=shortcut)
+            return answer("canned.added", shortcut=message_text(shortcut))
         case CannedExists(shortcut):
-            return answer("canned.exists", shortcut=shortcut, bot=bot)
+            return answer("canned.exists", shortcut=message_text(shortcut), bot=bot)
         case CannedRemoved(shortcut):
-            return answer("canned.removed", shortcut=shortcut)
+            return answer("canned.removed", shortcut=message_text(shortcut))
         case CannedMissing(shortcut):
-            return answer("canned.missing", shortcut=shortcut)
+            return answer("canned.missing", shortcut=message_text(shortcut))
         case TagsAdded(added, existing):
-            done = t("tags.added", tags=", ".join(added) or "-")
+            done = t("tags.added", tags=message_text(", ".join(added) or "-"))
             if existing:
-                done += " " + t("tags.existing", tags=", ".join(existing))
+                done += " " + t("tags.existing", tags=message_text(", ".join(existing)))
             return answer("tools.done", text=done)
         case TagRemoved(name):
-            return answer("tags.removed", name=name)
+            return answer("tags.removed", name=message_text(name))
         case TagMissing(name):
-            return answer("tags.missing", name=name)
+            return answer("tags.missing", name=message_text(name))
         case TagRuleSet(required):
             return answer("tags.required_on" if required else "tags.required_off")
     return []

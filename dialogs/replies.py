@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cards.markdown import mention_entity, mention_markup
 from store.core import ChatView, Person
 from store.outbox import Outgoing, chat_lane, conversation_lane
 from store.vocabulary import CreateThread, Send, UpdateCard
@@ -18,14 +19,10 @@ class Mention:
 
     @property
     def markup(self) -> str:
-        return f"<at>{self.person.name}</at>"
+        return mention_markup(self.person)
 
     def entity(self) -> dict[str, Any]:
-        return {
-            "type": "mention",
-            "text": self.markup,
-            "mentioned": {"id": self.person.teams_id, "name": self.person.name},
-        }
+        return mention_entity(self.person)
 
 
 def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import logging
 import re
 from typing import Any
 
+from cards.markdown import message_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer
@@ -76,11 +77,14 @@ def notify_setup(
         if outcome.reason == Refusal.FOREIGN_TENANT:
             return []
         key = f"refusal.setup_{outcome.reason}"
-        return [mention_answer(ctx, turn, key, department=outcome.department)]
+        department = message_text(outcome.department or "")
+        return [mention_answer(ctx, turn, key, department=department)]
     mention = Mention(turn.person)
     reference = room.room_reference
     done = ctx.team_texts(
-        "agent.setup_done", department=outcome.department, supervisor=mention.markup
+        "agent.setup_done",
+        department=message_text(outcome.department),
+        supervisor=mention.markup,
     )
     items = [to_conversation(reference, text_activity(done, mentions=(mention,)))]
     for chat in outcome.waiting:

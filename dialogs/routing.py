@@ -8,13 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cards.departments import (
-    department_choice,
-    mention_markup,
-    with_mentions,
-    with_note,
-)
-from cards.markdown import message_text
+from cards.departments import department_choice, with_mentions, with_note
+from cards.markdown import card_text, mention_markup, message_text
 from cards.request import card_activity, format_duration
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
@@ -78,7 +73,7 @@ def post_request(
     t = ctx.team_texts
     items = []
     if previous is not None:
-        moved = t("card.moved", department=chat.department)
+        moved = t("card.moved", department=card_text(chat.department))
         old = chat_card(ctx, previous, note=moved)
         # Accept belongs to the new card only; nobody has a view of their own here any more.
         old.pop("actions", None)
@@ -99,16 +94,17 @@ def customer_notice(chat: ChatView, audience: Audience, t: Texts, name: str) -> 
     acknowledgement, or that nobody is online now."""
     if audience.back_at is not None:
         when = back_text(audience.back_at)
-        return text_activity(t("customer.outside_hours", name=name, when=when))
+        return text_activity(t("customer.outside_hours", name=message_text(name), when=when))
     if audience.online:
-        return text_activity(t("customer.ack", name=name))
-    return text_activity(t("customer.nobody_online", name=name, department=chat.department))
+        return text_activity(t("customer.ack", name=message_text(name)))
+    name, department = message_text(name), message_text(chat.department)
+    return text_activity(t("customer.nobody_online", name=name, department=department))
 
 
 def choice_prompt(audience: Audience, t: Texts, name: str, channel: str = "") -> dict[str, Any]:
     return department_choice(
         audience.departments,
-        t("customer.choose_department", name=name),
+        t("customer.choose_department", name=message_text(name)),
         t("customer.choose_department_hint"),
         channel,
         t("customer.choose_button"),
@@ -144,7 +140,9 @@ def notify_unanswered(ctx: FlowContext, announced: Announced, now: datetime) -> 
     text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)
     customer_t = ctx.customer_texts(chat.customer_locale)
     position = customer_t(
-        "customer.still_waiting", position=audience.position, department=chat.department
+        "customer.still_waiting",
+        position=audience.position,
+        department=message_text(chat.department),
     )
     return [waiting_notice(chat, people, text), to_customer(chat, text_activity(position))]
 
@@ -187,8 +185,9 @@ def notify_move(ctx: FlowContext, turn: Turn, outcome: MoveOutcome) -> list[Outg
     if isinstance(outcome, Routed):
         return post_request(ctx, outcome.chat, outcome.audience, outcome.previous)
     if isinstance(outcome, UnknownDepartment):
-        names = ", ".join(name for _, name in outcome.departments)
-        text = t("agent.unknown_department", mention=markup, department=turn.argument, known=names)
+        names = message_text(", ".join(name for _, name in outcome.departments))
+        asked = message_text(turn.argument)
+        text = t("agent.unknown_department", mention=markup, department=asked, known=names)
         return _reply(turn, text)
     if outcome.reason == Refusal.UNKNOWN_CHAT:
         return _reply(turn, t("agent.no_chat", mention=markup))

@@ -3,8 +3,10 @@ agents tag a chat with ``/tag``, ``/untag`` or the card's Tag action."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from cards.markdown import card_text, message_text
 from cards.tags import selected_tags
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
@@ -29,7 +31,7 @@ async def _invalid(ctx: FlowContext, turn: Turn, names: list[str]) -> bool:
     """Refuse a name that cannot be a tag, saying which one and why."""
     bad = next((n for n in names if not valid_tag(n)), None)
     if bad is not None:
-        await mention_reply(ctx, turn, "tags.bad_name", name=bad, limit=TAG_LIMIT)
+        await mention_reply(ctx, turn, "tags.bad_name", name=message_text(bad), limit=TAG_LIMIT)
     return bad is not None
 
 
@@ -69,11 +71,13 @@ def notify_room_tags(ctx: FlowContext, turn: Turn, listed: RoomTags | Refused) -
     bot = turn.bot
     if isinstance(listed, Refused):
         return [mention_answer(ctx, turn, "tools.no_room", bot=bot)]
+    department = message_text(listed.department)
     if listed.names:
         rule = t("tags.rule_required" if listed.required else "tags.rule_optional")
-        text = t("tags.list", department=listed.department, tags=", ".join(listed.names), rule=rule)
+        names = message_text(", ".join(listed.names))
+        text = t("tags.list", department=department, tags=names, rule=rule)
     else:
-        text = t("tags.list_empty", department=listed.department, bot=bot)
+        text = t("tags.list_empty", department=department, bot=bot)
     return [to_conversation(turn.reference, text_activity(text))]
 
 
@@ -86,11 +90,14 @@ async def list_tags(ctx: FlowContext, turn: Turn) -> None:
         tx.enqueue(notify_room_tags(ctx, turn, listed))
 
 
-def _unknown_text(ctx: FlowContext, outcome: UnknownTags, mention: str) -> str:
-    known = ", ".join(outcome.known) or ctx.team_texts("tags.none_known")
-    return ctx.team_texts(
-        "tags.unknown", mention=mention, unknown=", ".join(outcome.unknown), known=known
-    )
+def _unknown_text(
+    ctx: FlowContext, outcome: UnknownTags, mention: str, escape: Callable[[str], str]
+) -> str:
+    """Which tags are unknown, for a message (``escape``: ``message_text``) or a card's
+    note (``card_text``)."""
+    known = escape(", ".join(outcome.known)) or ctx.team_texts("tags.none_known")
+    unknown = escape(", ".join(outcome.unknown))
+    return ctx.team_texts("tags.unknown", mention=mention, unknown=unknown, known=known)
 
 
 def notify_tagging(
@@ -103,7 +110,7 @@ def notify_tagging(
             return [card_update(chat.id, chat_card_activity(ctx, chat_card(ctx, chat), chat))]
         case UnknownTags() if not turn.by_invoke:
             mention = Mention(turn.person)
-            text = _unknown_text(ctx, outcome, mention.markup)
+            text = _unknown_text(ctx, outcome, mention.markup, message_text)
             answer = text_activity(text, mentions=(mention,))
             return [to_conversation(turn.reference, answer)]
         case Refused(chat=ChatView()) if not turn.by_invoke:
@@ -119,9 +126,9 @@ def _pressed_card(
     note: str | None = None
     match outcome:
         case UnknownTags():
-            note = _unknown_text(ctx, outcome, viewer.name)
+            note = _unknown_text(ctx, outcome, card_text(viewer.name), card_text)
         case Refused(chat=ChatView()):
-            note = ctx.team_texts("tags.refused", mention=viewer.name)
+            note = ctx.team_texts("tags.refused", mention=card_text(viewer.name))
         case Refused():
             return None
     assert outcome.chat is not None

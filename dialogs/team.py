@@ -14,6 +14,7 @@ from typing import Any
 
 from cards import actions
 from cards.actions import CardAction
+from cards.markdown import card_text
 from cards.request import card_activity
 from cards.team import offer_card, picker_card, status_card
 from dialogs import tags
@@ -148,7 +149,7 @@ class TeamTurn(AgentTurn):
         )
         if outcome is None:
             return await self.current(chat_id)
-        sent = self.t(f"offer.{kind.value}.sent", recipient=recipient.name)
+        sent = self.t(f"offer.{kind.value}.sent", recipient=card_text(recipient.name))
         return self.answer(outcome, status_card(sent))
 
     async def answer_offer(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cards.markdown import message_text
 from cards.request import card_activity
 from cards.team import offer_card
 from dialogs.agents import AgentTurn, mention_notice
@@ -39,9 +40,8 @@ def notify_offered(turn: AgentTurn, offered: Offered) -> list[Outgoing]:
     """The recipient is @mentioned with the offer's card (its buttons are theirs only)."""
     chat, offer = offered.chat, offered.offer
     mention = Mention(offer.recipient)
-    text = turn.t(
-        f"offer.{offer.kind.value}.notice", mention=mention.markup, sender=offer.sender.name
-    )
+    sender = message_text(offer.sender.name)
+    text = turn.t(f"offer.{offer.kind.value}.notice", mention=mention.markup, sender=sender)
     activity = card_activity(offer_card(chat, offer, turn.t), text)
     activity.update(text=text, entities=[mention.entity()])
     return [to_thread(chat.id, activity)]
@@ -54,19 +54,20 @@ def notify_answered(turn: AgentTurn, answered: Answered) -> list[Outgoing]:
     sender = Mention(offer.sender)
     if offer.state != OfferState.ACCEPTED:
         key = f"offer.{offer.kind.value}.declined"
-        text = turn.t(key, mention=sender.markup, recipient=offer.recipient.name)
+        text = turn.t(key, mention=sender.markup, recipient=message_text(offer.recipient.name))
         return [to_thread(chat.id, text_activity(text, mentions=(sender,)))]
+    agent = message_text(turn.person.name)
     if offer.kind == OfferKind.TRANSFER:
-        text = turn.t("offer.transfer.taken", mention=sender.markup, agent=turn.person.name)
+        text = turn.t("offer.transfer.taken", mention=sender.markup, agent=agent)
         return [
             turn.updated(chat),
             to_thread(chat.id, text_activity(text, mentions=(sender,))),
-            _customer_notice(turn, chat, "customer.agent_changed", agent=turn.person.name),
+            _customer_notice(turn, chat, "customer.agent_changed", agent=agent),
         ]
     # The card lists the participants: no notice in the thread.
     return [
         turn.updated(chat),
-        _customer_notice(turn, chat, "customer.agent_added", agent=turn.person.name),
+        _customer_notice(turn, chat, "customer.agent_added", agent=agent),
     ]
 
 
@@ -79,9 +80,8 @@ def notify_left(turn: AgentTurn, left: Left) -> list[Outgoing]:
     """The card drops the leaver; the customer hears of it if they were told of the joining."""
     items = [turn.updated(left.chat)]
     if left.role == ParticipantRole.INVITED:
-        items.append(
-            _customer_notice(turn, left.chat, "customer.agent_left", agent=turn.person.name)
-        )
+        agent = message_text(turn.person.name)
+        items.append(_customer_notice(turn, left.chat, "customer.agent_left", agent=agent))
     return items
 
 
@@ -106,4 +106,5 @@ def notify_expired(t: Texts, expired: Expired) -> list[Outgoing]:
     """An offer whose time ran out: the sender is told in the thread."""
     offer = expired.offer
     key = f"offer.{offer.kind.value}.expired"
-    return [mention_notice(expired.chat.id, offer.sender, t, key, recipient=offer.recipient.name)]
+    recipient = message_text(offer.recipient.name)
+    return [mention_notice(expired.chat.id, offer.sender, t, key, recipient=recipient)]

@@ -103,7 +103,7 @@ async def test_supervisors_manage_canned_answers_and_others_are_refused(bridge: 
     assert "/hello** saved" in last_text(bridge, act.ROOM)
     refusals = {
         (agent, "canned add promo 10% off"): "only a supervisor of **Support**",
-        (supervisor, "canned add bad!name text"): "**bad!name** cannot be a shortcut",
+        (supervisor, "canned add bad!name text"): r"**bad\!name** cannot be a shortcut",
         (supervisor, "canned add close Bye"): "**close** cannot be a shortcut",
         (supervisor, "canned add hello Again"): "**/hello** already exists",
         (supervisor, "canned add lonely"): "use **@SupportBot canned add <shortcut> <text>**",
@@ -439,9 +439,9 @@ async def test_attachments_reach_both_sides_and_refusals_are_explained(bridge: B
     assert len(bridge.connector.activities(chat.conversation)) == before
     assert "not sent to the customer: pasted.png" in last_text(bridge, chat.thread)
     html = await transcript_html(bridge, chat)
-    # A picture shows as a thumbnail that opens it; other files as links.
-    assert '<a href="https://files.test/cat.png"><img src="https://files.test/cat.png"' in html
-    assert f'href="{download}">form.docx</a>' in html
+    # Pictures and other files are links (the page loads nothing from the files' hosts).
+    assert 'href="https://files.test/cat.png"' in html and "🖼 cat.png</a>" in html
+    assert f'href="{download}"' in html and "📎 form.docx</a>" in html and "<img" not in html
 
 
 async def test_a_first_message_with_only_a_file_opens_a_chat(bridge: Bridge) -> None:

@@ -78,6 +78,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert any(n.startswith("store/migrations/versions/0001") for n in names)
     assert {"dialogs/locales/en.json", "dialogs/locales/vi.json", "app.py"} <= set(names)
     assert {"web/console/templates/live.html", "web/console/static/console.css"} <= set(names)
+    assert "bot/templates/transcript.html" in names
     assert not any(n.startswith("tests/") for n in names)
     # Every package of the sources, subpackages too (pyproject lists them one by one).
     assert packages <= set(names), f"not in the wheel: {sorted(packages - set(names))}"

@@ -19,6 +19,7 @@ from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
 from store import front
 from web.directline import DIRECT_LINE_PREFIX
+from web.headers import secure
 
 LOCALES = {"vi": "vi-VN", "en": "en-US"}
 _COLOR = re.compile(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?")
@@ -115,8 +116,8 @@ async def chat_page(request: web.Request) -> web.Response:
         "webchat_script_url": settings.webchat_script_url,
     }
     response = aiohttp_jinja2.render_template("chat.html", request, context)
-    response.headers["Content-Security-Policy"] = content_policy(settings)
-    response.headers["Referrer-Policy"] = "same-origin"
+    # The widget frames the page from ALLOWED_ORIGINS: only frame-ancestors can say so.
+    secure(response, content_policy(settings), frame_options=None, referrer="same-origin")
     return response
 
 

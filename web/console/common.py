@@ -12,6 +12,7 @@ from dialogs.i18n import Texts
 from store import console_sessions
 from store.console import ConsoleDepartment, ConsoleUser
 from web.console.auth import COOKIE
+from web.headers import CONSOLE_POLICY, secure
 
 
 def texts(request: web.Request) -> Texts:
@@ -33,8 +34,7 @@ def page(request: web.Request, template: str, status: int = 200, **values: Any) 
     )
     # Console pages are personal: never cached by a proxy, never framed by another site.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Referrer-Policy"] = "same-origin"
+    secure(response, CONSOLE_POLICY, frame_options="SAMEORIGIN", referrer="same-origin")
     return response
 
 

@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
-from bot.transcript_page import render
+from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
 from store import console, transcripts
@@ -25,6 +25,7 @@ from store.history import HistoryFilter, closed_chats
 from store.reports import report
 from web.console.charts import bar_chart
 from web.console.common import page, scope, still_allowed, texts
+from web.headers import secure
 
 # How often an event stream looks at the database, and how long one stream lasts (the
 # browser's EventSource reconnects by itself; a bounded stream frees its connection).
@@ -264,7 +265,8 @@ async def chat_transcript(request: web.Request) -> web.Response:
     page = render(found, texts(request), zone)
     response = web.Response(text=page, content_type="text/html")
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    # The console's chat page frames it: its own origin only.
+    secure(response, content_policy("'self'"), frame_options="SAMEORIGIN")
     return response
 
 
