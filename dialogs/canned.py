@@ -9,7 +9,7 @@ from cards.canned import canned_list_card
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import manage_room_lists, mention_reply, relay_refused
-from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.replies import agent_line, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
@@ -92,9 +92,10 @@ async def _send(
         outcome = await chats.do_agent_message(tx, thread, person, text, keys, keep_notes=False)
         if isinstance(outcome, chats.Relayed):
             shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
+            line = agent_line(text, person.name)
             tx.enqueue(
                 [
-                    to_conversation(outcome.reference, text_activity(text), by=person.teams_id),
+                    to_conversation(outcome.reference, line, by=person.teams_id),
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )
