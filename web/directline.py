@@ -292,7 +292,7 @@ class LocalDirectLine:
             if kind not in ACCEPTED_FILES:
                 raise _error(web.HTTPUnsupportedMediaType, "FileType", "photos and PDF only")
             if len(received) >= MAX_FILES:
-                raise _error(web.HTTPRequestEntityTooLarge, "FileCount", "too many files")
+                raise _error(web.HTTPBadRequest, "FileCount", "too many files")
             content = await _read_part(part, self._upload_limit, "file too large")
             received.append((kind, (part.filename or "file")[:200], content))
         if not received:
@@ -457,7 +457,13 @@ async def _read_part(part: BodyPartReader, limit: int, refusal: str) -> bytes:
     while chunk := await part.read_chunk():
         content += chunk
         if len(content) > limit:
-            raise _error(web.HTTPRequestEntityTooLarge, "TooLarge", refusal)
+            body = json.dumps({"error": {"code": "TooLarge", "message": refusal}})
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=limit,
+                actual_size=len(content),
+                text=body,
+                content_type="application/json",
+            )
     return bytes(content)
 
 
