@@ -194,7 +194,7 @@ def content_policy(settings: Settings) -> str:
     """The chat page talks to the bridge, the Web Chat script's host and Direct Line only;
     only the bridge and ``ALLOWED_ORIGINS`` may frame it (the widget's panel)."""
     script = str(URL(settings.webchat_script_url).origin())
-    connect = ["'self'"]
+    connect = ["'self'", "blob:"]  # blob: the visitor's photo, read before its upload
     if not settings.local_direct_line:
         direct_line = URL(settings.direct_line_endpoint)
         websocket = direct_line.with_scheme("wss" if direct_line.scheme == "https" else "ws")

@@ -506,6 +506,7 @@
     }
     if (session.agent) {
       showStatus(session.agent);
+      tell("agent", { name: session.agent });
     }
     var directLine = null;
     var store = window.WebChat.createStore({}, function (api) {
@@ -717,7 +718,7 @@
     }
     var known = read(ABOUT);
     var inProgress = remembered();
-    if (!inProgress) {
+    if (!inProgress || !inProgress.history.length) {
       welcome();
     }
     var mode = formMode(known, inProgress);
