@@ -57,11 +57,13 @@ async def test_a_reply_while_the_panel_is_closed_is_noticed(
     await setup_room(bridge)
     agent = act.agent(2, "Minh Anh")
     await go_online(bridge, agent)
-    site.attributes = f'data-lang="{lang}"'
+    # The shop has its own sticky buttons at the bottom: the chat's button sits above them.
+    site.attributes = f'data-lang="{lang}" data-offset="64"'
     page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale=LOCALES[lang])
     await page.goto(site.url("/shop/1"))
     widget = page.locator("#support-bridge-widget")
     launcher = widget.locator(".launcher")
+    assert await launcher.evaluate("(button) => getComputedStyle(button).bottom") == "84px"
     await expect(launcher).to_have_attribute("aria-label", re.compile(t("web.button_online")))
     await launcher.click()
     panel = page.frame_locator("#support-bridge-widget iframe")

@@ -54,7 +54,6 @@ PAGE_TEXTS = (
     "web.unread_title",
     "web.unread_label",
     "web.announce",
-    "web.team_name",
     "web.online_now",
     "web.helping",
     "web.new_conversation",

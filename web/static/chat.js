@@ -133,20 +133,20 @@
   }
 
   function welcome() {
+    // Who is there: shown only when someone is; otherwise one notice says nobody is.
     var faces = byId("faces");
     config.faces.forEach(function (face) {
       var item = document.createElement("li");
       item.textContent = face;
       faces.appendChild(item);
     });
-    if (!config.faces.length) {
-      var team = document.createElement("li");
-      team.className = "team-mark";
-      team.textContent = initials(texts.team_name);
-      faces.appendChild(team);
-    }
-    byId("team-state").textContent = config.online ? texts.online_now : texts.status_offline;
+    byId("team-state").textContent = texts.online_now;
     byId("reply-time").textContent = config.replyTime || "";
+    byId("welcome").querySelector(".team").hidden = !config.online;
+    if (config.invited) {
+      // The greeting is the chat's first line already.
+      byId("welcome").querySelector(".greeting").remove();
+    }
     byId("offline-notice").hidden = !!config.online;
     if (config.offers.length) {
       var list = byId("offer-list");
@@ -213,6 +213,7 @@
       }
     };
     byId("prechat-intro").textContent = offline ? texts.offline_prechat : texts.prechat_intro;
+    byId("offline-notice").hidden = true;  // the form's own words say it
     Object.keys(fields).forEach(function (key) {
       var field = fields[key];
       var mark = field.input.closest(".field").querySelector(".mark");
