@@ -111,7 +111,7 @@ async def test_a_reload_another_tab_and_the_next_day_show_the_same_conversation(
 ) -> None:
     en = Texts("en")
     bridge = await front_door(start_bridge, site)
-    await setup_room(bridge)
+    room = await setup_room(bridge)
     mai = act.agent(2, "Mai")
     await go_online(bridge, mai)
     context = await browser.new_context(viewport={"width": 390, "height": 800})
@@ -157,6 +157,17 @@ async def test_a_reload_another_tab_and_the_next_day_show_the_same_conversation(
     )
     assert len(bridge.connector.created()) == 1  # the same chat in the agents' room
     await screenshots(tomorrow, "chat-next-day-en")
+    # The chat ends: one rating prompt (the card, no row of quick replies), locked once
+    # answered, and still locked after a reload.
+    await agent_says(bridge, room.supervisor, chat, "/close")
+    rate = tomorrow.get_by_role("button", name=en("csat.choice_5"))
+    await expect(rate).to_have_count(1, timeout=10_000)
+    await expect(tomorrow.locator(".webchat__suggested-actions button")).to_have_count(0)
+    await rate.click()
+    await expect(tomorrow.locator(".sb-answered")).to_have_count(1)
+    await tomorrow.reload()
+    await shown(tomorrow, "It arrives tomorrow morning")
+    await expect(tomorrow.get_by_role("button", name=en("csat.choice_5"))).to_have_count(0)
     # "New conversation" starts afresh; so does a conversation older than it is kept.
     await tomorrow.get_by_role("button", name=en("web.new_conversation")).click()
     await expect(tomorrow.locator("#welcome")).to_be_visible()
