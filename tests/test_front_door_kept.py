@@ -240,6 +240,8 @@ async def test_an_agents_line_carries_their_name_and_the_welcome_its_figures(
     figures = await (await bridge.get("/api/availability")).json()
     assert figures["online"] is True and figures["faces"] == ["MA"]
     assert isinstance(figures["replySeconds"], int) and figures["replySeconds"] >= 0
+    page = await (await bridge.get("/chat?lang=en")).text()
+    assert "Usually replies within 1 min" in page and '"faces": ["MA"]' in page
 
 
 async def test_chat_on_zalo_and_messenger_with_qr_codes(start_bridge: BridgeFactory) -> None:
