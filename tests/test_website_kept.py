@@ -14,9 +14,11 @@ SQLite only, like ``test_website``: the store under these pages runs on both eng
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, expect
 
 from dialogs.i18n import Texts
@@ -34,12 +36,19 @@ from tests.test_website import (  # noqa: F401  (fixtures)
     site,
 )
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
-    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
-)
 LOCALES = {"vi": "vi-VN", "en": "en-US"}
+
+
+def parcel_photo() -> bytes:
+    """A picture the size of a phone's photo preview: a brown parcel on a grey floor."""
+    picture = Image.new("RGB", (480, 320), "#d0d4da")
+    drawing = ImageDraw.Draw(picture)
+    drawing.rectangle((120, 70, 360, 260), fill="#b07a43", outline="#6b4423", width=6)
+    drawing.line((120, 130, 360, 130), fill="#e8d8b0", width=14)
+    drawing.polygon([(300, 70), (360, 70), (360, 110)], fill="#8a5a2b")  # the dented corner
+    saved = io.BytesIO()
+    picture.save(saved, "PNG")
+    return saved.getvalue()
 
 
 def chat_frame(page: Page) -> object:
@@ -191,7 +200,7 @@ async def test_a_photo_reaches_the_agents_thread_and_other_files_are_refused(
     )
     await shown(page, vi("web.upload_refused", name="setup.exe", size=4))
     await upload.set_input_files(
-        [{"name": "kien-hang.png", "mimeType": "image/png", "buffer": PNG}]
+        [{"name": "kien-hang.png", "mimeType": "image/png", "buffer": parcel_photo()}]
     )
 
     def pictures() -> list[dict[str, object]]:

@@ -299,7 +299,7 @@ class LocalDirectLine:
             raise _error(web.HTTPBadRequest, "BadArgument", "no file")
         origin = f"{request.scheme}://{request.host}"
         body["attachments"] = [
-            {"contentType": kind, "contentUrl": origin + self._keep(kind, content), "name": name}
+            _attachment(kind, origin + self._keep(kind, content), name)
             for kind, name, content in received
         ]
         return await self._post(request, grant, conversation, body)
@@ -449,6 +449,15 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "BadArgument", "the body must be a JSON object")
     return body
+
+
+def _attachment(kind: str, url: str, name: str) -> dict[str, str]:
+    """An uploaded file as an attachment; a photo is its own thumbnail, so Web Chat shows
+    the visitor the picture they sent rather than a file to download."""
+    attachment = {"contentType": kind, "contentUrl": url, "name": name}
+    if kind.startswith("image/"):
+        attachment["thumbnailUrl"] = url
+    return attachment
 
 
 async def _read_part(part: BodyPartReader, limit: int, refusal: str) -> bytes:
