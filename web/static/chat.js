@@ -176,8 +176,17 @@
     byId("welcome").hidden = false;
   }
 
-  function hideWelcome() {
+  var told = false;
+
+  /* The first line is written: the welcome gives way, "new conversation" is offered, and
+   * the widget keeps the chat loaded on the shop's next pages (to notice replies). */
+  function underway(session) {
     byId("welcome").hidden = true;
+    byId("tools").hidden = false;
+    if (!told) {
+      told = true;
+      tell("conversation", { until: session.until });
+    }
   }
 
   /* -- the pre-chat form ---------------------------------------------------------- */
@@ -500,8 +509,7 @@
     var opening = [];
     var replaying = false;
     if (resumed) {
-      hideWelcome();
-      byId("tools").hidden = false;
+      underway(session);
     } else if (config.invited) {
       opening.push(botLine("greeting", texts.greeting));
     }
@@ -521,8 +529,7 @@
                 activity: Object.assign({}, activity, { channelData: channelData })
               })
             });
-            hideWelcome();
-            byId("tools").hidden = false;
+            underway(session);
             if (activity.value && typeof activity.value === "object") {
               answered(session, activity.value);
             }
@@ -551,8 +558,7 @@
           if (action.type === "DIRECT_LINE/INCOMING_ACTIVITY" && !replaying) {
             var incoming = action.payload.activity;
             if (incoming.type === "message" && !/^local-/.test(incoming.id || "")) {
-              hideWelcome();
-              byId("tools").hidden = false;
+              underway(session);
               remember(session, incoming);
               if (fromBot(incoming)) {
                 noticeNew(incoming, session);
@@ -612,7 +618,6 @@
       },
       element
     );
-    tell("conversation", { until: session.until });
     var focus = window.setInterval(function () {
       var input = element.querySelector("[data-id='webchat-sendbox-input']");
       if (input) {
