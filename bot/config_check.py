@@ -8,13 +8,23 @@ open); this says so before the first start, one line per setting.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from bot.settings import APP_TYPES, COLOR, GUID, LOG_FORMATS, VERSION, Settings, parse_bool
+from bot.settings import (
+    APP_TYPES,
+    COLOR,
+    GUID,
+    LOG_FORMATS,
+    PRECHAT_MODES,
+    VERSION,
+    Settings,
+    parse_bool,
+)
 from dialogs.i18n import languages
 from store import migrate
 from store.engine import create_engine
@@ -87,6 +97,15 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "ZALO_API_URL": _https,
     "ZALO_OAUTH_URL": _https,
     "ZALO_MAX_FILE_BYTES": _number(1, whole=True),
+    "PRECHAT_FORM": _one_of(PRECHAT_MODES),
+    "CHAT_REMEMBER_DAYS": _number(0),
+    "WIDGET_SOUND": _boolean,
+    "WIDGET_OFFSET": _number(0, whole=True),
+    "UPLOAD_MAX_BYTES": _number(1024, whole=True),
+    "ZALO_OA_ID": lambda raw: None if raw.strip().isdigit() else f"{raw!r} is not an OA id",
+    "MESSENGER_PAGE": lambda raw: (
+        None if re.fullmatch(r"[A-Za-z0-9.\-]+", raw.strip()) else f"{raw!r} is not a page name"
+    ),
 }
 
 

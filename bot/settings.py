@@ -15,7 +15,7 @@ WEBCHAT_VERSION = "4.18.1"
 WEBCHAT_SCRIPT_URL = (
     f"https://cdn.botframework.com/botframework-webchat/{WEBCHAT_VERSION}/webchat.js"
 )
-PRECHAT_MODES = ("off", "optional", "required")
+PRECHAT_MODES = ("off", "offline", "optional", "required")
 WIDGET_COLOR = "#0b62a4"
 ZALO_API_URL = "https://openapi.zalo.me"
 ZALO_OAUTH_URL = "https://oauth.zaloapp.com"
@@ -121,12 +121,24 @@ class Settings:
     direct_line_endpoint: str = DIRECT_LINE_ENDPOINT
     allowed_origins: frozenset[str] = frozenset()
     webchat_script_url: str = WEBCHAT_SCRIPT_URL
-    prechat_form: str = "optional"
+    # The pre-chat form: "offline" asks only when nobody is online (a contact to answer to).
+    prechat_form: str = "offline"
     widget_color: str = WIDGET_COLOR
     widget_title: str = ""
     widget_greeting: str = ""
     token_rate_limit: int = 30  # token requests per client address and minute
     visitor_cookie_days: float = 365.0
+    # How long the website keeps a visitor's conversation (history, resumed token).
+    chat_remember_days: float = 7.0
+    # The widget plays a short sound on an agent's reply while its panel is closed.
+    widget_sound: bool = False
+    # Pixels the widget's button sits above the page's bottom (above sticky buttons).
+    widget_offset: int = 0
+    # Photos and files a visitor may send: at most this size (the local Direct Line).
+    upload_max_bytes: int = 4 * 1024 * 1024
+    # "Chat on Zalo" (a Zalo Official Account's id) and "Chat on Messenger" (a page name).
+    zalo_oa_id: str = ""
+    messenger_page: str = ""
     # Ask customers to rate each chat when it closes.
     csat_enabled: bool = True
     # The team's time zone (IANA name, TIME_ZONE): transcripts and lists show local times.
@@ -157,7 +169,6 @@ class Settings:
     zalo_app_id: str = ""
     zalo_app_secret: str = ""
     zalo_oa_secret: str = ""
-    zalo_oa_id: str = ""
     zalo_api_url: str = ZALO_API_URL
     zalo_oauth_url: str = ZALO_OAUTH_URL
     # Largest file the bridge passes from an agent to a Zalo customer (Zalo's own limit).
@@ -278,6 +289,12 @@ class Settings:
             widget_title=env("WIDGET_TITLE", ""),
             widget_greeting=env("WIDGET_GREETING", ""),
             token_rate_limit=int(_float("TOKEN_RATE_LIMIT", defaults.token_rate_limit)),
+            chat_remember_days=_float("CHAT_REMEMBER_DAYS", defaults.chat_remember_days),
+            widget_sound=parse_bool(env("WIDGET_SOUND", "")) is True,
+            widget_offset=int(_float("WIDGET_OFFSET", defaults.widget_offset)),
+            upload_max_bytes=int(_float("UPLOAD_MAX_BYTES", defaults.upload_max_bytes)),
+            zalo_oa_id=env("ZALO_OA_ID", "").strip(),
+            messenger_page=env("MESSENGER_PAGE", "").strip(),
             csat_enabled=parse_bool(env("CSAT_ENABLED", "")) is not False,
             time_zone=env("TIME_ZONE", "").strip() or defaults.time_zone,
             presence_sync=env("PRESENCE_SYNC", "").strip().lower(),
@@ -294,7 +311,6 @@ class Settings:
             zalo_app_id=env("ZALO_APP_ID", "").strip(),
             zalo_app_secret=env("ZALO_APP_SECRET", "").strip(),
             zalo_oa_secret=env("ZALO_OA_SECRET_KEY", "").strip(),
-            zalo_oa_id=env("ZALO_OA_ID", "").strip(),
             zalo_api_url=(env("ZALO_API_URL", "").strip() or ZALO_API_URL).rstrip("/"),
             zalo_oauth_url=(env("ZALO_OAUTH_URL", "").strip() or ZALO_OAUTH_URL).rstrip("/"),
             zalo_max_file_bytes=int(

@@ -17,6 +17,7 @@ from dialogs.notices import kept_as_note, mention_answer, mention_reply, relay_r
 from dialogs.ratings import with_rating_question
 from dialogs.replies import (
     Mention,
+    agent_line,
     card_update,
     text_activity,
     to_conversation,
@@ -266,7 +267,7 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
         )
         match outcome:
             case chats.Relayed(_, customer):
-                relayed = text_activity(text)
+                relayed = agent_line(text, person.name)
                 if files.passed:
                     relayed["attachments"] = as_attachments(files.passed, images_only=False)
                 tx.enqueue([to_conversation(customer, relayed, by=person.teams_id), *refusal])

@@ -11,7 +11,7 @@ from cards.markdown import card_text, message_text
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import manage_room_lists, mention_reply, relay_refused
-from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.replies import agent_line, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
@@ -101,9 +101,10 @@ async def _send(
         if isinstance(outcome, chats.Relayed):
             agent, shortcut = message_text(person.name), message_text(answer.shortcut)
             shown = t("canned.sent", agent=agent, shortcut=shortcut, text=text)
+            line = agent_line(text, person.name)
             tx.enqueue(
                 [
-                    to_conversation(outcome.reference, text_activity(text), by=person.teams_id),
+                    to_conversation(outcome.reference, line, by=person.teams_id),
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )

@@ -32,6 +32,16 @@ def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str,
     return activity
 
 
+def agent_line(text: str, agent: str) -> dict[str, Any]:
+    """An agent's words to a customer, signed with the agent's name (``from.name``, which
+    Web Chat and the website's chat show with the agent's initials; ``channelData`` says it
+    is a person's line, so the page tells it from the bridge's own notices)."""
+    activity = text_activity(text)
+    activity["from"] = {"name": agent}
+    activity["channelData"] = {"supportBridge": {"agent": agent}}
+    return activity
+
+
 def to_conversation(
     reference: dict[str, Any], activity: dict[str, Any], *, by: str | None = None
 ) -> Outgoing:

@@ -37,7 +37,7 @@ class Figures:
     time_to_first_reply: Histogram
 
 
-def _seconds(dialect: str, later: Any, earlier: Any) -> Any:
+def elapsed_seconds(dialect: str, later: Any, earlier: Any) -> Any:
     """``later - earlier`` in seconds, in each engine's own date arithmetic."""
     if dialect == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * 86400.0
@@ -45,7 +45,7 @@ def _seconds(dialect: str, later: Any, earlier: Any) -> Any:
 
 
 async def _histogram(connection: Any, dialect: str, until: Any) -> Histogram:
-    seconds = _seconds(dialect, until, Chat.created_at)
+    seconds = elapsed_seconds(dialect, until, Chat.created_at)
     row = (
         await connection.execute(
             select(

@@ -210,12 +210,13 @@ async def test_local_tools_may_leave_out_the_recipient(bridge: Bridge) -> None:
 async def test_availability_follows_the_agents(bridge: Bridge) -> None:
     await setup_room(bridge)
     url = str(bridge.server.make_url("/api/availability"))
-    assert await (await bridge.http.get(url)).json() == {"online": False}
+    nobody = {"online": False, "faces": [], "replySeconds": None}
+    assert await (await bridge.http.get(url)).json() == nobody
     assert (await bridge.http.get(url, params={"department": "Nowhere"})).status == 404
     await go_online(bridge, act.agent(2, "Mai"))
     for department in ("", "Support", "support"):
         answer = await bridge.http.get(url, params={"department": department})
-        assert await answer.json() == {"online": True}
+        assert await answer.json() == {"online": True, "faces": ["M"], "replySeconds": None}
 
 
 async def test_prechat_data_names_the_customer_and_skips_the_department_question(

@@ -14,7 +14,7 @@ from aiohttp import web
 from bot import keys
 from bot.settings import Settings
 from web.directline import DIRECT_LINE_PREFIX, Deliver, LocalDirectLine
-from web.pages import availability, chat_page, widget_script
+from web.pages import availability, chat_page, offer_code, widget_script
 from web.token import ROUTES, TokenService, VisitorIds
 
 log = logging.getLogger("support_bridge")
@@ -39,7 +39,9 @@ def add_front_door(app: web.Application, settings: Settings, deliver: Deliver) -
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    local = LocalDirectLine(deliver) if settings.local_direct_line else None
+    local = (
+        LocalDirectLine(deliver, settings.upload_max_bytes) if settings.local_direct_line else None
+    )
     if local is not None:
         app[keys.LOCAL_DIRECT_LINE] = local
         app.router.add_routes(local.routes())
@@ -53,6 +55,8 @@ def add_front_door(app: web.Application, settings: Settings, deliver: Deliver) -
 
     async def tokens(app: web.Application) -> AsyncIterator[None]:
         key = await app[keys.STORE].secret("visitor_cookie_secret")
+        if local is not None:
+            local.use_key(await app[keys.STORE].secret("local_direct_line_key"))
         app[keys.TOKENS] = TokenService(
             settings,
             app[keys.CLIENT_SESSION],
@@ -68,4 +72,5 @@ def add_front_door(app: web.Application, settings: Settings, deliver: Deliver) -
     app.router.add_get("/chat", chat_page)
     app.router.add_get("/widget.js", widget_script)
     app.router.add_get("/api/availability", availability)
+    app.router.add_get("/api/offer/{channel}.svg", offer_code)
     app.router.add_static("/static", STATIC)

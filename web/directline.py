@@ -9,8 +9,11 @@ as on every other channel: the durable outbox and a real HTTP call.
 
 Like Direct Line's enhanced authentication, a token binds the conversation and the user
 id; the ``from.id`` a client sends is overwritten with the token's, so a visitor cannot
-write as someone else. Conversations live in this process's memory: this is a
-development front door for one process, never a production service.
+write as someone else. Tokens are signed with a key the database keeps, so a visitor's
+token still names their conversation after a restart (the conversation is opened again,
+empty: the page keeps its own history). Activities and uploaded files live in this
+process's memory: this is a development front door for one process, never a production
+service.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 DIRECT_LINE_PREFIX = "/v3/directline"
 CONNECTOR_PREFIX = "/_local"  # the serviceUrl path of the local channel
@@ -36,6 +39,18 @@ LOCAL_BOT = {"id": "support-bridge", "name": "Support Bridge", "role": "bot"}
 TOKEN_SECONDS = 1800
 MAX_CONVERSATIONS = 10_000
 MAX_ACTIVITIES = 2_000
+# What a visitor may upload (photos of parcels, bank transfers; PDF receipts), and how
+# much the process keeps in memory for all of them together.
+ACCEPTED_FILES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+}
+FILES_KEPT_BYTES = 64 * 1024 * 1024
+MAX_ACTIVITY_BYTES = 64 * 1024
+MAX_FILES = 5
 
 _JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -73,6 +88,8 @@ class Conversation:
     user_id: str
     activities: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Ids stay unique when a conversation is opened again after a restart.
+    generation: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def append(self, activity: dict[str, Any]) -> dict[str, Any]:
         """Store an activity with its id, time and place; a watermark counts activities, so
@@ -81,7 +98,7 @@ class Conversation:
             raise _error(web.HTTPTooManyRequests, "ConversationFull", "conversation is full")
         stored = {
             **activity,
-            "id": f"{self.id}|{len(self.activities):07d}",
+            "id": f"{self.id}|{self.generation}{len(self.activities):07d}",
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "conversation": {"id": self.id},
             "channelId": CHANNEL_ID,
@@ -98,12 +115,19 @@ class Conversation:
 class LocalDirectLine:
     """The local Direct Line: tokens signed with a per-process key, conversations in memory."""
 
-    def __init__(self, deliver: Deliver) -> None:
+    def __init__(self, deliver: Deliver, upload_limit: int = 4 * 1024 * 1024) -> None:
         self.secret = secrets.token_urlsafe(32)  # what /api/directline/token exchanges
         self._key = secrets.token_bytes(32)
         self._deliver = deliver
+        self._upload_limit = upload_limit
         self._conversations: dict[str, Conversation] = {}
         self._streams: set[web.WebSocketResponse] = set()
+        self._files: dict[str, tuple[str, bytes]] = {}
+
+    def use_key(self, key: str) -> None:
+        """Sign tokens with a key that outlives the process (the database's), so a
+        visitor's token still counts after a restart."""
+        self._key = hashlib.sha256(key.encode()).digest()
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -164,11 +188,11 @@ class LocalDirectLine:
 
     # -- conversations ---------------------------------------------------------------------
 
-    def _conversation(self, grant: Grant, create: bool) -> Conversation:
+    def _conversation(self, grant: Grant) -> Conversation:
+        """The grant's conversation; a valid token proves it was issued, so one forgotten
+        by a restart is opened again (empty) rather than refused."""
         found = self._conversations.get(grant.conversation_id)
         if found is None:
-            if not create:
-                raise _error(web.HTTPNotFound, "BadArgument", "conversation not found")
             if len(self._conversations) >= MAX_CONVERSATIONS:
                 self._conversations.pop(next(iter(self._conversations)))
             found = Conversation(grant.conversation_id, grant.user_id)
@@ -188,15 +212,25 @@ class LocalDirectLine:
         """``POST conversations``: the token's conversation, made on first use."""
         grant = self._granted(request)
         created = grant.conversation_id not in self._conversations
-        conversation = self._conversation(grant, create=True)
+        conversation = self._conversation(grant)
         return web.json_response(
             self._opened(request, grant, conversation), status=201 if created else 200
         )
 
     async def reconnect(self, request: web.Request) -> web.Response:
-        """``GET conversations/{id}``: a fresh stream URL for a conversation in progress."""
-        grant = self._granted(request, request.match_info["conversation"])
-        conversation = self._conversation(grant, create=False)
+        """``GET conversations/{id}``: a fresh token and stream URL for a conversation in
+        progress, asked with its token or, like Azure's, with the secret (the bridge's token
+        endpoint, once the visitor's signed cookie proved the conversation theirs)."""
+        conversation_id = request.match_info["conversation"]
+        if hmac.compare_digest(self._bearer(request).encode(), self.secret.encode()):
+            known = self._conversations.get(conversation_id)
+            user_id = known.user_id if known else request.query.get("user", "")
+            if not user_id.startswith("dl_"):
+                raise _error(web.HTTPNotFound, "BadArgument", "conversation not found")
+            grant = Grant(conversation_id, user_id[:128], time.time() + TOKEN_SECONDS)
+        else:
+            grant = self._granted(request, conversation_id)
+        conversation = self._conversation(grant)
         return web.json_response(self._opened(request, grant, conversation))
 
     async def post_activity(self, request: web.Request) -> web.Response:
@@ -206,8 +240,12 @@ class LocalDirectLine:
         bot; the reply address is this process's own connector.
         """
         grant = self._granted(request, request.match_info["conversation"])
-        conversation = self._conversation(grant, create=False)
-        body = await _json_object(request)
+        conversation = self._conversation(grant)
+        return await self._post(request, grant, conversation, await _json_object(request))
+
+    async def _post(
+        self, request: web.Request, grant: Grant, conversation: Conversation, body: dict[str, Any]
+    ) -> web.Response:
         sender = body.get("from") if isinstance(body.get("from"), dict) else {}
         name = sender.get("name") if isinstance(sender.get("name"), str) else None
         activity = {
@@ -223,9 +261,80 @@ class LocalDirectLine:
             raise _error(web.HTTPBadGateway, "BotRejectedActivity", refused.text or "") from None
         return web.json_response({"id": stored["id"]})
 
+    async def upload(self, request: web.Request) -> web.Response:
+        """``POST conversations/{id}/upload``: an activity with files (multipart: a part
+        ``activity`` and ``file`` parts), as Web Chat's upload button sends it.
+
+        Each file must be a photo or a PDF within the size limit; anything else is refused
+        with 413 or 415 and nothing is stored. The files are kept in memory and linked
+        from the activity, so the agents get a link they can open.
+        """
+        grant = self._granted(request, request.match_info["conversation"])
+        conversation = self._conversation(grant)
+        try:
+            reader = await request.multipart()
+        except (AssertionError, KeyError, ValueError):
+            raise _error(web.HTTPBadRequest, "BadArgument", "send multipart/form-data") from None
+        body: dict[str, Any] = {}
+        received: list[tuple[str, str, bytes]] = []
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise _error(web.HTTPBadRequest, "BadArgument", "nested multipart")
+            if part.name == "activity":
+                raw = await _read_part(part, MAX_ACTIVITY_BYTES, "activity too large")
+                try:
+                    parsed = json.loads(raw or b"{}")
+                except ValueError:
+                    raise _error(web.HTTPBadRequest, "BadArgument", "activity not JSON") from None
+                body = parsed if isinstance(parsed, dict) else {}
+                continue
+            kind = (part.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if kind not in ACCEPTED_FILES:
+                raise _error(web.HTTPUnsupportedMediaType, "FileType", "photos and PDF only")
+            if len(received) >= MAX_FILES:
+                raise _error(web.HTTPBadRequest, "FileCount", "too many files")
+            content = await _read_part(part, self._upload_limit, "file too large")
+            received.append((kind, (part.filename or "file")[:200], content))
+        if not received:
+            raise _error(web.HTTPBadRequest, "BadArgument", "no file")
+        origin = f"{request.scheme}://{request.host}"
+        body["attachments"] = [
+            _attachment(kind, origin + self._keep(kind, content), name)
+            for kind, name, content in received
+        ]
+        return await self._post(request, grant, conversation, body)
+
+    def _keep(self, kind: str, content: bytes) -> str:
+        """Keep an uploaded file under an unguessable name; the oldest go first."""
+        while self._files and sum(len(c) for _, c in self._files.values()) + len(content) > (
+            FILES_KEPT_BYTES
+        ):
+            self._files.pop(next(iter(self._files)))
+        name = secrets.token_urlsafe(18) + ACCEPTED_FILES[kind]
+        self._files[name] = (kind, content)
+        return f"{DIRECT_LINE_PREFIX}/attachments/{name}"
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """An uploaded file, for whoever has its link (the agents): never run as a page."""
+        kept = self._files.get(request.match_info["name"])
+        if kept is None:
+            raise web.HTTPNotFound()
+        kind, content = kept
+        inline = kind.startswith("image/")
+        return web.Response(
+            body=content,
+            content_type=kind,
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+                "Content-Disposition": "inline" if inline else "attachment",
+                "Cache-Control": "private, max-age=86400",
+            },
+        )
+
     async def poll(self, request: web.Request) -> web.Response:
         grant = self._granted(request, request.match_info["conversation"])
-        conversation = self._conversation(grant, create=False)
+        conversation = self._conversation(grant)
         watermark = _watermark(request)
         return web.json_response(
             {
@@ -240,7 +349,7 @@ class LocalDirectLine:
         grant = self._grant(token)
         if grant is None or grant.conversation_id != request.match_info["conversation"]:
             raise _error(web.HTTPForbidden, "TokenExpired", "token not valid or expired")
-        conversation = self._conversation(grant, create=False)
+        conversation = self._conversation(grant)
         ws = web.WebSocketResponse(heartbeat=30)
         await ws.prepare(request)
         self._streams.add(ws)
@@ -273,10 +382,15 @@ class LocalDirectLine:
 
     async def from_bot(self, request: web.Request) -> web.Response:
         """``POST /v3/conversations/{id}/activities[/{replyTo}]``: the bot speaks."""
+        body = await _json_object(request)
         conversation = self._conversations.get(request.match_info["conversation"])
+        recipient = _account(body, "recipient").get("id")
+        if conversation is None and isinstance(recipient, str) and recipient.startswith("dl_"):
+            # Forgotten by a restart: kept for the visitor, who gets it when they come back.
+            grant = Grant(request.match_info["conversation"], recipient, time.time())
+            conversation = self._conversation(grant)
         if conversation is None:
             raise _error(web.HTTPNotFound, "ConversationNotFound", "no such conversation")
-        body = await _json_object(request)
         stored = conversation.append({**body, "from": {**LOCAL_BOT, **_account(body, "from")}})
         return web.json_response({"id": stored["id"]})
 
@@ -295,6 +409,8 @@ class LocalDirectLine:
             web.post(f"{DIRECT_LINE_PREFIX}/conversations", self.start),
             web.get(conversation, self.reconnect, allow_head=False),
             web.post(f"{conversation}/activities", self.post_activity),
+            web.post(f"{conversation}/upload", self.upload),
+            web.get(f"{DIRECT_LINE_PREFIX}/attachments/{{name}}", self.attachment),
             web.get(f"{conversation}/activities", self.poll, allow_head=False),
             web.get(f"{conversation}/stream", self.stream, allow_head=False),
             web.post(f"{connector}/activities", self.from_bot),
@@ -333,6 +449,31 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "BadArgument", "the body must be a JSON object")
     return body
+
+
+def _attachment(kind: str, url: str, name: str) -> dict[str, str]:
+    """An uploaded file as an attachment; a photo is its own thumbnail, so Web Chat shows
+    the visitor the picture they sent rather than a file to download."""
+    attachment = {"contentType": kind, "contentUrl": url, "name": name}
+    if kind.startswith("image/"):
+        attachment["thumbnailUrl"] = url
+    return attachment
+
+
+async def _read_part(part: BodyPartReader, limit: int, refusal: str) -> bytes:
+    """A multipart part's bytes, refused with 413 past ``limit`` (never read whole first)."""
+    content = bytearray()
+    while chunk := await part.read_chunk():
+        content += chunk
+        if len(content) > limit:
+            body = json.dumps({"error": {"code": "TooLarge", "message": refusal}})
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=limit,
+                actual_size=len(content),
+                text=body,
+                content_type="application/json",
+            )
+    return bytes(content)
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:

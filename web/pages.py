@@ -7,10 +7,13 @@ script needs arrives as one JSON block, so the scripts hold no texts of their ow
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
+import segno
 from aiohttp import web
 from yarl import URL
 
@@ -18,7 +21,7 @@ from bot import keys
 from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
 from store import front
-from web.directline import DIRECT_LINE_PREFIX
+from web.directline import ACCEPTED_FILES, DIRECT_LINE_PREFIX
 from web.headers import secure
 
 LOCALES = {"vi": "vi-VN", "en": "en-US"}
@@ -49,7 +52,29 @@ PAGE_TEXTS = (
     "web.retry",
     "web.placeholder",
     "web.guest",
+    "web.unread_title",
+    "web.unread_label",
+    "web.announce",
+    "web.online_now",
+    "web.helping",
+    "web.new_conversation",
+    "web.attach",
+    "web.upload_refused",
+    "web.required",
+    "web.error_name",
+    "web.error_contact",
+    "web.error_contact_format",
+    "web.error_department",
+    "web.offline_prechat",
+    "web.privacy",
+    "web.privacy_link",
+    "web.elsewhere",
+    "web.chat_on_zalo",
+    "web.chat_on_messenger",
+    "web.scan",
 )
+# Where "Chat on Zalo" / "Chat on Messenger" lead: a Zalo Official Account, a Facebook page.
+OFFER_URLS = {"zalo": "https://zalo.me/{}", "messenger": "https://m.me/{}"}
 
 
 def page_texts(settings: Settings, language: str) -> dict[str, str]:
@@ -59,6 +84,40 @@ def page_texts(settings: Settings, language: str) -> dict[str, str]:
     texts["title"] = settings.widget_title or texts["title"]
     texts["greeting"] = settings.widget_greeting or texts["greeting"]
     return texts
+
+
+def offers(settings: Settings, texts: dict[str, str]) -> list[dict[str, str]]:
+    """The messengers the company is on: where each leads and its QR code's address."""
+    configured = {"zalo": settings.zalo_oa_id, "messenger": settings.messenger_page}
+    return [
+        {
+            "channel": channel,
+            "url": OFFER_URLS[channel].format(quote(account, safe="")),
+            "label": texts[f"chat_on_{channel}"],
+            "qr": f"api/offer/{channel}.svg",
+        }
+        for channel, account in configured.items()
+        if account
+    ]
+
+
+def initials(name: str) -> str:
+    """"Nguyễn Minh Anh" -> "NA": the first letters of the first and the last word."""
+    words = name.split()
+    if not words:
+        return "?"
+    letters = words[0][0] + (words[-1][0] if len(words) > 1 else "")
+    return letters.upper()
+
+
+def reply_time(texts: Texts, seconds: float | None) -> str:
+    """The usual wait for a first reply, in words; empty when there is nothing to go by."""
+    if seconds is None:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    if minutes <= 90:
+        return texts("web.reply_minutes", minutes=minutes)
+    return texts("web.reply_hours", hours=round(minutes / 60))
 
 
 def brand_color(settings: Settings) -> str:
@@ -92,11 +151,21 @@ async def chat_page(request: web.Request) -> web.Response:
     async with store.reading() as tx:
         choices = await front.department_choices(tx)
         online = await front.online_count(tx, department or None)
+        faces = await front.online_names(tx, department or None)
+        waited = await front.usual_reply_seconds(tx)
+    texts = page_texts(settings, language)
     config: dict[str, Any] = {
         "lang": language,
         "locale": LOCALES.get(language, language),
-        "texts": page_texts(settings, language),
+        "texts": texts,
         "prechat": settings.prechat_form,
+        "privacyUrl": settings.privacy_url,
+        "faces": [initials(name) for name in faces],
+        "replyTime": reply_time(Texts(language), waited),
+        "offers": offers(settings, texts),
+        "rememberDays": settings.chat_remember_days,
+        "uploadLimit": settings.upload_max_bytes,
+        "accept": sorted(ACCEPTED_FILES),
         "departments": [list(choice) for choice in choices] if len(choices) > 1 else [],
         "department": department,
         "invited": request.query.get("invited") == "1",
@@ -125,7 +194,7 @@ def content_policy(settings: Settings) -> str:
     """The chat page talks to the bridge, the Web Chat script's host and Direct Line only;
     only the bridge and ``ALLOWED_ORIGINS`` may frame it (the widget's panel)."""
     script = str(URL(settings.webchat_script_url).origin())
-    connect = ["'self'"]
+    connect = ["'self'", "blob:"]  # blob: the visitor's photo, read before its upload
     if not settings.local_direct_line:
         direct_line = URL(settings.direct_line_endpoint)
         websocket = direct_line.with_scheme("wss" if direct_line.scheme == "https" else "ws")
@@ -153,6 +222,9 @@ async def widget_script(request: web.Request) -> web.Response:
     config = {
         "defaultLang": settings.default_language,
         "color": brand_color(settings),
+        "sound": settings.widget_sound,
+        "offset": max(0, settings.widget_offset),
+        "rememberDays": settings.chat_remember_days,
         "texts": {language: page_texts(settings, language) for language in languages()},
     }
     response = web.Response(
@@ -164,16 +236,44 @@ async def widget_script(request: web.Request) -> web.Response:
 
 
 async def availability(request: web.Request) -> web.Response:
-    """``{"online": true|false}`` for a department (``?department=``), or for any."""
+    """``{"online": true|false, "faces": ["MA"], "replySeconds": 240}`` for a department
+    (``?department=``), or for any: who could answer (initials only) and the usual wait
+    for a first reply over the last 7 days."""
     department = _department(request)
     async with request.app[keys.STORE].reading() as tx:
         online = await front.online_count(tx, department or None)
+        faces = await front.online_names(tx, department or None)
+        waited = await front.usual_reply_seconds(tx)
     if online is None:
         raise web.HTTPNotFound(
             text='{"error": "no such department"}', content_type="application/json"
         )
-    response = web.json_response({"online": online > 0})
+    response = web.json_response(
+        {
+            "online": online > 0,
+            "faces": [initials(name) for name in faces],
+            "replySeconds": None if waited is None else round(waited),
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     tokens = request.app[keys.TOKENS]
     origin = request.headers.get("Origin")
     return tokens.cors(response, origin if tokens.permitted(request, origin) else None)
+
+
+async def offer_code(request: web.Request) -> web.Response:
+    """The QR code (SVG) of "Chat on Zalo" / "Chat on Messenger", for a desktop visitor
+    to scan with the phone their messenger is on; 404 when that one is not configured."""
+    settings = request.app[keys.SETTINGS]
+    wanted = request.match_info["channel"]
+    found = [o for o in offers(settings, page_texts(settings, "en")) if o["channel"] == wanted]
+    if not found:
+        raise web.HTTPNotFound()
+    svg = io.BytesIO()
+    segno.make(found[0]["url"], error="m").save(
+        svg, kind="svg", scale=4, border=2, dark="#1f2328", xmldecl=False, svgclass=None
+    )
+    response = web.Response(body=svg.getvalue(), content_type="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -29,6 +29,7 @@ from web.directline import DIRECT_LINE_PREFIX, own_address
 log = logging.getLogger(__name__)
 
 VISITOR_COOKIE = "sb_visitor"
+CHAT_COOKIE = "sb_chat"  # the visitor's current conversation, signed with their id
 VISITOR_PREFIX = "dl_"
 COOKIE_PATH = "/api/directline"
 _NAME_LIMIT = 128
@@ -89,6 +90,20 @@ class VisitorIds:
     @staticmethod
     def new() -> str:
         return f"{VISITOR_PREFIX}{secrets.token_hex(16)}"
+
+    def chat_cookie(self, user_id: str, conversation_id: str, until: int) -> str:
+        """The conversation a visitor may come back to until ``until`` (Unix seconds)."""
+        signature = self._signature(f"{user_id}|{conversation_id}|{until}")
+        return f"{conversation_id}.{until}.{signature}"
+
+    def read_chat(self, cookie: str | None, user_id: str) -> str | None:
+        """The conversation the cookie proves this visitor had, while it is remembered."""
+        parts = (cookie or "").rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) < time.time():
+            return None
+        conversation_id, until, signature = parts
+        expected = self._signature(f"{user_id}|{conversation_id}|{until}")
+        return conversation_id if hmac.compare_digest(signature, expected) else None
 
 
 class TokenService:
@@ -162,18 +177,24 @@ class TokenService:
             return own_address(request) + DIRECT_LINE_PREFIX, self._local_secret
         return self._settings.direct_line_endpoint, self._settings.direct_line_secret
 
-    async def _call(self, url: str, credential: str, body: dict[str, Any]) -> dict[str, Any]:
-        """One call to Direct Line; its answer's token fields only, never anything else."""
+    async def _call(
+        self, url: str, credential: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One call to Direct Line (a GET without ``body``: a conversation's reconnection);
+        its answer's token fields only, never anything else."""
         try:
-            async with self._session.post(
-                url, json=body, headers={"Authorization": f"Bearer {credential}"}
+            async with self._session.request(
+                "GET" if body is None else "POST",
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {credential}"},
             ) as answer:
                 payload = await answer.json(content_type=None) if answer.status < 300 else None
                 status = answer.status
         except (ClientError, TimeoutError, ValueError) as error:
             log.warning("Direct Line token call failed: %s", type(error).__name__)
             raise _refuse(web.HTTPBadGateway, "the chat service cannot be reached") from None
-        if status in (401, 403) and "refresh" in url:
+        if status in (401, 403, 404) and ("refresh" in url or body is None):
             raise _refuse(web.HTTPForbidden, "this chat token cannot be refreshed")
         if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
             log.warning("Direct Line answered %s to a token request", status)
@@ -197,12 +218,26 @@ class TokenService:
         if isinstance(name, str) and name.strip():
             user["name"] = name.strip()[:_NAME_LIMIT]
         url, secret = self._endpoint(request)
-        trusted = sorted(self._settings.allowed_origins | self._own_origins(request))
-        issued = await self._call(
-            f"{url}/tokens/generate", secret, {"user": user, "trustedOrigins": trusted}
-        )
+        issued = await self._resumed(request, asked, user_id, url, secret)
+        if issued is None:
+            trusted = sorted(self._settings.allowed_origins | self._own_origins(request))
+            issued = await self._call(
+                f"{url}/tokens/generate", secret, {"user": user, "trustedOrigins": trusted}
+            )
         response = web.json_response({**issued, "userId": user_id})
         secure = request.secure or self._settings.public_url.startswith("https:")
+        remember = int(self._settings.chat_remember_days * 86400)
+        if issued["conversationId"] and remember > 0:
+            until = int(time.time()) + remember
+            response.set_cookie(
+                CHAT_COOKIE,
+                self._visitors.chat_cookie(user_id, issued["conversationId"], until),
+                max_age=remember,
+                path=COOKIE_PATH,
+                httponly=True,
+                secure=secure,
+                samesite="None" if secure else "Lax",
+            )
         response.set_cookie(
             VISITOR_COOKIE,
             self._visitors.cookie(user_id),
@@ -215,6 +250,29 @@ class TokenService:
             samesite="None" if secure else "Lax",
         )
         return self.cors(response, origin)
+
+    async def _resumed(
+        self, request: web.Request, asked: dict[str, Any], user_id: str, url: str, secret: str
+    ) -> dict[str, Any] | None:
+        """A token for the conversation the page asks to resume (``{"resume": id}``), when
+        the signed chat cookie proves it is this visitor's and still remembered; else None.
+
+        Direct Line renews a token for a conversation in progress when the secret asks
+        (``GET conversations/{id}``): a visitor whose token expired overnight gets their
+        conversation back, with its history, and nobody else can.
+        """
+        wanted = asked.get("resume")
+        if not isinstance(wanted, str) or not wanted:
+            return None
+        proven = self._visitors.read_chat(request.cookies.get(CHAT_COOKIE), user_id)
+        if proven != wanted:
+            return None
+        query = f"?user={user_id}" if self._local_secret is not None else ""
+        try:
+            issued = await self._call(f"{url}/conversations/{proven}{query}", secret, None)
+        except web.HTTPForbidden:
+            return None  # the service no longer has it: a new conversation
+        return {**issued, "conversationId": issued["conversationId"] or proven, "resumed": True}
 
     async def refresh(self, request: web.Request) -> web.StreamResponse:
         """A new token for the same conversation and user, before the old one expires."""
