@@ -347,6 +347,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     policy = Policy(
         unanswered_after=timedelta(seconds=settings.unanswered_seconds),
         default_capacity=settings.max_open_chats or None,
+        assignment_offer=timedelta(seconds=settings.assignment_offer_seconds),
+        queue_notice=timedelta(seconds=settings.queue_notice_seconds),
         intake_limits=IntakeLimits(
             per_conversation=settings.new_chats_per_conversation,
             per_channel=settings.new_chats_per_channel,

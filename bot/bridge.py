@@ -15,7 +15,17 @@ from typing import Any
 from bot.timers import Job
 from bot.trust import Admitted, Gate, Refused, from_teams_channel, log_refusal
 from cards.actions import BadAction, Pressed, is_card_action
-from dialogs import agents, extension, indicators, intake, presence, rooms, routing, team
+from dialogs import (
+    agents,
+    assignment,
+    extension,
+    indicators,
+    intake,
+    presence,
+    rooms,
+    routing,
+    team,
+)
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
 from dialogs.commands import SETUP
 from dialogs.context import FlowContext
@@ -41,6 +51,7 @@ class Bridge:
         return [
             lambda: team.expire_offers(self.ctx),
             lambda: routing.announce_unanswered(self.ctx),
+            lambda: assignment.expire_assignments(self.ctx),
         ]
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:

@@ -85,6 +85,8 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "FLOOD_MESSAGES": _number(1, whole=True),
     "FLOOD_WINDOW_SECONDS": _number(0.1),
     "UNANSWERED_SECONDS": _number(1),
+    "ASSIGNMENT_OFFER_SECONDS": _number(1),
+    "QUEUE_NOTICE_SECONDS": _number(0),
     "MAX_OPEN_CHATS": _number(0, whole=True),
     "DB_AUTO_UPGRADE": _boolean,
     "LOG_FORMAT": _one_of(LOG_FORMATS),

@@ -83,6 +83,10 @@ class Settings:
     offer_timeout: float = 120.0
     unanswered_seconds: float = 120.0
     max_open_chats: int = 0
+    # Automatic assignment: seconds an agent has to accept an offered chat, and the least
+    # time between two queue-position notices to one customer.
+    assignment_offer_seconds: float = 30.0
+    queue_notice_seconds: float = 30.0
     # Tenants whose Teams may act as agents (ALLOWED_TENANTS); empty: MicrosoftAppTenantId
     # when set, else the tenant of the first setup, stored.
     allowed_tenant_ids: frozenset[str] = frozenset()
@@ -242,6 +246,10 @@ class Settings:
             offer_timeout=_float("TRANSFER_TIMEOUT_SECONDS", defaults.offer_timeout),
             unanswered_seconds=_float("UNANSWERED_SECONDS", defaults.unanswered_seconds),
             max_open_chats=int(_float("MAX_OPEN_CHATS", defaults.max_open_chats)),
+            assignment_offer_seconds=_float(
+                "ASSIGNMENT_OFFER_SECONDS", defaults.assignment_offer_seconds
+            ),
+            queue_notice_seconds=_float("QUEUE_NOTICE_SECONDS", defaults.queue_notice_seconds),
             # The local Direct Line enforces the token's user id itself.
             direct_line_enhanced_auth=_or(
                 parse_bool(env("DIRECT_LINE_ENHANCED_AUTH", "")),

@@ -8,6 +8,7 @@ from typing import Any
 from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
 from dialogs import canned, notes
+from dialogs.assignment import offer_waiting
 from dialogs.attachments import as_attachments, names, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
@@ -196,6 +197,8 @@ class AgentTurn:
         async with self.ctx.store.unit() as tx:
             outcome = await chats.do_close(tx, chat_id, self.person)
             tx.enqueue(self.notify_close(outcome))
+        if isinstance(outcome, Closed):
+            await offer_waiting(self.ctx, outcome.chat.owner_teams_id)
         return self.answer_close(outcome)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dialogs.due import OfferClock
 from dialogs.i18n import Texts, pick_language
 from store import Store, chats
 
@@ -35,6 +36,8 @@ class FlowContext:
     # Ask customers to rate a chat when it closes (CSAT_ENABLED).
     csat_enabled: bool = True
     time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
+    # When this replica next looks for automatic offers that ran out.
+    offer_clock: OfferClock = field(default_factory=OfferClock)
 
     async def chat_for_thread(self, thread_id: str) -> int | None:
         """The chat whose thread ``thread_id`` is (None: a thread of no chat)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
 from dialogs.activity import conversation_key, customer_key, prechat_of
+from dialogs.assignment import assign_chat
 from dialogs.attachments import Files, as_attachments, links, names, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -163,20 +164,31 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     preferred=prechat.department or None,
                 )
                 tx.enqueue(notify(outcome))
+        if isinstance(outcome, Opened) and _announced(outcome.chat):
+            await assign_chat(ctx, outcome.chat.id)
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
     key = chosen
+    routed: ChatView | None = None
     async for attempt in ctx.store.attempts("department choice"):
         async with attempt as tx:
             if await tx.first_time(keys):
                 choice = await routing.do_choose_department(tx, customer, key)
                 if isinstance(choice, Routed):
                     tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
+                    routed = choice.chat
                 elif isinstance(choice, Unchanged):
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
+    if routed is not None and _announced(routed):
+        await assign_chat(ctx, routed.id)
+
+
+def _announced(chat: ChatView) -> bool:
+    """Whether the chat's card was just posted in a room (not held back by the limits)."""
+    return chat.room_reference is not None and not chat.held
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

@@ -10,6 +10,7 @@ from typing import Protocol
 from cards.departments import availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
 from dialogs.agents import InvokeAnswer
+from dialogs.assignment import offer_waiting
 from dialogs.context import FlowContext
 from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.routing import notify_came_online
@@ -64,7 +65,9 @@ async def _set(ctx: FlowContext, turn: Turn, word: str) -> AvailabilityChanged |
             tx, turn.person, WORDS[word], channel_id=turn.room
         )
         tx.enqueue(notify_availability(ctx, turn, changed))
-        return changed
+    if changed.current == Availability.ONLINE:
+        await offer_waiting(ctx, turn.person.teams_id)
+    return changed
 
 
 async def status_card(ctx: FlowContext, turn: Turn) -> None:
@@ -95,6 +98,8 @@ async def follow_teams_presence(
         followed = await presence.do_follow_presence(tx, seen)
         for person, waiting in followed.came_online:
             tx.enqueue(notify_came_online(ctx, person, waiting))
+    for person, _ in followed.came_online:
+        await offer_waiting(ctx, person.teams_id)
     return followed.changed
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from cards.departments import department_choice, with_mentions, with_note
 from cards.markdown import card_text, mention_markup, message_text
 from cards.request import card_activity, format_duration
+from dialogs.assignment import assign_chat
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -159,6 +160,8 @@ async def announce_unanswered(ctx: FlowContext) -> int:
             if announced is not None:
                 tx.enqueue(notify_unanswered(ctx, announced, tx.now))
                 fired += 1
+        if announced is not None and held:
+            await assign_chat(ctx, chat_id)
     return fired
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
 from dialogs import (
     agents,
+    assignment,
     canned,
     console,
     departments,
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Handler] = {
     "status": presence.status_card,
     "who": departments.who,
     "capacity": departments.capacity,
+    "assignment": assignment.assignment_command,
     "move": routing.move,
     "timezone": departments.time_zone,
     "help": agents.help_reply,

@@ -90,9 +90,19 @@ async def chat_for_thread(tx: Unit, thread_id: str) -> int | None:
 
 
 _owned = aliased(Chat)
+# The seats an agent fills: chats they own, and others offered to them (automatic assignment).
 _OPEN_COUNT = (
     select(func.count(_owned.id))
-    .where(_owned.owner_id == bindparam("p_agent"), _owned.state == ChatState.ACTIVE)
+    .where(
+        or_(
+            and_(_owned.owner_id == bindparam("p_agent"), _owned.state == ChatState.ACTIVE),
+            and_(
+                _owned.offered_to_id == bindparam("p_agent"),
+                _owned.state == ChatState.WAITING,
+                _owned.id != bindparam("p_chat"),
+            ),
+        )
+    )
     .scalar_subquery()
 )
 _CAPACITY = (
@@ -107,12 +117,16 @@ _ACCEPT = (
         Chat.id == bindparam("p_chat"),
         Chat.state == ChatState.WAITING,
         Chat.department_id.is_not(None),
+        # A chat offered to one agent is theirs to take while the offer is pending.
+        or_(Chat.offered_to_id.is_(None), Chat.offered_to_id == bindparam("p_agent")),
         or_(_CAPACITY.is_(None), _OPEN_COUNT < _CAPACITY),
     )
     .values(
         state=ChatState.ACTIVE,
         owner_id=bindparam("p_agent"),
         accepted_at=bindparam("p_now"),
+        offered_to_id=None,
+        offer_expires_at=None,
     )
     .returning(Chat.department_id)
     .execution_options(synchronize_session=False)

@@ -21,6 +21,12 @@ class CapacitySet:
 
 
 @dataclass(frozen=True)
+class AssignmentSet:
+    department: str
+    mode: str  # one of ``store.assignment.MODES``
+
+
+@dataclass(frozen=True)
 class TimeZoneSet:
     department: str
     zone: str | None  # None: the bridge's TIME_ZONE
@@ -44,6 +50,15 @@ async def do_set_capacity(
     """A supervisor of the room's department sets how many chats an agent may own."""
     done = await _set_department(tx, person, channel_id, {"capacity": capacity})
     return CapacitySet(done, capacity) if isinstance(done, str) else done
+
+
+async def do_set_assignment(
+    tx: Unit, person: Person, channel_id: str, mode: str
+) -> AssignmentSet | Refused:
+    """A supervisor chooses how the room's department hands out new chats: broadcast to
+    every online agent, or offered to one (round robin, or the least loaded)."""
+    done = await _set_department(tx, person, channel_id, {"assignment": mode})
+    return AssignmentSet(done, mode) if isinstance(done, str) else done
 
 
 async def do_set_time_zone(

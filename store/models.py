@@ -130,6 +130,11 @@ class Department(Base):
     capacity: Mapped[int | None]
     # The department's own IANA time zone for its transcripts; NULL: the bridge's TIME_ZONE.
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Who gets a new chat: ``broadcast`` (every online agent, first Accept wins),
+    # ``round_robin`` or ``least_busy`` (one agent is offered it, in turn or the least loaded).
+    assignment: Mapped[str] = mapped_column(
+        String(16), default="broadcast", server_default=text("'broadcast'")
+    )
 
 
 class Agent(Base):
@@ -215,6 +220,15 @@ class Chat(Base):
     announce_at: Mapped[datetime | None] = mapped_column(index=True)
     # Opened beyond the new-chat limits: its card waits for ``announce_at`` to be posted.
     held: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The automatic assignment's one pending offer: whom the chat is offered to, until when
+    # (a timer in the database); one column, so a chat is never offered to two at once.
+    offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    offer_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Who last let the offer go (declined or timed out): the next offer prefers another.
+    passed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # The queue position the customer was last told, and when (notices are rate-limited).
+    queue_told: Mapped[int | None]
+    queue_told_at: Mapped[datetime | None]
 
 
 class DepartmentMember(Base):
@@ -227,6 +241,8 @@ class DepartmentMember(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     created_at: Mapped[datetime]
+    # When the department last offered this member a chat: round robin goes to the longest ago.
+    last_offered_at: Mapped[datetime | None]
 
 
 class Participant(Base):

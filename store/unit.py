@@ -78,6 +78,10 @@ class Policy:
     unanswered_after: timedelta = timedelta(seconds=120)
     default_capacity: int | None = None
     intake_limits: IntakeLimits = IntakeLimits()
+    # Automatic assignment: how long an agent has to accept an offered chat, and how
+    # often at most a queued customer is told that their place changed.
+    assignment_offer: timedelta = timedelta(seconds=30)
+    queue_notice: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""Automatic assignment's flows: a new chat offered to one agent (or queued), the offer
+moving on when it runs out, the queue's head offered when a seat frees, the customers
+told their place, and the supervisors' ``assignment`` command.
+
+Each runs after the unit that made the change it follows (the chat's card is posted,
+a chat closed, an agent came online) as a unit of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from cards.markdown import card_text, mention_markup, message_text
+from dialogs.chatcards import chat_card, chat_card_activity
+from dialogs.context import FlowContext
+from dialogs.replies import (
+    Mention,
+    card_update,
+    text_activity,
+    to_conversation,
+    to_customer,
+    to_thread,
+)
+from dialogs.turn import Turn
+from store import assignment, departments
+from store.assignment import Assigned, Placement
+from store.departments import AssignmentSet
+from store.outbox import Outgoing
+from store.vocabulary import Refusal, Refused
+
+
+def seconds_of(ctx: FlowContext) -> int:
+    """The offer's time as agents read it, in whole seconds."""
+    return max(1, math.ceil(ctx.store.policy.assignment_offer.total_seconds()))
+
+
+def notify_placement(ctx: FlowContext, placed: Sequence[Placement]) -> list[Outgoing]:
+    """The chosen agent is @mentioned in the thread and the card says whose the chat
+    is; a queued customer hears their place (the first time, with why they wait)."""
+    t = ctx.team_texts
+    items: list[Outgoing] = []
+    for outcome in placed:
+        chat = outcome.chat
+        if isinstance(outcome, Assigned):
+            seconds = seconds_of(ctx)
+            mention = Mention(outcome.agent)
+            text = t("agent.assigned", mention=mention.markup, seconds=seconds)
+            note = t("card.assigned", agent=card_text(outcome.agent.name), seconds=seconds)
+            card = chat_card(ctx, chat, note=note)
+            items += [
+                card_update(chat.id, chat_card_activity(ctx, card, chat)),
+                to_thread(chat.id, text_activity(text, mentions=(mention,))),
+            ]
+            continue
+        customer_t = ctx.customer_texts(chat.customer_locale)
+        key = "customer.queued" if outcome.first else "customer.queue_moved"
+        told = customer_t(
+            key, position=outcome.position, department=message_text(chat.department)
+        )
+        items.append(to_customer(chat, text_activity(told)))
+        if outcome.first:
+            note = t("card.queued", position=outcome.position)
+            card = chat_card(ctx, chat, note=note)
+            items.append(card_update(chat.id, chat_card_activity(ctx, card, chat)))
+    return items
+
+
+def _expect(ctx: FlowContext, placed: Sequence[Placement]) -> None:
+    for outcome in placed:
+        if isinstance(outcome, Assigned):
+            ctx.offer_clock.expect(outcome.expires_at)
+
+
+async def assign_chat(ctx: FlowContext, chat_id: int) -> None:
+    """A chat just announced: in an automatic department, offer it or queue it."""
+    async with ctx.store.unit() as tx:
+        placed = await assignment.do_assign(tx, chat_id)
+        outcomes = [placed] if placed is not None else []
+        tx.enqueue(notify_placement(ctx, outcomes))
+    _expect(ctx, outcomes)
+
+
+async def offer_waiting(ctx: FlowContext, teams_id: str | None) -> None:
+    """A seat of this agent may be free: the queues of their departments move."""
+    if teams_id is None:
+        return
+    async with ctx.store.unit() as tx:
+        placed = await assignment.do_offer_waiting(tx, teams_id)
+        tx.enqueue(notify_placement(ctx, placed))
+    _expect(ctx, placed)
+
+
+async def expire_assignments(ctx: FlowContext) -> int:
+    """The timer job: offers whose time ran out move to the next agent, each in its own
+    unit. It reads nothing until the earliest offer this replica knows of is due."""
+    now = ctx.store.clock()
+    clock = ctx.offer_clock
+    if not clock.is_due(now):
+        return 0
+    async with ctx.store.reading() as tx:
+        due = await assignment.due_offers(tx)
+    moved = 0
+    for chat_id in due:
+        async with ctx.store.unit() as tx:
+            placed = await assignment.do_pass_offer(tx, chat_id)
+            tx.enqueue(notify_placement(ctx, placed))
+        _expect(ctx, placed)
+        moved += bool(placed)
+    async with ctx.store.reading() as tx:
+        clock.looked(ctx.store.clock(), await assignment.next_offer_due(tx))
+    return moved
+
+
+def _reply(turn: Turn, text: str) -> list[Outgoing]:
+    mention = Mention(turn.person)
+    return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
+
+
+def notify_mode(ctx: FlowContext, turn: Turn, outcome: AssignmentSet | Refused) -> list[Outgoing]:
+    """The department's new assignment mode, or why it was not changed."""
+    t = ctx.team_texts
+    markup = mention_markup(turn.person)
+    if isinstance(outcome, Refused) and outcome.reason == Refusal.NOT_A_ROOM:
+        return _reply(turn, t("agent.not_a_room", mention=markup))
+    if isinstance(outcome, Refused):
+        return _reply(turn, t("agent.assignment_refused", mention=markup))
+    department = message_text(outcome.department)
+    text = t(f"agent.assignment_set.{outcome.mode}", mention=markup, department=department)
+    return _reply(turn, text)
+
+
+async def assignment_command(ctx: FlowContext, turn: Turn) -> None:
+    """``@Bot assignment broadcast|round_robin|least_busy`` by a supervisor in the room."""
+    mode = turn.argument.strip().lower().replace("-", "_")
+    if mode not in assignment.MODES:
+        text = ctx.team_texts("agent.assignment_usage", mention=mention_markup(turn.person))
+        await ctx.store.notify(turn.keys, _reply(turn, text))
+        return
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(turn.keys):
+            return
+        done = await departments.do_set_assignment(tx, turn.person, turn.room, mode)
+        tx.enqueue(notify_mode(ctx, turn, done))

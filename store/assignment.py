@@ -1,0 +1,281 @@
+"""Automatic assignment: a department in ``round_robin`` or ``least_busy`` offers each
+new chat to one agent at a time, and keeps a first-come-first-served queue when every
+online agent is at capacity.
+
+The chat's own row holds its one pending offer (``offered_to_id``, ``offer_expires_at``):
+an offer is made by a conditional UPDATE that requires the chat to wait with no offer, so
+two replicas never offer one chat to two agents. The agent's row is locked before the
+UPDATE whose WHERE counts what they own and are offered (on PostgreSQL a second replica
+waits for the first to commit and then counts again), so nobody is offered beyond their
+capacity. Accept (``store.chats``) counts offers too, and lets only the offered agent
+take a chat while its offer is pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
+from store.moves import person_of
+from store.unit import Unit
+from store.views import ChatView, Person, chat_view
+
+BROADCAST = "broadcast"
+ROUND_ROBIN = "round_robin"
+LEAST_BUSY = "least_busy"
+MODES: tuple[str, ...] = (BROADCAST, ROUND_ROBIN, LEAST_BUSY)
+# How many candidates one placement tries before it queues the chat (each may fill up
+# meanwhile on another replica).
+_TRIES = 5
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """The chat is offered to ``agent`` until ``expires_at``."""
+
+    chat: ChatView
+    agent: Person
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Nobody can take the chat now; its customer is to be told ``position`` (``first``:
+    for the first time, with why they wait)."""
+
+    chat: ChatView
+    position: int
+    first: bool = False
+
+
+Placement = Assigned | Queued
+
+
+def load_of(agent_id: ColumnElement[int] | int) -> ColumnElement[int]:
+    """How many seats an agent fills: the chats they own and those offered to them."""
+    counted = aliased(Chat)
+    return (
+        select(func.count(counted.id))
+        .where(
+            or_(
+                and_(counted.owner_id == agent_id, counted.state == ChatState.ACTIVE),
+                and_(counted.offered_to_id == agent_id, counted.state == ChatState.WAITING),
+            )
+        )
+        .scalar_subquery()
+    )
+
+
+def _queued() -> ColumnElement[bool]:
+    """A chat waiting in the queue: no offer pending, its card posted."""
+    return and_(
+        Chat.state == ChatState.WAITING,
+        Chat.offered_to_id.is_(None),
+        Chat.held.is_(False),
+        Chat.thread_id.is_not(None),
+    )
+
+
+def _capacity(tx: Unit, department: Department) -> int | None:
+    """The department's limit per agent, or the bridge's default (None: unlimited)."""
+    if department.capacity is not None:
+        return department.capacity
+    return tx.policy.default_capacity
+
+
+async def _candidates(
+    tx: Unit, department: Department, passed_by: int | None, capacity: int | None
+) -> list[tuple[Agent, DepartmentMember]]:
+    """Online members under capacity, best first: someone other than the agent who just
+    let the chat go, then by the mode (longest since an offer, or least loaded)."""
+    load = load_of(Agent.id)
+    order: list[ColumnElement[object]] = [func.coalesce(Agent.id == passed_by, False)]
+    if department.assignment == LEAST_BUSY:
+        order.append(load)
+    order += [
+        DepartmentMember.last_offered_at.is_not(None),
+        DepartmentMember.last_offered_at,
+        DepartmentMember.id,
+    ]
+    statement = (
+        select(Agent, DepartmentMember)
+        .join(DepartmentMember, DepartmentMember.agent_id == Agent.id)
+        .where(
+            DepartmentMember.department_id == department.id,
+            Agent.availability == Availability.ONLINE,
+        )
+        .order_by(*order)
+        .limit(_TRIES)
+    )
+    if capacity is not None:
+        statement = statement.where(load < capacity)
+    return list((await tx.session.execute(statement)).tuples())
+
+
+async def _place(tx: Unit, chat_id: int) -> Placement | None:
+    """Offer a queued chat to the best candidate, or tell where it stands in the queue.
+    None: the chat is not one to place (taken, offered already, broadcast department)."""
+    session = tx.session
+    found = (
+        await session.execute(
+            select(Chat.passed_by_id, Department)
+            .join(Department, Department.id == Chat.department_id)
+            .where(Chat.id == chat_id, _queued())
+        )
+    ).one_or_none()
+    if found is None or found[1].assignment == BROADCAST:
+        return None
+    passed_by, department = found
+    capacity = _capacity(tx, department)
+    expires_at = tx.now + tx.policy.assignment_offer
+    for agent, member in await _candidates(tx, department, passed_by, capacity):
+        # Held until commit (PostgreSQL): whoever offers this agent next counts after us.
+        await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
+        under = (load_of(agent.id) < capacity) if capacity is not None else true()
+        offered = await session.execute(
+            update(Chat)
+            .where(Chat.id == chat_id, _queued(), under)
+            .values(offered_to_id=agent.id, offer_expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+        if offered.rowcount == 1:
+            await session.execute(
+                update(DepartmentMember)
+                .where(DepartmentMember.id == member.id)
+                .values(last_offered_at=tx.now)
+                .execution_options(synchronize_session=False)
+            )
+            return Assigned(await chat_view(session, chat_id), person_of(agent), expires_at)
+        still = await session.scalar(select(Chat.id).where(Chat.id == chat_id, _queued()))
+        if still is None:
+            return None
+    told = await _tell(tx, department.id, chat_id, force=True)
+    return told[0] if told else None
+
+
+async def _tell(
+    tx: Unit, department_id: int, only: int | None = None, *, force: bool = False
+) -> list[Queued]:
+    """Queue positions to tell: each queued chat (or ``only``) whose position changed
+    since its customer was last told, at most once per ``queue_notice`` (``force``: now).
+    Each claim is a conditional UPDATE, so a position is told once across replicas."""
+    session = tx.session
+    position = (
+        func.row_number().over(order_by=(Chat.created_at, Chat.id)).label("position")
+    )
+    ranked = (
+        select(Chat.id, Chat.queue_told, Chat.queue_told_at, position)
+        .where(Chat.department_id == department_id, _queued())
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked).where(ranked.c.id == only) if only is not None else select(ranked)
+    )
+    since = tx.now - tx.policy.queue_notice
+    told: list[Queued] = []
+    for chat_id, was, at, place in rows.all():
+        if was == place or (not force and at is not None and at > since):
+            continue
+        recent = Chat.queue_told_at > since
+        claimed = await session.execute(
+            update(Chat)
+            .where(
+                Chat.id == chat_id,
+                _queued(),
+                or_(Chat.queue_told.is_(None), Chat.queue_told != place),
+                *(() if force else (or_(Chat.queue_told_at.is_(None), ~recent),)),
+            )
+            .values(queue_told=place, queue_told_at=tx.now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount == 1:
+            told.append(Queued(await chat_view(session, chat_id), int(place), was is None))
+    return told
+
+
+async def do_assign(tx: Unit, chat_id: int) -> Placement | None:
+    """A chat just announced in an automatic department: offer it, or queue it."""
+    return await _place(tx, chat_id)
+
+
+async def do_pass_offer(
+    tx: Unit, chat_id: int, *, declined_by: int | None = None
+) -> list[Placement]:
+    """The offer moves on: the offered agent declined (``declined_by``) or its time is
+    up; the chat goes to the next agent, or back to the queue. Empty: the offer was
+    taken, declined or expired already (another replica, or the agent's own Accept)."""
+    lapsed: ColumnElement[bool] = (
+        Chat.offered_to_id == declined_by
+        if declined_by is not None
+        else Chat.offer_expires_at <= tx.now
+    )
+    result = await tx.session.execute(
+        update(Chat)
+        .where(Chat.id == chat_id, Chat.state == ChatState.WAITING, lapsed)
+        .values(
+            passed_by_id=Chat.offered_to_id,
+            offered_to_id=None,
+            offer_expires_at=None,
+            queue_told=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return []
+    placed = await _place(tx, chat_id)
+    return [placed] if placed is not None else []
+
+
+async def do_offer_waiting(tx: Unit, teams_id: str) -> list[Placement]:
+    """A seat may be free (a chat closed, an agent came online): the heads of the queues
+    of the agent's automatic departments are offered, first come first served, while
+    someone can take them; the customers still waiting hear their new places."""
+    session = tx.session
+    departments = list(
+        await session.scalars(
+            select(DepartmentMember.department_id)
+            .join(Department, Department.id == DepartmentMember.department_id)
+            .join(Agent, Agent.id == DepartmentMember.agent_id)
+            .where(Agent.teams_id == teams_id, Department.assignment != BROADCAST)
+        )
+    )
+    placed: list[Placement] = []
+    for department_id in departments:
+        heads = await session.scalars(
+            select(Chat.id)
+            .where(Chat.department_id == department_id, _queued())
+            .order_by(Chat.created_at, Chat.id)
+            .limit(_TRIES)
+        )
+        for chat_id in list(heads):
+            outcome = await _place(tx, chat_id)
+            if not isinstance(outcome, Assigned):
+                break
+            placed.append(outcome)
+        placed += await _tell(tx, department_id)
+    return placed
+
+
+async def due_offers(tx: Unit, limit: int = 100) -> list[int]:
+    """Chats whose offer's time is up, oldest first."""
+    return list(
+        await tx.session.scalars(
+            select(Chat.id)
+            .where(Chat.offer_expires_at <= tx.now, Chat.state == ChatState.WAITING)
+            .order_by(Chat.offer_expires_at)
+            .limit(limit)
+        )
+    )
+
+
+async def next_offer_due(tx: Unit) -> datetime | None:
+    """When the next pending offer runs out (None: none is pending)."""
+    return await tx.session.scalar(
+        select(func.min(Chat.offer_expires_at)).where(Chat.state == ChatState.WAITING)
+    )
+
