@@ -52,6 +52,9 @@ def notify_placement(ctx: FlowContext, placed: Sequence[Placement]) -> list[Outg
                 card_update(chat.id, chat_card_activity(ctx, card, chat)),
                 to_thread(chat.id, text_activity(text, mentions=(mention,))),
             ]
+            if outcome.from_queue:
+                turn = ctx.customer_texts(chat.customer_locale)("customer.queue_turn")
+                items.append(to_customer(chat, text_activity(turn)))
             continue
         customer_t = ctx.customer_texts(chat.customer_locale)
         key = "customer.queued" if outcome.first else "customer.queue_moved"

@@ -41,6 +41,8 @@ class Assigned:
     chat: ChatView
     agent: Person
     expires_at: datetime
+    # The chat waited in the queue (its customer was told a place): they hear it is their turn.
+    from_queue: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,12 @@ def load_of(agent_id: ColumnElement[int] | int) -> ColumnElement[int]:
 
 
 def _queued() -> ColumnElement[bool]:
-    """A chat waiting in the queue: no offer pending, its card posted."""
+    """A chat waiting in the queue: no offer pending, its card posted (not held back)."""
     return and_(
         Chat.state == ChatState.WAITING,
         Chat.offered_to_id.is_(None),
         Chat.held.is_(False),
-        Chat.thread_id.is_not(None),
+        Chat.department_id.is_not(None),
     )
 
 
@@ -114,7 +116,7 @@ async def _candidates(
     )
     if capacity is not None:
         statement = statement.where(load < capacity)
-    return list((await tx.session.execute(statement)).tuples())
+    return [(agent, member) for agent, member in await tx.session.execute(statement)]
 
 
 async def _place(tx: Unit, chat_id: int) -> Placement | None:
@@ -123,14 +125,14 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     session = tx.session
     found = (
         await session.execute(
-            select(Chat.passed_by_id, Department)
+            select(Chat.passed_by_id, Chat.queue_told, Department)
             .join(Department, Department.id == Chat.department_id)
             .where(Chat.id == chat_id, _queued())
         )
     ).one_or_none()
-    if found is None or found[1].assignment == BROADCAST:
+    if found is None or found[2].assignment == BROADCAST:
         return None
-    passed_by, department = found
+    passed_by, was_told, department = found
     capacity = _capacity(tx, department)
     expires_at = tx.now + tx.policy.assignment_offer
     for agent, member in await _candidates(tx, department, passed_by, capacity):
@@ -150,7 +152,8 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
                 .values(last_offered_at=tx.now)
                 .execution_options(synchronize_session=False)
             )
-            return Assigned(await chat_view(session, chat_id), person_of(agent), expires_at)
+            view = await chat_view(session, chat_id)
+            return Assigned(view, person_of(agent), expires_at, was_told is not None)
         still = await session.scalar(select(Chat.id).where(Chat.id == chat_id, _queued()))
         if still is None:
             return None
@@ -254,9 +257,9 @@ async def do_offer_waiting(tx: Unit, teams_id: str) -> list[Placement]:
         )
         for chat_id in list(heads):
             outcome = await _place(tx, chat_id)
+            placed += [outcome] if outcome is not None else []
             if not isinstance(outcome, Assigned):
                 break
-            placed.append(outcome)
         placed += await _tell(tx, department_id)
     return placed
 

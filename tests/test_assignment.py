@@ -1,0 +1,185 @@
+"""Automatic assignment over HTTP: round robin within capacity, the queue and its
+notices, an offer moving on when its time runs out, least busy, and two replicas
+assigning at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from bot import keys
+from store.models import Agent, Chat, ChatState
+from tests import activities as act
+from tests.conftest import (
+    Bridge,
+    BridgeFactory,
+    ManualClock,
+    OpenChat,
+    accept,
+    go_online,
+    open_chat,
+    setup_room,
+)
+
+AGENTS = [act.agent(10 + n, f"Agent {name}") for n, name in enumerate(("An", "Bình", "Chi"))]
+
+
+async def in_room(bridge: Bridge, who: act.Agent, text: str) -> None:
+    response = await bridge.post(act.room_message(bridge.service_url, who, text))
+    assert response.status == 201
+    await bridge.settled()
+
+
+async def automatic_room(bridge: Bridge, mode: str, capacity: int) -> None:
+    """A room whose supervisor set ``mode`` and ``capacity``, with three agents online."""
+    room = await setup_room(bridge)
+    await in_room(bridge, room.supervisor, f"capacity {capacity}")
+    await in_room(bridge, room.supervisor, f"assignment {mode}")
+    assert "one online agent at a time" in bridge.connector.texts(act.ROOM)[-1] or (
+        mode != "round_robin"
+    )
+    for who in AGENTS:
+        await go_online(bridge, who)
+
+
+def offers(bridge: Bridge, chat: OpenChat) -> list[str]:
+    """Whom the chat was offered to, in order (the thread's mentions of an assignment)."""
+    return [
+        a["entities"][0]["mentioned"]["id"]
+        for a in bridge.connector.activities(chat.thread)
+        if "assigned to you" in a.get("text", "") and a.get("entities")
+    ]
+
+
+def agent_of(teams_id: str) -> act.Agent:
+    return next(a for a in AGENTS if a.id == teams_id)
+
+
+async def owners(bridge: Bridge) -> Counter[str]:
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        rows = await connection.execute(
+            select(Agent.teams_id, func.count(Chat.id))
+            .join(Chat, Chat.owner_id == Agent.id)
+            .where(Chat.state == ChatState.ACTIVE)
+            .group_by(Agent.teams_id)
+        )
+        return Counter({teams_id: count for teams_id, count in rows})
+
+
+async def take_offered(bridge: Bridge, chat: OpenChat) -> act.Agent:
+    """The agent the chat was last offered to accepts it."""
+    who = agent_of(offers(bridge, chat)[-1])
+    await accept(bridge, chat, who)
+    return who
+
+
+async def test_round_robin_fills_capacity_then_queues(start_bridge: BridgeFactory) -> None:
+    bridge = await start_bridge(queue_notice_seconds=0)
+    await automatic_room(bridge, "round_robin", 2)
+    chats = [await open_chat(bridge, f"cust-rr-{n}", "Hello", locale="en-US") for n in range(6)]
+    order = [offers(bridge, chat) for chat in chats]
+    assert all(len(o) == 1 for o in order), order
+    # In turn: An, Bình, Chi, An, Bình, Chi.
+    assert [o[0] for o in order] == [a.id for a in AGENTS] * 2
+    for chat in chats:
+        await take_offered(bridge, chat)
+    assert await owners(bridge) == Counter({a.id: 2 for a in AGENTS})
+    # The card said whose it was while the offer waited.
+    assert any(
+        "Assigned to Agent An: accept within 30 s" in str(u)
+        for u in bridge.connector.updates(chats[0].thread, chats[0].card_id)
+    )
+
+    seventh = await open_chat(bridge, "cust-rr-7", "Anyone?", locale="en-US")
+    assert offers(bridge, seventh) == []
+    told = bridge.connector.texts(seventh.conversation)
+    assert any("You are number 1 in the queue" in text for text in told), told
+    eighth = await open_chat(bridge, "cust-rr-8", "Me too", locale="en-US")
+    assert any("number 2 in the queue" in t for t in bridge.connector.texts(eighth.conversation))
+
+    # Bình closes a chat: the queue's head is offered to Bình, its customer hears it, and
+    # the next customer in the queue hears their new place.
+    closer = AGENTS[1]
+    closed = chats[1]
+    response = await bridge.post(
+        act.room_message(bridge.service_url, closer, "close", thread=closed.thread)
+    )
+    assert response.status == 201
+    await bridge.settled()
+    assert offers(bridge, seventh) == [closer.id]
+    assert "It is your turn" in bridge.connector.texts(seventh.conversation)[-1]
+    assert "now number 1 in the queue" in bridge.connector.texts(eighth.conversation)[-1]
+    await accept(bridge, seventh, closer)
+    assert await owners(bridge) == Counter({a.id: 2 for a in AGENTS})
+
+
+async def test_an_offer_not_taken_in_time_goes_to_the_next_agent(
+    start_bridge: BridgeFactory, clock: ManualClock
+) -> None:
+    bridge = await start_bridge(clock=clock, timer_interval=0.05, assignment_offer_seconds=1)
+    await automatic_room(bridge, "round_robin", 2)
+    chat = await open_chat(bridge, "cust-late", "Hello", locale="en-US")
+    assert offers(bridge, chat) == [AGENTS[0].id]
+    clock.advance(1.5)
+    await bridge.connector.wait_for(lambda: len(offers(bridge, chat)) == 2)
+    await bridge.settled()
+    assert offers(bridge, chat) == [AGENTS[0].id, AGENTS[1].id]
+    # The first agent's Accept comes too late; the second takes it.
+    await accept(bridge, chat, AGENTS[0])
+    assert await owners(bridge) == Counter()
+    await accept(bridge, chat, AGENTS[1])
+    assert await owners(bridge) == Counter({AGENTS[1].id: 1})
+
+
+async def test_least_busy_offers_the_least_loaded(bridge: Bridge) -> None:
+    await automatic_room(bridge, "broadcast", 3)
+    # Under broadcast, An takes two chats and Bình one.
+    for n, who in enumerate((AGENTS[0], AGENTS[0], AGENTS[1])):
+        chat = await open_chat(bridge, f"cust-lb-{n}", "Hello", locale="en-US")
+        assert offers(bridge, chat) == []
+        await accept(bridge, chat, who)
+    await in_room(bridge, act.agent(1, "Supervisor Mai"), "assignment least_busy")
+    first = await open_chat(bridge, "cust-lb-new", "Hello", locale="en-US")
+    assert offers(bridge, first) == [AGENTS[2].id]
+    await accept(bridge, first, AGENTS[2])
+    second = await open_chat(bridge, "cust-lb-next", "Hello", locale="en-US")
+    assert offers(bridge, second) in ([AGENTS[1].id], [AGENTS[2].id])
+
+
+async def test_two_replicas_assigning_at_once(start_bridge: BridgeFactory) -> None:
+    """Twelve chats opened at once on two replicas, two agents of capacity 2: each chat is
+    offered to one agent at most, and nobody is offered more than two."""
+    replicas = [await start_bridge(), await start_bridge()]
+    first = replicas[0]
+    await automatic_room(first, "round_robin", 2)
+
+    async def write(n: int) -> None:
+        replica = replicas[n % 2]
+        response = await replica.post(
+            act.webchat_message(replica.service_url, f"cust-race-{n}", "Hi", locale="en-US")
+        )
+        assert response.status == 201
+
+    await asyncio.gather(*(write(n) for n in range(12)))
+    for replica in replicas:
+        await replica.settled()
+    async with first.app[keys.ENGINE].connect() as connection:
+        offered = (
+            await connection.execute(
+                select(Chat.offered_to_id, func.count(Chat.id))
+                .where(Chat.offered_to_id.is_not(None))
+                .group_by(Chat.offered_to_id)
+            )
+        ).all()
+    loads = dict(offered)
+    assert all(count <= 2 for count in loads.values()), loads
+    assert sum(loads.values()) == 6  # three agents, two seats each
+    mentioned = [
+        a["entities"][0]["mentioned"]["id"]
+        for created in first.connector.created()
+        for a in first.connector.activities(created.conversation_id)
+        if "assigned to you" in a.get("text", "")
+    ]
+    assert Counter(mentioned) == Counter({a.id: 2 for a in AGENTS})
