@@ -135,9 +135,15 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     passed_by, was_told, department = found
     capacity = _capacity(tx, department)
     expires_at = tx.now + tx.policy.assignment_offer
-    for agent, member in await _candidates(tx, department, passed_by, capacity):
-        # Held until commit (PostgreSQL): whoever offers this agent next counts after us.
-        await session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
+    candidates = await _candidates(tx, department, passed_by, capacity)
+    if candidates:
+        # Held until commit (PostgreSQL): whoever offers these agents next counts after us.
+        # All at once and by id, so that two replicas never hold them in opposite orders.
+        ids = sorted(agent.id for agent, _ in candidates)
+        await session.execute(
+            select(Agent.id).where(Agent.id.in_(ids)).order_by(Agent.id).with_for_update()
+        )
+    for agent, member in candidates:
         under = (load_of(agent.id) < capacity) if capacity is not None else true()
         offered = await session.execute(
             update(Chat)
