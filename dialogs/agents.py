@@ -27,7 +27,14 @@ from dialogs.replies import (
 )
 from dialogs.turn import Turn
 from store import chats
-from store.chats import Accepted, AlreadyClosed, AlreadyTaken, AtCapacity, Closed
+from store.chats import (
+    Accepted,
+    AlreadyClosed,
+    AlreadyTaken,
+    AtCapacity,
+    Closed,
+    OfferedElsewhere,
+)
 from store.core import ChatView, Person, TagRequired
 from store.models import ChatState
 from store.outbox import Outgoing
@@ -105,7 +112,7 @@ class AgentTurn:
         return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
 
     def notify_accept(
-        self, outcome: Accepted | AlreadyTaken | AtCapacity | Refused
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | OfferedElsewhere | Refused
     ) -> list[Outgoing]:
         match outcome:
             case Accepted(chat):
@@ -115,6 +122,8 @@ class AgentTurn:
                 return [self.updated(chat), to_customer(chat, text_activity(joined))]
             case AtCapacity(chat, capacity):
                 return self.tell(chat, "agent.at_capacity", capacity=capacity)
+            case OfferedElsewhere(chat, agent):
+                return self.tell(chat, "agent.offered_elsewhere", agent=message_text(agent))
             case AlreadyTaken(chat) if (
                 chat.owner_teams_id == self.person.teams_id or chat.thread_id is None
             ):
@@ -128,12 +137,15 @@ class AgentTurn:
         return []
 
     def answer_accept(
-        self, outcome: Accepted | AlreadyTaken | AtCapacity | Refused
+        self, outcome: Accepted | AlreadyTaken | AtCapacity | OfferedElsewhere | Refused
     ) -> InvokeAnswer:
         """The presser's own card after an Accept: what happened, from their side."""
         match outcome:
             case AtCapacity(chat, capacity):
                 return card_answer(self.card(chat, self.t("card.at_capacity", capacity=capacity)))
+            case OfferedElsewhere(chat, agent):
+                note = self.t("card.offered_elsewhere", agent=card_text(agent))
+                return card_answer(self.card(chat, note))
             case AlreadyTaken(chat) if (
                 chat.owner_teams_id != self.person.teams_id and chat.state != ChatState.CLOSED
             ):

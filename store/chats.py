@@ -57,6 +57,14 @@ class AtCapacity:
 
 
 @dataclass(frozen=True)
+class OfferedElsewhere:
+    """Automatic assignment offered the chat to ``agent`` and the offer still runs."""
+
+    chat: ChatView
+    agent: str
+
+
+@dataclass(frozen=True)
 class Relayed:
     """The reply goes to the customer at ``reference``."""
 
@@ -135,7 +143,7 @@ _ACCEPT = (
 
 async def do_accept(
     tx: Unit, chat_id: int, person: Person
-) -> Accepted | AlreadyTaken | AtCapacity | Refused:
+) -> Accepted | AlreadyTaken | AtCapacity | OfferedElsewhere | Refused:
     """The agent takes a waiting chat, within their capacity.
 
     The same WHERE holds the capacity: the count of the chats they own must stay below
@@ -158,6 +166,13 @@ async def do_accept(
         if await tx.session.get(Chat, chat_id) is None:
             return Refused(Refusal.UNKNOWN_CHAT)
         view = await chat_view(tx.session, chat_id)
+        offered = await tx.session.scalar(
+            select(Agent.name)
+            .join(Chat, Chat.offered_to_id == Agent.id)
+            .where(Chat.id == chat_id, Chat.state == ChatState.WAITING, Agent.id != agent.id)
+        )
+        if offered is not None:
+            return OfferedElsewhere(view, offered)
         if view.state == ChatState.WAITING and view.room_reference is not None:
             capacity = await tx.session.scalar(
                 select(func.coalesce(Department.capacity, tx.policy.default_capacity))

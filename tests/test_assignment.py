@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot import keys
 from store.models import Agent, Chat, ChatState
@@ -122,6 +123,13 @@ async def test_an_offer_not_taken_in_time_goes_to_the_next_agent(
     await automatic_room(bridge, "round_robin", 2)
     chat = await open_chat(bridge, "cust-late", "Hello", locale="en-US")
     assert offers(bridge, chat) == [AGENTS[0].id]
+    # While the offer runs, nobody else may take the chat.
+    data = {"action": "accept", "chat": chat.chat_id}
+    pressed = await bridge.post(
+        act.invoke_action(bridge.service_url, AGENTS[2], chat.thread, "accept", data)
+    )
+    assert "Offered to Agent An for now" in str(await pressed.json())
+    assert await owners(bridge) == Counter()
     clock.advance(1.5)
     await bridge.connector.wait_for(lambda: len(offers(bridge, chat)) == 2)
     await bridge.settled()
@@ -184,3 +192,32 @@ async def test_two_replicas_assigning_at_once(start_bridge: BridgeFactory) -> No
         if "assigned to you" in a.get("text", "")
     ]
     assert Counter(mentioned) == Counter({a.id: 2 for a in AGENTS})
+
+
+async def test_the_offer_timer_reads_nothing_while_no_offer_is_due(
+    start_bridge: BridgeFactory, clock: ManualClock
+) -> None:
+    """After its first look finds no offer, the timer leaves the database alone until one
+    is made here or its sweep comes; a made offer is looked for when it is due."""
+    bridge = await start_bridge(clock=clock, timer_interval=0.02, assignment_offer_seconds=5)
+    await automatic_room(bridge, "round_robin", 2)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "offer_expires_at" in statement:
+            seen.append(statement)
+
+    engine = bridge.app[keys.ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await asyncio.sleep(0.3)  # some fifteen ticks
+        assert seen == []
+        chat = await open_chat(bridge, "cust-idle", "Hello", locale="en-US")
+        seen.clear()
+        await asyncio.sleep(0.3)
+        assert [s for s in seen if "SELECT" in s] == []  # not due yet: not read
+        clock.advance(6)
+        await bridge.connector.wait_for(lambda: len(offers(bridge, chat)) == 2)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    await bridge.settled()
