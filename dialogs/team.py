@@ -26,13 +26,14 @@ from dialogs.agents import (
     error_answer,
     message_answer,
 )
+from dialogs.assignment import offer_waiting
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.replies import to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
 from dialogs.turn import Turn
 from store import moves, offers
-from store.models import ChatState, OfferKind
+from store.models import ChatState, OfferKind, OfferState
 from store.moves import Joined, Left
 from store.offers import Answered, Offered
 from store.unit import Unit
@@ -163,6 +164,10 @@ class TeamTurn(AgentTurn):
         )
         if outcome is None:
             return await self.current(chat_id)
+        transferred = isinstance(outcome, Answered) and outcome.offer.kind == OfferKind.TRANSFER
+        if transferred and outcome.offer.state == OfferState.ACCEPTED:
+            # The previous owner has a seat free: their departments' queues move.
+            await offer_waiting(self.ctx, outcome.offer.sender.teams_id)
         done = None
         if isinstance(outcome, Answered) and offer_id is not None:
             key = "accepted" if accept else "declined_by_you"
@@ -192,6 +197,8 @@ class TeamTurn(AgentTurn):
 
     async def leave(self, chat_id: int) -> InvokeAnswer | None:
         outcome = await self.move(chat_id, lambda tx: moves.do_leave(tx, chat_id, self.person))
+        if isinstance(outcome, Left):
+            await offer_waiting(self.ctx, self.person.teams_id)
         return await self.current(chat_id) if outcome is None else self.answer(outcome)
 
 
