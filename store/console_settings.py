@@ -53,6 +53,7 @@ class DepartmentSettings:
     name: str
     room: str
     capacity: int | None
+    assignment: str  # one of ``store.assignment.MODES``
     hours: BusinessHours | None
     tag_required: bool
     tags: tuple[str, ...]
@@ -99,6 +100,7 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         name=department.name,
         room=department.channel_id,
         capacity=department.capacity,
+        assignment=department.assignment,
         hours=await hours_of(session, department_id),
         tag_required=await session.get(TagRequirement, department_id) is not None,
         tags=tuple(tags),
@@ -135,6 +137,17 @@ async def do_set_capacity(
         .execution_options(synchronize_session=False)
     )
     _audit(tx, department_id, agent_id, "capacity", {"capacity": capacity})
+
+
+async def do_set_assignment(tx: Unit, department_id: int, agent_id: int, mode: str) -> None:
+    """How the department hands out new chats (``store.assignment.MODES``)."""
+    await tx.session.execute(
+        update(Department)
+        .where(Department.id == department_id)
+        .values(assignment=mode)
+        .execution_options(synchronize_session=False)
+    )
+    _audit(tx, department_id, agent_id, "assignment", {"assignment": mode})
 
 
 async def do_set_hours(

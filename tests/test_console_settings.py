@@ -132,6 +132,11 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         refused = await http.post(url, params={"dept": "default"}, data={"capacity": "2"})
         assert refused.status == 403
         assert "saved=1" in await change(http, bridge, "capacity", capacity="2")
+        assert "saved=1" in await change(http, bridge, "assignment", assignment="least_busy")
+        assert "error=assignment" in await change(http, bridge, "assignment", assignment="x")
+        async with bridge.app[keys.ENGINE].connect() as connection:
+            assert await connection.scalar(select(Department.assignment)) == "least_busy"
+        assert "saved=1" in await change(http, bridge, "assignment", assignment="broadcast")
         assert "saved=1" in await change(http, bridge, "tag", name="Billing")
         assert "error=tag" in await change(http, bridge, "tag", name="billing")
         assert "error=name" in await change(http, bridge, "tag", name="two words")
@@ -147,7 +152,8 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         assert "saved=1" in await change(http, bridge, "supervisor", agent=binh_id[1], do="add")
         page = await (await get(http, bridge, "/console/settings")).text()
     # The audit names who did what.
-    for action in ("capacity", "tag_added", "tag_required", "canned", "supervisor_added"):
+    actions = ("capacity", "assignment", "tag_added", "tag_required", "canned", "supervisor_added")
+    for action in actions:
         assert f"<code>{action}</code>" in page
     assert page.count("Supervisor Mai") >= 5
     async with bridge.app[keys.ENGINE].connect() as connection:
@@ -158,7 +164,7 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         )
         assert company is None
         audits = (await connection.execute(select(AuditEntry.action))).scalars().all()
-    assert len(audits) == 5
+    assert len(audits) == 7
     # The next chat follows them: the company-wide answer works in its thread, and Binh,
     # now a supervisor, gets a console link.
     chat = await open_chat(bridge, "c-next", "Hi", name="Lan", locale="en-US")

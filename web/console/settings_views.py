@@ -17,6 +17,7 @@ from multidict import MultiDictProxy
 from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from store import console_settings
+from store.assignment import MODES
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
 from web.console.common import page, scope
@@ -38,6 +39,7 @@ async def settings(request: web.Request) -> web.Response:
         saved=request.query.get("saved") == "1",
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
+        modes=MODES,
     )
 
 
@@ -56,6 +58,17 @@ async def _capacity(
         return "capacity"
     async with request.app[keys.STORE].unit() as tx:
         await console_settings.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
+    return None
+
+
+async def _assignment(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    mode = str(form.get("assignment", ""))
+    if mode not in MODES:
+        return "assignment"
+    async with request.app[keys.STORE].unit() as tx:
+        await console_settings.do_set_assignment(tx, dept.id, user.agent_id, mode)
     return None
 
 
@@ -135,6 +148,7 @@ async def _supervisor(
 Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]
 CHANGES: dict[str, Change] = {
     "capacity": _capacity,
+    "assignment": _assignment,
     "hours": _hours,
     "tag-required": _tag_required,
     "tag": _tag,
