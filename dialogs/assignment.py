@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from cards.markdown import card_text, mention_markup, message_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
+from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import (
     Mention,
     card_update,
@@ -106,13 +107,30 @@ async def expire_assignments(ctx: FlowContext) -> int:
     moved = 0
     for chat_id in due:
         async with ctx.store.unit() as tx:
-            placed = await assignment.do_pass_offer(tx, chat_id)
+            placed = await assignment.do_pass_offer(tx, chat_id) or []
             tx.enqueue(notify_placement(ctx, placed))
         _expect(ctx, placed)
         moved += bool(placed)
     async with ctx.store.reading() as tx:
         clock.looked(ctx.store.clock(), await assignment.next_offer_due(tx))
     return moved
+
+
+async def pass_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/pass`` in a chat's thread by the agent it is offered to: it goes to the next."""
+    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
+    if chat_id is None:
+        await mention_reply(ctx, turn, "agent.no_chat")
+        return
+    async with ctx.store.unit() as tx:
+        if not await tx.first_time(turn.keys):
+            return
+        placed = await assignment.do_pass_offer(tx, chat_id, declined_by=turn.person)
+        if placed is None:
+            tx.enqueue([mention_answer(ctx, turn, "agent.pass_refused")])
+        else:
+            tx.enqueue(notify_placement(ctx, placed))
+    _expect(ctx, placed or [])
 
 
 def _reply(turn: Turn, text: str) -> list[Outgoing]:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, Handler] = {
     "who": departments.who,
     "capacity": departments.capacity,
     "assignment": assignment.assignment_command,
+    "pass": assignment.pass_command,
     "move": routing.move,
     "timezone": departments.time_zone,
     "help": agents.help_reply,

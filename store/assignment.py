@@ -213,13 +213,15 @@ async def do_assign(tx: Unit, chat_id: int) -> Placement | None:
 
 
 async def do_pass_offer(
-    tx: Unit, chat_id: int, *, declined_by: int | None = None
-) -> list[Placement]:
+    tx: Unit, chat_id: int, *, declined_by: Person | None = None
+) -> list[Placement] | None:
     """The offer moves on: the offered agent declined (``declined_by``) or its time is
-    up; the chat goes to the next agent, or back to the queue. Empty: the offer was
-    taken, declined or expired already (another replica, or the agent's own Accept)."""
+    up; the chat goes to the next agent, or back to the queue. None: the offer was
+    taken, declined or expired already (another replica, or the agent's own Accept),
+    or it was never theirs."""
     lapsed: ColumnElement[bool] = (
-        Chat.offered_to_id == declined_by
+        Chat.offered_to_id
+        == select(Agent.id).where(Agent.teams_id == declined_by.teams_id).scalar_subquery()
         if declined_by is not None
         else Chat.offer_expires_at <= tx.now
     )
@@ -235,7 +237,7 @@ async def do_pass_offer(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return []
+        return None
     placed = await _place(tx, chat_id)
     return [placed] if placed is not None else []
 

@@ -221,3 +221,20 @@ async def test_the_offer_timer_reads_nothing_while_no_offer_is_due(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     await bridge.settled()
+
+
+async def test_an_agent_passes_an_offer_to_the_next(bridge: Bridge) -> None:
+    await automatic_room(bridge, "round_robin", 2)
+    chat = await open_chat(bridge, "cust-pass", "Hello", locale="en-US")
+    assert offers(bridge, chat) == [AGENTS[0].id]
+    # Only the agent it is offered to can pass it on.
+    other = act.room_message(bridge.service_url, AGENTS[2], "/pass", thread=chat.thread)
+    assert (await bridge.post(other)).status == 201
+    await bridge.settled()
+    assert "not offered to you" in bridge.connector.texts(chat.thread)[-1]
+    mine = act.room_message(bridge.service_url, AGENTS[0], "/pass", thread=chat.thread)
+    assert (await bridge.post(mine)).status == 201
+    await bridge.settled()
+    assert offers(bridge, chat) == [AGENTS[0].id, AGENTS[1].id]
+    await accept(bridge, chat, AGENTS[1])
+    assert await owners(bridge) == Counter({AGENTS[1].id: 1})
