@@ -2,8 +2,8 @@
 moving on when it runs out, the queue's head offered when a seat frees, the customers
 told their place, and the supervisors' ``assignment`` command.
 
-Each runs after the unit that made the change it follows (the chat's card is posted,
-a chat closed, an agent came online) as a unit of its own.
+A new chat is offered in the unit that posts its card; the queue moves in a unit of
+its own after the one that freed a seat (a chat closed, an agent came online).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from store import assignment, departments
 from store.assignment import Assigned, Placement
 from store.departments import AssignmentSet
 from store.outbox import Outgoing
+from store.unit import Unit
 from store.vocabulary import Refusal, Refused
 
 
@@ -76,12 +77,12 @@ def _expect(ctx: FlowContext, placed: Sequence[Placement]) -> None:
             ctx.offer_clock.expect(outcome.expires_at)
 
 
-async def assign_chat(ctx: FlowContext, chat_id: int) -> None:
-    """A chat just announced: in an automatic department, offer it or queue it."""
-    async with ctx.store.unit() as tx:
-        placed = await assignment.do_assign(tx, chat_id)
-        outcomes = [placed] if placed is not None else []
-        tx.enqueue(notify_placement(ctx, outcomes))
+async def assign_chat(ctx: FlowContext, tx: Unit, chat_id: int) -> None:
+    """A chat whose card this unit posts: in an automatic department, offer it or queue
+    it in the same transaction (broadcast costs one read of the department)."""
+    placed = await assignment.do_assign(tx, chat_id)
+    outcomes = [placed] if placed is not None else []
+    tx.enqueue(notify_placement(ctx, outcomes))
     _expect(ctx, outcomes)
 
 

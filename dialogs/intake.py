@@ -164,26 +164,24 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     preferred=prechat.department or None,
                 )
                 tx.enqueue(notify(outcome))
-        if isinstance(outcome, Opened) and _announced(outcome.chat):
-            await assign_chat(ctx, outcome.chat.id)
+                if isinstance(outcome, Opened) and _announced(outcome.chat):
+                    await assign_chat(ctx, tx, outcome.chat.id)
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
     key = chosen
-    routed: ChatView | None = None
     async for attempt in ctx.store.attempts("department choice"):
         async with attempt as tx:
             if await tx.first_time(keys):
                 choice = await routing.do_choose_department(tx, customer, key)
                 if isinstance(choice, Routed):
                     tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
-                    routed = choice.chat
+                    if _announced(choice.chat):
+                        await assign_chat(ctx, tx, choice.chat.id)
                 elif isinstance(choice, Unchanged):
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
-    if routed is not None and _announced(routed):
-        await assign_chat(ctx, routed.id)
 
 
 def _announced(chat: ChatView) -> bool:

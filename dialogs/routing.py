@@ -160,8 +160,8 @@ async def announce_unanswered(ctx: FlowContext) -> int:
             if announced is not None:
                 tx.enqueue(notify_unanswered(ctx, announced, tx.now))
                 fired += 1
-        if announced is not None and held:
-            await assign_chat(ctx, chat_id)
+                if held:
+                    await assign_chat(ctx, tx, chat_id)
     return fired
 
 

@@ -177,3 +177,28 @@ async def test_an_accept_is_two_transactions_at_most(bridge: Bridge) -> None:
     assert len(cost.own) <= 12, str(cost)
     # Two sends' budgets; a budget's row is made the first time it is spent from.
     assert len(cost.pacing) <= 4, str(cost)
+
+
+async def test_an_automatic_assignment_is_one_more_short_transaction(bridge: Bridge) -> None:
+    """A new chat in a round-robin department is offered in the transaction that opens
+    it: no transaction more than under broadcast, and a bounded number of statements."""
+    costs = Costs(bridge)
+    room = await setup_room(bridge)
+    for n in range(3):
+        await go_online(bridge, act.agent(40 + n))
+
+    async def opened(customer: str) -> Cost:
+        message = act.webchat_message(bridge.service_url, customer, "Xin chào")
+        response = await bridge.post(message)
+        assert response.status == 201
+        await bridge.settled()
+        return costs.of(message["id"])
+
+    broadcast = await opened("budget-broadcast")
+    assignment = act.room_message(bridge.service_url, room.supervisor, "assignment round_robin")
+    assert (await bridge.post(assignment)).status == 201
+    automatic = await opened("budget-automatic")
+    assert automatic.transactions == broadcast.transactions, str(automatic)
+    added = len(automatic.own) - len(broadcast.own)
+    # The candidates, their lock, the offer, the member's turn, the chat's view (3).
+    assert added <= 10, str(automatic)
