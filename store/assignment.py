@@ -163,8 +163,24 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
         still = await session.scalar(select(Chat.id).where(Chat.id == chat_id, _queued()))
         if still is None:
             return None
+    if not candidates and not await _anyone_online(tx, department.id):
+        # Nobody to wait for: the customer was told that nobody is online; it waits unsaid.
+        return None
     told = await _tell(tx, department.id, chat_id, force=True)
     return told[0] if told else None
+
+
+async def _anyone_online(tx: Unit, department_id: int) -> bool:
+    found = await tx.session.scalar(
+        select(Agent.id)
+        .join(DepartmentMember, DepartmentMember.agent_id == Agent.id)
+        .where(
+            DepartmentMember.department_id == department_id,
+            Agent.availability == Availability.ONLINE,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 async def _tell(

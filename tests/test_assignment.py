@@ -238,3 +238,18 @@ async def test_an_agent_passes_an_offer_to_the_next(bridge: Bridge) -> None:
     assert offers(bridge, chat) == [AGENTS[0].id, AGENTS[1].id]
     await accept(bridge, chat, AGENTS[1])
     assert await owners(bridge) == Counter({AGENTS[1].id: 1})
+
+
+async def test_nobody_online_then_an_agent_comes_online(bridge: Bridge) -> None:
+    room = await setup_room(bridge)
+    await in_room(bridge, room.supervisor, "assignment least_busy")
+    chat = await open_chat(bridge, "cust-alone", "Hello", locale="en-US")
+    told = bridge.connector.texts(chat.conversation)
+    # Honest about nobody being online; no queue place while there is nobody to wait for.
+    assert any("Nobody from" in text for text in told), told
+    assert not any("queue" in text for text in told), told
+    assert offers(bridge, chat) == []
+    # An agent in the room (a member) comes online: the waiting chat is offered to them.
+    await in_room(bridge, AGENTS[0], "away")
+    await in_room(bridge, AGENTS[0], "online")
+    assert offers(bridge, chat) == [AGENTS[0].id]
