@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import Select, and_, func, or_, select, true, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -138,10 +138,10 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     candidates = await _candidates(tx, department, passed_by, capacity)
     if candidates:
         # Held until commit (PostgreSQL): whoever offers these agents next counts after us.
-        # All at once and by id, so that two replicas never hold them in opposite orders.
-        ids = sorted(agent.id for agent, _ in candidates)
+        # The department's online members all at once and by id, so that two replicas
+        # never hold them in opposite orders (nor a second placement in this unit).
         await session.execute(
-            select(Agent.id).where(Agent.id.in_(ids)).order_by(Agent.id).with_for_update()
+            _online(department.id).order_by(Agent.id).with_for_update(of=Agent)
         )
     for agent, member in candidates:
         under = (load_of(agent.id) < capacity) if capacity is not None else true()
@@ -170,17 +170,20 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     return told[0] if told else None
 
 
-async def _anyone_online(tx: Unit, department_id: int) -> bool:
-    found = await tx.session.scalar(
+def _online(department_id: int) -> Select[tuple[int]]:
+    """The ids of the department's online members."""
+    return (
         select(Agent.id)
         .join(DepartmentMember, DepartmentMember.agent_id == Agent.id)
         .where(
             DepartmentMember.department_id == department_id,
             Agent.availability == Availability.ONLINE,
         )
-        .limit(1)
     )
-    return found is not None
+
+
+async def _anyone_online(tx: Unit, department_id: int) -> bool:
+    return await tx.session.scalar(_online(department_id).limit(1)) is not None
 
 
 async def _tell(
