@@ -23,6 +23,8 @@ from tests.conftest import (
     open_chat,
     setup_room,
 )
+from tests.test_bridge import card_text
+from tests.test_team import offer_of, press, say
 
 AGENTS = [act.agent(10 + n, f"Agent {name}") for n, name in enumerate(("An", "Bình", "Chi"))]
 
@@ -253,3 +255,18 @@ async def test_nobody_online_then_an_agent_comes_online(bridge: Bridge) -> None:
     await in_room(bridge, AGENTS[0], "away")
     await in_room(bridge, AGENTS[0], "online")
     assert offers(bridge, chat) == [AGENTS[0].id]
+
+
+async def test_a_transfer_frees_a_seat_for_the_queue(bridge: Bridge) -> None:
+    await automatic_room(bridge, "round_robin", 1)
+    chats = [await open_chat(bridge, f"cust-tr-{n}", "Hello", locale="en-US") for n in range(3)]
+    for chat in chats:
+        await take_offered(bridge, chat)
+    queued = await open_chat(bridge, "cust-tr-q", "Anyone?", locale="en-US")
+    assert offers(bridge, queued) == []
+    an, binh = AGENTS[0], AGENTS[1]
+    await say(bridge, chats[0], an, f"/transfer @{binh.name}", binh)
+    taken = await press(bridge, chats[0], binh, "take", offer=offer_of(bridge, chats[0])["offer"])
+    assert "The chat is yours now" in card_text(taken["value"])
+    # An has a seat again: the queue's head is offered to them.
+    assert offers(bridge, queued) == [an.id]
