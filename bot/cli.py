@@ -1,8 +1,9 @@
 """``support-bridge``: one command for each thing an administrator does.
 
 ``run`` serves; ``teams-package`` writes the Teams app; ``db upgrade`` / ``db current``
-migrate and show the schema; ``check-config`` checks every setting. All read the same
-environment (and ``.env``) as the server, so what is checked is what will run.
+migrate and show the schema; ``check-config`` checks every setting; ``settings-table``
+prints the README's table of them. All read the same environment (and ``.env``) through
+the same model (``bot/settings.py``) as the server, so what is checked is what will run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from bot import config_check, logs, teams_package
-from bot.settings import Settings
+from bot.settings import BadSettings, Settings, settings_table
 from store import migrate
 from store.engine import create_engine
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument("revision", nargs="?", default="head")
     db_commands.add_parser("current", help="show the database's revision and the code's")
     commands.add_parser("check-config", help="check every setting; exit 1 if one is bad")
+    commands.add_parser("settings-table", help="print the settings as the README's table")
     return parser
 
 
@@ -89,10 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "check-config":
         return _check_config()
+    if arguments.command == "settings-table":
+        print(settings_table(), end="")
+        return 0
     try:
         settings = Settings.from_env()
-    except ValueError as error:
-        print(f"bad setting ({error}); `support-bridge check-config` names it", file=sys.stderr)
+    except BadSettings as refusal:
+        for problem in refusal.problems:
+            print(f"bad  {problem}", file=sys.stderr)
         return 2
     if arguments.command == "run":
         from app import main as serve

@@ -25,7 +25,7 @@ from bot.settings import Settings
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory
 
-APP_ID = "00000000-0000-0000-0000-00000000b07"
+APP_ID = "00000000-0000-0000-0000-000000000b07"
 
 
 class KeyServer:
