@@ -3,12 +3,14 @@ the sections a request card gains (who is @mentioned, a returning customer's his
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import card_data
 from cards.envelope import adaptive_card
 from cards.request import TextLookup, attachment
-from store.core import Person
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
 MAX_BUTTONS = 3  # side by side on a phone

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cards.actions import (
     ACCEPT,
@@ -30,8 +30,10 @@ from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.tags import tag_section
 from cards.times import duration
-from store.core import ChatView
-from store.models import ChatState, ParticipantRole
+from store.vocabulary import ChatState, ParticipantRole
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import ChatView
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 PRIMARY_ACTIONS = 3  # what a phone shows side by side without cutting a label

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cards.actions import TAG, action_data, card_input
-from store.core import ChatView
-from store.models import ChatState
 from store.tagkeys import tag_name
+from store.vocabulary import ChatState
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import ChatView
 
 TAGS_INPUT = "tags"
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import AGENT_INPUT, DECLINE, JOIN, REFRESH, TAKE, action_data
 from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.request import TextLookup, button
-from store.models import OfferKind, OfferState
-from store.offers import OfferView
-from store.views import ChatView, Person
+from store.vocabulary import OfferKind, OfferState
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.offers import OfferView
+    from store.views import ChatView, Person
 
 
 def _card(

@@ -14,10 +14,10 @@ import aiohttp_jinja2
 from aiohttp import web
 from yarl import URL
 
-from bot import keys
 from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
 from store import front
+from web import keys
 from web.directline import DIRECT_LINE_PREFIX
 
 LOCALES = {"vi": "vi-VN", "en": "en-US"}

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from store import console_settings
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
+from web import keys
 from web.console.common import page, scope
 
 Form = MultiDictProxy[Any]
