@@ -8,9 +8,11 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.turn import Turn
+from store.departments import check_room
 from store.lists import chat_list as room_chats
 from store.outbox import Outgoing
-from store.supervisors import SupervisorsChanged, do_change_supervisor
+from store.people import agent
+from store.supervisors import SupervisorsChanged, do_add_supervisor, do_remove_supervisor
 from store.vocabulary import Refused
 
 
@@ -43,8 +45,13 @@ async def supervisor(ctx: FlowContext, turn: Turn) -> None:
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return
-        add = action.lower() == "add"
-        outcome = await do_change_supervisor(tx, turn.room, turn.person, target, add=add)
+        found = await check_room(tx, turn.person, turn.room)
+        if isinstance(found, Refused):
+            outcome: SupervisorsChanged | Refused = found
+        else:
+            room, me = found
+            change = do_add_supervisor if action.lower() == "add" else do_remove_supervisor
+            outcome = await change(tx, room.id, me.id, (await agent(tx, target)).id)
         tx.enqueue(notify_supervisors(ctx, turn, outcome))
 
 
