@@ -24,24 +24,12 @@ from PIL import Image, ImageDraw, ImageFont
 from bot.settings import Settings
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
+from dialogs.table import MENU
 
 MANIFEST_VERSION = "1.19"
 SCHEMA_BASE = f"https://developer.microsoft.com/en-us/json-schemas/teams/v{MANIFEST_VERSION}"
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "vi")
-# What agents see in the bot's command menu (Teams shows at most ten per list).
-COMMANDS = (
-    "online",
-    "chats",
-    "history",
-    "who",
-    "invite",
-    "transfer",
-    "join",
-    "close",
-    "setup",
-    "help",
-)
 # Resource-specific consent: the bot reads every message of the team's channels, so
 # agents' replies in a chat's thread reach it without an @mention.
 RSC_PERMISSION = "ChannelMessage.Read.Group"
@@ -89,10 +77,8 @@ def _strings(texts: Texts, name: str) -> dict[str, str]:
         "description.short": texts("teams.description_short"),
         "description.full": texts("teams.description_full"),
     }
-    for n, word in enumerate(COMMANDS):
-        strings[f"bots[0].commandLists[0].commands[{n}].description"] = texts(
-            f"teams.command.{word}"
-        )
+    for n, key in enumerate(MENU.values()):
+        strings[f"bots[0].commandLists[0].commands[{n}].description"] = texts(key)
     search = "composeExtensions[0].commands[0]"
     strings[f"{search}.title"] = texts("teams.search.title")
     strings[f"{search}.description"] = texts("teams.search.description")
@@ -157,7 +143,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
                                     f"bots[0].commandLists[0].commands[{n}].description"
                                 ],
                             }
-                            for n, word in enumerate(COMMANDS)
+                            for n, word in enumerate(MENU)
                         ],
                     }
                 ],

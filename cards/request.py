@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import (
     ACCEPT,
@@ -26,7 +26,7 @@ from cards.actions import (
     TRANSFER,
     action_data,
 )
-from cards.envelope import adaptive_card
+from cards.envelope import TextLookup, adaptive_card
 from cards.markdown import card_text
 from cards.tags import tag_section
 from cards.times import duration
@@ -59,10 +59,6 @@ CHANNEL_NAMES = {
 
 # The band's colour per state: dark text on a light tint reads at well over 4.5:1.
 _BAND = {ChatState.WAITING: "warning", ChatState.ACTIVE: "good", ChatState.CLOSED: "emphasis"}
-
-
-class TextLookup(Protocol):
-    def __call__(self, key: str, **values: Any) -> str: ...
 
 
 class Role(StrEnum):

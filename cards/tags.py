@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import TAG, action_data, card_input
+from cards.envelope import TextLookup
 from store.tagkeys import tag_name
 from store.vocabulary import ChatState
 
@@ -12,14 +13,6 @@ if TYPE_CHECKING:  # records, for types only: cards import nothing that imports 
     from store.core import ChatView
 
 TAGS_INPUT = "tags"
-
-
-class TextLookup(Protocol):
-    def __call__(self, key: str, **values: Any) -> str: ...
-
-
-def tags_fact(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
-    return [{"title": t("card.tags"), "value": ", ".join(chat.tags)}] if chat.tags else []
 
 
 def tag_section(chat: ChatView, t: TextLookup) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.core import Person
+from store.vocabulary import THREAD_MARK
 
-THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
 CONTACT_LIMIT = 256
 

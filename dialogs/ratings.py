@@ -23,7 +23,7 @@ from dialogs.turn import Turn
 from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
-from store.ratings import NoPendingRating, Rated, RatingTurn
+from store.ratings import Rated, RatingTurn
 from store.vocabulary import Refused
 
 # How long after the close a rating is still taken.
@@ -98,7 +98,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
 
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
-        if isinstance(target, NoPendingRating):
+        if isinstance(target, Refused):  # nothing to rate: an ordinary message
             return False
         if not await tx.first_time(turn.keys):
             return True

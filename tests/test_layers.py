@@ -32,3 +32,19 @@ def test_the_architecture_document_names_every_contract() -> None:
         assert f"**{contract['name']}**" in document, contract["name"]
     layers = next(c for c in contracts if c["type"] == "layers")["layers"]
     assert " > ".join(layers) in document
+
+
+def test_each_shared_definition_is_made_once() -> None:
+    """A constant, a type or a refusal defined twice drifts apart (``THREAD_MARK`` was
+    defined four times, ``TextLookup`` and ``Refused`` twice): one definition each, which
+    the others import."""
+    import re
+
+    names = ("THREAD_MARK", "TextLookup", "Refused", "Refusal", "ChatEvent", "COMMANDS", "MENU")
+    definitions: dict[str, list[str]] = {name: [] for name in names}
+    pattern = re.compile(rf"^(?:class ({'|'.join(names)})\b|({'|'.join(names)})\s*[:=])", re.M)
+    for package in ("bot", "dialogs", "cards", "store", "web"):
+        for path in (ROOT / package).rglob("*.py"):
+            for match in pattern.finditer(path.read_text(encoding="utf-8")):
+                definitions[match[1] or match[2]].append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in definitions.items() if len(p) > 1} == {}
