@@ -14,11 +14,12 @@ from html import escape
 
 from babel.dates import format_date, format_time
 
-from cards.request import channel_name
+from cards.request import ROLE_KEYS, STATE_KEYS, channel_name
 from cards.times import duration, local_time, zone, zone_label
 from dialogs.i18n import Texts
 from store.models import ChatState, MessageKind
 from store.transcripts import Transcript, TranscriptLine
+from store.vocabulary import ChatEvent
 
 _STYLE = """
 *{box-sizing:border-box}
@@ -99,7 +100,7 @@ def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, 
     chat = transcript.chat
     language = t.language
     people = ", ".join(
-        t("card.participant", name=name, role=t(f"role.{role.value}"))
+        t("card.participant", name=name, role=t(ROLE_KEYS[role]))
         for name, role in dict(transcript.participants).items()
     )
     facts = [
@@ -118,6 +119,24 @@ def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, 
     return facts
 
 
+# A transcript's event lines (``MessageKind.ACTIVITY``), by what the store wrote, each
+# with its text's key.
+EVENT_KEYS = {
+    ChatEvent.ACCEPTED: "event.chat.accepted",
+    ChatEvent.CLOSED: "event.chat.closed",
+    ChatEvent.MOVED: "event.chat.moved",
+    ChatEvent.TRANSFERRED: "event.chat.transferred",
+    ChatEvent.INVITE_ACCEPTED: "event.chat.invite_accepted",
+    ChatEvent.SUPERVISOR_JOINED: "event.chat.supervisor_joined",
+    ChatEvent.LEFT: "event.chat.left",
+    "rated_1": "event.rated_1",
+    "rated_2": "event.rated_2",
+    "rated_3": "event.rated_3",
+    "rated_4": "event.rated_4",
+    "rated_5": "event.rated_5",
+}
+
+
 def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[str]:
     tz, language = zone(zone_name), t.language
     day = None
@@ -129,7 +148,8 @@ def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[str]:
         at = escape(format_time(local, "short", locale=language))
         stamp = f'<time datetime="{line.at.isoformat()}">{at}</time>'
         if line.kind == MessageKind.ACTIVITY:
-            text = t(f"event.{line.text}", author=line.author)
+            key = EVENT_KEYS.get(line.text)
+            text = t(key, author=line.author) if key else line.text
             yield f'<li class="event">{escape(text)} · {stamp}</li>'
             continue
         side = _SIDE.get(line.kind, "team")
@@ -158,7 +178,7 @@ def render(transcript: Transcript, t: Texts, zone_name: str = "UTC") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{escape(title)}</h1>"
-        f'<p class="state {state}">{escape(t("card.state." + state))}</p>'
+        f'<p class="state {state}">{escape(t(STATE_KEYS[chat.state]))}</p>'
         f'<dl>{facts}</dl><p class="zone">{escape(zone_text)}</p></header>'
         f'<main><ol class="log">{"".join(_items(transcript, t, zone_name))}</ol></main>'
         "</body></html>"

@@ -59,6 +59,27 @@ CHANNEL_NAMES = {
 
 # The band's colour per state: dark text on a light tint reads at well over 4.5:1.
 _BAND = {ChatState.WAITING: "warning", ChatState.ACTIVE: "good", ChatState.CLOSED: "emphasis"}
+# The texts of a chat's state, of the card's buttons and of participants' roles, each key
+# said in full.
+STATE_KEYS = {
+    ChatState.WAITING: "card.state.waiting",
+    ChatState.ACTIVE: "card.state.active",
+    ChatState.CLOSED: "card.state.closed",
+}
+VERB_KEYS = {
+    ACCEPT: "card.accept",
+    JOIN: "card.join",
+    CLOSE: "card.close",
+    INVITE: "card.invite",
+    TRANSFER: "card.transfer",
+    LEAVE: "card.leave",
+    REFRESH: "card.refresh",
+}
+ROLE_KEYS = {
+    ParticipantRole.OWNER: "role.owner",
+    ParticipantRole.INVITED: "role.invited",
+    ParticipantRole.SUPERVISOR: "role.supervisor",
+}
 
 
 class Role(StrEnum):
@@ -117,7 +138,7 @@ def secondary(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def _button(t: TextLookup, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    return button(t(f"card.{verb}"), action_data(verb, chat.ref), style)
+    return button(t(VERB_KEYS[verb]), action_data(verb, chat.ref), style)
 
 
 def role_of(chat: ChatView, teams_id: str | None) -> Role:
@@ -223,7 +244,7 @@ def summary(chat: ChatView) -> str:
 def participant_list(chat: ChatView, t: TextLookup) -> str:
     """ "Mai (owner), Hùng (invited)": who takes part now, and as what."""
     return ", ".join(
-        t("card.participant", name=m.person.name, role=t(f"role.{m.role.value}"))
+        t("card.participant", name=m.person.name, role=t(ROLE_KEYS[m.role]))
         for m in chat.participants
     )
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from cards.departments import mention_markup
+from cards.departments import AVAILABILITY_KEYS, mention_markup
 from cards.times import valid_zone
 from dialogs.activity import person_of
 from dialogs.context import FlowContext
@@ -135,7 +135,7 @@ def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | Refused) -> lis
         t(
             "agent.who_line",
             name=line.name,
-            availability=t(f"availability.{line.availability.value}"),
+            availability=t(AVAILABILITY_KEYS[line.availability]),
             open=line.open_chats,
         )
         for line in roster.agents

@@ -6,7 +6,7 @@ from cards.lists import chat_list_card
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import Mention, text_activity, to_conversation
+from dialogs.replies import Mention, refusal_key, text_activity, to_conversation
 from dialogs.turn import Turn
 from store.departments import check_room
 from store.lists import chat_list as room_chats
@@ -23,7 +23,7 @@ async def chat_list(ctx: FlowContext, turn: Turn) -> None:
     async with ctx.store.reading() as tx:
         listing = await room_chats(tx, turn.room, closed=closed, customer=customer)
     if isinstance(listing, Refused):
-        await mention_reply(ctx, turn, f"refusal.{listing.reason}")
+        await mention_reply(ctx, turn, refusal_key(listing.reason))
         return
     t = ctx.team_texts
     card = chat_list_card(
@@ -63,7 +63,7 @@ def notify_supervisors(
     reference = turn.reference
     if isinstance(outcome, Refused):
         mention = Mention(turn.person)
-        text = t(f"refusal.{outcome.reason}", mention=mention.markup)
+        text = t(refusal_key(outcome.reason), mention=mention.markup)
         return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
     names = ", ".join(p.name for p in outcome.supervisors)
     text = t("team.supervisors", department=outcome.department, names=names)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from cards.markdown import message_text
-from cards.rating import RATE, SCORES, rating_activity
+from cards.rating import CHOICE_KEYS, RATE, SCORES, rating_activity
 from cards.request import card_activity, stars
 from dialogs.activity import customer_key, field
 from dialogs.chatcards import chat_card
@@ -24,11 +24,18 @@ from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
 from store.ratings import Rated, RatingTurn
-from store.vocabulary import Refused
+from store.vocabulary import Refusal, Refused
 
 # How long after the close a rating is still taken.
 RATING_WINDOW = timedelta(hours=24)
 COMMENT_LIMIT = 1000
+
+# Why a rating was not taken, as the customer is told (each key in full).
+CSAT_KEYS = {
+    Refusal.ALREADY_RATED: "csat.already_rated",
+    Refusal.RATING_TOO_LATE: "csat.rating_too_late",
+    Refusal.NOTHING_TO_RATE: "csat.nothing_to_rate",
+}
 
 
 def with_rating_question(
@@ -50,7 +57,7 @@ def _typed_score(text: str) -> int | None:
     for language in languages():
         t = Texts(language)
         for score in SCORES:
-            if typed.casefold() == t(f"csat.choice_{score}").casefold():
+            if typed.casefold() == t(CHOICE_KEYS[score]).casefold():
                 return score
     return None
 
@@ -113,7 +120,7 @@ def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> lis
     reference = turn.reference
     t = ctx.customer_texts(turn.locale)
     if isinstance(outcome, Refused):
-        return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
+        return [to_conversation(reference, text_activity(t(CSAT_KEYS[outcome.reason])))]
     chat = outcome.chat
     team = ctx.team_texts
     # The name they gave, if any (``turn.person`` falls back to their id: no name to show).
