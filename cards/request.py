@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # records, for types only: cards import nothing that imports 
     from store.core import ChatView
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-PRIMARY_ACTIONS = 3  # what a phone shows side by side without cutting a label
 REFRESH_USERS = 60  # Teams refreshes the card for at most this many users
 EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 _PREVIEW_CHARS = 300

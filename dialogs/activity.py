@@ -39,14 +39,6 @@ def conversation_id(activity: dict[str, Any]) -> str:
     return str(field(activity, "conversation").get("id") or "")
 
 
-def is_room_message(activity: dict[str, Any]) -> bool:
-    """A Teams channel activity: the agents' side of the bridge."""
-    conversation = activity.get("conversation") or {}
-    return (
-        activity.get("channelId") == "msteams" and conversation.get("conversationType") == "channel"
-    )
-
-
 def thread_of(activity: dict[str, Any]) -> str | None:
     """The thread id (``<channel>;messageid=<root>``) of a channel reply, None at the root."""
     conversation = conversation_id(activity)

@@ -81,12 +81,6 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
     return None
 
 
-def rated_card(ctx: FlowContext, chat: ChatView) -> dict[str, Any]:
-    """The summary card again: the chat's view now carries the rating, so this and every
-    later redraw (a per-reader refresh included) show it."""
-    return chat_card(ctx, chat)
-
-
 async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     """Handle an answer to the rating question; False when the message is not one."""
     if not ctx.csat_enabled:
@@ -136,6 +130,6 @@ def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> lis
     summary = team("card.summary")
     return [
         to_conversation(reference, text_activity(t("csat.thanks"))),
-        card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
+        card_update(chat.id, card_activity(chat_card(ctx, chat), summary)),
         to_thread(chat.id, text_activity(said)),
     ]
