@@ -78,7 +78,7 @@ async def do_add_canned(
     if replace:
         await tx.session.execute(delete(CannedAnswer).where(_owned(owner, shortcut), allowed))
     values = {"department_id": owner, "shortcut": shortcut, "text": text}
-    values |= {"created_by_id": agent_id, "created_at": tx.now}
+    values["created_at"] = tx.now
     added = await tx.insert_ignore(CannedAnswer, values, where=allowed)
     if not added:
         refused = await audit.unless_supervising(tx, department_id, agent_id)

@@ -123,7 +123,6 @@ async def do_set_hours(
             days="".join(str(day) for day in hours.days),
             opens=hours.opens.strftime("%H:%M"),
             closes=hours.closes.strftime("%H:%M"),
-            updated_at=tx.now,
         )
         tx.session.add(row)
         span = f"{row.opens}-{row.closes}"
