@@ -24,7 +24,7 @@ from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
 from bot.sdk import AuthenticationFailed, BridgeAdapter, bearer_token_shaped
-from bot.settings import Settings
+from bot.settings import BadSettings, Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks
 from bot.transcript_page import content_policy, render
@@ -489,7 +489,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 def main(settings: Settings | None = None) -> None:
     """Run the server until interrupted (``python app.py`` and ``support-bridge run``)."""
-    settings = settings or Settings.from_env()
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except BadSettings as refusal:  # a bad value stops the start, named
+            sys.exit("\n".join(f"bad  {problem}" for problem in refusal.problems))
     logs.configure(settings.log_format)
     try:
         web.run_app(

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.timers import Job
-from bot.trust import Admitted, Gate, Refused, from_teams_channel, log_refusal
+from bot.trust import Admitted, Gate, from_teams_channel, log_refusal
 from cards.actions import BadAction, Pressed, is_card_action
 from dialogs import agents, extension, indicators, intake, presence, rooms, routing, team
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
@@ -22,6 +22,7 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.table import COMMANDS, OUTSIDE_ROOMS, WORDS
 from dialogs.turn import Turn
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ class Bridge:
         """A refused message in a channel: logged; the company's own people are told
         neutrally where they addressed the bot, nobody else hears anything."""
         log_refusal(turn, refused)
-        if not refused.hint and refused.reason in ("unknown_chat", "chat_of_another_room"):
+        if refused.reason in (Refusal.UNKNOWN_CHAT, Refusal.CHAT_OF_ANOTHER_ROOM):
             await mention_reply(self.ctx, turn, "agent.action_refused")
-        elif refused.hint and turn.addressed:
+        elif refused.reason == Refusal.NOT_A_ROOM and turn.addressed:
             await mention_reply(self.ctx, turn, "agent.not_a_room")
 
     async def _room(self, turn: Turn) -> None:

@@ -10,6 +10,14 @@ from cards.request import TextLookup, attachment
 
 RATE = "rate"
 SCORES = (1, 2, 3, 4, 5)
+# Each score's word, by score.
+CHOICE_KEYS = {
+    1: "csat.choice_1",
+    2: "csat.choice_2",
+    3: "csat.choice_3",
+    4: "csat.choice_4",
+    5: "csat.choice_5",
+}
 
 
 def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
@@ -29,7 +37,7 @@ def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
         [
             {
                 "type": "Action.Submit",
-                "title": t(f"csat.choice_{score}"),
+                "title": t(CHOICE_KEYS[score]),
                 "data": {"action": RATE, "chat": chat_ref, "score": score},
             }
             for score in SCORES
@@ -41,7 +49,7 @@ def rating_activity(chat_ref: str, t: TextLookup) -> dict[str, Any]:
         "attachments": [attachment(card)],
         "suggestedActions": {
             "actions": [
-                {"type": "imBack", "title": t(f"csat.choice_{s}"), "value": t(f"csat.choice_{s}")}
+                {"type": "imBack", "title": t(CHOICE_KEYS[s]), "value": t(CHOICE_KEYS[s])}
                 for s in SCORES
             ]
         },

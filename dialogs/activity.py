@@ -6,10 +6,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from store.channels import facts, is_teams
+from store.channels import facts
 from store.core import Person
+from store.vocabulary import THREAD_MARK
 
-THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
 CONTACT_LIMIT = 256
 
@@ -32,15 +32,6 @@ def field(value: Any, *path: str) -> dict[str, Any]:
 
 def conversation_id(activity: dict[str, Any]) -> str:
     return str(field(activity, "conversation").get("id") or "")
-
-
-def is_room_message(activity: dict[str, Any]) -> bool:
-    """A Teams channel activity: the agents' side of the bridge."""
-    conversation = activity.get("conversation") or {}
-    return (
-        is_teams(str(activity.get("channelId") or ""))
-        and conversation.get("conversationType") == "channel"
-    )
 
 
 def thread_of(activity: dict[str, Any]) -> str | None:

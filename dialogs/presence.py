@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from cards.departments import availability_card, pressed_availability
+from cards.departments import AVAILABILITY_KEYS, availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
 from dialogs.agents import InvokeAnswer
 from dialogs.context import FlowContext
@@ -48,7 +48,7 @@ def notify_availability(
     text = t(
         "agent.availability_set",
         mention=mention.markup,
-        availability=t(f"availability.{changed.current.value}"),
+        availability=t(AVAILABILITY_KEYS[changed.current]),
     )
     return [
         to_conversation(turn.reference, text_activity(text, mentions=(mention,))),

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from cards.markdown import message_text
-from cards.rating import RATE, SCORES, rating_activity
+from cards.rating import CHOICE_KEYS, RATE, SCORES, rating_activity
 from cards.request import card_activity, stars
 from dialogs.activity import customer_key, field
 from dialogs.chatcards import chat_card
@@ -23,12 +23,19 @@ from dialogs.turn import Turn
 from store import ratings
 from store.core import ChatView
 from store.outbox import Outgoing
-from store.ratings import NoPendingRating, Rated, RatingTurn
-from store.vocabulary import Refused
+from store.ratings import Rated, RatingTurn
+from store.vocabulary import Refusal, Refused
 
 # How long after the close a rating is still taken.
 RATING_WINDOW = timedelta(hours=24)
 COMMENT_LIMIT = 1000
+
+# Why a rating was not taken, as the customer is told (each key in full).
+CSAT_KEYS = {
+    Refusal.ALREADY_RATED: "csat.already_rated",
+    Refusal.RATING_TOO_LATE: "csat.rating_too_late",
+    Refusal.NOTHING_TO_RATE: "csat.nothing_to_rate",
+}
 
 
 def with_rating_question(
@@ -50,7 +57,7 @@ def _typed_score(text: str) -> int | None:
     for language in languages():
         t = Texts(language)
         for score in SCORES:
-            if typed.casefold() == t(f"csat.choice_{score}").casefold():
+            if typed.casefold() == t(CHOICE_KEYS[score]).casefold():
                 return score
     return None
 
@@ -74,12 +81,6 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
     return None
 
 
-def rated_card(ctx: FlowContext, chat: ChatView) -> dict[str, Any]:
-    """The summary card again: the chat's view now carries the rating, so this and every
-    later redraw (a per-reader refresh included) show it."""
-    return chat_card(ctx, chat)
-
-
 async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     """Handle an answer to the rating question; False when the message is not one."""
     if not ctx.csat_enabled:
@@ -98,7 +99,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
 
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
-        if isinstance(target, NoPendingRating):
+        if isinstance(target, Refused):  # nothing to rate: an ordinary message
             return False
         if not await tx.first_time(turn.keys):
             return True
@@ -113,7 +114,7 @@ def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> lis
     reference = turn.reference
     t = ctx.customer_texts(turn.locale)
     if isinstance(outcome, Refused):
-        return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
+        return [to_conversation(reference, text_activity(t(CSAT_KEYS[outcome.reason])))]
     chat = outcome.chat
     team = ctx.team_texts
     # The name they gave, if any (``turn.person`` falls back to their id: no name to show).
@@ -129,6 +130,6 @@ def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> lis
     summary = team("card.summary")
     return [
         to_conversation(reference, text_activity(t("csat.thanks"))),
-        card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
+        card_update(chat.id, card_activity(chat_card(ctx, chat), summary)),
         to_thread(chat.id, text_activity(said)),
     ]

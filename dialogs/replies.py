@@ -8,7 +8,35 @@ from typing import Any
 from cards.markdown import mention_entity, mention_markup
 from store.core import ChatView, Person
 from store.outbox import Outgoing, chat_lane, conversation_lane
-from store.vocabulary import CreateThread, Send, UpdateCard
+from store.vocabulary import CreateThread, Refusal, Send, UpdateCard
+
+# What an agent is told when the store refused, by reason (each key in full); a reason
+# with no text of its own gets the neutral one.
+REFUSAL_KEYS: dict[Refusal, str] = {
+    Refusal.NOT_A_ROOM: "refusal.not_a_room",
+    Refusal.SUPERVISOR_ONLY: "refusal.supervisor_only",
+    Refusal.LAST_SUPERVISOR: "refusal.last_supervisor",
+    Refusal.OFFER_NOT_ACTIVE: "refusal.offer_not_active",
+    Refusal.TRANSFER_NOT_OWNER: "refusal.transfer_not_owner",
+    Refusal.INVITE_NOT_PARTICIPANT: "refusal.invite_not_participant",
+    Refusal.RECIPIENT_OFFLINE: "refusal.recipient_offline",
+    Refusal.RECIPIENT_IN_CHAT: "refusal.recipient_in_chat",
+    Refusal.INVITE_PENDING: "refusal.invite_pending",
+    Refusal.TRANSFER_PENDING: "refusal.transfer_pending",
+    Refusal.OFFER_CLOSED: "refusal.offer_closed",
+    Refusal.OFFER_NOT_YOURS: "refusal.offer_not_yours",
+    Refusal.JOIN_CLOSED: "refusal.join_closed",
+    Refusal.ALREADY_IN_CHAT: "refusal.already_in_chat",
+    Refusal.JOIN_NOT_SUPERVISOR: "refusal.join_not_supervisor",
+    Refusal.LEAVE_NOT_PARTICIPANT: "refusal.leave_not_participant",
+    Refusal.LEAVE_OWNER: "refusal.leave_owner",
+    Refusal.NO_COLLEAGUES: "refusal.no_colleagues",
+}
+
+
+def refusal_key(reason: Refusal | str) -> str:
+    """The text key of a refusal (a reason is a plain string too, as payloads carry it)."""
+    return REFUSAL_KEYS.get(reason, "refusal.neutral")  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

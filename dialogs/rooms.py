@@ -25,6 +25,13 @@ DEPARTMENT_NAME_LIMIT = 60
 _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 
 
+# Why a setup was refused, as its writer is told (a foreign tenant is told nothing).
+SETUP_REFUSAL_KEYS = {
+    Refusal.NOT_SUPERVISOR: "refusal.setup_not_supervisor",
+    Refusal.CHANNEL_TAKEN: "refusal.setup_channel_taken",
+}
+
+
 def department_key(name: str) -> str:
     key = _KEY_CHARS.sub("-", name.lower()).strip("-")
     return key[:DEPARTMENT_NAME_LIMIT] or DEFAULT_DEPARTMENT
@@ -76,7 +83,7 @@ def notify_setup(
     if isinstance(outcome, Refused):
         if outcome.reason == Refusal.FOREIGN_TENANT:
             return []
-        key = f"refusal.setup_{outcome.reason}"
+        key = SETUP_REFUSAL_KEYS.get(outcome.reason, "refusal.neutral")
         department = message_text(outcome.department or "")
         return [mention_answer(ctx, turn, key, department=department)]
     mention = Mention(turn.person)

@@ -49,5 +49,20 @@ COMMANDS: dict[str, Handler] = {
 
 # Every command word: the table's, and ``setup`` (run by the bridge itself).
 WORDS: frozenset[str] = frozenset(COMMANDS) | {SETUP}
+# What agents see in the Teams app's command menu, in its order, each with the key of its
+# description (Teams shows at most ten; ``bot/teams_package.py`` writes it from here).
+MENU: dict[str, str] = {
+    "online": "teams.command.online",
+    "chats": "teams.command.chats",
+    "history": "teams.command.history",
+    "who": "teams.command.who",
+    INVITE: "teams.command.invite",
+    TRANSFER: "teams.command.transfer",
+    JOIN: "teams.command.join",
+    "close": "teams.command.close",
+    SETUP: "teams.command.setup",
+    "help": "teams.command.help",
+}
+
 # Commands that may run in a channel that is not a room yet (in the company's tenant).
 OUTSIDE_ROOMS: frozenset[str] = frozenset({SETUP, "help"})

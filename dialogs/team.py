@@ -16,7 +16,7 @@ from cards import actions
 from cards.actions import CardAction
 from cards.markdown import card_text
 from cards.request import card_activity
-from cards.team import offer_card, picker_card, status_card
+from cards.team import OFFER_KEYS, PICK_KEYS, offer_card, picker_card, status_card
 from dialogs import tags
 from dialogs.agents import (
     AgentTurn,
@@ -28,7 +28,7 @@ from dialogs.agents import (
 )
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import to_thread
+from dialogs.replies import refusal_key, to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
 from dialogs.turn import Turn
 from store import moves, offers
@@ -48,7 +48,7 @@ class TeamTurn(AgentTurn):
     """One agent's team move on one chat."""
 
     def refusal_answer(self, reason: str) -> InvokeAnswer:
-        return message_answer(self.t(f"refusal.{reason}", mention=self.person.name))
+        return message_answer(self.t(refusal_key(reason), mention=self.person.name))
 
     def answer(self, outcome: MoveOutcome, done: dict[str, Any] | None = None) -> InvokeAnswer:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
@@ -132,10 +132,10 @@ class TeamTurn(AgentTurn):
                 return self.refusal_answer(reason)
             await self.ctx.store.notify(self.keys, notify_refused(self, chat.id, Refused(reason)))
             return None
-        summary = self.t(f"pick.{verb}.title", customer=chat.customer_name)
+        summary = self.t(PICK_KEYS[verb]["title"], customer=chat.customer_name)
         picker = card_activity(picker_card(chat, verb, colleagues, self.t), summary)
         await self.ctx.store.notify(self.keys, [to_thread(chat.id, picker)])
-        return message_answer(self.t(f"pick.{verb}.posted")) if self.by_invoke else None
+        return message_answer(self.t(PICK_KEYS[verb]["posted"])) if self.by_invoke else None
 
     async def offer(self, chat_id: int, verb: str, recipient: Person | None) -> InvokeAnswer | None:
         """Invite a colleague, or offer them the chat; they are @mentioned with the buttons."""
@@ -149,7 +149,7 @@ class TeamTurn(AgentTurn):
         )
         if outcome is None:
             return await self.current(chat_id)
-        sent = self.t(f"offer.{kind.value}.sent", recipient=card_text(recipient.name))
+        sent = self.t(OFFER_KEYS[kind]["sent"], recipient=card_text(recipient.name))
         return self.answer(outcome, status_card(sent))
 
     async def answer_offer(
@@ -166,7 +166,7 @@ class TeamTurn(AgentTurn):
         done = None
         if isinstance(outcome, Answered) and offer_id is not None:
             key = "accepted" if accept else "declined_by_you"
-            done = status_card(self.t(f"offer.{outcome.offer.kind.value}.{key}"))
+            done = status_card(self.t(OFFER_KEYS[outcome.offer.kind][key]))
         return self.answer(outcome, done)
 
     # -- join and leave --------------------------------------------------------------------

@@ -283,7 +283,7 @@ async def do_close(
     await tx.session.execute(
         update(Offer)
         .where(Offer.chat_id == chat_id, Offer.state == OfferState.PENDING)
-        .values(state=OfferState.WITHDRAWN, decided_at=tx.now)
+        .values(state=OfferState.WITHDRAWN)
         .execution_options(synchronize_session=False)
     )
     tx.event(chat_id, ChatEvent.CLOSED, agent)

@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
+
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     """Make SQLite behave under concurrent writers.

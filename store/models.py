@@ -144,7 +144,6 @@ class Agent(Base):
     availability: Mapped[Availability] = mapped_column(
         _enum(Availability), default=Availability.OFFLINE
     )
-    availability_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     # The Teams presence Graph last reported (PRESENCE_SYNC=graph); NULL: never read.
     graph_presence: Mapped[str | None] = mapped_column(String(32))
@@ -237,7 +236,6 @@ class Participant(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
-    joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
 
 
@@ -279,7 +277,6 @@ class Offer(Base):
     state: Mapped[OfferState] = mapped_column(_enum(OfferState))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    decided_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -320,7 +317,6 @@ class CannedAnswer(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     shortcut: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     created_at: Mapped[datetime]
 
 

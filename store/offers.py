@@ -291,7 +291,7 @@ async def _decide(tx: Unit, offer_id: int, state: OfferState) -> None:
     decided = await tx.session.execute(
         update(Offer)
         .where(Offer.id == offer_id, Offer.state == OfferState.PENDING)
-        .values(state=state, decided_at=tx.now)
+        .values(state=state)
         .execution_options(synchronize_session=False)
     )
     if decided.rowcount != 1:
@@ -318,7 +318,7 @@ async def do_expire_offer(tx: Unit, offer_id: int) -> Expired | None:
     claimed = await tx.session.execute(
         update(Offer)
         .where(Offer.id == offer_id, Offer.state == OfferState.PENDING)
-        .values(state=OfferState.EXPIRED, decided_at=tx.now)
+        .values(state=OfferState.EXPIRED)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:

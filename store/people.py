@@ -43,15 +43,14 @@ async def agent(
 
 async def seat(tx: Unit, chat_id: int, agent_id: int, role: ParticipantRole) -> None:
     """Make an agent a current participant with ``role`` (again, if they had left)."""
-    now = tx.now
     seated = await tx.insert_ignore(
         Participant,
-        {"chat_id": chat_id, "agent_id": agent_id, "role": role, "joined_at": now},
+        {"chat_id": chat_id, "agent_id": agent_id, "role": role},
     )
     if not seated:
         await tx.session.execute(
             update(Participant)
             .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id)
-            .values(role=role, joined_at=now, left_at=None)
+            .values(role=role, left_at=None)
             .execution_options(synchronize_session=False)
         )

@@ -38,11 +38,6 @@ class Rated:
 
 
 @dataclass(frozen=True)
-class NoPendingRating:
-    """A typed choice with no chat waiting for a rating: it is an ordinary message."""
-
-
-@dataclass(frozen=True)
 class RatingTarget:
     """The chat a rating is for (``chat_id`` None: no such chat of this customer)."""
 
@@ -54,9 +49,10 @@ class RatingTarget:
 
 async def check_rating(
     tx: Unit, turn: RatingTurn, window: timedelta
-) -> RatingTarget | NoPendingRating:
+) -> RatingTarget | Refused:
     """Which chat the answer rates: the one the card names, or (typed) the customer's
-    last chat closed within the window with nothing newer open."""
+    last chat closed within the window with nothing newer open. ``NOTHING_TO_RATE``: a
+    typed choice with no chat waiting for a rating (an ordinary message, then)."""
     session = tx.session
     customer = await session.scalar(
         select(Customer).where(
@@ -84,7 +80,7 @@ async def check_rating(
         )
     if chat is None and turn.ref is None:
         # Nothing to rate: the intake handles it as a message, with the same keys.
-        return NoPendingRating()
+        return Refused(Refusal.NOTHING_TO_RATE)
     return RatingTarget(
         chat.id if chat else None,
         chat.state if chat else None,

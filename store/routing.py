@@ -28,7 +28,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
-from store.vocabulary import Refusal, Refused
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ async def do_move(tx: Unit, move: MoveChecked, person: Person) -> Routed | Refus
     routed = await _route(tx, move.chat_id, move.department_id, previous, mover=agent.id)
     if routed is None:
         return Refused(Refusal.MOVE_NOT_ALLOWED, previous)
-    tx.note(move.chat_id, MessageKind.ACTIVITY, agent.name, "chat.moved", agent_id=agent.id)
+    tx.note(move.chat_id, MessageKind.ACTIVITY, agent.name, ChatEvent.MOVED, agent_id=agent.id)
     return routed
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, event, insert
+from sqlalchemy import Connection, Result, bindparam, event, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -237,9 +237,16 @@ class Unit:
         """Keep in a chat's transcript that ``agent`` made ``event`` happen."""
         self.note(chat_id, MessageKind.ACTIVITY, agent.name, event, agent_id=agent.id)
 
-    async def insert_ignore(self, table: Any, values: dict[str, Any]) -> bool:
-        """INSERT that does nothing on a unique conflict; True if a row was added."""
-        insert_row = insert_ignoring(self.dialect)(table).values(**values)
+    async def insert_ignore(self, table: Any, values: dict[str, Any], where: Any = None) -> bool:
+        """INSERT that does nothing on a unique conflict, nor unless ``where`` holds (a
+        precondition in the statement); True if a row was added."""
+        insert_row = insert_ignoring(self.dialect)(table)
+        if where is None:
+            insert_row = insert_row.values(**values)
+        else:
+            columns = getattr(table, "__table__", table).c
+            row = select(*(literal(v, columns[k].type) for k, v in values.items())).where(where)
+            insert_row = insert_row.from_select(list(values), row)
         result = await self.execute(insert_row.on_conflict_do_nothing())
         return result.rowcount == 1
 

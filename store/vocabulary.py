@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from store.views import ChatView
 
 
+# A Teams reply thread's conversation id is its channel's with this and the root post's
+# id after it (``19:abc@thread.tacv2;messageid=1700000000000``): said once, here.
+THREAD_MARK = ";messageid="
+
+
 # -- states the tables keep -------------------------------------------------------------
 
 
@@ -79,6 +84,12 @@ class Refusal(StrEnum):
     """Why the store did not make a change."""
 
     NOT_A_ROOM = "not_a_room"  # the channel is no department's room
+    # The trust gate (``bot/trust.py``), before any flow: logged, never shown as such.
+    NOT_A_TEAMS_CHANNEL = "not_a_teams_channel"
+    NO_TENANT = "no_tenant"
+    INCONSISTENT_CHANNEL = "inconsistent_channel"  # channelData names another channel
+    WRONG_TEAM = "wrong_team"  # the room is bound to another team
+    CHAT_OF_ANOTHER_ROOM = "chat_of_another_room"  # a card pressed outside its chat's room
     # Only a supervisor of the room's department may (setup: of any, to add a department).
     NOT_SUPERVISOR = "not_supervisor"
     NOT_PARTICIPANT = "not_participant"  # neither in the chat nor supervising it

@@ -175,19 +175,7 @@ class ManualClock:
 
 
 # Settings a developer's shell may have set; tests of the command line start without them.
-SETTING_VARIABLES = (
-    "MicrosoftAppId",
-    "MicrosoftAppPassword",
-    "MicrosoftAppType",
-    "MicrosoftAppTenantId",
-    "PUBLIC_URL",
-    "DATABASE_URL",
-    "DB_AUTO_UPGRADE",
-    "TEAMS_APP_NAME",
-    "TEAMS_ACCENT_COLOR",
-    "ALLOWED_TENANTS",
-    "METRICS_TOKEN",
-)
+SETTING_VARIABLES = tuple(Settings.variables())
 
 
 @pytest.fixture

@@ -147,7 +147,7 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         assert "saved=1" in await change(http, bridge, "supervisor", agent=binh_id[1], do="add")
         page = await (await get(http, bridge, "/console/settings")).text()
     # The audit names who did what.
-    for action in ("capacity", "tag_added", "tag_required", "canned", "supervisor_added"):
+    for action in ("capacity", "tag_added", "tag_required", "canned_added", "supervisor_added"):
         assert f"<code>{action}</code>" in page
     assert page.count("Supervisor Mai") >= 5
     async with bridge.app[keys.ENGINE].connect() as connection:

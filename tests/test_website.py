@@ -15,7 +15,6 @@ import pytest
 from playwright.async_api import Browser, Frame, Page, async_playwright, expect
 from sqlalchemy import select
 
-from bot import keys
 from dialogs.i18n import Texts
 from store.models import Customer
 from tests import activities as act
@@ -29,6 +28,7 @@ from tests.conftest import (
     open_chat_body,
     setup_room,
 )
+from web import keys
 
 SENDBOX = "[data-id='webchat-sendbox-input']"
 VI, EN = Texts("vi"), Texts("en")

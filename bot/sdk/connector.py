@@ -32,9 +32,9 @@ from msrest.universal_http.async_abc import AsyncHTTPSender as AsyncDriver
 
 from bot.sdk.credentials import CredentialFactory, sdk_config
 from bot.settings import Settings
+from store.vocabulary import THREAD_MARK
 
 _TOKEN_LIFETIME = 20 * 60.0
-THREAD_MARK = ";messageid="
 
 
 @dataclass

@@ -53,7 +53,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 def database_url() -> str:
     """For the ``alembic`` command: ``-x url=...``, else ``DATABASE_URL``, else the default."""
-    from bot.settings import DEFAULT_DATABASE_URL
+    from store.engine import DEFAULT_DATABASE_URL
 
     given = context.get_x_argument(as_dictionary=True).get("url")
     return given or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL

@@ -15,8 +15,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot import keys
 from store import console, console_sessions
+from web import keys
 from web.console import charts, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import current_user, page

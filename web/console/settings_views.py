@@ -14,11 +14,15 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
-from store import console_settings
+from store import canned, console_settings, departments, supervisors, tags
+from store.canned import CannedAdded, CannedRemoved
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
+from store.supervisors import SupervisorsChanged
+from store.tags import TagRemoved, TagsAdded
+from store.vocabulary import Refused
+from web import keys
 from web.console.common import page, scope
 
 Form = MultiDictProxy[Any]
@@ -55,8 +59,8 @@ async def _capacity(
     if not 0 <= capacity <= 1000:
         return "capacity"
     async with request.app[keys.STORE].unit() as tx:
-        await console_settings.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
-    return None
+        done = await departments.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
+    return "capacity" if isinstance(done, Refused) else None
 
 
 async def _hours(
@@ -86,8 +90,8 @@ async def _tag_required(
 ) -> str | None:
     required = form.get("required") == "1"
     async with request.app[keys.STORE].unit() as tx:
-        await console_settings.do_set_tag_required(tx, dept.id, user.agent_id, required)
-    return None
+        done = await tags.do_require_tag(tx, dept.id, user.agent_id, required)
+    return "tag" if isinstance(done, Refused) else None
 
 
 async def _tag(
@@ -98,7 +102,12 @@ async def _tag(
         return "name"
     add = form.get("do") != "remove"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_change_tag(tx, dept.id, user.agent_id, name, add=add)
+        if add:
+            added = await tags.do_add_tags(tx, dept.id, user.agent_id, [name])
+            done = isinstance(added, TagsAdded) and bool(added.added)
+        else:
+            removed = await tags.do_remove_tag(tx, dept.id, user.agent_id, name)
+            done = isinstance(removed, TagRemoved)
     return None if done else "tag"
 
 
@@ -113,9 +122,16 @@ async def _canned(
         return "canned"
     company_wide = form.get("company") == "1"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_change_canned(
-            tx, dept.id, user.agent_id, shortcut, text, company_wide=company_wide
-        )
+        if text is None:
+            removed = await canned.do_remove_canned(
+                tx, dept.id, user.agent_id, shortcut, company_wide=company_wide
+            )
+            done = isinstance(removed, CannedRemoved)
+        else:
+            added = await canned.do_add_canned(
+                tx, dept.id, user.agent_id, shortcut, text, company_wide=company_wide, replace=True
+            )
+            done = isinstance(added, CannedAdded)
     return None if done else "canned"
 
 
@@ -128,8 +144,9 @@ async def _supervisor(
         return "supervisor"
     add = form.get("do") == "add"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_set_supervisor(tx, dept.id, user.agent_id, target, add=add)
-    return None if done else "supervisor"
+        change = supervisors.do_add_supervisor if add else supervisors.do_remove_supervisor
+        outcome = await change(tx, dept.id, user.agent_id, target)
+    return None if isinstance(outcome, SupervisorsChanged) and outcome.changed else "supervisor"
 
 
 Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]

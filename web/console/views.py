@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import keys
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
 from store import console, transcripts
 from store.history import HistoryFilter, closed_chats
 from store.reports import report
+from web import keys
 from web.console.charts import bar_chart
 from web.console.common import page, scope, still_allowed, texts
 from web.headers import secure
