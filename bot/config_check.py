@@ -83,24 +83,22 @@ def _public_url(settings: Settings) -> list[Problem]:
 def _zalo(settings: Settings) -> list[Problem]:
     """A Zalo OA needs all of its keys or none: with only some, its webhook would refuse
     every event or its replies could never be sent. Outside local mode its API is https."""
+    urls = {"ZALO_API_URL": settings.zalo_api_url, "ZALO_OAUTH_URL": settings.zalo_oauth_url}
+    problems = [
+        Problem(name, f"{url!r} is not an https URL")
+        for name, url in urls.items()
+        if settings.app_id and urlsplit(url).scheme != "https"
+    ]
     given = {
         "ZALO_APP_ID": settings.zalo_app_id,
         "ZALO_APP_SECRET": settings.zalo_app_secret,
         "ZALO_OA_SECRET_KEY": settings.zalo_oa_secret,
     }
-    if not any(given.values()):
-        return []
-    problems = [
-        Problem(name, "empty, but the other Zalo keys are set: the OA needs all three")
-        for name, value in given.items()
-        if not value
-    ]
-    if settings.app_id:
-        urls = {"ZALO_API_URL": settings.zalo_api_url, "ZALO_OAUTH_URL": settings.zalo_oauth_url}
+    if any(given.values()):
         problems += [
-            Problem(name, f"{url!r} is not an https URL")
-            for name, url in urls.items()
-            if urlsplit(url).scheme != "https"
+            Problem(name, "empty, but the other Zalo keys are set: the OA needs all three")
+            for name, value in given.items()
+            if not value
         ]
     return problems
 

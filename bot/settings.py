@@ -167,7 +167,9 @@ Names = Annotated[frozenset[str], NoDecode, _items()]
 Origins = Annotated[frozenset[str], NoDecode, _items(trim="/")]
 Word = BeforeValidator(_words)
 OaId = Annotated[
-    str, _check(str.isdigit, "an OA id (digits)"), Accepts("an OA id (digits)", "my-oa")
+    str,
+    _check(lambda v: re.fullmatch(r"[A-Za-z0-9_\-]+", v) is not None, "an OA id"),
+    Accepts("an OA id (its digits, as Zalo shows it)", "my oa!"),
 ]
 PageName = Annotated[
     str,

@@ -50,4 +50,11 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("canned_answers", "remove a canned answer"), "canned.do_remove_canned"),
     # The console.
     (("console_links", "issue a sign-in link"), "console.do_issue_console_link"),
+    (("console_sessions", "start a session"), "console_sessions.do_start_session"),
+    (("console_sessions", "note a session's use"), "console_sessions.do_touch_session"),
+    (("console_sessions", "sign out"), "console_sessions.do_sign_out"),
+    (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
+    # A channel's own credentials (Zalo's OA tokens).
+    (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
+    (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),
 )
