@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import keys
-from store.models import Chat, Offer, OfferKind, OfferState, Participant
+from store.models import Chat, Message, MessageKind, Offer, OfferKind, OfferState, Participant
+from store.vocabulary import ChatEvent
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat, setup_room
 from tests.test_team import MAI, MESSAGE, MINH, online, say
@@ -135,3 +136,30 @@ async def test_join_and_close_take_turns(start_bridge: BridgeFactory) -> None:
     # After the close, a join is refused the same way.
     await say(first, chat, COLLEAGUES[0], "/join")
     assert "this chat is closed" in first.connector.activities(chat.thread)[-1]["text"]
+
+
+async def test_one_supervisor_joins_once(start_bridge: BridgeFactory) -> None:
+    """A supervisor's Join pressed on both replicas at once (a double click behind a load
+    balancer): one seat, one "joined" line in the transcript; the other press is answered
+    "already in this chat". On PostgreSQL the second Join waits for the first on the chat's
+    row and then still reads "not seated" from its statement's snapshot: only the seat's
+    own row, written conditionally, can refuse it."""
+    replicas = await _replicas(start_bridge)
+    first = replicas[0]
+    chat = await open_chat(first, "cust-race", "Xin chào", name="Lan")
+    await accept(first, chat, MINH)
+
+    for round_ in range(3):
+        answers = await asyncio.gather(
+            *(_pressed(replicas[n % 2], chat, MAI, "join") for n in range(CONTENDERS))
+        )
+        await _settled(replicas)
+        lines = select(func.count(Message.id)).where(
+            Message.kind == MessageKind.ACTIVITY, Message.text == ChatEvent.SUPERVISOR_JOINED
+        )
+        assert await _scalar(first, lines) == round_ + 1
+        refused = [a for a in answers if "already in this chat" in _said(a)]
+        assert len(refused) == CONTENDERS - 1, [_said(a)[:300] for a in answers]
+        seats = select(func.count(Participant.id)).where(Participant.left_at.is_(None))
+        assert await _scalar(first, seats) == 2  # the owner and the supervisor
+        await _pressed(first, chat, MAI, "leave")
