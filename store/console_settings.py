@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from store.access import hold_department
 from store.console_models import AuditEntry, DepartmentHours
 from store.hours import BusinessHours, hours_of
 from store.models import (
@@ -252,6 +253,7 @@ async def do_set_supervisor(
             {"department_id": department_id, "agent_id": target_id, "created_at": tx.now},
         )
     else:
+        await hold_department(tx, department_id)
         others = select(Supervisor.id).where(
             Supervisor.department_id == department_id, Supervisor.agent_id != target_id
         )

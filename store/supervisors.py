@@ -28,6 +28,9 @@ async def do_change_supervisor(
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
     me = await people.agent(tx, actor)
+    if not add:
+        # Before the check: a supervisor removed meanwhile by another replica removes nobody.
+        await access.hold_department(tx, department.id)
     supervises = exists().where(
         Supervisor.agent_id == me.id, Supervisor.department_id == department.id
     )

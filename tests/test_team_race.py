@@ -14,7 +14,17 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import keys
-from store.models import Chat, Message, MessageKind, Offer, OfferKind, OfferState, Participant
+from store.models import (
+    Agent,
+    Chat,
+    Message,
+    MessageKind,
+    Offer,
+    OfferKind,
+    OfferState,
+    Participant,
+    Supervisor,
+)
 from store.vocabulary import ChatEvent
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat, setup_room
@@ -163,3 +173,43 @@ async def test_one_supervisor_joins_once(start_bridge: BridgeFactory) -> None:
         seats = select(func.count(Participant.id)).where(Participant.left_at.is_(None))
         assert await _scalar(first, seats) == 2  # the owner and the supervisor
         await _pressed(first, chat, MAI, "leave")
+
+
+async def test_two_supervisors_removing_each_other_leave_one(start_bridge: BridgeFactory) -> None:
+    """Mai removes Tuan while Tuan removes Mai, on two replicas at once, a few times over:
+    one of them always remains. Each removal counts the other supervisors; on PostgreSQL
+    both counts would see two, unless the department's row makes them take turns."""
+    replicas = await _replicas(start_bridge)
+    first = replicas[0]
+    tuan = COLLEAGUES[0]
+    supervisors = select(func.count(Supervisor.id))
+    for _ in range(4):
+        await first.post(
+            act.room_message(first.service_url, MAI, "supervisor add @x", mentions=(tuan,))
+        )
+        await _settled(replicas)
+        assert await _scalar(first, supervisors) == 2
+        pairs = [(MAI, tuan), (tuan, MAI)]
+        await asyncio.gather(
+            *(
+                replicas[n].post(
+                    act.room_message(
+                        first.service_url, who, "supervisor remove @x", mentions=(other,)
+                    )
+                )
+                for n, (who, other) in enumerate(pairs)
+            )
+        )
+        await _settled(replicas)
+        assert await _scalar(first, supervisors) == 1
+        if await _scalar(first, select(Supervisor.id).join(Agent).where(Agent.teams_id == MAI.id)):
+            continue
+        # Tuan remains: he gives Mai her seat back for the next round.
+        await first.post(
+            act.room_message(first.service_url, tuan, "supervisor add @x", mentions=(MAI,))
+        )
+        await _settled(replicas)
+        await first.post(
+            act.room_message(first.service_url, MAI, "supervisor remove @x", mentions=(tuan,))
+        )
+        await _settled(replicas)
