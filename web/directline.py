@@ -29,6 +29,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from web.inputs import Unreadable, read_json
+
 DIRECT_LINE_PREFIX = "/v3/directline"
 CONNECTOR_PREFIX = "/_local"  # the serviceUrl path of the local channel
 CHANNEL_ID = "directline"
@@ -36,6 +38,9 @@ LOCAL_BOT = {"id": "support-bridge", "name": "Support Bridge", "role": "bot"}
 TOKEN_SECONDS = 1800
 MAX_CONVERSATIONS = 10_000
 MAX_ACTIVITIES = 2_000
+# An activity from Web Chat or the bot (the bridge's own limit on /api/messages).
+BODY_LIMIT = 256 * 1024
+BODY_SECONDS = 30.0
 
 _JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -326,10 +331,16 @@ def _watermark(request: web.Request) -> int:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body, read by the one bounded JSON reader, refused in Direct Line's shape."""
     try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise _error(web.HTTPBadRequest, "BadArgument", "the body is not JSON") from None
+        body = (
+            await read_json(request, max_bytes=BODY_LIMIT, seconds=BODY_SECONDS)
+            if request.can_read_body
+            else {}
+        )
+    except Unreadable as refused:
+        shaped = {"error": {"code": "BadArgument", "message": refused.reason}}
+        raise refused.answer(json.dumps(shaped), limit=BODY_LIMIT) from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "BadArgument", "the body must be a JSON object")
     return body
