@@ -249,6 +249,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         client_max_size=settings.max_body_bytes, middlewares=[refuse_unstorable_text]
     )
     app[keys.SETTINGS] = settings
+    logs.quiet_malformed_requests()
     if settings.local_mode:
         log.warning(
             "LOCAL MODE: no MicrosoftAppId is set, so inbound requests are NOT authenticated. "

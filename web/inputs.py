@@ -165,4 +165,15 @@ async def refuse_unstorable_text(request: web.Request, handler: Handler) -> web.
         problem = await _form_problem(request)
     if problem is not None:
         raise Unreadable(400, problem).answer()
+    if isinstance(request.match_info.route.resource, web.StaticResource) and _unnameable(
+        request.match_info.get("filename", "")
+    ):
+        # aiohttp asks the file system, whose "file name too long" (an OSError) it
+        # would answer with a 500: a name no file can have is simply not found.
+        raise web.HTTPNotFound()
     return await handler(request)
+
+
+def _unnameable(filename: str) -> bool:
+    """A static file's name that no file system holds (a part over 255 bytes)."""
+    return any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in filename.split("/"))
