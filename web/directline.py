@@ -225,6 +225,10 @@ class LocalDirectLine:
         try:
             await self._deliver(stored)
         except web.HTTPException as refused:
+            # The bot refusing what the client sent (a 4xx: no type, a bad field) is the
+            # client's mistake, told as such; only the bot's own failure is a 502.
+            if refused.status < 500:
+                raise _error(web.HTTPBadRequest, "BadArgument", refused.text or "") from None
             raise _error(web.HTTPBadGateway, "BotRejectedActivity", refused.text or "") from None
         return web.json_response({"id": stored["id"]})
 
