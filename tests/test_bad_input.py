@@ -921,6 +921,19 @@ async def test_console_parameters_are_brought_into_range_or_refused(
             allow_redirects=False,
         )
         assert response.status == 400 and "NUL" in await refusal(response)
+        # Row ids past the column's range (PostgreSQL's integer is 32 bits): no such row.
+        for huge in (str(2**31), str(2**63), str(10**30)):
+            response = await http.post(
+                bridge.server.make_url("/console/settings/supervisor"),
+                data={"csrf": token[1], "agent": huge, "do": "add"},
+                allow_redirects=False,
+            )
+            assert response.status == 302, await response.text()
+            assert "error=supervisor" in response.headers["Location"]
+            response = await http.post(
+                bridge.server.make_url("/console/local"), data={"agent": huge}
+            )
+            assert response.status == 400, await response.text()
     finally:
         await http.close()
     assert tracebacks.records == [], tracebacks.text()

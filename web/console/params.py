@@ -58,3 +58,18 @@ def search_text(request: web.Request, name: str) -> str:
     if problem:
         raise _refused(name, problem)
     return raw
+
+
+# Row ids are INTEGER columns: 32 bits on PostgreSQL, where a larger number in a query
+# is an error of the driver (a 500), not "no such row".
+LAST_ROW_ID = 2**31 - 1
+
+
+def row_id(raw: object) -> int | None:
+    """A row id given in a form (an agent to pick): a positive number within the
+    column's range, else None (no such row)."""
+    text = str(raw if raw is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= LAST_ROW_ID else None

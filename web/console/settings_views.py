@@ -19,6 +19,7 @@ from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from store import console_settings
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
+from web.console import params
 from web.console.common import page, scope
 
 Form = MultiDictProxy[Any]
@@ -122,9 +123,8 @@ async def _canned(
 async def _supervisor(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
-    try:
-        target = int(str(form.get("agent", "")))
-    except ValueError:
+    target = params.row_id(form.get("agent"))
+    if target is None:
         return "supervisor"
     add = form.get("do") == "add"
     async with request.app[keys.STORE].unit() as tx:
