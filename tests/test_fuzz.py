@@ -454,8 +454,8 @@ def test_after_the_fuzz_the_bridge_is_up_and_the_database_consistent(target: Tar
 # string, headers, path parameters; NUL, lone surrogates, deep nesting, huge numbers and
 # days at the calendar's ends among them. Never a 5xx, never a traceback in the log.
 
-# Bounded for CI (about 20 s an engine); FUZZ_ROUTE_EXAMPLES=2000 for a deeper run by hand.
-ROUTE_EXAMPLES = int(os.environ.get("FUZZ_ROUTE_EXAMPLES", "300"))
+# Bounded for CI (10-20 s an engine); FUZZ_ROUTE_EXAMPLES=2000 for a deeper run by hand.
+ROUTE_EXAMPLES = int(os.environ.get("FUZZ_ROUTE_EXAMPLES", "1000"))
 
 
 @dataclass(frozen=True)
