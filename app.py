@@ -41,6 +41,7 @@ from web import add_front_door
 from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
 from web.headers import secure
+from web.inputs import Unreadable, read_json, refuse_unstorable_text
 
 log = logging.getLogger("support_bridge")
 
@@ -73,10 +74,6 @@ ID_LIMITS = {
     "recipient.id": 256,
     "conversation.id": 400,
 }
-
-
-# Deepest nesting of objects and lists an activity may have (Teams cards stay far below).
-MAX_DEPTH = 64
 
 
 class BadActivity(web.HTTPBadRequest):
@@ -161,28 +158,8 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
             raise BadActivity(f"'{field}' must be a list")
     if present("channelData") and not isinstance(body["channelData"], dict):
         raise BadActivity("'channelData' must be an object")
-    # A lone UTF-16 surrogate ("\ud800") or a NUL is valid JSON but not storable text:
-    # neither database keeps it and no channel could display it (I-JSON, RFC 7493).
-    # Nesting is bounded here, before anything recursive (the SDK's deserializer, the
-    # JSON columns) sees the body: a deep object is refused, never a RecursionError.
-    pending: list[tuple[Any, int]] = [(body, 0)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
-            raise BadActivity(f"the body is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            pending.extend((key, depth) for key in value)
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str):
-            if "\x00" in value:
-                raise BadActivity("the body contains a NUL character")
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise BadActivity("the body contains text that is not valid Unicode") from None
+    # Nesting, NUL characters and lone surrogates were refused by the one JSON reader
+    # (``web.inputs.read_json``) that read the body, before anything recursive saw it.
     return body
 
 
@@ -211,18 +188,9 @@ async def _turn(request: web.Request) -> web.StreamResponse:
     reason: a 5xx would make the channel re-deliver the same bad body again and again.
     """
     settings = request.app[keys.SETTINGS]
-
-    def too_large() -> web.HTTPException:
-        # aiohttp's 413 needs the limit as an argument, so it cannot go through _refuse.
-        return web.HTTPRequestEntityTooLarge(
-            max_size=settings.max_body_bytes,
-            actual_size=request.content_length or 0,
-            text=json.dumps({"error": "activity too large"}),
-            content_type="application/json",
-        )
-
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise too_large()
+    limit = settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Unreadable(413, "activity too large").answer(limit=limit)
     if not settings.local_mode and not bearer_token_shaped(
         request.headers.get("Authorization", "")
     ):
@@ -232,30 +200,10 @@ async def _turn(request: web.Request) -> web.StreamResponse:
     if "json" not in request.content_type:
         raise _refuse(web.HTTPUnsupportedMediaType, "send the activity as application/json")
 
-    def not_json_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        async with asyncio.timeout(settings.client_timeout):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise too_large() from None
-    except TimeoutError:
-        raise _refuse(web.HTTPRequestTimeout, "the body came too slowly") from None
-    try:
-        decoded = raw.decode(request.charset or "utf-8")
-    except LookupError:
-        raise _refuse(
-            web.HTTPUnsupportedMediaType, f"unknown charset {request.charset!r}"
-        ) from None
-    except UnicodeDecodeError:
-        raise BadActivity("the body is not valid JSON") from None
-    try:
-        body = json.loads(decoded, parse_constant=not_json_constant)
-    except ValueError:
-        raise BadActivity("the body is not valid JSON") from None
-    except RecursionError:
-        raise BadActivity("the body is nested too deeply") from None
+        body = await read_json(request, max_bytes=limit, seconds=settings.client_timeout)
+    except Unreadable as refused:
+        raise refused.answer(limit=limit) from None
     kind = body.get("type") if isinstance(body, dict) else None
     if isinstance(kind, str) and kind in ACTIVITY_TYPES:
         # Known types only: a metric's label must not take whatever a sender writes.
@@ -323,8 +271,11 @@ async def transcript(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application factory: resources live in cleanup contexts, state behind AppKeys."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[refuse_unstorable_text]
+    )
     app[keys.SETTINGS] = settings
+    logs.quiet_malformed_requests()
     if settings.local_mode:
         log.warning(
             "LOCAL MODE: no MicrosoftAppId is set, so inbound requests are NOT authenticated. "

@@ -33,6 +33,7 @@ from store.models import (
     Supervisor,
     TagRequirement,
 )
+from store.moves import claim_chat
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ChatEvent, Refusal, Refused
@@ -242,6 +243,10 @@ async def do_close(
     if await tx.session.get(Chat, chat_id) is None:
         return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
+    # The row first (changing nothing): a tag change claims it too, so the two take turns,
+    # and the tags below are read by a new statement after a removal committed. An
+    # EXISTS in the claiming UPDATE would read them as they were when it started waiting.
+    await claim_chat(tx, chat_id)
     supervises = exists().where(
         Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from store import audit
+from store import access, audit
 from store.console_sessions import end_sessions
 from store.models import Agent, Department, Supervisor
 from store.moves import person_of
@@ -44,7 +44,10 @@ async def do_remove_supervisor(
 ) -> SupervisorsChanged | Refused:
     """A supervisor removes one (maybe themselves); the last one stays: the DELETE's WHERE
     requires the actor's role and another supervisor, so a department is never left
-    without one, even when two remove each other at once."""
+    without one, even when two remove each other at once: the department's row is
+    written first, so two removals take turns and the second one's WHERE sees the first
+    (an EXISTS alone reads its statement's snapshot, where both still stand)."""
+    await access.hold_department(tx, department_id)
     others = select(Supervisor.id).where(
         Supervisor.department_id == department_id, Supervisor.agent_id != target_id
     )

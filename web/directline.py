@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from web.inputs import Unreadable, read_json
+
 DIRECT_LINE_PREFIX = "/v3/directline"
 CONNECTOR_PREFIX = "/_local"  # the serviceUrl path of the local channel
 CHANNEL_ID = "directline"
@@ -51,6 +53,9 @@ ACCEPTED_FILES = {
 FILES_KEPT_BYTES = 64 * 1024 * 1024
 MAX_ACTIVITY_BYTES = 64 * 1024
 MAX_FILES = 5
+# An activity from Web Chat or the bot (the bridge's own limit on /api/messages).
+BODY_LIMIT = 256 * 1024
+BODY_SECONDS = 30.0
 
 _JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -258,6 +263,10 @@ class LocalDirectLine:
         try:
             await self._deliver(stored)
         except web.HTTPException as refused:
+            # The bot refusing what the client sent (a 4xx: no type, a bad field) is the
+            # client's mistake, told as such; only the bot's own failure is a 502.
+            if refused.status < 500:
+                raise _error(web.HTTPBadRequest, "BadArgument", refused.text or "") from None
             raise _error(web.HTTPBadGateway, "BotRejectedActivity", refused.text or "") from None
         return web.json_response({"id": stored["id"]})
 
@@ -442,10 +451,16 @@ def _watermark(request: web.Request) -> int:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body, read by the one bounded JSON reader, refused in Direct Line's shape."""
     try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise _error(web.HTTPBadRequest, "BadArgument", "the body is not JSON") from None
+        body = (
+            await read_json(request, max_bytes=BODY_LIMIT, seconds=BODY_SECONDS)
+            if request.can_read_body
+            else {}
+        )
+    except Unreadable as refused:
+        shaped = {"error": {"code": "BadArgument", "message": refused.reason}}
+        raise refused.answer(json.dumps(shaped), limit=BODY_LIMIT) from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "BadArgument", "the body must be a JSON object")
     return body

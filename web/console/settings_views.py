@@ -23,6 +23,7 @@ from store.supervisors import SupervisorsChanged
 from store.tags import TagRemoved, TagsAdded
 from store.vocabulary import Refused
 from web import keys
+from web.console import params
 from web.console.common import page, scope
 
 Form = MultiDictProxy[Any]
@@ -138,9 +139,8 @@ async def _canned(
 async def _supervisor(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
-    try:
-        target = int(str(form.get("agent", "")))
-    except ValueError:
+    target = params.row_id(form.get("agent"))
+    if target is None:
         return "supervisor"
     add = form.get("do") == "add"
     async with request.app[keys.STORE].unit() as tx:

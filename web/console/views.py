@@ -23,6 +23,7 @@ from store import console, transcripts
 from store.history import HistoryFilter, closed_chats
 from store.reports import report
 from web import keys
+from web.console import params
 from web.console.charts import bar_chart
 from web.console.common import page, scope, still_allowed, texts
 from web.headers import secure
@@ -42,17 +43,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
 
-def _day(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def _range(request: web.Request, default_days: int | None) -> tuple[date | None, date | None]:
     """``since`` and ``until`` (both days included, UTC) from the query."""
-    until = _day(request.query.get("until"))
-    since = _day(request.query.get("since"))
+    until = params.day(request, "until")
+    since = params.day(request, "since")
     if default_days is not None:
         today = request.app[keys.STORE].clock().astimezone(UTC).date()
         until = until or today
@@ -158,10 +152,10 @@ async def _pause(events: tuple[asyncio.Event, ...], seconds: float) -> None:
 def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
     since, until = _range(request, None)
     search = HistoryFilter(
-        customer=request.query.get("customer", "").strip(),
-        agent=request.query.get("agent", "").strip(),
-        tag=request.query.get("tag", "").strip(),
-        text=request.query.get("text", "").strip(),
+        customer=params.search_text(request, "customer"),
+        agent=params.search_text(request, "agent"),
+        tag=params.search_text(request, "tag"),
+        text=params.search_text(request, "text"),
         since=_start(since),
         until=_start(until + timedelta(days=1)) if until else None,
     )
@@ -176,10 +170,7 @@ async def history(request: web.Request) -> web.Response:
 
     user, department = await scope(request)
     search, query = _search(request)
-    try:
-        number = int(request.query.get("page", "1"))
-    except ValueError:
-        number = 1
+    number = params.page_number(request)
     async with request.app[keys.STORE].reading() as tx:
         found = await closed_chats(tx, department.id, search, number)
     return page(
