@@ -23,7 +23,6 @@ from aiohttp import ClientResponse, ClientSession
 from sqlalchemy import func, select
 from yarl import URL
 
-from bot import keys
 from store.models import Agent, Base, Chat, ChatState, Customer
 from tests import activities as act
 from tests.conftest import (
@@ -40,6 +39,7 @@ from tests.conftest import (
 from tests.connector_emulator import ConnectorEmulator
 from tests.test_console import ask_for_link, browser, sign_in
 from tests.test_front_door import local_conversation
+from web import keys
 
 BAD_INPUT = Area("bad input")
 CARD = "application/vnd.microsoft.card.adaptive"
