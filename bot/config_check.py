@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from bot.settings import APP_TYPES, COLOR, GUID, LOG_FORMATS, VERSION, Settings, parse_bool
+from bot.settings import (
+    APP_TYPES,
+    COLOR,
+    GUID,
+    LOG_FORMATS,
+    SMTP_TLS_MODES,
+    VERSION,
+    Settings,
+    parse_bool,
+)
 from dialogs.i18n import languages
 from store import migrate
 from store.engine import create_engine
@@ -84,6 +93,10 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "PRIVACY_URL": _https,
     "TERMS_URL": _https,
     "CSAT_ENABLED": _boolean,
+    "SMTP_PORT": _number(1, whole=True),
+    "SMTP_TLS": _one_of(SMTP_TLS_MODES),
+    "EMAIL_AFTER_MINUTES": _number(0),
+    "EMAIL_BATCH_SECONDS": _number(0),
 }
 
 
@@ -133,6 +146,8 @@ def _plain(settings: Settings) -> list[Problem]:
         problems.append(Problem("TRANSCRIPT_SECRET", "shorter than 32 characters: guessable"))
     if not settings.teams_app_name.strip() or len(settings.teams_app_name) > 30:
         problems.append(Problem("TEAMS_APP_NAME", "must have 1 to 30 characters (Teams' limit)"))
+    if settings.smtp_host and "@" not in settings.mail_from:
+        problems.append(Problem("MAIL_FROM", "SMTP_HOST is set: the sender's address is needed"))
     return problems
 
 

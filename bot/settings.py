@@ -16,6 +16,7 @@ WEBCHAT_SCRIPT_URL = (
     f"https://cdn.botframework.com/botframework-webchat/{WEBCHAT_VERSION}/webchat.js"
 )
 PRECHAT_MODES = ("off", "optional", "required")
+SMTP_TLS_MODES = ("none", "starttls", "tls")
 WIDGET_COLOR = "#0b62a4"
 
 
@@ -149,6 +150,21 @@ class Settings:
     pace_margin: float = 0.1
     # Lines of one author waiting in one lane go as one post up to this size (0: never).
     coalesce_bytes: int = 64_000
+    # Replies by email to a customer who left (``bot/mail.py``); off while SMTP_HOST is empty.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # none, starttls or tls (implicit TLS, usually port 465)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = ""
+    # A web customer silent this long is "not connected": an agent's reply also goes by mail.
+    email_after_minutes: float = 5.0
+    # Replies of one absence written within this many seconds go in one mail.
+    email_batch_seconds: float = 60.0
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def local_mode(self) -> bool:
@@ -273,4 +289,12 @@ class Settings:
             pace_headroom=_float("PACE_HEADROOM", defaults.pace_headroom),
             pace_margin=_float("PACE_MARGIN_SECONDS", defaults.pace_margin),
             coalesce_bytes=int(_float("COALESCE_BYTES", defaults.coalesce_bytes)),
+            smtp_host=env("SMTP_HOST", "").strip(),
+            smtp_port=int(_float("SMTP_PORT", defaults.smtp_port)),
+            smtp_tls=(env("SMTP_TLS", "") or defaults.smtp_tls).strip().lower(),
+            smtp_user=env("SMTP_USER", ""),
+            smtp_password=env("SMTP_PASSWORD", ""),
+            mail_from=env("MAIL_FROM", "").strip(),
+            email_after_minutes=_float("EMAIL_AFTER_MINUTES", defaults.email_after_minutes),
+            email_batch_seconds=_float("EMAIL_BATCH_SECONDS", defaults.email_batch_seconds),
         )

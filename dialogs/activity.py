@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,21 @@ def prechat_of(activity: dict[str, Any]) -> PreChat:
         contact=text("contact", CONTACT_LIMIT),
         department=text("department", NAME_LIMIT),
     )
+
+
+# An e-mail address anywhere in a message; a phone number as the whole of one (spaces,
+# dots and dashes allowed): what a customer asked for a contact writes back.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"\+?[0-9][0-9 .-]{6,16}[0-9]")
+
+
+def offered_contact(text: str) -> str | None:
+    """The e-mail address a message carries, or the phone number it is, if any."""
+    found = _EMAIL.search(text)
+    if found is not None:
+        return found.group(0)[:CONTACT_LIMIT]
+    said = text.strip()
+    return said if _PHONE.fullmatch(said) else None
 
 
 def display_name(account: dict[str, Any]) -> str:

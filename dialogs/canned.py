@@ -9,7 +9,7 @@ from cards.canned import canned_list_card
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import manage_room_lists, mention_reply, relay_refused
-from dialogs.replies import text_activity, to_conversation, to_thread
+from dialogs.replies import agent_line, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
@@ -94,7 +94,13 @@ async def _send(
             shown = t("canned.sent", agent=person.name, shortcut=answer.shortcut, text=text)
             tx.enqueue(
                 [
-                    to_conversation(outcome.reference, text_activity(text), by=person.teams_id),
+                    *agent_line(
+                        outcome.reference,
+                        outcome.chat_id,
+                        person,
+                        text_activity(text),
+                        outcome.mail_in,
+                    ),
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
-from dialogs.activity import conversation_key, customer_key, prechat_of
+from dialogs.activity import conversation_key, customer_key, offered_contact, prechat_of
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
 from dialogs.ratings import rating_message
-from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
+from dialogs.replies import notice_to, text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, post_request
 from dialogs.turn import Turn
@@ -28,6 +28,7 @@ from store.intake import (
     Picked,
     do_customer_message,
 )
+from store.mail import email_address
 from store.outbox import Outgoing
 from store.routing import Routed, Unchanged
 
@@ -57,17 +58,17 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     from_teams = turn.channel == "msteams"
     files = read_files(turn.activity, from_teams=from_teams, limit=ctx.max_attachments)
     refusal = (
-        [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
+        [notice_to(reference, _refused(t, files, ctx.max_attachments))]
         if files.refused
         else []
     )
     if not text.strip() and not files.passed and chosen is None:
-        unsupported = [to_conversation(reference, text_activity(t("customer.unsupported")))]
+        unsupported = [notice_to(reference, t("customer.unsupported"))]
         await ctx.store.notify(keys, refusal or unsupported)
         return
     if len(text) > ctx.max_text_length:
-        notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
-        await ctx.store.notify(keys, [to_conversation(reference, text_activity(notice))])
+        too_long = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
+        await ctx.store.notify(keys, [notice_to(reference, too_long)])
         return
     customer = CustomerTurn(
         channel_id=turn.channel,
@@ -80,6 +81,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
         source_key=keys[0] if keys else None,
         attachments=files.passed,
         contact=prechat.contact,
+        offered_contact=offered_contact(text) if not prechat.contact else None,
     )
 
     def posted(chat_id: int, *, with_text: bool) -> list[Outgoing]:
@@ -111,7 +113,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             held = text_activity(t("customer.held", name=name))
             return [to_customer(chat, held), *refusal]
         return [
-            to_customer(chat, customer_notice(chat, audience, t, name)),
+            to_customer(chat, customer_notice(chat, audience, t, mail=ctx.mail_enabled)),
             *post_request(ctx, chat, audience, previous),
             *posted(chat.id, with_text=False),
             *refusal,
@@ -122,8 +124,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             return on_routed(chat, audience, None)
         if len(audience.departments) > 1:
             return [*prompt(audience.departments), *refusal]
-        no_room = text_activity(t("customer.no_room", name=name))
-        return [to_conversation(reference, no_room), *refusal]
+        return [notice_to(reference, t("customer.no_room")), *refusal]
 
     def on_append(chat_id: int, choices: Choices | None) -> list[Outgoing]:
         if not text and not files.passed:
@@ -133,16 +134,24 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         return [*posted(chat_id, with_text=True), *refusal]
 
+    def contact_kept(contact: str) -> list[Outgoing]:
+        """The contact the customer wrote back is kept: how the answer will come now."""
+        key = "customer.contact_kept_mail" if ctx.mail_enabled else "customer.contact_kept"
+        if email_address(contact) is None:
+            key = "customer.contact_kept_phone"
+        return [notice_to(reference, t(key, contact=message_text(contact)))]
+
     def notify(outcome: Duplicate | Opened | Appended | Picked) -> list[Outgoing]:
         match outcome:
             case Opened(chat, audience):
                 return on_open(chat, audience)
-            case Appended(chat_id, choices, too_fast, held):
-                slow_down = text_activity(t("customer.too_fast"))
+            case Appended(chat_id, choices, too_fast, held, saved_contact):
+                slow_down = notice_to(reference, t("customer.too_fast"))
                 return [
                     # A held chat has no thread yet: its lines are posted after its card.
                     *(refusal if held else on_append(chat_id, choices)),
-                    *([to_conversation(reference, slow_down)] if too_fast else []),
+                    *([slow_down] if too_fast else []),
+                    *(contact_kept(saved_contact) if saved_contact else []),
                 ]
         return []
 

@@ -69,6 +69,9 @@ class CustomerTurn:
     attachments: tuple[dict[str, Any], ...] = ()
     conversation_key: str | None = None
     contact: str | None = None  # from the website's pre-chat form, when given
+    # An e-mail address or phone number written in the message: kept only by a customer
+    # who has no contact yet (they were asked for one when nobody could answer).
+    offered_contact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Appended:
     choices: Choices | None
     too_fast: bool
     held: bool = False
+    saved_contact: str | None = None  # the contact this message gave, kept now
 
 
 @dataclass(frozen=True)
@@ -166,29 +170,32 @@ class Writer:
     reference: dict[str, Any]
     conversation_key: str | None
     contact: str | None
+    saved_contact: str | None = None  # the contact their message offered, kept now
 
 
 async def stored_customer(tx: Unit, turn: CustomerTurn, known: Row[Any] | None) -> Writer:
     """The customer who wrote ``turn``: created, or brought up to date (how to reach them,
     their name and language change between visits)."""
+    kept = turn.contact or (known.contact if known is not None else None)
+    saved = turn.offered_contact if kept is None else None
     now = {
         "name": turn.name or (known.name if known is not None else turn.name),
         "locale": turn.locale,
         "reference": turn.reference,
         "conversation_key": turn.conversation_key,
-        "contact": turn.contact or (known.contact if known is not None else None),
+        "contact": kept or saved,
     }
     if known is None:
         created = {"channel_id": turn.channel_id, "user_id": turn.user_id, "created_at": tx.now}
         customer_id = (await tx.execute(_NEW_CUSTOMER, {**created, **now})).scalar_one()
-        return Writer(customer_id, turn.channel_id, **now)
+        return Writer(customer_id, turn.channel_id, **now, saved_contact=saved)
     if known.reference == turn.reference:
         # The conversation they write from changes only with how to reach them.
         now["conversation_key"] = known.conversation_key
     changed = {key: value for key, value in now.items() if getattr(known, key) != value}
     if changed:
         await tx.execute(update(_CUSTOMERS).where(_CUSTOMERS.c.id == known.id).values(**changed))
-    return Writer(known.id, known.channel_id, **now)
+    return Writer(known.id, known.channel_id, **now, saved_contact=saved)
 
 
 async def new_chat(
@@ -287,6 +294,8 @@ def _opened_view(
         first_messages=(text,),
         held=chat.held,
         customer_contact=customer.contact,
+        department_names=department.names if department else None,
+        customer_id=customer.id,
     )
 
 
@@ -362,4 +371,4 @@ async def do_customer_message(
         await tx.execute(
             update(Chat.__table__).where(Chat.id == chat.chat_id).values(slowed_until=until)
         )
-    return Appended(chat.chat_id, choices, too_fast, chat.held)
+    return Appended(chat.chat_id, choices, too_fast, chat.held, customer.saved_contact)

@@ -81,6 +81,9 @@ class ChatView:
     # Teams ids of the department's supervisors: they get a card view of their own.
     supervisors: tuple[str, ...] = ()
     time_zone: str | None = None  # the department's own, if it has one
+    # The department's name per customer language, where it has some (``Department.names``).
+    department_names: dict[str, str] | None = None
+    customer_id: int | None = None  # for the short name an anonymous customer is shown by
 
 
 _owner = aliased(Agent)
@@ -207,4 +210,6 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         rating=(score, comment) if score is not None and chat.state == ChatState.CLOSED else None,
         supervisors=tuple(row[2] for row in lists.get("supervisor", [])),
         time_zone=department.time_zone if department else None,
+        department_names=department.names if department else None,
+        customer_id=customer.id,
     )

@@ -151,6 +151,14 @@ class OutboxKind(StrEnum):
     SEND_PERSONAL = "send_personal"  # a 1:1 Teams message, the conversation opened first
     CREATE_THREAD = "create_thread"  # a chat's card as a new thread in its room
     UPDATE_CARD = "update_card"  # a chat's card redrawn in place
+    EMAIL = "email"  # a mail to a chat's customer (``bot/mail.py``), not through a connector
+
+
+class MailPurpose(StrEnum):
+    """What a mail to a customer carries."""
+
+    REPLIES = "replies"  # the agents' lines written since the customer left, not mailed yet
+    TRANSCRIPT = "transcript"  # the whole chat, asked for at its close
 
 
 @dataclass(frozen=True)
@@ -199,9 +207,20 @@ class UpdateCard:
     activity: dict[str, Any]
 
 
-Payload = Send | SendPersonal | CreateThread | UpdateCard
+@dataclass(frozen=True)
+class Email:
+    """A mail to chat ``chat_id``'s customer. It names no text: what it carries is read
+    from the transcript when it is sent, so replies written while it waited go in the
+    same mail, and a retry never mails a line twice (``chats.mailed_through``)."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.EMAIL
+    chat_id: int
+    purpose: str = MailPurpose.REPLIES
+
+
+Payload = Send | SendPersonal | CreateThread | UpdateCard | Email
 _PAYLOADS: dict[str, type[Payload]] = {
-    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard)
+    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard, Email)
 }
 
 

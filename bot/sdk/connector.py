@@ -288,7 +288,10 @@ def _addressed(reference: dict[str, Any], activity: dict[str, Any]) -> dict[str,
     body["serviceUrl"] = reference["serviceUrl"]
     body["conversation"] = reference["conversation"]
     if reference.get("bot"):
-        body["from"] = reference["bot"]
+        # An agent's line keeps the agent's name (the widget shows who answers).
+        named = activity.get("from")
+        name = named.get("name") if isinstance(named, dict) else None
+        body["from"] = {**reference["bot"], **({"name": name} if name else {})}
     if reference.get("user"):
         body["recipient"] = reference["user"]
     return body
