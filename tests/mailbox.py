@@ -26,7 +26,7 @@ class Mailbox:
         self.refuse_all: str | None = None
         self.refused = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = self.refuse_all or (self.refusals.pop(0) if self.refusals else None)
         if answer is not None:
             self.refused += 1
