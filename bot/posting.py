@@ -34,6 +34,8 @@ async def post(connector: Connector, threads: Threads, run: list[OutboxItem]) ->
             if card_id is None:
                 raise ThreadMissing(f"chat {chat_id} has no card")
             await connector.update(reference, card_id, activity)
+        case Send(conversation=dict(reference), replaces=str(replaces)):
+            await connector.update(reference, replaces, activity)
         case Send(conversation=reference, chat_id=chat_id):
             if reference is None:
                 assert chat_id is not None

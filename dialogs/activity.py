@@ -22,6 +22,9 @@ VOUCHED_CHANNELS = frozenset(
 # Direct Line with enhanced authentication refuses a user id other than the one its token
 # binds, and such ids start with ``dl_``.
 TOKEN_BOUND_CHANNELS = frozenset({"directline", "webchat"})
+# Channels where the bot can replace a message it sent (an answered card is locked);
+# Direct Line (the website) cannot.
+REPLACES_SENT = frozenset({"msteams", "emulator"})
 TOKEN_BOUND_PREFIX = "dl_"
 
 

@@ -12,6 +12,7 @@ from dialogs.activity import conversation_key, customer_key, offered_contact, pr
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
+from dialogs.mail import transcript_request
 from dialogs.ratings import rating_message
 from dialogs.replies import notice_to, text_activity, to_conversation, to_customer, to_thread
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
@@ -52,7 +53,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     name = prechat.name or turn.person.name
     keys = turn.keys
     chosen = _chosen(turn)
-    if await rating_message(ctx, turn):
+    if await rating_message(ctx, turn) or await transcript_request(ctx, turn):
         return
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
     from_teams = turn.channel == "msteams"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
-from store.models import Chat, Customer, Department, Message, MessageKind
+from store.models import Chat, ChatState, Customer, Department, Message, MessageKind
 from store.unit import Unit
 from store.vocabulary import MailPurpose
 
@@ -136,3 +136,24 @@ async def do_mark_mailed(tx: Unit, chat_id: int, through: int) -> bool:
         .values(mailed_through=through)
     )
     return result.rowcount == 1
+
+
+async def check_transcript(
+    tx: Unit, channel_id: str, user_id: str, ref: str
+) -> tuple[int, str] | None:
+    """(chat id, address) when the customer who pressed "send the transcript" owns that
+    closed chat and gave an e-mail address; None otherwise (a foreign or open chat)."""
+    found = (
+        await tx.execute(
+            select(Chat.id, Customer.contact)
+            .join(Customer, Customer.id == Chat.customer_id)
+            .where(
+                Chat.public_id == ref,
+                Chat.state == ChatState.CLOSED,
+                Customer.channel_id == channel_id,
+                Customer.user_id == user_id,
+            )
+        )
+    ).one_or_none()
+    address = email_address(found.contact) if found is not None else None
+    return (found.id, address) if found is not None and address is not None else None

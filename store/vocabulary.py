@@ -96,6 +96,7 @@ class Refusal(StrEnum):
     ALREADY_RATED = "already_rated"
     RATING_TOO_LATE = "rating_too_late"
     NOTHING_TO_RATE = "nothing_to_rate"
+    ALREADY_COMMENTED = "already_commented"  # a comment after the score is taken once
     # Room commands (lists, supervisors, the console's link).
     SUPERVISOR_ONLY = "supervisor_only"
     LAST_SUPERVISOR = "last_supervisor"  # a department keeps one supervisor at least
@@ -167,7 +168,9 @@ class Send:
     room's root) or, without one, into the thread of chat ``chat_id`` (known only once
     its card is posted). ``words``: who wrote the line, when it is someone's line (lines
     of one author waiting in one lane may go as one post). ``transcript_chat``: keep it
-    in that chat's transcript as the bridge's own words (read when queued, not stored)."""
+    in that chat's transcript as the bridge's own words (read when queued, not stored).
+    ``replaces``: the id of a message sent before that this one redraws in place (an
+    answered card locked, where the channel can replace a sent message)."""
 
     kind: ClassVar[OutboxKind] = OutboxKind.SEND
     activity: dict[str, Any]
@@ -175,6 +178,7 @@ class Send:
     chat_id: int | None = None
     words: str | None = None
     transcript_chat: int | None = None
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)

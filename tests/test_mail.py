@@ -213,3 +213,32 @@ async def test_without_smtp_the_customer_is_asked_for_a_contact_but_nothing_is_m
     assert "phone number or an email address" in told
     await say(bridge, "c-nomail", "0901 234 567", locale="en-US")
     assert "call you back at 0901 234 567" in bridge.connector.texts(chat.conversation)[-1]
+
+
+async def test_at_the_close_the_customer_asks_for_the_transcript_by_mail(
+    start_bridge: BridgeFactory, mailbox: Mailbox
+) -> None:
+    clock = ManualClock()
+    bridge, chat = await left_with_address(start_bridge, mailbox, clock)
+    await say(bridge, "c-left", "Tôi vẫn ở đây")
+    await answer(bridge, chat, "Đơn 123 đã rời kho hôm nay.")
+    close = act.reply(bridge.service_url, OWNER, chat.thread, "/close")
+    assert (await bridge.post(close)).status == 201
+    await bridge.settled()
+    goodbye = bridge.connector.activities(chat.conversation)[-1]
+    card = goodbye["attachments"][0]["content"]
+    [button] = card["actions"]
+    assert button["title"] == "Gửi bản ghi qua email"
+    # Another customer's press names this chat: nothing is mailed.
+    await say(bridge, "c-other", "", value=button["data"])
+    assert "chưa gửi được" in bridge.connector.texts("conv-c-other")[-1]
+    await say(bridge, "c-left", "", value=button["data"])
+    assert "lan@example.com" in bridge.connector.texts(chat.conversation)[-1]
+    [mail] = await mailbox.wait_for(1)
+    body = Mailbox.body(mail)
+    assert mail["Subject"].startswith("Bản ghi cuộc trò chuyện")
+    assert "Tôi vẫn ở đây" in body and "Đơn 123 đã rời kho hôm nay." in body
+    assert f"http://bridge.test/transcripts/{chat.chat_id}?token=" in body
+    await bridge.settled()
+    await asyncio.sleep(0.2)
+    assert len(mailbox.mails) == 1
