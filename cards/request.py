@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
+
+from babel import Locale, UnknownLocaleError
 
 from cards.actions import (
     ACCEPT,
@@ -230,8 +233,29 @@ def participant_list(chat: ChatView, t: TextLookup) -> str:
     )
 
 
+def language_name(code: str, t: TextLookup) -> str:
+    """The customer's language named in the reader's ("Tiếng Anh", "Vietnamese")."""
+    return _language_name(code.split("-")[0].lower(), language_of(t))
+
+
+@lru_cache(maxsize=256)
+def _language_name(code: str, reader: str) -> str:
+    """Babel's name, kept: every card names the language."""
+    try:
+        named = Locale.parse(reader).languages.get(code)
+    except (ValueError, UnknownLocaleError):
+        named = None
+    return named[:1].upper() + named[1:] if named else code
+
+
 def _facts(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
-    customer = f"{card_text(chat.customer_name)} · {channel_name(chat.customer_channel)}"
+    customer = " · ".join(
+        (
+            card_text(chat.customer_name),
+            channel_name(chat.customer_channel),
+            language_name(chat.customer_locale, t),
+        )
+    )
     facts = [{"title": t("card.customer"), "value": customer}]
     if chat.customer_contact:
         facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})

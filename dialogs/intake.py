@@ -6,12 +6,15 @@ from the suggested actions); until then the chat waits and keeps every message.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
 from dialogs.activity import conversation_key, customer_key, offered_contact, prechat_of
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
-from dialogs.i18n import Texts
+from dialogs.i18n import Texts, languages
 from dialogs.mail import transcript_request
 from dialogs.ratings import rating_message
 from dialogs.replies import notice_to, text_activity, to_conversation, to_customer, to_thread
@@ -50,7 +53,11 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     team = ctx.team_texts
     text = turn.written  # exactly as the customer wrote it: relayed and kept untouched
     prechat = prechat_of(turn.activity)
+    user_id = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
     name = prechat.name or turn.person.name
+    if anonymous(name, (user_id, turn.person.teams_id)):
+        # "Khách #4821": the same visitor keeps their number, agents tell visitors apart.
+        name = team("customer.anonymous_name", number=visitor_number(user_id))
     keys = turn.keys
     chosen = _chosen(turn)
     if await rating_message(ctx, turn) or await transcript_request(ctx, turn):
@@ -73,7 +80,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
         return
     customer = CustomerTurn(
         channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        user_id=user_id,
         conversation_key=conversation_key(turn.activity),
         name=name,
         locale=t.language,
@@ -186,6 +193,25 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
+
+
+@cache
+def _guest_names() -> frozenset[str]:
+    """What the website calls a visitor who gave no name, in every language."""
+    return frozenset(Texts(language)("web.guest").casefold() for language in languages())
+
+
+def anonymous(name: str, ids: tuple[str, ...]) -> bool:
+    """Whether a customer's name says nothing about them: none, one of their ids, or
+    the website's word for any visitor ("Quý khách", "Visitor")."""
+    said = name.strip().casefold()
+    return not said or said in _guest_names() or any(said == i.casefold() for i in ids)
+
+
+def visitor_number(user_id: str) -> int:
+    """A four-digit number of a visitor, the same on every visit (from their id)."""
+    digest = hashlib.sha256(user_id.encode()).digest()
+    return 1000 + int.from_bytes(digest[:4], "big") % 9000
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

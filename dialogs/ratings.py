@@ -25,7 +25,7 @@ from cards.rating import (
     transcript_button,
 )
 from cards.request import card_activity, stars
-from dialogs.activity import REPLACES_SENT, customer_key, field
+from dialogs.activity import REPLACES_SENT, customer_key
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
@@ -182,8 +182,8 @@ def notify_rating(
         return [to_conversation(reference, notice(text_activity(t(f"csat.{outcome.reason}"))))]
     chat = outcome.chat
     team = ctx.team_texts
-    # The name they gave, if any (``turn.person`` falls back to their id: no name to show).
-    name = field(turn.activity, "from").get("name") or chat.customer_name
+    # The name the chat knows them by (an anonymous visitor's "Khách #4821" included).
+    name = chat.customer_name
     said = team(
         "csat.rated_thread",
         customer=message_text(name),

@@ -16,6 +16,8 @@ from multidict import MultiDictProxy
 
 from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
+from dialogs.i18n import languages
+from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from store import console_settings
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
@@ -38,6 +40,8 @@ async def settings(request: web.Request) -> web.Response:
         saved=request.query.get("saved") == "1",
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
+        languages=languages(),
+        department_name_limit=DEPARTMENT_NAME_LIMIT,
     )
 
 
@@ -56,6 +60,22 @@ async def _capacity(
         return "capacity"
     async with request.app[keys.STORE].unit() as tx:
         await console_settings.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
+    return None
+
+
+async def _names(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    """The department's name per customer language (``name_vi``, ``name_en``...)."""
+    names = {
+        language: " ".join(str(form.get(f"name_{language}", "")).split())
+        for language in languages()
+    }
+    if any(len(name) > DEPARTMENT_NAME_LIMIT for name in names.values()):
+        return "names"
+    async with request.app[keys.STORE].unit() as tx:
+        given = {language: name for language, name in names.items() if name}
+        await console_settings.do_set_names(tx, dept.id, user.agent_id, given)
     return None
 
 
@@ -135,6 +155,7 @@ async def _supervisor(
 Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]
 CHANGES: dict[str, Change] = {
     "capacity": _capacity,
+    "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,
     "tag": _tag,
