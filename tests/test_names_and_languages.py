@@ -1,0 +1,86 @@
+"""Names and languages: anonymous visitors get a short stable name agents can tell apart,
+the request card names the customer's language, a department has a name per customer
+language, and the bridge's notices and agents' lines say who speaks."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import keys
+from store.console_models import AuditEntry
+from store.models import Department
+from tests import activities as act
+from tests.conftest import BridgeFactory, accept, open_chat, setup_room
+from tests.test_bridge import card_of, card_text
+from tests.test_console import ask_for_link, browser, get, sign_in
+from tests.test_console_settings import change
+
+
+def customer_fact(card: dict) -> str:
+    facts = next(item for item in card["body"] if item["type"] == "FactSet")["facts"]
+    return facts[0]["value"]
+
+
+async def test_anonymous_visitors_get_distinct_stable_names_and_the_card_names_the_language(
+    start_bridge: BridgeFactory,
+) -> None:
+    bridge = await start_bridge(default_language="vi")
+    await setup_room(bridge)
+    # The website sends "Visitor" / "Quý khách" for a visitor who gave no name.
+    first = await open_chat(bridge, "v-1", "Hi, my parcel?", name="Visitor", locale="en-US")
+    second = await open_chat(bridge, "v-2", "Chào shop", name="Quý khách", locale="vi-VN")
+    named = await open_chat(bridge, "v-3", "Hi", name="Peter Tran", locale="en-GB")
+    cards = [card_of(c.body["activity"]) for c in bridge.connector.created()]
+    one, two, three = (customer_fact(card) for card in cards)
+    assert one.startswith("Khách #") and one.endswith("· Website · Tiếng Anh")
+    assert two.startswith("Khách #") and two.endswith("· Tiếng Việt")
+    assert one.split(" · ")[0] != two.split(" · ")[0]
+    assert three == "Peter Tran · Website · Tiếng Anh"
+    # The same visitor keeps their number on the next message, in the thread too.
+    again = act.webchat_message(bridge.service_url, "v-1", "Any news?", name="Visitor")
+    response = await bridge.post(again)
+    assert response.status == 201
+    await bridge.settled()
+    assert bridge.connector.texts(first.thread)[-1] == f"**{one.split(' · ')[0]}:** Any news?"
+    assert second.thread != named.thread
+
+
+async def test_a_department_named_per_language_in_customers_texts(
+    start_bridge: BridgeFactory,
+) -> None:
+    bridge = await start_bridge()
+    room = await setup_room(bridge)
+    async with browser() as http:
+        assert await sign_in(bridge, http, await ask_for_link(bridge, room.supervisor)) == 302
+        page = await (await get(http, bridge, "/console/settings")).text()
+        assert 'name="name_vi"' in page and 'name="name_en"' in page
+        location = await change(http, bridge, "names", name_vi="Hỗ trợ đơn hàng", name_en="")
+        assert "saved=1" in location
+        assert "error=names" in await change(http, bridge, "names", name_vi="x" * 61)
+    async with bridge.app[keys.ENGINE].connect() as connection:
+        names = await connection.scalar(select(Department.names))
+        audit = await connection.scalar(
+            select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(1)
+        )
+    assert names == {"vi": "Hỗ trợ đơn hàng"} and audit == "names"
+    vi_chat = await open_chat(bridge, "c-vi", "Đơn của tôi đâu?", locale="vi-VN")
+    [told] = bridge.connector.texts(vi_chat.conversation)
+    assert "bộ phận Hỗ trợ đơn hàng chưa có nhân viên trực tuyến" in told
+    # No English name given: the default department in the customer's words.
+    en_chat = await open_chat(bridge, "c-en", "Where is my order?", locale="en-US")
+    [told] = bridge.connector.texts(en_chat.conversation)
+    assert "Nobody from Customer Support is online" in told
+    # The notice is marked as the bridge's own; an agent's line carries the agent.
+    [notice] = bridge.connector.activities(en_chat.conversation)
+    assert notice["channelData"]["supportBridge"] == {"kind": "notice"}
+    owner = act.agent(5, "Trần Minh")
+    await accept(bridge, en_chat, owner)
+    joined = bridge.connector.activities(en_chat.conversation)[-1]
+    assert joined["channelData"]["supportBridge"] == {"kind": "notice"}
+    response = await bridge.post(act.reply(bridge.service_url, owner, en_chat.thread, "On it"))
+    assert response.status == 201
+    await bridge.settled()
+    line = bridge.connector.activities(en_chat.conversation)[-1]
+    assert line["text"] == "On it" and line["from"]["name"] == "Trần Minh"
+    assert line["channelData"]["supportBridge"]["initials"] == "TM"
+    assert "Outside" not in card_text(card_of(bridge.connector.created()[-1].body["activity"]))
