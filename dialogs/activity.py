@@ -22,6 +22,11 @@ VOUCHED_CHANNELS = frozenset(
 # Direct Line with enhanced authentication refuses a user id other than the one its token
 # binds, and such ids start with ``dl_``.
 TOKEN_BOUND_CHANNELS = frozenset({"directline", "webchat"})
+# Channels that say when a customer opens the chat (``conversationUpdate`` adding them,
+# or the website widget's ``webchat/join`` event): the greeting comes then, before they
+# write. Elsewhere the first reply leads with it.
+JOIN_CHANNELS = frozenset({"directline", "webchat", "emulator"})
+JOIN_EVENT = "webchat/join"
 # Channels where the bot can replace a message it sent (an answered card is locked);
 # Direct Line (the website) cannot.
 REPLACES_SENT = frozenset({"msteams", "emulator"})
@@ -127,6 +132,24 @@ def offered_contact(text: str) -> str | None:
         return found.group(0)[:CONTACT_LIMIT]
     said = text.strip()
     return said if _PHONE.fullmatch(said) else None
+
+
+def offline_shown(activity: dict[str, Any]) -> bool:
+    """Whether the website already told the customer that nobody is online (the widget
+    sets ``channelData.supportBridge.offlineShown`` on the message): the bridge's answer
+    then does not say it a second time."""
+    return field(activity, "channelData", "supportBridge").get("offlineShown") is True
+
+
+def customer_joined(activity: dict[str, Any]) -> bool:
+    """Whether the activity says a customer opened the chat (not the bot being added)."""
+    if activity.get("type") == "event":
+        return activity.get("name") == JOIN_EVENT
+    if activity.get("type") != "conversationUpdate":
+        return False
+    bot_id = field(activity, "recipient").get("id")
+    added = activity.get("membersAdded") or []
+    return any(isinstance(m, dict) and m.get("id") and m.get("id") != bot_id for m in added)
 
 
 def display_name(account: dict[str, Any]) -> str:

@@ -8,16 +8,32 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
+from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
-from dialogs.activity import conversation_key, customer_key, offered_contact, prechat_of
+from dialogs.activity import (
+    JOIN_CHANNELS,
+    conversation_key,
+    customer_key,
+    offered_contact,
+    offline_shown,
+    prechat_of,
+)
+from dialogs.activity import customer_joined as is_join
 from dialogs.attachments import Files, as_attachments, links, read_files, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
 from dialogs.mail import transcript_request
 from dialogs.ratings import rating_message
-from dialogs.replies import notice_to, text_activity, to_conversation, to_customer, to_thread
+from dialogs.replies import (
+    notice,
+    notice_to,
+    text_activity,
+    to_conversation,
+    to_customer,
+    to_thread,
+)
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, post_request
 from dialogs.turn import Turn
@@ -111,17 +127,22 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 
     channel = turn.channel
 
-    def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
+    def prompt(known: tuple[tuple[str, str], ...], first: bool = False) -> list[Outgoing]:
         question = choice_prompt(Audience(departments=known), t, name, channel)
-        return [to_conversation(reference, question)]
+        return [to_conversation(reference, greeted_first(turn, t, question) if first else question)]
 
-    def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
+    def on_routed(
+        chat: ChatView, audience: Audience, previous: ChatView | None, first: bool = False
+    ) -> list[Outgoing]:
         if chat.held:
             # Beyond the intake limits: kept and answered; the card follows on the timer.
             held = text_activity(t("customer.held", name=name))
-            return [to_customer(chat, held), *refusal]
+            return [to_customer(chat, greeted_first(turn, t, held) if first else held), *refusal]
+        told = customer_notice(
+            chat, audience, t, mail=ctx.mail_enabled, offline_shown=offline_shown(turn.activity)
+        )
         return [
-            to_customer(chat, customer_notice(chat, audience, t, mail=ctx.mail_enabled)),
+            to_customer(chat, greeted_first(turn, t, told) if first else told),
             *post_request(ctx, chat, audience, previous),
             *posted(chat.id, with_text=False),
             *refusal,
@@ -129,10 +150,11 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 
     def on_open(chat: ChatView, audience: Audience) -> list[Outgoing]:
         if chat.room_reference is not None:
-            return on_routed(chat, audience, None)
+            return on_routed(chat, audience, None, first=True)
         if len(audience.departments) > 1:
-            return [*prompt(audience.departments), *refusal]
-        return [notice_to(reference, t("customer.no_room")), *refusal]
+            return [*prompt(audience.departments, first=True), *refusal]
+        no_room = greeted_first(turn, t, text_activity(t("customer.no_room")))
+        return [to_conversation(reference, notice(no_room)), *refusal]
 
     def on_append(chat_id: int, choices: Choices | None) -> list[Outgoing]:
         if not text and not files.passed:
@@ -193,6 +215,24 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
+
+
+async def customer_joined(ctx: FlowContext, turn: Turn) -> None:
+    """A customer opened the chat (the website's widget, the Emulator): greeted before
+    they write, once per conversation (the key is kept as long as inbound keys are)."""
+    if not is_join(turn.activity):
+        return
+    key = f"greeted:{conversation_key(turn.activity)}"
+    greeting = ctx.customer_texts(turn.locale)("customer.greeting")
+    await ctx.store.notify([key], [notice_to(turn.reference, greeting)])
+
+
+def greeted_first(turn: Turn, t: Texts, activity: dict[str, Any]) -> dict[str, Any]:
+    """The first reply on a channel that never said the customer joined: it leads with
+    the greeting (on the website it came when the chat opened)."""
+    if turn.channel in JOIN_CHANNELS or not activity.get("text"):
+        return activity
+    return {**activity, "text": f"{t('customer.greeting_short')} {activity['text']}"}
 
 
 @cache

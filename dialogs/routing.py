@@ -99,9 +99,12 @@ def back_text(at: datetime, t: Texts) -> str:
     return f"{when} ({get_timezone_location(at.tzinfo, locale=t.language)})"
 
 
-def customer_notice(chat: ChatView, audience: Audience, t: Texts, *, mail: bool) -> dict[str, Any]:
+def customer_notice(
+    chat: ChatView, audience: Audience, t: Texts, *, mail: bool, offline_shown: bool = False
+) -> dict[str, Any]:
     """Honest about who is there: outside business hours, when the team is back; else an
-    acknowledgement, or that nobody is online now. When nobody can answer now and the
+    acknowledgement, or that nobody is online now (only that the message is kept, when the
+    website said so already: one notice, not two). When nobody can answer now and the
     customer left no contact, the same notice asks for one once and says how the answer
     will come (``mail``: an agent's reply is mailed to a customer who left)."""
     department = department_name(chat.department, chat.department_names, t)
@@ -109,6 +112,8 @@ def customer_notice(chat: ChatView, audience: Audience, t: Texts, *, mail: bool)
         text = t("customer.outside_hours", when=back_text(audience.back_at, t))
     elif audience.online:
         return text_activity(t("customer.ack"))
+    elif offline_shown:
+        text = t("customer.kept")
     else:
         text = t("customer.nobody_online", department=department)
     if not chat.customer_contact:

@@ -84,3 +84,44 @@ async def test_a_department_named_per_language_in_customers_texts(
     assert line["text"] == "On it" and line["from"]["name"] == "Trần Minh"
     assert line["channelData"]["supportBridge"]["initials"] == "TM"
     assert "Outside" not in card_text(card_of(bridge.connector.created()[-1].body["activity"]))
+
+
+async def test_the_greeting_comes_first_and_one_notice_not_two(
+    start_bridge: BridgeFactory,
+) -> None:
+    bridge = await start_bridge()
+    await setup_room(bridge)
+    # The widget says the visitor opened the chat: greeted before they write, once.
+    join = {
+        **act.webchat_message(bridge.service_url, "c-join", "", locale="vi-VN"),
+        "type": "event",
+        "name": "webchat/join",
+    }
+    join.pop("text")
+    for _ in range(2):
+        assert (await bridge.post({**join, "id": act.next_id()})).status == 201
+    await bridge.settled()
+    assert bridge.connector.texts("conv-c-join") == [
+        "Xin chào Quý khách! Chúng tôi có thể giúp gì ạ?"
+    ]
+    # The widget showed its own "nobody online" line: the answer does not repeat it.
+    chat = await open_chat(
+        bridge,
+        "c-join",
+        "Đơn của tôi đâu?",
+        channelData={"supportBridge": {"offlineShown": True}},
+    )
+    told = bridge.connector.texts(chat.conversation)[-1]
+    assert "lưu lại" in told and "chưa có nhân viên trực tuyến" not in told
+    assert told.count("Quý khách") <= 2
+    # A channel that never says who joined (a Teams personal chat): the first reply leads
+    # with the greeting.
+    personal = {"id": "a:personal-hello", "conversationType": "personal", "tenantId": "x"}
+    first = act.webchat_message(
+        bridge.service_url, "29:p", "Hi", channel="msteams", locale="en-US",
+        conversation=personal,
+    )
+    assert (await bridge.post(first)).status == 201
+    await bridge.settled()
+    [hello] = bridge.connector.texts(personal["id"])
+    assert hello.startswith("Hello! Thank you! Nobody from Customer Support is online")
