@@ -73,7 +73,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     name = prechat.name or turn.person.name
     if anonymous(name, (user_id, turn.person.teams_id)):
         # "Khách #4821": the same visitor keeps their number, agents tell visitors apart.
-        name = team("customer.anonymous_name", number=visitor_number(user_id))
+        name = team("visitor.anonymous_name", number=visitor_number(user_id))
     keys = turn.keys
     chosen = _chosen(turn)
     if await rating_message(ctx, turn) or await transcript_request(ctx, turn):
@@ -232,7 +232,7 @@ def greeted_first(turn: Turn, t: Texts, activity: dict[str, Any]) -> dict[str, A
     the greeting (on the website it came when the chat opened)."""
     if turn.channel in JOIN_CHANNELS or not activity.get("text"):
         return activity
-    return {**activity, "text": f"{t('customer.greeting_short')} {activity['text']}"}
+    return {**activity, "text": f"{t('greeting.short')} {activity['text']}"}
 
 
 @cache
