@@ -7,6 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import keys
+from dialogs.activity import offered_contact
+from dialogs.intake import anonymous, visitor_number
+from dialogs.replies import initials
 from store.console_models import AuditEntry
 from store.models import Department
 from tests import activities as act
@@ -125,3 +128,22 @@ async def test_the_greeting_comes_first_and_one_notice_not_two(
     await bridge.settled()
     [hello] = bridge.connector.texts(personal["id"])
     assert hello.startswith("Hello! Thank you! Nobody from Customer Support is online")
+
+
+def test_what_a_customer_writes_back_as_a_contact() -> None:
+    assert offered_contact("email của tôi: lan.nguyen@shop.vn nhé") == "lan.nguyen@shop.vn"
+    assert offered_contact(" 0901 234 567 ") == "0901 234 567"
+    assert offered_contact("+84 90-123-4567") == "+84 90-123-4567"
+    # A number inside a sentence is an order, an amount...: not a contact.
+    assert offered_contact("đơn 0901234567 của tôi") is None
+    assert offered_contact("đơn 12345") is None and offered_contact("a@b") is None
+
+
+def test_initials_and_visitor_numbers() -> None:
+    assert initials("Nguyễn Thị Lan") == "NL" and initials("minh") == "M"
+    assert initials("  ") == "?"
+    numbers = {visitor_number(f"dl_{n}") for n in range(200)}
+    assert all(1000 <= n <= 9999 for n in numbers) and len(numbers) > 190
+    assert visitor_number("dl_x") == visitor_number("dl_x")
+    assert anonymous("Visitor", ("dl_x",)) and anonymous("quý khách", ("dl_x",))
+    assert anonymous("dl_x", ("dl_x",)) and not anonymous("Lan", ("dl_x",))
