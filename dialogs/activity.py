@@ -119,10 +119,11 @@ def prechat_of(activity: dict[str, Any]) -> PreChat:
     )
 
 
-# An e-mail address anywhere in a message; a phone number as the whole of one (spaces,
-# dots and dashes allowed): what a customer asked for a contact writes back.
+# What a customer asked for a contact writes back: an e-mail address anywhere in a
+# message; a phone number (from 0 or +, so an order number is not one) as the whole of
+# one, with spaces, dots and dashes allowed.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?[0-9][0-9 .-]{6,16}[0-9]")
+_PHONE = re.compile(r"(?:\+|0)[0-9][0-9 .-]{6,15}[0-9]")
 
 
 def offered_contact(text: str) -> str | None:

@@ -137,6 +137,7 @@ def test_what_a_customer_writes_back_as_a_contact() -> None:
     # A number inside a sentence is an order, an amount...: not a contact.
     assert offered_contact("đơn 0901234567 của tôi") is None
     assert offered_contact("đơn 12345") is None and offered_contact("a@b") is None
+    assert offered_contact("12345678") is None  # an order number, not a phone
 
 
 def test_initials_and_visitor_numbers() -> None:
