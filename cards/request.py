@@ -194,9 +194,10 @@ def band(chat: ChatView, t: TextLookup, now: datetime) -> dict[str, Any]:
 
 def question(chat: ChatView) -> list[str]:
     """What the customer wrote first, without a department name typed as the answer to
-    the department question."""
-    chosen = chat.department.casefold()
-    return [m for m in chat.first_messages if m.strip().casefold() != chosen]
+    the department question (its own, or its name in a customer's language)."""
+    names = (chat.department, *(chat.department_names or {}).values())
+    chosen = {name.casefold() for name in names if isinstance(name, str)}
+    return [m for m in chat.first_messages if m.strip().casefold() not in chosen]
 
 
 def _preview(text: str, limit: int = _PREVIEW_CHARS) -> str:

@@ -9,7 +9,7 @@ outgoing row, leased as it is written when its lane is idle).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from store import trace
-from store.audience import Audience, Choices, audience, departments
+from store.audience import Audience, Choices, audience, department_choices
 from store.core import Duplicate
 from store.models import (
     Chat,
@@ -339,10 +339,10 @@ async def do_customer_message(
     choices: Choices | None = () if unrouted else None
     if rooms > 1 and (unrouted or (naming is not None and chat.state == ChatState.WAITING)):
         # Until an agent accepts, the customer may still (re)choose by name.
-        listed = await departments(tx.session)
-        key = named_department(naming, listed) if naming is not None else None
+        listed, known_names = await department_choices(tx.session, turn.locale)
+        key = named_department(naming, known_names) if naming is not None else None
         if key is None and unrouted and preferred is not None:
-            key = named_department(preferred, listed)
+            key = named_department(preferred, known_names)
         if key is not None:
             return Picked(key)
         choices = listed if unrouted else None
@@ -360,7 +360,9 @@ async def do_customer_message(
         keep_line(tx, opened.id, customer, turn)
         await tx.session.flush()
         view = _opened_view(opened, customer, department, turn.text)
-        return Opened(view, await audience(tx.session, opened.id, now=tx.now))
+        told = await audience(tx.session, opened.id, now=tx.now)
+        # Several departments: offered as a customer of their language reads them.
+        return Opened(view, replace(told, departments=choices) if choices else told)
     keep_line(tx, chat.chat_id, customer, turn)
     if not chat.lane_busy:
         tx.idle_lanes.add(chat_lane(chat.chat_id))

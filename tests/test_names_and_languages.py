@@ -4,7 +4,7 @@ language, and the bridge's notices and agents' lines say who speaks."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import keys
 from dialogs.activity import offered_contact
@@ -17,6 +17,7 @@ from tests.conftest import BridgeFactory, accept, open_chat, setup_room
 from tests.test_bridge import card_of, card_text
 from tests.test_console import ask_for_link, browser, get, sign_in
 from tests.test_console_settings import change
+from tests.test_routing import SALES, two_departments
 
 
 def customer_fact(card: dict) -> str:
@@ -148,3 +149,35 @@ def test_initials_and_visitor_numbers() -> None:
     assert visitor_number("dl_x") == visitor_number("dl_x")
     assert anonymous("Visitor", ("dl_x",)) and anonymous("quý khách", ("dl_x",))
     assert anonymous("dl_x", ("dl_x",)) and not anonymous("Lan", ("dl_x",))
+
+
+async def test_the_department_question_names_departments_in_the_customers_language(
+    start_bridge: BridgeFactory,
+) -> None:
+    bridge = await start_bridge()
+    await two_departments(bridge)
+    async with bridge.app[keys.ENGINE].begin() as connection:
+        await connection.execute(
+            update(Department).where(Department.key == "sales").values(names={"vi": "Kinh doanh"})
+        )
+
+    async def say(customer: str, text: str, locale: str) -> None:
+        message = act.webchat_message(bridge.service_url, customer, text, locale=locale)
+        assert (await bridge.post(message)).status == 201
+        await bridge.settled()
+
+    await say("c-vi", "Tôi muốn mua hàng", "vi-VN")
+    [question] = bridge.connector.activities("conv-c-vi")
+    assert [a["value"] for a in question["suggestedActions"]["actions"]] == [
+        "Support",
+        "Kinh doanh",
+    ]
+    await say("c-vi", "Kinh doanh", "vi-VN")
+    created = bridge.connector.created()[0]
+    assert created.body["channelData"]["channel"]["id"] == SALES
+    card = card_of(created.body["activity"])
+    assert card["body"][1]["text"] == "Tôi muốn mua hàng"
+    assert "Kinh doanh" not in card_text(card)  # the tapped name is not a question line
+    await say("c-en", "I want to buy", "en-US")
+    [question] = bridge.connector.activities("conv-c-en")
+    assert [a["value"] for a in question["suggestedActions"]["actions"]] == ["Support", "Sales"]
