@@ -20,6 +20,7 @@ from bot.channels import make_channels
 from bot.channels.zalo import ZaloChannel
 from bot.delivery import Dispatcher
 from bot.hook import CommitHook
+from bot.mail import Mailer
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
@@ -33,10 +34,10 @@ from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace, transcripts
-from store.channels import ZALO
+from store.channels import ZALO, mailed_channels
 from store.core import Clock, Retention, utc_now
 from store.engine import create_engine
-from store.unit import IntakeLimits, Policy
+from store.unit import IntakeLimits, MailPolicy, Policy
 from web import add_front_door
 from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
@@ -302,6 +303,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             per_conversation=settings.new_chats_per_conversation,
             per_channel=settings.new_chats_per_channel,
         ),
+        mail=(
+            MailPolicy(
+                channels=mailed_channels(),
+                after=timedelta(minutes=settings.email_after_minutes),
+                batch=timedelta(seconds=settings.email_batch_seconds),
+            )
+            if settings.mail_enabled
+            else None
+        ),
     )
 
     # One cleanup context per resource, in the order they depend on each other; each
@@ -366,6 +376,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 public_url=settings.public_url,
                 csat_enabled=settings.csat_enabled,
                 time_zone=settings.time_zone,
+                mail_enabled=settings.mail_enabled,
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -388,6 +399,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             metrics=app[keys.METRICS],
             pace=PaceLimits.from_settings(settings),
             coalesce_bytes=settings.coalesce_bytes,
+            mailer=Mailer(app[keys.STORE], settings, app[keys.LINKS]),
         )
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())

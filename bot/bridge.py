@@ -56,6 +56,8 @@ class Bridge:
             await intake.customer_message(self.ctx, turn)
         elif turn.kind == "typing":
             await indicators.customer_typing(self.ctx, turn)
+        elif turn.kind in ("conversationUpdate", "event"):
+            await intake.customer_joined(self.ctx, turn)
         return None
 
     def _refuse(self, turn: Turn, refused: Refused) -> InvokeAnswer:

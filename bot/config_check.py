@@ -139,8 +139,16 @@ async def check_config(env: Mapping[str, str]) -> list[Problem]:
     tenant = unknown_tenant(settings)
     if tenant is not None and "MicrosoftAppTenantId" not in _named(together):
         together.append(tenant)
-    together += _public_url(settings) + _zalo(settings) + await _database(settings)
+    together += _public_url(settings) + _zalo(settings) + _mail(settings)
+    together += await _database(settings)
     return problems + [p for p in together if p.setting not in _named(problems)]
+
+
+def _mail(settings: Settings) -> list[Problem]:
+    """Mail needs a sender once it has a server."""
+    if settings.smtp_host and "@" not in settings.mail_from:
+        return [Problem("MAIL_FROM", "SMTP_HOST is set: the sender's address is needed")]
+    return []
 
 
 def _named(problems: list[Problem]) -> set[str]:

@@ -19,7 +19,8 @@ from datetime import timedelta
 from bot.backoff import Backoff
 from bot.channels import Channels, ReplyRefused
 from bot.hook import CommitHook
-from bot.marks import Marks
+from bot.mail import REFUSED, Mailer
+from bot.marks import Marks, Thread
 from bot.metrics import Metrics
 from bot.pacing import RUN_ROWS, PaceLimits, Pacer, paced
 from bot.posting import post
@@ -31,6 +32,7 @@ from store.dispatch import Leasing
 from store.handover import Handover
 from store.models import OutboxItem
 from store.outbox import activity_size, author
+from store.vocabulary import OutboxKind
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,13 @@ class Dispatcher:
         pace: PaceLimits | None = None,
         pace_clock: Callable[[], float] = time.time,
         coalesce_bytes: int = 0,
+        mailer: Mailer | None = None,
     ) -> None:
         """``hook``: the store's post-commit hook, made before the store and this
         dispatcher (see :class:`CommitHook`); rows are leased under its owner and lease.
         ``pace``: the budgets to keep before each send (None: learn them from 429s);
-        ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never)."""
+        ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never);
+        ``mailer``: sends the ``email`` rows (None: they fail, told to the agents)."""
         self.owner = hook.owner
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
@@ -94,6 +98,7 @@ class Dispatcher:
         self._leasing = Leasing(self.owner, self.lease, coalesce_bytes, limit)
         self._marks = Marks(store, self._leasing, self._pacer)
         self._coalesce_bytes = coalesce_bytes
+        self._mailer = mailer
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
         hook.attach(self)
@@ -318,7 +323,7 @@ class Dispatcher:
         ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
-            thread = await post(self._channels, self._threads, run)
+            thread = await self._post(run)
         except ReplyRefused as refused:
             self._metrics.delivery("failed", None, item.attempts)
             log.warning("outbox items %s refused by the channel: %s", ids, refused)
@@ -330,7 +335,7 @@ class Dispatcher:
             )
             if not error.retryable:
                 log.warning("outbox items %s refused for good: %s", ids, error)
-                await self._settle_failed(item.lane, ids, str(error))
+                await self._settle_failed(item.lane, ids, str(error), item)
                 return None
             if self._store.clock() - item.created_at > self._max_age:
                 self.given_up += 1
@@ -340,7 +345,7 @@ class Dispatcher:
                     self._max_age,
                     error,
                 )
-                await self._settle_failed(item.lane, ids, f"given up: {error}")
+                await self._settle_failed(item.lane, ids, f"given up: {error}", item)
                 return None
             delay = self._backoff.delay(item.attempts, error)
             log.info("outbox items %s failed (%s); retrying in %.2fs", ids, error, delay)
@@ -375,6 +380,15 @@ class Dispatcher:
         self._repeats.pop(item.lane, None)
         return None
 
+    async def _post(self, run: list[OutboxItem]) -> Thread | None:
+        """One post through the connector, or a mail (an ``email`` row goes alone)."""
+        if run[0].kind == OutboxKind.EMAIL:
+            if self._mailer is None:
+                raise DeliveryError(REFUSED, "mail is not configured (SMTP_HOST is empty)")
+            await self._mailer.deliver(run[0])
+            return None
+        return await post(self._channels, self._threads, run)
+
     async def _again_later(self, run: list[OutboxItem], delay: float, error: str) -> float:
         """Give the rows back until ``delay``; the post is remembered, so the next attempt
         carries the same rows (and delivery ids) as this one, however many wait behind."""
@@ -393,7 +407,14 @@ class Dispatcher:
             await dispatch.undeliverable(tx, ids, self.owner, str(refused))
             tx.enqueue(await self._channels.refusal_notice(tx, item.payload, refused))
 
-    async def _settle_failed(self, lane: str, ids: list[int], error: str) -> None:
+    async def _settle_failed(
+        self, lane: str, ids: list[int], error: str, item: OutboxItem | None = None
+    ) -> None:
         self._repeats.pop(lane, None)
         async with self._store.unit() as tx:
             await dispatch.undeliverable(tx, ids, self.owner, error)
+        if item is not None and item.kind == OutboxKind.EMAIL and self._mailer is not None:
+            try:
+                await self._mailer.failed(item, error)
+            except Exception:
+                log.exception("telling the agents that mail %s failed did not work", item.id)

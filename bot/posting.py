@@ -39,9 +39,12 @@ async def post(channels: Channels, threads: Threads, run: list[OutboxItem]) -> T
             if card_id is None:
                 raise ThreadMissing(f"chat {chat_id} has no card")
             await connector.update(reference, card_id, activity)
-        case Send(conversation=None, chat_id=chat_id):
-            assert chat_id is not None
-            reference, _ = await threads.of(chat_id)
+        case Send(conversation=dict(reference), replaces=str(replaces)):
+            await connector.update(reference, replaces, activity)
+        case Send(conversation=reference, chat_id=chat_id):
+            if reference is None:
+                assert chat_id is not None
+                reference, _ = await threads.of(chat_id)
             await connector.send(reference, activity)
         case Send(conversation=reference) if reference is not None:
             await channels.for_reference(reference).send(reference, activity)

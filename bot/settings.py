@@ -327,7 +327,9 @@ class Settings(BaseSettings):
         "ALLOWED_TENANTS",
         frozenset(),
         "Comma-separated Teams tenants whose people may act as agents; empty: "
-        "`MicrosoftAppTenantId`, else the tenant of the first setup",
+        "`MicrosoftAppTenantId`. With `MicrosoftAppId` set one of the two is required: "
+        "until then every `@Bot setup` is refused (`check-config` and the start-up log say "
+        "so). Local mode: the tenant of the first setup",
     )
     direct_line_enhanced_auth: bool = _env(
         "DIRECT_LINE_ENHANCED_AUTH",
@@ -414,8 +416,8 @@ class Settings(BaseSettings):
     metrics_token: Text = _env(
         "METRICS_TOKEN",
         "",
-        "When set, `/metrics` answers only `Authorization: Bearer <token>`",
-        shown="empty (open)",
+        "`/metrics` answers only `Authorization: Bearer <token>`. Empty: open in local "
+        "mode, refused (403) with `MicrosoftAppId` set",
     )
     privacy_url: HttpsUrl = _env(
         "PRIVACY_URL", "", "Privacy statement linked from the Teams app", shown="`PUBLIC_URL`"
@@ -561,6 +563,36 @@ class Settings(BaseSettings):
         "Lines of one author waiting in one lane go as one post up to this size (`0`: never)",
         ge=0,
     )
+    # Replies by email to a customer who left (``bot/mail.py``).
+    smtp_host: Text = _env(
+        "SMTP_HOST", "", "Mail server for replies to customers who left; empty: no mail"
+    )
+    smtp_port: int = _env("SMTP_PORT", 587, "The mail server's port", ge=1, le=65535)
+    smtp_tls: Annotated[Literal["none", "starttls", "tls"], Word] = _env(
+        "SMTP_TLS",
+        "starttls",
+        "How the mail connection is protected (`tls`: implicit TLS, usually port 465)",
+    )
+    smtp_user: Text = _env("SMTP_USER", "", "User name at the mail server (empty: none)")
+    smtp_password: Text = _env("SMTP_PASSWORD", "", "Password at the mail server")
+    mail_from: Text = _env(
+        "MAIL_FROM", "", "Sender address of the mails (required when `SMTP_HOST` is set)"
+    )
+    email_after_minutes: float = _env(
+        "EMAIL_AFTER_MINUTES",
+        5.0,
+        "A website customer silent this long is taken as gone: an agent's reply also goes "
+        "by mail",
+        ge=0,
+    )
+    email_batch_seconds: float = _env(
+        "EMAIL_BATCH_SECONDS", 60.0, "Replies written within this go in one mail", ge=0
+    )
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Mail is configured: replies to customers who left also go by mail."""
+        return bool(self.smtp_host)
     # Zalo Official Account (its own channel, ``bot/channels/zalo.py``).
     zalo_app_id: Text = _env(
         "ZALO_APP_ID",

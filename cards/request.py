@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from babel import Locale, UnknownLocaleError
 
 from cards.actions import (
     ACCEPT,
@@ -196,9 +199,10 @@ def band(chat: ChatView, t: TextLookup, now: datetime) -> dict[str, Any]:
 
 def question(chat: ChatView) -> list[str]:
     """What the customer wrote first, without a department name typed as the answer to
-    the department question."""
-    chosen = chat.department.casefold()
-    return [m for m in chat.first_messages if m.strip().casefold() != chosen]
+    the department question (its own, or its name in a customer's language)."""
+    names = (chat.department, *(chat.department_names or {}).values())
+    chosen = {name.casefold() for name in names if isinstance(name, str)}
+    return [m for m in chat.first_messages if m.strip().casefold() not in chosen]
 
 
 def _preview(text: str, limit: int = _PREVIEW_CHARS) -> str:
@@ -251,8 +255,29 @@ def channel_line(chat: ChatView, t: TextLookup, now: datetime) -> str:
     return f"{channel.name} · {t('card.window_until', when=when)}"
 
 
+def language_name(code: str, t: TextLookup) -> str:
+    """The customer's language named in the reader's ("Tiếng Anh", "Vietnamese")."""
+    return _language_name(code.split("-")[0].lower(), language_of(t))
+
+
+@lru_cache(maxsize=256)
+def _language_name(code: str, reader: str) -> str:
+    """Babel's name, kept: every card names the language."""
+    try:
+        named = Locale.parse(reader).languages.get(code)
+    except (ValueError, UnknownLocaleError):
+        named = None
+    return named[:1].upper() + named[1:] if named else code
+
+
 def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]:
-    customer = f"{card_text(chat.customer_name)} · {channel_line(chat, t, now)}"
+    customer = " · ".join(
+        (
+            card_text(chat.customer_name),
+            channel_line(chat, t, now),
+            language_name(chat.customer_locale, t),
+        )
+    )
     facts = [{"title": t("card.customer"), "value": customer}]
     if chat.customer_contact:
         facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})

@@ -266,11 +266,11 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
             tx, thread, person, stored_text(text, files.passed), turn.keys, attachments=files.passed
         )
         match outcome:
-            case chats.Relayed(_, customer):
-                relayed = agent_line(text, person.name)
+            case chats.Relayed(chat_id, customer, mail_in):
+                relayed = text_activity(text)
                 if files.passed:
                     relayed["attachments"] = as_attachments(files.passed, images_only=False)
-                tx.enqueue([to_conversation(customer, relayed, by=person.teams_id), *refusal])
+                tx.enqueue([*agent_line(customer, chat_id, person, relayed, mail_in), *refusal])
             case chats.KeptAsNote(chat, first) if first:
                 tx.enqueue(kept_as_note(ctx.team_texts)(chat))
             case Refused(chat=ChatView() as chat):

@@ -101,10 +101,15 @@ async def _send(
         if isinstance(outcome, chats.Relayed):
             agent, shortcut = message_text(person.name), message_text(answer.shortcut)
             shown = t("canned.sent", agent=agent, shortcut=shortcut, text=text)
-            line = agent_line(text, person.name)
             tx.enqueue(
                 [
-                    to_conversation(outcome.reference, line, by=person.teams_id),
+                    *agent_line(
+                        outcome.reference,
+                        outcome.chat_id,
+                        person,
+                        text_activity(text),
+                        outcome.mail_in,
+                    ),
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )

@@ -35,6 +35,8 @@ class FlowContext:
     # Ask customers to rate a chat when it closes (CSAT_ENABLED).
     csat_enabled: bool = True
     time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
+    # Agents' replies also go by mail to a customer who left (SMTP_HOST is set).
+    mail_enabled: bool = False
 
     async def chat_for_thread(self, thread_id: str) -> int | None:
         """The chat whose thread ``thread_id`` is (None: a thread of no chat)."""

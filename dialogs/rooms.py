@@ -9,6 +9,7 @@ from typing import Any
 from cards.markdown import message_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
+from dialogs.i18n import DEFAULT_DEPARTMENT_NAME
 from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
 from dialogs.turn import Turn
@@ -20,7 +21,6 @@ from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEPARTMENT_NAME = "Support"
 DEPARTMENT_NAME_LIMIT = 60
 _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 

@@ -40,6 +40,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("departments", "setup (room and first supervisor)"), "rooms.do_setup_room"),
     (("departments", "capacity"), "departments.do_set_capacity"),
     (("departments", "time zone"), "departments.do_set_time_zone"),
+    (("departments", "names per language"), "departments.do_set_names"),
     (("department_hours", "business hours"), "console_settings.do_set_hours"),
     (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
     (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from store import people
 from store.audience import add_member
 from store.core import Duplicate, TagRequired
+from store.mail import mail_after_reply
 from store.models import (
     Agent,
     Chat,
@@ -59,10 +60,12 @@ class AtCapacity:
 
 @dataclass(frozen=True)
 class Relayed:
-    """The reply goes to the customer at ``reference``."""
+    """The reply goes to the customer at ``reference``; ``mail_in``: the customer seems to
+    have left, so it also goes by mail, due in that many seconds (None: no mail)."""
 
     chat_id: int
     reference: dict[str, Any]
+    mail_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,10 @@ async def do_agent_message(
     if relayed:
         if chat.first_reply_at is None:
             chat.first_reply_at = tx.now
-        outcome = Relayed(chat.id, reference)
+        mail_in = None
+        if tx.policy.mail is not None and await mail_after_reply(tx, chat.id):
+            mail_in = tx.policy.mail.batch.total_seconds()
+        outcome = Relayed(chat.id, reference, mail_in)
     else:
         view = await chat_view(tx.session, chat.id)
         if chat.state == ChatState.CLOSED:

@@ -52,6 +52,7 @@ class DepartmentSettings:
     name: str
     room: str
     capacity: int | None
+    names: dict[str, str]  # the department's name per customer language, where given
     hours: BusinessHours | None
     tag_required: bool
     tags: tuple[str, ...]
@@ -98,6 +99,7 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         name=department.name,
         room=department.channel_id,
         capacity=department.capacity,
+        names=dict(department.names or {}),
         hours=await hours_of(session, department_id),
         tag_required=await session.get(TagRequirement, department_id) is not None,
         tags=tuple(tags),

@@ -57,6 +57,14 @@ async def do_set_time_zone(
     return TimeZoneSet(done, zone) if isinstance(done, str) else done
 
 
+async def do_set_names(
+    tx: Unit, department_id: int, agent_id: int, names: dict[str, str]
+) -> str | Refused:
+    """A supervisor names the department in each customer language (none: its own name
+    everywhere); customers read it in their notices and the department question."""
+    return await _set_department(tx, department_id, agent_id, "names", names or None)
+
+
 async def _set_department(
     tx: Unit, department_id: int, agent_id: int, column: str, value: Any
 ) -> str | Refused:

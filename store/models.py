@@ -130,6 +130,9 @@ class Department(Base):
     capacity: Mapped[int | None]
     # The department's own IANA time zone for its transcripts; NULL: the bridge's TIME_ZONE.
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Its name in customers' languages (``{"vi": "Hỗ trợ", "en": "Support"}``), shown in
+    # texts to customers; NULL or a missing language: ``name``.
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
 
 class Agent(Base):
@@ -214,6 +217,9 @@ class Chat(Base):
     announce_at: Mapped[datetime | None] = mapped_column(index=True)
     # Opened beyond the new-chat limits: its card waits for ``announce_at`` to be posted.
     held: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The last agent's line mailed to the customer (``bot/mail.py``): a mail carries the
+    # lines after it, so a retried or batched mail never repeats one.
+    mailed_through: Mapped[int | None] = mapped_column(default=None)
 
 
 class DepartmentMember(Base):

@@ -35,10 +35,12 @@ class Outgoing:
     lane: str
     kind: str
     payload: dict[str, Any]
+    # Seconds before it is due (a mail waits for the replies that follow the first).
+    delay: float = 0.0
 
     @classmethod
-    def of(cls, lane: str, payload: Payload) -> Outgoing:
-        return cls(lane, payload.kind, payload_json(payload))
+    def of(cls, lane: str, payload: Payload, delay: float = 0.0) -> Outgoing:
+        return cls(lane, payload.kind, payload_json(payload), delay)
 
 
 def outbox_items(rows: Iterable[Any]) -> list[OutboxItem]:
@@ -53,6 +55,12 @@ def chat_lane(chat_id: int) -> str:
 
 def conversation_lane(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
+
+
+def mail_lane(chat_id: int) -> str:
+    """A chat's mails to its customer: apart from its thread and conversation, whose
+    sends never wait for an SMTP server."""
+    return f"mail:{chat_id}"
 
 
 def _available(now: Any) -> Any:

@@ -102,7 +102,8 @@ async def do_choose_department(
         chat = await new_chat(tx, customer.id, None, None)
     elif chat.department_id == department.id or chat.state != ChatState.WAITING:
         _keep_text(tx, chat.id, customer.name, turn)
-        choices = await departments(session) if chat.department_id is None else None
+        unrouted = chat.department_id is None
+        choices = await departments(session, turn.locale) if unrouted else None
         return Unchanged(chat.id, choices)
     previous = await chat_view(session, chat.id) if chat.department_id else None
     _keep_text(tx, chat.id, customer.name, turn)

@@ -70,14 +70,28 @@ class IntakeLimits:
 
 
 @dataclass(frozen=True)
+class MailPolicy:
+    """When an agent's reply also goes by mail: the customer writes from one of
+    ``channels`` (the website's, where closing the tab ends the conversation), gave an
+    e-mail address, and wrote nothing for ``after``; replies of one absence written
+    within ``batch`` of the first go in one mail."""
+
+    channels: frozenset[str]
+    after: timedelta = timedelta(minutes=5)
+    batch: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
 class Policy:
     """The routing knobs a company sets: the most chats an agent may own where the
     department sets no limit (None: unlimited), when a waiting chat is announced again,
-    and how fast new chats may reach a room. Fixed for the store's life."""
+    how fast new chats may reach a room, and when replies also go by mail (None: never).
+    Fixed for the store's life."""
 
     unanswered_after: timedelta = timedelta(seconds=120)
     default_capacity: int | None = None
     intake_limits: IntakeLimits = IntakeLimits()
+    mail: MailPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +215,9 @@ class Unit:
                     "payload": item.payload,
                     "state": DeliveryState.PENDING,
                     "attempts": 0,
-                    "next_attempt_at": self.now,
+                    "next_attempt_at": (
+                        self.now + timedelta(seconds=item.delay) if item.delay else self.now
+                    ),
                     "lease_owner": None,
                     "lease_until": None,
                     "created_at": self.now,

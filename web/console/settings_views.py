@@ -15,6 +15,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
+from dialogs.i18n import languages
+from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from store import canned, console_settings, departments, supervisors, tags
 from store.canned import CannedAdded, CannedRemoved
 from store.console import ConsoleDepartment, ConsoleUser
@@ -43,6 +45,8 @@ async def settings(request: web.Request) -> web.Response:
         saved=request.query.get("saved") == "1",
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
+        languages=languages(),
+        department_name_limit=DEPARTMENT_NAME_LIMIT,
     )
 
 
@@ -62,6 +66,22 @@ async def _capacity(
     async with request.app[keys.STORE].unit() as tx:
         done = await departments.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
     return "capacity" if isinstance(done, Refused) else None
+
+
+async def _names(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    """The department's name per customer language (``name_vi``, ``name_en``...)."""
+    names = {
+        language: " ".join(str(form.get(f"name_{language}", "")).split())
+        for language in languages()
+    }
+    if any(len(name) > DEPARTMENT_NAME_LIMIT for name in names.values()):
+        return "names"
+    async with request.app[keys.STORE].unit() as tx:
+        given = {language: name for language, name in names.items() if name}
+        await departments.do_set_names(tx, dept.id, user.agent_id, given)
+    return None
 
 
 async def _hours(
@@ -152,6 +172,7 @@ async def _supervisor(
 Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]
 CHANGES: dict[str, Change] = {
     "capacity": _capacity,
+    "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,
     "tag": _tag,
