@@ -40,11 +40,11 @@ async def post(channels: Channels, threads: Threads, run: list[OutboxItem]) -> T
                 raise ThreadMissing(f"chat {chat_id} has no card")
             await connector.update(reference, card_id, activity)
         case Send(conversation=dict(reference), replaces=str(replaces)):
+            # Only where the channel replaces a sent message (``replaces_sent``: Teams).
             await connector.update(reference, replaces, activity)
-        case Send(conversation=reference, chat_id=chat_id):
-            if reference is None:
-                assert chat_id is not None
-                reference, _ = await threads.of(chat_id)
+        case Send(conversation=None, chat_id=chat_id):
+            assert chat_id is not None
+            reference, _ = await threads.of(chat_id)
             await connector.send(reference, activity)
         case Send(conversation=reference) if reference is not None:
             await channels.for_reference(reference).send(reference, activity)

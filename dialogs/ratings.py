@@ -48,6 +48,7 @@ CSAT_KEYS = {
     Refusal.ALREADY_RATED: "csat.already_rated",
     Refusal.RATING_TOO_LATE: "csat.rating_too_late",
     Refusal.NOTHING_TO_RATE: "csat.nothing_to_rate",
+    Refusal.ALREADY_COMMENTED: "csat.already_commented",
 }
 
 

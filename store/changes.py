@@ -18,6 +18,8 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("messages", "customer message"), "intake.do_customer_message"),
     (("chats", "choose department"), "routing.do_choose_department"),
     (("ratings", "rate chat"), "ratings.do_rate_chat"),
+    (("ratings", "comment after the score"), "ratings.do_comment"),
+    (("chats", "mailed the agents' lines"), "mail.do_mark_mailed"),
     # A chat's life in the team.
     (("chats", "accept"), "chats.do_accept"),
     (("messages", "agent message"), "chats.do_agent_message"),

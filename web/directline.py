@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
-from web.inputs import Unreadable, read_json
+from web.inputs import Unreadable, parse_json, read_json, streams_files
 
 DIRECT_LINE_PREFIX = "/v3/directline"
 CONNECTOR_PREFIX = "/_local"  # the serviceUrl path of the local channel
@@ -270,6 +270,7 @@ class LocalDirectLine:
             raise _error(web.HTTPBadGateway, "BotRejectedActivity", refused.text or "") from None
         return web.json_response({"id": stored["id"]})
 
+    @streams_files
     async def upload(self, request: web.Request) -> web.Response:
         """``POST conversations/{id}/upload``: an activity with files (multipart: a part
         ``activity`` and ``file`` parts), as Web Chat's upload button sends it.
@@ -292,9 +293,9 @@ class LocalDirectLine:
             if part.name == "activity":
                 raw = await _read_part(part, MAX_ACTIVITY_BYTES, "activity too large")
                 try:
-                    parsed = json.loads(raw or b"{}")
-                except ValueError:
-                    raise _error(web.HTTPBadRequest, "BadArgument", "activity not JSON") from None
+                    parsed = parse_json(raw or b"{}")
+                except Unreadable as refused:
+                    raise _error(web.HTTPBadRequest, "BadArgument", refused.reason) from None
                 body = parsed if isinstance(parsed, dict) else {}
                 continue
             kind = (part.headers.get("Content-Type") or "").split(";")[0].strip().lower()

@@ -107,10 +107,16 @@ async def read_json(
         raise Unreadable(408, "the body came too slowly") from None
     if len(raw) > max_bytes:
         raise Unreadable(413, "the body is too large")
+    return parse_json(raw, request.charset)
+
+
+def parse_json(raw: bytes, charset: str | None = None) -> Any:
+    """Bytes as JSON, or ``Unreadable``: an unknown charset 415; not the charset, not
+    JSON, NaN or Infinity, too many digits, too deep, a NUL or lone surrogate: 400."""
     try:
-        decoded = raw.decode(request.charset or "utf-8")
+        decoded = raw.decode(charset or "utf-8")
     except LookupError:
-        raise Unreadable(415, f"unknown charset {request.charset!r}") from None
+        raise Unreadable(415, f"unknown charset {charset!r}") from None
     except UnicodeDecodeError:
         raise Unreadable(400, "the body is not valid JSON") from None
     try:
@@ -156,12 +162,25 @@ def _text_problem(request: web.Request) -> str | None:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def streams_files(handler: Any) -> Any:
+    """Mark a handler that streams a multipart body part by part within its own limits
+    (a file upload, its activity read by ``parse_json``): the middleware leaves its form
+    unread, as reading it first would buffer every file."""
+    handler.streams_files = True
+    return handler
+
+
 @web.middleware
 async def refuse_unstorable_text(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every endpoint, present and future: a NUL (or text no database keeps) in the
     path, the query or a form is a 400 before any handler, any query, sees it."""
     problem = _text_problem(request)
-    if problem is None and request.method == "POST" and request.content_type in FORM_TYPES:
+    if (
+        problem is None
+        and request.method == "POST"
+        and request.content_type in FORM_TYPES
+        and not getattr(request.match_info.handler, "streams_files", False)
+    ):
         problem = await _form_problem(request)
     if problem is not None:
         raise Unreadable(400, problem).answer()

@@ -28,6 +28,9 @@ from web import keys
 from web.console import params
 from web.console.common import page, scope
 
+# The label of the department's name in each customer language (each key in full).
+NAME_KEYS = {"vi": "console.name_in_vi", "en": "console.name_in_en"}
+
 Form = MultiDictProxy[Any]
 
 
@@ -46,6 +49,7 @@ async def settings(request: web.Request) -> web.Response:
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
         languages=languages(),
+        name_keys=NAME_KEYS,
         department_name_limit=DEPARTMENT_NAME_LIMIT,
     )
 
