@@ -15,6 +15,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
 from bot import config_check, keys, logs, operations
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import make_channels
 from bot.channels.zalo import ZaloChannel
@@ -400,6 +401,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         yield
 
+    async def assistant(app: web.Application) -> AsyncIterator[None]:
+        # AI help's calls run as tasks of their own: cancelled here before the database goes.
+        helper = Assistant(settings) if settings.ai_base_url else None
+        app[keys.ASSISTANT] = helper
+        yield
+        if helper is not None:
+            await helper.aclose()
+
     async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
             FlowContext(
@@ -415,6 +424,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 public_url=settings.public_url,
                 csat_enabled=settings.csat_enabled,
                 time_zone=settings.time_zone,
+                assistant=app[keys.ASSISTANT],
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -457,6 +467,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             links,
             client_session,
             adapter,
+            assistant,
             bridge,
             delivery,
             timers,

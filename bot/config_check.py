@@ -94,6 +94,16 @@ FORMATS: dict[str, Callable[[str], str | None]] = {
     "PRIVACY_URL": _https,
     "TERMS_URL": _https,
     "CSAT_ENABLED": _boolean,
+    # http too: a local server (Ollama) is a fine provider.
+    "AI_BASE_URL": lambda raw: (
+        None
+        if urlsplit(raw).scheme in ("http", "https") and urlsplit(raw).hostname
+        else f"{raw!r} is not a web address"
+    ),
+    "AI_TIMEOUT": _number(0.1),
+    "AI_MASK_CONTACTS": _boolean,
+    "AI_CALLS_PER_CHAT": _number(0, whole=True),
+    "AI_CALLS_PER_DAY": _number(0, whole=True),
     "ZALO_API_URL": _https,
     "ZALO_OAUTH_URL": _https,
     "ZALO_MAX_FILE_BYTES": _number(1, whole=True),

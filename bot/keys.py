@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import Channels
 from bot.delivery import Dispatcher
@@ -36,3 +37,5 @@ LOCAL_DIRECT_LINE = web.AppKey("local_direct_line", LocalDirectLine)
 CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
 CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 CONSOLE_CLOSING = web.AppKey("console_closing", asyncio.Event)
+# AI help for agents; None when no provider is configured (AI_BASE_URL empty).
+ASSISTANT: web.AppKey[Assistant | None] = web.AppKey("assistant")

@@ -143,6 +143,17 @@ class Settings:
     csat_enabled: bool = True
     # The team's time zone (IANA name, TIME_ZONE): transcripts and lists show local times.
     time_zone: str = "UTC"
+    # AI help for agents through an OpenAI-compatible chat completions API (empty: off).
+    # Azure OpenAI: the deployment's base URL (``https://<res>.openai.azure.com/openai/v1``).
+    ai_base_url: str = ""
+    ai_api_key: str = ""
+    ai_model: str = ""
+    ai_timeout: float = 20.0  # seconds a call may take before it is given up
+    ai_mask_contacts: bool = True  # e-mail addresses and phone numbers masked before sending
+    # Keys of the departments that have AI help (none by default: it is off everywhere).
+    ai_departments: frozenset[str] = frozenset()
+    ai_calls_per_chat: int = 20  # calls one chat may make
+    ai_calls_per_day: int = 500  # calls one department may make per day (UTC)
     # Availability follows Teams presence read from Microsoft Graph (PRESENCE_SYNC=graph).
     presence_sync: str = ""
     presence_interval: float = 30.0
@@ -297,6 +308,16 @@ class Settings:
             messenger_page=env("MESSENGER_PAGE", "").strip(),
             csat_enabled=parse_bool(env("CSAT_ENABLED", "")) is not False,
             time_zone=env("TIME_ZONE", "").strip() or defaults.time_zone,
+            ai_base_url=env("AI_BASE_URL", "").strip().rstrip("/"),
+            ai_api_key=env("AI_API_KEY", "").strip(),
+            ai_model=env("AI_MODEL", "").strip(),
+            ai_timeout=_float("AI_TIMEOUT", defaults.ai_timeout),
+            ai_mask_contacts=_unless_off("AI_MASK_CONTACTS"),
+            ai_departments=frozenset(
+                d.strip() for d in env("AI_DEPARTMENTS", "").split(",") if d.strip()
+            ),
+            ai_calls_per_chat=int(_float("AI_CALLS_PER_CHAT", defaults.ai_calls_per_chat)),
+            ai_calls_per_day=int(_float("AI_CALLS_PER_DAY", defaults.ai_calls_per_day)),
             presence_sync=env("PRESENCE_SYNC", "").strip().lower(),
             presence_interval=_float("PRESENCE_INTERVAL_SECONDS", defaults.presence_interval),
             graph_url=env("GRAPH_URL", "").strip() or defaults.graph_url,

@@ -7,7 +7,7 @@ from typing import Any
 
 from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
-from dialogs import canned, notes
+from dialogs import ai, canned, notes
 from dialogs.attachments import as_attachments, names, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
@@ -196,6 +196,8 @@ class AgentTurn:
         async with self.ctx.store.unit() as tx:
             outcome = await chats.do_close(tx, chat_id, self.person)
             tx.enqueue(self.notify_close(outcome))
+        if isinstance(outcome, Closed):
+            ai.after_close(self.ctx, outcome.chat, self.keys)
         return self.answer_close(outcome)
 
 

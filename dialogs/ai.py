@@ -1,0 +1,162 @@
+"""AI help for agents: suggested replies (``/suggest``), and a chat's summary for whoever
+takes it over by a transfer and for the thread and transcript when it closes.
+
+Off unless the bridge has a provider and the chat's department is listed. Each call is
+claimed against its budgets in a unit of work of its own (once per inbound activity),
+then runs after that commit as a task of its own (``Assistant.spawn``); its answer is
+queued in the outbox like any notice. Nothing here runs inside a relay's unit of work, so
+a provider that fails or hangs never delays nor loses a customer's or an agent's line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cards.markdown import message_text
+from dialogs.console import to_person
+from dialogs.context import Assistant, FlowContext
+from dialogs.notices import mention_reply
+from dialogs.replies import text_activity, to_thread
+from dialogs.turn import Turn
+from store import ai, moves
+from store.ai import ChatMaterial
+from store.models import ChatState, MessageKind
+from store.outbox import Outgoing
+from store.views import ChatView, Person
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[ChatMaterial], Awaitable[list[Outgoing]]]
+
+
+async def _claim(
+    ctx: FlowContext, assistant: Assistant, chat_id: int, keys: tuple[str, ...]
+) -> bool:
+    """One call claimed for the chat if its department has AI help and budget left
+    (once per inbound activity ``keys``); False otherwise, nothing counted."""
+    async with ctx.store.unit() as tx:
+        found = await ai.chat_department(tx, chat_id)
+        if found is None or not assistant.enabled_for(found[1]):
+            return False
+        if not await tx.first_time(keys):
+            return False
+        return await ai.do_claim_call(
+            tx, chat_id, found[0], per_chat=assistant.per_chat, per_day=assistant.per_day
+        )
+
+
+async def _call(ctx: FlowContext, chat_id: int, deliver: Deliver) -> None:
+    """The background half: read the chat's lines, call the provider, queue the answer."""
+    async with ctx.store.reading() as tx:
+        material = await ai.chat_material(tx, chat_id)
+    if material is None or not material.lines:
+        return
+    try:
+        outgoing = await deliver(material)
+        if outgoing:
+            await ctx.store.notify((), outgoing)
+    except Exception:  # a background task has nobody to tell; the relay is untouched
+        log.exception("ai help for chat %s failed", material.ref)
+
+
+def _start(ctx: FlowContext, chat_id: int, keys: tuple[str, ...], deliver: Deliver) -> None:
+    """Claim and call in a task of its own, after the caller's commit."""
+    assistant = ctx.assistant
+    if assistant is None:
+        return
+
+    async def run() -> None:
+        if await _claim(ctx, assistant, chat_id, keys):
+            await _call(ctx, chat_id, deliver)
+
+    assistant.spawn(run())
+
+
+# -- suggested replies -----------------------------------------------------------------
+
+
+def suggestions_activity(
+    ctx: FlowContext, chat: ChatView, replies: list[str] | None
+) -> dict[str, Any]:
+    """The owner's personal message: the replies, numbered, each escaped for Teams."""
+    t = ctx.team_texts
+    customer = message_text(chat.customer_name)
+    if not replies:
+        return text_activity(t("ai.suggest_failed", customer=customer))
+    lines = [t("ai.suggest_title", customer=customer)]
+    lines += [f"{n}. {message_text(reply)}" for n, reply in enumerate(replies, 1)]
+    lines.append(t("ai.suggest_hint"))
+    return text_activity("\n\n".join(lines))
+
+
+async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/suggest`` in a chat's thread, by its owner: up to three replies, sent to the
+    owner alone (a personal message: nobody else in the room sees them)."""
+    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
+    if chat_id is None:
+        await mention_reply(ctx, turn, "agent.no_chat")
+        return
+    async with ctx.store.reading() as tx:
+        chat = await moves.chat_view_of(tx, chat_id)
+        found = await ai.chat_department(tx, chat_id)
+    assistant = ctx.assistant
+    if assistant is None or found is None or not assistant.enabled_for(found[1]):
+        await mention_reply(ctx, turn, "ai.off")
+        return
+    owner = turn.person.teams_id
+    if chat is None or chat.state != ChatState.ACTIVE or chat.owner_teams_id != owner:
+        await mention_reply(ctx, turn, "ai.suggest_owner_only")
+        return
+    room = chat.room_reference or turn.reference
+    glossary = ", ".join(chat.department_tags)
+
+    async def deliver(material: ChatMaterial) -> list[Outgoing]:
+        replies = await assistant.suggest(material, glossary)
+        return [to_person(room, owner, suggestions_activity(ctx, chat, replies))]
+
+    _start(ctx, chat_id, turn.keys, deliver)
+
+
+# -- summaries -------------------------------------------------------------------------
+
+
+def after_transfer(
+    ctx: FlowContext, chat: ChatView, new_owner: Person, keys: tuple[str, ...]
+) -> None:
+    """The chat's summary for the agent who just took it over, in a personal message."""
+    if ctx.assistant is None or chat.room_reference is None:
+        return
+    assistant, room = ctx.assistant, chat.room_reference
+
+    async def deliver(material: ChatMaterial) -> list[Outgoing]:
+        summary = await assistant.summarize(material, ctx.default_language)
+        if summary is None:
+            return []
+        t = ctx.team_texts
+        text = t("ai.summary_transfer", customer=message_text(chat.customer_name))
+        activity = text_activity(f"{text}\n\n{message_text(summary)}")
+        return [to_person(room, new_owner.teams_id, activity)]
+
+    _start(ctx, chat.id, tuple(f"{key}|ai" for key in keys), deliver)
+
+
+def after_close(ctx: FlowContext, chat: ChatView, keys: tuple[str, ...]) -> None:
+    """The closed chat's summary in its thread, and kept in its transcript as a note."""
+    if ctx.assistant is None:
+        return
+    assistant = ctx.assistant
+
+    async def deliver(material: ChatMaterial) -> list[Outgoing]:
+        summary = await assistant.summarize(material, ctx.default_language)
+        if summary is None:
+            return []
+        t = ctx.team_texts
+        async with ctx.store.unit() as tx:
+            tx.note(chat.id, MessageKind.NOTE, t("ai.author"), summary)
+            text = t("ai.summary_closed", summary=message_text(summary))
+            tx.enqueue([to_thread(chat.id, text_activity(text))])
+        return []
+
+    _start(ctx, chat.id, tuple(f"{key}|ai" for key in keys), deliver)
