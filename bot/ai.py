@@ -172,3 +172,13 @@ class Assistant:
         )
         content = await self._complete("summary", material, instruction)
         return content.strip() if content else None
+
+    async def translate(self, material: ChatMaterial, team_language: str) -> str | None:
+        """The customer's line (the material's only line) in the agents' language."""
+        language = language_name(team_language)
+        instruction = (
+            f"Translate the customer's message into {language} for a support agent. Answer"
+            " with the translation only, keeping placeholders such as [email] as they are."
+        )
+        content = await self._complete("translate", material, instruction)
+        return content.strip() if content else None

@@ -47,10 +47,11 @@ async def _claim(
         )
 
 
-async def _call(ctx: FlowContext, chat_id: int, deliver: Deliver) -> None:
-    """The background half: read the chat's lines, call the provider, queue the answer."""
+async def _call(ctx: FlowContext, chat_id: int, deliver: Deliver, line: str | None) -> None:
+    """The background half: read the chat's lines (or only ``line``, the customer's),
+    call the provider, queue the answer."""
     async with ctx.store.reading() as tx:
-        material = await ai.chat_material(tx, chat_id)
+        material = await ai.chat_material(tx, chat_id, only=line)
     if material is None or not material.lines:
         return
     try:
@@ -61,7 +62,13 @@ async def _call(ctx: FlowContext, chat_id: int, deliver: Deliver) -> None:
         log.exception("ai help for chat %s failed", material.ref)
 
 
-def _start(ctx: FlowContext, chat_id: int, keys: tuple[str, ...], deliver: Deliver) -> None:
+def _start(
+    ctx: FlowContext,
+    chat_id: int,
+    keys: tuple[str, ...],
+    deliver: Deliver,
+    line: str | None = None,
+) -> None:
     """Claim and call in a task of its own, after the caller's commit."""
     assistant = ctx.assistant
     if assistant is None:
@@ -69,7 +76,7 @@ def _start(ctx: FlowContext, chat_id: int, keys: tuple[str, ...], deliver: Deliv
 
     async def run() -> None:
         if await _claim(ctx, assistant, chat_id, keys):
-            await _call(ctx, chat_id, deliver)
+            await _call(ctx, chat_id, deliver, line)
 
     assistant.spawn(run())
 
@@ -160,3 +167,25 @@ def after_close(ctx: FlowContext, chat: ChatView, keys: tuple[str, ...]) -> None
         return []
 
     _start(ctx, chat.id, tuple(f"{key}|ai" for key in keys), deliver)
+
+
+# -- translation -----------------------------------------------------------------------
+
+
+def translate_line(
+    ctx: FlowContext, chat_id: int, text: str, customer_language: str, keys: tuple[str, ...]
+) -> None:
+    """A customer's line in the agents' language, posted in the thread under the original
+    (which the relay already queued), when the customer's language is not the team's."""
+    if ctx.assistant is None or not text.strip() or customer_language == ctx.default_language:
+        return
+    assistant = ctx.assistant
+
+    async def deliver(material: ChatMaterial) -> list[Outgoing]:
+        translated = await assistant.translate(material, ctx.default_language)
+        if translated is None:
+            return []
+        words = ctx.team_texts("ai.translation", text=message_text(translated))
+        return [to_thread(chat_id, text_activity(words))]
+
+    _start(ctx, chat_id, tuple(f"{key}|ai" for key in keys), deliver, line=text)

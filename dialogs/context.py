@@ -32,6 +32,8 @@ class Assistant(Protocol):
 
     async def summarize(self, material: ChatMaterial, team_language: str) -> str | None: ...
 
+    async def translate(self, material: ChatMaterial, team_language: str) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class FlowContext:

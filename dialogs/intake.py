@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
+from dialogs import ai
 from dialogs.activity import conversation_key, customer_key, prechat_of
 from dialogs.attachments import Files, as_attachments, links, names, read_files, stored_text
 from dialogs.context import FlowContext
@@ -163,6 +164,10 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     preferred=prechat.department or None,
                 )
                 tx.enqueue(notify(outcome))
+        translated = _posted_chat(outcome)
+        if translated is not None:
+            # Off the relay's path: a task of its own, after this commit.
+            ai.translate_line(ctx, translated, text, t.language, keys)
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
@@ -177,6 +182,16 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
+
+
+def _posted_chat(outcome: Duplicate | Opened | Appended | Picked) -> int | None:
+    """The chat whose thread the customer's line went to (None: not posted yet)."""
+    match outcome:
+        case Appended(chat_id, None, _, False):
+            return chat_id
+        case Opened(chat) if chat.room_reference is not None and not chat.held:
+            return chat.id
+    return None
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

@@ -45,8 +45,9 @@ async def chat_department(tx: Unit, chat_id: int) -> tuple[int, str, str] | None
     return (row[0], row[1], row[2]) if row is not None else None
 
 
-async def chat_material(tx: Unit, chat_id: int) -> ChatMaterial | None:
-    """The chat's latest customer and agent lines (never notes), for a prompt."""
+async def chat_material(tx: Unit, chat_id: int, *, only: str | None = None) -> ChatMaterial | None:
+    """The chat's latest customer and agent lines (never notes), for a prompt; ``only``:
+    just that customer's line (a translation needs nothing else)."""
     found = (
         await tx.session.execute(
             select(Department.id, Department.key, Chat.public_id, Customer.locale)
@@ -57,6 +58,8 @@ async def chat_material(tx: Unit, chat_id: int) -> ChatMaterial | None:
     ).one_or_none()
     if found is None:
         return None
+    if only is not None:
+        return ChatMaterial(chat_id, found[2], found[0], found[1], found[3], ((True, only),))
     rows = (
         await tx.session.execute(
             select(Message.kind, Message.text)

@@ -25,6 +25,15 @@ from tests.test_team import HUNG, MAI, MINH, customer_texts, online, press, say,
 SUPPORT = DEFAULT_DEPARTMENT
 REPLIES = ["Dạ, em kiểm tra đơn hàng ngay ạ.", "Quý khách cho em xin mã đơn nhé.", "Cảm ơn ạ."]
 SUMMARY = "The customer asks where order 123 is; nothing was promised yet."
+TRANSLATION = "Where is my order 123?"
+
+
+def kind_of(request: dict[str, Any]) -> str:
+    """Which call a request is, by its instruction: suggest, summary or translate."""
+    system = request["messages"][0]["content"]
+    if "replies" in system:
+        return "suggest"
+    return "translate" if system.startswith("Translate") else "summary"
 
 
 @dataclass
@@ -37,6 +46,9 @@ class FakeProvider:
     received: asyncio.Event = field(default_factory=asyncio.Event)
     # Set at teardown: a hanging answer then ends, so the server can close at once.
     release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if kind_of(r) == kind]
 
     @property
     def url(self) -> str:
@@ -51,8 +63,11 @@ class FakeProvider:
             await self.release.wait()
         if self.mode == "down":
             return web.json_response({"error": {"message": "overloaded"}}, status=500)
-        system = body["messages"][0]["content"]
-        content = json.dumps({"replies": REPLIES}) if "replies" in system else SUMMARY
+        content = {
+            "suggest": json.dumps({"replies": REPLIES}),
+            "summary": SUMMARY,
+            "translate": TRANSLATION,
+        }[kind_of(body)]
         return web.json_response(
             {
                 "id": "chatcmpl-1",
@@ -134,12 +149,12 @@ async def test_suggestions_reach_only_the_owner(
     await say(bridge, chat, HUNG, "/suggest")
     assert "only the chat's owner" in thread(bridge, chat)[-1]["text"]
     await calls_done(bridge)
-    assert provider.requests == []
+    assert provider.of_kind("suggest") == []
 
     in_thread = len(thread(bridge, chat))
     await say(bridge, chat, MINH, "/suggest")
     await calls_done(bridge)
-    [sent] = provider.requests
+    [sent] = provider.of_kind("suggest")
     assert sent["model"] == "support-model"
     prompt = json.dumps(sent, ensure_ascii=False)
     assert "Đơn 123" in prompt and "Vietnamese" in prompt
@@ -154,7 +169,8 @@ async def test_suggestions_reach_only_the_owner(
     assert not any(REPLIES[0] in text for text in customer_texts(bridge, chat))
     # Counted against the chat's budget in the database.
     async with bridge.app[keys.STORE].reading() as tx:
-        assert await ai.calls_counted(tx, f"chat:{await row_id(bridge, chat.chat_id)}") == 1
+        counted = await ai.calls_counted(tx, f"chat:{await row_id(bridge, chat.chat_id)}")
+    assert counted == len(provider.requests) == 3  # two lines translated, one suggestion
 
 
 async def test_transfer_summary_reaches_the_new_owner(
@@ -168,7 +184,7 @@ async def test_transfer_summary_reaches_the_new_owner(
     offer = offers[-1]["attachments"][0]["content"]["refresh"]["action"]["data"]["offer"]
     await press(bridge, chat, HUNG, "take", offer=offer)
     await calls_done(bridge)
-    assert len(provider.requests) == 1
+    assert len(provider.of_kind("summary")) == 1
     [summary] = personal_texts(bridge, HUNG)
     assert SUMMARY in summary and "You took over the chat with Lan" in summary
     assert personal_texts(bridge, MINH) == []
@@ -185,6 +201,8 @@ async def test_a_provider_down_or_hanging_costs_the_relay_nothing(
 ) -> None:
     bridge = await ai_bridge(start_bridge, provider, departments=frozenset({SUPPORT}))
     chat = await started_chat(bridge)
+    await calls_done(bridge)
+    provider.received.clear()
     provider.mode = mode
     await say(bridge, chat, MINH, "/suggest")
     await asyncio.wait_for(provider.received.wait(), 10)
@@ -207,6 +225,28 @@ async def test_a_provider_down_or_hanging_costs_the_relay_nothing(
         await calls_done(bridge)
         [told] = personal_texts(bridge, MINH)
         assert "could not suggest replies" in told
+
+
+async def test_a_customers_line_is_translated_beside_the_original(
+    start_bridge: BridgeFactory, provider: FakeProvider
+) -> None:
+    bridge = await ai_bridge(start_bridge, provider, departments=frozenset({SUPPORT}))
+    chat = await started_chat(bridge)
+    await calls_done(bridge)
+    texts = [a.get("text", "") for a in thread(bridge, chat)]
+    original = next(i for i, text in enumerate(texts) if "0912 345 678" in text)
+    assert f"Translation: {TRANSLATION}" in texts[original + 1]
+    # Only that line was sent, masked.
+    sent = [r["messages"][1]["content"] for r in provider.of_kind("translate")]
+    assert "Customer: Số tôi [phone]" in sent and all(s.count("\n") == 0 for s in sent)
+    # A customer who writes in the team's language is not translated.
+    before = len(provider.requests)
+    response = await bridge.post(
+        act.webchat_message(bridge.service_url, "cust-1", "Thanks", locale="en-US")
+    )
+    assert response.status == 201
+    await calls_done(bridge)
+    assert len(provider.requests) == before
 
 
 async def test_nothing_reaches_the_provider_for_a_department_without_ai(
