@@ -403,7 +403,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
 
     async def assistant(app: web.Application) -> AsyncIterator[None]:
         # AI help's calls run as tasks of their own: cancelled here before the database goes.
-        helper = Assistant(settings) if settings.ai_base_url else None
+        helper = Assistant(settings, app[keys.METRICS]) if settings.ai_base_url else None
         app[keys.ASSISTANT] = helper
         yield
         if helper is not None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from openai import AsyncOpenAI
 
+from bot.metrics import Metrics
 from bot.settings import Settings
 from store.ai import ChatMaterial
 
@@ -71,7 +72,8 @@ class Assistant:
     """The AI provider as the flows see it: which departments have it, their budgets,
     and the calls (each returns None when the provider failed or took too long)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
         self.departments = settings.ai_departments
         self.per_chat = settings.ai_calls_per_chat
         self.per_day = settings.ai_calls_per_day
@@ -137,9 +139,12 @@ class Assistant:
             outcome = "timeout"
             return None
         except Exception as error:  # any provider failure: nothing shown, nothing blocked
-            outcome = f"failed ({type(error).__name__})"
+            outcome = "failed"
+            log.warning("ai call %s failed: %s", kind, type(error).__name__)
             return None
         finally:
+            if self.metrics is not None:
+                self.metrics.ai_calls.labels(kind, material.department_key, outcome).inc()
             log.info(
                 "ai call %s department=%s chat=%s outcome=%s ms=%d",
                 kind,

@@ -193,6 +193,10 @@ def _plain(settings: Settings) -> list[Problem]:
         )
     if settings.transcript_secret and len(settings.transcript_secret) < 32:
         problems.append(Problem("TRANSCRIPT_SECRET", "shorter than 32 characters: guessable"))
+    if settings.ai_departments and not (settings.ai_base_url and settings.ai_model):
+        problems.append(
+            Problem("AI_DEPARTMENTS", "AI help needs AI_BASE_URL and AI_MODEL set too")
+        )
     if not settings.teams_app_name.strip() or len(settings.teams_app_name) > 30:
         problems.append(Problem("TEAMS_APP_NAME", "must have 1 to 30 characters (Teams' limit)"))
     return problems

@@ -33,15 +33,18 @@ Deliver = Callable[[ChatMaterial], Awaitable[list[Outgoing]]]
 
 async def _claim(
     ctx: FlowContext, assistant: Assistant, chat_id: int, keys: tuple[str, ...]
-) -> bool:
+) -> bool | None:
     """One call claimed for the chat if its department has AI help and budget left
-    (once per inbound activity ``keys``); False otherwise, nothing counted."""
-    async with ctx.store.unit() as tx:
+    (once per inbound activity ``keys``): True; False when a budget is spent; None when
+    the department has no AI help or the activity was handled before. Nothing is counted
+    unless True. A department without AI help costs one read, no write."""
+    async with ctx.store.reading() as tx:
         found = await ai.chat_department(tx, chat_id)
-        if found is None or not assistant.enabled_for(found[1]):
-            return False
+    if found is None or not assistant.enabled_for(found[1]):
+        return None
+    async with ctx.store.unit() as tx:
         if not await tx.first_time(keys):
-            return False
+            return None
         return await ai.do_claim_call(
             tx, chat_id, found[0], per_chat=assistant.per_chat, per_day=assistant.per_day
         )
@@ -68,15 +71,22 @@ def _start(
     keys: tuple[str, ...],
     deliver: Deliver,
     line: str | None = None,
+    spent: list[Outgoing] | None = None,
 ) -> None:
-    """Claim and call in a task of its own, after the caller's commit."""
+    """Claim and call in a task of its own, after the caller's commit; ``spent``: what
+    to queue instead when a budget is spent."""
     assistant = ctx.assistant
     if assistant is None:
         return
 
     async def run() -> None:
-        if await _claim(ctx, assistant, chat_id, keys):
+        claimed = await _claim(ctx, assistant, chat_id, keys)
+        if claimed:
             await _call(ctx, chat_id, deliver, line)
+        elif claimed is False:
+            log.info("ai budget spent for chat %s", chat_id)
+            if spent:
+                await ctx.store.notify((), spent)
 
     assistant.spawn(run())
 
@@ -123,7 +133,9 @@ async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
         replies = await assistant.suggest(material, glossary)
         return [to_person(room, owner, suggestions_activity(ctx, chat, replies))]
 
-    _start(ctx, chat_id, turn.keys, deliver)
+    customer = message_text(chat.customer_name)
+    spent = text_activity(ctx.team_texts("ai.budget_spent", customer=customer))
+    _start(ctx, chat_id, turn.keys, deliver, spent=[to_person(room, owner, spent)])
 
 
 # -- summaries -------------------------------------------------------------------------

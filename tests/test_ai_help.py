@@ -98,7 +98,11 @@ async def provider() -> AsyncIterator[FakeProvider]:
 
 
 async def ai_bridge(
-    start_bridge: BridgeFactory, provider: FakeProvider, *, departments: frozenset[str]
+    start_bridge: BridgeFactory,
+    provider: FakeProvider,
+    *,
+    departments: frozenset[str],
+    **overrides: Any,
 ) -> Bridge:
     return await start_bridge(
         ai_base_url=provider.url,
@@ -106,6 +110,7 @@ async def ai_bridge(
         ai_model="support-model",
         ai_timeout=30.0,
         ai_departments=departments,
+        **overrides,
     )
 
 
@@ -247,6 +252,30 @@ async def test_a_customers_line_is_translated_beside_the_original(
     assert response.status == 201
     await calls_done(bridge)
     assert len(provider.requests) == before
+
+
+async def test_budgets_are_counted_in_the_database(
+    start_bridge: BridgeFactory, provider: FakeProvider
+) -> None:
+    """The department's day allows three calls: two translations and one suggestion; the
+    second ``/suggest`` is refused by the budget and the provider hears nothing of it."""
+    bridge = await ai_bridge(
+        start_bridge, provider, departments=frozenset({SUPPORT}), ai_calls_per_day=3
+    )
+    chat = await started_chat(bridge)
+    await say(bridge, chat, MINH, "/suggest")
+    await calls_done(bridge)
+    await say(bridge, chat, MINH, "/suggest")
+    await calls_done(bridge)
+    assert len(provider.requests) == 3
+    told = personal_texts(bridge, MINH)
+    assert len(told) == 2 and "budget" in told[-1]
+    # The refused claim gave the chat's count back: only what was sent is counted.
+    async with bridge.app[keys.STORE].reading() as tx:
+        assert await ai.calls_counted(tx, f"chat:{await row_id(bridge, chat.chat_id)}") == 3
+    scraped = await bridge.get("/metrics")
+    metrics = await scraped.text()
+    assert 'bridge_ai_calls_total{department="default",kind="suggest",outcome="ok"} 1.0' in metrics
 
 
 async def test_nothing_reaches_the_provider_for_a_department_without_ai(
