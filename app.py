@@ -402,12 +402,18 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         yield
 
     async def assistant(app: web.Application) -> AsyncIterator[None]:
-        # AI help's calls run as tasks of their own: cancelled here before the database goes.
+        # AI help's calls run as tasks of their own, cancelled at shutdown (before the
+        # dispatcher and the database close: ``stop_assistant``); the client closes here.
         helper = Assistant(settings, app[keys.METRICS]) if settings.ai_base_url else None
         app[keys.ASSISTANT] = helper
         yield
         if helper is not None:
             await helper.aclose()
+
+    async def stop_assistant(app: web.Application) -> None:
+        helper = app.get(keys.ASSISTANT)
+        if helper is not None:
+            await helper.cancel()
 
     async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
@@ -461,6 +467,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         timers.stop()
         await ticking
 
+    app.on_shutdown.append(stop_assistant)
     app.cleanup_ctx.extend(
         [
             database,

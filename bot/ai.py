@@ -105,10 +105,14 @@ class Assistant:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def aclose(self) -> None:
+    async def cancel(self) -> None:
+        """Cancel the calls under way (the bridge is stopping; the agent may ask again)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self.cancel()
         await self._client.close()
 
     def _transcript(self, material: ChatMaterial) -> str:
