@@ -182,12 +182,13 @@ class Assistant:
         content = await self._complete("summary", material, instruction)
         return content.strip() if content else None
 
-    async def translate(self, material: ChatMaterial, team_language: str) -> str | None:
-        """The customer's line (the material's only line) in the agents' language."""
-        language = language_name(team_language)
+    async def translate(self, material: ChatMaterial, into: str) -> str | None:
+        """The material's only line (a customer's, or an agent's reply) in language ``into``."""
+        language = language_name(into)
         instruction = (
-            f"Translate the customer's message into {language} for a support agent. Answer"
-            " with the translation only, keeping placeholders such as [email] as they are."
+            f"Translate the message after its 'Customer:' or 'Agent:' label into {language},"
+            " for a customer-support chat. Answer with the translation only, keeping"
+            " placeholders such as [email] as they are."
         )
         content = await self._complete("translate", material, instruction)
         return content.strip() if content else None

@@ -50,9 +50,11 @@ async def _claim(
         )
 
 
-async def _call(ctx: FlowContext, chat_id: int, deliver: Deliver, line: str | None) -> None:
-    """The background half: read the chat's lines (or only ``line``, the customer's),
-    call the provider, queue the answer."""
+async def _call(
+    ctx: FlowContext, chat_id: int, deliver: Deliver, line: tuple[bool, str] | None
+) -> None:
+    """The background half: read the chat's lines (or only ``line``), call the provider,
+    queue the answer."""
     async with ctx.store.reading() as tx:
         material = await ai.chat_material(tx, chat_id, only=line)
     if material is None or not material.lines:
@@ -70,7 +72,7 @@ def _start(
     chat_id: int,
     keys: tuple[str, ...],
     deliver: Deliver,
-    line: str | None = None,
+    line: tuple[bool, str] | None = None,
     spent: list[Outgoing] | None = None,
 ) -> None:
     """Claim and call in a task of its own, after the caller's commit; ``spent``: what
@@ -200,4 +202,40 @@ def translate_line(
         words = ctx.team_texts("ai.translation", text=message_text(translated))
         return [to_thread(chat_id, text_activity(words))]
 
-    _start(ctx, chat_id, tuple(f"{key}|ai" for key in keys), deliver, line=text)
+    _start(ctx, chat_id, tuple(f"{key}|ai" for key in keys), deliver, line=(True, text))
+
+
+async def translate_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/translate <reply>`` in a chat's thread, by a participant: the reply in the
+    customer's language, sent to the writer alone to check and send."""
+    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
+    if chat_id is None:
+        await mention_reply(ctx, turn, "agent.no_chat")
+        return
+    async with ctx.store.reading() as tx:
+        chat = await moves.chat_view_of(tx, chat_id)
+        found = await ai.chat_department(tx, chat_id)
+    assistant = ctx.assistant
+    if assistant is None or found is None or not assistant.enabled_for(found[1]):
+        await mention_reply(ctx, turn, "ai.off")
+        return
+    writer = turn.person.teams_id
+    seated = chat is not None and any(m.person.teams_id == writer for m in chat.participants)
+    if chat is None or chat.state == ChatState.CLOSED or not seated:
+        await mention_reply(ctx, turn, "ai.translate_participants_only")
+        return
+    if not turn.argument.strip():
+        await mention_reply(ctx, turn, "ai.translate_usage")
+        return
+    room = chat.room_reference or turn.reference
+    into = ctx.customer_texts(chat.customer_locale).language
+
+    async def deliver(material: ChatMaterial) -> list[Outgoing]:
+        translated = await assistant.translate(material, into)
+        t = ctx.team_texts
+        if translated is None:
+            return [to_person(room, writer, text_activity(t("ai.translate_failed")))]
+        text = t("ai.translated_reply", text=message_text(translated))
+        return [to_person(room, writer, text_activity(text))]
+
+    _start(ctx, chat_id, turn.keys, deliver, line=(False, turn.argument.strip()))

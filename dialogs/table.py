@@ -45,6 +45,7 @@ COMMANDS: dict[str, Handler] = {
     "untag": tags.tag_command,
     "note": notes.note_command,
     "suggest": ai.suggest_command,
+    "translate": ai.translate_command,
     "console": console.console_link,
     "report": console.report,
 }

@@ -45,9 +45,11 @@ async def chat_department(tx: Unit, chat_id: int) -> tuple[int, str, str] | None
     return (row[0], row[1], row[2]) if row is not None else None
 
 
-async def chat_material(tx: Unit, chat_id: int, *, only: str | None = None) -> ChatMaterial | None:
+async def chat_material(
+    tx: Unit, chat_id: int, *, only: tuple[bool, str] | None = None
+) -> ChatMaterial | None:
     """The chat's latest customer and agent lines (never notes), for a prompt; ``only``:
-    just that customer's line (a translation needs nothing else)."""
+    just that line (customer's or not, its text: a translation needs nothing else)."""
     found = (
         await tx.session.execute(
             select(Department.id, Department.key, Chat.public_id, Customer.locale)
@@ -59,7 +61,7 @@ async def chat_material(tx: Unit, chat_id: int, *, only: str | None = None) -> C
     if found is None:
         return None
     if only is not None:
-        return ChatMaterial(chat_id, found[2], found[0], found[1], found[3], ((True, only),))
+        return ChatMaterial(chat_id, found[2], found[0], found[1], found[3], (only,))
     rows = (
         await tx.session.execute(
             select(Message.kind, Message.text)

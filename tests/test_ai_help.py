@@ -244,6 +244,18 @@ async def test_a_customers_line_is_translated_beside_the_original(
     # Only that line was sent, masked.
     sent = [r["messages"][1]["content"] for r in provider.of_kind("translate")]
     assert "Customer: Số tôi [phone]" in sent and all(s.count("\n") == 0 for s in sent)
+    # An agent's reply, on request, in the customer's language: to the writer alone.
+    await online(bridge, HUNG)
+    await say(bridge, chat, HUNG, "/translate We ship tomorrow")
+    assert "only the chat's participants" in thread(bridge, chat)[-1]["text"]
+    await say(bridge, chat, MINH, "/translate We ship tomorrow")
+    await calls_done(bridge)
+    asked = provider.of_kind("translate")[-1]
+    assert asked["messages"][1]["content"] == "Agent: We ship tomorrow"
+    assert "Vietnamese" in asked["messages"][0]["content"]
+    [mine] = personal_texts(bridge, MINH)
+    assert TRANSLATION in mine and personal_texts(bridge, HUNG) == []
+    assert "We ship tomorrow" not in " ".join(customer_texts(bridge, chat))
     # A customer who writes in the team's language is not translated.
     before = len(provider.requests)
     response = await bridge.post(
