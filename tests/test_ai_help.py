@@ -150,6 +150,8 @@ async def test_suggestions_reach_only_the_owner(
     bridge = await ai_bridge(start_bridge, provider, departments=frozenset({SUPPORT}))
     chat = await started_chat(bridge)
     await online(bridge, HUNG)
+    await say(bridge, chat, MINH, "/help")
+    assert "**/suggest**" in thread(bridge, chat)[-1]["text"]
     # Someone who does not own the chat is refused, and nothing is sent to the provider.
     await say(bridge, chat, HUNG, "/suggest")
     assert "only the chat's owner" in thread(bridge, chat)[-1]["text"]
