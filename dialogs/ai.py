@@ -1,5 +1,7 @@
-"""AI help for agents: suggested replies (``/suggest``), and a chat's summary for whoever
-takes it over by a transfer and for the thread and transcript when it closes.
+"""AI help for agents: suggested replies (``/suggest``), a chat's summary for whoever
+takes it over by a transfer and for the thread and transcript when it closes, and
+translations (a customer's line into the team's language beside it; ``/translate`` an
+agent's reply into the customer's).
 
 Off unless the bridge has a provider and the chat's department is listed. Each call is
 claimed against its budgets in a unit of work of its own (once per inbound activity),
@@ -59,12 +61,9 @@ async def _call(
         material = await ai.chat_material(tx, chat_id, only=line)
     if material is None or not material.lines:
         return
-    try:
-        outgoing = await deliver(material)
-        if outgoing:
-            await ctx.store.notify((), outgoing)
-    except Exception:  # a background task has nobody to tell; the relay is untouched
-        log.exception("ai help for chat %s failed", material.ref)
+    outgoing = await deliver(material)
+    if outgoing:
+        await ctx.store.notify((), outgoing)
 
 
 def _start(
@@ -82,13 +81,16 @@ def _start(
         return
 
     async def run() -> None:
-        claimed = await _claim(ctx, assistant, chat_id, keys)
-        if claimed:
-            await _call(ctx, chat_id, deliver, line)
-        elif claimed is False:
-            log.info("ai budget spent for chat %s", chat_id)
-            if spent:
-                await ctx.store.notify((), spent)
+        try:
+            claimed = await _claim(ctx, assistant, chat_id, keys)
+            if claimed:
+                await _call(ctx, chat_id, deliver, line)
+            elif claimed is False:
+                log.info("ai budget spent for chat %s", chat_id)
+                if spent:
+                    await ctx.store.notify((), spent)
+        except Exception:  # a background task has nobody to tell; the relay is untouched
+            log.exception("ai help for chat %s failed", chat_id)
 
     assistant.spawn(run())
 
