@@ -15,6 +15,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
 from bot import config_check, keys, logs, operations
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import make_channels
 from bot.channels.zalo import ZaloChannel
@@ -361,6 +362,20 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         yield
 
+    async def assistant(app: web.Application) -> AsyncIterator[None]:
+        # AI help's calls run as tasks of their own, cancelled at shutdown (before the
+        # dispatcher and the database close: ``stop_assistant``); the client closes here.
+        helper = Assistant(settings, app[keys.METRICS]) if settings.ai_base_url else None
+        app[keys.ASSISTANT] = helper
+        yield
+        if helper is not None:
+            await helper.aclose()
+
+    async def stop_assistant(app: web.Application) -> None:
+        helper = app.get(keys.ASSISTANT)
+        if helper is not None:
+            await helper.cancel()
+
     async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
             FlowContext(
@@ -377,6 +392,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 csat_enabled=settings.csat_enabled,
                 time_zone=settings.time_zone,
                 mail_enabled=settings.mail_enabled,
+                assistant=app[keys.ASSISTANT],
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -414,12 +430,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         timers.stop()
         await ticking
 
+    app.on_shutdown.append(stop_assistant)
     app.cleanup_ctx.extend(
         [
             database,
             links,
             client_session,
             adapter,
+            assistant,
             bridge,
             delivery,
             timers,

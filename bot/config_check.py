@@ -139,7 +139,7 @@ async def check_config(env: Mapping[str, str]) -> list[Problem]:
     tenant = unknown_tenant(settings)
     if tenant is not None and "MicrosoftAppTenantId" not in _named(together):
         together.append(tenant)
-    together += _public_url(settings) + _zalo(settings) + _mail(settings)
+    together += _public_url(settings) + _zalo(settings) + _mail(settings) + _ai(settings)
     together += await _database(settings)
     return problems + [p for p in together if p.setting not in _named(problems)]
 
@@ -148,6 +148,13 @@ def _mail(settings: Settings) -> list[Problem]:
     """Mail needs a sender once it has a server."""
     if settings.smtp_host and "@" not in settings.mail_from:
         return [Problem("MAIL_FROM", "SMTP_HOST is set: the sender's address is needed")]
+    return []
+
+
+def _ai(settings: Settings) -> list[Problem]:
+    """AI help for departments needs a provider and a model."""
+    if settings.ai_departments and not (settings.ai_base_url and settings.ai_model):
+        return [Problem("AI_DEPARTMENTS", "AI help needs AI_BASE_URL and AI_MODEL set too")]
     return []
 
 

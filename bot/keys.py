@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import Channels
 from bot.delivery import Dispatcher
@@ -26,3 +27,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
+# AI help for agents; None when no provider is configured (AI_BASE_URL empty).
+ASSISTANT: web.AppKey[Assistant | None] = web.AppKey("assistant")

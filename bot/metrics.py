@@ -100,6 +100,13 @@ class Metrics:
             "Sends of outbox rows that had failed before (second and later attempts)",
             registry=self.registry,
         )
+        self.ai_calls = Counter(
+            "bridge_ai_calls",
+            "Calls to the AI provider, by kind (suggest, summary, translate), department "
+            "and outcome (ok, empty, timeout, failed)",
+            ["kind", "department", "outcome"],
+            registry=self.registry,
+        )
         self._database = _DatabaseFigures()
         self.registry.register(self._database)
 

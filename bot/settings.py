@@ -509,6 +509,30 @@ class Settings(BaseSettings):
         "Time zone of transcripts' times (a supervisor gives a department its own with "
         "`@Bot timezone <zone>`)",
     )
+    # AI help for agents through an OpenAI-compatible chat completions API (``bot/ai.py``).
+    ai_base_url: Endpoint = _env(
+        "AI_BASE_URL",
+        "",
+        "OpenAI-compatible API for AI help (Azure: `https://<res>.openai.azure.com/openai/v1`; "
+        "a local Ollama); empty: off",
+    )
+    ai_api_key: Text = _env("AI_API_KEY", "", "The provider's key")
+    ai_model: Text = _env("AI_MODEL", "", "The model (Azure: the deployment's name)")
+    ai_timeout: float = _env(
+        "AI_TIMEOUT", 20.0, "Seconds a call may take before it is given up", ge=0.1
+    )
+    ai_mask_contacts: bool = _env(
+        "AI_MASK_CONTACTS", True, "Email addresses and phone numbers masked before sending"
+    )
+    ai_departments: Names = _env(
+        "AI_DEPARTMENTS",
+        frozenset(),
+        "Keys of the departments that have AI help (comma-separated; none: off everywhere)",
+    )
+    ai_calls_per_chat: int = _env("AI_CALLS_PER_CHAT", 20, "Calls one chat may make", ge=0)
+    ai_calls_per_day: int = _env(
+        "AI_CALLS_PER_DAY", 500, "Calls one department may make per day (UTC)", ge=0
+    )
     presence_sync: Annotated[Literal["", "graph"], Word] = _env(
         "PRESENCE_SYNC", "", "`graph`: availability follows Teams presence"
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
-from dialogs import canned, notes
+from dialogs import ai, canned, notes
 from dialogs.attachments import as_attachments, names, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
@@ -196,15 +196,17 @@ class AgentTurn:
         async with self.ctx.store.unit() as tx:
             outcome = await chats.do_close(tx, chat_id, self.person)
             tx.enqueue(self.notify_close(outcome))
+        if isinstance(outcome, Closed):
+            ai.after_close(self.ctx, outcome.chat, self.keys)
         return self.answer_close(outcome)
 
 
 def _help(ctx: FlowContext, turn: Turn) -> str:
     """Every command, in three paragraphs: chats and team moves, routing, agents' tools."""
-    return "\n\n".join(
-        ctx.team_texts(key, bot=turn.bot)
-        for key in ("agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console")
-    )
+    keys = ["agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console"]
+    if ctx.assistant is not None:
+        keys.append("agent.help_ai")  # AI help is configured (for some departments)
+    return "\n\n".join(ctx.team_texts(key, bot=turn.bot) for key in keys)
 
 
 async def help_reply(ctx: FlowContext, turn: Turn) -> None:

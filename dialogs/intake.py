@@ -12,6 +12,7 @@ from typing import Any
 
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
+from dialogs import ai
 from dialogs.activity import (
     conversation_key,
     customer_key,
@@ -201,6 +202,10 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     preferred=prechat.department or None,
                 )
                 tx.enqueue(notify(outcome))
+        translated = _posted_chat(outcome)
+        if translated is not None:
+            # Off the relay's path: a task of its own, after this commit.
+            ai.translate_line(ctx, translated, text, t.language, keys)
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
@@ -252,6 +257,14 @@ def visitor_number(user_id: str) -> int:
     """A four-digit number of a visitor, the same on every visit (from their id)."""
     digest = hashlib.sha256(user_id.encode()).digest()
     return 1000 + int.from_bytes(digest[:4], "big") % 9000
+def _posted_chat(outcome: Duplicate | Opened | Appended | Picked) -> int | None:
+    """The chat whose thread the customer's line went to (None: not posted yet)."""
+    match outcome:
+        case Appended(chat_id, None, _, False):
+            return chat_id
+        case Opened(chat) if chat.room_reference is not None and not chat.held:
+            return chat.id
+    return None
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
 from dialogs import (
     agents,
+    ai,
     canned,
     console,
     departments,
@@ -43,6 +44,8 @@ COMMANDS: dict[str, Handler] = {
     "tag": tags.tag_command,
     "untag": tags.tag_command,
     "note": notes.note_command,
+    "suggest": ai.suggest_command,
+    "translate": ai.translate_command,
     "console": console.console_link,
     "report": console.report,
 }

@@ -17,7 +17,7 @@ from cards.actions import CardAction
 from cards.markdown import card_text
 from cards.request import card_activity
 from cards.team import OFFER_KEYS, PICK_KEYS, offer_card, picker_card, status_card
-from dialogs import tags
+from dialogs import ai, tags
 from dialogs.agents import (
     AgentTurn,
     InvokeAnswer,
@@ -32,7 +32,7 @@ from dialogs.replies import refusal_key, to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
 from dialogs.turn import Turn
 from store import moves, offers
-from store.models import ChatState, OfferKind
+from store.models import ChatState, OfferKind, OfferState
 from store.moves import Joined, Left
 from store.offers import Answered, Offered
 from store.unit import Unit
@@ -164,6 +164,12 @@ class TeamTurn(AgentTurn):
         if outcome is None:
             return await self.current(chat_id)
         done = None
+        if (
+            isinstance(outcome, Answered)
+            and outcome.offer.kind == OfferKind.TRANSFER
+            and outcome.offer.state == OfferState.ACCEPTED
+        ):
+            ai.after_transfer(self.ctx, outcome.chat, self.person, self.keys)
         if isinstance(outcome, Answered) and offer_id is not None:
             key = "accepted" if accept else "declined_by_you"
             done = status_card(self.t(OFFER_KEYS[outcome.offer.kind][key]))

@@ -114,6 +114,18 @@ class ChannelToken(Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+class AiBudget(Base):
+    """Calls to the AI provider counted against one budget: ``chat:<id>`` (per chat) or
+    ``day:<department id>:<YYYY-MM-DD>`` (per department per day). A call is claimed by
+    one conditional UPDATE (``calls < limit`` in the WHERE), so replicas never overspend."""
+
+    __tablename__ = "ai_budgets"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class Department(Base):
     """A department and its room: the Teams channel where its chats are posted."""
 
