@@ -57,6 +57,8 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("console_sessions", "note a session's use"), "console_sessions.do_touch_session"),
     (("console_sessions", "sign out"), "console_sessions.do_sign_out"),
     (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
+    # AI help's budgets (a call claimed per chat and per department's day).
+    (("ai_budgets", "claim an AI call"), "ai.do_claim_call"),
     # A channel's own credentials (Zalo's OA tokens).
     (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
     (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),
