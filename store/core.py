@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.engine import READ_ONLY
 from store.handover import DeliveryHook, Handover, hand_over
 from store.models import (
     Setting,
@@ -175,8 +176,11 @@ class StoreCore:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Unit]:
-        """A read-only unit: a session outside the writers' queue, for ``check_*`` reads."""
+        """A read-only unit: a session outside the writers' queue, for ``check_*`` reads
+        and the console's reports (on SQLite a deferred BEGIN: it never waits for, nor
+        holds up, the writer)."""
         async with self._engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY: True})
             tx = Unit(conn, self.clock(), self.policy)
             try:
                 yield tx

@@ -22,7 +22,7 @@ from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
 from store import console, transcripts
-from store.history import HistoryFilter, closed_chats
+from store.history import HistoryFilter, closed_chats, history_rows
 from store.reports import report
 from web.console.charts import bar_chart
 from web.console.common import page, scope, texts
@@ -182,37 +182,44 @@ def _cell(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
-async def history_csv(request: web.Request) -> web.Response:
-    """The search's closed chats as CSV (one row per chat, newest first)."""
+async def history_csv(request: web.Request) -> web.StreamResponse:
+    """The search's closed chats as CSV (one row per chat, newest first), streamed: rows
+    are written as the database hands them over, a batch at a time, with their tags
+    joined by the same statement."""
 
     _, department = await scope(request)
     search, _ = _search(request)
-    async with request.app[keys.STORE].reading() as tx:
-        found = await closed_chats(tx, department.id, search, 1, per_page=CSV_LIMIT)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="history-{department.key}.csv"',
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["reference", "customer", "channel", "agent", "opened", "closed", "tags"])
-    for row in found.rows:
-        writer.writerow(
-            [
-                row.ref,
-                _cell(row.customer),
-                row.channel,
-                _cell(row.owner or ""),
-                row.created_at.isoformat(timespec="seconds"),
-                row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
-                _cell(" ".join(row.tags)),
-            ]
-        )
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="history-{department.key}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    async with request.app[keys.STORE].reading() as tx:
+        async for batch in history_rows(tx, department.id, search, CSV_LIMIT):
+            for row in batch:
+                writer.writerow(
+                    [
+                        row.ref,
+                        _cell(row.customer),
+                        row.channel,
+                        _cell(row.owner or ""),
+                        row.created_at.isoformat(timespec="seconds"),
+                        row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
+                        _cell(" ".join(row.tags)),
+                    ]
+                )
+            await response.write(out.getvalue().encode())
+            out.seek(0)
+            out.truncate()
+    await response.write(out.getvalue().encode())
+    await response.write_eof()
+    return response
 
 
 async def _chat_id(request: web.Request) -> tuple[Any, Any, int]:

@@ -1,0 +1,97 @@
+"""A year of history at the speed of an empty database: indexes for the console's reads
+and the timers, word search on both engines, and a wake-up for other replicas.
+
+- chats: ``(department_id, created_at)`` for reports; a partial index of closed chats by
+  close time for the history; the unanswered-chat timer's partial index of waiting chats
+  (closed chats that keep ``announce_at`` are no longer in it).
+- outbox: one partial index per reader (pending rows for the sweep, delivered and failed
+  rows for the purge) instead of ``(state, next_attempt_at)``.
+- Word search: PostgreSQL's ``pg_trgm`` GIN indexes on transcript lines and customers'
+  names; on SQLite an FTS5 trigram table of the lines kept by triggers (``store.search``).
+- PostgreSQL only: a statement trigger on the outbox that NOTIFYs ``outbox`` when rows
+  are added that no replica leased (a busy lane another replica is sending): the
+  replicas listen instead of sweeping every half second.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0008"
+
+_PARTIAL = (
+    ("ix_chats_closed", "chats", ["department_id", "closed_at", "id"], "state = 'closed'"),
+    ("ix_chats_announce_waiting", "chats", ["announce_at"], "state = 'waiting'"),
+    ("ix_outbox_pending", "outbox", ["next_attempt_at"], "state = 'pending'"),
+    ("ix_outbox_delivered", "outbox", ["delivered_at"], "state = 'delivered'"),
+    ("ix_outbox_failed", "outbox", ["created_at"], "state = 'failed'"),
+)
+
+_SQLITE_SEARCH = (
+    "CREATE VIRTUAL TABLE messages_search USING fts5("
+    "text, content='messages', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN "
+    "INSERT INTO messages_search(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN "
+    "INSERT INTO messages_search(messages_search, rowid, text) "
+    "VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER messages_search_update AFTER UPDATE OF text ON messages BEGIN "
+    "INSERT INTO messages_search(messages_search, rowid, text) "
+    "VALUES ('delete', old.id, old.text); "
+    "INSERT INTO messages_search(rowid, text) VALUES (new.id, new.text); END",
+    "INSERT INTO messages_search(messages_search) VALUES ('rebuild')",
+)
+
+_POSTGRES_SEARCH = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_messages_text_trgm ON messages USING gin (text gin_trgm_ops)",
+    "CREATE INDEX ix_customers_name_trgm ON customers USING gin (name gin_trgm_ops)",
+    # Only rows nobody leased need another replica's attention: a replica hands the rows
+    # it leased itself to its own dispatcher after commit.
+    """CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM added WHERE lease_owner IS NULL) THEN
+            PERFORM pg_notify('outbox', '');
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS added "
+    "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
+)
+
+
+def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.create_index("ix_chats_department_created", "chats", ["department_id", "created_at"])
+    for name, table, columns, where in _PARTIAL:
+        op.create_index(
+            name,
+            table,
+            columns,
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
+    op.drop_index("ix_chats_announce_at", table_name="chats")
+    op.drop_index("ix_outbox_due", table_name="outbox")
+    for statement in _POSTGRES_SEARCH if postgres else _SQLITE_SEARCH:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+        op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
+        op.execute("DROP INDEX IF EXISTS ix_customers_name_trgm")
+        op.execute("DROP INDEX IF EXISTS ix_messages_text_trgm")
+    else:
+        for trigger in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER IF EXISTS messages_search_{trigger}")
+        op.execute("DROP TABLE IF EXISTS messages_search")
+    op.create_index("ix_outbox_due", "outbox", ["state", "next_attempt_at"])
+    op.create_index("ix_chats_announce_at", "chats", ["announce_at"])
+    for name, table, _, _ in reversed(_PARTIAL):
+        op.drop_index(name, table_name=table)
+    op.drop_index("ix_chats_department_created", table_name="chats")
