@@ -413,7 +413,14 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         await sweeper
 
     async def timers(app: web.Application) -> AsyncIterator[None]:
-        timers = Timers(app[keys.BRIDGE].timer_jobs(), settings.timer_interval)
+        bridge = app[keys.BRIDGE]
+        timers = Timers(
+            bridge.timer_jobs(),
+            settings.timer_interval,
+            next_due=bridge.next_timer,
+            clock=app[keys.STORE].clock,
+        )
+        hook.attach_timers(timers.wake)
         ticking = asyncio.create_task(timers.run())
         yield
         timers.stop()

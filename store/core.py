@@ -157,6 +157,8 @@ class StoreCore:
                 await tx.close()
         if handover is not None and hook is not None:
             hook.committed(handover)
+        if tx.timer_at is not None and hook is not None:
+            hook.timer_set(tx.timer_at)
 
     async def attempts(self, what: str, tries: int = 3) -> AsyncIterator[Attempt]:
         """Units to try a change in, again when one lost a unique-key race to another
