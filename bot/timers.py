@@ -29,6 +29,16 @@ NextDue = Callable[[], Awaitable[datetime | None]]
 IDLE_INTERVALS = 15
 
 
+async def first_of(*events: asyncio.Event, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    """Wait until any of ``events`` is set, or ``timeout`` seconds have passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
 class Timers:
     def __init__(
         self,
@@ -63,14 +73,8 @@ class Timers:
                 log.exception("timer job %s failed; it runs again next time", job)
 
     async def _sleep(self, seconds: float, wakeable: bool) -> None:
-        waits = [asyncio.ensure_future(self._stopping.wait())]
-        if wakeable:
-            waits.append(asyncio.ensure_future(self._woken.wait()))
-        try:
-            await asyncio.wait(waits, timeout=max(0.0, seconds), return_when="FIRST_COMPLETED")
-        finally:
-            for waiting in waits:
-                waiting.cancel()
+        events = (self._stopping, self._woken) if wakeable else (self._stopping,)
+        await first_of(*events, timeout=max(0.0, seconds))
 
     async def run(self) -> None:
         if self._next_due is None or self._clock is None:

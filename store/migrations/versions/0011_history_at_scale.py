@@ -50,10 +50,19 @@ _POSTGRES_SEARCH = (
     "CREATE INDEX ix_customers_name_trgm ON customers USING gin (name gin_trgm_ops)",
     # Only rows nobody leased need another replica's attention: a replica hands the rows
     # it leased itself to its own dispatcher after commit.
+    # The payload names the lanes (one a line; empty when too long for a notification:
+    # then the listener sweeps).
     """CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger AS $$
+    DECLARE
+        lanes text;
     BEGIN
-        IF EXISTS (SELECT 1 FROM added WHERE lease_owner IS NULL) THEN
-            PERFORM pg_notify('outbox', '');
+        SELECT string_agg(DISTINCT lane, E'\\n') INTO lanes FROM added
+        WHERE lease_owner IS NULL;
+        IF lanes IS NOT NULL THEN
+            IF octet_length(lanes) > 7900 THEN
+                lanes := '';
+            END IF;
+            PERFORM pg_notify('outbox', lanes);
         END IF;
         RETURN NULL;
     END $$ LANGUAGE plpgsql""",
