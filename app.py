@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
-from bot import keys, logs, operations
+from bot import keys, logs, operations, wakeups
 from bot.bridge import Bridge
 from bot.delivery import Dispatcher
 from bot.hook import CommitHook
@@ -27,6 +27,7 @@ from bot.timers import Timers
 from bot.transcript import TranscriptLinks
 from bot.transcript_page import render
 from bot.trust import Gate
+from bot.wakeups import Changes
 from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
@@ -316,6 +317,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     hook = CommitHook(
         lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
     )
+    app[keys.CHANGES] = changes = Changes()
+    hook.watch(changes.changed)
     policy = Policy(
         unanswered_after=timedelta(seconds=settings.unanswered_seconds),
         default_capacity=settings.max_open_chats or None,
@@ -408,7 +411,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
+        # Other replicas' rows and changes, heard from PostgreSQL (bot/wakeups.py).
+        stopping = asyncio.Event()
+        heard = {wakeups.OUTBOX: dispatcher.heard, wakeups.CHATS: changes.changed}
+        listener = asyncio.create_task(
+            wakeups.listen(app[keys.STORE], heard, stopping, settings.sweep_interval * 10)
+        )
         yield
+        stopping.set()
+        await listener
         await dispatcher.close(grace=settings.send_timeout + 1)
         await sweeper
 

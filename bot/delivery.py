@@ -40,7 +40,6 @@ PURGE_EVERY = 60.0
 # nothing is due: commits of this replica hand their rows over, other replicas' rows are
 # announced by PostgreSQL's notifications, so the sweep is only the safety net.
 IDLE_SWEEPS = 30
-NOTIFY_CHANNEL = "outbox"
 
 
 class Dispatcher:
@@ -160,57 +159,36 @@ class Dispatcher:
         only, and a retry still goes when it is due."""
         last_purge = 0.0
         loop = asyncio.get_running_loop()
-        listener = loop.create_task(self._listen())
-        try:
-            while not self._stopping.is_set():
-                self._wake.clear()
-                wait = self._idle_sweep
-                try:
-                    async with self._store.reading() as tx:
-                        lanes = await dispatch.due_lanes(tx)
-                        due = await dispatch.next_due(tx)
-                    self.kick(lanes)
-                    self.last_sweep = loop.time()
-                    if due is not None:
-                        ahead = (due - self._store.clock()).total_seconds()
-                        wait = min(wait, max(ahead, self._sweep_interval))
-                    if loop.time() - last_purge > PURGE_EVERY:
-                        last_purge = loop.time()
-                        async with self._store.unit() as tx:
-                            await dispatch.purge(tx, self._retention)
-                except Exception:
-                    log.exception("outbox sweep failed; trying again")
-                    wait = self._sweep_interval
-                self._next_look = loop.time() + wait
-                await first_of(self._stopping, self._wake, timeout=wait)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        while not self._stopping.is_set():
+            self._wake.clear()
+            wait = self._idle_sweep
+            try:
+                async with self._store.reading() as tx:
+                    lanes = await dispatch.due_lanes(tx)
+                    due = await dispatch.next_due(tx)
+                self.kick(lanes)
+                self.last_sweep = loop.time()
+                if due is not None:
+                    ahead = (due - self._store.clock()).total_seconds()
+                    wait = min(wait, max(ahead, self._sweep_interval))
+                if loop.time() - last_purge > PURGE_EVERY:
+                    last_purge = loop.time()
+                    async with self._store.unit() as tx:
+                        await dispatch.purge(tx, self._retention)
+            except Exception:
+                log.exception("outbox sweep failed; trying again")
+                wait = self._sweep_interval
+            self._next_look = loop.time() + wait
+            await first_of(self._stopping, self._wake, timeout=wait)
 
-    def _heard(self, payload: str) -> None:
-        """Another replica (or this one) added rows nobody leased: start those lanes, or
-        sweep when the notification could not name them all."""
+    def heard(self, payload: str) -> None:
+        """Rows were added that nobody leased (another replica's, or this one's behind a
+        busy head): start those lanes, or sweep when the notification names none."""
         lanes = [lane for lane in payload.split("\n") if lane]
         if lanes:
             self.kick(lanes)
         else:
             self._wake.set()
-
-    async def _listen(self) -> None:
-        """Listen for rows other replicas add (PostgreSQL), again after a lost connection."""
-        while not self._stopping.is_set():
-            try:
-                async with self._store.listening(NOTIFY_CHANNEL, self._heard) as lost:
-                    if lost is None:
-                        return  # no notifications on this engine
-                    # Rows added while nobody listened are found by one sweep now.
-                    self._wake.set()
-                    await first_of(self._stopping, lost)
-            except Exception:
-                log.exception("listening for outbox notifications failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._idle_sweep)
 
     async def close(self, grace: float) -> None:
         """Let sends in flight finish and be recorded, then stop.

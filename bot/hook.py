@@ -40,6 +40,8 @@ class CommitHook:
         self._early: list[Handover] = []
         # Who is told of database timers commits set (the replica's timers), if anyone.
         self._timers: Callable[[datetime], None] | None = None
+        # Told of every commit that queued rows (the console's live list waits on it).
+        self._watchers: list[Callable[[], None]] = []
         self._early_timer: datetime | None = None
 
     @property
@@ -49,6 +51,8 @@ class CommitHook:
 
     def committed(self, handover: Handover) -> None:
         """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
+        for watcher in self._watchers:
+            watcher()
         if self._receiver is None:
             self._early.append(handover)
         else:
@@ -60,6 +64,10 @@ class CommitHook:
             self._early_timer = at if self._early_timer is None else min(at, self._early_timer)
         else:
             self._timers(at)
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` after every commit that queued rows."""
+        self._watchers.append(watcher)
 
     def attach_timers(self, wake: Callable[[datetime], None]) -> None:
         """Tell ``wake`` of the timers commits set from now on (and of any set before)."""

@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
+from bot.wakeups import Changes
 from store import Store
 from web.console.auth import ConsoleAuth
 from web.directline import LocalDirectLine
@@ -34,3 +35,5 @@ LOCAL_DIRECT_LINE = web.AppKey("local_direct_line", LocalDirectLine)
 CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
 CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
 CONSOLE_CLOSING = web.AppKey("console_closing", asyncio.Event)
+# Set when what the console's live list shows may have changed (bot/wakeups.py).
+CHANGES = web.AppKey("changes", Changes)

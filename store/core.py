@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -191,11 +191,11 @@ class StoreCore:
 
     @asynccontextmanager
     async def listening(
-        self, channel: str, heard: Callable[[str], None]
+        self, heard: Mapping[str, Callable[[str], None]]
     ) -> AsyncIterator[asyncio.Event | None]:
-        """Hear PostgreSQL's notifications on ``channel`` (``heard(payload)``) while inside;
-        yields an event set when the listening connection is lost, or None where the
-        engine has no notifications (SQLite: one process writes, its commits tell it all).
+        """Hear PostgreSQL's notifications on each channel of ``heard`` (its handler gets
+        the payload) while inside; yields an event set when the listening connection is
+        lost, or None where the engine has no notifications (SQLite).
 
         The connection is held for the whole time, outside any transaction: listening
         costs the database nothing while nothing is said."""
@@ -203,20 +203,22 @@ class StoreCore:
             yield None
             return
         lost = asyncio.Event()
+
+        def on_notification(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+            heard[channel](payload)
+
         async with self._engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-
-            def on_notification(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                heard(payload)
-
             raw.add_termination_listener(lambda _conn: lost.set())
-            await raw.add_listener(channel, on_notification)
+            for channel in heard:
+                await raw.add_listener(channel, on_notification)
             try:
                 yield lost
             finally:
                 if not lost.is_set() and not raw.is_closed():
-                    await raw.remove_listener(channel, on_notification)
+                    for channel in heard:
+                        await raw.remove_listener(channel, on_notification)
 
     async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
         """Queue notices that change no chat, once per inbound activity: the keys and the

@@ -18,6 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot import keys
+from bot.timers import first_of
 from bot.transcript_page import render
 from cards.lists import thread_link
 from cards.report import report_facts
@@ -27,9 +28,13 @@ from store.reports import report
 from web.console.charts import bar_chart
 from web.console.common import page, scope, texts
 
-# How often an event stream looks at the database, and how long one stream lasts (the
-# browser's EventSource reconnects by itself; a bounded stream frees its connection).
+# An event stream looks at the database when told of a change (bot/wakeups.py), at most
+# every POLL_SECONDS, and at least every LOOK_SECONDS (a change nobody announced: a
+# replica that died between its commit and its notification); and how long one stream
+# lasts (the browser's EventSource reconnects by itself; a bounded stream frees its
+# connection).
 POLL_SECONDS = 1.0
+LOOK_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
 RECHECK_SECONDS = 30.0
@@ -89,11 +94,13 @@ async def _live_values(request: web.Request, department_id: int) -> dict[str, An
 
 async def live_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the live table again whenever the department's open chats
-    change. Each replica polls the database, as replicas share no memory."""
+    change. The stream waits for a change (this replica's commits, other replicas'
+    notifications) instead of scanning every second."""
 
     user, department = await scope(request)
     store = request.app[keys.STORE]
     closing = request.app[keys.CONSOLE_CLOSING]
+    changes = request.app[keys.CHANGES]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -116,6 +123,8 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                 if now_user is None or department not in now_user.departments:
                     break
                 checked = loop.time()
+            # Taken before the read: a change made while it runs wakes the next wait.
+            changed = changes.current()
             async with store.reading() as tx:
                 mark = await console.live_fingerprint(tx, department.id)
             if mark != last:
@@ -132,7 +141,10 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             elif loop.time() - quiet_since > KEEPALIVE_SECONDS:
                 await response.write(b": keep-alive\n\n")
                 quiet_since = loop.time()
-            # Woken early only when the server shuts down (the loop then ends).
+            # Until a change, a keep-alive or a recheck is due, or the server shuts down;
+            # then a short pause, so a busy room redraws at most every POLL_SECONDS.
+            until = min(KEEPALIVE_SECONDS - (loop.time() - quiet_since), LOOK_SECONDS)
+            await first_of(changed, closing, timeout=max(until, 0.0))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(closing.wait(), POLL_SECONDS)
     except ConnectionResetError:

@@ -9,8 +9,9 @@ and the timers, word search on both engines, and a wake-up for other replicas.
 - Word search: PostgreSQL's ``pg_trgm`` GIN indexes on transcript lines and customers'
   names; on SQLite an FTS5 trigram table of the lines kept by triggers (``store.search``).
 - PostgreSQL only: a statement trigger on the outbox that NOTIFYs ``outbox`` when rows
-  are added that no replica leased (a busy lane another replica is sending): the
-  replicas listen instead of sweeping every half second.
+  are added that no replica leased (a busy lane another replica is sending), and
+  triggers that NOTIFY ``chats`` when what the console's live list shows changes: the
+  replicas listen (``bot/wakeups.py``) instead of sweeping every half second.
 """
 
 from __future__ import annotations
@@ -68,6 +69,20 @@ _POSTGRES_SEARCH = (
     END $$ LANGUAGE plpgsql""",
     "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS added "
     "FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
+    # What the console's live list shows changed (notifications of one transaction are
+    # delivered once, at commit).
+    """CREATE OR REPLACE FUNCTION chats_notify() RETURNS trigger AS $$
+    BEGIN
+        PERFORM pg_notify('chats', '');
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER chats_notify AFTER INSERT OR DELETE OR UPDATE OF "
+    "state, owner_id, department_id, accepted_at, thread_id ON chats "
+    "FOR EACH ROW EXECUTE FUNCTION chats_notify()",
+    "CREATE TRIGGER participants_notify AFTER INSERT OR UPDATE OR DELETE ON participants "
+    "FOR EACH STATEMENT EXECUTE FUNCTION chats_notify()",
+    "CREATE TRIGGER chat_tags_notify AFTER INSERT OR UPDATE OR DELETE ON chat_tags "
+    "FOR EACH STATEMENT EXECUTE FUNCTION chats_notify()",
 )
 
 
@@ -91,7 +106,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
-        op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+        for trigger, table in (
+            ("chat_tags_notify", "chat_tags"),
+            ("participants_notify", "participants"),
+            ("chats_notify", "chats"),
+            ("outbox_notify", "outbox"),
+        ):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS chats_notify()")
         op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
         op.execute("DROP INDEX IF EXISTS ix_customers_name_trgm")
         op.execute("DROP INDEX IF EXISTS ix_messages_text_trgm")
