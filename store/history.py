@@ -185,6 +185,7 @@ def _tag_names(dialect: str) -> Any:
         .join(ChatTag, ChatTag.tag_id == Tag.id)
         .where(ChatTag.chat_id == Chat.id)
         .order_by(Tag.name)
+        .correlate(Chat)  # two levels down: the row of the outer statement
         .subquery()
     )
     return select(func.group_concat(names.c.name, " ")).scalar_subquery()
