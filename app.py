@@ -339,6 +339,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             await engine.dispose()
             raise
         app[keys.ENGINE] = engine
+        app[keys.METRICS].count_transactions(engine)
         app[keys.STORE] = Store(
             engine,
             clock,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -97,6 +98,8 @@ class GrowthOptions:
     lines: int = 60
     new_chats: int = 10
     idle_seconds: float = 60.0
+    # Seconds to let every backend flush its statistics before a count of transactions.
+    settle_seconds: float = 12.0
     postgres_url: str = DEFAULT_POSTGRES_URL
     skip_postgres: bool = False
     skip_sqlite: bool = False
@@ -114,6 +117,10 @@ class Run:
     pages: dict[str, float] = field(default_factory=dict)
     idle_per_minute: float | None = None
     per_message: float | None = None
+    # Counted by the bridge itself (/metrics), on both engines: not disturbed by what else
+    # the database server runs.
+    own_idle_per_minute: float | None = None
+    own_per_message: float | None = None
 
 
 # -- seeding ---------------------------------------------------------------------------
@@ -476,29 +483,79 @@ async def _keep_loading(http: aiohttp.ClientSession, url: str, stop: asyncio.Eve
         await asyncio.gather(load_pages(http, url), load_pages(http, url))
 
 
-async def _xacts(database_url: str) -> int:
-    """Committed transactions of the bridge's database (read from another database, so
-    the reading is not counted)."""
+def _control_url(database_url: str) -> str:
     url = make_url(database_url)
+    return url.set(database=f"{url.database}_control").render_as_string(hide_password=False)
+
+
+async def _xacts(database_url: str) -> tuple[int, int]:
+    """Committed transactions of the bridge's database and of its control database, and
+    how many connections the bridge holds (read from another database, so the reading
+    is not counted)."""
+    url = make_url(database_url)
+    control = make_url(_control_url(database_url)).database
     connection = await asyncpg.connect(**_connect_args(url, "postgres"))
     try:
-        return int(
-            await connection.fetchval(
-                "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", url.database
-            )
+        rows = await connection.fetch(
+            "SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY($1)",
+            [url.database, control],
+        )
+        held = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", url.database
         )
     finally:
         await connection.close()
+    found = {name: int(n) for name, n in rows}
+    return found[url.database] - found.get(control, 0), int(held)
 
 
-async def _counted(database_url: str, work: Callable[[], Awaitable[Any]]) -> int:
-    """The transactions the bridge committed while ``work`` ran (statistics are flushed
-    by each backend within a second or so: the reading waits for that)."""
-    await asyncio.sleep(1.5)
-    before = await _xacts(database_url)
+async def _counted(
+    database_url: str, work: Callable[[], Awaitable[Any]], settle: float
+) -> int:
+    """The transactions the bridge committed while ``work`` ran.
+
+    A backend flushes its statistics at most once a second, and an idle one some seconds
+    later: the reading waits ``settle`` seconds before each count. And on a shared server
+    an idle connection commits empty transactions of its own whenever DDL elsewhere in
+    the cluster fills the invalidation queue (a "catch-up"): as many idle connections as
+    the bridge holds sit on a control database meanwhile, and what they commit is taken
+    off, so the figure is the bridge's own work."""
+    control = _control_url(database_url)
+    await ensure_database(control)
+    _, held = await _xacts(database_url)
+    url = make_url(control)
+    idle = [
+        await asyncpg.connect(**_connect_args(url, url.database or "")) for _ in range(held)
+    ]
+    try:
+        await asyncio.sleep(settle)
+        before, _ = await _xacts(database_url)
+        await work()
+        await asyncio.sleep(settle)
+        after, _ = await _xacts(database_url)
+    finally:
+        for connection in idle:
+            await connection.close()
+    return after - before
+
+
+TRANSACTIONS = re.compile(r"^bridge_database_transactions_total (\S+)$", re.MULTILINE)
+
+
+async def _own(http: aiohttp.ClientSession, url: str) -> int:
+    """The transactions the bridge counts itself (``/metrics``), less the scrape's own."""
+    async with http.get(url + "/metrics") as response:
+        found = TRANSACTIONS.search(await response.text())
+    assert found is not None, "no transaction counter in /metrics"
+    return int(float(found.group(1)))
+
+
+async def _own_counted(
+    http: aiohttp.ClientSession, url: str, work: Callable[[], Awaitable[Any]]
+) -> int:
+    before = await _own(http, url)
     await work()
-    await asyncio.sleep(1.5)
-    return await _xacts(database_url) - before
+    return await _own(http, url) - before - 1
 
 
 async def measure(
@@ -529,12 +586,27 @@ async def measure(
             run.relay_under_console = await traffic.lines(customers, options.lines)
             stop.set()
             await loading
+            idle_for = options.idle_seconds
+
+            async def relay() -> None:
+                await traffic.lines(customers, options.lines)
+
+            idle = await _own_counted(http, server.url, lambda: asyncio.sleep(idle_for))
+            run.own_idle_per_minute = idle * 60 / idle_for
+            run.own_per_message = await _own_counted(http, server.url, relay) / options.lines
             if engine == "postgresql":
-                idle = await _counted(database_url, lambda: asyncio.sleep(options.idle_seconds))
-                run.idle_per_minute = idle * 60 / options.idle_seconds
+                settle = options.settle_seconds
+                idle = await _counted(
+                    database_url, lambda: asyncio.sleep(options.idle_seconds), settle
+                )
+                # The settling before the count's end is idle time too: take it out.
+                run.idle_per_minute = idle * 60 / (options.idle_seconds + settle)
                 count = options.lines
-                relayed = await _counted(database_url, lambda: traffic.lines(customers, count))
-                run.per_message = relayed / count
+                relayed = await _counted(
+                    database_url, lambda: traffic.lines(customers, count), settle
+                )
+                per_idle_second = run.idle_per_minute / 60
+                run.per_message = max(0.0, relayed - per_idle_second * settle) / count
     finally:
         await emulator.stop()
     return run
@@ -574,6 +646,10 @@ def figures(run: Run) -> dict[str, float]:
         "accept p50 ms": _ms(run.accept),
     }
     shown.update({f"page {name} ms": value for name, value in run.pages.items()})
+    if run.own_idle_per_minute is not None:
+        shown["idle transactions per minute (bridge's count)"] = run.own_idle_per_minute
+    if run.own_per_message is not None:
+        shown["transactions per relayed message (bridge's)"] = run.own_per_message
     if run.idle_per_minute is not None:
         shown["idle transactions per minute"] = run.idle_per_minute
     if run.per_message is not None:
