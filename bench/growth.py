@@ -509,6 +509,17 @@ async def _xacts(database_url: str) -> tuple[int, int]:
     return found[url.database] - found.get(control, 0), int(held)
 
 
+async def _drop_control(database_url: str) -> None:
+    """Remove the control database the transaction counts used."""
+    url = make_url(database_url)
+    name = make_url(_control_url(database_url)).database or ""
+    connection = await asyncpg.connect(**_connect_args(url, "postgres"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name.replace(chr(34), "")}"')
+    finally:
+        await connection.close()
+
+
 async def _counted(
     database_url: str, work: Callable[[], Awaitable[Any]], settle: float
 ) -> int:
@@ -693,6 +704,7 @@ async def run_growth(options: GrowthOptions) -> list[tuple[Run, Run]]:
                 url = options.postgres_url
                 runs.append(await measure("postgresql", url, size, options, log_dir))
             await reset_postgres(options.postgres_url)
+            await _drop_control(options.postgres_url)
             pairs.append((runs[0], runs[1]))
     return pairs
 
