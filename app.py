@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
-from bot import config_check, keys, logs, operations
+from bot import config_check, keys, logs, operations, wakeups
 from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import make_channels
@@ -31,6 +31,7 @@ from bot.timers import Timers
 from bot.transcript import TranscriptLinks
 from bot.transcript_page import content_policy, render
 from bot.trust import Gate
+from bot.wakeups import Changes
 from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
@@ -297,6 +298,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     hook = CommitHook(
         lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
     )
+    app[keys.CHANGES] = changes = Changes()
+    hook.watch(changes.changed)
     policy = Policy(
         unanswered_after=timedelta(seconds=settings.unanswered_seconds),
         default_capacity=settings.max_open_chats or None,
@@ -326,6 +329,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             await engine.dispose()
             raise
         app[keys.ENGINE] = engine
+        app[keys.METRICS].count_transactions(engine)
         app[keys.STORE] = Store(
             engine,
             clock,
@@ -419,12 +423,27 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
+        # Other replicas' rows and changes, heard from PostgreSQL (bot/wakeups.py).
+        stopping = asyncio.Event()
+        heard = {wakeups.OUTBOX: dispatcher.heard, wakeups.CHATS: changes.changed}
+        listener = asyncio.create_task(
+            wakeups.listen(app[keys.STORE], heard, stopping, settings.sweep_interval * 10)
+        )
         yield
+        stopping.set()
+        await listener
         await dispatcher.close(grace=settings.send_timeout + 1)
         await sweeper
 
     async def timers(app: web.Application) -> AsyncIterator[None]:
-        timers = Timers(app[keys.BRIDGE].timer_jobs(), settings.timer_interval)
+        bridge = app[keys.BRIDGE]
+        timers = Timers(
+            bridge.timer_jobs(),
+            settings.timer_interval,
+            next_due=bridge.next_timer,
+            clock=app[keys.STORE].clock,
+        )
+        hook.attach_timers(timers.wake)
         ticking = asyncio.create_task(timers.run())
         yield
         timers.stop()

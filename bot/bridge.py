@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.timers import Job
@@ -43,6 +44,10 @@ class Bridge:
             lambda: team.expire_offers(self.ctx),
             lambda: routing.announce_unanswered(self.ctx),
         ]
+
+    async def next_timer(self) -> datetime | None:
+        """When the timer jobs next have something to fire (None: nothing is set)."""
+        return await routing.next_timer(self.ctx)
 
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         """The one entry: the turn is read here, and nothing below reads the wire again

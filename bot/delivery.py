@@ -26,6 +26,7 @@ from bot.pacing import RUN_ROWS, PaceLimits, Pacer, paced
 from bot.posting import post
 from bot.sdk import DeliveryError
 from bot.threads import ThreadMissing, Threads
+from bot.timers import first_of
 from store import Store, dispatch, trace
 from store.core import Retention
 from store.dispatch import Leasing
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 
 PURGE_EVERY = 60.0
+# How many sweep intervals an idle dispatcher sleeps between looks at the database when
+# nothing is due: commits of this replica hand their rows over, other replicas' rows are
+# announced by PostgreSQL's notifications, so the sweep is only the safety net.
+IDLE_SWEEPS = 30
 
 
 class Dispatcher:
@@ -74,6 +79,10 @@ class Dispatcher:
         self._channels = channels
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
+        self._idle_sweep = sweep_interval * IDLE_SWEEPS
+        # Set to sweep at once (a notification without lanes); the loop's next planned look.
+        self._wake = asyncio.Event()
+        self._next_look: float | None = None
         self.lease = hook.lease
         self._send_margin = send_margin
         self._backoff = Backoff(base_delay, max_delay)
@@ -149,23 +158,44 @@ class Dispatcher:
                 await asyncio.wait_for(self._room.wait(), timeout)
 
     async def run(self) -> None:
-        """Sweep for due items until closed; now and then, drop old delivered rows."""
+        """Sweep for due items until closed; now and then, drop old delivered rows.
+
+        The sweep reads the due lanes and when the next pending row becomes due in one
+        transaction, and sleeps until then (at most ``IDLE_SWEEPS`` intervals), unless a
+        notification wakes it: an idle replica touches the database every few seconds
+        only, and a retry still goes when it is due."""
         last_purge = 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            self._wake.clear()
+            wait = self._idle_sweep
             try:
                 async with self._store.reading() as tx:
                     lanes = await dispatch.due_lanes(tx)
+                    due = await dispatch.next_due(tx)
                 self.kick(lanes)
                 self.last_sweep = loop.time()
+                if due is not None:
+                    ahead = (due - self._store.clock()).total_seconds()
+                    wait = min(wait, max(ahead, self._sweep_interval))
                 if loop.time() - last_purge > PURGE_EVERY:
                     last_purge = loop.time()
                     async with self._store.unit() as tx:
                         await dispatch.purge(tx, self._retention)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._sweep_interval)
+                wait = self._sweep_interval
+            self._next_look = loop.time() + wait
+            await first_of(self._stopping, self._wake, timeout=wait)
+
+    def heard(self, payload: str) -> None:
+        """Rows were added that nobody leased (another replica's, or this one's behind a
+        busy head): start those lanes, or sweep when the notification names none."""
+        lanes = [lane for lane in payload.split("\n") if lane]
+        if lanes:
+            self.kick(lanes)
+        else:
+            self._wake.set()
 
     async def close(self, grace: float) -> None:
         """Let sends in flight finish and be recorded, then stop.
@@ -312,9 +342,11 @@ class Dispatcher:
         return item if item.lease_until - margin > self._store.clock() else None
 
     def alive(self, within: float) -> bool:
-        """Whether the sweep ran in the last ``within`` seconds (the delivery loop lives)."""
-        last = self.last_sweep
-        return last is not None and asyncio.get_running_loop().time() - last <= within
+        """Whether the sweep ran when it planned to, give or take ``within`` seconds (the
+        delivery loop lives; an idle one sleeps long on purpose)."""
+        if self._stopping.is_set() or self.last_sweep is None or self._next_look is None:
+            return False
+        return asyncio.get_running_loop().time() <= self._next_look + within
 
     async def _deliver(self, run: list[OutboxItem]) -> float | None:
         """Send one post (one row, or several lines of one author) and record the outcome

@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
+from bot.wakeups import Changes
 from store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -29,3 +30,5 @@ BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
 # AI help for agents; None when no provider is configured (AI_BASE_URL empty).
 ASSISTANT: web.AppKey[Assistant | None] = web.AppKey("assistant")
+# Set when what the console's live list shows may have changed (bot/wakeups.py).
+CHANGES = web.AppKey("changes", Changes)

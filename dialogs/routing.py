@@ -26,7 +26,7 @@ from dialogs.replies import (
     to_thread,
 )
 from dialogs.turn import Turn
-from store import routing
+from store import offers, routing
 from store.audience import Audience
 from store.outbox import Outgoing
 from store.routing import Announced, Routed, UnknownDepartment
@@ -161,6 +161,14 @@ def notify_unanswered(ctx: FlowContext, announced: Announced, now: datetime) -> 
         "customer.still_waiting", position=audience.position, department=department
     )
     return [waiting_notice(chat, people, text), to_customer(chat, text_activity(position))]
+
+
+async def next_timer(ctx: FlowContext) -> datetime | None:
+    """When the timers next have something to fire (an announcement, an offer's expiry),
+    read in one transaction: the timers sleep until then."""
+    async with ctx.store.reading() as tx:
+        due = [await routing.next_unanswered(tx), await offers.next_offer_expiry(tx)]
+    return min((at for at in due if at is not None), default=None)
 
 
 async def announce_unanswered(ctx: FlowContext) -> int:

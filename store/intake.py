@@ -211,6 +211,8 @@ async def new_chat(
     )
     tx.session.add(chat)
     await tx.session.flush()
+    if announce_at is not None:
+        tx.timer(announce_at)
     trace.CHAT_ID.set(chat.id)
     return chat
 
@@ -224,27 +226,35 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
     conversation (whoever claims to write in it) and from their channel.
     """
     limits = tx.policy.intake_limits
-    same_conversation = or_(
-        Customer.id == customer.id,
-        and_(
-            Customer.conversation_key.is_not(None),
-            Customer.conversation_key == customer.conversation_key,
-        ),
-    )
-    same_channel = Customer.channel_id == customer.channel_id
-    recent = (
-        select(
-            func.count(Chat.id).filter(same_conversation),
-            func.count(Chat.id).filter(same_channel),
+    since = tx.now - limits.window
+    # Two counts of the chats opened in the window, each its own subquery so that an
+    # index serves it: the conversation's customers (by id and by conversation key) and
+    # their chats by customer; the channel's from the recent chats (``created_at``),
+    # each asked for its customer's channel. One OR of both in a single WHERE would walk
+    # every chat of every customer of the channel.
+    same_conversation = Customer.id == customer.id
+    if customer.conversation_key is not None:
+        same_conversation = or_(
+            same_conversation, Customer.conversation_key == customer.conversation_key
         )
-        .select_from(Chat)
-        .join(Customer, Customer.id == Chat.customer_id)
+    conversation = (
+        select(func.count(Chat.id))
         .where(
-            Chat.created_at > tx.now - limits.window,
+            Chat.customer_id.in_(select(Customer.id).where(same_conversation)),
+            Chat.created_at > since,
             Chat.id != chat.id,
-            or_(same_conversation, same_channel),
         )
+        .scalar_subquery()
     )
+    channel_of = (
+        select(Customer.channel_id).where(Customer.id == Chat.customer_id).scalar_subquery()
+    )
+    channel = (
+        select(func.count(Chat.id))
+        .where(Chat.created_at > since, Chat.id != chat.id, channel_of == customer.channel_id)
+        .scalar_subquery()
+    )
+    recent = select(conversation, channel)
     own, channel = (await tx.execute(recent)).one()
     waits = max(
         own // limits.per_conversation if limits.per_conversation > 0 else 0,
@@ -254,6 +264,7 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
         return False
     chat.held = True
     chat.announce_at = tx.now + limits.window * waits
+    tx.timer(chat.announce_at)
     return True
 
 

@@ -208,6 +208,24 @@ class Chat(Base):
         ),
         Index("ix_chats_department_state", "department_id", "state"),
         Index("ix_chats_created", "created_at"),
+        # A department's chats of a date range: reports, and the history's dates.
+        Index("ix_chats_department_created", "department_id", "created_at"),
+        # The history: a department's closed chats, newest closed first, a page at a time.
+        Index(
+            "ix_chats_closed",
+            "department_id",
+            "closed_at",
+            "id",
+            sqlite_where=text("state = 'closed'"),
+            postgresql_where=text("state = 'closed'"),
+        ),
+        # The unanswered-chat timer: only waiting chats (closed ones may keep announce_at).
+        Index(
+            "ix_chats_announce_waiting",
+            "announce_at",
+            sqlite_where=text("state = 'waiting'"),
+            postgresql_where=text("state = 'waiting'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -226,7 +244,7 @@ class Chat(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     slowed_until: Mapped[datetime | None]
     # When a still waiting chat is announced again in its thread; cleared by the firing.
-    announce_at: Mapped[datetime | None] = mapped_column(index=True)
+    announce_at: Mapped[datetime | None]
     # Opened beyond the new-chat limits: its card waits for ``announce_at`` to be posted.
     held: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     # The last agent's line mailed to the customer (``bot/mail.py``): a mail carries the
@@ -403,7 +421,26 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_lane_state", "lane", "state", "id"),
-        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The sweep and its next wake-up read only pending rows; the purge reads only the
+        # delivered and failed rows past their retention: each its own partial index.
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_delivered",
+            "delivered_at",
+            sqlite_where=text("state = 'delivered'"),
+            postgresql_where=text("state = 'delivered'"),
+        ),
+        Index(
+            "ix_outbox_failed",
+            "created_at",
+            sqlite_where=text("state = 'failed'"),
+            postgresql_where=text("state = 'failed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,9 +9,9 @@ does nothing, and its row count says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, literal, select, true, update
+from sqlalchemy import and_, exists, func, literal, select, true, update
 
 from store import people
 from store.models import (
@@ -154,6 +154,7 @@ async def _insert_offer(
         (Chat.owner_id == actor_id) if kind == OfferKind.TRANSFER else ~seated(target_id),
         online,
     )
+    tx.timer(tx.now + expires_in)
     insert = insert_ignoring(tx.dialect)
     statement = (
         insert(Offer)
@@ -299,6 +300,13 @@ async def _decide(tx: Unit, offer_id: int, state: OfferState) -> None:
 
 
 # -- expiry -----------------------------------------------------------------------------------
+
+
+async def next_offer_expiry(tx: Unit) -> datetime | None:
+    """When the next pending offer runs out (None: none is pending)."""
+    return await tx.scalar(
+        select(func.min(Offer.expires_at)).where(Offer.state == OfferState.PENDING)
+    )
 
 
 async def due_offers(tx: Unit, limit: int = 100) -> list[int]:

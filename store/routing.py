@@ -9,8 +9,9 @@ WHERE, so a replica that checked first and changed later cannot act on stale fac
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from store import people
@@ -145,6 +146,7 @@ async def _route(
                 Supervisor.agent_id == mover, Supervisor.department_id == Chat.department_id
             ),
         ]
+    tx.timer(tx.now + tx.policy.unanswered_after)
     result = await session.execute(
         update(Chat)
         .where(*conditions)
@@ -212,11 +214,21 @@ async def do_move(tx: Unit, move: MoveChecked, person: Person) -> Routed | Refus
     return routed
 
 
+# The state as a literal: the partial index of waiting chats by ``announce_at`` serves the
+# timer only when the query names its condition (a bound parameter proves nothing).
+_WAITING = Chat.state == literal_column("'waiting'")
+
+
+async def next_unanswered(tx: Unit) -> datetime | None:
+    """When the next waiting chat is due to be announced (None: none is)."""
+    return await tx.scalar(select(func.min(Chat.announce_at)).where(_WAITING))
+
+
 async def due_unanswered(tx: Unit, limit: int = 100) -> list[tuple[int, bool]]:
     """Waiting chats whose announcement is due, oldest first, as (id, held)."""
     rows = await tx.session.execute(
         select(Chat.id, Chat.held)
-        .where(Chat.announce_at <= tx.now, Chat.state == ChatState.WAITING)
+        .where(Chat.announce_at <= tx.now, _WAITING)
         .order_by(Chat.announce_at)
         .limit(limit)
     )
@@ -242,6 +254,8 @@ async def do_announce(tx: Unit, chat_id: int, held: bool) -> Announced | None:
     )
     if result.rowcount != 1:
         return None
+    if held:
+        tx.timer(tx.now + tx.policy.unanswered_after)
     view = replace(await chat_view(tx.session, chat_id), held=held)
     later: tuple[str, ...] = ()
     if held:

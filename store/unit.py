@@ -131,6 +131,14 @@ class Unit:
         self._notes: list[dict[str, Any]] = []
         self._outgoing: list[dict[str, Any]] = []
         self._session: AsyncSession | None = None
+        # The earliest database timer (an announcement, an offer's expiry) this unit set:
+        # after commit the replica's timers are told, so they sleep until then.
+        self.timer_at: datetime | None = None
+
+    def timer(self, at: datetime) -> None:
+        """Note that this unit sets a timer due ``at`` (the timers wake for it after commit)."""
+        if self.timer_at is None or at < self.timer_at:
+            self.timer_at = at
 
     @property
     def session(self) -> AsyncSession:

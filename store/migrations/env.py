@@ -18,6 +18,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from store.models import Base, UTCDateTime
+from store.search import outside_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,6 +43,7 @@ def configure(connection: Connection) -> None:
         # SQLite alters a table by copying it: later revisions use batch operations.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=outside_models,
     )
 
 
