@@ -327,7 +327,7 @@ async def test_the_csv_gives_each_chat_its_own_tags(
     await say_in_room(bridge, MAI, "tags add billing refund delivery")
     await online(bridge, MINH)
     for customer, tags in (("cust-a", "billing,refund"), ("cust-b", "delivery")):
-        chat = await open_chat(bridge, customer, "Xin chào", name=customer)
+        chat = await open_chat(bridge, customer, "Xin chào", name=f"Khách {customer}")
         await accept(bridge, chat, MINH)
         await press(bridge, chat, MINH, "tag", tags=tags)
         await say(bridge, chat, MINH, "/close")
@@ -341,4 +341,4 @@ async def test_the_csv_gives_each_chat_its_own_tags(
         found = await (await get(http, bridge, "/console/history")).text()
         assert "1+ chats found" in found
     rows = {line.split(",")[1]: line.split(",")[-1] for line in lines[1:]}
-    assert rows == {"cust-a": "billing refund", "cust-b": "delivery"}
+    assert rows == {"Khách cust-a": "billing refund", "Khách cust-b": "delivery"}

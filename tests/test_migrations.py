@@ -218,14 +218,14 @@ async def test_a_sqlite_revision_may_rebuild_a_table_that_others_point_at(
 
 
 async def test_the_write_only_columns_come_back_on_a_downgrade(engine: AsyncEngine) -> None:
-    """0014 drops five columns nobody read; below it they are back, the required ones
+    """0011 drops five columns nobody read; below it they are back, the required ones
     filled, the rows kept."""
     from alembic.script import ScriptDirectory
 
     await migrate.upgrade(engine, migrate.BASELINE)
     await _insert(engine)
     await migrate.upgrade(engine)
-    below = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0014")
+    below = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0011")
     await migrate.in_migration(engine, lambda c: _downgrade(c, str(below.down_revision)))
     dropped = {
         "agents": "availability_at",

@@ -12,6 +12,7 @@ from aiohttp import web
 from bot.keys import (
     ADAPTER,
     BRIDGE,
+    CHANGES,
     CLIENT_SESSION,
     CONNECTOR,
     DISPATCHER,
@@ -28,6 +29,7 @@ from web.token import TokenService
 __all__ = [
     "ADAPTER",
     "BRIDGE",
+    "CHANGES",
     "CLIENT_SESSION",
     "CONNECTOR",
     "CONSOLE_AUTH",

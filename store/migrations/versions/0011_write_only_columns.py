@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0012"
+revision = "0011"
+down_revision = "0010"
 
 # table -> (column, required)
 DROPPED = {

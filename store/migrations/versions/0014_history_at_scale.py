@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0018"
+revision = "0014"
+down_revision = "0013"
 
 _PARTIAL = (
     ("ix_chats_closed", "chats", ["department_id", "closed_at", "id"], "state = 'closed'"),
