@@ -112,20 +112,32 @@ def suggestions_activity(
     return text_activity("\n\n".join(lines))
 
 
-async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
-    """``/suggest`` in a chat's thread, by its owner: up to three replies, sent to the
-    owner alone (a personal message: nobody else in the room sees them)."""
+async def _thread_chat(ctx: FlowContext, turn: Turn) -> tuple[int, ChatView | None] | None:
+    """The chat of the thread a command was written in, when its department has AI help;
+    None (and the writer told why) otherwise."""
     chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
         await mention_reply(ctx, turn, "agent.no_chat")
-        return
+        return None
     async with ctx.store.reading() as tx:
         chat = await moves.chat_view_of(tx, chat_id)
         found = await ai.chat_department(tx, chat_id)
     assistant = ctx.assistant
     if assistant is None or found is None or not assistant.enabled_for(found[1]):
         await mention_reply(ctx, turn, "ai.off")
+        return None
+    return chat_id, chat
+
+
+async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/suggest`` in a chat's thread, by its owner: up to three replies, sent to the
+    owner alone (a personal message: nobody else in the room sees them)."""
+    asked = await _thread_chat(ctx, turn)
+    if asked is None:
         return
+    chat_id, chat = asked
+    assistant = ctx.assistant
+    assert assistant is not None
     owner = turn.person.teams_id
     if chat is None or chat.state != ChatState.ACTIVE or chat.owner_teams_id != owner:
         await mention_reply(ctx, turn, "ai.suggest_owner_only")
@@ -210,17 +222,12 @@ def translate_line(
 async def translate_command(ctx: FlowContext, turn: Turn) -> None:
     """``/translate <reply>`` in a chat's thread, by a participant: the reply in the
     customer's language, sent to the writer alone to check and send."""
-    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
-    if chat_id is None:
-        await mention_reply(ctx, turn, "agent.no_chat")
+    asked = await _thread_chat(ctx, turn)
+    if asked is None:
         return
-    async with ctx.store.reading() as tx:
-        chat = await moves.chat_view_of(tx, chat_id)
-        found = await ai.chat_department(tx, chat_id)
+    chat_id, chat = asked
     assistant = ctx.assistant
-    if assistant is None or found is None or not assistant.enabled_for(found[1]):
-        await mention_reply(ctx, turn, "ai.off")
-        return
+    assert assistant is not None
     writer = turn.person.teams_id
     seated = chat is not None and any(m.person.teams_id == writer for m in chat.participants)
     if chat is None or chat.state == ChatState.CLOSED or not seated:

@@ -148,20 +148,10 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                 until = min(KEEPALIVE_SECONDS - (loop.time() - quiet_since), LOOK_SECONDS)
                 await first_of(changed, closing, ended, timeout=max(until, 0.0))
                 if not ended.is_set():
-                    await _pause((closing, ended), POLL_SECONDS)
+                    await first_of(closing, ended, timeout=POLL_SECONDS)
     except ConnectionResetError:
         log.debug("live stream of %s ended: the browser went away", department.key)
     return response
-
-
-async def _pause(events: tuple[asyncio.Event, ...], seconds: float) -> None:
-    """Wait ``seconds``, or less when one of ``events`` is set (shutdown, a session ended)."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
 
 
 def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
