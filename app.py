@@ -14,33 +14,37 @@ from urllib.parse import urlsplit
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from yarl import URL
 
-from bot import config_check, keys, logs, operations
+from bot import config_check, keys, logs, operations, wakeups
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import make_channels
 from bot.channels.zalo import ZaloChannel
 from bot.delivery import Dispatcher
 from bot.hook import CommitHook
+from bot.mail import Mailer
 from bot.metrics import Metrics
 from bot.pacing import PaceLimits
 from bot.presence_sync import presence_sync
 from bot.sdk import AuthenticationFailed, BridgeAdapter, bearer_token_shaped
-from bot.settings import Settings
+from bot.settings import BadSettings, Settings
 from bot.timers import Timers
 from bot.transcript import TranscriptLinks
 from bot.transcript_page import content_policy, render
 from bot.trust import Gate
+from bot.wakeups import Changes
 from cards.times import valid_zone
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, pick_language
 from store import Store, migrate, trace, transcripts
-from store.channels import ZALO
+from store.channels import ZALO, mailed_channels
 from store.core import Clock, Retention, utc_now
 from store.engine import create_engine
-from store.unit import IntakeLimits, Policy
+from store.unit import IntakeLimits, MailPolicy, Policy
 from web import add_front_door
 from web.console import routes as console_routes
 from web.directline import LOCAL_BOT
 from web.headers import secure
+from web.inputs import Unreadable, read_json, refuse_unstorable_text
 
 log = logging.getLogger("support_bridge")
 
@@ -73,10 +77,6 @@ ID_LIMITS = {
     "recipient.id": 256,
     "conversation.id": 400,
 }
-
-
-# Deepest nesting of objects and lists an activity may have (Teams cards stay far below).
-MAX_DEPTH = 64
 
 
 class BadActivity(web.HTTPBadRequest):
@@ -161,28 +161,8 @@ def validate_activity(body: Any, settings: Settings) -> dict[str, Any]:
             raise BadActivity(f"'{field}' must be a list")
     if present("channelData") and not isinstance(body["channelData"], dict):
         raise BadActivity("'channelData' must be an object")
-    # A lone UTF-16 surrogate ("\ud800") or a NUL is valid JSON but not storable text:
-    # neither database keeps it and no channel could display it (I-JSON, RFC 7493).
-    # Nesting is bounded here, before anything recursive (the SDK's deserializer, the
-    # JSON columns) sees the body: a deep object is refused, never a RecursionError.
-    pending: list[tuple[Any, int]] = [(body, 0)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
-            raise BadActivity(f"the body is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            pending.extend((key, depth) for key in value)
-            pending.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str):
-            if "\x00" in value:
-                raise BadActivity("the body contains a NUL character")
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise BadActivity("the body contains text that is not valid Unicode") from None
+    # Nesting, NUL characters and lone surrogates were refused by the one JSON reader
+    # (``web.inputs.read_json``) that read the body, before anything recursive saw it.
     return body
 
 
@@ -211,18 +191,9 @@ async def _turn(request: web.Request) -> web.StreamResponse:
     reason: a 5xx would make the channel re-deliver the same bad body again and again.
     """
     settings = request.app[keys.SETTINGS]
-
-    def too_large() -> web.HTTPException:
-        # aiohttp's 413 needs the limit as an argument, so it cannot go through _refuse.
-        return web.HTTPRequestEntityTooLarge(
-            max_size=settings.max_body_bytes,
-            actual_size=request.content_length or 0,
-            text=json.dumps({"error": "activity too large"}),
-            content_type="application/json",
-        )
-
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise too_large()
+    limit = settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Unreadable(413, "activity too large").answer(limit=limit)
     if not settings.local_mode and not bearer_token_shaped(
         request.headers.get("Authorization", "")
     ):
@@ -232,30 +203,10 @@ async def _turn(request: web.Request) -> web.StreamResponse:
     if "json" not in request.content_type:
         raise _refuse(web.HTTPUnsupportedMediaType, "send the activity as application/json")
 
-    def not_json_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        async with asyncio.timeout(settings.client_timeout):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise too_large() from None
-    except TimeoutError:
-        raise _refuse(web.HTTPRequestTimeout, "the body came too slowly") from None
-    try:
-        decoded = raw.decode(request.charset or "utf-8")
-    except LookupError:
-        raise _refuse(
-            web.HTTPUnsupportedMediaType, f"unknown charset {request.charset!r}"
-        ) from None
-    except UnicodeDecodeError:
-        raise BadActivity("the body is not valid JSON") from None
-    try:
-        body = json.loads(decoded, parse_constant=not_json_constant)
-    except ValueError:
-        raise BadActivity("the body is not valid JSON") from None
-    except RecursionError:
-        raise BadActivity("the body is nested too deeply") from None
+        body = await read_json(request, max_bytes=limit, seconds=settings.client_timeout)
+    except Unreadable as refused:
+        raise refused.answer(limit=limit) from None
     kind = body.get("type") if isinstance(body, dict) else None
     if isinstance(kind, str) and kind in ACTIVITY_TYPES:
         # Known types only: a metric's label must not take whatever a sender writes.
@@ -323,8 +274,11 @@ async def transcript(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """The application factory: resources live in cleanup contexts, state behind AppKeys."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[refuse_unstorable_text]
+    )
     app[keys.SETTINGS] = settings
+    logs.quiet_malformed_requests()
     if settings.local_mode:
         log.warning(
             "LOCAL MODE: no MicrosoftAppId is set, so inbound requests are NOT authenticated. "
@@ -344,6 +298,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     hook = CommitHook(
         lease=timedelta(seconds=max(settings.outbox_lease, settings.send_timeout * 2 + 1))
     )
+    app[keys.CHANGES] = changes = Changes()
+    hook.watch(changes.changed)
     policy = Policy(
         unanswered_after=timedelta(seconds=settings.unanswered_seconds),
         default_capacity=settings.max_open_chats or None,
@@ -352,6 +308,15 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         intake_limits=IntakeLimits(
             per_conversation=settings.new_chats_per_conversation,
             per_channel=settings.new_chats_per_channel,
+        ),
+        mail=(
+            MailPolicy(
+                channels=mailed_channels(),
+                after=timedelta(minutes=settings.email_after_minutes),
+                batch=timedelta(seconds=settings.email_batch_seconds),
+            )
+            if settings.mail_enabled
+            else None
         ),
     )
 
@@ -366,6 +331,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             await engine.dispose()
             raise
         app[keys.ENGINE] = engine
+        app[keys.METRICS].count_transactions(engine)
         app[keys.STORE] = Store(
             engine,
             clock,
@@ -402,6 +368,20 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
         )
         yield
 
+    async def assistant(app: web.Application) -> AsyncIterator[None]:
+        # AI help's calls run as tasks of their own, cancelled at shutdown (before the
+        # dispatcher and the database close: ``stop_assistant``); the client closes here.
+        helper = Assistant(settings, app[keys.METRICS]) if settings.ai_base_url else None
+        app[keys.ASSISTANT] = helper
+        yield
+        if helper is not None:
+            await helper.aclose()
+
+    async def stop_assistant(app: web.Application) -> None:
+        helper = app.get(keys.ASSISTANT)
+        if helper is not None:
+            await helper.cancel()
+
     async def bridge(app: web.Application) -> AsyncIterator[None]:
         app[keys.BRIDGE] = Bridge(
             FlowContext(
@@ -417,6 +397,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 public_url=settings.public_url,
                 csat_enabled=settings.csat_enabled,
                 time_zone=settings.time_zone,
+                mail_enabled=settings.mail_enabled,
+                assistant=app[keys.ASSISTANT],
             ),
             Gate(app[keys.STORE], settings),
         )
@@ -439,26 +421,44 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             metrics=app[keys.METRICS],
             pace=PaceLimits.from_settings(settings),
             coalesce_bytes=settings.coalesce_bytes,
+            mailer=Mailer(app[keys.STORE], settings, app[keys.LINKS]),
         )
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())
+        # Other replicas' rows and changes, heard from PostgreSQL (bot/wakeups.py).
+        stopping = asyncio.Event()
+        heard = {wakeups.OUTBOX: dispatcher.heard, wakeups.CHATS: changes.changed}
+        listener = asyncio.create_task(
+            wakeups.listen(app[keys.STORE], heard, stopping, settings.sweep_interval * 10)
+        )
         yield
+        stopping.set()
+        await listener
         await dispatcher.close(grace=settings.send_timeout + 1)
         await sweeper
 
     async def timers(app: web.Application) -> AsyncIterator[None]:
-        timers = Timers(app[keys.BRIDGE].timer_jobs(), settings.timer_interval)
+        bridge = app[keys.BRIDGE]
+        timers = Timers(
+            bridge.timer_jobs(),
+            settings.timer_interval,
+            next_due=bridge.next_timer,
+            clock=app[keys.STORE].clock,
+        )
+        hook.attach_timers(timers.wake)
         ticking = asyncio.create_task(timers.run())
         yield
         timers.stop()
         await ticking
 
+    app.on_shutdown.append(stop_assistant)
     app.cleanup_ctx.extend(
         [
             database,
             links,
             client_session,
             adapter,
+            assistant,
             bridge,
             delivery,
             timers,
@@ -491,7 +491,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 def main(settings: Settings | None = None) -> None:
     """Run the server until interrupted (``python app.py`` and ``support-bridge run``)."""
-    settings = settings or Settings.from_env()
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except BadSettings as refusal:  # a bad value stops the start, named
+            sys.exit("\n".join(f"bad  {problem}" for problem in refusal.problems))
     logs.configure(settings.log_format)
     try:
         web.run_app(

@@ -176,7 +176,6 @@ async def _history(
                     "chat_id": chat_id,
                     "agent_id": owner_id,
                     "role": ParticipantRole.OWNER,
-                    "joined_at": now - timedelta(minutes=20),
                 }
             )
     for model, rows in (

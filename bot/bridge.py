@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.timers import Job
-from bot.trust import Admitted, Gate, Refused, from_teams_channel, log_refusal
+from bot.trust import Admitted, Gate, from_teams_channel, log_refusal
 from cards.actions import BadAction, Pressed, is_card_action
 from dialogs import (
     agents,
@@ -32,6 +33,7 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
 from dialogs.table import COMMANDS, OUTSIDE_ROOMS, WORDS
 from dialogs.turn import Turn
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ class Bridge:
             lambda: assignment.expire_assignments(self.ctx),
         ]
 
+    async def next_timer(self) -> datetime | None:
+        """When the timer jobs next have something to fire (None: nothing is set)."""
+        return await routing.next_timer(self.ctx)
+
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         """The one entry: the turn is read here, and nothing below reads the wire again
         for who, where, which keys or what words."""
@@ -66,6 +72,8 @@ class Bridge:
             await intake.customer_message(self.ctx, turn)
         elif turn.kind == "typing":
             await indicators.customer_typing(self.ctx, turn)
+        elif turn.kind in ("conversationUpdate", "event"):
+            await intake.customer_joined(self.ctx, turn)
         return None
 
     def _refuse(self, turn: Turn, refused: Refused) -> InvokeAnswer:
@@ -98,9 +106,9 @@ class Bridge:
         """A refused message in a channel: logged; the company's own people are told
         neutrally where they addressed the bot, nobody else hears anything."""
         log_refusal(turn, refused)
-        if not refused.hint and refused.reason in ("unknown_chat", "chat_of_another_room"):
+        if refused.reason in (Refusal.UNKNOWN_CHAT, Refusal.CHAT_OF_ANOTHER_ROOM):
             await mention_reply(self.ctx, turn, "agent.action_refused")
-        elif refused.hint and turn.addressed:
+        elif refused.reason == Refusal.NOT_A_ROOM and turn.addressed:
             await mention_reply(self.ctx, turn, "agent.not_a_room")
 
     async def _room(self, turn: Turn) -> None:

@@ -1,8 +1,9 @@
 """``support-bridge``: one command for each thing an administrator does.
 
 ``run`` serves; ``teams-package`` writes the Teams app; ``db upgrade`` / ``db current``
-migrate and show the schema; ``check-config`` checks every setting. All read the same
-environment (and ``.env``) as the server, so what is checked is what will run.
+migrate and show the schema; ``check-config`` checks every setting; ``settings-table``
+prints the README's table of them. All read the same environment (and ``.env``) through
+the same model (``bot/settings.py``) as the server, so what is checked is what will run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from bot import config_check, logs, teams_package, zalo_connect
-from bot.settings import Settings
+from bot.settings import BadSettings, Settings, settings_table
 from store import migrate
 from store.engine import create_engine
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument(
         "--redirect-uri", help="the callback address registered for the Zalo app (PUBLIC_URL)"
     )
+    commands.add_parser("settings-table", help="print the settings as the README's table")
     return parser
 
 
@@ -111,10 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "check-config":
         return _check_config()
+    if arguments.command == "settings-table":
+        print(settings_table(), end="")
+        return 0
     try:
         settings = Settings.from_env()
-    except ValueError as error:
-        print(f"bad setting ({error}); `support-bridge check-config` names it", file=sys.stderr)
+    except BadSettings as refusal:
+        for problem in refusal.problems:
+            print(f"bad  {problem}", file=sys.stderr)
         return 2
     if arguments.command == "run":
         from app import main as serve

@@ -19,23 +19,30 @@ from datetime import timedelta
 from bot.backoff import Backoff
 from bot.channels import Channels, ReplyRefused
 from bot.hook import CommitHook
-from bot.marks import Marks
+from bot.mail import REFUSED, Mailer
+from bot.marks import Marks, Thread
 from bot.metrics import Metrics
 from bot.pacing import RUN_ROWS, PaceLimits, Pacer, paced
 from bot.posting import post
 from bot.sdk import DeliveryError
 from bot.threads import ThreadMissing, Threads
+from bot.timers import first_of
 from store import Store, dispatch, trace
 from store.core import Retention
 from store.dispatch import Leasing
 from store.handover import Handover
 from store.models import OutboxItem
 from store.outbox import activity_size, author
+from store.vocabulary import OutboxKind
 
 log = logging.getLogger(__name__)
 
 
 PURGE_EVERY = 60.0
+# How many sweep intervals an idle dispatcher sleeps between looks at the database when
+# nothing is due: commits of this replica hand their rows over, other replicas' rows are
+# announced by PostgreSQL's notifications, so the sweep is only the safety net.
+IDLE_SWEEPS = 30
 
 
 class Dispatcher:
@@ -56,11 +63,13 @@ class Dispatcher:
         pace: PaceLimits | None = None,
         pace_clock: Callable[[], float] = time.time,
         coalesce_bytes: int = 0,
+        mailer: Mailer | None = None,
     ) -> None:
         """``hook``: the store's post-commit hook, made before the store and this
         dispatcher (see :class:`CommitHook`); rows are leased under its owner and lease.
         ``pace``: the budgets to keep before each send (None: learn them from 429s);
-        ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never)."""
+        ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never);
+        ``mailer``: sends the ``email`` rows (None: they fail, told to the agents)."""
         self.owner = hook.owner
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
@@ -70,6 +79,10 @@ class Dispatcher:
         self._channels = channels
         self._slots = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
+        self._idle_sweep = sweep_interval * IDLE_SWEEPS
+        # Set to sweep at once (a notification without lanes); the loop's next planned look.
+        self._wake = asyncio.Event()
+        self._next_look: float | None = None
         self.lease = hook.lease
         self._send_margin = send_margin
         self._backoff = Backoff(base_delay, max_delay)
@@ -94,6 +107,7 @@ class Dispatcher:
         self._leasing = Leasing(self.owner, self.lease, coalesce_bytes, limit)
         self._marks = Marks(store, self._leasing, self._pacer)
         self._coalesce_bytes = coalesce_bytes
+        self._mailer = mailer
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
         hook.attach(self)
@@ -144,23 +158,44 @@ class Dispatcher:
                 await asyncio.wait_for(self._room.wait(), timeout)
 
     async def run(self) -> None:
-        """Sweep for due items until closed; now and then, drop old delivered rows."""
+        """Sweep for due items until closed; now and then, drop old delivered rows.
+
+        The sweep reads the due lanes and when the next pending row becomes due in one
+        transaction, and sleeps until then (at most ``IDLE_SWEEPS`` intervals), unless a
+        notification wakes it: an idle replica touches the database every few seconds
+        only, and a retry still goes when it is due."""
         last_purge = 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            self._wake.clear()
+            wait = self._idle_sweep
             try:
                 async with self._store.reading() as tx:
                     lanes = await dispatch.due_lanes(tx)
+                    due = await dispatch.next_due(tx)
                 self.kick(lanes)
                 self.last_sweep = loop.time()
+                if due is not None:
+                    ahead = (due - self._store.clock()).total_seconds()
+                    wait = min(wait, max(ahead, self._sweep_interval))
                 if loop.time() - last_purge > PURGE_EVERY:
                     last_purge = loop.time()
                     async with self._store.unit() as tx:
                         await dispatch.purge(tx, self._retention)
             except Exception:
                 log.exception("outbox sweep failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._sweep_interval)
+                wait = self._sweep_interval
+            self._next_look = loop.time() + wait
+            await first_of(self._stopping, self._wake, timeout=wait)
+
+    def heard(self, payload: str) -> None:
+        """Rows were added that nobody leased (another replica's, or this one's behind a
+        busy head): start those lanes, or sweep when the notification names none."""
+        lanes = [lane for lane in payload.split("\n") if lane]
+        if lanes:
+            self.kick(lanes)
+        else:
+            self._wake.set()
 
     async def close(self, grace: float) -> None:
         """Let sends in flight finish and be recorded, then stop.
@@ -307,9 +342,11 @@ class Dispatcher:
         return item if item.lease_until - margin > self._store.clock() else None
 
     def alive(self, within: float) -> bool:
-        """Whether the sweep ran in the last ``within`` seconds (the delivery loop lives)."""
-        last = self.last_sweep
-        return last is not None and asyncio.get_running_loop().time() - last <= within
+        """Whether the sweep ran when it planned to, give or take ``within`` seconds (the
+        delivery loop lives; an idle one sleeps long on purpose)."""
+        if self._stopping.is_set() or self.last_sweep is None or self._next_look is None:
+            return False
+        return asyncio.get_running_loop().time() <= self._next_look + within
 
     async def _deliver(self, run: list[OutboxItem]) -> float | None:
         """Send one post (one row, or several lines of one author) and record the outcome
@@ -318,7 +355,7 @@ class Dispatcher:
         ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
         try:
-            thread = await post(self._channels, self._threads, run)
+            thread = await self._post(run)
         except ReplyRefused as refused:
             self._metrics.delivery("failed", None, item.attempts)
             log.warning("outbox items %s refused by the channel: %s", ids, refused)
@@ -330,7 +367,7 @@ class Dispatcher:
             )
             if not error.retryable:
                 log.warning("outbox items %s refused for good: %s", ids, error)
-                await self._settle_failed(item.lane, ids, str(error))
+                await self._settle_failed(item.lane, ids, str(error), item)
                 return None
             if self._store.clock() - item.created_at > self._max_age:
                 self.given_up += 1
@@ -340,7 +377,7 @@ class Dispatcher:
                     self._max_age,
                     error,
                 )
-                await self._settle_failed(item.lane, ids, f"given up: {error}")
+                await self._settle_failed(item.lane, ids, f"given up: {error}", item)
                 return None
             delay = self._backoff.delay(item.attempts, error)
             log.info("outbox items %s failed (%s); retrying in %.2fs", ids, error, delay)
@@ -375,6 +412,15 @@ class Dispatcher:
         self._repeats.pop(item.lane, None)
         return None
 
+    async def _post(self, run: list[OutboxItem]) -> Thread | None:
+        """One post through the connector, or a mail (an ``email`` row goes alone)."""
+        if run[0].kind == OutboxKind.EMAIL:
+            if self._mailer is None:
+                raise DeliveryError(REFUSED, "mail is not configured (SMTP_HOST is empty)")
+            await self._mailer.deliver(run[0])
+            return None
+        return await post(self._channels, self._threads, run)
+
     async def _again_later(self, run: list[OutboxItem], delay: float, error: str) -> float:
         """Give the rows back until ``delay``; the post is remembered, so the next attempt
         carries the same rows (and delivery ids) as this one, however many wait behind."""
@@ -393,7 +439,14 @@ class Dispatcher:
             await dispatch.undeliverable(tx, ids, self.owner, str(refused))
             tx.enqueue(await self._channels.refusal_notice(tx, item.payload, refused))
 
-    async def _settle_failed(self, lane: str, ids: list[int], error: str) -> None:
+    async def _settle_failed(
+        self, lane: str, ids: list[int], error: str, item: OutboxItem | None = None
+    ) -> None:
         self._repeats.pop(lane, None)
         async with self._store.unit() as tx:
             await dispatch.undeliverable(tx, ids, self.owner, error)
+        if item is not None and item.kind == OutboxKind.EMAIL and self._mailer is not None:
+            try:
+                await self._mailer.failed(item, error)
+            except Exception:
+                log.exception("telling the agents that mail %s failed did not work", item.id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.pacing import Pacer
@@ -37,6 +38,11 @@ class CommitHook:
         self.lease = lease
         self._receiver: Receiver | None = None
         self._early: list[Handover] = []
+        # Who is told of database timers commits set (the replica's timers), if anyone.
+        self._timers: Callable[[datetime], None] | None = None
+        # Told of every commit that queued rows (the console's live list waits on it).
+        self._watchers: list[Callable[[], None]] = []
+        self._early_timer: datetime | None = None
 
     @property
     def budgets(self) -> Pacer | None:
@@ -45,10 +51,30 @@ class CommitHook:
 
     def committed(self, handover: Handover) -> None:
         """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
+        for watcher in self._watchers:
+            watcher()
         if self._receiver is None:
             self._early.append(handover)
         else:
             self._receiver.committed(handover)
+
+    def timer_set(self, at: datetime) -> None:
+        """Called by the store after a commit that set a database timer due ``at``."""
+        if self._timers is None:
+            self._early_timer = at if self._early_timer is None else min(at, self._early_timer)
+        else:
+            self._timers(at)
+
+    def watch(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher`` after every commit that queued rows."""
+        self._watchers.append(watcher)
+
+    def attach_timers(self, wake: Callable[[datetime], None]) -> None:
+        """Tell ``wake`` of the timers commits set from now on (and of any set before)."""
+        self._timers = wake
+        early, self._early_timer = self._early_timer, None
+        if early is not None:
+            wake(early)
 
     def attach(self, receiver: Receiver) -> None:
         """Pass commits on to ``receiver`` from now on, starting with any kept ones."""

@@ -1,13 +1,12 @@
-"""Every piece of application state, as typed ``web.AppKey``s (no globals)."""
+"""The bridge's application state, as typed ``web.AppKey``s (no globals); the website's
+and the console's own are in ``web/keys.py``, which also re-exports these."""
 
 from __future__ import annotations
 
-import asyncio
-
-import jinja2
 from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import Channels
 from bot.delivery import Dispatcher
@@ -15,10 +14,8 @@ from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
 from bot.transcript import TranscriptLinks
+from bot.wakeups import Changes
 from store import Store
-from web.console.auth import ConsoleAuth
-from web.directline import LocalDirectLine
-from web.token import TokenService
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -31,8 +28,7 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 LINKS = web.AppKey("links", TranscriptLinks)
 BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
-TOKENS = web.AppKey("tokens", TokenService)
-LOCAL_DIRECT_LINE = web.AppKey("local_direct_line", LocalDirectLine)
-CONSOLE_AUTH = web.AppKey("console_auth", ConsoleAuth)
-CONSOLE_TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
-CONSOLE_CLOSING = web.AppKey("console_closing", asyncio.Event)
+# AI help for agents; None when no provider is configured (AI_BASE_URL empty).
+ASSISTANT: web.AppKey[Assistant | None] = web.AppKey("assistant")
+# Set when what the console's live list shows may have changed (bot/wakeups.py).
+CHANGES = web.AppKey("changes", Changes)

@@ -7,6 +7,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from store import trace
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -39,3 +41,26 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it could not parse (a request line over 8 KiB, a bad
+    header) with a traceback at ERROR, although it answered the client 400: anyone could
+    fill the log with tracebacks. Such a record becomes one WARNING line naming what was
+    wrong; the server's own errors keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = f"{record.msg}: a malformed request, answered 400 ({type(error).__name__})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install ``MalformedRequests`` on aiohttp's server logger (once)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in server.filters):
+        server.addFilter(MalformedRequests())

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.figures import Figures, Histogram, read_figures
@@ -100,8 +101,26 @@ class Metrics:
             "Sends of outbox rows that had failed before (second and later attempts)",
             registry=self.registry,
         )
+        self.ai_calls = Counter(
+            "bridge_ai_calls",
+            "Calls to the AI provider, by kind (suggest, summary, translate), department "
+            "and outcome (ok, empty, timeout, failed)",
+            ["kind", "department", "outcome"],
+            registry=self.registry,
+        )
+        # Counted by the engine's "begin" event: how often this replica touches the
+        # database (an idle one should not, beyond its slow safety looks).
+        self.transactions = Counter(
+            "bridge_database_transactions",
+            "Transactions this process began on the database (reads and writes)",
+            registry=self.registry,
+        )
         self._database = _DatabaseFigures()
         self.registry.register(self._database)
+
+    def count_transactions(self, engine: AsyncEngine) -> None:
+        """Count every transaction ``engine`` begins from now on."""
+        event.listen(engine.sync_engine, "begin", lambda _connection: self.transactions.inc())
 
     def activity(self, kind: str | None, status: int) -> None:
         outcome = outcome_of(status)

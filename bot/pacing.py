@@ -27,14 +27,13 @@ from store.channels import facts
 from store.models import OutboxItem
 from store.outbox import author
 from store.pacing import Claim, Limits
-from store.vocabulary import OutboxKind
+from store.vocabulary import THREAD_MARK, OutboxKind
 
 log = logging.getLogger(__name__)
 
 DELIVERY_KEY = "bridgeDeliveryId"
 # Every row a coalesced post carries, so each line's repeat is recognisable on its own.
 DELIVERY_KEYS = "bridgeDeliveryIds"
-THREAD_MARK = ";messageid="
 # Most rows one post carries (with ``coalesce_bytes``, the size of their activities).
 RUN_ROWS = 50
 

@@ -39,6 +39,9 @@ async def post(channels: Channels, threads: Threads, run: list[OutboxItem]) -> T
             if card_id is None:
                 raise ThreadMissing(f"chat {chat_id} has no card")
             await connector.update(reference, card_id, activity)
+        case Send(conversation=dict(reference), replaces=str(replaces)):
+            # Only where the channel replaces a sent message (``replaces_sent``: Teams).
+            await connector.update(reference, replaces, activity)
         case Send(conversation=None, chat_id=chat_id):
             assert chat_id is not None
             reference, _ = await threads.of(chat_id)

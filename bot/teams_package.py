@@ -21,27 +21,15 @@ from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.settings import COLOR, GUID, VERSION, Settings
+from bot.settings import Settings
 from dialogs.extension import SEARCH_COMMAND
 from dialogs.i18n import Texts
+from dialogs.table import MENU
 
 MANIFEST_VERSION = "1.19"
 SCHEMA_BASE = f"https://developer.microsoft.com/en-us/json-schemas/teams/v{MANIFEST_VERSION}"
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "vi")
-# What agents see in the bot's command menu (Teams shows at most ten per list).
-COMMANDS = (
-    "online",
-    "chats",
-    "history",
-    "who",
-    "invite",
-    "transfer",
-    "join",
-    "close",
-    "setup",
-    "help",
-)
 # Resource-specific consent: the bot reads every message of the team's channels, so
 # agents' replies in a chat's thread reach it without an @mention.
 RSC_PERMISSION = "ChannelMessage.Read.Group"
@@ -66,24 +54,17 @@ def _host(settings: Settings) -> str:
 
 
 def check(settings: Settings) -> None:
-    """Refuse, with the reason, what Teams would refuse later with a vaguer one."""
+    """Refuse, with the reason, what Teams would refuse later with a vaguer one (each
+    value's own form is the settings model's: a GUID, a colour, a version)."""
     problems = []
     if not settings.app_id:
         problems.append("MicrosoftAppId is empty (the bot's app id names the Teams app)")
-    elif not GUID.match(settings.app_id):
-        problems.append(f"MicrosoftAppId {settings.app_id!r} is not a GUID")
     parts = urlsplit(settings.public_url)
     if parts.scheme != "https" or (parts.hostname or "localhost") in LOCAL_HOSTS:
         problems.append(
             f"PUBLIC_URL {settings.public_url!r} is not a public https URL "
             "(Teams opens transcript links and checks the app's domain)"
         )
-    if not COLOR.match(settings.teams_accent_color):
-        problems.append(f"TEAMS_ACCENT_COLOR {settings.teams_accent_color!r} is not #RRGGBB")
-    if not settings.teams_app_name.strip() or len(settings.teams_app_name) > 30:
-        problems.append("TEAMS_APP_NAME must have 1 to 30 characters")
-    if settings.teams_app_version and not VERSION.match(settings.teams_app_version):
-        problems.append(f"TEAMS_APP_VERSION {settings.teams_app_version!r} is not like 1.2.3")
     if problems:
         raise PackageRefused("; ".join(problems))
 
@@ -96,10 +77,8 @@ def _strings(texts: Texts, name: str) -> dict[str, str]:
         "description.short": texts("teams.description_short"),
         "description.full": texts("teams.description_full"),
     }
-    for n, word in enumerate(COMMANDS):
-        strings[f"bots[0].commandLists[0].commands[{n}].description"] = texts(
-            f"teams.command.{word}"
-        )
+    for n, key in enumerate(MENU.values()):
+        strings[f"bots[0].commandLists[0].commands[{n}].description"] = texts(key)
     search = "composeExtensions[0].commands[0]"
     strings[f"{search}.title"] = texts("teams.search.title")
     strings[f"{search}.description"] = texts("teams.search.description")
@@ -164,7 +143,7 @@ def manifest(settings: Settings) -> dict[str, Any]:
                                     f"bots[0].commandLists[0].commands[{n}].description"
                                 ],
                             }
-                            for n, word in enumerate(COMMANDS)
+                            for n, word in enumerate(MENU)
                         ],
                     }
                 ],

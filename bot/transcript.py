@@ -36,6 +36,25 @@ class TranscriptLinks:
     def url(self, ref: str) -> str:
         return f"{self._base}/transcripts/{quote(ref, safe='')}?token={self.token(ref)}"
 
+    def resume_url(self, ref: str, now: float | None = None) -> str:
+        """``/chat?resume=<ref>.<expiry>.<mac>``: the way back to a chat from a mail (the
+        page may resume the conversation it names; see :meth:`resumed`)."""
+        expires = int((now if now is not None else time.time()) + self._ttl)
+        mac = hmac.new(self._key, f"resume:{ref}:{expires}".encode(), hashlib.sha256).hexdigest()
+        return f"{self._base}/chat?resume={quote(ref, safe='')}.{expires}.{mac}"
+
+    def resumed(self, value: str, now: float | None = None) -> str | None:
+        """The chat reference a ``resume`` parameter names, if it is ours and not expired."""
+        ref, _, token = value.partition(".")
+        match = _TOKEN.fullmatch(token)
+        if not ref or match is None:
+            return None
+        expires = int(match["expires"])
+        if expires < (now if now is not None else time.time()):
+            return None
+        wanted = hmac.new(self._key, f"resume:{ref}:{expires}".encode(), hashlib.sha256)
+        return ref if hmac.compare_digest(match["mac"], wanted.hexdigest()) else None
+
     def valid(self, ref: str, token: str, now: float | None = None) -> bool:
         match = _TOKEN.fullmatch(token)
         if match is None:

@@ -23,11 +23,12 @@ from babel.dates import format_date, format_time
 from markupsafe import Markup
 
 from cards.markdown import checked_url
-from cards.request import channel_name
+from cards.request import ROLE_KEYS, STATE_KEYS, channel_name
 from cards.times import duration, local_time, zone, zone_label
 from dialogs.i18n import Texts
 from store.models import ChatState, MessageKind
 from store.transcripts import Transcript, TranscriptLine
+from store.vocabulary import ChatEvent
 
 _STYLE = """
 *{box-sizing:border-box}
@@ -121,7 +122,7 @@ def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, 
     chat = transcript.chat
     language = t.language
     people = ", ".join(
-        t("card.participant", name=name, role=t(f"role.{role.value}"))
+        t("card.participant", name=name, role=t(ROLE_KEYS[role]))
         for name, role in dict(transcript.participants).items()
     )
     facts = [
@@ -140,6 +141,24 @@ def _facts(transcript: Transcript, t: Texts, zone_name: str) -> list[tuple[str, 
     return facts
 
 
+# A transcript's event lines (``MessageKind.ACTIVITY``), by what the store wrote, each
+# with its text's key.
+EVENT_KEYS = {
+    ChatEvent.ACCEPTED: "event.chat.accepted",
+    ChatEvent.CLOSED: "event.chat.closed",
+    ChatEvent.MOVED: "event.chat.moved",
+    ChatEvent.TRANSFERRED: "event.chat.transferred",
+    ChatEvent.INVITE_ACCEPTED: "event.chat.invite_accepted",
+    ChatEvent.SUPERVISOR_JOINED: "event.chat.supervisor_joined",
+    ChatEvent.LEFT: "event.chat.left",
+    "rated_1": "event.rated_1",
+    "rated_2": "event.rated_2",
+    "rated_3": "event.rated_3",
+    "rated_4": "event.rated_4",
+    "rated_5": "event.rated_5",
+}
+
+
 def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[dict[str, Any]]:
     """The log's entries: a day's heading, an event, or a message with its files."""
     tz, language = zone(zone_name), t.language
@@ -151,7 +170,8 @@ def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[dict[st
             yield {"day": format_date(local, "full", locale=language)}
         stamp = {"iso": line.at.isoformat(), "at": format_time(local, "short", locale=language)}
         if line.kind == MessageKind.ACTIVITY:
-            yield {"event": t(f"event.{line.text}", author=line.author), **stamp}
+            key = EVENT_KEYS.get(line.text)
+            yield {"event": t(key, author=line.author) if key else line.text, **stamp}
             continue
         side = _SIDE.get(line.kind, "team")
         author = {
@@ -171,7 +191,7 @@ def render(transcript: Transcript, t: Texts, zone_name: str = "UTC") -> str:
         # The bridge's own constant, hashed into the policy (autoescape would break CSS).
         style=Markup(_STYLE),
         state=state,
-        state_text=t("card.state." + state),
+        state_text=t(STATE_KEYS[chat.state]),
         facts=_facts(transcript, t, zone_name),
         zone_text=t("transcript.zone", zone=f"{zone_label(chat.created_at, zone_name)}"),
         items=list(_items(transcript, t, zone_name)),

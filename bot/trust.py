@@ -21,11 +21,12 @@ from typing import Any
 
 from bot.settings import Settings
 from cards.actions import BadAction, CardAction, Pressed, parse_action
-from dialogs.activity import THREAD_MARK, field, tenant_of
+from dialogs.activity import field, tenant_of
 from dialogs.turn import Turn
 from store import Store
 from store.channels import is_teams
 from store.trust import ChatPlace, RoomPlace, place_of
+from store.vocabulary import THREAD_MARK, Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,6 @@ class Admitted:
 
     tenant: str
     room: RoomPlace | None
-
-
-@dataclass(frozen=True)
-class Refused:
-    """Why the gate said no; ``reason`` goes to the log only. ``hint``: the writer is of
-    the company's tenant and may be told that the channel is not a room yet."""
-
-    reason: str
-    hint: bool = False
 
 
 def from_teams_channel(turn: Turn) -> bool:
@@ -109,22 +101,22 @@ class Gate:
         names. The wire-level facts (tenant, channel) are read from the raw activity:
         proving them is this gate's job, not the Turn's."""
         if not from_teams_channel(turn):
-            return Refused("not_a_teams_channel"), None
+            return Refused(Refusal.NOT_A_TEAMS_CHANNEL), None
         tenant = tenant_of(turn.activity)
         if tenant is None:
-            return Refused("no_tenant"), None
+            return Refused(Refusal.NO_TENANT), None
         channel = channel_in(turn.activity)
         if channel is None:
-            return Refused("inconsistent_channel"), None
+            return Refused(Refusal.INCONSISTENT_CHANNEL), None
         async with self._store.reading() as tx:
             place = await place_of(tx, channel, chat_ref)
         if not self._tenant_allowed(tenant, place.tenant, place.room):
-            return Refused("foreign_tenant"), None
+            return Refused(Refusal.FOREIGN_TENANT), None
         room = place.room
         if room is not None and room.team_id and turn.team != room.team_id:
-            return Refused("wrong_team"), None
+            return Refused(Refusal.WRONG_TEAM), None
         if needs_room and room is None:
-            return Refused("not_a_room", hint=True), None
+            return Refused(Refusal.NOT_A_ROOM), None
         return Admitted(tenant=tenant, room=room), place.chat
 
     async def press(self, turn: Turn) -> Pressed | Refused | BadAction:
@@ -145,9 +137,9 @@ class Gate:
             return action
         assert admitted.room is not None
         if found is None:
-            return Refused("unknown_chat")
+            return Refused(Refusal.UNKNOWN_CHAT)
         if found.channel_id != admitted.room.channel_id:
-            return Refused("chat_of_another_room")
+            return Refused(Refusal.CHAT_OF_ANOTHER_ROOM)
         return Pressed(action=action, chat_id=found.chat_id)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.request import TextLookup
-from store.canned import Canned
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.canned import Canned
 
 THUMBNAIL_CONTENT_TYPE = "application/vnd.microsoft.card.thumbnail"
 FIRST_WORDS_CHARS = 80

@@ -3,14 +3,16 @@ the sections a request card gains (who is @mentioned, a returning customer's his
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import card_data
 from cards.envelope import adaptive_card
 from cards.markdown import mention_entity
 from cards.request import TextLookup, attachment
 from store.channels import facts
-from store.core import Person
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import Person
 
 CHOOSE_DEPARTMENT = "department"
 MAX_BUTTONS = 3  # side by side on a phone
@@ -83,12 +85,20 @@ def department_choice(
     return {"type": "message", "attachments": [attachment(card)]}
 
 
+# An availability's text, by its word (``store.vocabulary.Availability``).
+AVAILABILITY_KEYS = {
+    "online": "availability.online",
+    "away": "availability.away",
+    "offline": "availability.offline",
+}
+
+
 def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
     """Buttons to set one's availability (``Action.Execute``, falling back to Submit)."""
     actions = []
-    for state in ("online", "away", "offline"):
+    for state, key in AVAILABILITY_KEYS.items():
         data = {"action": SET_AVAILABILITY, "availability": state}
-        title = t(f"availability.{state}")
+        title = t(key)
         actions.append(
             {
                 "type": "Action.Execute",
@@ -98,7 +108,7 @@ def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
                 "fallback": {"type": "Action.Submit", "title": title, "data": data},
             }
         )
-    current_text = t("card.availability_now", availability=t(f"availability.{current}"))
+    current_text = t("card.availability_now", availability=t(AVAILABILITY_KEYS[current]))
     return _card(
         [
             {"type": "TextBlock", "text": t("card.availability"), "weight": "Bolder"},

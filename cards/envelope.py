@@ -6,9 +6,15 @@ ask for a feature Teams would not draw.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA_VERSION = "1.5"
+
+
+class TextLookup(Protocol):
+    """The texts of one language, as cards read them (``dialogs.i18n.Texts`` is one)."""
+
+    def __call__(self, key: str, **values: Any) -> str: ...
 
 
 def adaptive_card(

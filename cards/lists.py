@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cards.envelope import adaptive_card
 from cards.markdown import card_link, card_text
 from cards.request import TextLookup, format_duration, language_of
 from cards.times import ago
-from store.lists import ChatList, ListedChat
-from store.models import ChatState
+from store.vocabulary import THREAD_MARK, ChatState
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.lists import ChatList, ListedChat
 
 TEAMS_LINK = "https://teams.microsoft.com/l/message"
-THREAD_MARK = ";messageid="
 
 
 def thread_link(thread_id: str) -> str:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from store.core import Person
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import Person
 
 # Markdown's inline punctuation, anywhere in the text; a card also shows ``<``, ``>`` and
 # ``&`` escaped the Markdown way (a message escapes them as HTML instead).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.request import TextLookup
-from store.reports import Report
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.reports import Report
 
 
 def duration(seconds: float | None) -> str:

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from babel import Locale, UnknownLocaleError
 
 from cards.actions import (
     ACCEPT,
@@ -26,16 +29,17 @@ from cards.actions import (
     TRANSFER,
     action_data,
 )
-from cards.envelope import adaptive_card
+from cards.envelope import TextLookup, adaptive_card
 from cards.markdown import card_link, card_text
 from cards.tags import tag_section
 from cards.times import day_and_time, duration
 from store.channels import facts
-from store.core import ChatView
-from store.models import ChatState, ParticipantRole
+from store.vocabulary import ChatState, ParticipantRole
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import ChatView
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-PRIMARY_ACTIONS = 3  # what a phone shows side by side without cutting a label
 REFRESH_USERS = 60  # Teams refreshes the card for at most this many users
 EARLIER_LINKS = 5  # transcripts linked on a returning customer's card
 _PREVIEW_CHARS = 300
@@ -43,10 +47,27 @@ _SUMMARY_CHARS = 80
 
 # The band's colour per state: dark text on a light tint reads at well over 4.5:1.
 _BAND = {ChatState.WAITING: "warning", ChatState.ACTIVE: "good", ChatState.CLOSED: "emphasis"}
-
-
-class TextLookup(Protocol):
-    def __call__(self, key: str, **values: Any) -> str: ...
+# The texts of a chat's state, of the card's buttons and of participants' roles, each key
+# said in full.
+STATE_KEYS = {
+    ChatState.WAITING: "card.state.waiting",
+    ChatState.ACTIVE: "card.state.active",
+    ChatState.CLOSED: "card.state.closed",
+}
+VERB_KEYS = {
+    ACCEPT: "card.accept",
+    JOIN: "card.join",
+    CLOSE: "card.close",
+    INVITE: "card.invite",
+    TRANSFER: "card.transfer",
+    LEAVE: "card.leave",
+    REFRESH: "card.refresh",
+}
+ROLE_KEYS = {
+    ParticipantRole.OWNER: "role.owner",
+    ParticipantRole.INVITED: "role.invited",
+    ParticipantRole.SUPERVISOR: "role.supervisor",
+}
 
 
 class Role(StrEnum):
@@ -106,7 +127,7 @@ def secondary(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def _button(t: TextLookup, verb: str, chat: ChatView, style: str | None = None) -> dict[str, Any]:
-    return button(t(f"card.{verb}"), action_data(verb, chat.ref), style)
+    return button(t(VERB_KEYS[verb]), action_data(verb, chat.ref), style)
 
 
 def role_of(chat: ChatView, teams_id: str | None) -> Role:
@@ -178,9 +199,10 @@ def band(chat: ChatView, t: TextLookup, now: datetime) -> dict[str, Any]:
 
 def question(chat: ChatView) -> list[str]:
     """What the customer wrote first, without a department name typed as the answer to
-    the department question."""
-    chosen = chat.department.casefold()
-    return [m for m in chat.first_messages if m.strip().casefold() != chosen]
+    the department question (its own, or its name in a customer's language)."""
+    names = (chat.department, *(chat.department_names or {}).values())
+    chosen = {name.casefold() for name in names if isinstance(name, str)}
+    return [m for m in chat.first_messages if m.strip().casefold() not in chosen]
 
 
 def _preview(text: str, limit: int = _PREVIEW_CHARS) -> str:
@@ -212,7 +234,7 @@ def summary(chat: ChatView) -> str:
 def participant_list(chat: ChatView, t: TextLookup) -> str:
     """ "Mai (owner), Hùng (invited)": who takes part now, and as what."""
     return ", ".join(
-        t("card.participant", name=card_text(m.person.name), role=t(f"role.{m.role.value}"))
+        t("card.participant", name=card_text(m.person.name), role=t(ROLE_KEYS[m.role]))
         for m in chat.participants
     )
 
@@ -233,8 +255,29 @@ def channel_line(chat: ChatView, t: TextLookup, now: datetime) -> str:
     return f"{channel.name} · {t('card.window_until', when=when)}"
 
 
+def language_name(code: str, t: TextLookup) -> str:
+    """The customer's language named in the reader's ("Tiếng Anh", "Vietnamese")."""
+    return _language_name(code.split("-")[0].lower(), language_of(t))
+
+
+@lru_cache(maxsize=256)
+def _language_name(code: str, reader: str) -> str:
+    """Babel's name, kept: every card names the language."""
+    try:
+        named = Locale.parse(reader).languages.get(code)
+    except (ValueError, UnknownLocaleError):
+        named = None
+    return named[:1].upper() + named[1:] if named else code
+
+
 def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]:
-    customer = f"{card_text(chat.customer_name)} · {channel_line(chat, t, now)}"
+    customer = " · ".join(
+        (
+            card_text(chat.customer_name),
+            channel_line(chat, t, now),
+            language_name(chat.customer_locale, t),
+        )
+    )
     facts = [{"title": t("card.customer"), "value": customer}]
     if chat.customer_contact:
         facts.append({"title": t("card.contact"), "value": card_text(chat.customer_contact)})

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from cards.actions import TAG, action_data, card_input
-from cards.markdown import card_text
-from store.core import ChatView
-from store.models import ChatState
+from cards.envelope import TextLookup
 from store.tagkeys import tag_name
+from store.vocabulary import ChatState
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.core import ChatView
 
 TAGS_INPUT = "tags"
-
-
-class TextLookup(Protocol):
-    def __call__(self, key: str, **values: Any) -> str: ...
-
-
-def tags_fact(chat: ChatView, t: TextLookup) -> list[dict[str, str]]:
-    if not chat.tags:
-        return []
-    return [{"title": t("card.tags"), "value": card_text(", ".join(chat.tags))}]
 
 
 def tag_section(chat: ChatView, t: TextLookup) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

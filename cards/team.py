@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cards.actions import AGENT_INPUT, DECLINE, JOIN, REFRESH, TAKE, action_data
+from cards.actions import AGENT_INPUT, DECLINE, INVITE, JOIN, REFRESH, TAKE, TRANSFER, action_data
 from cards.envelope import adaptive_card
 from cards.markdown import card_text
 from cards.request import TextLookup, button
-from store.models import OfferKind, OfferState
-from store.offers import OfferView
-from store.views import ChatView, Person
+from store.vocabulary import OfferKind, OfferState
+
+if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
+    from store.offers import OfferView
+    from store.views import ChatView, Person
 
 
 def _card(
@@ -23,14 +25,50 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
+# The texts of a pick (by its verb) and of an offer (by its kind), each key in full.
+PICK_KEYS = {
+    INVITE: {
+        "title": "pick.invite.title",
+        "button": "pick.invite.button",
+        "posted": "pick.invite.posted",
+    },
+    TRANSFER: {
+        "title": "pick.transfer.title",
+        "button": "pick.transfer.button",
+        "posted": "pick.transfer.posted",
+    },
+}
+OFFER_KEYS = {
+    OfferKind.INVITE: {
+        "title": "offer.invite.title",
+        "notice": "offer.invite.notice",
+        "sent": "offer.invite.sent",
+        "declined": "offer.invite.declined",
+        "accepted": "offer.invite.accepted",
+        "declined_by_you": "offer.invite.declined_by_you",
+        "expired": "offer.invite.expired",
+    },
+    OfferKind.TRANSFER: {
+        "title": "offer.transfer.title",
+        "notice": "offer.transfer.notice",
+        "sent": "offer.transfer.sent",
+        "declined": "offer.transfer.declined",
+        "accepted": "offer.transfer.accepted",
+        "declined_by_you": "offer.transfer.declined_by_you",
+        "expired": "offer.transfer.expired",
+    },
+}
+
+
 def picker_card(
     chat: ChatView, verb: str, colleagues: list[Person], t: TextLookup
 ) -> dict[str, Any]:
     """Choose an online colleague to invite, or to hand the chat over to (``verb``)."""
     choices = [{"title": person.name, "value": person.teams_id} for person in colleagues]
+    title = t(PICK_KEYS[verb]["title"], customer=card_text(chat.customer_name))
     return _card(
         [
-            _text(t(f"pick.{verb}.title", customer=card_text(chat.customer_name)), weight="Bolder"),
+            _text(title, weight="Bolder"),
             {
                 "type": "Input.ChoiceSet",
                 "id": AGENT_INPUT,
@@ -41,7 +79,7 @@ def picker_card(
                 "choices": choices,
             },
         ],
-        [button(t(f"pick.{verb}.button"), action_data(verb, chat.ref))],
+        [button(t(PICK_KEYS[verb]["button"]), action_data(verb, chat.ref))],
     )
 
 
@@ -55,7 +93,7 @@ def offer_card(
         (TAKE, "offer.take") if offer.kind == OfferKind.TRANSFER else (JOIN, "offer.join")
     )
     title = t(
-        f"offer.{offer.kind.value}.title",
+        OFFER_KEYS[offer.kind]["title"],
         sender=card_text(offer.sender.name),
         customer=card_text(chat.customer_name),
     )

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from store.channels import facts, is_teams
+from store.channels import facts
 from store.core import Person
+from store.vocabulary import THREAD_MARK
 
-THREAD_MARK = ";messageid="
 NAME_LIMIT = 256
 CONTACT_LIMIT = 256
 
 # Direct Line with enhanced authentication refuses a user id other than the one its token
 # binds, and such ids start with ``dl_``. Which channels vouch for ids, and which bind
 # them by token, are channel facts (``store/channels.py``).
+# The website widget's event when a customer opens the chat: the greeting comes then.
+JOIN_EVENT = "webchat/join"
 TOKEN_BOUND_PREFIX = "dl_"
 
 
@@ -32,15 +35,6 @@ def field(value: Any, *path: str) -> dict[str, Any]:
 
 def conversation_id(activity: dict[str, Any]) -> str:
     return str(field(activity, "conversation").get("id") or "")
-
-
-def is_room_message(activity: dict[str, Any]) -> bool:
-    """A Teams channel activity: the agents' side of the bridge."""
-    conversation = activity.get("conversation") or {}
-    return (
-        is_teams(str(activity.get("channelId") or ""))
-        and conversation.get("conversationType") == "channel"
-    )
 
 
 def thread_of(activity: dict[str, Any]) -> str | None:
@@ -104,6 +98,40 @@ def prechat_of(activity: dict[str, Any]) -> PreChat:
         contact=text("contact", CONTACT_LIMIT),
         department=text("department", NAME_LIMIT),
     )
+
+
+# What a customer asked for a contact writes back: an e-mail address anywhere in a
+# message; a phone number (from 0 or +, so an order number is not one) as the whole of
+# one, with spaces, dots and dashes allowed.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?:\+|0)[0-9][0-9 .-]{6,15}[0-9]")
+
+
+def offered_contact(text: str) -> str | None:
+    """The e-mail address a message carries, or the phone number it is, if any."""
+    found = _EMAIL.search(text)
+    if found is not None:
+        return found.group(0)[:CONTACT_LIMIT]
+    said = text.strip()
+    return said if _PHONE.fullmatch(said) else None
+
+
+def offline_shown(activity: dict[str, Any]) -> bool:
+    """Whether the website already told the customer that nobody is online (the widget
+    sets ``channelData.supportBridge.offlineShown`` on the message): the bridge's answer
+    then does not say it a second time."""
+    return field(activity, "channelData", "supportBridge").get("offlineShown") is True
+
+
+def customer_joined(activity: dict[str, Any]) -> bool:
+    """Whether the activity says a customer opened the chat (not the bot being added)."""
+    if activity.get("type") == "event":
+        return activity.get("name") == JOIN_EVENT
+    if activity.get("type") != "conversationUpdate":
+        return False
+    bot_id = field(activity, "recipient").get("id")
+    added = activity.get("membersAdded") or []
+    return any(isinstance(m, dict) and m.get("id") and m.get("id") != bot_id for m in added)
 
 
 def display_name(account: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
-from dialogs import canned, notes
+from dialogs import ai, canned, notes
 from dialogs.assignment import offer_waiting
 from dialogs.attachments import as_attachments, names, read_files, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
@@ -211,15 +211,16 @@ class AgentTurn:
             tx.enqueue(self.notify_close(outcome))
         if isinstance(outcome, Closed):
             await offer_waiting(self.ctx, outcome.chat.owner_teams_id)
+            ai.after_close(self.ctx, outcome.chat, self.keys)
         return self.answer_close(outcome)
 
 
 def _help(ctx: FlowContext, turn: Turn) -> str:
     """Every command, in three paragraphs: chats and team moves, routing, agents' tools."""
-    return "\n\n".join(
-        ctx.team_texts(key, bot=turn.bot)
-        for key in ("agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console")
-    )
+    keys = ["agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console"]
+    if ctx.assistant is not None:
+        keys.append("agent.help_ai")  # AI help is configured (for some departments)
+    return "\n\n".join(ctx.team_texts(key, bot=turn.bot) for key in keys)
 
 
 async def help_reply(ctx: FlowContext, turn: Turn) -> None:
@@ -281,11 +282,11 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
             tx, thread, person, stored_text(text, files.passed), turn.keys, attachments=files.passed
         )
         match outcome:
-            case chats.Relayed(_, customer):
-                relayed = agent_line(text, person.name)
+            case chats.Relayed(chat_id, customer, mail_in):
+                relayed = text_activity(text)
                 if files.passed:
                     relayed["attachments"] = as_attachments(files.passed, images_only=False)
-                tx.enqueue([to_conversation(customer, relayed, by=person.teams_id), *refusal])
+                tx.enqueue([*agent_line(customer, chat_id, person, relayed, mail_in), *refusal])
             case chats.KeptAsNote(chat, first) if first:
                 tx.enqueue(kept_as_note(ctx.team_texts)(chat))
             case Refused(chat=ChatView() as chat):

@@ -71,19 +71,12 @@ def notify_placement(ctx: FlowContext, placed: Sequence[Placement]) -> list[Outg
     return items
 
 
-def _expect(ctx: FlowContext, placed: Sequence[Placement]) -> None:
-    for outcome in placed:
-        if isinstance(outcome, Assigned):
-            ctx.offer_clock.expect(outcome.expires_at)
-
-
 async def assign_chat(ctx: FlowContext, tx: Unit, chat_id: int) -> None:
     """A chat whose card this unit posts: in an automatic department, offer it or queue
     it in the same transaction (broadcast costs one read of the department)."""
     placed = await assignment.do_assign(tx, chat_id)
     outcomes = [placed] if placed is not None else []
     tx.enqueue(notify_placement(ctx, outcomes))
-    _expect(ctx, outcomes)
 
 
 async def offer_waiting(ctx: FlowContext, teams_id: str | None) -> None:
@@ -93,16 +86,11 @@ async def offer_waiting(ctx: FlowContext, teams_id: str | None) -> None:
     async with ctx.store.unit() as tx:
         placed = await assignment.do_offer_waiting(tx, teams_id)
         tx.enqueue(notify_placement(ctx, placed))
-    _expect(ctx, placed)
 
 
 async def expire_assignments(ctx: FlowContext) -> int:
     """The timer job: offers whose time ran out move to the next agent, each in its own
-    unit. It reads nothing until the earliest offer this replica knows of is due."""
-    now = ctx.store.clock()
-    clock = ctx.offer_clock
-    if not clock.is_due(now):
-        return 0
+    unit (the timers fire it only when something is due: ``routing.next_timer``)."""
     async with ctx.store.reading() as tx:
         due = await assignment.due_offers(tx)
     moved = 0
@@ -110,10 +98,7 @@ async def expire_assignments(ctx: FlowContext) -> int:
         async with ctx.store.unit() as tx:
             placed = await assignment.do_pass_offer(tx, chat_id) or []
             tx.enqueue(notify_placement(ctx, placed))
-        _expect(ctx, placed)
-        moved += bool(placed)
-    async with ctx.store.reading() as tx:
-        clock.looked(ctx.store.clock(), await assignment.next_offer_due(tx))
+            moved += bool(placed)
     return moved
 
 
@@ -131,12 +116,19 @@ async def pass_command(ctx: FlowContext, turn: Turn) -> None:
             tx.enqueue([mention_answer(ctx, turn, "agent.pass_refused")])
         else:
             tx.enqueue(notify_placement(ctx, placed))
-    _expect(ctx, placed or [])
 
 
 def _reply(turn: Turn, text: str) -> list[Outgoing]:
     mention = Mention(turn.person)
     return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
+
+
+# What the room is told when the mode changed, by mode (each key in full).
+SET_KEYS = {
+    "broadcast": "agent.assignment_set.broadcast",
+    "round_robin": "agent.assignment_set.round_robin",
+    "least_busy": "agent.assignment_set.least_busy",
+}
 
 
 def notify_mode(ctx: FlowContext, turn: Turn, outcome: AssignmentSet | Refused) -> list[Outgoing]:
@@ -148,7 +140,7 @@ def notify_mode(ctx: FlowContext, turn: Turn, outcome: AssignmentSet | Refused) 
     if isinstance(outcome, Refused):
         return _reply(turn, t("agent.assignment_refused", mention=markup))
     department = message_text(outcome.department)
-    text = t(f"agent.assignment_set.{outcome.mode}", mention=markup, department=department)
+    text = t(SET_KEYS[outcome.mode], mention=markup, department=department)
     return _reply(turn, text)
 
 
@@ -162,5 +154,10 @@ async def assignment_command(ctx: FlowContext, turn: Turn) -> None:
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return
-        done = await departments.do_set_assignment(tx, turn.person, turn.room, mode)
+        found = await departments.check_room(tx, turn.person, turn.room)
+        if isinstance(found, Refused):
+            done: AssignmentSet | Refused = found
+        else:
+            room, agent = found
+            done = await departments.do_set_assignment(tx, room.id, agent.id, mode)
         tx.enqueue(notify_mode(ctx, turn, done))

@@ -10,12 +10,12 @@ from cards.canned import canned_list_card
 from cards.markdown import card_text, message_text
 from cards.request import card_activity
 from dialogs.context import FlowContext
-from dialogs.notices import manage_room_lists, mention_reply, relay_refused
+from dialogs.notices import Managed, manage_room_lists, mention_reply, relay_refused
 from dialogs.replies import agent_line, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import canned, chats
 from store.access import Supervising
-from store.canned import Canned, CannedAdded, CannedExists, CannedMissing, CannedRemoved
+from store.canned import Canned
 from store.unit import Unit
 from store.vocabulary import Refused
 
@@ -101,10 +101,15 @@ async def _send(
         if isinstance(outcome, chats.Relayed):
             agent, shortcut = message_text(person.name), message_text(answer.shortcut)
             shown = t("canned.sent", agent=agent, shortcut=shortcut, text=text)
-            line = agent_line(text, person.name)
             tx.enqueue(
                 [
-                    to_conversation(outcome.reference, line, by=person.teams_id),
+                    *agent_line(
+                        outcome.reference,
+                        outcome.chat_id,
+                        person,
+                        text_activity(text),
+                        outcome.mail_in,
+                    ),
                     to_thread(outcome.chat_id, text_activity(shown)),
                 ]
             )
@@ -132,16 +137,17 @@ async def manage(ctx: FlowContext, turn: Turn) -> None:
             await mention_reply(ctx, turn, "canned.too_long", limit=TEXT_LIMIT)
         elif action == "add":
 
-            async def add(tx: Unit, room: Supervising) -> CannedAdded | CannedExists:
+            async def add(tx: Unit, room: Supervising) -> Managed:
                 return await canned.do_add_canned(
-                    tx, room.department, room.agent_id, shortcut, text
+                    tx, room.department.id, room.agent_id, shortcut, text
                 )
 
             await manage_room_lists(ctx, turn, add)
         else:
 
-            async def remove(tx: Unit, room: Supervising) -> CannedRemoved | CannedMissing:
-                return await canned.do_remove_canned(tx, room.department, shortcut)
+            async def remove(tx: Unit, room: Supervising) -> Managed:
+                department = room.department.id
+                return await canned.do_remove_canned(tx, department, room.agent_id, shortcut)
 
             await manage_room_lists(ctx, turn, remove)
     else:

@@ -15,7 +15,7 @@ from cards.report import report_card
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
-from dialogs.replies import text_activity, to_conversation
+from dialogs.replies import refusal_key, text_activity, to_conversation
 from dialogs.turn import Turn
 from store import console, console_sessions, reports
 from store.console import LinkIssued
@@ -24,7 +24,13 @@ from store.vocabulary import Refused, SendPersonal
 
 # A sign-in link is good for one use within this time.
 LINK_TTL = timedelta(minutes=10)
-PERIODS = ("today", "week", "month")
+# A report's periods, each with its text's key.
+PERIOD_KEYS = {
+    "today": "report.period_today",
+    "week": "report.period_week",
+    "month": "report.period_month",
+}
+PERIODS = tuple(PERIOD_KEYS)
 SIGN_OUT_WORDS = ("signout", "sign-out", "logout")
 
 
@@ -58,7 +64,7 @@ def notify_console_link(
 ) -> list[Outgoing]:
     """The link in a personal message, and a note in the room (or why not)."""
     if isinstance(outcome, Refused):
-        return [mention_answer(ctx, turn, f"refusal.{outcome.reason}")]
+        return [mention_answer(ctx, turn, refusal_key(outcome.reason))]
     url = console_url(ctx, f"signin/{outcome.token}")
     minutes = int(LINK_TTL.total_seconds() // 60)
     text = ctx.team_texts("console.link", url=url, minutes=minutes)
@@ -97,10 +103,9 @@ async def report(ctx: FlowContext, turn: Turn) -> None:
         since=since.date().isoformat(),
         until=until.date().isoformat(),
     )
-    card = report_card(
-        figures, t, department=department.name, period=t(f"report.period_{word}"), url=url
-    )
-    summary = t("report.title", department=department.name, period=t(f"report.period_{word}"))
+    period = t(PERIOD_KEYS[word])
+    card = report_card(figures, t, department=department.name, period=period, url=url)
+    summary = t("report.title", department=department.name, period=period)
     await ctx.store.notify(
         turn.keys, [to_conversation(turn.reference, card_activity(card, summary))]
     )

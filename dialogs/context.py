@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dialogs.due import OfferClock
 from dialogs.i18n import Texts, pick_language
 from store import Store, chats
+from store.ai import ChatMaterial
 
 
 class Directory(Protocol):
     """Who is in a Teams team or conversation, as the Bot Connector's members API says."""
 
     async def members(self, service_url: str, conversation_id: str) -> list[dict[str, Any]]: ...
+
+
+class Assistant(Protocol):
+    """AI help as the flows use it (``bot/ai.py``): off unless a department is listed;
+    each call returns None when the provider failed or took too long."""
+
+    per_chat: int
+    per_day: int
+
+    def enabled_for(self, department_key: str) -> bool: ...
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None: ...
+
+    async def suggest(self, material: ChatMaterial, glossary: str = "") -> list[str] | None: ...
+
+    async def summarize(self, material: ChatMaterial, team_language: str) -> str | None: ...
+
+    async def translate(self, material: ChatMaterial, into: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -36,8 +54,10 @@ class FlowContext:
     # Ask customers to rate a chat when it closes (CSAT_ENABLED).
     csat_enabled: bool = True
     time_zone: str = "UTC"  # the bridge's TIME_ZONE (a department may have its own)
-    # When this replica next looks for automatic offers that ran out.
-    offer_clock: OfferClock = field(default_factory=OfferClock)
+    # Agents' replies also go by mail to a customer who left (SMTP_HOST is set).
+    mail_enabled: bool = False
+    # AI help for agents (None: no provider configured, off everywhere).
+    assistant: Assistant | None = None
 
     async def chat_for_thread(self, thread_id: str) -> int | None:
         """The chat whose thread ``thread_id`` is (None: a thread of no chat)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
+from cards.departments import AVAILABILITY_KEYS
 from cards.markdown import mention_markup, message_text
 from cards.times import valid_zone
 from dialogs.activity import person_of
@@ -14,10 +17,13 @@ from store import availability, departments
 from store.availability import Roster
 from store.departments import CapacitySet, TimeZoneSet
 from store.outbox import Outgoing
+from store.unit import Unit
 from store.views import Person
 from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
+
+DepartmentChange = Callable[[Unit, int, int], Awaitable[CapacitySet | TimeZoneSet | Refused]]
 
 MAX_CAPACITY = 1000
 
@@ -66,11 +72,8 @@ async def capacity(ctx: FlowContext, turn: Turn) -> None:
         text = ctx.team_texts("agent.capacity_usage", mention=mention_markup(person))
         await ctx.store.notify(keys, _reply(turn, text))
         return
-    async with ctx.store.unit() as tx:
-        if not await tx.first_time(keys):
-            return
-        done = await departments.do_set_capacity(tx, person, turn.room, int(word) or None)
-        tx.enqueue(notify_setting(ctx, turn, done))
+    limit = int(word) or None
+    await _change_department(ctx, turn, partial(departments.do_set_capacity, capacity=limit))
 
 
 async def time_zone(ctx: FlowContext, turn: Turn) -> None:
@@ -85,10 +88,22 @@ async def time_zone(ctx: FlowContext, turn: Turn) -> None:
         text = ctx.team_texts("agent.time_zone_usage", mention=markup, example="Asia/Ho_Chi_Minh")
         await ctx.store.notify(keys, _reply(turn, text))
         return
+    await _change_department(ctx, turn, partial(departments.do_set_time_zone, zone=zone))
+
+
+async def _change_department(ctx: FlowContext, turn: Turn, change: DepartmentChange) -> None:
+    """A setting of the room's department, changed by one of its supervisors: the room's
+    department and the person's agent row read (``check_room``), then the one ``do_*`` of
+    the change, which holds the supervisor check in its WHERE; once per inbound activity."""
     async with ctx.store.unit() as tx:
-        if not await tx.first_time(keys):
+        if not await tx.first_time(turn.keys):
             return
-        done = await departments.do_set_time_zone(tx, person, turn.room, zone)
+        found = await departments.check_room(tx, turn.person, turn.room)
+        if isinstance(found, Refused):
+            done: CapacitySet | TimeZoneSet | Refused = found
+        else:
+            room, agent = found
+            done = await change(tx, room.id, agent.id)
         tx.enqueue(notify_setting(ctx, turn, done))
 
 
@@ -123,7 +138,7 @@ def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | Refused) -> lis
         t(
             "agent.who_line",
             name=message_text(line.name),
-            availability=t(f"availability.{line.availability.value}"),
+            availability=t(AVAILABILITY_KEYS[line.availability]),
             open=line.open_chats,
         )
         for line in roster.agents

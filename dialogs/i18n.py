@@ -42,3 +42,19 @@ class Texts:
     def __call__(self, key: str, **values: Any) -> str:
         template = self._own.get(key) or self._fallback.get(key) or key
         return template.format(**values) if values else template
+
+
+# The name ``@Bot setup`` gives a department when none is given (English, as stored).
+DEFAULT_DEPARTMENT_NAME = "Support"
+
+
+def department_name(name: str, names: dict[str, str] | None, t: Texts) -> str:
+    """A department's name in the reader's language: its own name for that language where
+    one is set (``Department.names``); the default department's in the locale's words;
+    else its name as the team wrote it."""
+    given = (names or {}).get(t.language)
+    if isinstance(given, str) and given.strip():
+        return given
+    if name == DEFAULT_DEPARTMENT_NAME:
+        return t("department.default_name")
+    return name

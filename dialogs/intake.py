@@ -6,15 +6,35 @@ from the suggested actions); until then the chat waits and keeps every message.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from typing import Any
+
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
-from dialogs.activity import conversation_key, customer_key, prechat_of
+from dialogs import ai
+from dialogs.activity import (
+    conversation_key,
+    customer_key,
+    offered_contact,
+    offline_shown,
+    prechat_of,
+)
+from dialogs.activity import customer_joined as is_join
 from dialogs.assignment import assign_chat
 from dialogs.attachments import Files, as_attachments, links, names, read_files, stored_text
 from dialogs.context import FlowContext
-from dialogs.i18n import Texts
+from dialogs.i18n import Texts, languages
+from dialogs.mail import transcript_request
 from dialogs.ratings import rating_message
-from dialogs.replies import text_activity, to_conversation, to_customer, to_thread
+from dialogs.replies import (
+    notice,
+    notice_to,
+    text_activity,
+    to_conversation,
+    to_customer,
+    to_thread,
+)
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
 from dialogs.routing import choice_prompt, customer_notice, post_request
 from dialogs.turn import Turn
@@ -30,6 +50,7 @@ from store.intake import (
     Picked,
     do_customer_message,
 )
+from store.mail import email_address
 from store.outbox import Outgoing
 from store.routing import Routed, Unchanged
 
@@ -50,30 +71,34 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     team = ctx.team_texts
     text = turn.written  # exactly as the customer wrote it: relayed and kept untouched
     prechat = prechat_of(turn.activity)
+    user_id = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
     name = prechat.name or turn.person.name
+    if anonymous(name, (user_id, turn.person.teams_id)):
+        # "Khách #4821": the same visitor keeps their number, agents tell visitors apart.
+        name = team("visitor.anonymous_name", number=visitor_number(user_id))
     keys = turn.keys
     chosen = _chosen(turn)
-    if await rating_message(ctx, turn):
+    if await rating_message(ctx, turn) or await transcript_request(ctx, turn):
         return
     # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
     own_files = facts(turn.channel).own_files
     files = read_files(turn.activity, from_teams=own_files, limit=ctx.max_attachments)
     refusal = (
-        [to_conversation(reference, text_activity(_refused(t, files, ctx.max_attachments)))]
+        [notice_to(reference, _refused(t, files, ctx.max_attachments))]
         if files.refused
         else []
     )
     if not text.strip() and not files.passed and chosen is None:
-        unsupported = [to_conversation(reference, text_activity(t("customer.unsupported")))]
+        unsupported = [notice_to(reference, t("customer.unsupported"))]
         await ctx.store.notify(keys, refusal or unsupported)
         return
     if len(text) > ctx.max_text_length:
-        notice = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
-        await ctx.store.notify(keys, [to_conversation(reference, text_activity(notice))])
+        too_long = t("customer.too_long", length=len(text), limit=ctx.max_text_length)
+        await ctx.store.notify(keys, [notice_to(reference, too_long)])
         return
     customer = CustomerTurn(
         channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        user_id=user_id,
         conversation_key=conversation_key(turn.activity),
         name=name,
         locale=t.language,
@@ -82,6 +107,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
         source_key=keys[0] if keys else None,
         attachments=files.passed,
         contact=prechat.contact,
+        offered_contact=offered_contact(text) if not prechat.contact else None,
     )
 
     def posted(chat_id: int, *, with_text: bool) -> list[Outgoing]:
@@ -103,17 +129,22 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 
     channel = turn.channel
 
-    def prompt(known: tuple[tuple[str, str], ...]) -> list[Outgoing]:
+    def prompt(known: tuple[tuple[str, str], ...], first: bool = False) -> list[Outgoing]:
         question = choice_prompt(Audience(departments=known), t, name, channel)
-        return [to_conversation(reference, question)]
+        return [to_conversation(reference, greeted_first(turn, t, question) if first else question)]
 
-    def on_routed(chat: ChatView, audience: Audience, previous: ChatView | None) -> list[Outgoing]:
+    def on_routed(
+        chat: ChatView, audience: Audience, previous: ChatView | None, first: bool = False
+    ) -> list[Outgoing]:
         if chat.held:
             # Beyond the intake limits: kept and answered; the card follows on the timer.
             held = text_activity(t("customer.held", name=message_text(name)))
-            return [to_customer(chat, held), *refusal]
+            return [to_customer(chat, greeted_first(turn, t, held) if first else held), *refusal]
+        told = customer_notice(
+            chat, audience, t, mail=ctx.mail_enabled, offline_shown=offline_shown(turn.activity)
+        )
         return [
-            to_customer(chat, customer_notice(chat, audience, t, name)),
+            to_customer(chat, greeted_first(turn, t, told) if first else told),
             *post_request(ctx, chat, audience, previous),
             *posted(chat.id, with_text=False),
             *refusal,
@@ -121,11 +152,11 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 
     def on_open(chat: ChatView, audience: Audience) -> list[Outgoing]:
         if chat.room_reference is not None:
-            return on_routed(chat, audience, None)
+            return on_routed(chat, audience, None, first=True)
         if len(audience.departments) > 1:
-            return [*prompt(audience.departments), *refusal]
-        no_room = text_activity(t("customer.no_room", name=message_text(name)))
-        return [to_conversation(reference, no_room), *refusal]
+            return [*prompt(audience.departments, first=True), *refusal]
+        no_room = greeted_first(turn, t, text_activity(t("customer.no_room")))
+        return [to_conversation(reference, notice(no_room)), *refusal]
 
     def on_append(chat_id: int, choices: Choices | None) -> list[Outgoing]:
         if not text and not files.passed:
@@ -135,16 +166,24 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             return [*(prompt(choices) if len(choices) > 1 else []), *refusal]
         return [*posted(chat_id, with_text=True), *refusal]
 
+    def contact_kept(contact: str) -> list[Outgoing]:
+        """The contact the customer wrote back is kept: how the answer will come now."""
+        key = "customer.contact_kept_mail" if ctx.mail_enabled else "customer.contact_kept"
+        if email_address(contact) is None:
+            key = "customer.contact_kept_phone"
+        return [notice_to(reference, t(key, contact=message_text(contact)))]
+
     def notify(outcome: Duplicate | Opened | Appended | Picked) -> list[Outgoing]:
         match outcome:
             case Opened(chat, audience):
                 return on_open(chat, audience)
-            case Appended(chat_id, choices, too_fast, held):
-                slow_down = text_activity(t("customer.too_fast"))
+            case Appended(chat_id, choices, too_fast, held, saved_contact):
+                slow_down = notice_to(reference, t("customer.too_fast"))
                 return [
                     # A held chat has no thread yet: its lines are posted after its card.
                     *(refusal if held else on_append(chat_id, choices)),
-                    *([to_conversation(reference, slow_down)] if too_fast else []),
+                    *([slow_down] if too_fast else []),
+                    *(contact_kept(saved_contact) if saved_contact else []),
                 ]
         return []
 
@@ -166,6 +205,10 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                 tx.enqueue(notify(outcome))
                 if isinstance(outcome, Opened) and _announced(outcome.chat):
                     await assign_chat(ctx, tx, outcome.chat.id)
+        translated = _posted_chat(outcome)
+        if translated is not None:
+            # Off the relay's path: a task of its own, after this commit.
+            ai.translate_line(ctx, translated, text, t.language, keys)
         if not isinstance(outcome, Picked):
             return
         chosen = outcome.key
@@ -187,6 +230,53 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
 def _announced(chat: ChatView) -> bool:
     """Whether the chat's card was just posted in a room (not held back by the limits)."""
     return chat.room_reference is not None and not chat.held
+
+
+async def customer_joined(ctx: FlowContext, turn: Turn) -> None:
+    """A customer opened the chat (the website's widget, the Emulator): greeted before
+    they write, once per conversation (the key is kept as long as inbound keys are)."""
+    if not is_join(turn.activity):
+        return
+    key = f"greeted:{conversation_key(turn.activity)}"
+    greeting = ctx.customer_texts(turn.locale)("customer.greeting")
+    await ctx.store.notify([key], [notice_to(turn.reference, greeting)])
+
+
+def greeted_first(turn: Turn, t: Texts, activity: dict[str, Any]) -> dict[str, Any]:
+    """The first reply on a channel that never said the customer joined: it leads with
+    the greeting (on the website it came when the chat opened)."""
+    if facts(turn.channel).says_join or not activity.get("text"):
+        return activity
+    return {**activity, "text": f"{t('greeting.short')} {activity['text']}"}
+
+
+@cache
+def _guest_names() -> frozenset[str]:
+    """What the website calls a visitor who gave no name, in every language."""
+    return frozenset(Texts(language)("web.guest").casefold() for language in languages())
+
+
+def anonymous(name: str, ids: tuple[str, ...]) -> bool:
+    """Whether a customer's name says nothing about them: none, one of their ids, or
+    the website's word for any visitor ("Quý khách", "Visitor")."""
+    said = name.strip().casefold()
+    return not said or said in _guest_names() or any(said == i.casefold() for i in ids)
+
+
+def visitor_number(user_id: str) -> int:
+    """A four-digit number of a visitor, the same on every visit (from their id)."""
+    digest = hashlib.sha256(user_id.encode()).digest()
+    return 1000 + int.from_bytes(digest[:4], "big") % 9000
+
+
+def _posted_chat(outcome: Duplicate | Opened | Appended | Picked) -> int | None:
+    """The chat whose thread the customer's line went to (None: not posted yet)."""
+    match outcome:
+        case Appended(chat_id, None, _, False):
+            return chat_id
+        case Opened(chat) if chat.room_reference is not None and not chat.held:
+            return chat.id
+    return None
 
 
 def _refused(t: Texts, files: Files, limit: int) -> str:

@@ -7,11 +7,13 @@ from cards.markdown import message_text
 from cards.request import card_activity
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import Mention, text_activity, to_conversation
+from dialogs.replies import Mention, refusal_key, text_activity, to_conversation
 from dialogs.turn import Turn
+from store.departments import check_room
 from store.lists import chat_list as room_chats
 from store.outbox import Outgoing
-from store.supervisors import SupervisorsChanged, do_change_supervisor
+from store.people import agent
+from store.supervisors import SupervisorsChanged, do_add_supervisor, do_remove_supervisor
 from store.vocabulary import Refused
 
 
@@ -22,7 +24,7 @@ async def chat_list(ctx: FlowContext, turn: Turn) -> None:
     async with ctx.store.reading() as tx:
         listing = await room_chats(tx, turn.room, closed=closed, customer=customer)
     if isinstance(listing, Refused):
-        await mention_reply(ctx, turn, f"refusal.{listing.reason}")
+        await mention_reply(ctx, turn, refusal_key(listing.reason))
         return
     t = ctx.team_texts
     card = chat_list_card(
@@ -44,8 +46,13 @@ async def supervisor(ctx: FlowContext, turn: Turn) -> None:
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return
-        add = action.lower() == "add"
-        outcome = await do_change_supervisor(tx, turn.room, turn.person, target, add=add)
+        found = await check_room(tx, turn.person, turn.room)
+        if isinstance(found, Refused):
+            outcome: SupervisorsChanged | Refused = found
+        else:
+            room, me = found
+            change = do_add_supervisor if action.lower() == "add" else do_remove_supervisor
+            outcome = await change(tx, room.id, me.id, (await agent(tx, target)).id)
         tx.enqueue(notify_supervisors(ctx, turn, outcome))
 
 
@@ -57,7 +64,7 @@ def notify_supervisors(
     reference = turn.reference
     if isinstance(outcome, Refused):
         mention = Mention(turn.person)
-        text = t(f"refusal.{outcome.reason}", mention=mention.markup)
+        text = t(refusal_key(outcome.reason), mention=mention.markup)
         return [to_conversation(reference, text_activity(text, mentions=(mention,)))]
     names = message_text(", ".join(p.name for p in outcome.supervisors))
     text = t("team.supervisors", department=message_text(outcome.department), names=names)

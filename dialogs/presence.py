@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from cards.departments import availability_card, pressed_availability
+from cards.departments import AVAILABILITY_KEYS, availability_card, pressed_availability
 from cards.request import CARD_CONTENT_TYPE, card_activity
 from dialogs.agents import InvokeAnswer
 from dialogs.assignment import offer_waiting
@@ -49,7 +49,7 @@ def notify_availability(
     text = t(
         "agent.availability_set",
         mention=mention.markup,
-        availability=t(f"availability.{changed.current.value}"),
+        availability=t(AVAILABILITY_KEYS[changed.current]),
     )
     return [
         to_conversation(turn.reference, text_activity(text, mentions=(mention,))),

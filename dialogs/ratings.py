@@ -11,35 +11,73 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from cards.envelope import adaptive_card
 from cards.markdown import message_text
-from cards.rating import RATE, SCORES, rating_activity
+from cards.rating import (
+    CHOICE_KEYS,
+    COMMENT,
+    COMMENT_LIMIT,
+    RATE,
+    SCORES,
+    card_message,
+    comment_card,
+    rated_card,
+    rating_activity,
+    transcript_button,
+)
 from cards.request import card_activity, stars
-from dialogs.activity import customer_key, field
+from dialogs.activity import customer_key
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
-from dialogs.replies import card_update, text_activity, to_conversation, to_thread
+from dialogs.replies import card_update, notice, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import ratings
+from store.channels import facts
 from store.core import ChatView
-from store.outbox import Outgoing
-from store.ratings import NoPendingRating, Rated, RatingTurn
-from store.vocabulary import Refused
+from store.mail import email_address
+from store.outbox import Outgoing, conversation_lane
+from store.ratings import Rated, RatingTurn
+from store.vocabulary import Refusal, Refused, Send
 
 # How long after the close a rating is still taken.
 RATING_WINDOW = timedelta(hours=24)
-COMMENT_LIMIT = 1000
+
+# Why a rating was not taken, as the customer is told (each key in full).
+CSAT_KEYS = {
+    Refusal.ALREADY_RATED: "csat.already_rated",
+    Refusal.RATING_TOO_LATE: "csat.rating_too_late",
+    Refusal.NOTHING_TO_RATE: "csat.nothing_to_rate",
+    Refusal.ALREADY_COMMENTED: "csat.already_commented",
+}
 
 
 def with_rating_question(
     ctx: FlowContext, chat: ChatView, goodbye: dict[str, Any]
 ) -> dict[str, Any]:
-    """The goodbye with the rating question under it (one message: the customer sees the
-    end of the chat and the question together); unchanged when ratings are off."""
+    """The goodbye with the rating question under it, asked once: the goodbye is the
+    message's text, the question and its five choices are its card (no text line or
+    quick replies repeat them); unchanged when ratings are off."""
+    t = ctx.customer_texts(chat.customer_locale)
+    # Mail is on and the customer gave an address: the transcript is offered by mail.
+    transcript = ctx.mail_enabled and email_address(chat.customer_contact) is not None
     if not ctx.csat_enabled:
-        return goodbye
-    question = rating_activity(chat.ref, ctx.customer_texts(chat.customer_locale))
-    return {**question, "text": f"{goodbye['text']}\n\n{question['text']}"}
+        if not transcript:
+            return goodbye
+        return {**goodbye, **card_message(adaptive_card([], [transcript_button(chat.ref, t)]))}
+    question = rating_activity(chat.ref, t, transcript=transcript)
+    return {**question, "text": goodbye["text"]}
+
+
+def read_comment(turn: Turn) -> tuple[str, str] | None:
+    """(chat reference, comment) if this message sends the comment offered after a score."""
+    value = turn.value
+    if value is None or value.get("action") != COMMENT:
+        return None
+    ref, comment = value.get("chat"), value.get("comment")
+    if not isinstance(ref, str) or not ref or not isinstance(comment, str):
+        return None
+    return ref[:64], comment.strip()[:COMMENT_LIMIT]
 
 
 def _typed_score(text: str) -> int | None:
@@ -50,7 +88,7 @@ def _typed_score(text: str) -> int | None:
     for language in languages():
         t = Texts(language)
         for score in SCORES:
-            if typed.casefold() == t(f"csat.choice_{score}").casefold():
+            if typed.casefold() == t(CHOICE_KEYS[score]).casefold():
                 return score
     return None
 
@@ -74,16 +112,15 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
     return None
 
 
-def rated_card(ctx: FlowContext, chat: ChatView) -> dict[str, Any]:
-    """The summary card again: the chat's view now carries the rating, so this and every
-    later redraw (a per-reader refresh included) show it."""
-    return chat_card(ctx, chat)
-
-
 async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
-    """Handle an answer to the rating question; False when the message is not one."""
+    """Handle an answer to the rating question, or the comment after it; False when the
+    message is neither."""
     if not ctx.csat_enabled:
         return False
+    commented = read_comment(turn)
+    if commented is not None:
+        await _comment(ctx, turn, *commented)
+        return True
     found = read_rating(turn)
     if found is None:
         return False
@@ -98,7 +135,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
 
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
-        if isinstance(target, NoPendingRating):
+        if isinstance(target, Refused):  # nothing to rate: an ordinary message
             return False
         if not await tx.first_time(turn.keys):
             return True
@@ -107,17 +144,50 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     return True
 
 
-def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> list[Outgoing]:
-    """The customer is thanked (or told why not); a rating redraws the summary card and
-    is said in the chat's thread."""
+async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None:
+    """The comment sent after the score: kept once, thanked, said in the thread."""
+    if not comment:
+        return
+    rating = RatingTurn(
+        channel_id=turn.channel,
+        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        ref=ref,
+        score=None,
+        comment=comment,
+    )
+    async with ctx.store.unit() as tx:
+        target = await ratings.check_rating(tx, rating, RATING_WINDOW)
+        if isinstance(target, Refused) or not await tx.first_time(turn.keys):
+            return
+        outcome = await ratings.do_comment(tx, target, comment, RATING_WINDOW)
+        tx.enqueue(notify_rating(ctx, turn, outcome, comment_only=True))
+
+
+def _locked(turn: Turn, score: int, t: Texts) -> list[Outgoing]:
+    """The pressed question redrawn without its choices, where the channel can replace a
+    sent message (Teams); elsewhere a second press is answered politely instead."""
+    pressed = turn.activity.get("replyToId")
+    if not facts(turn.channel).replaces_sent or not isinstance(pressed, str) or not pressed:
+        return []
+    reference = turn.reference
+    lane = conversation_lane(reference["conversation"]["id"])
+    locked = card_message(rated_card(score, t))
+    return [Outgoing.of(lane, Send(locked, conversation=reference, replaces=pressed))]
+
+
+def notify_rating(
+    ctx: FlowContext, turn: Turn, outcome: Rated | Refused, *, comment_only: bool = False
+) -> list[Outgoing]:
+    """The customer is thanked (or told why not) and, after a score, offered a comment;
+    a rating redraws the summary card and is said in the chat's thread."""
     reference = turn.reference
     t = ctx.customer_texts(turn.locale)
     if isinstance(outcome, Refused):
-        return [to_conversation(reference, text_activity(t(f"csat.{outcome.reason}")))]
+        return [to_conversation(reference, notice(text_activity(t(CSAT_KEYS[outcome.reason]))))]
     chat = outcome.chat
     team = ctx.team_texts
-    # The name they gave, if any (``turn.person`` falls back to their id: no name to show).
-    name = field(turn.activity, "from").get("name") or chat.customer_name
+    # The name the chat knows them by (an anonymous visitor's "Khách #4821" included).
+    name = chat.customer_name
     said = team(
         "csat.rated_thread",
         customer=message_text(name),
@@ -127,8 +197,15 @@ def notify_rating(ctx: FlowContext, turn: Turn, outcome: Rated | Refused) -> lis
     if outcome.comment:
         said = f"{said} “{message_text(outcome.comment)}”"
     summary = team("card.summary")
+    if comment_only:
+        thanks = notice(text_activity(t("csat.comment_thanks")))
+    elif outcome.comment:
+        thanks = notice(text_activity(t("csat.thanks")))
+    else:
+        thanks = notice(card_message(comment_card(chat.ref, t), t("csat.thanks")))
     return [
-        to_conversation(reference, text_activity(t("csat.thanks"))),
-        card_update(chat.id, card_activity(rated_card(ctx, chat), summary)),
+        *([] if comment_only else _locked(turn, outcome.score, t)),
+        to_conversation(reference, thanks),
+        card_update(chat.id, card_activity(chat_card(ctx, chat), summary)),
         to_thread(chat.id, text_activity(said)),
     ]

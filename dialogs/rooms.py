@@ -9,6 +9,7 @@ from typing import Any
 from cards.markdown import message_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
+from dialogs.i18n import DEFAULT_DEPARTMENT_NAME
 from dialogs.notices import mention_answer
 from dialogs.replies import Mention, new_thread, text_activity, to_conversation
 from dialogs.turn import Turn
@@ -20,9 +21,15 @@ from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEPARTMENT_NAME = "Support"
 DEPARTMENT_NAME_LIMIT = 60
 _KEY_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+# Why a setup was refused, as its writer is told (a foreign tenant is told nothing).
+SETUP_REFUSAL_KEYS = {
+    Refusal.NOT_SUPERVISOR: "refusal.setup_not_supervisor",
+    Refusal.CHANNEL_TAKEN: "refusal.setup_channel_taken",
+}
 
 
 def department_key(name: str) -> str:
@@ -76,7 +83,7 @@ def notify_setup(
     if isinstance(outcome, Refused):
         if outcome.reason == Refusal.FOREIGN_TENANT:
             return []
-        key = f"refusal.setup_{outcome.reason}"
+        key = SETUP_REFUSAL_KEYS.get(outcome.reason, "refusal.neutral")
         department = message_text(outcome.department or "")
         return [mention_answer(ctx, turn, key, department=department)]
     mention = Mention(turn.person)

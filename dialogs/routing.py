@@ -8,13 +8,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from babel.dates import format_datetime, get_timezone_location
+
 from cards.departments import department_choice, with_mentions, with_note
 from cards.markdown import card_text, mention_markup, message_text
 from cards.request import card_activity, format_duration
 from dialogs.assignment import assign_chat
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
-from dialogs.i18n import Texts
+from dialogs.i18n import Texts, department_name
 from dialogs.replies import (
     Mention,
     card_update,
@@ -25,7 +27,7 @@ from dialogs.replies import (
     to_thread,
 )
 from dialogs.turn import Turn
-from store import routing
+from store import assignment, offers, routing
 from store.audience import Audience
 from store.outbox import Outgoing
 from store.routing import Announced, Routed, UnknownDepartment
@@ -57,7 +59,7 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
     )
     card = chat_card(ctx, chat)
     if audience.back_at is not None:
-        card = with_note(card, t("card.outside_hours", when=back_text(audience.back_at)))
+        card = with_note(card, t("card.outside_hours", when=back_text(audience.back_at, t)))
     if audience.online:
         return with_mentions(
             card, t("card.online_agents", mentions=_mentions_text(audience.online)), audience.online
@@ -85,21 +87,34 @@ def post_request(
     return items
 
 
-def back_text(at: datetime) -> str:
-    """When a team is back, as customers and agents read it: its own date, time and zone."""
-    return f"{at:%d/%m/%Y %H:%M} ({at.tzinfo})"
+def back_text(at: datetime, t: Texts) -> str:
+    """When a team is back, as customers and agents read it: its own date and time, and
+    its zone as people name it ("08:00 ngày 08/12/2026 (Giờ Việt Nam)"), never the raw
+    IANA name."""
+    when = format_datetime(at, t("time.back_format"), locale=t.language)
+    return f"{when} ({get_timezone_location(at.tzinfo, locale=t.language)})"
 
 
-def customer_notice(chat: ChatView, audience: Audience, t: Texts, name: str) -> dict[str, Any]:
+def customer_notice(
+    chat: ChatView, audience: Audience, t: Texts, *, mail: bool, offline_shown: bool = False
+) -> dict[str, Any]:
     """Honest about who is there: outside business hours, when the team is back; else an
-    acknowledgement, or that nobody is online now."""
+    acknowledgement, or that nobody is online now (only that the message is kept, when the
+    website said so already: one notice, not two). When nobody can answer now and the
+    customer left no contact, the same notice asks for one once and says how the answer
+    will come (``mail``: an agent's reply is mailed to a customer who left)."""
+    department = message_text(department_name(chat.department, chat.department_names, t))
     if audience.back_at is not None:
-        when = back_text(audience.back_at)
-        return text_activity(t("customer.outside_hours", name=message_text(name), when=when))
-    if audience.online:
-        return text_activity(t("customer.ack", name=message_text(name)))
-    name, department = message_text(name), message_text(chat.department)
-    return text_activity(t("customer.nobody_online", name=name, department=department))
+        text = t("customer.outside_hours", when=back_text(audience.back_at, t))
+    elif audience.online:
+        return text_activity(t("customer.ack"))
+    elif offline_shown:
+        text = t("customer.kept")
+    else:
+        text = t("customer.nobody_online", department=department)
+    if not chat.customer_contact:
+        text += "\n\n" + t("customer.ask_contact_mail" if mail else "customer.ask_contact")
+    return text_activity(text)
 
 
 def choice_prompt(audience: Audience, t: Texts, name: str, channel: str = "") -> dict[str, Any]:
@@ -140,12 +155,25 @@ def notify_unanswered(ctx: FlowContext, announced: Announced, now: datetime) -> 
     waited = format_duration(now - chat.created_at, t)
     text = t("agent.unanswered", mentions=_mentions_text(people), waited=waited)
     customer_t = ctx.customer_texts(chat.customer_locale)
+    department = message_text(
+        department_name(chat.department, chat.department_names, customer_t)
+    )
     position = customer_t(
-        "customer.still_waiting",
-        position=audience.position,
-        department=message_text(chat.department),
+        "customer.still_waiting", position=audience.position, department=department
     )
     return [waiting_notice(chat, people, text), to_customer(chat, text_activity(position))]
+
+
+async def next_timer(ctx: FlowContext) -> datetime | None:
+    """When the timers next have something to fire (an announcement, an offer's expiry),
+    read in one transaction: the timers sleep until then."""
+    async with ctx.store.reading() as tx:
+        due = [
+            await routing.next_unanswered(tx),
+            await offers.next_offer_expiry(tx),
+            await assignment.next_offer_due(tx),
+        ]
+    return min((at for at in due if at is not None), default=None)
 
 
 async def announce_unanswered(ctx: FlowContext) -> int:

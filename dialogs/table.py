@@ -12,6 +12,7 @@ from __future__ import annotations
 from cards.actions import INVITE, JOIN, LEAVE, TRANSFER
 from dialogs import (
     agents,
+    ai,
     assignment,
     canned,
     console,
@@ -46,11 +47,28 @@ COMMANDS: dict[str, Handler] = {
     "tag": tags.tag_command,
     "untag": tags.tag_command,
     "note": notes.note_command,
+    "suggest": ai.suggest_command,
+    "translate": ai.translate_command,
     "console": console.console_link,
     "report": console.report,
 }
 
 # Every command word: the table's, and ``setup`` (run by the bridge itself).
 WORDS: frozenset[str] = frozenset(COMMANDS) | {SETUP}
+# What agents see in the Teams app's command menu, in its order, each with the key of its
+# description (Teams shows at most ten; ``bot/teams_package.py`` writes it from here).
+MENU: dict[str, str] = {
+    "online": "teams.command.online",
+    "chats": "teams.command.chats",
+    "history": "teams.command.history",
+    "who": "teams.command.who",
+    INVITE: "teams.command.invite",
+    TRANSFER: "teams.command.transfer",
+    JOIN: "teams.command.join",
+    "close": "teams.command.close",
+    SETUP: "teams.command.setup",
+    "help": "teams.command.help",
+}
+
 # Commands that may run in a channel that is not a room yet (in the company's tenant).
 OUTSIDE_ROOMS: frozenset[str] = frozenset({SETUP, "help"})

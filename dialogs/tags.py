@@ -45,20 +45,20 @@ async def manage(ctx: FlowContext, turn: Turn) -> None:
     elif action == "add" and names:
         if not await _invalid(ctx, turn, names):
 
-            async def add(tx: Unit, room: Supervising) -> TagsAdded:
-                return await tags.do_add_tags(tx, room.department, names)
+            async def add(tx: Unit, room: Supervising) -> TagsAdded | Refused:
+                return await tags.do_add_tags(tx, room.department.id, room.agent_id, names)
 
             await manage_room_lists(ctx, turn, add)
     elif action == "remove" and len(names) == 1:
 
-        async def remove(tx: Unit, room: Supervising) -> TagRemoved | TagMissing:
-            return await tags.do_remove_tag(tx, room.department, names[0])
+        async def remove(tx: Unit, room: Supervising) -> TagRemoved | TagMissing | Refused:
+            return await tags.do_remove_tag(tx, room.department.id, room.agent_id, names[0])
 
         await manage_room_lists(ctx, turn, remove)
     elif action == "require" and names in (["on"], ["off"]):
 
-        async def require(tx: Unit, room: Supervising) -> TagRuleSet:
-            return await tags.do_require_tag(tx, room.department, names == ["on"])
+        async def require(tx: Unit, room: Supervising) -> TagRuleSet | Refused:
+            return await tags.do_require_tag(tx, room.department.id, room.agent_id, names == ["on"])
 
         await manage_room_lists(ctx, turn, require)
     else:

@@ -16,8 +16,8 @@ from cards import actions
 from cards.actions import CardAction
 from cards.markdown import card_text
 from cards.request import card_activity
-from cards.team import offer_card, picker_card, status_card
-from dialogs import tags
+from cards.team import OFFER_KEYS, PICK_KEYS, offer_card, picker_card, status_card
+from dialogs import ai, tags
 from dialogs.agents import (
     AgentTurn,
     InvokeAnswer,
@@ -29,7 +29,7 @@ from dialogs.agents import (
 from dialogs.assignment import offer_waiting
 from dialogs.context import FlowContext
 from dialogs.notices import mention_reply
-from dialogs.replies import to_thread
+from dialogs.replies import refusal_key, to_thread
 from dialogs.team_notices import MoveOutcome, notify_expired, notify_move, notify_refused
 from dialogs.turn import Turn
 from store import moves, offers
@@ -49,7 +49,7 @@ class TeamTurn(AgentTurn):
     """One agent's team move on one chat."""
 
     def refusal_answer(self, reason: str) -> InvokeAnswer:
-        return message_answer(self.t(f"refusal.{reason}", mention=self.person.name))
+        return message_answer(self.t(refusal_key(reason), mention=self.person.name))
 
     def answer(self, outcome: MoveOutcome, done: dict[str, Any] | None = None) -> InvokeAnswer:
         """The invoke answer: ``done`` (a card) on success, else the main card or the reason."""
@@ -133,10 +133,10 @@ class TeamTurn(AgentTurn):
                 return self.refusal_answer(reason)
             await self.ctx.store.notify(self.keys, notify_refused(self, chat.id, Refused(reason)))
             return None
-        summary = self.t(f"pick.{verb}.title", customer=chat.customer_name)
+        summary = self.t(PICK_KEYS[verb]["title"], customer=chat.customer_name)
         picker = card_activity(picker_card(chat, verb, colleagues, self.t), summary)
         await self.ctx.store.notify(self.keys, [to_thread(chat.id, picker)])
-        return message_answer(self.t(f"pick.{verb}.posted")) if self.by_invoke else None
+        return message_answer(self.t(PICK_KEYS[verb]["posted"])) if self.by_invoke else None
 
     async def offer(self, chat_id: int, verb: str, recipient: Person | None) -> InvokeAnswer | None:
         """Invite a colleague, or offer them the chat; they are @mentioned with the buttons."""
@@ -150,7 +150,7 @@ class TeamTurn(AgentTurn):
         )
         if outcome is None:
             return await self.current(chat_id)
-        sent = self.t(f"offer.{kind.value}.sent", recipient=card_text(recipient.name))
+        sent = self.t(OFFER_KEYS[kind]["sent"], recipient=card_text(recipient.name))
         return self.answer(outcome, status_card(sent))
 
     async def answer_offer(
@@ -169,9 +169,15 @@ class TeamTurn(AgentTurn):
             # The previous owner has a seat free: their departments' queues move.
             await offer_waiting(self.ctx, outcome.offer.sender.teams_id)
         done = None
+        if (
+            isinstance(outcome, Answered)
+            and outcome.offer.kind == OfferKind.TRANSFER
+            and outcome.offer.state == OfferState.ACCEPTED
+        ):
+            ai.after_transfer(self.ctx, outcome.chat, self.person, self.keys)
         if isinstance(outcome, Answered) and offer_id is not None:
             key = "accepted" if accept else "declined_by_you"
-            done = status_card(self.t(f"offer.{outcome.offer.kind.value}.{key}"))
+            done = status_card(self.t(OFFER_KEYS[outcome.offer.kind][key]))
         return self.answer(outcome, done)
 
     # -- join and leave --------------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Any
 
 from cards.markdown import message_text
 from cards.request import card_activity
-from cards.team import offer_card
+from cards.team import OFFER_KEYS, offer_card
 from dialogs.agents import AgentTurn, mention_notice
 from dialogs.i18n import Texts
-from dialogs.replies import Mention, text_activity, to_customer, to_thread
+from dialogs.replies import Mention, refusal_key, text_activity, to_customer, to_thread
 from store.models import OfferKind, OfferState, ParticipantRole
 from store.moves import Joined, Left
 from store.offers import Answered, Expired, Offered
@@ -33,7 +33,7 @@ def notify_refused(turn: AgentTurn, chat_id: int, refused: Refused) -> list[Outg
     """The mover is told why in the thread; an invoke is answered on its card instead."""
     if turn.by_invoke:
         return []
-    return [mention_notice(chat_id, turn.person, turn.t, f"refusal.{refused.reason}")]
+    return [mention_notice(chat_id, turn.person, turn.t, refusal_key(refused.reason))]
 
 
 def notify_offered(turn: AgentTurn, offered: Offered) -> list[Outgoing]:
@@ -41,7 +41,7 @@ def notify_offered(turn: AgentTurn, offered: Offered) -> list[Outgoing]:
     chat, offer = offered.chat, offered.offer
     mention = Mention(offer.recipient)
     sender = message_text(offer.sender.name)
-    text = turn.t(f"offer.{offer.kind.value}.notice", mention=mention.markup, sender=sender)
+    text = turn.t(OFFER_KEYS[offer.kind]["notice"], mention=mention.markup, sender=sender)
     activity = card_activity(offer_card(chat, offer, turn.t), text)
     activity.update(text=text, entities=[mention.entity()])
     return [to_thread(chat.id, activity)]
@@ -53,7 +53,7 @@ def notify_answered(turn: AgentTurn, answered: Answered) -> list[Outgoing]:
     chat, offer = answered.chat, answered.offer
     sender = Mention(offer.sender)
     if offer.state != OfferState.ACCEPTED:
-        key = f"offer.{offer.kind.value}.declined"
+        key = OFFER_KEYS[offer.kind]["declined"]
         text = turn.t(key, mention=sender.markup, recipient=message_text(offer.recipient.name))
         return [to_thread(chat.id, text_activity(text, mentions=(sender,)))]
     agent = message_text(turn.person.name)
@@ -105,6 +105,6 @@ def notify_move(turn: AgentTurn, chat_id: int, outcome: MoveOutcome) -> list[Out
 def notify_expired(t: Texts, expired: Expired) -> list[Outgoing]:
     """An offer whose time ran out: the sender is told in the thread."""
     offer = expired.offer
-    key = f"offer.{offer.kind.value}.expired"
+    key = OFFER_KEYS[offer.kind]["expired"]
     recipient = message_text(offer.recipient.name)
     return [mention_notice(expired.chat.id, offer.sender, t, key, recipient=recipient)]

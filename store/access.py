@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import Exists, exists, select, update
 
 from store import people
 from store.models import Chat, Department, Participant, Supervisor
@@ -48,6 +48,24 @@ async def check_supervisor(tx: Unit, person: Person, channel_id: str) -> Supervi
     if supervises is None:
         return Refused(Refusal.NOT_SUPERVISOR, department=department.name)
     return Supervising(department, agent.id)
+
+
+async def hold_department(tx: Unit, department_id: int) -> None:
+    """Write the department's row (changing nothing), so that changes of its supervisors
+    take turns on PostgreSQL until the unit ends.
+
+    "Another supervisor remains" is a fact about other rows, which no unique constraint
+    can hold: two supervisors removing each other at once on two replicas would each
+    see the other still there and leave the department with none. Held here first, the
+    count or ``EXISTS`` that follows is read by a new statement, after the other change
+    committed (SQLite's writes are one at a time anyway).
+    """
+    await tx.session.execute(
+        update(Department)
+        .where(Department.id == department_id)
+        .values(id=Department.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def in_chat_or_supervising(agent_id: int) -> tuple[Exists, Exists]:

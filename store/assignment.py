@@ -152,6 +152,7 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
             .execution_options(synchronize_session=False)
         )
         if offered.rowcount == 1:
+            tx.timer(expires_at)  # the timers wake for its expiry after commit
             await session.execute(
                 update(DepartmentMember)
                 .where(DepartmentMember.id == member.id)

@@ -39,10 +39,33 @@ class Audience:
 Choices = tuple[tuple[str, str], ...]  # departments a customer may pick, as (key, name)
 
 
-async def departments(session: AsyncSession) -> Choices:
-    """Every department as (key, name), in the order they were set up."""
-    rows = await session.execute(select(Department.key, Department.name).order_by(Department.id))
-    return tuple((key, name) for key, name in rows)
+_DEPARTMENTS = select(Department.key, Department.name, Department.names).order_by(Department.id)
+
+
+def _in_language(name: str, names: Any, language: str | None) -> str:
+    given = names.get(language) if isinstance(names, dict) and language else None
+    return given if isinstance(given, str) and given.strip() else name
+
+
+async def departments(session: AsyncSession, language: str | None = None) -> Choices:
+    """Every department as (key, name), in the order they were set up; with ``language``,
+    named as customers of that language read it (``Department.names``) where it can be."""
+    rows = await session.execute(_DEPARTMENTS)
+    return tuple((key, _in_language(name, names, language)) for key, name, names in rows)
+
+
+async def department_choices(session: AsyncSession, language: str) -> tuple[Choices, Choices]:
+    """(shown, known): the departments as a customer of ``language`` is offered them, and
+    every name each goes by (its own and per language), for a name typed or tapped."""
+    rows = (await session.execute(_DEPARTMENTS)).all()
+    shown = tuple((key, _in_language(name, names, language)) for key, name, names in rows)
+    known = tuple(
+        (key, alias)
+        for key, name, names in rows
+        for alias in (name, *(names.values() if isinstance(names, dict) else ()))
+        if isinstance(alias, str)
+    )
+    return shown, known
 
 
 async def add_member(

@@ -82,7 +82,7 @@ async def set_agent_availability(
     """Set the availability of the agents ``which`` selects: how many rows changed, and
     how many of them came online by it (only an UPDATE whose WHERE says they were not
     online counts them: of two replicas at once, one does)."""
-    values = {"availability": availability, "availability_at": tx.now, **also}
+    values = {"availability": availability, **also}
     if availability == Availability.ONLINE:
         result = await tx.session.execute(
             update(Agent)

@@ -1,19 +1,21 @@
 """Canned answers: a department's own and the company-wide ones, by shortcut.
 
 Supervisors add and remove them from their room (after ``access.check_supervisor`` in
-the same unit); agents list and send them in a chat's thread or find them from the
-compose box.
+the same unit) or the console, through the same ``do_*``; agents list and send them in a
+chat's thread or find them from the compose box.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 
-from store import access
+from store import access, audit
 from store.models import CannedAnswer, Chat, Customer, Department
 from store.unit import Unit
+from store.vocabulary import Refused
 
 
 @dataclass(frozen=True)
@@ -57,32 +59,61 @@ class CannedMissing:
 
 
 async def do_add_canned(
-    tx: Unit, department: Department, by: int, shortcut: str, text: str
-) -> CannedAdded | CannedExists:
-    """Add a canned answer to the department; an existing shortcut is kept as it is (the
-    unique index decides, so two supervisors adding the same one cannot both win)."""
-    added = await tx.insert_ignore(
-        CannedAnswer,
-        {
-            "department_id": department.id,
-            "shortcut": shortcut,
-            "text": text,
-            "created_by_id": by,
-            "created_at": tx.now,
-        },
-    )
-    return CannedAdded(shortcut) if added else CannedExists(shortcut)
+    tx: Unit,
+    department_id: int,
+    agent_id: int,
+    shortcut: str,
+    text: str,
+    *,
+    company_wide: bool = False,
+    replace: bool = False,
+) -> CannedAdded | CannedExists | Refused:
+    """A supervisor adds a canned answer to the department or, ``company_wide``, to the
+    company (from the room or the console). An existing shortcut is kept as it is (the
+    unique index decides, so two supervisors adding the same one cannot both win) unless
+    ``replace`` (the console's edit). The actor's role is in the WHERE; the audit names
+    the department it was done from."""
+    owner = None if company_wide else department_id
+    allowed = audit.supervises(department_id, agent_id)
+    if replace:
+        await tx.session.execute(delete(CannedAnswer).where(_owned(owner, shortcut), allowed))
+    values = {"department_id": owner, "shortcut": shortcut, "text": text}
+    values["created_at"] = tx.now
+    added = await tx.insert_ignore(CannedAnswer, values, where=allowed)
+    if not added:
+        refused = await audit.unless_supervising(tx, department_id, agent_id)
+        return refused or CannedExists(shortcut)
+    detail = {"shortcut": shortcut, "company_wide": company_wide, "text": text}
+    audit.record(tx, department_id, agent_id, "canned_added", detail)
+    return CannedAdded(shortcut)
 
 
 async def do_remove_canned(
-    tx: Unit, department: Department, shortcut: str
-) -> CannedRemoved | CannedMissing:
+    tx: Unit, department_id: int, agent_id: int, shortcut: str, *, company_wide: bool = False
+) -> CannedRemoved | CannedMissing | Refused:
+    """A supervisor removes a canned answer of the department (or of the company)."""
+    owner = None if company_wide else department_id
     result = await tx.session.execute(
         delete(CannedAnswer).where(
-            CannedAnswer.department_id == department.id, CannedAnswer.shortcut == shortcut
+            _owned(owner, shortcut), audit.supervises(department_id, agent_id)
         )
     )
-    return CannedRemoved(shortcut) if result.rowcount else CannedMissing(shortcut)
+    if not result.rowcount:
+        refused = await audit.unless_supervising(tx, department_id, agent_id)
+        return refused or CannedMissing(shortcut)
+    detail = {"shortcut": shortcut, "company_wide": company_wide}
+    audit.record(tx, department_id, agent_id, "canned_removed", detail)
+    return CannedRemoved(shortcut)
+
+
+def _owned(owner: int | None, shortcut: str) -> Any:
+    """For a WHERE: the answer of that owner (None: the company's) with that shortcut."""
+    match = (
+        CannedAnswer.department_id.is_(None)
+        if owner is None
+        else CannedAnswer.department_id == owner
+    )
+    return and_(match, CannedAnswer.shortcut == shortcut)
 
 
 async def canned_answers(

@@ -58,7 +58,11 @@ class ChannelFacts:
     ``quick_replies``: suggested actions show under a message; ``cards``: Adaptive
     Cards show (elsewhere a card becomes text and links); ``own_files``: attachment
     links only the channel itself can open (Teams' pasted pictures); ``paced``: Teams'
-    documented limits apply to sends into it; ``window``: its reply window.
+    documented limits apply to sends into it; ``window``: its reply window;
+    ``says_join``: it tells when a customer opens the chat (``conversationUpdate``, the
+    widget's ``webchat/join``), so the greeting comes before they write (elsewhere the
+    first reply leads with it); ``replaces_sent``: the bot can replace a message it sent
+    (an answered card is locked in place; Direct Line cannot).
     """
 
     id: str
@@ -70,6 +74,8 @@ class ChannelFacts:
     own_files: bool = False
     paced: bool = False
     window: ReplyWindow | None = None
+    says_join: bool = False
+    replaces_sent: bool = False
 
 
 MESSENGER_WINDOW = ReplyWindow(free=timedelta(hours=24), tagged=timedelta(days=7))
@@ -78,11 +84,17 @@ MESSENGER_WINDOW = ReplyWindow(free=timedelta(hours=24), tagged=timedelta(days=7
 ZALO_WINDOW = ReplyWindow(free=timedelta(days=7))
 
 _KNOWN = (
-    ChannelFacts(WEBCHAT, "Website", token_bound=True, quick_replies=True),
-    ChannelFacts(DIRECTLINE, "Website", token_bound=True, quick_replies=True),
-    ChannelFacts(EMULATOR, "Emulator", quick_replies=True),
+    ChannelFacts(WEBCHAT, "Website", token_bound=True, quick_replies=True, says_join=True),
+    ChannelFacts(DIRECTLINE, "Website", token_bound=True, quick_replies=True, says_join=True),
+    ChannelFacts(EMULATOR, "Emulator", quick_replies=True, says_join=True, replaces_sent=True),
     ChannelFacts(
-        TEAMS, "Teams", vouched=True, quick_replies=True, own_files=True, paced=True
+        TEAMS,
+        "Teams",
+        vouched=True,
+        quick_replies=True,
+        own_files=True,
+        paced=True,
+        replaces_sent=True,
     ),
     ChannelFacts(
         FACEBOOK, "Messenger", vouched=True, quick_replies=True, window=MESSENGER_WINDOW
@@ -105,6 +117,12 @@ def facts(channel_id: str) -> ChannelFacts:
     quick replies, and is called by its id, capitalised."""
     found = CHANNELS.get(channel_id.lower())
     return found or ChannelFacts(channel_id, channel_id.capitalize() or "-")
+
+
+def mailed_channels() -> frozenset[str]:
+    """Channels whose customers may be gone while their chat stays open (the website):
+    an agent's reply is also mailed to them when they have been quiet a while."""
+    return frozenset(c.id for c in CHANNELS.values() if c.token_bound)
 
 
 def is_teams(channel_id: str) -> bool:

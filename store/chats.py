@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from store import people
 from store.audience import add_member
 from store.core import Duplicate, TagRequired
+from store.mail import mail_after_reply
 from store.models import (
     Agent,
     Chat,
@@ -33,6 +34,7 @@ from store.models import (
     Supervisor,
     TagRequirement,
 )
+from store.moves import claim_chat
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ChatEvent, Refusal, Refused
@@ -66,10 +68,12 @@ class OfferedElsewhere:
 
 @dataclass(frozen=True)
 class Relayed:
-    """The reply goes to the customer at ``reference``."""
+    """The reply goes to the customer at ``reference``; ``mail_in``: the customer seems to
+    have left, so it also goes by mail, due in that many seconds (None: no mail)."""
 
     chat_id: int
     reference: dict[str, Any]
+    mail_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,10 @@ async def do_agent_message(
     if relayed:
         if chat.first_reply_at is None:
             chat.first_reply_at = tx.now
-        outcome = Relayed(chat.id, reference)
+        mail_in = None
+        if tx.policy.mail is not None and await mail_after_reply(tx, chat.id):
+            mail_in = tx.policy.mail.batch.total_seconds()
+        outcome = Relayed(chat.id, reference, mail_in)
     else:
         view = await chat_view(tx.session, chat.id)
         if chat.state == ChatState.CLOSED:
@@ -271,6 +278,10 @@ async def do_close(
     if await tx.session.get(Chat, chat_id) is None:
         return Refused(Refusal.UNKNOWN_CHAT)
     agent = await people.agent(tx, person)
+    # The row first (changing nothing): a tag change claims it too, so the two take turns,
+    # and the tags below are read by a new statement after a removal committed. An
+    # EXISTS in the claiming UPDATE would read them as they were when it started waiting.
+    await claim_chat(tx, chat_id)
     supervises = exists().where(
         Supervisor.agent_id == agent.id, Supervisor.department_id == Chat.department_id
     )
@@ -312,7 +323,7 @@ async def do_close(
     await tx.session.execute(
         update(Offer)
         .where(Offer.chat_id == chat_id, Offer.state == OfferState.PENDING)
-        .values(state=OfferState.WITHDRAWN, decided_at=tx.now)
+        .values(state=OfferState.WITHDRAWN)
         .execution_options(synchronize_session=False)
     )
     tx.event(chat_id, ChatEvent.CLOSED, agent)

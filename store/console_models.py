@@ -76,7 +76,6 @@ class DepartmentHours(Base):
     days: Mapped[str] = mapped_column(String(7))
     opens: Mapped[str] = mapped_column(String(5))  # "08:00"
     closes: Mapped[str] = mapped_column(String(5))  # "17:30", later than ``opens``
-    updated_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.engine import READ_ONLY
 from store.handover import DeliveryHook, Handover, hand_over
 from store.models import (
     Setting,
@@ -161,6 +162,8 @@ class StoreCore:
             hook.committed(handover)
         if tx.ended_sessions:
             self.session_ends.ended(tx.ended_sessions)
+        if tx.timer_at is not None and hook is not None:
+            hook.timer_set(tx.timer_at)
 
     async def attempts(self, what: str, tries: int = 3) -> AsyncIterator[Attempt]:
         """Units to try a change in, again when one lost a unique-key race to another
@@ -180,13 +183,47 @@ class StoreCore:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Unit]:
-        """A read-only unit: a session outside the writers' queue, for ``check_*`` reads."""
+        """A read-only unit: a session outside the writers' queue, for ``check_*`` reads
+        and the console's reports (on SQLite a deferred BEGIN: it never waits for, nor
+        holds up, the writer)."""
         async with self._engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY: True})
             tx = Unit(conn, self.clock(), self.policy)
             try:
                 yield tx
             finally:
                 await tx.close()
+
+    @asynccontextmanager
+    async def listening(
+        self, heard: Mapping[str, Callable[[str], None]]
+    ) -> AsyncIterator[asyncio.Event | None]:
+        """Hear PostgreSQL's notifications on each channel of ``heard`` (its handler gets
+        the payload) while inside; yields an event set when the listening connection is
+        lost, or None where the engine has no notifications (SQLite).
+
+        The connection is held for the whole time, outside any transaction: listening
+        costs the database nothing while nothing is said."""
+        if self._engine.dialect.name != "postgresql":
+            yield None
+            return
+        lost = asyncio.Event()
+
+        def on_notification(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+            heard[channel](payload)
+
+        async with self._engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            raw.add_termination_listener(lambda _conn: lost.set())
+            for channel in heard:
+                await raw.add_listener(channel, on_notification)
+            try:
+                yield lost
+            finally:
+                if not lost.is_set() and not raw.is_closed():
+                    for channel in heard:
+                        await raw.remove_listener(channel, on_notification)
 
     async def notify(self, dedupe_keys: Sequence[str], items: list[Outgoing]) -> bool:
         """Queue notices that change no chat, once per inbound activity: the keys and the

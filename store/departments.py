@@ -1,14 +1,15 @@
-"""Department settings a supervisor changes from the room: capacity and time zone."""
+"""Department settings a supervisor changes (from the room or the console): capacity and
+time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import update
 
-from store import access, people
-from store.models import Agent, Department, Supervisor
+from store import access, audit, people
+from store.models import Agent, Department
 from store.unit import Unit
 from store.views import Person
 from store.vocabulary import Refusal, Refused
@@ -45,49 +46,54 @@ async def check_room(
 
 
 async def do_set_capacity(
-    tx: Unit, person: Person, channel_id: str, capacity: int | None
+    tx: Unit, department_id: int, agent_id: int, capacity: int | None
 ) -> CapacitySet | Refused:
-    """A supervisor of the room's department sets how many chats an agent may own."""
-    done = await _set_department(tx, person, channel_id, {"capacity": capacity})
+    """A supervisor sets how many chats an agent of the department may own (None: the
+    policy's), from the room or the console alike."""
+    done = await _set_department(tx, department_id, agent_id, "capacity", capacity)
     return CapacitySet(done, capacity) if isinstance(done, str) else done
 
 
 async def do_set_assignment(
-    tx: Unit, person: Person, channel_id: str, mode: str
+    tx: Unit, department_id: int, agent_id: int, mode: str
 ) -> AssignmentSet | Refused:
-    """A supervisor chooses how the room's department hands out new chats: broadcast to
-    every online agent, or offered to one (round robin, or the least loaded)."""
-    done = await _set_department(tx, person, channel_id, {"assignment": mode})
+    """A supervisor chooses how the department hands out new chats (from the room or the
+    console alike): broadcast to every online agent, or offered to one (round robin, or
+    the least loaded)."""
+    done = await _set_department(tx, department_id, agent_id, "assignment", mode)
     return AssignmentSet(done, mode) if isinstance(done, str) else done
 
 
 async def do_set_time_zone(
-    tx: Unit, person: Person, channel_id: str, zone: str | None
+    tx: Unit, department_id: int, agent_id: int, zone: str | None
 ) -> TimeZoneSet | Refused:
-    """A supervisor gives the room's department a time zone of its own (None: the
-    bridge's ``TIME_ZONE``); its transcripts show their times in it."""
-    done = await _set_department(tx, person, channel_id, {"time_zone": zone})
+    """A supervisor gives the department a time zone of its own (None: the bridge's
+    ``TIME_ZONE``); its transcripts show their times in it."""
+    done = await _set_department(tx, department_id, agent_id, "time_zone", zone)
     return TimeZoneSet(done, zone) if isinstance(done, str) else done
 
 
-async def _set_department(
-    tx: Unit, person: Person, channel_id: str, values: dict[str, Any]
+async def do_set_names(
+    tx: Unit, department_id: int, agent_id: int, names: dict[str, str]
 ) -> str | Refused:
-    """Change a setting of the room's department, by one of its supervisors only (both
-    in the UPDATE's WHERE); the department's name when it was changed."""
-    found = await check_room(tx, person, channel_id)
-    if isinstance(found, Refused):
-        return found
-    room, agent = found
-    result = await tx.session.execute(
+    """A supervisor names the department in each customer language (none: its own name
+    everywhere); customers read it in their notices and the department question."""
+    return await _set_department(tx, department_id, agent_id, "names", names or None)
+
+
+async def _set_department(
+    tx: Unit, department_id: int, agent_id: int, column: str, value: Any
+) -> str | Refused:
+    """Change one setting of a department, by one of its supervisors only (both in the
+    UPDATE's WHERE), recorded in the audit; the department's name when it was changed."""
+    name = await tx.session.scalar(
         update(Department)
-        .where(
-            Department.channel_id == channel_id,
-            exists().where(
-                Supervisor.agent_id == agent.id, Supervisor.department_id == Department.id
-            ),
-        )
-        .values(**values)
+        .where(Department.id == department_id, audit.supervises(Department.id, agent_id))
+        .values({column: value})
+        .returning(Department.name)
         .execution_options(synchronize_session=False)
     )
-    return room.name if result.rowcount == 1 else Refused(Refusal.NOT_SUPERVISOR)
+    if name is None:
+        return Refused(Refusal.NOT_SUPERVISOR)
+    audit.record(tx, department_id, agent_id, column, {column: value})
+    return name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -24,6 +24,11 @@ from store.unit import Unit
 
 async def due_lanes(tx: Unit, limit: int = 200) -> list[str]:
     return await outbox.due_lanes(tx, tx.now, limit)
+
+
+async def next_due(tx: Unit) -> datetime | None:
+    """When the sweep next has a row to find (a retry, a lease running out)."""
+    return await outbox.next_due(tx)
 
 
 async def purge(tx: Unit, retention: Retention) -> int:

@@ -12,13 +12,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
+# Execution option of a connection that only reads (SQLite: a deferred BEGIN).
+READ_ONLY = "support_bridge_read_only"
+
 
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     """Make SQLite behave under concurrent writers.
 
-    Every transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue on
-    the busy timeout instead of one failing at once when it upgrades a read lock;
-    WAL lets readers run beside the writer.
+    Every writing transaction starts with ``BEGIN IMMEDIATE`` so that two writers queue
+    on the busy timeout instead of one failing at once when it upgrades a read lock. A
+    read-only unit (``StoreCore.reading``, marked with the ``READ_ONLY`` execution option)
+    starts with a deferred ``BEGIN``: under WAL it reads a snapshot and never takes the
+    write lock, so a console report of a year does not hold up a customer's message.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -33,7 +39,8 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str) -> AsyncEngine:

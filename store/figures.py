@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.engine import READ_ONLY
 from store.models import Chat, DeliveryState, Department, OutboxItem
 
 # Seconds: from "at once" to "an hour", the range a support team's waits fall in.
@@ -66,6 +67,7 @@ async def _histogram(connection: Any, dialect: str, until: Any) -> Histogram:
 async def read_figures(engine: AsyncEngine, now: datetime) -> Figures:
     dialect = engine.dialect.name
     async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
         pending, oldest = (
             await connection.execute(
                 select(func.count(OutboxItem.id), func.min(OutboxItem.created_at)).where(

@@ -8,7 +8,7 @@ transaction that wrote the row, which holds what they need already.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from store import outbox, pacing
@@ -43,6 +43,10 @@ class DeliveryHook(Protocol):
     def budgets(self) -> SendBudgets | None: ...
 
     def committed(self, handover: Handover) -> None: ...
+
+    def timer_set(self, at: datetime) -> None:
+        """A commit set a database timer due ``at``: the replica's timers look then."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,17 @@ the department, so the search itself only ever names that department's chats.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from store.console import chat_labels
-from store.models import Agent, Chat, ChatState, ChatTag, Customer, Message, Participant, Tag
+from store.models import Agent, Chat, ChatTag, Customer, Participant, Tag
+from store.search import chats_saying, name_matches
 from store.unit import Unit
 
 
@@ -40,29 +43,56 @@ class HistoryRow:
     tags: tuple[str, ...]
 
 
+# Counts stop here: "1000+" says as much to a reader as the exact figure, and counting a
+# year of matches would cost more than the page itself.
+COUNT_LIMIT = 1000
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     rows: tuple[HistoryRow, ...]
     total: int
     page: int
     per_page: int
+    # More matched than ``COUNT_LIMIT``: ``total`` is that limit, and more pages may follow.
+    capped: bool = False
+    more: bool = False
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        counted = max(1, -(-self.total // self.per_page))
+        return max(counted, self.page + 1 if self.more else self.page)
+
+    @property
+    def shown_total(self) -> str:
+        return f"{self.total}+" if self.capped else str(self.total)
+
+    @property
+    def shown_pages(self) -> str:
+        return f"{self.pages}+" if self.capped else str(self.pages)
+
+    @property
+    def has_next(self) -> bool:
+        return self.more or self.page < self.pages
 
 
-async def closed_chats(
-    tx: Unit, department_id: int, search: HistoryFilter, page: int, per_page: int = 25
-) -> HistoryPage:
-    """Closed chats of the department matching the search, newest first, one page."""
-    owner = Agent.__table__.alias("owner")
+CLOSED = literal_column("'closed'")
+
+
+def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any) -> list[Any]:
+    """The WHERE of a history search. The state is written as a literal so that the
+    partial index of closed chats serves it on both engines (a bound parameter would
+    not prove the index's condition to SQLite, nor to PostgreSQL's generic plans)."""
     conditions: list[Any] = [
         Chat.department_id == department_id,
-        Chat.state == ChatState.CLOSED,
+        Chat.state == CLOSED,
     ]
     if search.customer:
-        conditions.append(func.lower(Customer.name).contains(search.customer.lower()))
+        conditions.append(
+            Chat.customer_id.in_(
+                select(Customer.id).where(name_matches(tx.dialect, Customer.name, search.customer))
+            )
+        )
     if search.agent:
         named = func.lower(Agent.name).contains(search.agent.lower())
         conditions.append(
@@ -80,25 +110,32 @@ async def closed_chats(
             .where(Tag.id == ChatTag.tag_id, func.lower(Tag.name) == search.tag.lower())
         )
     if search.text:
-        conditions.append(
-            exists().where(
-                Message.chat_id == Chat.id,
-                func.lower(Message.text).contains(search.text.lower()),
-            )
-        )
+        conditions.append(Chat.id.in_(chats_saying(tx.dialect, search.text)))
     if search.since is not None:
         conditions.append(Chat.created_at >= search.since)
     if search.until is not None:
         conditions.append(Chat.created_at < search.until)
-    base = (
-        select(Chat.id)
-        .join(Customer, Customer.id == Chat.customer_id)
-        .outerjoin(owner, owner.c.id == Chat.owner_id)
-        .where(and_(*conditions))
-    )
+    return conditions
+
+
+async def closed_chats(
+    tx: Unit, department_id: int, search: HistoryFilter, page: int, per_page: int = 25
+) -> HistoryPage:
+    """Closed chats of the department matching the search, newest first, one page.
+
+    The page walks the partial index of closed chats by close time and stops after one
+    row past the page; the count stops at ``COUNT_LIMIT``."""
+    owner = Agent.__table__.alias("owner")
+    conditions = _conditions(tx, department_id, search, owner)
     page = max(1, page)
     session = tx.session
-    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    counted = (
+        select(Chat.id)
+        .outerjoin(owner, owner.c.id == Chat.owner_id)
+        .where(and_(*conditions))
+        .limit(COUNT_LIMIT + 1)
+    )
+    total = int(await session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
     rows = (
         await session.execute(
             select(
@@ -115,16 +152,71 @@ async def closed_chats(
             .where(and_(*conditions))
             .order_by(Chat.closed_at.desc(), Chat.id.desc())
             .offset((page - 1) * per_page)
-            .limit(per_page)
+            .limit(per_page + 1)
         )
     ).all()
+    more, rows = len(rows) > per_page, rows[:per_page]
     _, tags = await chat_labels(session, [row[0] for row in rows])
     return HistoryPage(
         rows=tuple(
             HistoryRow(row[1], row[2], row[3], row[4], row[5], row[6], tuple(tags[row[0]]))
             for row in rows
         ),
-        total=int(total or 0),
+        total=min(total, COUNT_LIMIT),
         page=page,
         per_page=per_page,
+        capped=total > COUNT_LIMIT,
+        more=more,
     )
+
+
+def _tag_names(dialect: str) -> Any:
+    """A chat's tag names, sorted and joined by spaces, as a correlated subquery."""
+    if dialect == "postgresql":
+        joined = func.string_agg(Tag.name, aggregate_order_by(literal_column("' '"), Tag.name))
+        return (
+            select(joined)
+            .join(ChatTag, ChatTag.tag_id == Tag.id)
+            .where(ChatTag.chat_id == Chat.id)
+            .scalar_subquery()
+        )
+    names = (
+        select(Tag.name.label("name"))
+        .join(ChatTag, ChatTag.tag_id == Tag.id)
+        .where(ChatTag.chat_id == Chat.id)
+        .order_by(Tag.name)
+        .correlate(Chat)  # two levels down: the row of the outer statement
+        .subquery()
+    )
+    return select(func.group_concat(names.c.name, " ")).scalar_subquery()
+
+
+async def history_rows(
+    tx: Unit, department_id: int, search: HistoryFilter, limit: int, batch: int = 500
+) -> AsyncIterator[list[HistoryRow]]:
+    """The search's closed chats, newest first, with their tags joined in the same
+    statement, in batches as the database streams them (the CSV export): no list of
+    ids, and no more than one batch in memory."""
+    owner = Agent.__table__.alias("owner")
+    statement = (
+        select(
+            Chat.public_id,
+            Customer.name,
+            Customer.channel_id,
+            owner.c.name,
+            Chat.created_at,
+            Chat.closed_at,
+            _tag_names(tx.dialect),
+        )
+        .join(Customer, Customer.id == Chat.customer_id)
+        .outerjoin(owner, owner.c.id == Chat.owner_id)
+        .where(and_(*_conditions(tx, department_id, search, owner)))
+        .order_by(Chat.closed_at.desc(), Chat.id.desc())
+        .limit(limit)
+    )
+    result = await tx.conn.stream(statement)
+    async for rows in result.partitions(batch):
+        yield [
+            HistoryRow(ref, name, channel, who, opened, closed, (tags,) if tags else ())
+            for ref, name, channel, who, opened, closed, tags in rows
+        ]

@@ -9,7 +9,7 @@ outgoing row, leased as it is written when its lane is idle).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from store import trace
-from store.audience import Audience, Choices, audience, departments
+from store.audience import Audience, Choices, audience, department_choices
 from store.core import Duplicate
 from store.models import (
     Chat,
@@ -69,6 +69,9 @@ class CustomerTurn:
     attachments: tuple[dict[str, Any], ...] = ()
     conversation_key: str | None = None
     contact: str | None = None  # from the website's pre-chat form, when given
+    # An e-mail address or phone number written in the message: kept only by a customer
+    # who has no contact yet (they were asked for one when nobody could answer).
+    offered_contact: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Appended:
     choices: Choices | None
     too_fast: bool
     held: bool = False
+    saved_contact: str | None = None  # the contact this message gave, kept now
 
 
 @dataclass(frozen=True)
@@ -166,29 +170,32 @@ class Writer:
     reference: dict[str, Any]
     conversation_key: str | None
     contact: str | None
+    saved_contact: str | None = None  # the contact their message offered, kept now
 
 
 async def stored_customer(tx: Unit, turn: CustomerTurn, known: Row[Any] | None) -> Writer:
     """The customer who wrote ``turn``: created, or brought up to date (how to reach them,
     their name and language change between visits)."""
+    kept = turn.contact or (known.contact if known is not None else None)
+    saved = turn.offered_contact if kept is None else None
     now = {
         "name": turn.name or (known.name if known is not None else turn.name),
         "locale": turn.locale,
         "reference": turn.reference,
         "conversation_key": turn.conversation_key,
-        "contact": turn.contact or (known.contact if known is not None else None),
+        "contact": kept or saved,
     }
     if known is None:
         created = {"channel_id": turn.channel_id, "user_id": turn.user_id, "created_at": tx.now}
         customer_id = (await tx.execute(_NEW_CUSTOMER, {**created, **now})).scalar_one()
-        return Writer(customer_id, turn.channel_id, **now)
+        return Writer(customer_id, turn.channel_id, **now, saved_contact=saved)
     if known.reference == turn.reference:
         # The conversation they write from changes only with how to reach them.
         now["conversation_key"] = known.conversation_key
     changed = {key: value for key, value in now.items() if getattr(known, key) != value}
     if changed:
         await tx.execute(update(_CUSTOMERS).where(_CUSTOMERS.c.id == known.id).values(**changed))
-    return Writer(known.id, known.channel_id, **now)
+    return Writer(known.id, known.channel_id, **now, saved_contact=saved)
 
 
 async def new_chat(
@@ -204,6 +211,8 @@ async def new_chat(
     )
     tx.session.add(chat)
     await tx.session.flush()
+    if announce_at is not None:
+        tx.timer(announce_at)
     trace.CHAT_ID.set(chat.id)
     return chat
 
@@ -217,27 +226,35 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
     conversation (whoever claims to write in it) and from their channel.
     """
     limits = tx.policy.intake_limits
-    same_conversation = or_(
-        Customer.id == customer.id,
-        and_(
-            Customer.conversation_key.is_not(None),
-            Customer.conversation_key == customer.conversation_key,
-        ),
-    )
-    same_channel = Customer.channel_id == customer.channel_id
-    recent = (
-        select(
-            func.count(Chat.id).filter(same_conversation),
-            func.count(Chat.id).filter(same_channel),
+    since = tx.now - limits.window
+    # Two counts of the chats opened in the window, each its own subquery so that an
+    # index serves it: the conversation's customers (by id and by conversation key) and
+    # their chats by customer; the channel's from the recent chats (``created_at``),
+    # each asked for its customer's channel. One OR of both in a single WHERE would walk
+    # every chat of every customer of the channel.
+    same_conversation = Customer.id == customer.id
+    if customer.conversation_key is not None:
+        same_conversation = or_(
+            same_conversation, Customer.conversation_key == customer.conversation_key
         )
-        .select_from(Chat)
-        .join(Customer, Customer.id == Chat.customer_id)
+    conversation = (
+        select(func.count(Chat.id))
         .where(
-            Chat.created_at > tx.now - limits.window,
+            Chat.customer_id.in_(select(Customer.id).where(same_conversation)),
+            Chat.created_at > since,
             Chat.id != chat.id,
-            or_(same_conversation, same_channel),
         )
+        .scalar_subquery()
     )
+    channel_of = (
+        select(Customer.channel_id).where(Customer.id == Chat.customer_id).scalar_subquery()
+    )
+    channel = (
+        select(func.count(Chat.id))
+        .where(Chat.created_at > since, Chat.id != chat.id, channel_of == customer.channel_id)
+        .scalar_subquery()
+    )
+    recent = select(conversation, channel)
     own, channel = (await tx.execute(recent)).one()
     waits = max(
         own // limits.per_conversation if limits.per_conversation > 0 else 0,
@@ -247,6 +264,7 @@ async def hold(tx: Unit, chat: Chat, customer: Writer) -> bool:
         return False
     chat.held = True
     chat.announce_at = tx.now + limits.window * waits
+    tx.timer(chat.announce_at)
     return True
 
 
@@ -288,6 +306,8 @@ def _opened_view(
         held=chat.held,
         customer_contact=customer.contact,
         customer_last_at=chat.created_at,  # the line that opened it, written now
+        department_names=department.names if department else None,
+        customer_id=customer.id,
     )
 
 
@@ -331,10 +351,10 @@ async def do_customer_message(
     choices: Choices | None = () if unrouted else None
     if rooms > 1 and (unrouted or (naming is not None and chat.state == ChatState.WAITING)):
         # Until an agent accepts, the customer may still (re)choose by name.
-        listed = await departments(tx.session)
-        key = named_department(naming, listed) if naming is not None else None
+        listed, known_names = await department_choices(tx.session, turn.locale)
+        key = named_department(naming, known_names) if naming is not None else None
         if key is None and unrouted and preferred is not None:
-            key = named_department(preferred, listed)
+            key = named_department(preferred, known_names)
         if key is not None:
             return Picked(key)
         choices = listed if unrouted else None
@@ -352,7 +372,9 @@ async def do_customer_message(
         keep_line(tx, opened.id, customer, turn)
         await tx.session.flush()
         view = _opened_view(opened, customer, department, turn.text)
-        return Opened(view, await audience(tx.session, opened.id, now=tx.now))
+        told = await audience(tx.session, opened.id, now=tx.now)
+        # Several departments: offered as a customer of their language reads them.
+        return Opened(view, replace(told, departments=choices) if choices else told)
     keep_line(tx, chat.chat_id, customer, turn)
     if not chat.lane_busy:
         tx.idle_lanes.add(chat_lane(chat.chat_id))
@@ -363,4 +385,4 @@ async def do_customer_message(
         await tx.execute(
             update(Chat.__table__).where(Chat.id == chat.chat_id).values(slowed_until=until)
         )
-    return Appended(chat.chat_id, choices, too_fast, chat.held)
+    return Appended(chat.chat_id, choices, too_fast, chat.held, customer.saved_contact)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from store import access
+from store.history import CLOSED
 from store.models import Agent, Chat, ChatState, Customer
+from store.search import name_matches
 from store.unit import Unit
 from store.vocabulary import Refusal, Refused
 
@@ -62,7 +64,8 @@ async def chat_list(
         .where(Chat.department_id == department.id)
     )
     if closed:
-        query = query.where(Chat.state == ChatState.CLOSED).order_by(
+        # The literal state lets the partial index of closed chats serve the page.
+        query = query.where(Chat.state == CLOSED).order_by(
             Chat.closed_at.desc(), Chat.id.desc()
         )
         limit = HISTORY_LIMIT
@@ -70,7 +73,7 @@ async def chat_list(
         query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)
         limit = OPEN_LIST_LIMIT
     if customer:
-        query = query.where(func.lower(Customer.name).contains(customer.lower()))
+        query = query.where(name_matches(tx.dialect, Customer.name, customer))
     rows = (await tx.session.execute(query.limit(limit + 1))).all()
     return ChatList(
         department=department.name,

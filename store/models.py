@@ -114,6 +114,18 @@ class ChannelToken(Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+class AiBudget(Base):
+    """Calls to the AI provider counted against one budget: ``chat:<id>`` (per chat) or
+    ``day:<department id>:<YYYY-MM-DD>`` (per department per day). A call is claimed by
+    one conditional UPDATE (``calls < limit`` in the WHERE), so replicas never overspend."""
+
+    __tablename__ = "ai_budgets"
+
+    scope: Mapped[str] = mapped_column(String(128), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class Department(Base):
     """A department and its room: the Teams channel where its chats are posted."""
 
@@ -135,6 +147,9 @@ class Department(Base):
     assignment: Mapped[str] = mapped_column(
         String(16), default="broadcast", server_default=text("'broadcast'")
     )
+    # Its name in customers' languages (``{"vi": "Hỗ trợ", "en": "Support"}``), shown in
+    # texts to customers; NULL or a missing language: ``name``.
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
 
 class Agent(Base):
@@ -149,7 +164,6 @@ class Agent(Base):
     availability: Mapped[Availability] = mapped_column(
         _enum(Availability), default=Availability.OFFLINE
     )
-    availability_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     # The Teams presence Graph last reported (PRESENCE_SYNC=graph); NULL: never read.
     graph_presence: Mapped[str | None] = mapped_column(String(32))
@@ -199,6 +213,24 @@ class Chat(Base):
         ),
         Index("ix_chats_department_state", "department_id", "state"),
         Index("ix_chats_created", "created_at"),
+        # A department's chats of a date range: reports, and the history's dates.
+        Index("ix_chats_department_created", "department_id", "created_at"),
+        # The history: a department's closed chats, newest closed first, a page at a time.
+        Index(
+            "ix_chats_closed",
+            "department_id",
+            "closed_at",
+            "id",
+            sqlite_where=text("state = 'closed'"),
+            postgresql_where=text("state = 'closed'"),
+        ),
+        # The unanswered-chat timer: only waiting chats (closed ones may keep announce_at).
+        Index(
+            "ix_chats_announce_waiting",
+            "announce_at",
+            sqlite_where=text("state = 'waiting'"),
+            postgresql_where=text("state = 'waiting'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,7 +249,7 @@ class Chat(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     slowed_until: Mapped[datetime | None]
     # When a still waiting chat is announced again in its thread; cleared by the firing.
-    announce_at: Mapped[datetime | None] = mapped_column(index=True)
+    announce_at: Mapped[datetime | None]
     # Opened beyond the new-chat limits: its card waits for ``announce_at`` to be posted.
     held: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     # The automatic assignment's one pending offer: whom the chat is offered to, until when
@@ -229,6 +261,9 @@ class Chat(Base):
     # The queue position the customer was last told, and when (notices are rate-limited).
     queue_told: Mapped[int | None]
     queue_told_at: Mapped[datetime | None]
+    # The last agent's line mailed to the customer (``bot/mail.py``): a mail carries the
+    # lines after it, so a retried or batched mail never repeats one.
+    mailed_through: Mapped[int | None] = mapped_column(default=None)
 
 
 class DepartmentMember(Base):
@@ -253,7 +288,6 @@ class Participant(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     role: Mapped[ParticipantRole] = mapped_column(_enum(ParticipantRole))
-    joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
 
 
@@ -295,7 +329,6 @@ class Offer(Base):
     state: Mapped[OfferState] = mapped_column(_enum(OfferState))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    decided_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -336,7 +369,6 @@ class CannedAnswer(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     shortcut: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     created_at: Mapped[datetime]
 
 
@@ -405,7 +437,26 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_lane_state", "lane", "state", "id"),
-        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The sweep and its next wake-up read only pending rows; the purge reads only the
+        # delivered and failed rows past their retention: each its own partial index.
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_delivered",
+            "delivered_at",
+            sqlite_where=text("state = 'delivered'"),
+            postgresql_where=text("state = 'delivered'"),
+        ),
+        Index(
+            "ix_outbox_failed",
+            "created_at",
+            sqlite_where=text("state = 'failed'"),
+            postgresql_where=text("state = 'failed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

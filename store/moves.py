@@ -127,7 +127,9 @@ async def do_join(
 
     The chat's row is claimed first with every condition in its WHERE: a Close
     changes the same row, so on PostgreSQL the two take turns, and a join that comes
-    second finds the chat closed instead of seating someone in a closed chat.
+    second finds the chat closed instead of seating someone in a closed chat. The
+    "not seated yet" in that WHERE is read from the statement's snapshot, so two Joins
+    of one supervisor both pass it; the seat's own row (``people.seat``) decides.
     """
     if not await chat_exists(tx, chat_id):
         return Refused(Refusal.UNKNOWN_CHAT)
@@ -144,7 +146,9 @@ async def do_join(
     )
     if not claimed:
         return Refused(await _join_refusal(tx, chat_id, agent.id))
-    await people.seat(tx, chat_id, agent.id, ParticipantRole.SUPERVISOR)
+    if not await people.seat(tx, chat_id, agent.id, ParticipantRole.SUPERVISOR):
+        # Seated by a Join that committed while this one waited for the chat's row.
+        return Refused(Refusal.ALREADY_IN_CHAT)
     tx.event(chat_id, ChatEvent.SUPERVISOR_JOINED, agent)
     return Joined(await chat_view(tx.session, chat_id))
 

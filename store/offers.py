@@ -9,9 +9,9 @@ does nothing, and its row count says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, literal, select, true, update
+from sqlalchemy import and_, exists, func, literal, select, true, update
 
 from store import people
 from store.models import (
@@ -154,6 +154,7 @@ async def _insert_offer(
         (Chat.owner_id == actor_id) if kind == OfferKind.TRANSFER else ~seated(target_id),
         online,
     )
+    tx.timer(tx.now + expires_in)
     insert = insert_ignoring(tx.dialect)
     statement = (
         insert(Offer)
@@ -291,7 +292,7 @@ async def _decide(tx: Unit, offer_id: int, state: OfferState) -> None:
     decided = await tx.session.execute(
         update(Offer)
         .where(Offer.id == offer_id, Offer.state == OfferState.PENDING)
-        .values(state=state, decided_at=tx.now)
+        .values(state=state)
         .execution_options(synchronize_session=False)
     )
     if decided.rowcount != 1:
@@ -299,6 +300,13 @@ async def _decide(tx: Unit, offer_id: int, state: OfferState) -> None:
 
 
 # -- expiry -----------------------------------------------------------------------------------
+
+
+async def next_offer_expiry(tx: Unit) -> datetime | None:
+    """When the next pending offer runs out (None: none is pending)."""
+    return await tx.scalar(
+        select(func.min(Offer.expires_at)).where(Offer.state == OfferState.PENDING)
+    )
 
 
 async def due_offers(tx: Unit, limit: int = 100) -> list[int]:
@@ -318,7 +326,7 @@ async def do_expire_offer(tx: Unit, offer_id: int) -> Expired | None:
     claimed = await tx.session.execute(
         update(Offer)
         .where(Offer.id == offer_id, Offer.state == OfferState.PENDING)
-        .values(state=OfferState.EXPIRED, decided_at=tx.now)
+        .values(state=OfferState.EXPIRED)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:

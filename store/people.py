@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from store.models import Agent, Participant, ParticipantRole
 from store.unit import Unit
@@ -41,17 +41,29 @@ async def agent(
     return agent
 
 
-async def seat(tx: Unit, chat_id: int, agent_id: int, role: ParticipantRole) -> None:
-    """Make an agent a current participant with ``role`` (again, if they had left)."""
-    now = tx.now
-    seated = await tx.insert_ignore(
+async def seat(tx: Unit, chat_id: int, agent_id: int, role: ParticipantRole) -> bool:
+    """Make an agent a current participant with ``role`` (again, if they had left); False
+    when they were seated already, and stay as they were.
+
+    A seat is one row per agent and chat (unique), so the database refuses a second one;
+    taking a row back is an UPDATE whose WHERE says the seat is free (``left_at`` set),
+    which PostgreSQL re-checks on the row itself after waiting for a concurrent seat. A
+    read of "not seated" made earlier (an ``EXISTS`` in the chat's claim, from the
+    statement's snapshot) decides nothing. Becoming the owner (Accept, a transfer) also
+    takes a seat held in another role.
+    """
+    if await tx.insert_ignore(
         Participant,
-        {"chat_id": chat_id, "agent_id": agent_id, "role": role, "joined_at": now},
+        {"chat_id": chat_id, "agent_id": agent_id, "role": role},
+    ):
+        return True
+    free = Participant.left_at.is_not(None)
+    if role == ParticipantRole.OWNER:
+        free = or_(free, Participant.role != role)
+    taken = await tx.session.execute(
+        update(Participant)
+        .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id, free)
+        .values(role=role, left_at=None)
+        .execution_options(synchronize_session=False)
     )
-    if not seated:
-        await tx.session.execute(
-            update(Participant)
-            .where(Participant.chat_id == chat_id, Participant.agent_id == agent_id)
-            .values(role=role, joined_at=now, left_at=None)
-            .execution_options(synchronize_session=False)
-        )
+    return taken.rowcount == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from store.console_models import Rating
 from store.models import Chat, ChatState, Customer, MessageKind
@@ -26,7 +26,7 @@ class RatingTurn:
     channel_id: str
     user_id: str
     ref: str | None  # from the card; None when typed
-    score: int
+    score: int | None  # None: a comment sent after the score (``do_comment``)
     comment: str | None
 
 
@@ -35,11 +35,6 @@ class Rated:
     chat: ChatView
     score: int
     comment: str | None
-
-
-@dataclass(frozen=True)
-class NoPendingRating:
-    """A typed choice with no chat waiting for a rating: it is an ordinary message."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +49,10 @@ class RatingTarget:
 
 async def check_rating(
     tx: Unit, turn: RatingTurn, window: timedelta
-) -> RatingTarget | NoPendingRating:
+) -> RatingTarget | Refused:
     """Which chat the answer rates: the one the card names, or (typed) the customer's
-    last chat closed within the window with nothing newer open."""
+    last chat closed within the window with nothing newer open. ``NOTHING_TO_RATE``: a
+    typed choice with no chat waiting for a rating (an ordinary message, then)."""
     session = tx.session
     customer = await session.scalar(
         select(Customer).where(
@@ -84,7 +80,7 @@ async def check_rating(
         )
     if chat is None and turn.ref is None:
         # Nothing to rate: the intake handles it as a message, with the same keys.
-        return NoPendingRating()
+        return Refused(Refusal.NOTHING_TO_RATE)
     return RatingTarget(
         chat.id if chat else None,
         chat.state if chat else None,
@@ -101,10 +97,9 @@ async def do_rate_chat(
     A refusal (no closed chat of this customer by that reference, the window passed,
     rated before) is answered politely and changes nothing.
     """
-    if target.chat_id is None or target.state != ChatState.CLOSED or target.closed_at is None:
-        return Refused(Refusal.NOTHING_TO_RATE)
-    if target.closed_at < tx.now - window:
-        return Refused(Refusal.RATING_TOO_LATE)
+    late = _unratable(tx, target, window)
+    if late is not None or turn.score is None:
+        return late or Refused(Refusal.NOTHING_TO_RATE)
     stored = await tx.insert_ignore(
         Rating,
         {
@@ -120,3 +115,36 @@ async def do_rate_chat(
     if turn.comment:
         tx.note(target.chat_id, MessageKind.INCOMING, target.customer, turn.comment)
     return Rated(await chat_view(tx.session, target.chat_id), turn.score, turn.comment)
+
+
+def _unratable(tx: Unit, target: RatingTarget, window: timedelta) -> Refused | None:
+    """Why the target cannot be rated (or commented on) now, if it cannot."""
+    if target.chat_id is None or target.state != ChatState.CLOSED or target.closed_at is None:
+        return Refused(Refusal.NOTHING_TO_RATE)
+    if target.closed_at < tx.now - window:
+        return Refused(Refusal.RATING_TOO_LATE)
+    return None
+
+
+async def do_comment(
+    tx: Unit, target: RatingTarget, comment: str, window: timedelta
+) -> Rated | Refused:
+    """Keep the comment the customer adds after their score: once (the rating's comment
+    is empty in the same WHERE), within the rating window."""
+    refused = _unratable(tx, target, window)
+    if refused is not None:
+        return refused
+    assert target.chat_id is not None
+    score = (
+        await tx.execute(
+            update(Rating)
+            .where(Rating.chat_id == target.chat_id, Rating.comment.is_(None))
+            .values(comment=comment)
+            .returning(Rating.score)
+        )
+    ).scalar_one_or_none()
+    if score is None:
+        rated = await tx.scalar(select(Rating.score).where(Rating.chat_id == target.chat_id))
+        return Refused(Refusal.ALREADY_COMMENTED if rated else Refusal.NOTHING_TO_RATE)
+    tx.note(target.chat_id, MessageKind.INCOMING, target.customer, comment)
+    return Rated(await chat_view(tx.session, target.chat_id), score, comment)

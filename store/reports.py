@@ -1,20 +1,23 @@
 """Report figures of one department over a date range, for the console and ``@Bot report``.
 
-The chats of the range are read once and the figures computed here in Python, so
-SQLite and PostgreSQL give the same numbers (their percentile functions differ, and
-SQLite has none). Percentiles are nearest-rank: the p-th percentile of n sorted
-values is the value at rank ceil(p/100 * n), a value that really occurred. The read runs
-in the caller's unit (``store.reading()``).
+Every figure is an SQL aggregate over the chats of the range (served by the index on
+``(department_id, created_at)``): the database answers a few rows (totals, 24 hours, five
+scores, one line per agent) whatever the range holds, and no row of a year's chats
+reaches Python, so a report never holds up the event loop that relays customers'
+messages. Percentiles are nearest-rank, computed the same way on SQLite and PostgreSQL
+(SQLite has no percentile function): the p-th percentile of n sorted values is the value
+at rank ceil(p/100 * n), a value that really occurred. The read runs in the caller's unit
+(``store.reading()``).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, and_, func, literal_column, select, union_all
 
 from store.console_models import Rating
 from store.models import Agent, Chat, ChatState
@@ -69,85 +72,168 @@ class Report:
     by_hour: tuple[int, ...]  # chats received per hour of day (UTC), 0 to 23
 
 
-def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return (later - earlier).total_seconds()
+def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
+    """``later - earlier`` in seconds, in each engine's own date arithmetic (rounded to the
+    millisecond: SQLite's julian days carry a few microseconds of noise)."""
+    if dialect == "sqlite":
+        return func.round((func.julianday(later) - func.julianday(earlier)) * 86400.0, 3)
+    return func.extract("epoch", later - earlier)
+
+
+def _hour(dialect: str, column: Any) -> Any:
+    """The hour of day (UTC) of a stored time."""
+    if dialect == "sqlite":
+        return func.cast(func.strftime("%H", column), _INTEGER)
+    return func.cast(func.extract("hour", func.timezone("UTC", column)), _INTEGER)
+
+
+_INTEGER = Integer()
+_PERCENTILES = (50, 90)
+
+
+async def _spreads(tx: Unit, chats: Any, durations: dict[str, Any]) -> dict[str, Spread]:
+    """Median and 90th percentile of each duration, in one statement.
+
+    PostgreSQL: ``percentile_disc``, which is the nearest rank (the first value whose
+    cumulative share reaches p), in one pass over the range. SQLite has no percentile
+    function: every duration's values are ranked by a window and only the ranks wanted
+    come back."""
+    if tx.dialect == "postgresql":
+        return await _postgres_spreads(tx, chats, durations)
+    parts = []
+    for name, (later, earlier) in durations.items():
+        value = seconds_between(tx.dialect, later, earlier).label("value")
+        ranked = (
+            select(
+                value,
+                func.row_number().over(order_by=value).label("rank"),
+                func.count().over().label("n"),
+            )
+            .select_from(chats)
+            .where(later.is_not(None), earlier.is_not(None))
+            .subquery()
+        )
+        # Nearest rank ceil(p * n / 100) in integers (n >= 1), the same on both engines.
+        wanted = [(ranked.c.n * p + 99) // 100 for p in _PERCENTILES]
+        parts.append(
+            select(
+                literal_column(f"'{name}'").label("name"),
+                ranked.c.rank,
+                ranked.c.n,
+                ranked.c.value,
+            ).where(ranked.c.rank.in_(wanted))
+        )
+    found: dict[str, dict[int, float]] = {name: {} for name in durations}
+    counts: dict[str, int] = dict.fromkeys(durations, 0)
+    for name, rank, n, value in await tx.execute(union_all(*parts)):
+        found[name][int(rank)] = float(value)
+        counts[name] = int(n)
+    spreads = {}
+    for name in durations:
+        n = counts[name]
+        ranks = [max(1, math.ceil(p * n / 100)) for p in _PERCENTILES]
+        values = [found[name].get(rank) for rank in ranks] if n else [None, None]
+        spreads[name] = Spread(values[0], values[1], n)
+    return spreads
+
+
+async def _postgres_spreads(
+    tx: Unit, chats: Any, durations: dict[str, Any]
+) -> dict[str, Spread]:
+    columns = []
+    for later, earlier in durations.values():
+        value = seconds_between(tx.dialect, later, earlier)
+        columns += [func.percentile_disc(p / 100).within_group(value) for p in _PERCENTILES]
+        columns.append(func.count(value))
+    row = (await tx.execute(select(*columns).select_from(chats))).one()
+    spreads = {}
+    for n, name in enumerate(durations):
+        median, p90, count = row[3 * n : 3 * n + 3]
+        spreads[name] = Spread(
+            float(median) if median is not None else None,
+            float(p90) if p90 is not None else None,
+            int(count),
+        )
+    return spreads
 
 
 async def report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
     """Figures over the chats the department received in ``[since, until)``."""
-    rows = (
-        await tx.session.execute(
+    in_range = and_(
+        Chat.department_id == department_id,
+        Chat.created_at >= since,
+        Chat.created_at < until,
+    )
+    closed = Chat.state == ChatState.CLOSED
+    totals = (
+        await tx.execute(
             select(
-                Chat.state,
-                Chat.created_at,
-                Chat.accepted_at,
-                Chat.first_reply_at,
-                Chat.closed_at,
-                Agent.name,
-                Rating.score,
+                func.count(),
+                func.count(Chat.accepted_at),
+                func.count().filter(closed & Chat.accepted_at.is_(None)),
+                func.count().filter(~closed),
+                func.count(Rating.score),
+                func.avg(Rating.score),
             )
-            .outerjoin(Agent, Agent.id == Chat.owner_id)
+            .select_from(Chat)
             .outerjoin(Rating, Rating.chat_id == Chat.id)
-            .where(
-                Chat.department_id == department_id,
-                Chat.created_at >= since,
-                Chat.created_at < until,
-            )
+            .where(in_range)
         )
-    ).all()
-    accept: list[float] = []
-    reply: list[float] = []
-    handling: list[float] = []
-    per_agent: dict[str, list[int]] = {}
-    scores: list[int] = []
+    ).one()
+    received, accepted, missed, open_now, rated, score = totals
+    hour = _hour(tx.dialect, Chat.created_at)
     hours = [0] * 24
-    missed = open_now = 0
-    for state, created, accepted, first_reply, closed, owner, score in rows:
-        hours[created.hour] += 1
-        if accepted is None:
-            if state == ChatState.CLOSED:
-                missed += 1
-        else:
-            accept.append((accepted - created).total_seconds())
-        if state != ChatState.CLOSED:
-            open_now += 1
-        waited = _seconds(first_reply, created)
-        if waited is not None:
-            reply.append(waited)
-        handled = _seconds(closed, accepted)
-        if handled is not None:
-            handling.append(handled)
-        if owner is not None:
-            per_agent.setdefault(owner, [])
-            if score is not None:
-                per_agent[owner].append(score)
-        if score is not None:
-            scores.append(score)
-    owned = Counter(owner for *_, owner, _ in rows if owner is not None)
-    counts = Counter(scores)
+    for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
+        hours[int(at)] = int(n)
+    distribution = [0] * 5
+    for given, n in await tx.execute(
+        select(Rating.score, func.count())
+        .join(Chat, Chat.id == Rating.chat_id)
+        .where(in_range)
+        .group_by(Rating.score)
+    ):
+        if 1 <= given <= 5:
+            distribution[given - 1] = int(n)
+    owned = func.count().label("owned")
+    agents = await tx.execute(
+        select(Agent.name, owned, func.count(Rating.score), func.avg(Rating.score))
+        .select_from(Chat)
+        .join(Agent, Agent.id == Chat.owner_id)
+        .outerjoin(Rating, Rating.chat_id == Chat.id)
+        .where(in_range)
+        .group_by(Agent.name)
+        .order_by(owned.desc(), Agent.name)
+    )
+    chats = (
+        select(Chat.created_at, Chat.accepted_at, Chat.first_reply_at, Chat.closed_at)
+        .where(in_range)
+        .subquery()
+    )
+    spreads = await _spreads(
+        tx,
+        chats,
+        {
+            "accept": (chats.c.accepted_at, chats.c.created_at),
+            "reply": (chats.c.first_reply_at, chats.c.created_at),
+            "handling": (chats.c.closed_at, chats.c.accepted_at),
+        },
+    )
     return Report(
         since=since,
         until=until,
-        received=len(rows),
-        accepted=len(accept),
-        missed=missed,
-        open_now=open_now,
-        time_to_accept=Spread.of(accept),
-        time_to_first_reply=Spread.of(reply),
-        handling=Spread.of(handling),
+        received=int(received),
+        accepted=int(accepted),
+        missed=int(missed),
+        open_now=int(open_now),
+        time_to_accept=spreads["accept"],
+        time_to_first_reply=spreads["reply"],
+        handling=spreads["handling"],
         agents=tuple(
-            AgentLine(
-                name,
-                owned[name],
-                len(given),
-                sum(given) / len(given) if given else None,
-            )
-            for name, given in sorted(per_agent.items(), key=lambda item: -owned[item[0]])
+            AgentLine(name, int(n), int(given), float(mean) if mean is not None else None)
+            for name, n, given, mean in agents
         ),
-        ratings=len(scores),
-        score=sum(scores) / len(scores) if scores else None,
-        distribution=tuple(counts.get(n, 0) for n in range(1, 6)),
+        ratings=int(rated),
+        score=float(score) if score is not None else None,
+        distribution=tuple(distribution),
         by_hour=tuple(hours),
     )

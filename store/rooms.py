@@ -92,6 +92,7 @@ async def do_setup_room(tx: Unit, person: Person, room: RoomSetup) -> RoomReady 
         else []
     )
     if unrouted:
+        tx.timer(tx.now + tx.policy.unanswered_after)
         await session.execute(
             update(Chat)
             .where(Chat.id.in_(unrouted))

@@ -9,8 +9,9 @@ WHERE, so a replica that checked first and changed later cannot act on stale fac
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from store import people
@@ -28,7 +29,7 @@ from store.models import (
 )
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
-from store.vocabulary import Refusal, Refused
+from store.vocabulary import ChatEvent, Refusal, Refused
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ async def do_choose_department(
         chat = await new_chat(tx, customer.id, None, None)
     elif chat.department_id == department.id or chat.state != ChatState.WAITING:
         _keep_text(tx, chat.id, customer.name, turn)
-        choices = await departments(session) if chat.department_id is None else None
+        unrouted = chat.department_id is None
+        choices = await departments(session, turn.locale) if unrouted else None
         return Unchanged(chat.id, choices)
     previous = await chat_view(session, chat.id) if chat.department_id else None
     _keep_text(tx, chat.id, customer.name, turn)
@@ -144,6 +146,7 @@ async def _route(
                 Supervisor.agent_id == mover, Supervisor.department_id == Chat.department_id
             ),
         ]
+    tx.timer(tx.now + tx.policy.unanswered_after)
     result = await session.execute(
         update(Chat)
         .where(*conditions)
@@ -207,15 +210,25 @@ async def do_move(tx: Unit, move: MoveChecked, person: Person) -> Routed | Refus
     routed = await _route(tx, move.chat_id, move.department_id, previous, mover=agent.id)
     if routed is None:
         return Refused(Refusal.MOVE_NOT_ALLOWED, previous)
-    tx.note(move.chat_id, MessageKind.ACTIVITY, agent.name, "chat.moved", agent_id=agent.id)
+    tx.note(move.chat_id, MessageKind.ACTIVITY, agent.name, ChatEvent.MOVED, agent_id=agent.id)
     return routed
+
+
+# The state as a literal: the partial index of waiting chats by ``announce_at`` serves the
+# timer only when the query names its condition (a bound parameter proves nothing).
+_WAITING = Chat.state == literal_column("'waiting'")
+
+
+async def next_unanswered(tx: Unit) -> datetime | None:
+    """When the next waiting chat is due to be announced (None: none is)."""
+    return await tx.scalar(select(func.min(Chat.announce_at)).where(_WAITING))
 
 
 async def due_unanswered(tx: Unit, limit: int = 100) -> list[tuple[int, bool]]:
     """Waiting chats whose announcement is due, oldest first, as (id, held)."""
     rows = await tx.session.execute(
         select(Chat.id, Chat.held)
-        .where(Chat.announce_at <= tx.now, Chat.state == ChatState.WAITING)
+        .where(Chat.announce_at <= tx.now, _WAITING)
         .order_by(Chat.announce_at)
         .limit(limit)
     )
@@ -241,6 +254,8 @@ async def do_announce(tx: Unit, chat_id: int, held: bool) -> Announced | None:
     )
     if result.rowcount != 1:
         return None
+    if held:
+        tx.timer(tx.now + tx.policy.unanswered_after)
     view = replace(await chat_view(tx.session, chat_id), held=held)
     later: tuple[str, ...] = ()
     if held:

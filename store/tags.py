@@ -1,7 +1,8 @@
 """Tags: a department's list and its rule (closing needs one), and the tags of a chat.
 
 Supervisors keep the list from their room (after ``access.check_supervisor`` in the same
-unit). A typed name finds a tag with or without its marks ("hoa-don" is "hóa-đơn"),
+unit) or the console: one ``do_*`` per change, the role in its WHERE, recorded in the
+audit. A typed name finds a tag with or without its marks ("hoa-don" is "hóa-đơn"),
 so the list never holds two names that read the same.
 """
 
@@ -13,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from store import access, people
-from store.models import Chat, ChatState, ChatTag, Department, Tag, TagRequirement
+from store import access, audit, people
+from store.models import Chat, ChatState, ChatTag, Tag, TagRequirement
 from store.moves import claim_chat
 from store.tagkeys import tag_key
 from store.unit import Unit
@@ -69,13 +70,17 @@ def _known(rows: Iterable[Any]) -> dict[str, int]:
     return {tag_key(name): tag_id for name, tag_id in rows}
 
 
-async def do_add_tags(tx: Unit, department: Department, names: Sequence[str]) -> TagsAdded:
-    """Add names to the department's list; one that reads like a listed tag is kept out."""
+async def do_add_tags(
+    tx: Unit, department_id: int, agent_id: int, names: Sequence[str]
+) -> TagsAdded | Refused:
+    """A supervisor adds names to the department's list (from the room or the console);
+    one that reads like a listed tag is kept out. The actor's role is in each INSERT's
+    WHERE, and each tag added is recorded in the audit."""
     added, existing = [], []
     taken = {
         tag_key(name)
         for name in await tx.session.scalars(
-            select(Tag.name).where(Tag.department_id == department.id)
+            select(Tag.name).where(Tag.department_id == department_id)
         )
     }
     for name in names:
@@ -84,35 +89,52 @@ async def do_add_tags(tx: Unit, department: Department, names: Sequence[str]) ->
             continue
         taken.add(tag_key(name))
         fresh = await tx.insert_ignore(
-            Tag, {"department_id": department.id, "name": name, "created_at": tx.now}
+            Tag,
+            {"department_id": department_id, "name": name, "created_at": tx.now},
+            where=audit.supervises(department_id, agent_id),
         )
         (added if fresh else existing).append(name)
+        if fresh:
+            audit.record(tx, department_id, agent_id, "tag_added", {"tag": name})
+    if not added and (refused := await audit.unless_supervising(tx, department_id, agent_id)):
+        return refused
     return TagsAdded(tuple(added), tuple(existing))
 
 
-async def do_remove_tag(tx: Unit, department: Department, name: str) -> TagRemoved | TagMissing:
-    """Remove a tag from the list and from the chats that carry it."""
+async def do_remove_tag(
+    tx: Unit, department_id: int, agent_id: int, name: str
+) -> TagRemoved | TagMissing | Refused:
+    """A supervisor removes a tag from the list and from the chats that carry it."""
     session = tx.session
-    rows = await session.execute(select(Tag.name, Tag.id).where(Tag.department_id == department.id))
+    rows = await session.execute(select(Tag.name, Tag.id).where(Tag.department_id == department_id))
     found = [(n, i) for n, i in rows if tag_key(n) == tag_key(name)]
     if not found:
         return TagMissing(name)
     stored, tag_id = found[0]
-    await session.execute(delete(ChatTag).where(ChatTag.tag_id == tag_id))
-    await session.execute(delete(Tag).where(Tag.id == tag_id))
+    allowed = audit.supervises(department_id, agent_id)
+    await session.execute(delete(ChatTag).where(ChatTag.tag_id == tag_id, allowed))
+    result = await session.execute(delete(Tag).where(Tag.id == tag_id, allowed))
+    if result.rowcount != 1:
+        return await audit.unless_supervising(tx, department_id, agent_id) or TagMissing(name)
+    audit.record(tx, department_id, agent_id, "tag_removed", {"tag": stored})
     return TagRemoved(stored)
 
 
-async def do_require_tag(tx: Unit, department: Department, required: bool) -> TagRuleSet:
-    """Make closing the department's chats need a tag, or not."""
+async def do_require_tag(
+    tx: Unit, department_id: int, agent_id: int, required: bool
+) -> TagRuleSet | Refused:
+    """A supervisor makes closing the department's chats need a tag, or not."""
+    allowed = audit.supervises(department_id, agent_id)
     if required:
-        await tx.insert_ignore(
-            TagRequirement, {"department_id": department.id, "created_at": tx.now}
-        )
+        values = {"department_id": department_id, "created_at": tx.now}
+        await tx.insert_ignore(TagRequirement, values, where=allowed)
     else:
         await tx.session.execute(
-            delete(TagRequirement).where(TagRequirement.department_id == department.id)
+            delete(TagRequirement).where(TagRequirement.department_id == department_id, allowed)
         )
+    if refused := await audit.unless_supervising(tx, department_id, agent_id):
+        return refused
+    audit.record(tx, department_id, agent_id, "tag_required", {"on": required})
     return TagRuleSet(required)
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, event, insert
+from sqlalchemy import Connection, Result, bindparam, event, insert, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -70,10 +70,23 @@ class IntakeLimits:
 
 
 @dataclass(frozen=True)
+class MailPolicy:
+    """When an agent's reply also goes by mail: the customer writes from one of
+    ``channels`` (the website's, where closing the tab ends the conversation), gave an
+    e-mail address, and wrote nothing for ``after``; replies of one absence written
+    within ``batch`` of the first go in one mail."""
+
+    channels: frozenset[str]
+    after: timedelta = timedelta(minutes=5)
+    batch: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
 class Policy:
     """The routing knobs a company sets: the most chats an agent may own where the
     department sets no limit (None: unlimited), when a waiting chat is announced again,
-    and how fast new chats may reach a room. Fixed for the store's life."""
+    how fast new chats may reach a room, and when replies also go by mail (None: never).
+    Fixed for the store's life."""
 
     unanswered_after: timedelta = timedelta(seconds=120)
     default_capacity: int | None = None
@@ -82,6 +95,7 @@ class Policy:
     # often at most a queued customer is told that their place changed.
     assignment_offer: timedelta = timedelta(seconds=30)
     queue_notice: timedelta = timedelta(seconds=30)
+    mail: MailPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,14 @@ class Unit:
         self._notes: list[dict[str, Any]] = []
         self._outgoing: list[dict[str, Any]] = []
         self._session: AsyncSession | None = None
+        # The earliest database timer (an announcement, an offer's expiry) this unit set:
+        # after commit the replica's timers are told, so they sleep until then.
+        self.timer_at: datetime | None = None
+
+    def timer(self, at: datetime) -> None:
+        """Note that this unit sets a timer due ``at`` (the timers wake for it after commit)."""
+        if self.timer_at is None or at < self.timer_at:
+            self.timer_at = at
 
     @property
     def session(self) -> AsyncSession:
@@ -205,7 +227,9 @@ class Unit:
                     "payload": item.payload,
                     "state": DeliveryState.PENDING,
                     "attempts": 0,
-                    "next_attempt_at": self.now,
+                    "next_attempt_at": (
+                        self.now + timedelta(seconds=item.delay) if item.delay else self.now
+                    ),
                     "lease_owner": None,
                     "lease_until": None,
                     "created_at": self.now,
@@ -241,9 +265,16 @@ class Unit:
         """Keep in a chat's transcript that ``agent`` made ``event`` happen."""
         self.note(chat_id, MessageKind.ACTIVITY, agent.name, event, agent_id=agent.id)
 
-    async def insert_ignore(self, table: Any, values: dict[str, Any]) -> bool:
-        """INSERT that does nothing on a unique conflict; True if a row was added."""
-        insert_row = insert_ignoring(self.dialect)(table).values(**values)
+    async def insert_ignore(self, table: Any, values: dict[str, Any], where: Any = None) -> bool:
+        """INSERT that does nothing on a unique conflict, nor unless ``where`` holds (a
+        precondition in the statement); True if a row was added."""
+        insert_row = insert_ignoring(self.dialect)(table)
+        if where is None:
+            insert_row = insert_row.values(**values)
+        else:
+            columns = getattr(table, "__table__", table).c
+            row = select(*(literal(v, columns[k].type) for k, v in values.items())).where(where)
+            insert_row = insert_row.from_select(list(values), row)
         result = await self.execute(insert_row.on_conflict_do_nothing())
         return result.rowcount == 1
 

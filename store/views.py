@@ -83,6 +83,9 @@ class ChatView:
     time_zone: str | None = None  # the department's own, if it has one
     # When the customer last wrote (the start of their channel's reply window).
     customer_last_at: datetime | None = None
+    # The department's name per customer language, where it has some (``Department.names``).
+    department_names: dict[str, str] | None = None
+    customer_id: int | None = None  # for the short name an anonymous customer is shown by
 
 
 _owner = aliased(Agent)
@@ -229,4 +232,6 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         supervisors=tuple(row[2] for row in lists.get("supervisor", [])),
         time_zone=department.time_zone if department else None,
         customer_last_at=last_inbound,
+        department_names=department.names if department else None,
+        customer_id=customer.id,
     )

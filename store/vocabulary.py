@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from store.views import ChatView
 
 
+# A Teams reply thread's conversation id is its channel's with this and the root post's
+# id after it (``19:abc@thread.tacv2;messageid=1700000000000``): said once, here.
+THREAD_MARK = ";messageid="
+
+
 # -- states the tables keep -------------------------------------------------------------
 
 
@@ -79,6 +84,12 @@ class Refusal(StrEnum):
     """Why the store did not make a change."""
 
     NOT_A_ROOM = "not_a_room"  # the channel is no department's room
+    # The trust gate (``bot/trust.py``), before any flow: logged, never shown as such.
+    NOT_A_TEAMS_CHANNEL = "not_a_teams_channel"
+    NO_TENANT = "no_tenant"
+    INCONSISTENT_CHANNEL = "inconsistent_channel"  # channelData names another channel
+    WRONG_TEAM = "wrong_team"  # the room is bound to another team
+    CHAT_OF_ANOTHER_ROOM = "chat_of_another_room"  # a card pressed outside its chat's room
     # Only a supervisor of the room's department may (setup: of any, to add a department).
     NOT_SUPERVISOR = "not_supervisor"
     NOT_PARTICIPANT = "not_participant"  # neither in the chat nor supervising it
@@ -96,6 +107,7 @@ class Refusal(StrEnum):
     ALREADY_RATED = "already_rated"
     RATING_TOO_LATE = "rating_too_late"
     NOTHING_TO_RATE = "nothing_to_rate"
+    ALREADY_COMMENTED = "already_commented"  # a comment after the score is taken once
     # Room commands (lists, supervisors, the console's link).
     SUPERVISOR_ONLY = "supervisor_only"
     LAST_SUPERVISOR = "last_supervisor"  # a department keeps one supervisor at least
@@ -151,6 +163,14 @@ class OutboxKind(StrEnum):
     SEND_PERSONAL = "send_personal"  # a 1:1 Teams message, the conversation opened first
     CREATE_THREAD = "create_thread"  # a chat's card as a new thread in its room
     UPDATE_CARD = "update_card"  # a chat's card redrawn in place
+    EMAIL = "email"  # a mail to a chat's customer (``bot/mail.py``), not through a connector
+
+
+class MailPurpose(StrEnum):
+    """What a mail to a customer carries."""
+
+    REPLIES = "replies"  # the agents' lines written since the customer left, not mailed yet
+    TRANSCRIPT = "transcript"  # the whole chat, asked for at its close
 
 
 @dataclass(frozen=True)
@@ -159,7 +179,9 @@ class Send:
     room's root) or, without one, into the thread of chat ``chat_id`` (known only once
     its card is posted). ``words``: who wrote the line, when it is someone's line (lines
     of one author waiting in one lane may go as one post). ``transcript_chat``: keep it
-    in that chat's transcript as the bridge's own words (read when queued, not stored)."""
+    in that chat's transcript as the bridge's own words (read when queued, not stored).
+    ``replaces``: the id of a message sent before that this one redraws in place (an
+    answered card locked, where the channel can replace a sent message)."""
 
     kind: ClassVar[OutboxKind] = OutboxKind.SEND
     activity: dict[str, Any]
@@ -167,6 +189,7 @@ class Send:
     chat_id: int | None = None
     words: str | None = None
     transcript_chat: int | None = None
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,9 +222,20 @@ class UpdateCard:
     activity: dict[str, Any]
 
 
-Payload = Send | SendPersonal | CreateThread | UpdateCard
+@dataclass(frozen=True)
+class Email:
+    """A mail to chat ``chat_id``'s customer. It names no text: what it carries is read
+    from the transcript when it is sent, so replies written while it waited go in the
+    same mail, and a retry never mails a line twice (``chats.mailed_through``)."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.EMAIL
+    chat_id: int
+    purpose: str = MailPurpose.REPLIES
+
+
+Payload = Send | SendPersonal | CreateThread | UpdateCard | Email
 _PAYLOADS: dict[str, type[Payload]] = {
-    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard)
+    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard, Email)
 }
 
 

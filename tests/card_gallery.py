@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cards.departments import availability_card, department_choice
+from cards.rating import comment_card, rated_card, rating_card
 from cards.request import request_card
 from cards.team import offer_card, picker_card
 from dialogs.i18n import Texts
@@ -119,7 +120,7 @@ def gallery() -> list[dict[str, Any]]:
 def other_cards() -> list[dict[str, Any]]:
     """The story's other cards: the department question (where there are no quick
     replies), the colleague picker, an invitation and a transfer as their recipient sees
-    them, the availability card."""
+    them, the availability card, the customer's rating cards."""
     few = (("support", "Chăm sóc khách hàng"), ("sales", "Kinh doanh"))
     many = (*few, ("billing", "Thanh toán"), ("tech", "Kỹ thuật"), ("returns", "Đổi trả"))
     chat = story_chat(ChatState.ACTIVE)
@@ -138,6 +139,11 @@ def other_cards() -> list[dict[str, Any]]:
             offer = OfferView(1, kind, OfferState.PENDING, OWNER, INVITED)
             built[f"offer-{kind.value}"] = offer_card(chat, offer, t, viewer=INVITED.teams_id)
         built["availability"] = availability_card("online", t)
+        # The customer's rating, asked once: the question (with the transcript by mail),
+        # the comment offered after the score, the question locked once answered.
+        built["rating"] = rating_card(chat.ref, t, transcript=True)
+        built["rating-comment"] = comment_card(chat.ref, t)
+        built["rating-locked"] = rated_card(4, t)
         cards += [
             {"name": f"{name}-{language}", "card": json.loads(json.dumps(card))}
             for name, card in built.items()

@@ -8,8 +8,9 @@ reachable, the PostgreSQL run is skipped with the reason printed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,19 +176,7 @@ class ManualClock:
 
 
 # Settings a developer's shell may have set; tests of the command line start without them.
-SETTING_VARIABLES = (
-    "MicrosoftAppId",
-    "MicrosoftAppPassword",
-    "MicrosoftAppType",
-    "MicrosoftAppTenantId",
-    "PUBLIC_URL",
-    "DATABASE_URL",
-    "DB_AUTO_UPGRADE",
-    "TEAMS_APP_NAME",
-    "TEAMS_ACCENT_COLOR",
-    "ALLOWED_TENANTS",
-    "METRICS_TOKEN",
-)
+SETTING_VARIABLES = tuple(Settings.variables())
 
 
 @pytest.fixture
@@ -202,6 +191,31 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[...,
             monkeypatch.setenv(name, value)
 
     return set_values
+
+
+class Tracebacks(logging.Handler):
+    """Every record logged with an exception (aiohttp's "Error handling request", a
+    handler's ``log.exception``) while a test runs: a request may be refused, but nothing
+    it sends may make the bridge fail."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.records.append(record)
+
+    def text(self) -> str:
+        return "\n\n".join(self.format(record) for record in self.records)[-4000:]
+
+
+@pytest.fixture
+def tracebacks() -> Iterator[Tracebacks]:
+    handler = Tracebacks()
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture

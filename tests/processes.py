@@ -35,7 +35,7 @@ class BridgeProcess:
             "PORT": str(self.port),
             "DATABASE_URL": database_url,
             "PUBLIC_URL": "http://bridge.test",
-            "TRANSCRIPT_SECRET": "process-test-secret",
+            "TRANSCRIPT_SECRET": "process-test-secret-long-enough-to-be-kept",
             "MicrosoftAppId": "",
             "DB_AUTO_UPGRADE": "true",
             **env,

@@ -161,7 +161,8 @@ async def test_least_busy_offers_the_least_loaded(bridge: Bridge) -> None:
 async def test_two_replicas_assigning_at_once(start_bridge: BridgeFactory) -> None:
     """Twelve chats opened at once on two replicas, two agents of capacity 2: each chat is
     offered to one agent at most, and nobody is offered more than two."""
-    replicas = [await start_bridge(), await start_bridge()]
+    # On SQLite a replica hears no other's commits: its slow sweep takes what they left.
+    replicas = [await start_bridge(sweep_interval=0.05), await start_bridge(sweep_interval=0.05)]
     first = replicas[0]
     await automatic_room(first, "round_robin", 2)
 
@@ -196,11 +197,12 @@ async def test_two_replicas_assigning_at_once(start_bridge: BridgeFactory) -> No
     assert Counter(mentioned) == Counter({a.id: 2 for a in AGENTS})
 
 
-async def test_the_offer_timer_reads_nothing_while_no_offer_is_due(
+async def test_the_offer_timer_looks_seldom_while_no_offer_is_due(
     start_bridge: BridgeFactory, clock: ManualClock
 ) -> None:
-    """After its first look finds no offer, the timer leaves the database alone until one
-    is made here or its sweep comes; a made offer is looked for when it is due."""
+    """With no offer due, the timers look only at their idle pace (one statement names
+    what is due next, every 15 intervals), never every tick; a made offer is taken on
+    when it is due."""
     bridge = await start_bridge(clock=clock, timer_interval=0.02, assignment_offer_seconds=5)
     await automatic_room(bridge, "round_robin", 2)
     seen: list[str] = []
@@ -212,12 +214,12 @@ async def test_the_offer_timer_reads_nothing_while_no_offer_is_due(
     engine = bridge.app[keys.ENGINE].sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        await asyncio.sleep(0.3)  # some fifteen ticks
-        assert seen == []
+        await asyncio.sleep(0.6)  # some thirty ticks: two idle looks at most, and a margin
+        assert len(seen) <= 3, seen
         chat = await open_chat(bridge, "cust-idle", "Hello", locale="en-US")
         seen.clear()
-        await asyncio.sleep(0.3)
-        assert [s for s in seen if "SELECT" in s] == []  # not due yet: not read
+        await asyncio.sleep(0.6)
+        assert len([s for s in seen if "SELECT" in s]) <= 3  # not due yet: seldom read
         clock.advance(6)
         await bridge.connector.wait_for(lambda: len(offers(bridge, chat)) == 2)
     finally:

@@ -29,7 +29,7 @@ from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory
 from tests.test_trust import MAI, MALLORY, department_channels, foreign, rows
 
-APP_ID = "00000000-0000-0000-0000-00000000b07"
+APP_ID = "00000000-0000-0000-0000-000000000b07"
 
 
 class KeyServer:

@@ -53,9 +53,8 @@ async def test_with_an_app_id_every_call_carries_one_cached_token(
     factory = Factory(credentials)
     async with aiohttp.ClientSession() as session:
         # The real factory would call Entra ID.
-        outbound = Connector(
-            Settings(app_id="app-1", app_password="secret"), session, credential_factory=factory
-        )
+        app = Settings(app_id="0c6a3b2e-1234-4abc-9def-0123456789ab", app_password="secret")
+        outbound = Connector(app, session, credential_factory=factory)
         await asyncio.gather(
             *(
                 outbound.send(

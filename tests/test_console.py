@@ -7,11 +7,12 @@ import re
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession, CookieJar
 from sqlalchemy import select
 
 from bot import keys
-from store import console
+from store import console, history
 from store.models import Department
 from tests import activities as act
 from tests.conftest import Bridge, ManualClock, accept, go_online, open_chat, setup_room
@@ -315,3 +316,29 @@ async def say_in_room(bridge: Bridge, who: act.Agent, text: str) -> None:
     response = await bridge.post(act.room_message(bridge.service_url, who, text))
     assert response.status == 201
     await bridge.settled()
+
+
+async def test_the_csv_gives_each_chat_its_own_tags(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export joins each chat's tags in its own row (one statement, streamed), and
+    names no tag of another chat; the history's count stops at its limit ("1+")."""
+    await setup_room(bridge, MAI)
+    await say_in_room(bridge, MAI, "tags add billing refund delivery")
+    await online(bridge, MINH)
+    for customer, tags in (("cust-a", "billing,refund"), ("cust-b", "delivery")):
+        chat = await open_chat(bridge, customer, "Xin chào", name=f"Khách {customer}")
+        await accept(bridge, chat, MINH)
+        await press(bridge, chat, MINH, "tag", tags=tags)
+        await say(bridge, chat, MINH, "/close")
+    token = await ask_for_link(bridge, MAI)
+    async with browser() as http:
+        assert await sign_in(bridge, http, token) == 302
+        response = await get(http, bridge, "/console/history.csv")
+        assert response.headers["Content-Type"].startswith("text/csv")
+        lines = (await response.text()).strip().splitlines()
+        monkeypatch.setattr(history, "COUNT_LIMIT", 1)
+        found = await (await get(http, bridge, "/console/history")).text()
+        assert "1+ chats found" in found
+    rows = {line.split(",")[1]: line.split(",")[-1] for line in lines[1:]}
+    assert rows == {"Khách cust-a": "billing refund", "Khách cust-b": "delivery"}

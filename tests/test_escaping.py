@@ -305,7 +305,7 @@ async def test_no_outgoing_activity_shows_a_hostile_string_unescaped(bridge: Bri
     await press(BINH, "close")
     await say(bridge, MAI, "history")
     question = card_of(bridge.connector.activities(chat.conversation)[-1])
-    score = next(a["data"] for a in question["actions"] if a["data"].get("score") == 4)
+    score = next(d for d in _action_data(question) if d.get("score") == 4)
     await customer_says(bridge, "c-walk", value={**score, "comment": COMMENT})
     await customer_says(bridge, "c-walk", "and " + NAME)  # a new chat, its card mentions Binh
     activities = sent(bridge)
@@ -350,3 +350,15 @@ def test_a_link_is_one_link_to_its_checked_address(tail: str) -> None:
         assert [urlsplit(href).hostname for href in seen.links] == ["files.example"], link
         assert "".join(seen.text).strip() == name.strip()
     assert checked_url("javascript:alert(1)") is None and checked_url("//evil.test/x") is None
+
+
+def _action_data(node: Any) -> Iterator[dict[str, Any]]:
+    """Every action's data in a card, wherever it sits (actions, a column's selectAction)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _action_data(item)
+    elif isinstance(node, dict):
+        if node.get("type", "").startswith("Action.") and isinstance(node.get("data"), dict):
+            yield node["data"]
+        for value in node.values():
+            yield from _action_data(value)

@@ -180,8 +180,11 @@ async def test_local_direct_line_writes_as_the_token_user_and_streams_the_reply(
                 seen.extend(message.json()["activities"])
     assert seen[0]["text"] == "Hello" and seen[0]["from"]["id"] == opened["userId"]
     reply = next(a for a in seen if a["from"].get("role") == "bot")
-    assert reply["text"] == EN(
-        "customer.nobody_online", name=opened["userId"], department="Support"
+    assert reply["text"] == "\n\n".join(
+        (
+            EN("customer.nobody_online", department="Customer Support"),
+            EN("customer.ask_contact"),
+        )
     )
     async with bridge.app[keys.ENGINE].connect() as connection:
         users = (await connection.execute(select(Customer.user_id))).scalars().all()

@@ -236,7 +236,11 @@ async def test_an_agents_line_carries_their_name_and_the_welcome_its_figures(
         a for a in bridge.connector.activities(chat.conversation) if a["text"] == "Dạ em chào anh"
     )
     assert line["from"]["name"] == "Minh Anh"
-    assert line["channelData"]["supportBridge"] == {"agent": "Minh Anh"}
+    assert line["channelData"]["supportBridge"] == {
+        "kind": "agent",
+        "name": "Minh Anh",
+        "initials": "MA",
+    }
     figures = await (await bridge.get("/api/availability")).json()
     assert figures["online"] is True and figures["faces"] == ["MA"]
     assert isinstance(figures["replySeconds"], int) and figures["replySeconds"] >= 0

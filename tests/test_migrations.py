@@ -215,3 +215,30 @@ async def test_a_sqlite_revision_may_rebuild_a_table_that_others_point_at(
     async with engine.connect() as connection:
         assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
     await engine.dispose()
+
+
+async def test_the_write_only_columns_come_back_on_a_downgrade(engine: AsyncEngine) -> None:
+    """0011 drops five columns nobody read; below it they are back, the required ones
+    filled, the rows kept."""
+    from alembic.script import ScriptDirectory
+
+    await migrate.upgrade(engine, migrate.BASELINE)
+    await _insert(engine)
+    await migrate.upgrade(engine)
+    below = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0011")
+    await migrate.in_migration(engine, lambda c: _downgrade(c, str(below.down_revision)))
+    dropped = {
+        "agents": "availability_at",
+        "offers": "decided_at",
+        "canned_answers": "created_by_id",
+        "participants": "joined_at",
+        "department_hours": "updated_at",
+    }
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda c: {t: {k["name"] for k in inspect(c).get_columns(t)} for t in dropped}
+        )
+    assert all(column in columns[table] for table, column in dropped.items())
+    await migrate.upgrade(engine)
+    await _assert_kept(engine)
+    assert await migrate.differences(engine) == []

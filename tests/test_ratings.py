@@ -58,19 +58,33 @@ async def test_a_web_chat_customer_rates_once_with_a_comment(start_bridge: Any) 
     chat = await open_chat(bridge, "c-rate", "Xin chào", name="Lan")
     await accept(bridge, chat, room.supervisor)
     question = await close(bridge, room.supervisor, chat)
-    # The goodbye and the question, in Vietnamese: a card with five Submit buttons and
-    # the same five choices as suggested actions.
-    assert "kết thúc" in question["text"] and "Quý khách" in question["text"]
+    # Asked once: the goodbye is the text, the question and its five choices (one row of
+    # buttons, each a face and its number) the card; no quick replies repeat them.
+    assert "kết thúc" in question["text"] and "thế nào" not in question["text"]
+    assert "suggestedActions" not in question
+    assert question["channelData"]["supportBridge"] == {"kind": "notice"}
     card = card_of(question)
-    presses = [a for a in card["actions"] if a["type"] == "Action.Submit"]
+    [row] = [item for item in card["body"] if item["type"] == "ColumnSet" and
+             len(item["columns"]) == 5]
+    presses = [column["selectAction"] for column in row["columns"]]
     assert [a["data"]["score"] for a in presses] == [1, 2, 3, 4, 5]
     assert {a["data"]["chat"] for a in presses} == {chat.chat_id}
-    assert [a["value"] for a in question["suggestedActions"]["actions"]][4] == "5 - Rất tốt"
-    assert any(item.get("id") == "comment" for item in card["body"])
-    # Pressing 4 with a comment (Web Chat sends the Submit's data and inputs as value).
-    press = {**presses[3]["data"], "comment": "Trả lời nhanh"}
-    await say(bridge, "c-rate", value=press)
-    assert bridge.connector.texts(chat.conversation)[-1] == "Cảm ơn Quý khách đã đánh giá!"
+    assert presses[4]["title"] == "5 - Rất tốt"
+    assert "thế nào" in card_text(card) and "1 (rất tệ)" in card["fallbackText"]
+    # Pressing 4: thanked, and a comment offered after the score.
+    await say(bridge, "c-rate", value=presses[3]["data"])
+    thanks = bridge.connector.activities(chat.conversation)[-1]
+    assert thanks["text"] == "Cảm ơn Quý khách đã đánh giá!"
+    offer = card_of(thanks)
+    assert any(item.get("id") == "comment" for item in offer["body"])
+    [send] = offer["actions"]
+    assert await rating(bridge, chat.chat_id) == (4, None)
+    # The comment, sent once; a second one is refused politely.
+    await say(bridge, "c-rate", value={**send["data"], "comment": "Trả lời nhanh"})
+    assert bridge.connector.texts(chat.conversation)[-1] == "Cảm ơn góp ý của Quý khách!"
+    assert await rating(bridge, chat.chat_id) == (4, "Trả lời nhanh")
+    await say(bridge, "c-rate", value={**send["data"], "comment": "Thêm nữa"})
+    assert "đã được ghi nhận" in bridge.connector.texts(chat.conversation)[-1]
     assert await rating(bridge, chat.chat_id) == (4, "Trả lời nhanh")
     # The summary card in the room shows it, and the thread says it.
     summary = card_text(card_of(bridge.connector.updates(chat.thread, chat.card_id)[-1]))
@@ -102,7 +116,7 @@ async def test_a_web_chat_customer_rates_once_with_a_comment(start_bridge: Any) 
     assert await rating(bridge, chat.chat_id) == (4, "Trả lời nhanh")
 
 
-async def test_a_teams_personal_chat_customer_rates_by_the_typed_choice(bridge: Bridge) -> None:
+async def test_a_teams_personal_chat_customer_rates_and_the_card_is_locked(bridge: Bridge) -> None:
     room = await setup_room(bridge)
     personal = {"id": "a:personal-rate", "conversationType": "personal", "tenantId": "other"}
 
@@ -132,17 +146,36 @@ async def test_a_teams_personal_chat_customer_rates_by_the_typed_choice(bridge: 
     )
     await accept(bridge, chat, room.supervisor)
     question = await close(bridge, room.supervisor, chat)
-    assert [a["title"] for a in question["suggestedActions"]["actions"]] == [
+    assert "suggestedActions" not in question
+    row = next(item for item in card_of(question)["body"] if item["type"] == "ColumnSet")
+    assert [c["selectAction"]["title"] for c in row["columns"]] == [
         "1 - Very poor",
         "2 - Poor",
         "3 - Okay",
         "4 - Good",
         "5 - Excellent",
     ]
-    # The suggested action sends its text back.
-    await write("5 - Excellent")
+    # The press comes back from the sent card (Teams names it): the card is locked in place.
+    press = act.webchat_message(
+        bridge.service_url,
+        "29:teams-customer",
+        "",
+        name="Peter",
+        channel="msteams",
+        locale="en-US",
+        conversation=personal,
+        value=row["columns"][4]["selectAction"]["data"],
+        replyToId="question-1",
+    )
+    assert (await bridge.post(press)).status == 201
+    await bridge.settled()
+    [locked] = bridge.connector.updates(personal["id"], "question-1")
+    assert "Rated" in card_text(card_of(locked)) and "selectAction" not in str(card_of(locked))
     assert bridge.connector.texts(personal["id"])[-1] == "Thank you for your rating!"
     assert await rating(bridge, chat.chat_id) == (5, None)
+    # A typed choice still answers (a channel that draws no cards shows its fallback).
+    await write("2 - Poor")
+    assert "already been rated" in bridge.connector.texts(personal["id"])[-1]
     # Typed again: thanked, still one rating, no new chat.
     before = len(bridge.connector.created())
     await write("2")

@@ -246,11 +246,15 @@ async def test_nobody_online_then_someone_comes_online(bridge: Bridge) -> None:
     room = await setup_room(bridge)
     chat = await open_chat(bridge, "c-nobody", "Anyone?", name="John", locale="en-US")
     [notice] = bridge.connector.texts(chat.conversation)
-    assert notice.startswith("Thank you! Nobody from Support is online right now")
+    # The default department is named in the customer's words, and a contact asked for once.
+    assert notice.startswith("Thank you! Nobody from Customer Support is online right now")
+    assert notice.count("phone number") == 1
     card = card_of(bridge.connector.created()[0].body["activity"])
     assert "Nobody of this department is online" in card_text(card) and mentioned(card) == []
     vi_chat = await open_chat(bridge, "c-nobody-vi", "Có ai không?", name="Lan")
-    assert "chưa có nhân viên trực tuyến" in bridge.connector.texts(vi_chat.conversation)[0]
+    [vi_notice] = bridge.connector.texts(vi_chat.conversation)
+    assert "bộ phận Chăm sóc khách hàng chưa có nhân viên trực tuyến" in vi_notice
+    assert "Support" not in vi_notice
     # The supervisor comes online: each waiting chat mentions them in its thread.
     await go_online(bridge, room.supervisor)
     for waiting in (chat, vi_chat):
@@ -285,7 +289,7 @@ async def test_unanswered_chat_is_announced_once_across_two_bridges(
     assert {e["mentioned"]["id"] for e in announced["entities"]} == {an.id, room.supervisor.id}
     assert len(await announcements(first, earlier)) == 1
     told = first.connector.texts(chat.conversation)[-1]
-    assert "number 1 in the queue for Support" in told and "keeps its place" in told
+    assert "number 1 in the queue for Customer Support" in told and "keeps its place" in told
     assert "vị trí số 2" in first.connector.texts(earlier.conversation)[-1]
     # It fired once: later ticks of either bridge find nothing due.
     clock.advance(600)

@@ -14,7 +14,18 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot import keys
-from store.models import Chat, Offer, OfferKind, OfferState, Participant
+from store.models import (
+    Agent,
+    Chat,
+    Message,
+    MessageKind,
+    Offer,
+    OfferKind,
+    OfferState,
+    Participant,
+    Supervisor,
+)
+from store.vocabulary import ChatEvent
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat, setup_room
 from tests.test_team import MAI, MESSAGE, MINH, online, say
@@ -135,3 +146,70 @@ async def test_join_and_close_take_turns(start_bridge: BridgeFactory) -> None:
     # After the close, a join is refused the same way.
     await say(first, chat, COLLEAGUES[0], "/join")
     assert "this chat is closed" in first.connector.activities(chat.thread)[-1]["text"]
+
+
+async def test_one_supervisor_joins_once(start_bridge: BridgeFactory) -> None:
+    """A supervisor's Join pressed on both replicas at once (a double click behind a load
+    balancer): one seat, one "joined" line in the transcript; the other press is answered
+    "already in this chat". On PostgreSQL the second Join waits for the first on the chat's
+    row and then still reads "not seated" from its statement's snapshot: only the seat's
+    own row, written conditionally, can refuse it."""
+    replicas = await _replicas(start_bridge)
+    first = replicas[0]
+    chat = await open_chat(first, "cust-race", "Xin chào", name="Lan")
+    await accept(first, chat, MINH)
+
+    for round_ in range(3):
+        answers = await asyncio.gather(
+            *(_pressed(replicas[n % 2], chat, MAI, "join") for n in range(CONTENDERS))
+        )
+        await _settled(replicas)
+        lines = select(func.count(Message.id)).where(
+            Message.kind == MessageKind.ACTIVITY, Message.text == ChatEvent.SUPERVISOR_JOINED
+        )
+        assert await _scalar(first, lines) == round_ + 1
+        refused = [a for a in answers if "already in this chat" in _said(a)]
+        assert len(refused) == CONTENDERS - 1, [_said(a)[:300] for a in answers]
+        seats = select(func.count(Participant.id)).where(Participant.left_at.is_(None))
+        assert await _scalar(first, seats) == 2  # the owner and the supervisor
+        await _pressed(first, chat, MAI, "leave")
+
+
+async def test_two_supervisors_removing_each_other_leave_one(start_bridge: BridgeFactory) -> None:
+    """Mai removes Tuan while Tuan removes Mai, on two replicas at once, a few times over:
+    one of them always remains. Each removal counts the other supervisors; on PostgreSQL
+    both counts would see two, unless the department's row makes them take turns."""
+    replicas = await _replicas(start_bridge)
+    first = replicas[0]
+    tuan = COLLEAGUES[0]
+    supervisors = select(func.count(Supervisor.id))
+    for _ in range(4):
+        await first.post(
+            act.room_message(first.service_url, MAI, "supervisor add @x", mentions=(tuan,))
+        )
+        await _settled(replicas)
+        assert await _scalar(first, supervisors) == 2
+        pairs = [(MAI, tuan), (tuan, MAI)]
+        await asyncio.gather(
+            *(
+                replicas[n].post(
+                    act.room_message(
+                        first.service_url, who, "supervisor remove @x", mentions=(other,)
+                    )
+                )
+                for n, (who, other) in enumerate(pairs)
+            )
+        )
+        await _settled(replicas)
+        assert await _scalar(first, supervisors) == 1
+        if await _scalar(first, select(Supervisor.id).join(Agent).where(Agent.teams_id == MAI.id)):
+            continue
+        # Tuan remains: he gives Mai her seat back for the next round.
+        await first.post(
+            act.room_message(first.service_url, tuan, "supervisor add @x", mentions=(MAI,))
+        )
+        await _settled(replicas)
+        await first.post(
+            act.room_message(first.service_url, MAI, "supervisor remove @x", mentions=(tuan,))
+        )
+        await _settled(replicas)

@@ -16,8 +16,9 @@ from jsonschema import Draft4Validator
 from PIL import Image
 
 from bot import cli
-from bot.teams_package import COMMANDS, RSC_PERMISSION, initials
+from bot.teams_package import RSC_PERMISSION, initials
 from dialogs.extension import SEARCH_COMMAND
+from dialogs.table import MENU, WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "build/npm/node_modules/@microsoft/app-manifest/build/json-schemas/teams"
@@ -79,7 +80,7 @@ def test_the_manifest_asks_for_channel_messages_without_a_mention(
     [bot] = manifest["bots"]
     assert bot["botId"] == APP_ID and bot["scopes"] == ["team", "personal"]
     [commands] = bot["commandLists"]
-    assert [c["title"] for c in commands["commands"]] == list(COMMANDS)
+    assert [c["title"] for c in commands["commands"]] == list(MENU)
     [extension] = manifest["composeExtensions"]
     assert extension["botId"] == APP_ID
     assert [c["id"] for c in extension["commands"]] == [SEARCH_COMMAND]
@@ -137,3 +138,8 @@ def test_the_package_is_refused_without_app_id_or_public_url(
     assert cli.main(["teams-package", "--out", str(tmp_path / "p.zip")]) == 2
     assert reason in capsys.readouterr().err
     assert not (tmp_path / "p.zip").exists()
+
+
+def test_the_command_menu_is_the_command_tables() -> None:
+    """The menu offers commands the bridge runs (``dialogs/table.py``), ten at most."""
+    assert set(MENU) <= WORDS and len(MENU) <= 10

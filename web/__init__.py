@@ -11,8 +11,8 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot import keys
 from bot.settings import Settings
+from web import keys
 from web.directline import DIRECT_LINE_PREFIX, Deliver, LocalDirectLine
 from web.pages import availability, chat_page, offer_code, widget_script
 from web.token import ROUTES, TokenService, VisitorIds

@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
+from web.inputs import Unreadable, parse_json, read_json, streams_files
+
 DIRECT_LINE_PREFIX = "/v3/directline"
 CONNECTOR_PREFIX = "/_local"  # the serviceUrl path of the local channel
 CHANNEL_ID = "directline"
@@ -51,6 +53,9 @@ ACCEPTED_FILES = {
 FILES_KEPT_BYTES = 64 * 1024 * 1024
 MAX_ACTIVITY_BYTES = 64 * 1024
 MAX_FILES = 5
+# An activity from Web Chat or the bot (the bridge's own limit on /api/messages).
+BODY_LIMIT = 256 * 1024
+BODY_SECONDS = 30.0
 
 _JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
 
@@ -258,9 +263,14 @@ class LocalDirectLine:
         try:
             await self._deliver(stored)
         except web.HTTPException as refused:
+            # The bot refusing what the client sent (a 4xx: no type, a bad field) is the
+            # client's mistake, told as such; only the bot's own failure is a 502.
+            if refused.status < 500:
+                raise _error(web.HTTPBadRequest, "BadArgument", refused.text or "") from None
             raise _error(web.HTTPBadGateway, "BotRejectedActivity", refused.text or "") from None
         return web.json_response({"id": stored["id"]})
 
+    @streams_files
     async def upload(self, request: web.Request) -> web.Response:
         """``POST conversations/{id}/upload``: an activity with files (multipart: a part
         ``activity`` and ``file`` parts), as Web Chat's upload button sends it.
@@ -283,9 +293,9 @@ class LocalDirectLine:
             if part.name == "activity":
                 raw = await _read_part(part, MAX_ACTIVITY_BYTES, "activity too large")
                 try:
-                    parsed = json.loads(raw or b"{}")
-                except ValueError:
-                    raise _error(web.HTTPBadRequest, "BadArgument", "activity not JSON") from None
+                    parsed = parse_json(raw or b"{}")
+                except Unreadable as refused:
+                    raise _error(web.HTTPBadRequest, "BadArgument", refused.reason) from None
                 body = parsed if isinstance(parsed, dict) else {}
                 continue
             kind = (part.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -442,10 +452,16 @@ def _watermark(request: web.Request) -> int:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body, read by the one bounded JSON reader, refused in Direct Line's shape."""
     try:
-        body = await request.json() if request.can_read_body else {}
-    except ValueError:
-        raise _error(web.HTTPBadRequest, "BadArgument", "the body is not JSON") from None
+        body = (
+            await read_json(request, max_bytes=BODY_LIMIT, seconds=BODY_SECONDS)
+            if request.can_read_body
+            else {}
+        )
+    except Unreadable as refused:
+        shaped = {"error": {"code": "BadArgument", "message": refused.reason}}
+        raise refused.answer(json.dumps(shaped), limit=BODY_LIMIT) from None
     if not isinstance(body, dict):
         raise _error(web.HTTPBadRequest, "BadArgument", "the body must be a JSON object")
     return body

@@ -17,10 +17,10 @@ import segno
 from aiohttp import web
 from yarl import URL
 
-from bot import keys
 from bot.settings import WIDGET_COLOR, Settings
 from dialogs.i18n import Texts, languages, pick_language
 from store import front
+from web import keys
 from web.directline import ACCEPTED_FILES, DIRECT_LINE_PREFIX
 from web.headers import secure
 

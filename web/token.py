@@ -25,6 +25,7 @@ from yarl import URL
 
 from bot.settings import Settings
 from web.directline import DIRECT_LINE_PREFIX, own_address
+from web.inputs import Unreadable, read_json
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ VISITOR_PREFIX = "dl_"
 COOKIE_PATH = "/api/directline"
 _NAME_LIMIT = 128
 _TRACKED_ADDRESSES = 10_000
+# A token request carries a name or a token (at most 4096 characters), nothing more.
+BODY_LIMIT = 16 * 1024
+BODY_SECONDS = 10.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -298,10 +302,11 @@ ROUTES = [(path, method) for path in (TOKEN_PATH, REFRESH_PATH) for method in ("
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (no body: an empty one), read by the one bounded reader."""
     if not request.can_read_body:
         return {}
     try:
-        body = await request.json()
-    except ValueError:
-        raise _refuse(web.HTTPBadRequest, "the body is not JSON") from None
+        body = await read_json(request, max_bytes=BODY_LIMIT, seconds=BODY_SECONDS)
+    except Unreadable as refused:
+        raise refused.answer(limit=BODY_LIMIT) from None
     return body if isinstance(body, dict) else {}

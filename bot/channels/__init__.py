@@ -79,12 +79,16 @@ class Channels:
             else t("agent.reply_refused.no_contact")
         )
         text = t(
-            f"agent.reply_refused.{refused.reason}",
+            REFUSAL_KEYS.get(refused.reason, "agent.reply_refused.window_closed"),
             name=message_text(reach.name),
             channel=facts(channel).name,
             other=other,
         )
         return [to_thread(reach.chat_id, text_activity(text))]
+
+
+# Why a channel refused a reply (``ReplyRefused.reason``), each with its text's key.
+REFUSAL_KEYS = {"window_closed": "agent.reply_refused.window_closed"}
 
 
 def make_channels(

@@ -43,7 +43,7 @@ TurnEntry = Callable[[Activity], Awaitable[Any]]
 class ReplyRefused(Exception):
     """The channel refused a reply for good, for a reason the agent can act on (the
     customer's reply window has closed). The reply stays in the transcript; the agents
-    are told in the chat's thread with ``reason`` (a locale key's last part)."""
+    are told in the chat's thread (``reason``: a key of ``channels.REFUSAL_KEYS``)."""
 
     reason: str
     detail: str = ""
@@ -82,18 +82,27 @@ def plain_text(activity: Activity) -> str:
     """An activity as a channel without cards shows it: its text, a card's text blocks
     and facts as lines, its buttons and quick replies as lines to answer with, and its
     links written out."""
-    lines: list[str] = []
-    text = activity.get("text")
-    if isinstance(text, str) and text.strip():
-        lines.append(unmarked(text.strip()) if activity.get("textFormat") == "markdown" else text)
+    lines = _text_lines(activity)
     for attachment in activity.get("attachments") or []:
         content = attachment.get("content") if isinstance(attachment, dict) else None
         if isinstance(content, dict) and content.get("type") == "AdaptiveCard":
             lines.extend(_card_lines(content))
+    lines.extend(_choice_lines(activity))
+    return "\n".join(lines)
+
+
+def _text_lines(activity: Activity) -> list[str]:
+    text = activity.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [unmarked(text.strip()) if activity.get("textFormat") == "markdown" else text]
+
+
+def _choice_lines(activity: Activity) -> list[str]:
+    """Quick replies as lines to answer with."""
     actions = (activity.get("suggestedActions") or {}).get("actions") or []
     choices = [a.get("title") or a.get("value") for a in actions if isinstance(a, dict)]
-    lines.extend(f"• {choice}" for choice in choices if isinstance(choice, str) and choice)
-    return "\n".join(lines)
+    return [f"• {choice}" for choice in choices if isinstance(choice, str) and choice]
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__", re.DOTALL)
@@ -109,28 +118,46 @@ def unmarked(text: str) -> str:
     return _ESCAPED.sub(r"\1", text)
 
 
+def _facts(element: dict[str, Any]) -> list[str]:
+    return [f"{f.get('title')}: {f.get('value')}" for f in element.get("facts") or []]
+
+
+def _choices(element: dict[str, Any]) -> list[str]:
+    return [f"• {c.get('title')}" for c in element.get("choices") or []]
+
+
+def _link(element: dict[str, Any]) -> list[str]:
+    return [f"{element.get('title') or ''} {element.get('url') or ''}".strip()]
+
+
+def _text(element: dict[str, Any]) -> list[str]:
+    return [element["text"]] if isinstance(element.get("text"), str) else []
+
+
+def _button(element: dict[str, Any]) -> list[str]:
+    return [f"• {element['title']}"] if element.get("title") else []
+
+
+# What each kind of card element shows as lines (its children are read after it).
+_ELEMENT_LINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "TextBlock": _text,
+    "TextRun": _text,
+    "FactSet": _facts,
+    "Input.ChoiceSet": _choices,
+    "Action.OpenUrl": _link,
+    "Action.Submit": _button,
+    "Action.Execute": _button,
+}
+
+
 def _card_lines(element: Any) -> list[str]:
     """The readable parts of a card, in order: text, facts, choices, links."""
-    lines: list[str] = []
     if isinstance(element, list):
-        for item in element:
-            lines.extend(_card_lines(item))
-        return lines
+        return [line for item in element for line in _card_lines(item)]
     if not isinstance(element, dict):
-        return lines
-    kind = element.get("type")
-    if kind in ("TextBlock", "TextRun") and isinstance(element.get("text"), str):
-        lines.append(element["text"])
-    elif kind == "FactSet":
-        lines.extend(
-            f"{f.get('title')}: {f.get('value')}" for f in element.get("facts") or []
-        )
-    elif kind == "Input.ChoiceSet":
-        lines.extend(f"• {c.get('title')}" for c in element.get("choices") or [])
-    elif kind == "Action.OpenUrl":
-        lines.append(f"{element.get('title') or ''} {element.get('url') or ''}".strip())
-    elif kind in ("Action.Submit", "Action.Execute") and element.get("title"):
-        lines.append(f"• {element['title']}")
+        return []
+    own = _ELEMENT_LINES.get(str(element.get("type")))
+    lines = own(element) if own else []
     for key in ("body", "items", "columns", "inlines", "actions"):
         lines.extend(_card_lines(element.get(key)))
     return lines

@@ -170,26 +170,34 @@ def _attachments(message: dict[str, Any]) -> tuple[list[dict[str, str]], list[st
     found: list[dict[str, str]] = []
     lines: list[str] = []
     for attachment in message.get("attachments") or []:
-        if not isinstance(attachment, dict):
-            continue
-        kind = str(attachment.get("type") or "")
-        payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
-        url = payload.get("url") if isinstance(payload.get("url"), str) else ""
-        if kind == "location":
-            place = payload.get("coordinates") or {}
-            lat, lon = place.get("latitude"), place.get("longitude")
-            if lat is not None and lon is not None:
-                lines.append(f"📍 https://www.google.com/maps?q={lat},{lon}")
-        elif kind == "link":
-            title = payload.get("description") or payload.get("title") or ""
-            lines.append(f"🔗 {title} {url}".replace("  ", " ").strip())
-        elif kind in ("image", "gif", "sticker") and url:
-            found.append({"contentType": "image/jpeg", "contentUrl": url, "name": f"{kind}.jpg"})
-        elif url:
-            name = str(payload.get("name") or f"{kind or 'file'}")
-            content_type = "application/octet-stream"
-            found.append({"contentType": content_type, "contentUrl": url, "name": name[:200]})
+        if isinstance(attachment, dict):
+            file, line = _attachment(attachment)
+            found += [file] if file else []
+            lines += [line] if line else []
     return found, lines
+
+
+def _attachment(attachment: dict[str, Any]) -> tuple[dict[str, str] | None, str | None]:
+    """One attachment: a file to pass on, or a line of text in its place."""
+    kind = str(attachment.get("type") or "")
+    payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+    url = payload.get("url") if isinstance(payload.get("url"), str) else ""
+    if kind == "location":
+        place = payload.get("coordinates") or {}
+        lat, lon = place.get("latitude"), place.get("longitude")
+        if lat is None or lon is None:
+            return None, None
+        return None, f"📍 https://www.google.com/maps?q={lat},{lon}"
+    if kind == "link":
+        title = payload.get("description") or payload.get("title") or ""
+        return None, f"🔗 {title} {url}".replace("  ", " ").strip()
+    if not url:
+        return None, None
+    if kind in ("image", "gif", "sticker"):
+        return {"contentType": "image/jpeg", "contentUrl": url, "name": f"{kind}.jpg"}, None
+    name = str(payload.get("name") or f"{kind or 'file'}")
+    content_type = "application/octet-stream"
+    return {"contentType": content_type, "contentUrl": url, "name": name[:200]}, None
 
 
 def activity_of(event: dict[str, Any], config: ZaloConfig, name: str) -> Activity | None:

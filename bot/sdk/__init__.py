@@ -28,13 +28,12 @@ from bot.sdk.adapter import (
     TurnHandler,
     bearer_token_shaped,
 )
-from bot.sdk.connector import THREAD_MARK, Connector, DeliveryError
+from bot.sdk.connector import Connector, DeliveryError
 from bot.sdk.credentials import CredentialFactory
 from bot.sdk.signing_keys import use_non_blocking_signing_keys
 
 __all__ = [
     "FAILED_TURN",
-    "THREAD_MARK",
     "AuthenticationFailed",
     "BridgeAdapter",
     "Connector",

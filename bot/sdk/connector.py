@@ -32,9 +32,9 @@ from msrest.universal_http.async_abc import AsyncHTTPSender as AsyncDriver
 
 from bot.sdk.credentials import CredentialFactory, sdk_config
 from bot.settings import Settings
+from store.vocabulary import THREAD_MARK
 
 _TOKEN_LIFETIME = 20 * 60.0
-THREAD_MARK = ";messageid="
 
 
 @dataclass
@@ -288,7 +288,7 @@ def _addressed(reference: dict[str, Any], activity: dict[str, Any]) -> dict[str,
     body["serviceUrl"] = reference["serviceUrl"]
     body["conversation"] = reference["conversation"]
     if reference.get("bot"):
-        # The bot's account; a name the activity gives (an agent's line) is shown instead.
+        # An agent's line keeps the agent's name (the widget shows who answers).
         named = activity.get("from")
         name = named.get("name") if isinstance(named, dict) else None
         body["from"] = {**reference["bot"], **({"name": name} if name else {})}

@@ -18,6 +18,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from store.models import Base, UTCDateTime
+from store.search import outside_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -42,6 +43,7 @@ def configure(connection: Connection) -> None:
         # SQLite alters a table by copying it: later revisions use batch operations.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=outside_models,
     )
 
 
@@ -53,7 +55,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 def database_url() -> str:
     """For the ``alembic`` command: ``-x url=...``, else ``DATABASE_URL``, else the default."""
-    from bot.settings import DEFAULT_DATABASE_URL
+    from store.engine import DEFAULT_DATABASE_URL
 
     given = context.get_x_argument(as_dictionary=True).get("url")
     return given or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL

@@ -7,10 +7,10 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import keys
 from dialogs.i18n import Texts
 from store import console_sessions
 from store.console import ConsoleDepartment, ConsoleUser
+from web import keys
 from web.console.auth import COOKIE
 from web.headers import CONSOLE_POLICY, secure
 

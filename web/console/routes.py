@@ -15,9 +15,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot import keys
 from store import console, console_sessions
-from web.console import charts, settings_views, views
+from web import keys
+from web.console import charts, params, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import current_user, page
 
@@ -62,13 +62,12 @@ async def local_signin(request: web.Request) -> web.Response:
     if request.method == "POST":
         form = await request.post()
         request.app[keys.CONSOLE_AUTH].check_origin(request)
-        try:
-            agent_id = int(str(form.get("agent", "")))
-        except ValueError:
-            raise web.HTTPBadRequest(text="pick a supervisor") from None
-        async with request.app[keys.STORE].unit() as tx:
-            user = await console.console_user(tx, agent_id)
-            token = await console_sessions.do_start_session(tx, agent_id) if user else None
+        agent_id = params.row_id(form.get("agent"))
+        token = None
+        if agent_id is not None:
+            async with request.app[keys.STORE].unit() as tx:
+                user = await console.console_user(tx, agent_id)
+                token = await console_sessions.do_start_session(tx, agent_id) if user else None
         if token is None:
             raise web.HTTPBadRequest(text="pick a supervisor")
         response = web.HTTPFound("/console/live")

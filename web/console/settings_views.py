@@ -14,13 +14,29 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from bot import keys
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
-from store import console_settings
+from dialogs.i18n import languages
+from dialogs.rooms import DEPARTMENT_NAME_LIMIT
+from store import canned, console_settings, departments, supervisors, tags
 from store.assignment import MODES
+from store.canned import CannedAdded, CannedRemoved
 from store.console import ConsoleDepartment, ConsoleUser
 from store.hours import BadHours, parse_hours
+from store.supervisors import SupervisorsChanged
+from store.tags import TagRemoved, TagsAdded
+from store.vocabulary import Refused
+from web import keys
+from web.console import params
 from web.console.common import page, scope
+
+# The label of the department's name in each customer language (each key in full).
+NAME_KEYS = {"vi": "console.name_in_vi", "en": "console.name_in_en"}
+# The label of each assignment mode (each key in full).
+MODE_KEYS = {
+    "broadcast": "console.assignment.broadcast",
+    "round_robin": "console.assignment.round_robin",
+    "least_busy": "console.assignment.least_busy",
+}
 
 Form = MultiDictProxy[Any]
 
@@ -40,6 +56,10 @@ async def settings(request: web.Request) -> web.Response:
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
         modes=MODES,
+        mode_keys=MODE_KEYS,
+        languages=languages(),
+        name_keys=NAME_KEYS,
+        department_name_limit=DEPARTMENT_NAME_LIMIT,
     )
 
 
@@ -57,7 +77,23 @@ async def _capacity(
     if not 0 <= capacity <= 1000:
         return "capacity"
     async with request.app[keys.STORE].unit() as tx:
-        await console_settings.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
+        done = await departments.do_set_capacity(tx, dept.id, user.agent_id, capacity or None)
+    return "capacity" if isinstance(done, Refused) else None
+
+
+async def _names(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    """The department's name per customer language (``name_vi``, ``name_en``...)."""
+    names = {
+        language: " ".join(str(form.get(f"name_{language}", "")).split())
+        for language in languages()
+    }
+    if any(len(name) > DEPARTMENT_NAME_LIMIT for name in names.values()):
+        return "names"
+    async with request.app[keys.STORE].unit() as tx:
+        given = {language: name for language, name in names.items() if name}
+        await departments.do_set_names(tx, dept.id, user.agent_id, given)
     return None
 
 
@@ -68,7 +104,7 @@ async def _assignment(
     if mode not in MODES:
         return "assignment"
     async with request.app[keys.STORE].unit() as tx:
-        await console_settings.do_set_assignment(tx, dept.id, user.agent_id, mode)
+        await departments.do_set_assignment(tx, dept.id, user.agent_id, mode)
     return None
 
 
@@ -99,8 +135,8 @@ async def _tag_required(
 ) -> str | None:
     required = form.get("required") == "1"
     async with request.app[keys.STORE].unit() as tx:
-        await console_settings.do_set_tag_required(tx, dept.id, user.agent_id, required)
-    return None
+        done = await tags.do_require_tag(tx, dept.id, user.agent_id, required)
+    return "tag" if isinstance(done, Refused) else None
 
 
 async def _tag(
@@ -111,7 +147,12 @@ async def _tag(
         return "name"
     add = form.get("do") != "remove"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_change_tag(tx, dept.id, user.agent_id, name, add=add)
+        if add:
+            added = await tags.do_add_tags(tx, dept.id, user.agent_id, [name])
+            done = isinstance(added, TagsAdded) and bool(added.added)
+        else:
+            removed = await tags.do_remove_tag(tx, dept.id, user.agent_id, name)
+            done = isinstance(removed, TagRemoved)
     return None if done else "tag"
 
 
@@ -126,29 +167,37 @@ async def _canned(
         return "canned"
     company_wide = form.get("company") == "1"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_change_canned(
-            tx, dept.id, user.agent_id, shortcut, text, company_wide=company_wide
-        )
+        if text is None:
+            removed = await canned.do_remove_canned(
+                tx, dept.id, user.agent_id, shortcut, company_wide=company_wide
+            )
+            done = isinstance(removed, CannedRemoved)
+        else:
+            added = await canned.do_add_canned(
+                tx, dept.id, user.agent_id, shortcut, text, company_wide=company_wide, replace=True
+            )
+            done = isinstance(added, CannedAdded)
     return None if done else "canned"
 
 
 async def _supervisor(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
-    try:
-        target = int(str(form.get("agent", "")))
-    except ValueError:
+    target = params.row_id(form.get("agent"))
+    if target is None:
         return "supervisor"
     add = form.get("do") == "add"
     async with request.app[keys.STORE].unit() as tx:
-        done = await console_settings.do_set_supervisor(tx, dept.id, user.agent_id, target, add=add)
-    return None if done else "supervisor"
+        change = supervisors.do_add_supervisor if add else supervisors.do_remove_supervisor
+        outcome = await change(tx, dept.id, user.agent_id, target)
+    return None if isinstance(outcome, SupervisorsChanged) and outcome.changed else "supervisor"
 
 
 Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable[str | None]]
 CHANGES: dict[str, Change] = {
     "capacity": _capacity,
     "assignment": _assignment,
+    "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,
     "tag": _tag,

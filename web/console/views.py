@@ -16,20 +16,26 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot import keys
+from bot.timers import first_of
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
 from store import console, transcripts
-from store.history import HistoryFilter, closed_chats
+from store.history import HistoryFilter, closed_chats, history_rows
 from store.reports import report
+from web import keys
+from web.console import params
 from web.console.charts import bar_chart
 from web.console.common import page, scope, still_allowed, texts
 from web.headers import secure
 
-# How often an event stream looks at the database, and how long one stream lasts (the
-# browser's EventSource reconnects by itself; a bounded stream frees its connection).
+# An event stream looks at the database when told of a change (bot/wakeups.py), at most
+# every POLL_SECONDS, and at least every LOOK_SECONDS (a change nobody announced: a
+# replica that died between its commit and its notification); and how long one stream
+# lasts (the browser's EventSource reconnects by itself; a bounded stream frees its
+# connection).
 POLL_SECONDS = 1.0
+LOOK_SECONDS = 15.0
 STREAM_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
 # The last event of a stream whose session or role has ended: the page goes to sign-in
@@ -42,17 +48,10 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
 
-def _day(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def _range(request: web.Request, default_days: int | None) -> tuple[date | None, date | None]:
     """``since`` and ``until`` (both days included, UTC) from the query."""
-    until = _day(request.query.get("until"))
-    since = _day(request.query.get("since"))
+    until = params.day(request, "until")
+    since = params.day(request, "since")
     if default_days is not None:
         today = request.app[keys.STORE].clock().astimezone(UTC).date()
         until = until or today
@@ -91,11 +90,14 @@ async def _live_values(request: web.Request, department_id: int) -> dict[str, An
 
 async def live_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the live table again whenever the department's open chats
-    change. Each replica polls the database, as replicas share no memory."""
+    change. The stream waits for a change (this replica's commits, other replicas'
+    notifications) instead of scanning every second; nothing is sent once the session or
+    the role has ended (checked before each event, woken at once in this process)."""
 
     user, department = await scope(request)
     store = request.app[keys.STORE]
     closing = request.app[keys.CONSOLE_CLOSING]
+    changes = request.app[keys.CHANGES]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -118,11 +120,12 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                     if not await still_allowed(request, department):
                         await response.write(SIGNED_OUT)
                         break
+                # Taken before the read: a change made while it runs wakes the next wait.
+                changed = changes.current()
                 async with store.reading() as tx:
                     mark = await console.live_fingerprint(tx, department.id)
                 due = loop.time() - quiet_since > KEEPALIVE_SECONDS
                 if (mark != last or due) and not await still_allowed(request, department):
-                    # Nothing is sent once the session or the role has ended.
                     await response.write(SIGNED_OUT)
                     break
                 if mark != last:
@@ -139,29 +142,25 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                 elif due:
                     await response.write(b": keep-alive\n\n")
                     quiet_since = loop.time()
-                await _pause((closing, ended), POLL_SECONDS)
+                # Until a change, a keep-alive or a recheck is due, the session ends or the
+                # server shuts down; then a short pause (not after an ended session), so a
+                # busy room redraws at most every POLL_SECONDS.
+                until = min(KEEPALIVE_SECONDS - (loop.time() - quiet_since), LOOK_SECONDS)
+                await first_of(changed, closing, ended, timeout=max(until, 0.0))
+                if not ended.is_set():
+                    await first_of(closing, ended, timeout=POLL_SECONDS)
     except ConnectionResetError:
         log.debug("live stream of %s ended: the browser went away", department.key)
     return response
 
 
-async def _pause(events: tuple[asyncio.Event, ...], seconds: float) -> None:
-    """Wait ``seconds``, or less when one of ``events`` is set (shutdown, a session ended)."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
-
-
 def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
     since, until = _range(request, None)
     search = HistoryFilter(
-        customer=request.query.get("customer", "").strip(),
-        agent=request.query.get("agent", "").strip(),
-        tag=request.query.get("tag", "").strip(),
-        text=request.query.get("text", "").strip(),
+        customer=params.search_text(request, "customer"),
+        agent=params.search_text(request, "agent"),
+        tag=params.search_text(request, "tag"),
+        text=params.search_text(request, "text"),
         since=_start(since),
         until=_start(until + timedelta(days=1)) if until else None,
     )
@@ -176,10 +175,7 @@ async def history(request: web.Request) -> web.Response:
 
     user, department = await scope(request)
     search, query = _search(request)
-    try:
-        number = int(request.query.get("page", "1"))
-    except ValueError:
-        number = 1
+    number = params.page_number(request)
     async with request.app[keys.STORE].reading() as tx:
         found = await closed_chats(tx, department.id, search, number)
     return page(
@@ -197,37 +193,44 @@ def _cell(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_START) else value
 
 
-async def history_csv(request: web.Request) -> web.Response:
-    """The search's closed chats as CSV (one row per chat, newest first)."""
+async def history_csv(request: web.Request) -> web.StreamResponse:
+    """The search's closed chats as CSV (one row per chat, newest first), streamed: rows
+    are written as the database hands them over, a batch at a time, with their tags
+    joined by the same statement."""
 
     _, department = await scope(request)
     search, _ = _search(request)
-    async with request.app[keys.STORE].reading() as tx:
-        found = await closed_chats(tx, department.id, search, 1, per_page=CSV_LIMIT)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="history-{department.key}.csv"',
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["reference", "customer", "channel", "agent", "opened", "closed", "tags"])
-    for row in found.rows:
-        writer.writerow(
-            [
-                row.ref,
-                _cell(row.customer),
-                row.channel,
-                _cell(row.owner or ""),
-                row.created_at.isoformat(timespec="seconds"),
-                row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
-                _cell(" ".join(row.tags)),
-            ]
-        )
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="history-{department.key}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    async with request.app[keys.STORE].reading() as tx:
+        async for batch in history_rows(tx, department.id, search, CSV_LIMIT):
+            for row in batch:
+                writer.writerow(
+                    [
+                        row.ref,
+                        _cell(row.customer),
+                        row.channel,
+                        _cell(row.owner or ""),
+                        row.created_at.isoformat(timespec="seconds"),
+                        row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
+                        _cell(" ".join(row.tags)),
+                    ]
+                )
+            await response.write(out.getvalue().encode())
+            out.seek(0)
+            out.truncate()
+    await response.write(out.getvalue().encode())
+    await response.write_eof()
+    return response
 
 
 async def _chat_id(request: web.Request) -> tuple[Any, Any, int]:

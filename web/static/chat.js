@@ -321,7 +321,7 @@
 
   function agentOf(activity) {
     var data = activity.channelData && activity.channelData.supportBridge;
-    return data && typeof data.agent === "string" ? data.agent : "";
+    return data && data.kind === "agent" && typeof data.name === "string" ? data.name : "";
   }
 
   function fromBot(activity) {

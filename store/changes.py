@@ -1,0 +1,69 @@
+"""Every change the store makes, each with the one ``do_*`` that makes it.
+
+One change has one ``do_*``, whoever asks for it (Teams, the console, the command line):
+its preconditions in its WHERE, its audit entry (where the change is a supervisor's)
+written inside it. Two write paths for one change drift apart (before, the console's
+capacity checked in a read and wrote an audit entry the room's command did not).
+``tests/test_store_writers.py`` holds this list equal to the store's ``do_*`` functions,
+checks that each writes the table it names here, and fails on two for one change.
+
+To add a change: one ``do_*`` in its aggregate's module, one line here.
+"""
+
+from __future__ import annotations
+
+# (table the change is about, the change) -> "module.function" under store/.
+CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
+    # A customer's side.
+    (("messages", "customer message"), "intake.do_customer_message"),
+    (("chats", "choose department"), "routing.do_choose_department"),
+    (("ratings", "rate chat"), "ratings.do_rate_chat"),
+    (("ratings", "comment after the score"), "ratings.do_comment"),
+    (("chats", "mailed the agents' lines"), "mail.do_mark_mailed"),
+    # A chat's life in the team.
+    (("chats", "accept"), "chats.do_accept"),
+    (("messages", "agent message"), "chats.do_agent_message"),
+    (("chats", "close"), "chats.do_close"),
+    (("chats", "announce again"), "routing.do_announce"),
+    (("chats", "move to another department"), "routing.do_move"),
+    (("participants", "join"), "moves.do_join"),
+    (("participants", "leave"), "moves.do_leave"),
+    (("chats", "offer a new chat to one agent (automatic assignment)"), "assignment.do_assign"),
+    (("chats", "offer the queue's head to a freed agent"), "assignment.do_offer_waiting"),
+    (("chats", "pass an offered chat on"), "assignment.do_pass_offer"),
+    (("offers", "offer (invite, transfer)"), "offers.do_offer"),
+    (("offers", "answer an offer"), "offers.do_answer_offer"),
+    (("offers", "expire an offer"), "offers.do_expire_offer"),
+    (("messages", "note"), "notes.do_add_note"),
+    (("chat_tags", "tag a chat"), "tags.do_tag_chat"),
+    (("typing_marks", "pass a typing indicator on"), "indicators.do_typing"),
+    # Agents.
+    (("agents", "availability"), "availability.do_set_availability"),
+    (("agents", "availability from presence"), "presence.do_follow_presence"),
+    (("department_members", "roster"), "availability.do_roster"),
+    # A department's settings, by its supervisors (each recorded in the audit).
+    (("departments", "setup (room and first supervisor)"), "rooms.do_setup_room"),
+    (("departments", "capacity"), "departments.do_set_capacity"),
+    (("departments", "time zone"), "departments.do_set_time_zone"),
+    (("departments", "names per language"), "departments.do_set_names"),
+    (("departments", "assignment mode"), "departments.do_set_assignment"),
+    (("department_hours", "business hours"), "console_settings.do_set_hours"),
+    (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
+    (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),
+    (("tags", "add tags"), "tags.do_add_tags"),
+    (("tags", "remove a tag"), "tags.do_remove_tag"),
+    (("tag_requirements", "require a tag"), "tags.do_require_tag"),
+    (("canned_answers", "add (or replace) a canned answer"), "canned.do_add_canned"),
+    (("canned_answers", "remove a canned answer"), "canned.do_remove_canned"),
+    # The console.
+    (("console_links", "issue a sign-in link"), "console.do_issue_console_link"),
+    (("console_sessions", "start a session"), "console_sessions.do_start_session"),
+    (("console_sessions", "note a session's use"), "console_sessions.do_touch_session"),
+    (("console_sessions", "sign out"), "console_sessions.do_sign_out"),
+    (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
+    # AI help's budgets (a call claimed per chat and per department's day).
+    (("ai_budgets", "claim an AI call"), "ai.do_claim_call"),
+    # A channel's own credentials (Zalo's OA tokens).
+    (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
+    (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),
+)
