@@ -26,7 +26,7 @@ from tests.processes import free_port
 START_TIMEOUT = 60.0
 # How long SIGINT gets (pyinstrument writes its report then) before SIGKILL.
 STOP_TIMEOUT = 30.0
-BRIDGE_SECRET = "bench-transcript-secret"
+BRIDGE_SECRET = "bench-transcript-secret-of-at-least-32-characters"
 
 
 def _open_log(path: Path) -> IO[bytes]:

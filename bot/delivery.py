@@ -130,6 +130,10 @@ class Dispatcher:
         for lane in handover.unleased | {item.lane for item in handover.leased}:
             if lane not in self._lanes:
                 self._start(lane)
+        if handover.unleased:
+            # Rows nobody could lease now (behind a busy head, or due later: a mail that
+            # waits for more replies): the sweep plans its next look with them.
+            self._wake.set()
 
     def kick(self, lanes: Iterable[str]) -> None:
         """Start draining these lanes now, or tell a running drain to look again."""
@@ -323,6 +327,7 @@ class Dispatcher:
                         None,
                         attempted=False,
                     )
+                self._wake.set()  # the sweep plans its next look with the given-back rows
                 return []
             room = self._coalesce_bytes - sum(activity_size(i.payload) for i in run)
             if words and head.lane not in self._repeats and room > 0 and len(run) < RUN_ROWS:
@@ -427,6 +432,7 @@ class Dispatcher:
         self._repeats[run[0].lane] = frozenset(i.id for i in run)
         async with self._store.unit() as tx:
             await dispatch.retry_later(tx, [i.id for i in run], self.owner, delay, error)
+        self._wake.set()  # the sweep plans its next look with the retry
         return delay
 
     async def _settle_refused(

@@ -360,14 +360,14 @@ class Settings(BaseSettings):
         "NEW_CHATS_PER_CONVERSATION",
         3,
         "New chats per minute that reach the room from one conversation; more are kept "
-        "and answered, their cards posted later at that pace",
-        ge=1,
+        "and answered, their cards posted later at that pace (`0`: no limit)",
+        ge=0,
     )
     new_chats_per_channel: int = _env(
         "NEW_CHATS_PER_CHANNEL",
         60,
-        "New chats per minute that reach the room from one channel",
-        ge=1,
+        "New chats per minute that reach the room from one channel (`0`: no limit)",
+        ge=0,
     )
     host: Text = _env(
         "HOST", "", "Address to listen on", shown="`127.0.0.1` in local mode, else `0.0.0.0`"

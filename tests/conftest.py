@@ -163,16 +163,24 @@ BridgeFactory = Callable[..., Any]
 
 
 class ManualClock:
-    """A clock the test moves: the bridge's timers and waiting times read it."""
+    """A clock the test moves: the bridge's timers and waiting times read it. An idle
+    dispatcher sleeps in real time until its next row is due by this clock, so a jump
+    wakes the dispatchers that read it (as time passing would)."""
 
     def __init__(self) -> None:
         self._now = datetime.now(UTC)
+        self._moved: list[Callable[[], None]] = []
 
     def __call__(self) -> datetime:
         return self._now
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
+        for moved in self._moved:
+            moved()
+
+    def on_advance(self, moved: Callable[[], None]) -> None:
+        self._moved.append(moved)
 
 
 # Settings a developer's shell may have set; tests of the command line start without them.
@@ -240,6 +248,8 @@ async def start_bridge(
         )
         server = TestServer(create_app(settings, clock), host="127.0.0.1")
         await server.start_server()
+        if isinstance(clock, ManualClock):
+            clock.on_advance(lambda: server.app[keys.DISPATCHER].heard(""))
         http = ClientSession()
         running.append((server, http))
         return Bridge(server=server, http=http, connector=connector, settings=settings)

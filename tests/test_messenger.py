@@ -63,10 +63,10 @@ async def test_web_chat_customers_are_not_held_to_teams_pace(
 ) -> None:
     """Teams allows about 7 sends a second into one conversation; a Web Chat customer's
     conversation is no Teams conversation, so a burst of replies goes without waiting."""
-    bridge = await start_bridge(pace_thread_limits="2/5", coalesce_bytes=0)
+    bridge = await start_bridge(pace_thread_limits="3/5", coalesce_bytes=0)
     chat = await accepted_chat(bridge, "web-1", "Hi", OWNER, locale="en-US")
-    for n in range(4):
+    for n in range(6):
         await bridge.post(act.reply(bridge.service_url, OWNER, chat.thread, f"line {n}"))
     await bridge.settled(timeout=3.0)
     texts = [a.get("text") or "" for a in bridge.connector.activities("conv-web-1")]
-    assert all(any(f"line {n}" in t for t in texts) for n in range(4))
+    assert all(any(f"line {n}" in t for t in texts) for n in range(6))
