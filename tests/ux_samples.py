@@ -112,8 +112,8 @@ def transcript() -> Transcript:
             (
                 bot,
                 "",
-                "Cảm ơn Quý khách đã liên hệ! Tin nhắn đã đến đội hỗ trợ; "
-                "nhân viên sẽ trả lời Quý khách tại đây.",
+                "Cảm ơn Quý khách đã liên hệ! Tin nhắn đã được chuyển tới đội hỗ trợ; "
+                "nhân viên sẽ trả lời ngay tại đây.",
                 1,
                 (),
             ),
