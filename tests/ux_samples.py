@@ -113,7 +113,7 @@ def transcript() -> Transcript:
                 bot,
                 "",
                 "Cảm ơn Quý khách đã liên hệ! Tin nhắn đã được chuyển tới đội hỗ trợ; "
-                "nhân viên sẽ trả lời ngay tại đây.",
+                "nhân viên sẽ trả lời tại đây.",
                 1,
                 (),
             ),
