@@ -28,7 +28,8 @@ from dialogs.replies import (
 from dialogs.turn import Turn
 from store import contacts
 from store.channels import facts
-from store.contacts import PHONE, ContactRecorded, ContactShared, Unlinked, contact_of
+from store.contacts import ContactRecorded, ContactShared, Unlinked
+from store.matches import PHONE, contact_of
 from store.outbox import Outgoing
 from store.views import ChatView
 from store.vocabulary import Refused

@@ -12,63 +12,17 @@ it: an e-mail address in lower case, a phone number in one international form
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, literal, or_, select, true, update
 
 from store import access, audit, people
-from store.matches import matched_pairs
+from store.matches import Contact, contact_of, matched_pairs
 from store.models import Chat, ChatState, Customer, CustomerContact, CustomerUnlink, UTCDateTime
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ContactTrust, Refusal, Refused
-
-EMAIL = "email"
-PHONE = "phone"
-# Vietnam's country code: a number written from 0 is a Vietnamese one.
-HOME_COUNTRY = "84"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE_MARKS = re.compile(r"[\s.()\-]")
-_VALUE_LIMIT = 256
-
-
-@dataclass(frozen=True)
-class Contact:
-    kind: str  # EMAIL | PHONE
-    value: str  # normalised
-
-
-def phone_number(text: str) -> str | None:
-    """A phone number in its one international form (``+`` and 8 to 15 digits), or None.
-
-    Written from ``0`` it is a Vietnamese number (``0912…`` -> ``+84912…``); written
-    from ``84`` with eleven digits, Vietnamese in Zalo's form; from ``00`` or ``+``,
-    international (``+84 0912…``, the trunk 0 kept by mistake, drops it)."""
-    digits = _PHONE_MARKS.sub("", text.strip())
-    if digits.startswith("+"):
-        digits = digits[1:]
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif digits.startswith("0"):
-        digits = HOME_COUNTRY + digits[1:]
-    elif not (digits.startswith(HOME_COUNTRY) and len(digits) == 11):
-        return None
-    if digits.startswith(HOME_COUNTRY + "0"):
-        digits = HOME_COUNTRY + digits[len(HOME_COUNTRY) + 1 :]
-    if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 15:
-        return None
-    return "+" + digits
-
-
-def contact_of(text: str | None) -> Contact | None:
-    """What an e-mail-or-phone field says, normalised; None when it is neither."""
-    said = (text or "").strip()
-    if _EMAIL.fullmatch(said) and len(said) <= _VALUE_LIMIT:
-        return Contact(EMAIL, said.lower())
-    phone = phone_number(said)
-    return Contact(PHONE, phone) if phone else None
 
 
 def _upsert(tx: Unit, values: Select[Any]) -> Any:
@@ -209,14 +163,18 @@ async def do_unlink(tx: Unit, chat_id: int, person: Person) -> Unlinked | Refuse
     )
     if department is None:
         return await _why_not(tx, chat_id)
-    ignoring = insert_ignoring(tx.dialect)
-    columns = ["customer_id", "other_id", "agent_id", "created_at"]
-    stamp = (literal(agent.id), literal(tx.now, UTCDateTime()))
-    others = 0
-    for one, other in ((pairs.c.a, pairs.c.b), (pairs.c.b, pairs.c.a)):
-        rows = select(one, other, *stamp).where(true())
-        statement = ignoring(CustomerUnlink).from_select(columns, rows)
-        others = (await tx.execute(statement.on_conflict_do_nothing())).rowcount or 0
+    # The matches found now, each kept both ways round in one INSERT.
+    found = (await tx.session.execute(select(pairs.c.a, pairs.c.b))).all()
+    others = len(found)
+    if found:
+        stamp = {"agent_id": agent.id, "created_at": tx.now}
+        rows = [
+            {"customer_id": one, "other_id": other, **stamp}
+            for a, b in found
+            for one, other in ((a, b), (b, a))
+        ]
+        statement = insert_ignoring(tx.dialect)(CustomerUnlink).values(rows)
+        await tx.execute(statement.on_conflict_do_nothing())
     view = await chat_view(tx.session, chat_id)
     if others:
         detail = {"chat": view.ref, "others": others}

@@ -12,14 +12,61 @@ The customer's side is untouched: nothing here is ever shown to a customer.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select, union
+from sqlalchemy import and_, exists, or_, select, union
 from sqlalchemy.orm import aliased
 
-from store.models import CustomerContact, CustomerUnlink
+from store.models import Customer, CustomerContact, CustomerUnlink
+from store.search import name_matches
 from store.vocabulary import ContactTrust
+
+EMAIL = "email"
+PHONE = "phone"
+# Vietnam's country code: a number written from 0 is a Vietnamese one.
+HOME_COUNTRY = "84"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE_MARKS = re.compile(r"[\s.()\-]")
+_VALUE_LIMIT = 256
+
+
+@dataclass(frozen=True)
+class Contact:
+    kind: str  # EMAIL | PHONE
+    value: str  # normalised
+
+
+def phone_number(text: str) -> str | None:
+    """A phone number in its one international form (``+`` and 8 to 15 digits), or None.
+
+    Written from ``0`` it is a Vietnamese number (``0912…`` -> ``+84912…``); written
+    from ``84`` with eleven digits, Vietnamese in Zalo's form; from ``00`` or ``+``,
+    international (``+84 0912…``, the trunk 0 kept by mistake, drops it)."""
+    digits = _PHONE_MARKS.sub("", text.strip())
+    if digits.startswith("+"):
+        digits = digits[1:]
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        digits = HOME_COUNTRY + digits[1:]
+    elif not (digits.startswith(HOME_COUNTRY) and len(digits) == 11):
+        return None
+    if digits.startswith(HOME_COUNTRY + "0"):
+        digits = HOME_COUNTRY + digits[len(HOME_COUNTRY) + 1 :]
+    if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 15:
+        return None
+    return "+" + digits
+
+
+def contact_of(text: str | None) -> Contact | None:
+    """What an e-mail-or-phone field says, normalised; None when it is neither."""
+    said = (text or "").strip()
+    if _EMAIL.fullmatch(said) and len(said) <= _VALUE_LIMIT:
+        return Contact(EMAIL, said.lower())
+    phone = phone_number(said)
+    return Contact(PHONE, phone) if phone else None
 
 
 @dataclass(frozen=True)
@@ -71,6 +118,24 @@ def same_person(customers: Any) -> Any:
         )
     )
     return union(customers, matched)
+
+
+def customers_named(dialect: str, said: str) -> Any:
+    """The ids of the customers a search names, as an agent writes it: by name, or by an
+    e-mail address or phone number they are known by (normalised, however it is written);
+    with the customers matched to them (``same_person``)."""
+    named = name_matches(dialect, Customer.name, said)
+    contact = contact_of(said)
+    if contact is not None:
+        named = or_(
+            named,
+            Customer.id.in_(
+                select(CustomerContact.customer_id).where(
+                    CustomerContact.kind == contact.kind, CustomerContact.value == contact.value
+                )
+            ),
+        )
+    return same_person(select(Customer.id).where(named))
 
 
 def grouped(rows: list[Any]) -> tuple[Linked, ...]:
