@@ -61,11 +61,18 @@ def notify_recorded(
     return [to_conversation(turn.reference, said), _redrawn(ctx, outcome.chat)]
 
 
-async def contact_command(ctx: FlowContext, turn: Turn) -> None:
-    """``/contact <e-mail or phone>`` in a chat's thread."""
+async def _thread_chat(ctx: FlowContext, turn: Turn) -> int | None:
+    """The chat whose thread the command was written in (else the writer is told)."""
     chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
         await mention_reply(ctx, turn, "agent.no_chat")
+    return chat_id
+
+
+async def contact_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/contact <e-mail or phone>`` in a chat's thread."""
+    chat_id = await _thread_chat(ctx, turn)
+    if chat_id is None:
         return
     contact = contact_of(turn.argument)
     if contact is None:
@@ -90,9 +97,8 @@ def notify_unlinked(ctx: FlowContext, turn: Turn, outcome: Unlinked | Refused) -
 async def unlink_command(ctx: FlowContext, turn: Turn) -> None:
     """``/unlink`` in a chat's thread: the customers matched to this chat's customer on
     other channels are someone else (kept, and recorded in the audit)."""
-    chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
+    chat_id = await _thread_chat(ctx, turn)
     if chat_id is None:
-        await mention_reply(ctx, turn, "agent.no_chat")
         return
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot import keys
@@ -23,6 +21,7 @@ from store.matches import contact_of, phone_number
 from store.models import Customer, CustomerContact, CustomerUnlink
 from store.vocabulary import ContactTrust
 from tests import activities as act
+from tests import test_zalo
 from tests.conftest import Bridge, BridgeFactory, OpenChat, accept, open_chat, setup_room
 from tests.test_bridge import card_of, card_text
 from tests.test_console import ask_for_link, browser, get, sign_in
@@ -32,14 +31,7 @@ from tests.zalo_fake import APP_ID, OA_ID, ZaloFake
 
 WEB_PHONE = "0912 345 678"  # as the visitor typed it in the form
 ZALO_PHONE = "+84912345678"  # as the Zalo user shares it
-
-
-@pytest.fixture
-async def zalo() -> AsyncIterator[ZaloFake]:
-    fake = ZaloFake()
-    await fake.start()
-    yield fake
-    await fake.stop()
+zalo = test_zalo.zalo  # the fake Zalo server, a fixture
 
 
 def test_contacts_are_kept_in_one_form() -> None:
