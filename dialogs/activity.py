@@ -23,6 +23,10 @@ JOIN_EVENT = "webchat/join"
 # answering the OA's request for information): ``value`` has ``phone`` (and ``name``).
 # Believed only on a channel whose facts say it verifies such contacts.
 SHARED_CONTACT_EVENT = "supportBridge/sharedContact"
+# Marks an outgoing message as the company's request for the customer's phone
+# (``channelData``; its value is the request's title): a channel that verifies contacts
+# sends its own form for it (Zalo's ``request_user_info``), any other the text.
+REQUEST_CONTACT_MARK = "supportBridgeRequestContact"
 TOKEN_BOUND_PREFIX = "dl_"
 
 

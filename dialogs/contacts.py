@@ -10,9 +10,11 @@ this reaches the customer: their side is unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from cards.markdown import message_text
 from cards.request import linked_lines
-from dialogs.activity import customer_key, shared_phone
+from dialogs.activity import REQUEST_CONTACT_MARK, customer_key, shared_phone
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -23,6 +25,7 @@ from dialogs.replies import (
     refusal_key,
     text_activity,
     to_conversation,
+    to_customer,
     to_thread,
 )
 from dialogs.turn import Turn
@@ -31,6 +34,7 @@ from store.channels import facts
 from store.contacts import ContactRecorded, ContactShared, Unlinked
 from store.matches import PHONE, contact_of
 from store.outbox import Outgoing
+from store.unit import Unit
 from store.views import ChatView
 from store.vocabulary import Refused
 
@@ -61,28 +65,32 @@ def notify_recorded(
     return [to_conversation(turn.reference, said), _redrawn(ctx, outcome.chat)]
 
 
-async def _thread_chat(ctx: FlowContext, turn: Turn) -> int | None:
-    """The chat whose thread the command was written in (else the writer is told)."""
+async def _in_thread(
+    ctx: FlowContext, turn: Turn, change: Callable[[Unit, int], Awaitable[list[Outgoing]]]
+) -> None:
+    """A command in a chat's thread (else the writer is told): its check or change and
+    what it sends, in one unit, once per inbound activity."""
     chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
         await mention_reply(ctx, turn, "agent.no_chat")
-    return chat_id
+        return
+    async with ctx.store.unit() as tx:
+        if await tx.first_time(turn.keys):
+            tx.enqueue(await change(tx, chat_id))
 
 
 async def contact_command(ctx: FlowContext, turn: Turn) -> None:
     """``/contact <e-mail or phone>`` in a chat's thread."""
-    chat_id = await _thread_chat(ctx, turn)
-    if chat_id is None:
-        return
     contact = contact_of(turn.argument)
     if contact is None:
         await mention_reply(ctx, turn, "contacts.usage")
         return
-    async with ctx.store.unit() as tx:
-        if not await tx.first_time(turn.keys):
-            return
+
+    async def record(tx: Unit, chat_id: int) -> list[Outgoing]:
         outcome = await contacts.do_record_contact(tx, chat_id, turn.person, contact)
-        tx.enqueue(notify_recorded(ctx, turn, outcome))
+        return notify_recorded(ctx, turn, outcome)
+
+    await _in_thread(ctx, turn, record)
 
 
 def notify_unlinked(ctx: FlowContext, turn: Turn, outcome: Unlinked | Refused) -> list[Outgoing]:
@@ -97,14 +105,11 @@ def notify_unlinked(ctx: FlowContext, turn: Turn, outcome: Unlinked | Refused) -
 async def unlink_command(ctx: FlowContext, turn: Turn) -> None:
     """``/unlink`` in a chat's thread: the customers matched to this chat's customer on
     other channels are someone else (kept, and recorded in the audit)."""
-    chat_id = await _thread_chat(ctx, turn)
-    if chat_id is None:
-        return
-    async with ctx.store.unit() as tx:
-        if not await tx.first_time(turn.keys):
-            return
-        outcome = await contacts.do_unlink(tx, chat_id, turn.person)
-        tx.enqueue(notify_unlinked(ctx, turn, outcome))
+
+    async def unlink(tx: Unit, chat_id: int) -> list[Outgoing]:
+        return notify_unlinked(ctx, turn, await contacts.do_unlink(tx, chat_id, turn.person))
+
+    await _in_thread(ctx, turn, unlink)
 
 
 def notify_shared(ctx: FlowContext, outcome: ContactShared | None) -> list[Outgoing]:
@@ -134,3 +139,28 @@ async def shared_contact(ctx: FlowContext, turn: Turn) -> None:
             return
         outcome = await contacts.do_share_contact(tx, turn.channel, user_id, contact)
         tx.enqueue(notify_shared(ctx, outcome))
+
+
+def notify_ask(ctx: FlowContext, turn: Turn, chat: ChatView | Refused) -> list[Outgoing]:
+    """The customer is asked for their phone in their language (on Zalo, Zalo's own form,
+    whose answer is verified); the agent is told it went, or why it did not."""
+    if isinstance(chat, Refused):
+        return [mention_answer(ctx, turn, refusal_key(chat.reason))]
+    channel = facts(chat.customer_channel)
+    if not channel.verifies_contacts:
+        return [mention_answer(ctx, turn, "contacts.ask_not_here", channel=channel.name)]
+    t = ctx.customer_texts(chat.customer_locale)
+    asked = text_activity(t("contacts.ask_customer"))
+    asked["channelData"] = {REQUEST_CONTACT_MARK: t("contacts.ask_title")}
+    told = mention_answer(ctx, turn, "contacts.asked", channel=channel.name)
+    return [to_customer(chat, asked), told]
+
+
+async def ask_phone_command(ctx: FlowContext, turn: Turn) -> None:
+    """``/askphone`` in a chat's thread: the customer is asked to share their phone through
+    the channel itself (Zalo's request for information); their answer is kept verified."""
+
+    async def ask(tx: Unit, chat_id: int) -> list[Outgoing]:
+        return notify_ask(ctx, turn, await contacts.check_in_chat(tx, chat_id, turn.person))
+
+    await _in_thread(ctx, turn, ask)

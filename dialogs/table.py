@@ -50,6 +50,7 @@ COMMANDS: dict[str, Handler] = {
     "note": notes.note_command,
     "contact": contacts.contact_command,
     "unlink": contacts.unlink_command,
+    "askphone": contacts.ask_phone_command,
     "suggest": ai.suggest_command,
     "translate": ai.translate_command,
     "console": console.console_link,

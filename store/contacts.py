@@ -19,7 +19,15 @@ from sqlalchemy import Select, literal, or_, select, true, update
 
 from store import access, audit, people
 from store.matches import Contact, contact_of, matched_pairs
-from store.models import Chat, ChatState, Customer, CustomerContact, CustomerUnlink, UTCDateTime
+from store.models import (
+    Agent,
+    Chat,
+    ChatState,
+    Customer,
+    CustomerContact,
+    CustomerUnlink,
+    UTCDateTime,
+)
 from store.unit import Unit, insert_ignoring
 from store.views import ChatView, Person, chat_view
 from store.vocabulary import ContactTrust, Refusal, Refused
@@ -180,6 +188,21 @@ async def do_unlink(tx: Unit, chat_id: int, person: Person) -> Unlinked | Refuse
         detail = {"chat": view.ref, "others": others}
         audit.record(tx, department, agent.id, "unlink customers", detail)
     return Unlinked(others, view)
+
+
+async def check_in_chat(tx: Unit, chat_id: int, person: Person) -> ChatView | Refused:
+    """The open chat, if ``person`` takes part in it or supervises its department (a read:
+    asking the customer for their phone changes nothing here)."""
+    agent: Any = select(Agent.id).where(Agent.teams_id == person.teams_id).scalar_subquery()
+    takes_part, supervises = access.in_chat_or_supervising(agent)
+    state = await tx.session.scalar(
+        select(Chat.state).where(Chat.id == chat_id, or_(takes_part, supervises))
+    )
+    if state is None:
+        return await _why_not(tx, chat_id)
+    if state == ChatState.CLOSED:
+        return Refused(Refusal.CHAT_CLOSED)
+    return await chat_view(tx.session, chat_id)
 
 
 async def _why_not(tx: Unit, chat_id: int) -> Refused:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot import keys
 from dialogs.activity import SHARED_CONTACT_EVENT
+from dialogs.i18n import Texts
 from store.console_models import AuditEntry
 from store.matches import contact_of, phone_number
 from store.models import Customer, CustomerContact, CustomerUnlink
@@ -220,3 +221,38 @@ async def test_two_chats_arriving_at_once_with_the_same_phone(
     assert "Website: 2 earlier chat(s), same phone number." in card, card
     customers = await rows(bridge, select(Customer.channel_id, Customer.contact))
     assert ("zalo", ZALO_PHONE) in customers
+
+
+async def test_an_agent_asks_a_zalo_customer_for_their_phone(
+    start_bridge: BridgeFactory, zalo: ZaloFake
+) -> None:
+    """``/askphone`` sends Zalo's own form (``request_user_info``) in the customer's
+    language; the answer comes back verified. On the website it is not offered."""
+    bridge = await zalo_bridge(start_bridge, zalo)
+    await setup_room(bridge, MAI)
+    on_zalo = await zalo_chat(bridge, "z-an", "Chào", "m-7")
+    website = await web_chat(bridge, "dl_an", "an@example.com", "Xin chào")
+    await accept(bridge, on_zalo, MINH)
+    await accept(bridge, website, MINH)
+    await say(bridge, on_zalo, MINH, "/askphone")
+    assert (
+        "asked to share their phone number through Zalo"
+        in (await thread_texts(bridge, on_zalo))[-1]
+    )
+    forms = [
+        m["body"]["message"]["attachment"]["payload"]
+        for m in zalo.messages
+        if "attachment" in m["body"]["message"]
+    ]
+    assert [f["template_type"] for f in forms] == ["request_user_info"]
+    # In the customer's language (Zalo says none: the bridge's default).
+    t = Texts(bridge.settings.default_language)
+    assert forms[0]["elements"][0] == {
+        "title": t("contacts.ask_title"),
+        "subtitle": t("contacts.ask_customer"),
+    }
+    await say(bridge, website, MINH, "/askphone")
+    assert "Website cannot share" in (await thread_texts(bridge, website))[-1]
+    # Someone not in the chat cannot have the customer asked.
+    await say(bridge, on_zalo, act.agent(8, "Stranger"), "/askphone")
+    assert len([m for m in zalo.messages if "attachment" in m["body"]["message"]]) == 1

@@ -57,7 +57,7 @@ from bot.channels.base import (
 )
 from bot.sdk import DeliveryError
 from bot.settings import Settings
-from dialogs.activity import SHARED_CONTACT_EVENT
+from dialogs.activity import REQUEST_CONTACT_MARK, SHARED_CONTACT_EVENT
 from dialogs.i18n import Texts
 from dialogs.replies import text_activity, to_thread
 from store import Store, tokens
@@ -253,6 +253,14 @@ def shared_info_activity(event: dict[str, Any], config: ZaloConfig) -> Activity 
         "conversation": {"id": f"{ZALO}:{user}"},
         "value": {"phone": str(phone)[:64], "name": name[:256]},
     }
+
+
+def request_info(title: str, text: str) -> dict[str, Any]:
+    """Zalo's own form asking the user to share their phone and name with the OA
+    (``request_user_info``); their answer comes back as ``user_submit_info``."""
+    element = {"title": title[:100], "subtitle": text[:500]}
+    payload = {"template_type": "request_user_info", "elements": [element]}
+    return {"attachment": {"type": "template", "payload": payload}}
 
 
 class ZaloError(Exception):
@@ -470,6 +478,18 @@ class ZaloChannel(CustomerChannel):
             raise DeliveryError(400, "a Zalo reference without a user id")
         if activity.get("type", "message") != "message":
             return ""  # typing and other signals: Zalo has nothing to show them with
+        sent, links = await self._send_files(user, activity)
+        text = "\n".join(part for part in (plain_text(activity), *links) if part)
+        title = (activity.get("channelData") or {}).get(REQUEST_CONTACT_MARK)
+        if isinstance(title, str) and title:
+            return await self._message(user, request_info(title, text))
+        for start in range(0, len(text), TEXT_LIMIT):
+            sent = await self._message(user, {"text": text[start : start + TEXT_LIMIT]})
+        return sent
+
+    async def _send_files(self, user: str, activity: Activity) -> tuple[str, list[str]]:
+        """The activity's images and files, uploaded and sent as attachments: the id of the
+        last one sent, and a line with the link of each that could not be uploaded."""
         sent = ""
         links: list[str] = []
         for attachment in activity.get("attachments") or []:
@@ -480,10 +500,7 @@ class ZaloChannel(CustomerChannel):
                 links.append(f"📎 {attachment.get('name') or ''} {attachment['contentUrl']}")
                 continue
             sent = await self._message(user, {"attachment": uploaded})
-        text = "\n".join(part for part in (plain_text(activity), *links) if part)
-        for start in range(0, len(text), TEXT_LIMIT):
-            sent = await self._message(user, {"text": text[start : start + TEXT_LIMIT]})
-        return sent
+        return sent, links
 
     async def _message(self, user: str, message: dict[str, Any]) -> str:
         body = {"recipient": {"user_id": user}, "message": message}
@@ -514,6 +531,7 @@ class ZaloChannel(CustomerChannel):
             return None
         if len(data) > self._config.max_file_bytes:
             return None
+
         def form() -> aiohttp.FormData:
             made = aiohttp.FormData()
             made.add_field("file", data, filename=name, content_type=content_type)
