@@ -19,6 +19,7 @@ from cards.actions import BadAction, Pressed, is_card_action
 from dialogs import (
     agents,
     assignment,
+    contacts,
     extension,
     indicators,
     intake,
@@ -27,6 +28,7 @@ from dialogs import (
     routing,
     team,
 )
+from dialogs.activity import shared_phone
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
 from dialogs.commands import SETUP
 from dialogs.context import FlowContext
@@ -72,6 +74,8 @@ class Bridge:
             await intake.customer_message(self.ctx, turn)
         elif turn.kind == "typing":
             await indicators.customer_typing(self.ctx, turn)
+        elif shared_phone(turn.activity) is not None:
+            await contacts.shared_contact(self.ctx, turn)
         elif turn.kind in ("conversationUpdate", "event"):
             await intake.customer_joined(self.ctx, turn)
         return None

@@ -34,7 +34,7 @@ from cards.markdown import card_link, card_text
 from cards.tags import tag_section
 from cards.times import day_and_time, duration
 from store.channels import facts
-from store.vocabulary import ChatState, ParticipantRole
+from store.vocabulary import ChatState, ContactTrust, ParticipantRole
 
 if TYPE_CHECKING:  # records, for types only: cards import nothing that imports SQLAlchemy
     from store.core import ChatView
@@ -288,6 +288,7 @@ def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]
             owner=card_text(chat.earlier_owner or "-"),
         )
         facts.append({"title": t("card.returning_title"), "value": returning})
+    facts += [{"title": t("card.linked_title"), "value": line} for line in linked_lines(chat, t)]
     facts.append({"title": t("card.department"), "value": card_text(chat.department or "-")})
     if chat.participants and chat.state != ChatState.CLOSED:
         facts.append({"title": t("card.participants"), "value": participant_list(chat, t)})
@@ -299,16 +300,62 @@ def _facts(chat: ChatView, t: TextLookup, now: datetime) -> list[dict[str, str]]
     return facts
 
 
+# "same phone": the contacts a match is on, by the kinds that match (explicit keys).
+_SAME = {
+    ("email",): "card.same_email",
+    ("phone",): "card.same_phone",
+    ("email", "phone"): "card.same_email_phone",
+}
+
+
+def _known_as(trust: ContactTrust, channel: str, t: TextLookup) -> str:
+    """How one side of a match knows the contact: only the customer's word, an agent's
+    record, or the channel's verification (Zalo's shared phone)."""
+    if trust >= ContactTrust.VERIFIED:
+        return t("card.contact_verified", channel=facts(channel).name)
+    if trust >= ContactTrust.RECORDED:
+        return t("card.contact_recorded")
+    return t("card.contact_given")
+
+
+def linked_lines(chat: ChatView, t: TextLookup) -> list[str]:
+    """ "Website: 3 earlier chat(s), same phone. Here: verified by Zalo; there: given by
+    the customer, not verified": each other channel the same person wrote from (a
+    matching contact), and how far the match can be trusted, side by side."""
+    lines = []
+    for linked in chat.linked:
+        said = t(
+            "card.linked",
+            channel=facts(linked.channel).name,
+            count=len(linked.chats),
+            same=t(_SAME.get(linked.kinds, "card.same_email_phone")),
+        )
+        trust = t(
+            "card.linked_trust",
+            ours=_known_as(linked.ours, chat.customer_channel, t),
+            theirs=_known_as(linked.theirs, linked.channel, t),
+        )
+        lines.append(f"{said} {trust}")
+    return lines
+
+
 def _earlier(
     chat: ChatView, t: TextLookup, links: Callable[[str], str] | None
 ) -> list[dict[str, Any]]:
-    """Links to a returning customer's earlier transcripts, as one line of text (links
-    in text take no button space on a phone)."""
-    if not chat.earlier_chats or links is None:
+    """Links to a returning customer's earlier transcripts (theirs, then those of the same
+    person on other channels), as one line of text (links in text take no button space
+    on a phone)."""
+    if not (chat.earlier_chats or chat.linked) or links is None:
         return []
+    own = [(t("card.earlier_chat", id=chat_id), ref) for chat_id, ref in chat.earlier_chats]
+    other = [
+        (t("card.earlier_chat_on", channel=facts(linked.channel).name, id=chat_id), ref)
+        for linked in chat.linked
+        for chat_id, ref in linked.chats
+    ]
     items = " · ".join(
-        card_link(t("card.earlier_chat", id=chat_id), links(ref))
-        for chat_id, ref in chat.earlier_chats[:EARLIER_LINKS]
+        card_link(label, links(ref))
+        for label, ref in [*own[:EARLIER_LINKS], *other[:EARLIER_LINKS]]
     )
     return [_text(t("card.earlier_transcripts", links=items), isSubtle=True, size="Small")]
 

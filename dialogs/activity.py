@@ -19,6 +19,14 @@ CONTACT_LIMIT = 256
 # them by token, are channel facts (``store/channels.py``).
 # The website widget's event when a customer opens the chat: the greeting comes then.
 JOIN_EVENT = "webchat/join"
+# A contact the customer shared with the company through the channel itself (a Zalo user
+# answering the OA's request for information): ``value`` has ``phone`` (and ``name``).
+# Believed only on a channel whose facts say it verifies such contacts.
+SHARED_CONTACT_EVENT = "supportBridge/sharedContact"
+# Marks an outgoing message as the company's request for the customer's phone
+# (``channelData``; its value is the request's title): a channel that verifies contacts
+# sends its own form for it (Zalo's ``request_user_info``), any other the text.
+REQUEST_CONTACT_MARK = "supportBridgeRequestContact"
 TOKEN_BOUND_PREFIX = "dl_"
 
 
@@ -114,6 +122,16 @@ def offered_contact(text: str) -> str | None:
         return found.group(0)[:CONTACT_LIMIT]
     said = text.strip()
     return said if _PHONE.fullmatch(said) else None
+
+
+def shared_phone(activity: dict[str, Any]) -> str | None:
+    """The phone number a channel says the customer shared with the company, if the
+    activity is that event (its ``value.phone``)."""
+    if activity.get("type") != "event" or activity.get("name") != SHARED_CONTACT_EVENT:
+        return None
+    value = activity.get("value")
+    phone = value.get("phone") if isinstance(value, dict) else None
+    return phone.strip()[:CONTACT_LIMIT] if isinstance(phone, str) and phone.strip() else None
 
 
 def offline_shown(activity: dict[str, Any]) -> bool:

@@ -217,7 +217,8 @@ class AgentTurn:
 
 def _help(ctx: FlowContext, turn: Turn) -> str:
     """Every command, in three paragraphs: chats and team moves, routing, agents' tools."""
-    keys = ["agent.help", "agent.help_routing", "agent.help_tools", "agent.help_console"]
+    keys = ["agent.help", "agent.help_routing", "agent.help_tools", "agent.help_contacts"]
+    keys.append("agent.help_console")
     if ctx.assistant is not None:
         keys.append("agent.help_ai")  # AI help is configured (for some departments)
     return "\n\n".join(ctx.team_texts(key, bot=turn.bot) for key in keys)

@@ -55,6 +55,7 @@ def announced_card(ctx: FlowContext, chat: ChatView, audience: Audience) -> dict
         chat,
         earlier_chats=audience.earlier_chats,
         earlier_owner=audience.last_owner,
+        linked=audience.linked,
         supervisors=tuple(p.teams_id for p in audience.supervisors),
     )
     card = chat_card(ctx, chat)

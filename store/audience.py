@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.hours import back_at
+from store.matches import Linked, grouped
 from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
 from store.models import Supervisor as SupervisorRow
 from store.unit import insert_ignoring
-from store.views import Person, listed
+from store.views import Person, linked_chats, listed
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Audience:
     position: int = 0
     # Outside the department's business hours: when its team is back (department's zone).
     back_at: datetime | None = None
+    # The same person on other channels (a matching contact), with their earlier chats.
+    linked: tuple[Linked, ...] = ()
 
 
 Choices = tuple[tuple[str, str], ...]  # departments a customer may pick, as (key, name)
@@ -103,6 +106,7 @@ def _audience_statement() -> Any:
             Chat.state == ChatState.WAITING,
             Chat.id <= bindparam("p_chat"),
         ),
+        linked_chats(bindparam("p_chat"), bindparam("p_customer")),
     )
 
 
@@ -134,8 +138,14 @@ async def audience(session: AsyncSession, chat_id: int, *, now: datetime | None 
     last_owner_id = int(earlier[0][3]) if earlier and earlier[0][3] is not None else None
     last_owner = earlier[0][4] if last_owner_id is not None else None
     earlier_chats = tuple((row[1], row[2]) for row in earlier)
+    linked = grouped(lists.get("linked", []))
     if chat.department_id is None:
-        return Audience(departments=everything, earlier_chats=earlier_chats, last_owner=last_owner)
+        return Audience(
+            departments=everything,
+            earlier_chats=earlier_chats,
+            last_owner=last_owner,
+            linked=linked,
+        )
     online = _people(lists.get("online", []))
     # The customer's last agent first, when they are online.
     online.sort(key=lambda member: member[0] != last_owner_id)
@@ -146,5 +156,6 @@ async def audience(session: AsyncSession, chat_id: int, *, now: datetime | None 
         earlier_chats=earlier_chats,
         last_owner=last_owner,
         position=lists["waiting"][0][1],
+        linked=linked,
         back_at=await back_at(session, chat.department_id, now) if now is not None else None,
     )

@@ -63,6 +63,10 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
     # AI help's budgets (a call claimed per chat and per department's day).
     (("ai_budgets", "claim an AI call"), "ai.do_claim_call"),
+    # One person on several channels (their contacts; a match an agent says is wrong).
+    (("customer_contacts", "a contact the channel verified"), "contacts.do_share_contact"),
+    (("customer_contacts", "a contact an agent recorded"), "contacts.do_record_contact"),
+    (("customer_unlinks", "unlink a match"), "contacts.do_unlink"),
     # A channel's own credentials (Zalo's OA tokens).
     (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
     (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),

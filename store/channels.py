@@ -62,7 +62,9 @@ class ChannelFacts:
     ``says_join``: it tells when a customer opens the chat (``conversationUpdate``, the
     widget's ``webchat/join``), so the greeting comes before they write (elsewhere the
     first reply leads with it); ``replaces_sent``: the bot can replace a message it sent
-    (an answered card is locked in place; Direct Line cannot).
+    (an answered card is locked in place; Direct Line cannot); ``verifies_contacts``: a
+    contact the customer shares through the channel itself is the channel's own record
+    (Zalo's shared phone), so a match on it is verified, not only the customer's word.
     """
 
     id: str
@@ -76,6 +78,7 @@ class ChannelFacts:
     window: ReplyWindow | None = None
     says_join: bool = False
     replaces_sent: bool = False
+    verifies_contacts: bool = False
 
 
 MESSENGER_WINDOW = ReplyWindow(free=timedelta(hours=24), tagged=timedelta(days=7))
@@ -96,10 +99,10 @@ _KNOWN = (
         paced=True,
         replaces_sent=True,
     ),
+    ChannelFacts(FACEBOOK, "Messenger", vouched=True, quick_replies=True, window=MESSENGER_WINDOW),
     ChannelFacts(
-        FACEBOOK, "Messenger", vouched=True, quick_replies=True, window=MESSENGER_WINDOW
+        ZALO, "Zalo", vouched=True, cards=False, window=ZALO_WINDOW, verifies_contacts=True
     ),
-    ChannelFacts(ZALO, "Zalo", vouched=True, cards=False, window=ZALO_WINDOW),
     ChannelFacts("skype", "Skype", vouched=True),
     ChannelFacts("telegram", "Telegram", vouched=True, quick_replies=True),
     ChannelFacts("line", "LINE", vouched=True, quick_replies=True),

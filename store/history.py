@@ -15,8 +15,9 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from store.console import chat_labels
+from store.matches import customers_named
 from store.models import Agent, Chat, ChatTag, Customer, Participant, Tag
-from store.search import chats_saying, name_matches
+from store.search import chats_saying
 from store.unit import Unit
 
 
@@ -88,11 +89,8 @@ def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any)
         Chat.state == CLOSED,
     ]
     if search.customer:
-        conditions.append(
-            Chat.customer_id.in_(
-                select(Customer.id).where(name_matches(tx.dialect, Customer.name, search.customer))
-            )
-        )
+        # By name, e-mail or phone, with the same person's chats from other channels.
+        conditions.append(Chat.customer_id.in_(customers_named(tx.dialect, search.customer)))
     if search.agent:
         named = func.lower(Agent.name).contains(search.agent.lower())
         conditions.append(

@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from store import trace
 from store.audience import Audience, Choices, audience, department_choices
+from store.contacts import keep_given
 from store.core import Duplicate
 from store.models import (
     Chat,
@@ -188,6 +189,7 @@ async def stored_customer(tx: Unit, turn: CustomerTurn, known: Row[Any] | None) 
     if known is None:
         created = {"channel_id": turn.channel_id, "user_id": turn.user_id, "created_at": tx.now}
         customer_id = (await tx.execute(_NEW_CUSTOMER, {**created, **now})).scalar_one()
+        await keep_given(tx, customer_id, now["contact"])
         return Writer(customer_id, turn.channel_id, **now, saved_contact=saved)
     if known.reference == turn.reference:
         # The conversation they write from changes only with how to reach them.
@@ -195,6 +197,9 @@ async def stored_customer(tx: Unit, turn: CustomerTurn, known: Row[Any] | None) 
     changed = {key: value for key, value in now.items() if getattr(known, key) != value}
     if changed:
         await tx.execute(update(_CUSTOMERS).where(_CUSTOMERS.c.id == known.id).values(**changed))
+    if "contact" in changed:
+        # Kept normalised too, with how it is known: the agents see one person by it.
+        await keep_given(tx, known.id, now["contact"])
     return Writer(known.id, known.channel_id, **now, saved_contact=saved)
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from store import access
 from store.history import CLOSED
+from store.matches import customers_named
 from store.models import Agent, Chat, ChatState, Customer
-from store.search import name_matches
 from store.unit import Unit
 from store.vocabulary import Refusal, Refused
 
@@ -73,7 +73,8 @@ async def chat_list(
         query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)
         limit = OPEN_LIST_LIMIT
     if customer:
-        query = query.where(name_matches(tx.dialect, Customer.name, customer))
+        # By name, e-mail or phone, with the same person's chats from other channels.
+        query = query.where(Chat.customer_id.in_(customers_named(tx.dialect, customer)))
     rows = (await tx.session.execute(query.limit(limit + 1))).all()
     return ChatList(
         department=department.name,

@@ -198,6 +198,42 @@ class Customer(Base):
     contact: Mapped[str | None] = mapped_column(String(256), default=None)
 
 
+class CustomerContact(Base):
+    """An e-mail address or phone number of a customer, normalised (``store/contacts.py``),
+    with how it is known: ``trust`` 1 given by the customer (the website's form, a line
+    they wrote), 2 recorded by an agent, 3 verified by the channel (the phone a Zalo user
+    shared with the OA). Customers of different channels sharing a value are one person
+    for the agents (``store/contacts.py``), unless an agent unlinked them."""
+
+    __tablename__ = "customer_contacts"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", "value"),
+        # Who else has this value: the match is one indexed lookup.
+        Index("ix_customer_contacts_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # email | phone
+    value: Mapped[str] = mapped_column(String(256))
+    trust: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class CustomerUnlink(Base):
+    """Two customers an agent said are not the same person although a contact matches:
+    kept both ways round (one row per direction), so a match is hidden by one lookup."""
+
+    __tablename__ = "customer_unlinks"
+    __table_args__ = (UniqueConstraint("customer_id", "other_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime]
+
+
 class Chat(Base):
     """One support conversation."""
 

@@ -6,12 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store import trace
 from store.console_models import Rating
+from store.matches import Linked, grouped, matched_pairs
 from store.models import (
     Agent,
     Chat,
@@ -86,6 +97,8 @@ class ChatView:
     # The department's name per customer language, where it has some (``Department.names``).
     department_names: dict[str, str] | None = None
     customer_id: int | None = None  # for the short name an anonymous customer is shown by
+    # The same person on other channels (a matching e-mail or phone), with their chats.
+    linked: tuple[Linked, ...] = ()
 
 
 _owner = aliased(Agent)
@@ -137,6 +150,23 @@ def listed(kind: str, order: Any, *values: Any) -> Any:
     return select(literal(kind, String).label("kind"), cast(order, Integer).label("n"), *texts)
 
 
+def linked_chats(chat: Any, customer: Any) -> Any:
+    """One branch of a view's lists: the chats before ``chat`` of the customers matched to
+    ``customer`` by a contact (one row per matching contact; ``matches.grouped`` reads
+    them): chat id; reference, channel, contact kind, and "ours:theirs" trust."""
+    mine, theirs, condition = matched_pairs(customer)
+    other = aliased(Customer)
+    trust = cast(mine.trust, String) + literal(":", String) + cast(theirs.trust, String)
+    return (
+        listed("linked", Chat.id, Chat.public_id, other.channel_id, mine.kind, trust)
+        .select_from(mine)
+        .join(theirs, condition)
+        .join(Chat, Chat.customer_id == theirs.customer_id)
+        .join(other, other.id == theirs.customer_id)
+        .where(Chat.id < chat)
+    )
+
+
 def _lists_statement() -> Any:
     """Every list a view shows, in one statement: the first customer lines, the current
     participants, the chat's tags, the department's tags and supervisors, and the
@@ -177,6 +207,7 @@ def _lists_statement() -> Any:
             Chat.state == ChatState.CLOSED,
             Chat.id < chat,
         ),
+        linked_chats(chat, bindparam("p_customer")),
     )
 
 
@@ -234,4 +265,5 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         customer_last_at=last_inbound,
         department_names=department.names if department else None,
         customer_id=customer.id,
+        linked=grouped(lists.get("linked", [])),
     )

@@ -26,6 +26,16 @@ THREAD_MARK = ";messageid="
 # -- states the tables keep -------------------------------------------------------------
 
 
+class ContactTrust(enum.IntEnum):
+    """How a customer's contact is known (``customer_contacts.trust``), weakest first: the
+    customer gave it (anybody can type anybody's number), an agent recorded it, the
+    channel verified it (the phone a Zalo user shared with the OA)."""
+
+    GIVEN = 1
+    RECORDED = 2
+    VERIFIED = 3
+
+
 class ChatState(enum.StrEnum):
     WAITING = "waiting"
     ACTIVE = "active"

@@ -8,7 +8,9 @@
   a duplicate like any other) and runs through the bridge's one entry, into a ``Turn``.
   Texts, images, files, stickers, locations and links are messages; the receipts
   (``user_received_message``, ``user_seen_message``) and ``unfollow`` are told to the
-  agents in the chat's thread; ``follow`` changes nothing.
+  agents in the chat's thread; ``follow`` changes nothing; ``user_submit_info`` (the user
+  shared their Zalo phone with the OA) becomes the bridge's shared-contact event, kept
+  as a verified contact (agents then see the same person's website chats).
 - **Outbound**: the OA API v3 consultation message (``/v3.0/oa/message/cs``, header
   ``access_token``). Zalo shows no cards and no quick replies: a card or choice becomes
   text and lines (``plain_text``); images and files are downloaded from their link,
@@ -55,6 +57,7 @@ from bot.channels.base import (
 )
 from bot.sdk import DeliveryError
 from bot.settings import Settings
+from dialogs.activity import REQUEST_CONTACT_MARK, SHARED_CONTACT_EVENT
 from dialogs.i18n import Texts
 from dialogs.replies import text_activity, to_thread
 from store import Store, tokens
@@ -87,6 +90,8 @@ MESSAGE_EVENTS = frozenset(
         "user_send_video",
     }
 )
+# The user shared their phone (and name) with the OA, answering its request for information.
+SHARED_INFO = "user_submit_info"
 # Events told to the agents of the customer's open chat, by the team text they show.
 NOTICE_EVENTS = {
     "user_received_message": "agent.channel_delivered",
@@ -224,6 +229,38 @@ def activity_of(event: dict[str, Any], config: ZaloConfig, name: str) -> Activit
         "text": "\n".join([text, *lines]).strip(),
         "attachments": attachments,
     }
+
+
+def shared_info_activity(event: dict[str, Any], config: ZaloConfig) -> Activity | None:
+    """``user_submit_info`` (the user shared their Zalo phone and name in answer to the
+    OA's request for information) as the bridge's shared-contact event: Zalo signed it,
+    so the phone is Zalo's own record of the user. None without a user or a phone."""
+    info = event.get("info") if isinstance(event.get("info"), dict) else {}
+    user = _customer_of(event, config.oa_id)
+    phone = info.get("phone")
+    if not user or not isinstance(phone, str | int) or not str(phone).strip():
+        return None
+    oa = config.oa_id or config.app_id
+    name = info.get("name") if isinstance(info.get("name"), str) else ""
+    return {
+        "type": "event",
+        "name": SHARED_CONTACT_EVENT,
+        "id": f"submit-{user}-{_id(event.get('timestamp'))}",
+        "channelId": ZALO,
+        "serviceUrl": config.api_url,
+        "from": {"id": user, "name": name[:256]},
+        "recipient": {"id": oa, "name": "Zalo OA"},
+        "conversation": {"id": f"{ZALO}:{user}"},
+        "value": {"phone": str(phone)[:64], "name": name[:256]},
+    }
+
+
+def request_info(title: str, text: str) -> dict[str, Any]:
+    """Zalo's own form asking the user to share their phone and name with the OA
+    (``request_user_info``); their answer comes back as ``user_submit_info``."""
+    element = {"title": title[:100], "subtitle": text[:500]}
+    payload = {"template_type": "request_user_info", "elements": [element]}
+    return {"attachment": {"type": "template", "payload": payload}}
 
 
 class ZaloError(Exception):
@@ -388,6 +425,10 @@ class ZaloChannel(CustomerChannel):
                     content_type="application/json",
                 )
             await turn(activity)
+        elif kind == SHARED_INFO:
+            shared = shared_info_activity(event, self._config)
+            if shared is not None:
+                await turn(shared)
         elif kind in NOTICE_EVENTS:
             await self._tell_agents(event, NOTICE_EVENTS[kind])
         return web.json_response({"ok": True})
@@ -437,6 +478,18 @@ class ZaloChannel(CustomerChannel):
             raise DeliveryError(400, "a Zalo reference without a user id")
         if activity.get("type", "message") != "message":
             return ""  # typing and other signals: Zalo has nothing to show them with
+        sent, links = await self._send_files(user, activity)
+        text = "\n".join(part for part in (plain_text(activity), *links) if part)
+        title = (activity.get("channelData") or {}).get(REQUEST_CONTACT_MARK)
+        if isinstance(title, str) and title:
+            return await self._message(user, request_info(title, text))
+        for start in range(0, len(text), TEXT_LIMIT):
+            sent = await self._message(user, {"text": text[start : start + TEXT_LIMIT]})
+        return sent
+
+    async def _send_files(self, user: str, activity: Activity) -> tuple[str, list[str]]:
+        """The activity's images and files, uploaded and sent as attachments: the id of the
+        last one sent, and a line with the link of each that could not be uploaded."""
         sent = ""
         links: list[str] = []
         for attachment in activity.get("attachments") or []:
@@ -447,10 +500,7 @@ class ZaloChannel(CustomerChannel):
                 links.append(f"📎 {attachment.get('name') or ''} {attachment['contentUrl']}")
                 continue
             sent = await self._message(user, {"attachment": uploaded})
-        text = "\n".join(part for part in (plain_text(activity), *links) if part)
-        for start in range(0, len(text), TEXT_LIMIT):
-            sent = await self._message(user, {"text": text[start : start + TEXT_LIMIT]})
-        return sent
+        return sent, links
 
     async def _message(self, user: str, message: dict[str, Any]) -> str:
         body = {"recipient": {"user_id": user}, "message": message}
@@ -481,6 +531,7 @@ class ZaloChannel(CustomerChannel):
             return None
         if len(data) > self._config.max_file_bytes:
             return None
+
         def form() -> aiohttp.FormData:
             made = aiohttp.FormData()
             made.add_field("file", data, filename=name, content_type=content_type)
