@@ -25,6 +25,7 @@ from dialogs import (
     presence,
     rooms,
     routing,
+    targets,
     team,
 )
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
@@ -54,6 +55,7 @@ class Bridge:
             lambda: team.expire_offers(self.ctx),
             lambda: routing.announce_unanswered(self.ctx),
             lambda: assignment.expire_assignments(self.ctx),
+            lambda: targets.fire_targets(self.ctx),
         ]
 
     async def next_timer(self) -> datetime | None:

@@ -43,7 +43,39 @@ def report_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
             f"{duration(report.handling.median)} / {duration(report.handling.p90)}",
         ),
         (t("report.satisfaction"), score),
+        *target_facts(report, t),
     ]
+
+
+def target_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
+    """The response targets' figures, once any wait under a target ended or breached: the
+    share answered within target (with the counts it comes from) and the breaches."""
+    figures = report.targets
+    if figures is None or not (figures.answered or figures.breaches):
+        return []
+    share = figures.share_met
+    within = (
+        "-"
+        if share is None
+        else t(
+            "report.within_target_value",
+            share=round(share * 100),
+            met=figures.met,
+            answered=figures.answered,
+        )
+    )
+    missed = [
+        f"{card_text(name) if name else t('report.breach_nobody')} {n}"
+        for name, n in figures.by_agent[:5]
+    ]
+    hours = [f"{hour:02d}h {n}" for hour, n in enumerate(figures.by_hour) if n]
+    facts = [(t("report.within_target"), within), (t("report.breaches"), str(figures.breaches))]
+    if missed:
+        facts += [
+            (t("report.breaches_by_agent"), ", ".join(missed)),
+            (t("report.breaches_by_hour"), ", ".join(hours)),
+        ]
+    return facts
 
 
 def report_card(

@@ -22,6 +22,7 @@ from dialogs import (
     presence,
     routing,
     tags,
+    targets,
     team,
 )
 from dialogs.commands import SETUP
@@ -38,6 +39,7 @@ COMMANDS: dict[str, Handler] = {
     "who": departments.who,
     "capacity": departments.capacity,
     "assignment": assignment.assignment_command,
+    "targets": targets.targets_command,
     "pass": assignment.pass_command,
     "move": routing.move,
     "timezone": departments.time_zone,
