@@ -65,10 +65,10 @@ def target_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
         )
     )
     missed = [
-        f"{card_text(name) if name else t('report.breach_nobody')} {n}"
+        f"{card_text(name) if name else t('report.breach_nobody')} ({n})"
         for name, n in figures.by_agent[:5]
     ]
-    hours = [f"{hour:02d}h {n}" for hour, n in enumerate(figures.by_hour) if n]
+    hours = [f"{hour:02d}:00 ({n})" for hour, n in enumerate(figures.by_hour) if n]
     facts = [(t("report.within_target"), within), (t("report.breaches"), str(figures.breaches))]
     if missed:
         facts += [

@@ -124,7 +124,7 @@ async def test_reminder_at_80_percent_and_breach_once_each_and_the_share_met(
     }
     assert facts["Answered within target"] == "50 % (2 of 4 answers)", facts
     assert facts["Targets missed"] == "2"
-    assert facts["Missed, by owner"] == "Agent Lan 2"
+    assert facts["Missed, by owner"] == "Agent Lan (2)"
 
 
 async def test_an_unowned_chat_is_recalled_in_its_thread(
