@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from cards.markdown import card_text, mention_markup, message_text
 from cards.request import format_duration
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.console import to_person
 from dialogs.context import FlowContext
+from dialogs.departments import change_department
 from dialogs.replies import Mention, text_activity, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import departments, targets
@@ -61,18 +64,14 @@ async def fire_targets(ctx: FlowContext) -> int:
     async with ctx.store.reading() as tx:
         remind, breach = await targets.due_targets(tx)
     fired = 0
-    for chat_id in remind:
-        async with ctx.store.unit() as tx:
-            reminded = await targets.do_remind(tx, chat_id)
-            if reminded is not None:
-                tx.enqueue(notify_remind(ctx, reminded, tx.now))
-                fired += 1
-    for chat_id in breach:
-        async with ctx.store.unit() as tx:
-            breached = await targets.do_breach(tx, chat_id)
-            if breached is not None:
-                tx.enqueue(notify_breach(ctx, breached, tx.now))
-                fired += 1
+    jobs = ((remind, targets.do_remind, notify_remind), (breach, targets.do_breach, notify_breach))
+    for chat_ids, claim, notify in jobs:
+        for chat_id in chat_ids:
+            async with ctx.store.unit() as tx:
+                claimed: Any = await claim(tx, chat_id)
+                if claimed is not None:
+                    tx.enqueue(notify(ctx, claimed, tx.now))
+                    fired += 1
     return fired
 
 
@@ -143,13 +142,6 @@ async def targets_command(ctx: FlowContext, turn: Turn) -> None:
         text = ctx.team_texts("agent.targets_usage", mention=mention_markup(turn.person))
         await ctx.store.notify(turn.keys, _reply(turn, text))
         return
-    async with ctx.store.unit() as tx:
-        if not await tx.first_time(turn.keys):
-            return
-        found = await departments.check_room(tx, turn.person, turn.room)
-        if isinstance(found, Refused):
-            done: TargetsSet | Refused = found
-        else:
-            room, agent = found
-            done = await departments.do_set_targets(tx, room.id, agent.id, *wanted)
-        tx.enqueue(notify_targets(ctx, turn, done))
+    first, next_ = wanted
+    change = partial(departments.do_set_targets, first=first, next_=next_)
+    await change_department(ctx, turn, change, notify_targets)
