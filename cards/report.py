@@ -48,7 +48,7 @@ def report_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
 
 
 def target_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
-    """The response targets' figures, once any wait under a target ended or breached: the
+    """The response targets' headline, once any wait under a target ended or breached: the
     share answered within target (with the counts it comes from) and the breaches."""
     figures = report.targets
     if figures is None or not (figures.answered or figures.breaches):
@@ -64,18 +64,23 @@ def target_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
             answered=figures.answered,
         )
     )
-    missed = [
+    return [(t("report.within_target"), within), (t("report.breaches"), str(figures.breaches))]
+
+
+def breach_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
+    """The breaches by owner and by hour, for the card (the console draws them as charts)."""
+    figures = report.targets
+    if figures is None or not figures.breaches:
+        return []
+    owners = [
         f"{card_text(name) if name else t('report.breach_nobody')} ({n})"
         for name, n in figures.by_agent[:5]
     ]
     hours = [f"{hour:02d}:00 ({n})" for hour, n in enumerate(figures.by_hour) if n]
-    facts = [(t("report.within_target"), within), (t("report.breaches"), str(figures.breaches))]
-    if missed:
-        facts += [
-            (t("report.breaches_by_agent"), ", ".join(missed)),
-            (t("report.breaches_by_hour"), ", ".join(hours)),
-        ]
-    return facts
+    return [
+        (t("report.breaches_by_agent"), ", ".join(owners)),
+        (t("report.breaches_by_hour"), ", ".join(hours)),
+    ]
 
 
 def report_card(
@@ -92,7 +97,10 @@ def report_card(
         },
         {
             "type": "FactSet",
-            "facts": [{"title": label, "value": value} for label, value in report_facts(report, t)],
+            "facts": [
+                {"title": label, "value": value}
+                for label, value in report_facts(report, t) + breach_facts(report, t)
+            ],
         },
         {"type": "TextBlock", "text": t("report.median_p90"), "isSubtle": True, "wrap": True},
     ]

@@ -90,3 +90,11 @@ async def test_live_page_words_per_wait_and_the_breach_event(
     )
     await page.locator("#targets").scroll_into_view_if_needed()
     await shoot(page, f"settings-targets-{language}", bridge)
+    # The report: one wait missed (An's), nothing answered yet; its charts by hour and owner.
+    await page.get_by_role("link", name=t("console.nav_reports")).click()
+    missed = page.locator(".fact", has_text=t("report.breaches"))
+    await expect(missed.locator("dd")).to_have_text("1")
+    await expect(page.locator("figcaption")).to_contain_text(
+        [t("console.chart_breaches_hours"), t("console.chart_breaches_agents")]
+    )
+    await shoot(page, f"reports-targets-{language}", bridge)
