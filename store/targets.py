@@ -78,14 +78,21 @@ async def restart_first(tx: Unit, chat_id: int, department_id: int) -> None:
     no wait runs)."""
     row = (
         await tx.execute(
-            select(Department.first_response_target, Chat.created_at, Chat.first_reply_at)
+            select(
+                Department.first_response_target,
+                Chat.created_at,
+                Chat.first_reply_at,
+                Chat.target_due_at,
+            )
             .join(Chat, Chat.id == chat_id)
             .where(Department.id == department_id)
         )
     ).one_or_none()
     if row is None or row.first_reply_at is not None:
         return
-    await tx.execute(update(Chat.__table__).where(Chat.id == chat_id).values(**_CLEARED))
+    if row.target_due_at is not None:
+        # The previous department's wait ends here (a move): the new one's target counts.
+        await tx.execute(update(Chat.__table__).where(Chat.id == chat_id).values(**_CLEARED))
     if row.first_response_target:
         await start_wait(tx, chat_id, department_id, row.first_response_target, row.created_at)
 
