@@ -26,6 +26,7 @@ from dialogs import (
     presence,
     rooms,
     routing,
+    targets,
     team,
 )
 from dialogs.activity import shared_phone
@@ -56,6 +57,7 @@ class Bridge:
             lambda: team.expire_offers(self.ctx),
             lambda: routing.announce_unanswered(self.ctx),
             lambda: assignment.expire_assignments(self.ctx),
+            lambda: targets.fire_targets(self.ctx),
         ]
 
     async def next_timer(self) -> datetime | None:

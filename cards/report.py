@@ -43,6 +43,43 @@ def report_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
             f"{duration(report.handling.median)} / {duration(report.handling.p90)}",
         ),
         (t("report.satisfaction"), score),
+        *target_facts(report, t),
+    ]
+
+
+def target_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
+    """The response targets' headline, once any wait under a target ended or breached: the
+    share answered within target (with the counts it comes from) and the breaches."""
+    figures = report.targets
+    if figures is None or not (figures.answered or figures.breaches):
+        return []
+    share = figures.share_met
+    within = (
+        "-"
+        if share is None
+        else t(
+            "report.within_target_value",
+            share=round(share * 100),
+            met=figures.met,
+            answered=figures.answered,
+        )
+    )
+    return [(t("report.within_target"), within), (t("report.breaches"), str(figures.breaches))]
+
+
+def breach_facts(report: Report, t: TextLookup) -> list[tuple[str, str]]:
+    """The breaches by owner and by hour, for the card (the console draws them as charts)."""
+    figures = report.targets
+    if figures is None or not figures.breaches:
+        return []
+    owners = [
+        f"{card_text(name) if name else t('report.breach_nobody')} ({n})"
+        for name, n in figures.by_agent[:5]
+    ]
+    hours = [f"{hour:02d}:00 ({n})" for hour, n in enumerate(figures.by_hour) if n]
+    return [
+        (t("report.breaches_by_agent"), ", ".join(owners)),
+        (t("report.breaches_by_hour"), ", ".join(hours)),
     ]
 
 
@@ -60,7 +97,10 @@ def report_card(
         },
         {
             "type": "FactSet",
-            "facts": [{"title": label, "value": value} for label, value in report_facts(report, t)],
+            "facts": [
+                {"title": label, "value": value}
+                for label, value in report_facts(report, t) + breach_facts(report, t)
+            ],
         },
         {"type": "TextBlock", "text": t("report.median_p90"), "isSubtle": True, "wrap": True},
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from cards.departments import AVAILABILITY_KEYS
 from cards.markdown import mention_markup, message_text
@@ -23,7 +24,9 @@ from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
-DepartmentChange = Callable[[Unit, int, int], Awaitable[CapacitySet | TimeZoneSet | Refused]]
+DepartmentChange = Callable[[Unit, int, int], Awaitable[Any]]
+# What the room is told of a department change's outcome (a ``*Set`` or a refusal).
+NotifyChange = Callable[[FlowContext, Turn, Any], list[Outgoing]]
 
 MAX_CAPACITY = 1000
 
@@ -73,7 +76,7 @@ async def capacity(ctx: FlowContext, turn: Turn) -> None:
         await ctx.store.notify(keys, _reply(turn, text))
         return
     limit = int(word) or None
-    await _change_department(ctx, turn, partial(departments.do_set_capacity, capacity=limit))
+    await change_department(ctx, turn, partial(departments.do_set_capacity, capacity=limit))
 
 
 async def time_zone(ctx: FlowContext, turn: Turn) -> None:
@@ -88,23 +91,26 @@ async def time_zone(ctx: FlowContext, turn: Turn) -> None:
         text = ctx.team_texts("agent.time_zone_usage", mention=markup, example="Asia/Ho_Chi_Minh")
         await ctx.store.notify(keys, _reply(turn, text))
         return
-    await _change_department(ctx, turn, partial(departments.do_set_time_zone, zone=zone))
+    await change_department(ctx, turn, partial(departments.do_set_time_zone, zone=zone))
 
 
-async def _change_department(ctx: FlowContext, turn: Turn, change: DepartmentChange) -> None:
+async def change_department(
+    ctx: FlowContext, turn: Turn, change: DepartmentChange, notify: NotifyChange | None = None
+) -> None:
     """A setting of the room's department, changed by one of its supervisors: the room's
     department and the person's agent row read (``check_room``), then the one ``do_*`` of
-    the change, which holds the supervisor check in its WHERE; once per inbound activity."""
+    the change, which holds the supervisor check in its WHERE; once per inbound activity.
+    ``notify`` says the outcome in the room (capacity and time zone: ``notify_setting``)."""
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return
         found = await departments.check_room(tx, turn.person, turn.room)
         if isinstance(found, Refused):
-            done: CapacitySet | TimeZoneSet | Refused = found
+            done: Any = found
         else:
             room, agent = found
             done = await change(tx, room.id, agent.id)
-        tx.enqueue(notify_setting(ctx, turn, done))
+        tx.enqueue((notify or notify_setting)(ctx, turn, done))
 
 
 async def _team(ctx: FlowContext, turn: Turn) -> tuple[Person, ...]:

@@ -27,7 +27,7 @@ from dialogs.replies import (
     to_thread,
 )
 from dialogs.turn import Turn
-from store import assignment, offers, routing
+from store import assignment, offers, routing, targets
 from store.audience import Audience
 from store.outbox import Outgoing
 from store.routing import Announced, Routed, UnknownDepartment
@@ -166,13 +166,14 @@ def notify_unanswered(ctx: FlowContext, announced: Announced, now: datetime) -> 
 
 
 async def next_timer(ctx: FlowContext) -> datetime | None:
-    """When the timers next have something to fire (an announcement, an offer's expiry),
-    read in one transaction: the timers sleep until then."""
+    """When the timers next have something to fire (an announcement, an offer's expiry, a
+    response target's reminder or breach), read in one transaction: the timers sleep until then."""
     async with ctx.store.reading() as tx:
         due = [
             await routing.next_unanswered(tx),
             await offers.next_offer_expiry(tx),
             await assignment.next_offer_due(tx),
+            await targets.next_target_due(tx),
         ]
     return min((at for at in due if at is not None), default=None)
 

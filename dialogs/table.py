@@ -23,6 +23,7 @@ from dialogs import (
     presence,
     routing,
     tags,
+    targets,
     team,
 )
 from dialogs.commands import SETUP
@@ -39,6 +40,7 @@ COMMANDS: dict[str, Handler] = {
     "who": departments.who,
     "capacity": departments.capacity,
     "assignment": assignment.assignment_command,
+    "targets": targets.targets_command,
     "pass": assignment.pass_command,
     "move": routing.move,
     "timezone": departments.time_zone,

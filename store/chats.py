@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from store import people
+from store import people, targets
 from store.audience import add_member
 from store.core import Duplicate, TagRequired
 from store.mail import mail_after_reply
@@ -233,6 +233,7 @@ async def do_agent_message(
     relayed = participant is not None and chat.state == ChatState.ACTIVE
     outcome: Relayed | KeptAsNote
     if relayed:
+        await targets.answered(tx, chat, agent.id)
         if chat.first_reply_at is None:
             chat.first_reply_at = tx.now
         mail_in = None
@@ -301,6 +302,9 @@ async def do_close(
             state=ChatState.CLOSED,
             closed_at=tx.now,
             closed_by_id=agent.id,
+            # A closed chat's customer waits for nothing: its target timers stop.
+            target_remind_at=None,
+            target_breach_at=None,
         )
         .execution_options(synchronize_session=False)
     )

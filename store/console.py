@@ -76,6 +76,23 @@ class LiveChat:
     participants: tuple[str, ...]
     tags: tuple[str, ...]
     thread_id: str | None
+    # Its customer's wait against the department's response target: ``ok``, ``near`` (the
+    # owner was reminded), ``breached``; None: no target runs.
+    target: str | None = None
+
+
+def target_state(
+    now: datetime, due: datetime | None, remind: datetime | None, breach: datetime | None
+) -> str | None:
+    """Where a wait stands against its target; a fired timer (cleared) counts as reached,
+    so the page agrees with the reminder and the breach message that were sent."""
+    if due is None:
+        return None
+    if breach is None or now >= due:
+        return "breached"
+    if remind is None or now >= remind:
+        return "near"
+    return "ok"
 
 
 async def chat_labels(
@@ -198,6 +215,9 @@ async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
                 Chat.accepted_at,
                 owner.c.name,
                 Chat.thread_id,
+                Chat.target_due_at,
+                Chat.target_remind_at,
+                Chat.target_breach_at,
             )
             .join(Customer, Customer.id == Chat.customer_id)
             .outerjoin(owner, owner.c.id == Chat.owner_id)
@@ -219,6 +239,7 @@ async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
             participants=tuple(names[row[0]]),
             tags=tuple(tags[row[0]]),
             thread_id=row[8],
+            target=target_state(tx.now, row[9], row[10], row[11]),
         )
         for row in rows
     ]
@@ -239,6 +260,9 @@ async def live_fingerprint(tx: Unit, department_id: int) -> tuple[Any, ...]:
         (Chat.id, Chat.id.in_(open_chats)),
         (Participant.agent_id, Participant.chat_id.in_(open_chats) & Participant.left_at.is_(None)),
         (ChatTag.tag_id, ChatTag.chat_id.in_(open_chats)),
+        # A reminder or a breach fired (its timer cleared): the wait's colour changes.
+        (Chat.id, Chat.id.in_(open_chats) & Chat.target_remind_at.is_not(None)),
+        (Chat.id, Chat.id.in_(open_chats) & Chat.target_breach_at.is_not(None)),
     )
     tallies = [
         select(tally).where(where).scalar_subquery()

@@ -53,6 +53,7 @@ class DepartmentSettings:
     room: str
     capacity: int | None
     assignment: str  # one of ``store.assignment.MODES``
+    targets: tuple[int | None, int | None]  # first and next answer, business seconds
     names: dict[str, str]  # the department's name per customer language, where given
     hours: BusinessHours | None
     tag_required: bool
@@ -101,6 +102,7 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         room=department.channel_id,
         capacity=department.capacity,
         assignment=department.assignment,
+        targets=(department.first_response_target, department.next_response_target),
         names=dict(department.names or {}),
         hours=await hours_of(session, department_id),
         tag_required=await session.get(TagRequirement, department_id) is not None,

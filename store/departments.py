@@ -28,6 +28,15 @@ class AssignmentSet:
 
 
 @dataclass(frozen=True)
+class TargetsSet:
+    """The department's response-time targets in seconds (None: that target is off)."""
+
+    department: str
+    first: int | None
+    next: int | None
+
+
+@dataclass(frozen=True)
 class TimeZoneSet:
     department: str
     zone: str | None  # None: the bridge's TIME_ZONE
@@ -64,6 +73,17 @@ async def do_set_assignment(
     return AssignmentSet(done, mode) if isinstance(done, str) else done
 
 
+async def do_set_targets(
+    tx: Unit, department_id: int, agent_id: int, first: int | None, next_: int | None
+) -> TargetsSet | Refused:
+    """A supervisor sets the department's response-time targets (from the room or the
+    console alike), in business seconds: the first answer, and the next one while the
+    customer waits (None: off). Waits already running keep the deadline they began with."""
+    values = {"first_response_target": first, "next_response_target": next_}
+    done = await _set_department(tx, department_id, agent_id, "targets", values)
+    return TargetsSet(done, first, next_) if isinstance(done, str) else done
+
+
 async def do_set_time_zone(
     tx: Unit, department_id: int, agent_id: int, zone: str | None
 ) -> TimeZoneSet | Refused:
@@ -85,15 +105,17 @@ async def _set_department(
     tx: Unit, department_id: int, agent_id: int, column: str, value: Any
 ) -> str | Refused:
     """Change one setting of a department, by one of its supervisors only (both in the
-    UPDATE's WHERE), recorded in the audit; the department's name when it was changed."""
+    UPDATE's WHERE), recorded in the audit; the department's name when it was changed.
+    ``column`` names the change; a dict ``value`` sets several columns at once."""
+    values = value if isinstance(value, dict) and column == "targets" else {column: value}
     name = await tx.session.scalar(
         update(Department)
         .where(Department.id == department_id, audit.supervises(Department.id, agent_id))
-        .values({column: value})
+        .values(values)
         .returning(Department.name)
         .execution_options(synchronize_session=False)
     )
     if name is None:
         return Refused(Refusal.NOT_SUPERVISOR)
-    audit.record(tx, department_id, agent_id, column, {column: value})
+    audit.record(tx, department_id, agent_id, column, values)
     return name

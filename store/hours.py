@@ -46,6 +46,30 @@ class BusinessHours:
         return None
 
 
+    def after(self, start: datetime, seconds: float) -> datetime:
+        """The moment ``seconds`` of open time have passed since ``start`` (a response
+        target counts only the hours the team is there). No day open: plain time."""
+        if not self.days:
+            return start + timedelta(seconds=seconds)
+        zone = ZoneInfo(self.time_zone)
+        left = timedelta(seconds=seconds)
+        local = self.local(start)
+        # A target spans at most a few weeks of open days; a bound keeps a bad row finite.
+        for offset in range(400):
+            day = local.date() + timedelta(days=offset)
+            if day.isoweekday() not in self.days:
+                continue
+            opens = datetime.combine(day, self.opens, zone)
+            closes = datetime.combine(day, self.closes, zone)
+            begin = max(opens, local)
+            if begin >= closes:
+                continue
+            if begin + left <= closes:
+                return (begin + left).astimezone(start.tzinfo)
+            left -= closes - begin
+        return start + timedelta(seconds=seconds)
+
+
 class BadHours(ValueError):
     """Hours that cannot be kept; the message says which field and why."""
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from store import trace
+from store import targets, trace
 from store.audience import Audience, Choices, audience, department_choices
 from store.contacts import keep_given
 from store.core import Duplicate
@@ -128,6 +128,14 @@ _RECENT = (
     .scalar_subquery()
 )
 _ROOMS = select(func.count(Department.id)).scalar_subquery()
+# The chat's department's next-answer target (NULL: none), read with the chat: a line that
+# begins a wait under it costs two statements more, every other line nothing.
+_NEXT_TARGET = (
+    select(Department.next_response_target)
+    .where(Department.id == Chat.department_id)
+    .correlate(Chat)
+    .scalar_subquery()
+)
 _LANE_BUSY = (
     exists()
     .where(
@@ -144,6 +152,9 @@ _CUSTOMER_AND_OPEN_CHAT = (
         Chat.state,
         Chat.slowed_until,
         Chat.held,
+        Chat.first_reply_at,
+        Chat.target_due_at,
+        _NEXT_TARGET.label("next_target"),
         func.coalesce(_RECENT, 0).label("recent"),
         _ROOMS.label("rooms"),
         _LANE_BUSY.label("lane_busy"),
@@ -218,6 +229,10 @@ async def new_chat(
     await tx.session.flush()
     if announce_at is not None:
         tx.timer(announce_at)
+    if department is not None and department.first_response_target:
+        await targets.start_wait(
+            tx, chat.id, department.id, department.first_response_target, tx.now
+        )
     trace.CHAT_ID.set(chat.id)
     return chat
 
@@ -381,6 +396,9 @@ async def do_customer_message(
         # Several departments: offered as a customer of their language reads them.
         return Opened(view, replace(told, departments=choices) if choices else told)
     keep_line(tx, chat.chat_id, customer, turn)
+    if chat.next_target and chat.first_reply_at is not None and chat.target_due_at is None:
+        # They wrote after an agent's answer: the next answer's wait begins.
+        await targets.start_wait(tx, chat.chat_id, chat.department_id, chat.next_target, tx.now)
     if not chat.lane_busy:
         tx.idle_lanes.add(chat_lane(chat.chat_id))
     slowed = chat.slowed_until is not None and chat.slowed_until > tx.now

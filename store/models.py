@@ -150,6 +150,10 @@ class Department(Base):
     # Its name in customers' languages (``{"vi": "Hỗ trợ", "en": "Support"}``), shown in
     # texts to customers; NULL or a missing language: ``name``.
     names: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    # Response-time targets in business seconds (``store/targets.py``): the first answer,
+    # and the next one while the customer waits; NULL: no target (the default).
+    first_response_target: Mapped[int | None] = mapped_column(default=None)
+    next_response_target: Mapped[int | None] = mapped_column(default=None)
 
 
 class Agent(Base):
@@ -267,6 +271,19 @@ class Chat(Base):
             sqlite_where=text("state = 'waiting'"),
             postgresql_where=text("state = 'waiting'"),
         ),
+        # The response-target timers: only chats whose customer waits under a target.
+        Index(
+            "ix_chats_target_remind",
+            "target_remind_at",
+            sqlite_where=text("target_remind_at IS NOT NULL"),
+            postgresql_where=text("target_remind_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_chats_target_breach",
+            "target_breach_at",
+            sqlite_where=text("target_breach_at IS NOT NULL"),
+            postgresql_where=text("target_breach_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -300,6 +317,13 @@ class Chat(Base):
     # The last agent's line mailed to the customer (``bot/mail.py``): a mail carries the
     # lines after it, so a retried or batched mail never repeats one.
     mailed_through: Mapped[int | None] = mapped_column(default=None)
+    # The customer's current wait under a response target (``store/targets.py``): when it
+    # began, when the answer is due (kept until the answer), and the two timers of the
+    # wait, each cleared by the conditional UPDATE that fires it (once across replicas).
+    target_since: Mapped[datetime | None] = mapped_column(default=None)
+    target_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    target_remind_at: Mapped[datetime | None] = mapped_column(default=None)
+    target_breach_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DepartmentMember(Base):
@@ -507,3 +531,27 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class ResponseWait(Base):
+    """One wait of a customer under a response target, kept when it ends (answered) or
+    is breached: what the reports count (share answered within target, breaches by agent
+    and by hour). One row per wait: (chat, since) is unique, so the breach's row is the
+    one its answer completes."""
+
+    __tablename__ = "response_waits"
+    __table_args__ = (
+        UniqueConstraint("chat_id", "since"),
+        Index("ix_response_waits_department_since", "department_id", "since"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    # The owner when it was breached, else who answered; NULL: nobody had the chat yet.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # ``first`` or ``next``
+    since: Mapped[datetime]
+    due_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]

@@ -12,8 +12,9 @@ at rank ceil(p/100 * n), a value that really occurred. The read runs in the call
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import Integer, and_, func, literal_column, select, union_all
 
 from store.console_models import Rating
 from store.models import Agent, Chat, ChatState
+from store.targets import TargetFigures, target_figures
 from store.unit import Unit
 
 
@@ -70,6 +72,7 @@ class Report:
     score: float | None  # mean rating, 1 to 5
     distribution: tuple[int, ...]  # chats rated 1, 2, 3, 4, 5
     by_hour: tuple[int, ...]  # chats received per hour of day (UTC), 0 to 23
+    targets: TargetFigures | None = None  # the response-time targets' figures
 
 
 def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
@@ -158,6 +161,14 @@ async def _postgres_spreads(
 
 
 async def report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
+    """Figures over the chats the department received in ``[since, until)``, and over the
+    waits under its response targets begun then."""
+    figures = await _chats_report(tx, department_id, since, until)
+    hour = functools.partial(_hour, tx.dialect)
+    return replace(figures, targets=await target_figures(tx, department_id, since, until, hour))
+
+
+async def _chats_report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
     """Figures over the chats the department received in ``[since, until)``."""
     in_range = and_(
         Chat.department_id == department_id,

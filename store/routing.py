@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from store import people
+from store import people, targets
 from store.audience import Audience, Choices, audience, departments
 from store.intake import CustomerTurn, Writer, hold, new_chat, stored_customer
 from store.models import (
@@ -158,6 +158,7 @@ async def _route(
     )
     if result.rowcount != 1:
         return None
+    await targets.restart_first(tx, chat_id, department_id)
     if hold_for is not None and previous is None:
         chat = await session.get(Chat, chat_id, populate_existing=True)
         assert chat is not None

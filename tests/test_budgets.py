@@ -202,3 +202,32 @@ async def test_an_automatic_assignment_is_one_more_short_transaction(bridge: Bri
     added = len(automatic.own) - len(broadcast.own)
     # The candidates, their lock, the offer, the member's turn, the chat's view (3).
     assert added <= 10, str(automatic)
+
+
+async def test_a_line_under_response_targets_costs_more_only_when_a_wait_begins(
+    bridge: Bridge,
+) -> None:
+    """With a next-answer target, the customer's line after an agent's answer begins a
+    wait (the hours read and the chat's UPDATE: two statements more, one transaction);
+    their next line, while that wait runs, costs what any relayed line costs."""
+    costs = Costs(bridge)
+    chat, agent = await _accepted_chat(bridge)
+    targets = act.room_message(bridge.service_url, agent, "targets next 10m")
+    assert (await bridge.post(targets)).status == 201
+    reply = act.room_message(
+        bridge.service_url, agent, "Chào anh.", thread=chat.thread, mention_bot=False
+    )
+    assert (await bridge.post(reply)).status == 201
+    await bridge.settled()
+    spent = []
+    for n, text in enumerate(("Cho tôi hỏi", "Đơn hàng ở đâu?")):
+        message = act.webchat_message(
+            bridge.service_url, chat.customer, text, client_activity_id=f"t-{n}"
+        )
+        assert (await bridge.post(message)).status == 201
+        await bridge.settled()
+        spent.append(costs.of(message["id"]))
+    begins, runs = spent
+    assert begins.transactions == 1 and runs.transactions == 1, (str(begins), str(runs))
+    assert len(runs.own) <= 4, str(runs)
+    assert len(begins.own) == len(runs.own) + 2, (str(begins), str(runs))

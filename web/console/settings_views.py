@@ -56,6 +56,7 @@ async def settings(request: web.Request) -> web.Response:
         error=request.query.get("error", ""),
         name_limit=NAME_LIMIT,
         modes=MODES,
+        target_minutes=TARGET_MINUTES,
         mode_keys=MODE_KEYS,
         languages=languages(),
         name_keys=NAME_KEYS,
@@ -105,6 +106,28 @@ async def _assignment(
         return "assignment"
     async with request.app[keys.STORE].unit() as tx:
         await departments.do_set_assignment(tx, dept.id, user.agent_id, mode)
+    return None
+
+
+# The longest response-time target the form takes, in minutes (a week).
+TARGET_MINUTES = 7 * 24 * 60
+
+
+async def _targets(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    """Response-time targets in minutes (empty: off), through the room command's change."""
+    wanted: list[int | None] = []
+    for field in ("first_target", "next_target"):
+        given = str(form.get(field, "")).strip()
+        if not given:
+            wanted.append(None)
+            continue
+        if not given.isdigit() or not 1 <= int(given) <= TARGET_MINUTES:
+            return "targets"
+        wanted.append(int(given) * 60)
+    async with request.app[keys.STORE].unit() as tx:
+        await departments.do_set_targets(tx, dept.id, user.agent_id, *wanted)
     return None
 
 
@@ -197,6 +220,7 @@ Change = Callable[[web.Request, ConsoleUser, ConsoleDepartment, Form], Awaitable
 CHANGES: dict[str, Change] = {
     "capacity": _capacity,
     "assignment": _assignment,
+    "targets": _targets,
     "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,

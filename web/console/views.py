@@ -20,12 +20,14 @@ from bot.timers import first_of
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
+from dialogs.i18n import Texts
 from store import console, transcripts
+from store.console import LiveChat
 from store.history import HistoryFilter, closed_chats, history_rows
-from store.reports import report
+from store.reports import Report, report
 from web import keys
 from web.console import params
-from web.console.charts import bar_chart
+from web.console.charts import BarChart, bar_chart
 from web.console.common import page, scope, still_allowed, texts
 from web.headers import secure
 
@@ -88,6 +90,18 @@ async def _live_values(request: web.Request, department_id: int) -> dict[str, An
     }
 
 
+async def _breaches(
+    response: web.StreamResponse, chats: list[LiveChat], before: set[str] | None
+) -> set[str]:
+    """A ``breach`` event (the chat's reference) for each wait that breached its response
+    target since the last redraw (none at the first: the page shows those already), for
+    the page to notify the supervisor."""
+    now = {chat.ref for chat in chats if chat.target == "breached"}
+    for ref in sorted(now - before) if before is not None else ():
+        await response.write(f"event: breach\ndata: {ref}\n\n".encode())
+    return now
+
+
 async def live_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the live table again whenever the department's open chats
     change. The stream waits for a change (this replica's commits, other replicas'
@@ -109,6 +123,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     ends = loop.time() + STREAM_SECONDS
     last: tuple[Any, ...] | None = None
+    breached: set[str] | None = None
     quiet_since = loop.time()
     try:
         # Woken at once when a unit of this process ends the supervisor's sessions
@@ -130,14 +145,16 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                     break
                 if mark != last:
                     last = mark
+                    values = await _live_values(request, department.id)
                     html = aiohttp_jinja2.render_string(
                         "live_rows.html",
                         request,
-                        {"t": texts(request), **await _live_values(request, department.id)},
+                        {"t": texts(request), **values},
                         app_key=keys.CONSOLE_TEMPLATES,
                     )
                     data = "".join(f"data: {line}\n" for line in html.splitlines())
                     await response.write(f"event: chats\n{data}\n".encode())
+                    breached = await _breaches(response, values["chats"], breached)
                     quiet_since = loop.time()
                 elif due:
                     await response.write(b": keep-alive\n\n")
@@ -273,6 +290,27 @@ async def chat_transcript(request: web.Request) -> web.Response:
     return response
 
 
+def _breach_charts(figures: Report, t: Texts) -> list[BarChart]:
+    """Response targets missed, by hour and by agent (nothing when none was missed)."""
+    missed = figures.targets
+    if missed is None or not missed.breaches:
+        return []
+    nobody = t("report.breach_nobody")
+    return [
+        bar_chart(
+            t("console.chart_breaches_hours"),
+            [f"{h:02d}" for h in range(24)],
+            list(missed.by_hour),
+            label_every=3,
+        ),
+        bar_chart(
+            t("console.chart_breaches_agents"),
+            [name or nobody for name, _ in missed.by_agent[:8]],
+            [n for _, n in missed.by_agent[:8]],
+        ),
+    ]
+
+
 async def reports(request: web.Request) -> web.Response:
 
     user, department = await scope(request)
@@ -305,7 +343,7 @@ async def reports(request: web.Request) -> web.Response:
         section="reports",
         report=figures,
         facts=report_facts(figures, t),
-        charts=[hours, ratings, agents],
+        charts=[hours, ratings, agents, *_breach_charts(figures, t)],
         since=since.isoformat(),
         until=until.isoformat(),
     )
