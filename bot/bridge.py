@@ -63,7 +63,12 @@ class Bridge:
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         """The one entry: the turn is read here, and nothing below reads the wire again
         for who, where, which keys or what words."""
-        turn = Turn.of(activity, known=WORDS)
+        turn = Turn.of(
+            activity,
+            known=WORDS,
+            token_bound_ids=self.ctx.token_bound_ids,
+            max_files=self.ctx.max_attachments,
+        )
         if turn.by_invoke:
             return await self._invoke(turn)
         if from_teams_channel(turn):
@@ -83,7 +88,7 @@ class Bridge:
     async def _invoke(self, turn: Turn) -> InvokeAnswer:
         """Invokes come only from agents' Teams: a card press, an availability press or
         the message extension; anything else is refused before a flow sees it."""
-        name = turn.activity.get("name")
+        name = turn.name
         if name not in (CARD_ACTION_INVOKE, extension.QUERY_INVOKE):
             return unsupported_invoke(name)
         if name == extension.QUERY_INVOKE or presence.is_availability_action(turn):
@@ -121,7 +126,7 @@ class Bridge:
             return
         if turn.kind not in ("message", "typing"):
             return
-        if turn.kind == "message" and is_card_action(turn.activity):
+        if turn.kind == "message" and is_card_action(turn.card):
             pressed = await self.gate.press(turn)
             if isinstance(pressed, Refused):
                 await self._refuse_quietly(turn, pressed)

@@ -9,7 +9,7 @@ from functools import partial
 from cards.departments import AVAILABILITY_KEYS
 from cards.markdown import mention_markup, message_text
 from cards.times import valid_zone
-from dialogs.activity import person_of
+from dialogs.activity import account_person
 from dialogs.context import FlowContext
 from dialogs.replies import Mention, text_activity, to_conversation
 from dialogs.turn import Turn
@@ -123,7 +123,7 @@ async def _team(ctx: FlowContext, turn: Turn) -> tuple[Person, ...]:
         log.warning("the roster of team %s could not be read", team, exc_info=True)
         return ()
     return tuple(
-        person_of({"from": member})
+        account_person(member)
         for member in members
         if member.get("id") and member.get("id") != turn.bot_id
     )

@@ -26,7 +26,6 @@ from cards.rating import (
     transcript_button,
 )
 from cards.request import card_activity, stars
-from dialogs.activity import customer_key
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
@@ -105,7 +104,7 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
             return score, ref[:64], text or None
         return None
     # Typed: only a plain message (no data of any kind, no files) can be a typed choice.
-    if turn.activity.get("value") is None and not turn.activity.get("attachments"):
+    if turn.plain:
         score = _typed_score(turn.written)
         if score is not None:
             return score, None, None
@@ -127,7 +126,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     score, ref, comment = found
     rating = RatingTurn(
         channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        user_id=turn.customer,
         ref=ref,
         score=score,
         comment=comment,
@@ -150,7 +149,7 @@ async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None
         return
     rating = RatingTurn(
         channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
+        user_id=turn.customer,
         ref=ref,
         score=None,
         comment=comment,
@@ -166,8 +165,8 @@ async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None
 def _locked(turn: Turn, score: int, t: Texts) -> list[Outgoing]:
     """The pressed question redrawn without its choices, where the channel can replace a
     sent message (Teams); elsewhere a second press is answered politely instead."""
-    pressed = turn.activity.get("replyToId")
-    if not facts(turn.channel).replaces_sent or not isinstance(pressed, str) or not pressed:
+    pressed = turn.reply_to
+    if not facts(turn.channel).replaces_sent or pressed is None:
         return []
     reference = turn.reference
     lane = conversation_lane(reference["conversation"]["id"])
