@@ -111,6 +111,14 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
     return None
 
 
+def _rating(turn: Turn, ref: str | None, score: int | None, comment: str | None) -> RatingTurn:
+    """What the customer's message says (a score, a comment, or both), and who says it:
+    the store finds the chat it rates from these."""
+    return RatingTurn(
+        channel_id=turn.channel, user_id=turn.customer, ref=ref, score=score, comment=comment
+    )
+
+
 async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     """Handle an answer to the rating question, or the comment after it; False when the
     message is neither."""
@@ -124,14 +132,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     if found is None:
         return False
     score, ref, comment = found
-    rating = RatingTurn(
-        channel_id=turn.channel,
-        user_id=turn.customer,
-        ref=ref,
-        score=score,
-        comment=comment,
-    )
-
+    rating = _rating(turn, ref, score, comment)
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
         if isinstance(target, Refused):  # nothing to rate: an ordinary message
@@ -147,13 +148,7 @@ async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None
     """The comment sent after the score: kept once, thanked, said in the thread."""
     if not comment:
         return
-    rating = RatingTurn(
-        channel_id=turn.channel,
-        user_id=turn.customer,
-        ref=ref,
-        score=None,
-        comment=comment,
-    )
+    rating = _rating(turn, ref, None, comment)
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
         if isinstance(target, Refused) or not await tx.first_time(turn.keys):
