@@ -144,7 +144,7 @@ class Bridge:
         elif presence.is_availability_action(turn):
             await presence.availability_action(self.ctx, turn)
         elif command is not None and command.word == SETUP and self.gate.tenant_unknown:
-            log_refusal(turn, Refused("tenant_not_configured"))
+            log_refusal(turn, Refused(Refusal.TENANT_NOT_CONFIGURED))
             await mention_reply(self.ctx, turn, "refusal.setup_tenant_unknown")
         elif command is not None and command.word == SETUP:
             bind_tenant = not self.gate.configured_tenants
