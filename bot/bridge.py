@@ -29,7 +29,6 @@ from dialogs import (
     targets,
     team,
 )
-from dialogs.activity import shared_phone
 from dialogs.agents import InvokeAnswer, error_answer, unsupported_invoke
 from dialogs.commands import SETUP
 from dialogs.context import FlowContext
@@ -67,7 +66,12 @@ class Bridge:
     async def handle(self, activity: dict[str, Any]) -> InvokeAnswer | None:
         """The one entry: the turn is read here, and nothing below reads the wire again
         for who, where, which keys or what words."""
-        turn = Turn.of(activity, known=WORDS)
+        turn = Turn.of(
+            activity,
+            known=WORDS,
+            token_bound_ids=self.ctx.token_bound_ids,
+            max_files=self.ctx.max_attachments,
+        )
         if turn.by_invoke:
             return await self._invoke(turn)
         if from_teams_channel(turn):
@@ -76,7 +80,7 @@ class Bridge:
             await intake.customer_message(self.ctx, turn)
         elif turn.kind == "typing":
             await indicators.customer_typing(self.ctx, turn)
-        elif shared_phone(turn.activity) is not None:
+        elif turn.shared_phone is not None:
             await contacts.shared_contact(self.ctx, turn)
         elif turn.kind in ("conversationUpdate", "event"):
             await intake.customer_joined(self.ctx, turn)
@@ -89,7 +93,7 @@ class Bridge:
     async def _invoke(self, turn: Turn) -> InvokeAnswer:
         """Invokes come only from agents' Teams: a card press, an availability press or
         the message extension; anything else is refused before a flow sees it."""
-        name = turn.activity.get("name")
+        name = turn.name
         if name not in (CARD_ACTION_INVOKE, extension.QUERY_INVOKE):
             return unsupported_invoke(name)
         if name == extension.QUERY_INVOKE or presence.is_availability_action(turn):
@@ -127,7 +131,7 @@ class Bridge:
             return
         if turn.kind not in ("message", "typing"):
             return
-        if turn.kind == "message" and is_card_action(turn.activity):
+        if turn.kind == "message" and is_card_action(turn.card):
             pressed = await self.gate.press(turn)
             if isinstance(pressed, Refused):
                 await self._refuse_quietly(turn, pressed)
@@ -145,7 +149,7 @@ class Bridge:
         elif presence.is_availability_action(turn):
             await presence.availability_action(self.ctx, turn)
         elif command is not None and command.word == SETUP and self.gate.tenant_unknown:
-            log_refusal(turn, Refused("tenant_not_configured"))
+            log_refusal(turn, Refused(Refusal.TENANT_NOT_CONFIGURED))
             await mention_reply(self.ctx, turn, "refusal.setup_tenant_unknown")
         elif command is not None and command.word == SETUP:
             bind_tenant = not self.gate.configured_tenants

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from bot.settings import Settings
 from cards.actions import BadAction, CardAction, Pressed, parse_action
-from dialogs.activity import field, tenant_of
 from dialogs.turn import Turn
 from store import Store
 from store.channels import is_teams
 from store.trust import ChatPlace, RoomPlace, place_of
-from store.vocabulary import THREAD_MARK, Refusal, Refused
+from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +40,7 @@ class Admitted:
 
 def from_teams_channel(turn: Turn) -> bool:
     """Sent in a Teams channel (or a thread of one): the agents' side of the bridge."""
-    return (
-        is_teams(turn.channel)
-        and field(turn.activity, "conversation").get("conversationType") == "channel"
-    )
-
-
-def channel_in(activity: dict[str, Any]) -> str | None:
-    """The channel the activity was written in, read from its conversation id; None when
-    ``channelData`` names another one (an activity that contradicts itself)."""
-    conversation = str(field(activity, "conversation").get("id") or "")
-    channel = conversation.split(THREAD_MARK, 1)[0].split(";", 1)[0]
-    stated = field(activity, "channelData", "channel").get("id")
-    if not channel or (stated is not None and stated != channel):
-        return None
-    return channel
+    return is_teams(turn.channel) and turn.conversation_type == "channel"
 
 
 class Gate:
@@ -98,14 +82,14 @@ class Gate:
         self, turn: Turn, *, needs_room: bool, chat_ref: str | None
     ) -> tuple[Admitted | Refused, ChatPlace | None]:
         """:meth:`admit`, reading with it (in the same statement) the chat ``chat_ref``
-        names. The wire-level facts (tenant, channel) are read from the raw activity:
-        proving them is this gate's job, not the Turn's."""
+        names. The Turn read the wire-level facts (the tenant, the channel, None where the
+        activity states them two ways); proving them is this gate's job."""
         if not from_teams_channel(turn):
             return Refused(Refusal.NOT_A_TEAMS_CHANNEL), None
-        tenant = tenant_of(turn.activity)
+        tenant = turn.tenant
         if tenant is None:
             return Refused(Refusal.NO_TENANT), None
-        channel = channel_in(turn.activity)
+        channel = turn.consistent_room
         if channel is None:
             return Refused(Refusal.INCONSISTENT_CHANNEL), None
         async with self._store.reading() as tx:
@@ -126,7 +110,7 @@ class Gate:
         press can never tell whether a chat exists elsewhere.
         """
         try:
-            action: CardAction | BadAction = parse_action(turn.activity)
+            action: CardAction | BadAction = parse_action(turn.card)
         except BadAction as error:
             action = error
         chat_ref = action.chat_ref if isinstance(action, CardAction) else None
@@ -148,7 +132,7 @@ def log_refusal(turn: Turn, refused: Refused) -> None:
     log.warning(
         "refused %s %s from channel %r, conversation %r, sender %r: %s",
         turn.kind,
-        turn.activity.get("name") or "",
+        turn.name or "",
         turn.channel,
         turn.conversation[:120],
         turn.person.teams_id[:120],

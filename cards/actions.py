@@ -87,20 +87,20 @@ def card_data(activity: dict[str, Any]) -> dict[str, Any] | None:
     return value
 
 
-def card_input(activity: dict[str, Any], name: str) -> Any:
-    """The value of a card's input sent with a button press (Teams merges inputs into the data)."""
-    data = card_data(activity)
+def card_input(data: dict[str, Any] | None, name: str) -> Any:
+    """The value of a card's input sent with a button press (Teams merges inputs into the
+    data); ``data`` is :func:`card_data`'s, as the Turn carries it."""
     return data.get(name) if data is not None else None
 
 
-def is_card_action(activity: dict[str, Any]) -> bool:
-    data = card_data(activity)
+def is_card_action(data: dict[str, Any] | None) -> bool:
+    """Whether a press's data (:func:`card_data`) names an action."""
     return data is not None and "action" in data
 
 
-def parse_action(activity: dict[str, Any]) -> CardAction:
-    """The action of an invoke or a submit; :class:`BadAction` if it is not a valid one."""
-    data = card_data(activity)
+def parse_action(data: dict[str, Any] | None) -> CardAction:
+    """The action of an invoke's or a submit's data (:func:`card_data`);
+    :class:`BadAction` if it is not a valid one."""
     if data is None:
         raise BadAction("no card data")
     verb = data.get("action")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cards.actions import card_data
 from cards.envelope import adaptive_card
 from cards.markdown import mention_entity
 from cards.request import TextLookup, attachment
@@ -22,8 +21,6 @@ SET_AVAILABILITY = "availability"
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> dict[str, Any]:
     return adaptive_card(body, actions)
-
-
 
 
 def department_choice(
@@ -118,10 +115,9 @@ def availability_card(current: str, t: TextLookup) -> dict[str, Any]:
     )
 
 
-def pressed_availability(activity: dict[str, Any]) -> str | None:
+def pressed_availability(data: dict[str, Any] | None) -> str | None:
     """The availability a status-card press asks for ("" when malformed); None when the
-    activity is no such press (an invoke or a Submit alike)."""
-    data = card_data(activity)
+    press's data (``cards.actions.card_data``, an invoke or a Submit alike) is no such press."""
     if data is None or data.get("action") != SET_AVAILABILITY:
         return None
     word = data.get("availability")

@@ -46,9 +46,10 @@ def tag_section(chat: ChatView, t: TextLookup) -> tuple[list[dict[str, Any]], li
     return [choice_set], [button]
 
 
-def selected_tags(activity: dict[str, Any]) -> tuple[str, ...]:
-    """The tags chosen on the card when Tag was pressed (Teams sends ``"a,b"``)."""
-    value = card_input(activity, TAGS_INPUT)
+def selected_tags(data: dict[str, Any] | None) -> tuple[str, ...]:
+    """The tags chosen on the card when Tag was pressed (Teams sends ``"a,b"``), from the
+    press's data (``cards.actions.card_data``)."""
+    value = card_input(data, TAGS_INPUT)
     if isinstance(value, list):
         names = [str(v) for v in value]
     elif isinstance(value, str):

@@ -74,8 +74,22 @@ def tenant_of(activity: dict[str, Any]) -> str | None:
     return stated[0]
 
 
+def channel_in(activity: dict[str, Any]) -> str | None:
+    """The channel the activity was written in, read from its conversation id; None when
+    ``channelData`` names another one (an activity that contradicts itself)."""
+    channel = conversation_id(activity).split(THREAD_MARK, 1)[0].split(";", 1)[0]
+    stated = field(activity, "channelData", "channel").get("id")
+    if not channel or (stated is not None and stated != channel):
+        return None
+    return channel
+
+
 def person_of(activity: dict[str, Any]) -> Person:
-    sender = field(activity, "from")
+    return account_person(field(activity, "from"))
+
+
+def account_person(sender: dict[str, Any]) -> Person:
+    """A Teams account (an activity's ``from``, a roster's member) as a person."""
     aad = sender.get("aadObjectId")
     return Person(
         teams_id=str(sender.get("id") or ""),
@@ -150,6 +164,19 @@ def customer_joined(activity: dict[str, Any]) -> bool:
     bot_id = field(activity, "recipient").get("id")
     added = activity.get("membersAdded") or []
     return any(isinstance(m, dict) and m.get("id") and m.get("id") != bot_id for m in added)
+
+
+def bot_added(activity: dict[str, Any]) -> bool:
+    """Whether the activity says the bot itself was added (to a team or a chat)."""
+    bot_id = str(field(activity, "recipient").get("id") or "")
+    added = activity.get("membersAdded") or []
+    return any(isinstance(m, dict) and m.get("id") == bot_id for m in added)
+
+
+def reply_to(activity: dict[str, Any]) -> str | None:
+    """The id of the message this one answers (a pressed card's), if the channel says."""
+    pressed = activity.get("replyToId")
+    return pressed if isinstance(pressed, str) and pressed else None
 
 
 def display_name(account: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from cards.markdown import card_text, message_text
 from cards.request import CARD_CONTENT_TYPE
 from dialogs import ai, canned, notes
 from dialogs.assignment import offer_waiting
-from dialogs.attachments import as_attachments, names, read_files, stored_text
+from dialogs.attachments import as_attachments, names, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -267,7 +267,7 @@ async def thread_message(ctx: FlowContext, turn: Turn) -> None:
     if note is not None:
         await notes.add_note(ctx, turn, note)
         return
-    files = read_files(turn.activity, from_teams=True, limit=ctx.max_attachments)
+    files = turn.files
     refusal = (
         [mention_answer(ctx, turn, "agent.files_refused", files=names(files.refused))]
         if files.refused

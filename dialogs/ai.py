@@ -112,9 +112,11 @@ def suggestions_activity(
     return text_activity("\n\n".join(lines))
 
 
-async def _thread_chat(ctx: FlowContext, turn: Turn) -> tuple[int, ChatView | None] | None:
-    """The chat of the thread a command was written in, when its department has AI help;
-    None (and the writer told why) otherwise."""
+async def _thread_chat(
+    ctx: FlowContext, turn: Turn
+) -> tuple[int, ChatView | None, Assistant] | None:
+    """The chat of the thread a command was written in, and the assistant, when its
+    department has AI help; None (and the writer told why) otherwise."""
     chat_id = await ctx.chat_for_thread(turn.thread) if turn.thread else None
     if chat_id is None:
         await mention_reply(ctx, turn, "agent.no_chat")
@@ -126,7 +128,7 @@ async def _thread_chat(ctx: FlowContext, turn: Turn) -> tuple[int, ChatView | No
     if assistant is None or found is None or not assistant.enabled_for(found[1]):
         await mention_reply(ctx, turn, "ai.off")
         return None
-    return chat_id, chat
+    return chat_id, chat, assistant
 
 
 async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
@@ -135,9 +137,7 @@ async def suggest_command(ctx: FlowContext, turn: Turn) -> None:
     asked = await _thread_chat(ctx, turn)
     if asked is None:
         return
-    chat_id, chat = asked
-    assistant = ctx.assistant
-    assert assistant is not None
+    chat_id, chat, assistant = asked
     owner = turn.person.teams_id
     if chat is None or chat.state != ChatState.ACTIVE or chat.owner_teams_id != owner:
         await mention_reply(ctx, turn, "ai.suggest_owner_only")
@@ -225,9 +225,7 @@ async def translate_command(ctx: FlowContext, turn: Turn) -> None:
     asked = await _thread_chat(ctx, turn)
     if asked is None:
         return
-    chat_id, chat = asked
-    assistant = ctx.assistant
-    assert assistant is not None
+    chat_id, chat, assistant = asked
     writer = turn.person.teams_id
     seated = chat is not None and any(m.person.teams_id == writer for m in chat.participants)
     if chat is None or chat.state == ChatState.CLOSED or not seated:

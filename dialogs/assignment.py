@@ -11,15 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from cards.markdown import card_text, mention_markup, message_text
+from cards.markdown import card_text, message_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
-from dialogs.notices import mention_answer, mention_reply
+from dialogs.notices import mention_answer, mention_reply, setting_refused
 from dialogs.replies import (
     Mention,
     card_update,
     text_activity,
-    to_conversation,
     to_customer,
     to_thread,
 )
@@ -29,7 +28,7 @@ from store.assignment import Assigned, Placement
 from store.departments import AssignmentSet
 from store.outbox import Outgoing
 from store.unit import Unit
-from store.vocabulary import Refusal, Refused
+from store.vocabulary import Refused
 
 
 def seconds_of(ctx: FlowContext) -> int:
@@ -118,11 +117,6 @@ async def pass_command(ctx: FlowContext, turn: Turn) -> None:
             tx.enqueue(notify_placement(ctx, placed))
 
 
-def _reply(turn: Turn, text: str) -> list[Outgoing]:
-    mention = Mention(turn.person)
-    return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
-
-
 # What the room is told when the mode changed, by mode (each key in full).
 SET_KEYS = {
     "broadcast": "agent.assignment_set.broadcast",
@@ -133,23 +127,17 @@ SET_KEYS = {
 
 def notify_mode(ctx: FlowContext, turn: Turn, outcome: AssignmentSet | Refused) -> list[Outgoing]:
     """The department's new assignment mode, or why it was not changed."""
-    t = ctx.team_texts
-    markup = mention_markup(turn.person)
-    if isinstance(outcome, Refused) and outcome.reason == Refusal.NOT_A_ROOM:
-        return _reply(turn, t("agent.not_a_room", mention=markup))
     if isinstance(outcome, Refused):
-        return _reply(turn, t("agent.assignment_refused", mention=markup))
+        return setting_refused(ctx, turn, outcome, "agent.assignment_refused")
     department = message_text(outcome.department)
-    text = t(SET_KEYS[outcome.mode], mention=markup, department=department)
-    return _reply(turn, text)
+    return [mention_answer(ctx, turn, SET_KEYS[outcome.mode], department=department)]
 
 
 async def assignment_command(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot assignment broadcast|round_robin|least_busy`` by a supervisor in the room."""
     mode = turn.argument.strip().lower().replace("-", "_")
     if mode not in assignment.MODES:
-        text = ctx.team_texts("agent.assignment_usage", mention=mention_markup(turn.person))
-        await ctx.store.notify(turn.keys, _reply(turn, text))
+        await mention_reply(ctx, turn, "agent.assignment_usage")
         return
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):

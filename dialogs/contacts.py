@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from cards.markdown import message_text
 from cards.request import linked_lines
-from dialogs.activity import REQUEST_CONTACT_MARK, customer_key, shared_phone
+from dialogs.activity import REQUEST_CONTACT_MARK
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts
@@ -130,10 +130,10 @@ async def shared_contact(ctx: FlowContext, turn: Turn) -> None:
     """The customer shared their phone through the channel itself (Zalo's answer to the
     OA's request for information): kept as verified, on a channel whose facts say its
     shares are its own record; on any other channel the event is not believed."""
-    contact = contact_of(shared_phone(turn.activity))
+    contact = contact_of(turn.shared_phone)
     if contact is None or contact.kind != PHONE or not facts(turn.channel).verifies_contacts:
         return
-    user_id = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
+    user_id = turn.customer
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return

@@ -8,11 +8,12 @@ from functools import partial
 from typing import Any
 
 from cards.departments import AVAILABILITY_KEYS
-from cards.markdown import mention_markup, message_text
+from cards.markdown import message_text
 from cards.times import valid_zone
-from dialogs.activity import person_of
+from dialogs.activity import account_person
 from dialogs.context import FlowContext
-from dialogs.replies import Mention, text_activity, to_conversation
+from dialogs.notices import mention_answer, mention_reply, setting_refused
+from dialogs.replies import text_activity, to_conversation
 from dialogs.turn import Turn
 from store import availability, departments
 from store.availability import Roster
@@ -20,7 +21,7 @@ from store.departments import CapacitySet, TimeZoneSet
 from store.outbox import Outgoing
 from store.unit import Unit
 from store.views import Person
-from store.vocabulary import Refusal, Refused
+from store.vocabulary import Refused
 
 log = logging.getLogger(__name__)
 
@@ -31,49 +32,30 @@ NotifyChange = Callable[[FlowContext, Turn, Any], list[Outgoing]]
 MAX_CAPACITY = 1000
 
 
-def _reply(turn: Turn, text: str) -> list[Outgoing]:
-    """An answer where the agent wrote, @mentioning them."""
-    mention = Mention(turn.person)
-    return [to_conversation(turn.reference, text_activity(text, mentions=(mention,)))]
-
-
 def notify_setting(
     ctx: FlowContext, turn: Turn, outcome: CapacitySet | TimeZoneSet | Refused
 ) -> list[Outgoing]:
     """The department's new capacity or time zone, or why it was not changed."""
-    t = ctx.team_texts
-    markup = mention_markup(turn.person)
-    if isinstance(outcome, Refused) and outcome.reason == Refusal.NOT_A_ROOM:
-        return _reply(turn, t("agent.not_a_room", mention=markup))
     if isinstance(outcome, Refused):
-        return _reply(turn, t("agent.capacity_refused", mention=markup))
+        return setting_refused(ctx, turn, outcome, "agent.capacity_refused")
+    department = message_text(outcome.department)
     if isinstance(outcome, TimeZoneSet):
-        shown = outcome.zone or ctx.time_zone
-        department = message_text(outcome.department)
-        text = t("agent.time_zone_set", mention=markup, department=department, zone=shown)
-        return _reply(turn, text)
+        zone = outcome.zone or ctx.time_zone
+        return [mention_answer(ctx, turn, "agent.time_zone_set", department=department, zone=zone)]
     if outcome.capacity is None:
-        department = message_text(outcome.department)
-        text = t("agent.capacity_unlimited", mention=markup, department=department)
-    else:
-        text = t(
-            "agent.capacity_set",
-            mention=markup,
-            department=message_text(outcome.department),
-            capacity=outcome.capacity,
-        )
-    return _reply(turn, text)
+        return [mention_answer(ctx, turn, "agent.capacity_unlimited", department=department)]
+    capacity = outcome.capacity
+    return [
+        mention_answer(ctx, turn, "agent.capacity_set", department=department, capacity=capacity)
+    ]
 
 
 async def capacity(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot capacity <n>`` by a supervisor in the room: at most n open chats per agent
     (0: no limit)."""
-    person = turn.person
     word = turn.argument.strip()
-    keys = turn.keys
     if not word.isdigit() or int(word) > MAX_CAPACITY:
-        text = ctx.team_texts("agent.capacity_usage", mention=mention_markup(person))
-        await ctx.store.notify(keys, _reply(turn, text))
+        await mention_reply(ctx, turn, "agent.capacity_usage")
         return
     limit = int(word) or None
     await change_department(ctx, turn, partial(departments.do_set_capacity, capacity=limit))
@@ -82,14 +64,10 @@ async def capacity(ctx: FlowContext, turn: Turn) -> None:
 async def time_zone(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot timezone <IANA name>`` by a supervisor in the room: the department's
     transcripts show their times there (``timezone default``: the bridge's TIME_ZONE)."""
-    person = turn.person
     word = turn.argument.strip()
-    keys = turn.keys
     zone = None if word.lower() == "default" else word
     if not word or (zone is not None and not valid_zone(zone)):
-        markup = mention_markup(person)
-        text = ctx.team_texts("agent.time_zone_usage", mention=markup, example="Asia/Ho_Chi_Minh")
-        await ctx.store.notify(keys, _reply(turn, text))
+        await mention_reply(ctx, turn, "agent.time_zone_usage", example="Asia/Ho_Chi_Minh")
         return
     await change_department(ctx, turn, partial(departments.do_set_time_zone, zone=zone))
 
@@ -129,7 +107,7 @@ async def _team(ctx: FlowContext, turn: Turn) -> tuple[Person, ...]:
         log.warning("the roster of team %s could not be read", team, exc_info=True)
         return ()
     return tuple(
-        person_of({"from": member})
+        account_person(member)
         for member in members
         if member.get("id") and member.get("id") != turn.bot_id
     )
@@ -139,7 +117,7 @@ def notify_roster(ctx: FlowContext, turn: Turn, roster: Roster | Refused) -> lis
     """The room's agents, their availability and open chats, as one message."""
     t = ctx.team_texts
     if isinstance(roster, Refused):
-        return _reply(turn, t("agent.not_a_room", mention=mention_markup(turn.person)))
+        return [mention_answer(ctx, turn, "agent.not_a_room")]
     lines = "\n".join(
         t(
             "agent.who_line",

@@ -4,7 +4,6 @@ that only means "someone is writing right now"."""
 
 from __future__ import annotations
 
-from dialogs.activity import customer_key
 from dialogs.context import FlowContext
 from dialogs.replies import to_conversation, to_thread
 from dialogs.turn import Turn
@@ -38,7 +37,7 @@ async def _pass_on(ctx: FlowContext, typing: Typing) -> None:
 
 async def customer_typing(ctx: FlowContext, turn: Turn) -> None:
     """A customer is typing: show it in their chat's thread."""
-    user = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
+    user = turn.customer
     await _pass_on(ctx, CustomerTyping(turn.channel, user))
 
 

@@ -13,16 +13,9 @@ from typing import Any
 from cards.departments import CHOOSE_DEPARTMENT
 from cards.markdown import message_text
 from dialogs import ai
-from dialogs.activity import (
-    conversation_key,
-    customer_key,
-    offered_contact,
-    offline_shown,
-    prechat_of,
-)
-from dialogs.activity import customer_joined as is_join
+from dialogs.activity import offered_contact
 from dialogs.assignment import assign_chat
-from dialogs.attachments import Files, as_attachments, links, names, read_files, stored_text
+from dialogs.attachments import Files, as_attachments, links, names, stored_text
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
 from dialogs.mail import transcript_request
@@ -70,8 +63,8 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     t = ctx.customer_texts(turn.locale)
     team = ctx.team_texts
     text = turn.written  # exactly as the customer wrote it: relayed and kept untouched
-    prechat = prechat_of(turn.activity)
-    user_id = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
+    prechat = turn.prechat
+    user_id = turn.customer
     name = prechat.name or turn.person.name
     if anonymous(name, (user_id, turn.person.teams_id)):
         # "Khách #4821": the same visitor keeps their number, agents tell visitors apart.
@@ -80,13 +73,9 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     chosen = _chosen(turn)
     if await rating_message(ctx, turn) or await transcript_request(ctx, turn):
         return
-    # A customer writing from Teams (a personal chat) pastes pictures that only Teams can open.
-    own_files = facts(turn.channel).own_files
-    files = read_files(turn.activity, from_teams=own_files, limit=ctx.max_attachments)
+    files = turn.files
     refusal = (
-        [notice_to(reference, _refused(t, files, ctx.max_attachments))]
-        if files.refused
-        else []
+        [notice_to(reference, _refused(t, files, ctx.max_attachments))] if files.refused else []
     )
     if not text.strip() and not files.passed and chosen is None:
         unsupported = [notice_to(reference, t("customer.unsupported"))]
@@ -99,7 +88,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     customer = CustomerTurn(
         channel_id=turn.channel,
         user_id=user_id,
-        conversation_key=conversation_key(turn.activity),
+        conversation_key=turn.conversation_key,
         name=name,
         locale=t.language,
         reference=reference,
@@ -141,7 +130,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
             held = text_activity(t("customer.held", name=message_text(name)))
             return [to_customer(chat, greeted_first(turn, t, held) if first else held), *refusal]
         told = customer_notice(
-            chat, audience, t, mail=ctx.mail_enabled, offline_shown=offline_shown(turn.activity)
+            chat, audience, t, mail=ctx.mail_enabled, offline_shown=turn.offline_shown
         )
         return [
             to_customer(chat, greeted_first(turn, t, told) if first else told),
@@ -235,9 +224,9 @@ def _announced(chat: ChatView) -> bool:
 async def customer_joined(ctx: FlowContext, turn: Turn) -> None:
     """A customer opened the chat (the website's widget, the Emulator): greeted before
     they write, once per conversation (the key is kept as long as inbound keys are)."""
-    if not is_join(turn.activity):
+    if not turn.joined:
         return
-    key = f"greeted:{conversation_key(turn.activity)}"
+    key = f"greeted:{turn.conversation_key}"
     greeting = ctx.customer_texts(turn.locale)("customer.greeting")
     await ctx.store.notify([key], [notice_to(turn.reference, greeting)])
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from cards.markdown import message_text
 from cards.rating import SEND_TRANSCRIPT
-from dialogs.activity import customer_key
 from dialogs.context import FlowContext
 from dialogs.replies import mail, notice_to
 from dialogs.turn import Turn
@@ -21,7 +20,7 @@ async def transcript_request(ctx: FlowContext, turn: Turn) -> bool:
         return False
     ref = value.get("chat")
     t = ctx.customer_texts(turn.locale)
-    user = customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids)
+    user = turn.customer
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return True

@@ -43,6 +43,13 @@ def mention_answer(ctx: FlowContext, turn: Turn, key: str, **values: Any) -> Out
     return to_conversation(turn.reference, text_activity(text, mentions=(mention,)))
 
 
+def setting_refused(ctx: FlowContext, turn: Turn, refused: Refused, key: str) -> list[Outgoing]:
+    """A department's setting left as it was: the room is none (``agent.not_a_room``), or
+    ``key`` for any other reason (the writer does not supervise it)."""
+    said = "agent.not_a_room" if refused.reason == Refusal.NOT_A_ROOM else key
+    return [mention_answer(ctx, turn, said)]
+
+
 async def mention_reply(ctx: FlowContext, turn: Turn, key: str, **values: Any) -> None:
     """Answer an agent where they wrote, once per inbound activity."""
     await ctx.store.notify(turn.keys, [mention_answer(ctx, turn, key, **values)])

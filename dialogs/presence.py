@@ -105,12 +105,12 @@ async def follow_teams_presence(
 
 def is_availability_action(turn: Turn) -> bool:
     """A press on the status card (its data is the card's, not a chat's action)."""
-    return pressed_availability(turn.activity) is not None
+    return pressed_availability(turn.card) is not None
 
 
 async def availability_action(ctx: FlowContext, turn: Turn) -> InvokeAnswer | None:
     """A press on the status card: set it; an invoke gets the card back showing it."""
-    word = pressed_availability(turn.activity)
+    word = pressed_availability(turn.card)
     if word not in WORDS:
         return InvokeAnswer(400, {"error": "unknown availability"}) if turn.by_invoke else None
     changed = await _set(ctx, turn, word)

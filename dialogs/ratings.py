@@ -26,7 +26,6 @@ from cards.rating import (
     transcript_button,
 )
 from cards.request import card_activity, stars
-from dialogs.activity import customer_key
 from dialogs.chatcards import chat_card
 from dialogs.context import FlowContext
 from dialogs.i18n import Texts, languages
@@ -105,11 +104,19 @@ def read_rating(turn: Turn) -> tuple[int, str | None, str | None] | None:
             return score, ref[:64], text or None
         return None
     # Typed: only a plain message (no data of any kind, no files) can be a typed choice.
-    if turn.activity.get("value") is None and not turn.activity.get("attachments"):
+    if turn.plain:
         score = _typed_score(turn.written)
         if score is not None:
             return score, None, None
     return None
+
+
+def _rating(turn: Turn, ref: str | None, score: int | None, comment: str | None) -> RatingTurn:
+    """What the customer's message says (a score, a comment, or both), and who says it:
+    the store finds the chat it rates from these."""
+    return RatingTurn(
+        channel_id=turn.channel, user_id=turn.customer, ref=ref, score=score, comment=comment
+    )
 
 
 async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
@@ -125,14 +132,7 @@ async def rating_message(ctx: FlowContext, turn: Turn) -> bool:
     if found is None:
         return False
     score, ref, comment = found
-    rating = RatingTurn(
-        channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
-        ref=ref,
-        score=score,
-        comment=comment,
-    )
-
+    rating = _rating(turn, ref, score, comment)
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
         if isinstance(target, Refused):  # nothing to rate: an ordinary message
@@ -148,13 +148,7 @@ async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None
     """The comment sent after the score: kept once, thanked, said in the thread."""
     if not comment:
         return
-    rating = RatingTurn(
-        channel_id=turn.channel,
-        user_id=customer_key(turn.activity, token_bound_ids=ctx.token_bound_ids),
-        ref=ref,
-        score=None,
-        comment=comment,
-    )
+    rating = _rating(turn, ref, None, comment)
     async with ctx.store.unit() as tx:
         target = await ratings.check_rating(tx, rating, RATING_WINDOW)
         if isinstance(target, Refused) or not await tx.first_time(turn.keys):
@@ -166,8 +160,8 @@ async def _comment(ctx: FlowContext, turn: Turn, ref: str, comment: str) -> None
 def _locked(turn: Turn, score: int, t: Texts) -> list[Outgoing]:
     """The pressed question redrawn without its choices, where the channel can replace a
     sent message (Teams); elsewhere a second press is answered politely instead."""
-    pressed = turn.activity.get("replyToId")
-    if not facts(turn.channel).replaces_sent or not isinstance(pressed, str) or not pressed:
+    pressed = turn.reply_to
+    if not facts(turn.channel).replaces_sent or pressed is None:
         return []
     reference = turn.reference
     lane = conversation_lane(reference["conversation"]["id"])

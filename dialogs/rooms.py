@@ -102,8 +102,7 @@ def notify_setup(
 
 async def members_added(ctx: FlowContext, turn: Turn) -> None:
     """Welcome the team when the bot itself is added, saying how to run setup."""
-    added = turn.activity.get("membersAdded") or []
-    if not any(isinstance(m, dict) and m.get("id") == turn.bot_id for m in added):
+    if not turn.bot_added:
         return
     welcome = ctx.team_texts("agent.welcome", bot=turn.bot)
     await ctx.store.notify(turn.keys, [to_conversation(turn.reference, text_activity(welcome))])

@@ -174,4 +174,4 @@ async def tag_command(ctx: FlowContext, turn: Turn) -> None:
 
 async def card_tag(ctx: FlowContext, turn: Turn, chat_id: int) -> dict[str, Any] | None:
     """The card's Tag action: the chat gets exactly the tags selected on the card."""
-    return await _tag(ctx, turn, chat_id, exactly=selected_tags(turn.activity))
+    return await _tag(ctx, turn, chat_id, exactly=selected_tags(turn.card))

@@ -30,7 +30,7 @@ from store.models import (
     UTCDateTime,
 )
 from store.unit import Unit
-from store.views import Person
+from store.views import OWNER, Person, chats_with_people
 from store.vocabulary import Refusal, Refused
 
 
@@ -202,10 +202,9 @@ async def console_supervisors(tx: Unit) -> list[tuple[int, str]]:
 
 async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
     """The department's waiting and active chats, oldest first."""
-    owner = Agent.__table__.alias("owner")
     rows = (
         await tx.session.execute(
-            select(
+            chats_with_people(
                 Chat.id,
                 Chat.public_id,
                 Chat.state,
@@ -213,14 +212,12 @@ async def live_chats(tx: Unit, department_id: int) -> list[LiveChat]:
                 Customer.channel_id,
                 Chat.created_at,
                 Chat.accepted_at,
-                owner.c.name,
+                OWNER.c.name,
                 Chat.thread_id,
                 Chat.target_due_at,
                 Chat.target_remind_at,
                 Chat.target_breach_at,
             )
-            .join(Customer, Customer.id == Chat.customer_id)
-            .outerjoin(owner, owner.c.id == Chat.owner_id)
             .where(Chat.department_id == department_id, Chat.state != ChatState.CLOSED)
             .order_by(Chat.id)
             .limit(500)

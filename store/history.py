@@ -19,6 +19,17 @@ from store.matches import customers_named
 from store.models import Agent, Chat, ChatTag, Customer, Participant, Tag
 from store.search import chats_saying
 from store.unit import Unit
+from store.views import OWNER, chats_with_people
+
+# What a history row shows of a chat (its tags are read apart).
+_SHOWN = (
+    Chat.public_id,
+    Customer.name,
+    Customer.channel_id,
+    OWNER.c.name,
+    Chat.created_at,
+    Chat.closed_at,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,7 @@ class HistoryPage:
 CLOSED = literal_column("'closed'")
 
 
-def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any) -> list[Any]:
+def _conditions(tx: Unit, department_id: int, search: HistoryFilter) -> list[Any]:
     """The WHERE of a history search. The state is written as a literal so that the
     partial index of closed chats serves it on both engines (a bound parameter would
     not prove the index's condition to SQLite, nor to PostgreSQL's generic plans)."""
@@ -95,7 +106,7 @@ def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any)
         named = func.lower(Agent.name).contains(search.agent.lower())
         conditions.append(
             or_(
-                func.lower(owner.c.name).contains(search.agent.lower()),
+                func.lower(OWNER.c.name).contains(search.agent.lower()),
                 exists()
                 .where(Participant.chat_id == Chat.id)
                 .where(Agent.id == Participant.agent_id, named),
@@ -123,30 +134,19 @@ async def closed_chats(
 
     The page walks the partial index of closed chats by close time and stops after one
     row past the page; the count stops at ``COUNT_LIMIT``."""
-    owner = Agent.__table__.alias("owner")
-    conditions = _conditions(tx, department_id, search, owner)
+    conditions = _conditions(tx, department_id, search)
     page = max(1, page)
     session = tx.session
     counted = (
         select(Chat.id)
-        .outerjoin(owner, owner.c.id == Chat.owner_id)
+        .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
         .where(and_(*conditions))
         .limit(COUNT_LIMIT + 1)
     )
     total = int(await session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
     rows = (
         await session.execute(
-            select(
-                Chat.id,
-                Chat.public_id,
-                Customer.name,
-                Customer.channel_id,
-                owner.c.name,
-                Chat.created_at,
-                Chat.closed_at,
-            )
-            .join(Customer, Customer.id == Chat.customer_id)
-            .outerjoin(owner, owner.c.id == Chat.owner_id)
+            chats_with_people(Chat.id, *_SHOWN)
             .where(and_(*conditions))
             .order_by(Chat.closed_at.desc(), Chat.id.desc())
             .offset((page - 1) * per_page)
@@ -195,20 +195,9 @@ async def history_rows(
     """The search's closed chats, newest first, with their tags joined in the same
     statement, in batches as the database streams them (the CSV export): no list of
     ids, and no more than one batch in memory."""
-    owner = Agent.__table__.alias("owner")
     statement = (
-        select(
-            Chat.public_id,
-            Customer.name,
-            Customer.channel_id,
-            owner.c.name,
-            Chat.created_at,
-            Chat.closed_at,
-            _tag_names(tx.dialect),
-        )
-        .join(Customer, Customer.id == Chat.customer_id)
-        .outerjoin(owner, owner.c.id == Chat.owner_id)
-        .where(and_(*_conditions(tx, department_id, search, owner)))
+        chats_with_people(*_SHOWN, _tag_names(tx.dialect))
+        .where(and_(*_conditions(tx, department_id, search)))
         .order_by(Chat.closed_at.desc(), Chat.id.desc())
         .limit(limit)
     )

@@ -45,7 +45,7 @@ from store.models import (
 )
 from store.outbox import chat_lane
 from store.unit import Unit
-from store.views import ChatView
+from store.views import ChatView, view_of
 
 
 @dataclass(frozen=True)
@@ -304,30 +304,19 @@ def _opened_view(
     chat: Chat, customer: Writer, department: Department | None, text: str
 ) -> ChatView:
     """The view of a chat just opened, from what the transaction has in hand (no queries)."""
-    return ChatView(
-        id=chat.id,
-        ref=chat.public_id,
-        state=chat.state,
-        department=department.name if department else "",
-        customer_name=customer.name,
-        customer_channel=customer.channel_id,
-        customer_locale=customer.locale,
-        customer_reference=customer.reference,
+    return view_of(
+        chat,
+        customer,
+        department,
         owner_name=None,
         owner_teams_id=None,
         closed_by_teams_id=None,
         thread_id=None,
-        room_reference=department.room_reference if department else None,
-        created_at=chat.created_at,
         accepted_at=None,
         closed_at=None,
         message_count=1,
         first_messages=(text,),
-        held=chat.held,
-        customer_contact=customer.contact,
         customer_last_at=chat.created_at,  # the line that opened it, written now
-        department_names=department.names if department else None,
-        customer_id=customer.id,
     )
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from store import access
 from store.history import CLOSED
 from store.matches import customers_named
-from store.models import Agent, Chat, ChatState, Customer
+from store.models import Chat, ChatState, Customer
 from store.unit import Unit
+from store.views import OWNER, chats_with_people
 from store.vocabulary import Refusal, Refused
 
 HISTORY_LIMIT = 10
@@ -46,28 +45,20 @@ async def chat_list(
     department = await access.room(tx, channel_id)
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
-    owner = Agent.__table__.alias("owner")
-    query = (
-        select(
-            Chat.id,
-            Chat.public_id,
-            Chat.state,
-            Customer.name,
-            owner.c.name,
-            Chat.thread_id,
-            Chat.created_at,
-            Chat.accepted_at,
-            Chat.closed_at,
-        )
-        .join(Customer, Customer.id == Chat.customer_id)
-        .outerjoin(owner, owner.c.id == Chat.owner_id)
-        .where(Chat.department_id == department.id)
-    )
+    query = chats_with_people(
+        Chat.id,
+        Chat.public_id,
+        Chat.state,
+        Customer.name,
+        OWNER.c.name,
+        Chat.thread_id,
+        Chat.created_at,
+        Chat.accepted_at,
+        Chat.closed_at,
+    ).where(Chat.department_id == department.id)
     if closed:
         # The literal state lets the partial index of closed chats serve the page.
-        query = query.where(Chat.state == CLOSED).order_by(
-            Chat.closed_at.desc(), Chat.id.desc()
-        )
+        query = query.where(Chat.state == CLOSED).order_by(Chat.closed_at.desc(), Chat.id.desc())
         limit = HISTORY_LIMIT
     else:
         query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)

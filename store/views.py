@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
+    Select,
     String,
     bindparam,
     cast,
@@ -37,6 +38,19 @@ from store.models import (
     Supervisor,
     Tag,
 )
+
+# A chat's owner, as the history and the room's lists name them.
+OWNER = Agent.__table__.alias("owner")
+
+
+def chats_with_people(*columns: Any) -> Select[Any]:
+    """``columns`` of chats joined with their customer and, where it has one, their
+    owner (``OWNER``): the rows the history and the room's lists show."""
+    return (
+        select(*columns)
+        .join(Customer, Customer.id == Chat.customer_id)
+        .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,28 @@ def _lists_statement() -> Any:
 _LISTS = _lists_statement()
 
 
+def view_of(chat: Chat, customer: Any, department: Department | None, **rest: Any) -> ChatView:
+    """A chat's view: what it takes from the chat's row, its customer (a row, or the
+    intake's ``Writer``) and its department; ``rest`` are the fields read elsewhere."""
+    return ChatView(
+        id=chat.id,
+        ref=chat.public_id,
+        state=chat.state,
+        department=department.name if department else "",
+        customer_name=customer.name,
+        customer_channel=customer.channel_id,
+        customer_locale=customer.locale,
+        customer_reference=customer.reference,
+        room_reference=department.room_reference if department else None,
+        created_at=chat.created_at,
+        held=chat.held,
+        customer_contact=customer.contact,
+        department_names=department.names if department else None,
+        customer_id=customer.id,
+        **rest,
+    )
+
+
 async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
     """Everything cards and notices show about a chat, read in two statements inside the
     transaction (a card is drawn for nearly every change, so this is on every path)."""
@@ -230,21 +266,14 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
     for row in sorted(rows, key=lambda r: (r[0], r[1], r[2] or "")):
         lists.setdefault(row[0], []).append(row)
     earlier = sorted(lists.get("earlier", []), key=lambda r: -r[1])
-    return ChatView(
-        id=chat.id,
-        ref=chat.public_id,
-        state=chat.state,
-        department=department.name if department else "",
-        customer_name=customer.name,
-        customer_channel=customer.channel_id,
-        customer_locale=customer.locale,
-        customer_reference=customer.reference,
+    return view_of(
+        chat,
+        customer,
+        department,
         owner_name=owner.name if owner else None,
         owner_teams_id=owner.teams_id if owner else None,
         closed_by_teams_id=closer.teams_id if closer else None,
         thread_id=chat.thread_id,
-        room_reference=department.room_reference if department else None,
-        created_at=chat.created_at,
         accepted_at=chat.accepted_at,
         closed_at=chat.closed_at,
         message_count=count or 0,
@@ -257,13 +286,9 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         department_tags=tuple(row[2] for row in lists.get("department_tag", [])),
         earlier_chats=tuple((row[1], row[2]) for row in earlier),
         earlier_owner=earlier[0][3] if earlier else None,
-        held=chat.held,
-        customer_contact=customer.contact,
         rating=(score, comment) if score is not None and chat.state == ChatState.CLOSED else None,
         supervisors=tuple(row[2] for row in lists.get("supervisor", [])),
         time_zone=department.time_zone if department else None,
         customer_last_at=last_inbound,
-        department_names=department.names if department else None,
-        customer_id=customer.id,
         linked=grouped(lists.get("linked", [])),
     )

@@ -99,6 +99,8 @@ class Refusal(StrEnum):
     NO_TENANT = "no_tenant"
     INCONSISTENT_CHANNEL = "inconsistent_channel"  # channelData names another channel
     WRONG_TEAM = "wrong_team"  # the room is bound to another team
+    # Setup where no tenant is configured and tokens are checked (``ALLOWED_TENANTS``).
+    TENANT_NOT_CONFIGURED = "tenant_not_configured"
     CHAT_OF_ANOTHER_ROOM = "chat_of_another_room"  # a card pressed outside its chat's room
     # Only a supervisor of the room's department may (setup: of any, to add a department).
     NOT_SUPERVISOR = "not_supervisor"

@@ -535,14 +535,11 @@ def test_the_tag_action_reads_the_selection_from_execute_and_submit() -> None:
     }
     invoke = {"type": "invoke", "value": {"action": {"verb": "tag", "data": data}}}
     submit = {"type": "message", "value": data}
-    assert selected_tags(invoke) == selected_tags(submit) == ("billing", "refund")
-    assert parse_action(invoke).verb == "tag"
-    assert (
-        selected_tags(
-            {"type": "message", "value": {"action": "tag", "chat": "chat-ref-0000000005"}}
-        )
-        == ()
-    )
+    pressed, submitted = Turn.of(invoke).card, Turn.of(submit).card
+    assert selected_tags(pressed) == selected_tags(submitted) == ("billing", "refund")
+    assert parse_action(pressed).verb == "tag"
+    bare = {"type": "message", "value": {"action": "tag", "chat": "chat-ref-0000000005"}}
+    assert selected_tags(Turn.of(bare).card) == ()
 
 
 def test_the_command_words_are_said_once() -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from bot.transcript import TranscriptLinks
-from cards.actions import BadAction, parse_action
+from cards.actions import BadAction, card_data, parse_action
 from cards.request import request_card
 from dialogs.activity import tenant_of, text_for_bot
 from dialogs.i18n import Texts, catalog, languages, pick_language
@@ -72,7 +72,7 @@ def test_buttons_carry_no_card_version_and_an_old_cards_is_ignored() -> None:
     card = request_card(plain_chat(ChatState.WAITING), Texts("en"))
     assert card["actions"] and all("v" not in action["data"] for action in card["actions"])
     old = {"action": "accept", "chat": REF, "v": "anything"}
-    pressed = parse_action({"type": "message", "value": old})
+    pressed = parse_action(card_data({"type": "message", "value": old}))
     assert (pressed.verb, pressed.chat_ref) == ("accept", REF)
 
 
@@ -83,7 +83,7 @@ def test_action_parser_reads_execute_and_submit_alike() -> None:
         "value": {"action": {"type": "Action.Execute", "verb": "accept", "data": data}},
     }
     submit = {"type": "message", "value": data}
-    assert parse_action(invoke) == parse_action(submit)
+    assert parse_action(card_data(invoke)) == parse_action(card_data(submit))
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_action_parser_reads_execute_and_submit_alike() -> None:
 )
 def test_action_parser_rejects_tampered_data(value: object) -> None:
     with pytest.raises(BadAction):
-        parse_action({"type": "message", "value": value})
+        parse_action(card_data({"type": "message", "value": value}))
 
 
 def test_only_the_bots_mention_is_removed() -> None:
