@@ -1,0 +1,163 @@
+"""Both sides on one machine, as the README's "Try both sides on one machine" tells a
+newcomer: the bridge in local mode (``python app.py``, a real process), Microsoft's Teams
+emulator (the Microsoft 365 Agents Playground, a real Node process) pointing at it, and
+Debian's Chromium driving the Playground's page as the agent and the bridge's ``/chat`` as
+the customer. Screenshots of each step go to ``build/screenshots`` (git-ignored).
+
+It runs on SQLite only: what it adds is the Playground's own activities (its ids, its
+tenant, its service URL, its mentions, its ``Action.Execute`` invoke) against the real
+bridge; both engines run the same turns in ``test_bridge``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from dialogs.i18n import Texts
+from tests.browser import SCREENSHOTS, Site, chromium, screenshots
+from tests.playground import (
+    GENERAL,
+    USER_NAME,
+    Playground,
+    only_local,
+    playground_cli,
+    post_in_channel,
+    posts,
+    reply_in_thread,
+)
+from tests.processes import BridgeProcess
+
+EN = Texts("en")
+SENDBOX = "[data-id='webchat-sendbox-input']"
+# ms: a line crosses the bridge's outbox and the Playground's socket (seconds on a machine
+# that runs other tests beside this one).
+SEEN = 20_000
+
+
+def plain(markdown: str) -> str:
+    """A locale text as the Playground shows it: bold marks and mention tags gone."""
+    return re.sub(r"</?at>", "", markdown.replace("**", ""))
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    running = Site()  # the Web Chat bundle, standing in for Microsoft's CDN
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def bridge(tmp_path: Path, site: Site) -> AsyncIterator[BridgeProcess]:
+    playground_cli()  # nothing starts where the Playground is missing
+    process = BridgeProcess(
+        f"sqlite+aiosqlite:///{tmp_path}/bridge.db",
+        tmp_path / "bridge.log",
+        WEBCHAT_SCRIPT_URL=site.url("/webchat.js"),
+        PRECHAT_FORM="off",
+    )
+    await process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def playground(tmp_path: Path, bridge: BridgeProcess) -> AsyncIterator[Playground]:
+    running = Playground(f"{bridge.url}/api/messages", tmp_path)
+    await running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable)
+        yield launched
+        await launched.close()
+
+
+async def look(page: Page, name: str) -> None:
+    """The Playground as the agent sees it at this step (1280 px: it has no phone layout)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"playground-{name}.png"))
+
+
+async def customer_says(page: Page, text: str) -> None:
+    box = page.locator(SENDBOX)
+    await box.fill(text)
+    await box.press("Enter")
+
+
+async def customer_sees(page: Page, text: str) -> None:
+    await expect(page.get_by_text(text, exact=False).first).to_be_visible(timeout=SEEN)
+
+
+async def pages(browser: Browser) -> tuple[BrowserContext, Page, Page]:
+    """The agent's Playground page (desktop) and the customer's ``/chat`` (phone)."""
+    context = await browser.new_context(locale="en-US")
+    await context.route("**/*", only_local)
+    agent = await context.new_page()
+    await agent.set_viewport_size({"width": 1280, "height": 900})
+    customer = await context.new_page()
+    await customer.set_viewport_size({"width": 390, "height": 800})
+    return context, agent, customer
+
+
+async def test_agent_in_the_playground_and_customer_on_the_chat_page(
+    bridge: BridgeProcess, playground: Playground, browser: Browser
+) -> None:
+    context, agent, customer = await pages(browser)
+    channel = posts(agent)
+    # The agent opens the team's channel General and makes it the room of Sales.
+    await agent.goto(playground.url)
+    await agent.get_by_role("treeitem", name=GENERAL).click(timeout=SEEN)
+    await post_in_channel(agent, "setup Sales")
+    done = plain(EN("agent.setup_done", department="Sales", supervisor=USER_NAME))
+    await expect(channel.filter(has_text=done)).to_be_visible(timeout=SEEN)
+    await post_in_channel(agent, "online")
+    now_online = EN("agent.availability_set", mention=USER_NAME, availability="online")
+    await expect(channel.filter(has_text=plain(now_online))).to_be_visible(timeout=SEEN)
+    await look(agent, "1-room")
+
+    # A customer writes on the bridge's own chat page.
+    await customer.goto(f"{bridge.url}/chat?lang=en")
+    await expect(customer.locator("#status")).to_have_text(EN("web.status_online"), timeout=SEEN)
+    question = "Hello, where is my order 42?"
+    await customer_says(customer, question)
+    await customer_sees(customer, EN("customer.ack"))
+
+    # Its card appears in General; the agent accepts it.
+    card = channel.filter(has_text=question)
+    accept = card.get_by_role("button", name=EN("card.accept"))
+    await expect(accept).to_be_visible(timeout=SEEN)
+    await look(agent, "2-new-chat")
+    await accept.click()
+    helping = EN("card.headline.active", agent=USER_NAME)
+    await expect(card.get_by_text(helping)).to_be_visible(timeout=SEEN)
+    await customer_sees(customer, EN("customer.agent_joined", agent=USER_NAME))
+    await look(agent, "3-accepted")
+
+    # They talk: the agent in the card's thread, the customer on the page.
+    answer = "Hi, this is Alex. Order 42 left the warehouse today."
+    await reply_in_thread(agent, card, answer)
+    await customer_sees(customer, answer)
+    await customer_says(customer, "Thank you, Alex!")
+    relayed = card.get_by_text(re.compile(r"#\d+: Thank you, Alex!"))
+    await expect(relayed).to_be_visible(timeout=SEEN)
+    await look(agent, "4-conversation")
+    await screenshots(customer, "playground-customer")
+
+    # The agent closes the chat from its thread; the customer is told.
+    await reply_in_thread(agent, card, "/close")
+    await customer_sees(customer, EN("customer.chat_ended"))
+    closed = re.compile(re.escape(EN("card.headline.closed", duration="")))
+    await expect(card.get_by_text(closed)).to_be_visible(timeout=SEEN)
+    await look(agent, "5-closed")
+    await context.close()
