@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from dialogs.i18n import Texts
-from tests.browser import SCREENSHOTS, Site, chromium, screenshots
+from tests.browser import SCREENSHOTS, Site, screenshots
 from tests.playground import (
     GENERAL,
     USER_NAME,
@@ -32,8 +32,18 @@ from tests.playground import (
 )
 from tests.processes import BridgeProcess
 
+# The browser, the site serving the Web Chat bundle (standing in for Microsoft's CDN) and
+# the customer's typing and reading come from ``test_website``; pytest passes the fixtures
+# by name, as parameters of the same names.
+# ruff: noqa: F811
+from tests.test_website import (  # noqa: F401  (fixtures)
+    browser,
+    say,
+    shown,
+    site,
+)
+
 EN = Texts("en")
-SENDBOX = "[data-id='webchat-sendbox-input']"
 # ms: a line crosses the bridge's outbox and the Playground's socket (seconds on a machine
 # that runs other tests beside this one).
 SEEN = 20_000
@@ -42,14 +52,6 @@ SEEN = 20_000
 def plain(markdown: str) -> str:
     """A locale text as the Playground shows it: bold marks and mention tags gone."""
     return re.sub(r"</?at>", "", markdown.replace("**", ""))
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[Site]:
-    running = Site()  # the Web Chat bundle, standing in for Microsoft's CDN
-    await running.start()
-    yield running
-    await running.stop()
 
 
 @pytest.fixture
@@ -74,29 +76,10 @@ async def playground(tmp_path: Path, bridge: BridgeProcess) -> AsyncIterator[Pla
     running.stop()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable)
-        yield launched
-        await launched.close()
-
-
 async def look(page: Page, name: str) -> None:
     """The Playground as the agent sees it at this step (1280 px: it has no phone layout)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"playground-{name}.png"))
-
-
-async def customer_says(page: Page, text: str) -> None:
-    box = page.locator(SENDBOX)
-    await box.fill(text)
-    await box.press("Enter")
-
-
-async def customer_sees(page: Page, text: str) -> None:
-    await expect(page.get_by_text(text, exact=False).first).to_be_visible(timeout=SEEN)
 
 
 async def pages(browser: Browser) -> tuple[BrowserContext, Page, Page]:
@@ -130,8 +113,8 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
     await customer.goto(f"{bridge.url}/chat?lang=en")
     await expect(customer.locator("#status")).to_have_text(EN("web.status_online"), timeout=SEEN)
     question = "Hello, where is my order 42?"
-    await customer_says(customer, question)
-    await customer_sees(customer, EN("customer.ack"))
+    await say(customer, question)
+    await shown(customer, EN("customer.ack"))
 
     # Its card appears in General; the agent accepts it.
     card = channel.filter(has_text=question)
@@ -141,14 +124,14 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
     await accept.click()
     helping = EN("card.headline.active", agent=USER_NAME)
     await expect(card.get_by_text(helping)).to_be_visible(timeout=SEEN)
-    await customer_sees(customer, EN("customer.agent_joined", agent=USER_NAME))
+    await shown(customer, EN("customer.agent_joined", agent=USER_NAME))
     await look(agent, "3-accepted")
 
     # They talk: the agent in the card's thread, the customer on the page.
     answer = "Hi, this is Alex. Order 42 left the warehouse today."
     await reply_in_thread(agent, card, answer)
-    await customer_sees(customer, answer)
-    await customer_says(customer, "Thank you, Alex!")
+    await shown(customer, answer)
+    await say(customer, "Thank you, Alex!")
     relayed = card.get_by_text(re.compile(r"#\d+: Thank you, Alex!"))
     await expect(relayed).to_be_visible(timeout=SEEN)
     await look(agent, "4-conversation")
@@ -156,7 +139,7 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
 
     # The agent closes the chat from its thread; the customer is told.
     await reply_in_thread(agent, card, "/close")
-    await customer_sees(customer, EN("customer.chat_ended"))
+    await shown(customer, EN("customer.chat_ended"))
     closed = re.compile(re.escape(EN("card.headline.closed", duration="")))
     await expect(card.get_by_text(closed)).to_be_visible(timeout=SEEN)
     await look(agent, "5-closed")
