@@ -11,7 +11,9 @@ bridge; both engines run the same turns in ``test_bridge``.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from dialogs.i18n import Texts
 from tests.browser import SCREENSHOTS, Site, screenshots
 from tests.playground import (
     GENERAL,
+    LOOPBACK,
     USER_NAME,
     Playground,
     only_local,
@@ -144,3 +147,37 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
     await expect(card.get_by_text(closed)).to_be_visible(timeout=SEEN)
     await look(agent, "5-closed")
     await context.close()
+
+
+# How the Playground's server starts (its dist/index.js): ``server.listen(port, callback)``,
+# no address. Here with each way of naming a port, the address the server got.
+LISTENS = """
+const http = require("http");
+const calls = [
+  (server, done) => server.listen(0, done),
+  (server, done) => server.listen({ port: 0 }, done),
+  (server, done) => server.listen(0, 511, done),
+  (server, done) => server.listen(0, "::1", done),
+];
+const got = [];
+(function next(i) {
+  if (i === calls.length) return console.log(JSON.stringify(got));
+  const server = http.createServer();
+  calls[i](server, () => { got.push(server.address().address); server.close(() => next(i + 1)); });
+})(0);
+"""
+
+
+def addresses(*preload: str) -> list[str]:
+    ran = subprocess.run(
+        ["node", *preload, "-e", LISTENS], capture_output=True, text=True, timeout=30, check=True
+    )
+    return json.loads(ran.stdout)
+
+
+def test_the_preload_keeps_the_playground_on_loopback() -> None:
+    """Without the preload a port alone listens on every interface; with it, on 127.0.0.1
+    (an address the caller names is kept)."""
+    playground_cli()
+    assert addresses()[:3] != ["127.0.0.1"] * 3
+    assert addresses("--require", str(LOOPBACK)) == ["127.0.0.1"] * 3 + ["::1"]
