@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 from cards.departments import AVAILABILITY_KEYS
 from cards.markdown import mention_markup, message_text
@@ -23,6 +24,7 @@ from store.vocabulary import Refusal, Refused
 
 log = logging.getLogger(__name__)
 
+Done = TypeVar("Done")
 DepartmentChange = Callable[[Unit, int, int], Awaitable[CapacitySet | TimeZoneSet | Refused]]
 
 MAX_CAPACITY = 1000
@@ -92,19 +94,29 @@ async def time_zone(ctx: FlowContext, turn: Turn) -> None:
 
 
 async def _change_department(ctx: FlowContext, turn: Turn, change: DepartmentChange) -> None:
+    await change_department(ctx, turn, change, notify_setting)
+
+
+async def change_department(
+    ctx: FlowContext,
+    turn: Turn,
+    change: Callable[[Unit, int, int], Awaitable[Done | Refused]],
+    notify: Callable[[FlowContext, Turn, Done | Refused], list[Outgoing]],
+) -> None:
     """A setting of the room's department, changed by one of its supervisors: the room's
     department and the person's agent row read (``check_room``), then the one ``do_*`` of
-    the change, which holds the supervisor check in its WHERE; once per inbound activity."""
+    the change, which holds the supervisor check in its WHERE, and ``notify`` of what it
+    answered; once per inbound activity."""
     async with ctx.store.unit() as tx:
         if not await tx.first_time(turn.keys):
             return
         found = await departments.check_room(tx, turn.person, turn.room)
         if isinstance(found, Refused):
-            done: CapacitySet | TimeZoneSet | Refused = found
+            done: Done | Refused = found
         else:
             room, agent = found
             done = await change(tx, room.id, agent.id)
-        tx.enqueue(notify_setting(ctx, turn, done))
+        tx.enqueue(notify(ctx, turn, done))
 
 
 async def _team(ctx: FlowContext, turn: Turn) -> tuple[Person, ...]:

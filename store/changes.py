@@ -47,6 +47,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("departments", "time zone"), "departments.do_set_time_zone"),
     (("departments", "names per language"), "departments.do_set_names"),
     (("departments", "assignment mode"), "departments.do_set_assignment"),
+    (("departments", "the company's bot answers first"), "departments.do_set_first_bot"),
     (("department_hours", "business hours"), "console_settings.do_set_hours"),
     (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
     (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),
@@ -63,6 +64,12 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
     # AI help's budgets (a call claimed per chat and per department's day).
     (("ai_budgets", "claim an AI call"), "ai.do_claim_call"),
+    # A company bot answering first (its conversation, its answers, its hand-over).
+    (("first_bot_chats", "a chat goes to the bot first"), "firstbot.do_start"),
+    (("first_bot_chats", "the bot's conversation started"), "firstbot.do_start_conversation"),
+    (("chats", "a line relayed to the bot (its deadline)"), "firstbot.do_relayed"),
+    (("first_bot_chats", "the bot answered"), "firstbot.do_bot_said"),
+    (("first_bot_chats", "the bot hands the chat to people"), "firstbot.do_hand_over"),
     # A channel's own credentials (Zalo's OA tokens).
     (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
     (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),

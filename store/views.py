@@ -86,6 +86,10 @@ class ChatView:
     # The department's name per customer language, where it has some (``Department.names``).
     department_names: dict[str, str] | None = None
     customer_id: int | None = None  # for the short name an anonymous customer is shown by
+    # What the company's bot knew when it handed the chat over (``store/firstbot.py``).
+    bot_context: dict[str, Any] | None = None
+    # Just opened for the company's bot to answer first (no card yet; the bot greets).
+    first_bot: bool = False
 
 
 _owner = aliased(Agent)
@@ -234,4 +238,5 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         customer_last_at=last_inbound,
         department_names=department.names if department else None,
         customer_id=customer.id,
+        bot_context=chat.bot_context,
     )

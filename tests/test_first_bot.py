@@ -1,0 +1,298 @@
+"""A company bot answers first: a small bot of our own (a Bot Framework ``/api/messages``
+endpoint on aiohttp) behind a real Direct Line server running locally (npm's
+``offline-directline``, installed by ``.ci/run`` under build/npm). The bridge is the Direct
+Line client: the bot answers the customer, then hands over with ``handoff.initiate`` (its
+``va_*`` context and a ``Transcript`` attachment); the card shows the context, the agent
+accepts, the bot hears ``handoff.status`` accepted, then completed at close. A bot that
+never answers hands the chat to people after the time-out; a customer who asks for a
+person gets one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+
+from bot import keys
+from tests import activities as act
+from tests.browser import missing
+from tests.conftest import Bridge, BridgeFactory, OpenChat, open_chat_body, setup_room
+from tests.test_team import MAI, MINH, online, say, thread
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ROOT / "build" / "npm" / "node_modules"
+INSTALL = "npm install --prefix build/npm offline-directline@1.3.1"
+NOTE = "Khách muốn hoàn tiền đơn 123 <b>gấp</b> *ngay*"
+TRANSCRIPT = [
+    {"type": "message", "from": {"role": "user"}, "text": "Xin chào"},
+    {"type": "message", "from": {"role": "bot"}, "text": "Chào Quý khách, em là bot."},
+    {"type": "message", "from": {"role": "user"}, "text": "Tôi muốn hoàn tiền"},
+]
+# The offline server serves Direct Line under /directline (the service's own is
+# /v3/directline): the endpoint setting is the base up to there.
+LAUNCH = """
+const express = require('express');
+const directline = require('offline-directline/dist/bridge');
+const [port, bot] = process.argv.slice(1);
+const app = express();
+app.use(directline.getRouter('http://127.0.0.1:' + port, bot));
+app.listen(Number(port), '127.0.0.1', () => console.log('ready'));
+"""
+
+
+@dataclass
+class SmallBot:
+    """A Bot Framework bot: greets, answers, and hands over when asked for a refund;
+    ``silent``: never answers. ``events``: what the bridge sent it (``handoff.status``)."""
+
+    silent: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    http: ClientSession | None = None
+
+    async def reply(self, activity: dict[str, Any], answer: dict[str, Any]) -> None:
+        assert self.http is not None
+        url = (
+            f"{activity['serviceUrl']}/v3/conversations/{activity['conversation']['id']}"
+            f"/activities/{activity['id']}"
+        )
+        answer = {**answer, "replyToId": activity["id"], "from": {"id": "shop-bot"}}
+        async with self.http.post(url, json=answer) as sent:
+            assert sent.status == 200
+
+    async def messages(self, request: web.Request) -> web.Response:
+        activity = await request.json()
+        if activity.get("type") == "event":
+            self.events.append({"name": activity.get("name"), "value": activity.get("value")})
+        if activity.get("type") != "message":
+            return web.Response(status=200)
+        text = activity.get("text", "")
+        self.heard.append(text)
+        if self.silent:
+            return web.Response(status=200)
+        if "hoàn tiền" in text:
+            await self.reply(activity, {"type": "message", "text": "Em chuyển cho nhân viên ạ."})
+            await self.reply(activity, handoff())
+        else:
+            await self.reply(
+                activity,
+                {
+                    "type": "message",
+                    "text": "Chào Quý khách, em là bot.",
+                    "suggestedActions": {
+                        "actions": [{"type": "imBack", "title": "Đơn hàng", "value": "Đơn hàng"}]
+                    },
+                },
+            )
+        return web.Response(status=200)
+
+
+def handoff() -> dict[str, Any]:
+    return {
+        "type": "event",
+        "name": "handoff.initiate",
+        "value": {
+            "va_AgentMessage": NOTE,
+            "va_LastTopic": "Hoàn tiền",
+            "va_LastPhrases": ["Tôi muốn hoàn tiền"],
+            "va_Language": "vi-VN",
+            "va_Topics": ["Chào hỏi", "Hoàn tiền"],
+        },
+        "attachments": [
+            {
+                "name": "Transcript",
+                "contentType": "application/json",
+                "content": {"activities": TRANSCRIPT},
+            }
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Shop:
+    bot: SmallBot
+    endpoint: str
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    """The small bot, and offline-directline in front of it on 127.0.0.1."""
+    node = shutil.which("node")
+    if node is None or not (MODULES / "offline-directline").exists():
+        missing(f"offline-directline is not installed: run `{INSTALL}` (in .ci/run)")
+    assert node is not None
+    bot = SmallBot(http=ClientSession())
+    app = web.Application()
+    app.router.add_post("/api/messages", bot.messages)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        node,
+        "-e",
+        LAUNCH,
+        str(port),
+        str(server.make_url("/api/messages")),
+        env={**os.environ, "NODE_PATH": str(MODULES)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    ready = await asyncio.wait_for(process.stdout.readline(), 20)
+    assert ready.strip() == b"ready"
+    yield Shop(bot, f"http://127.0.0.1:{port}/directline")
+    process.terminate()
+    await process.wait()
+    await bot.http.close() if bot.http else None
+    await server.close()
+
+
+async def bot_bridge(start_bridge: BridgeFactory, shop: Shop, **overrides: Any) -> Bridge:
+    bridge = await start_bridge(
+        first_bot_secret="shop-bot-secret",
+        first_bot_endpoint=shop.endpoint,
+        timer_interval=0.2,
+        **overrides,
+    )
+    await setup_room(bridge, MAI)
+    response = await bridge.post(act.room_message(bridge.service_url, MAI, "firstbot on"))
+    assert response.status == 201
+    await bridge.settled()
+    assert "answers new chats of **Support** first" in bridge.connector.texts(act.ROOM)[-1]
+    await online(bridge, MINH)
+    return bridge
+
+
+async def write(bridge: Bridge, text: str, customer: str = "cust-1") -> None:
+    response = await bridge.post(act.webchat_message(bridge.service_url, customer, text))
+    assert response.status == 201
+
+
+async def handed_chat(bridge: Bridge, before: int, customer: str = "cust-1") -> OpenChat:
+    """The chat whose card the hand-over posted (the ``before``-th thread created)."""
+    await bridge.connector.wait_for(lambda: len(bridge.connector.created()) > before, timeout=15)
+    found = open_chat_body(bridge.connector.created()[before])
+    await bridge.settled()
+    return OpenChat(customer, f"conv-{customer}", found["thread"], found["card_id"], found["chat"])
+
+
+def card_text_of(bridge: Bridge, chat: OpenChat) -> str:
+    created = next(c for c in bridge.connector.created() if c.conversation_id == chat.thread)
+    return json.dumps(created.body["activity"]["attachments"][0]["content"], ensure_ascii=False)
+
+
+async def wait_until(check: Any, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_bot_answers_then_hands_over_with_its_context(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    bridge = await bot_bridge(start_bridge, shop)
+    before = len(bridge.connector.created())
+    await write(bridge, "Xin chào")
+    customer = "conv-cust-1"
+    await bridge.connector.wait_for(
+        lambda: "Chào Quý khách, em là bot." in bridge.connector.texts(customer), timeout=15
+    )
+    await bridge.settled()
+    # The bot's answer reached the customer with its button and the bridge's own.
+    answer = next(
+        a
+        for a in bridge.connector.activities(customer)
+        if a.get("text") == "Chào Quý khách, em là bot."
+    )
+    titles = [a["title"] for a in answer["suggestedActions"]["actions"]]
+    assert titles == ["Đơn hàng", "Gặp nhân viên"]
+    # While the bot has the chat, the room sees nothing of it.
+    assert len(bridge.connector.created()) == before
+
+    await write(bridge, "Tôi muốn hoàn tiền")
+    chat = await handed_chat(bridge, before)
+    assert shop.bot.heard == ["Xin chào", "Tôi muốn hoàn tiền"]
+    card = card_text_of(bridge, chat)
+    # What the bot knew, escaped: its note's markup is shown, never rendered.
+    assert "handed this chat over" in card
+    assert "Hoàn tiền" in card and "Tôi muốn hoàn tiền" in card and "vi-VN" in card
+    assert "<b>" not in card and "\\\\*ngay\\\\*" in card
+    # Its part of the chat: one folded post, from its Transcript attachment.
+    folded = [
+        a
+        for a in thread(bridge, chat)
+        if "conversation with the company's bot" in a.get("summary", "")
+    ]
+    assert len(folded) == 1, [(a.get("text"), a.get("summary")) for a in thread(bridge, chat)]
+    content = folded[0]["attachments"][0]["content"]
+    assert content["body"][1]["isVisible"] is False
+    assert "Chào Quý khách, em là bot." in json.dumps(content, ensure_ascii=False)
+
+    card_data = {"action": "accept", "chat": chat.chat_id}
+    response = await bridge.post(
+        act.invoke_action(bridge.service_url, MINH, chat.thread, "accept", card_data)
+    )
+    assert response.status == 200
+    await bridge.settled()
+    await wait_until(lambda: {"state": "accepted"} in [e["value"] for e in shop.bot.events])
+    await say(bridge, chat, MINH, "/close")
+    await wait_until(lambda: {"state": "completed"} in [e["value"] for e in shop.bot.events])
+    assert [e["name"] for e in shop.bot.events] == ["handoff.status", "handoff.status"]
+
+    # The transcript keeps the bot's part apart from the agents'.
+    links = bridge.app[keys.LINKS]
+    page = await bridge.get(str(links.url(chat.chat_id)).replace("http://bridge.test", ""))
+    html = await page.text()
+    bot_part, line, agents_part = (
+        html.index("With the company&#39;s bot"),
+        html.index("Em chuyển cho nhân viên"),
+        html.index("With the agents"),
+    )
+    assert bot_part < line < agents_part
+
+
+async def test_a_silent_bot_hands_the_chat_to_people_after_its_timeout(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    shop.bot.silent = True
+    bridge = await bot_bridge(start_bridge, shop, first_bot_timeout=1.0)
+    before = len(bridge.connector.created())
+    started = asyncio.get_running_loop().time()
+    await write(bridge, "Alo, có ai không?")
+    chat = await handed_chat(bridge, before)
+    assert asyncio.get_running_loop().time() - started >= 1.0
+    card = card_text_of(bridge, chat)
+    assert "did not answer in time" in card
+    assert "Alo, có ai không?" in card
+    assert shop.bot.heard == ["Alo, có ai không?"]
+
+
+async def test_a_customer_who_asks_for_a_person_gets_one(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    bridge = await bot_bridge(start_bridge, shop)
+    before = len(bridge.connector.created())
+    await write(bridge, "Xin chào")
+    await bridge.connector.wait_for(
+        lambda: "Chào Quý khách, em là bot." in bridge.connector.texts("conv-cust-1"), timeout=15
+    )
+    await write(bridge, "Gặp nhân viên")  # the button the bridge added
+    chat = await handed_chat(bridge, before)
+    assert "asked the company's bot for a person" in card_text_of(bridge, chat)
+    assert shop.bot.heard == ["Xin chào"]
