@@ -56,6 +56,7 @@ class SmallBot:
     ``silent``: never answers. ``events``: what the bridge sent it (``handoff.status``)."""
 
     silent: bool = False
+    failing_events: int = 0  # answer this many events with a 500 (the bridge retries)
     events: list[dict[str, Any]] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     http: ClientSession | None = None
@@ -73,7 +74,13 @@ class SmallBot:
     async def messages(self, request: web.Request) -> web.Response:
         activity = await request.json()
         if activity.get("type") == "event":
-            self.events.append({"name": activity.get("name"), "value": activity.get("value")})
+            key = (activity.get("channelData") or {}).get("bridgeKey")
+            self.events.append(
+                {"name": activity.get("name"), "value": activity.get("value"), "key": key}
+            )
+            if self.failing_events > 0:
+                self.failing_events -= 1
+                return web.Response(status=500)
         if activity.get("type") != "message":
             return web.Response(status=200)
         text = activity.get("text", "")
@@ -162,7 +169,9 @@ async def shop() -> AsyncIterator[Shop]:
     await server.close()
 
 
-async def bot_bridge(start_bridge: BridgeFactory, shop: Shop, **overrides: Any) -> Bridge:
+async def bot_bridge(
+    start_bridge: BridgeFactory, shop: Shop, *, staffed: bool = True, **overrides: Any
+) -> Bridge:
     bridge = await start_bridge(
         first_bot_secret="shop-bot-secret",
         first_bot_endpoint=shop.endpoint,
@@ -174,7 +183,8 @@ async def bot_bridge(start_bridge: BridgeFactory, shop: Shop, **overrides: Any) 
     assert response.status == 201
     await bridge.settled()
     assert "answers new chats of **Support** first" in bridge.connector.texts(act.ROOM)[-1]
-    await online(bridge, MINH)
+    if staffed:
+        await online(bridge, MINH)
     return bridge
 
 
@@ -296,3 +306,37 @@ async def test_a_customer_who_asks_for_a_person_gets_one(
     chat = await handed_chat(bridge, before)
     assert "asked the company's bot for a person" in card_text_of(bridge, chat)
     assert shop.bot.heard == ["Xin chào"]
+
+
+async def test_nobody_online_the_bot_hears_failed_and_a_retry_sends_the_same_event(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    """Nobody can take the chat: the bot hears ``failed`` with the reason. Its Direct Line
+    answers the first try with a 500: the outbox tries again with the same key, once."""
+    shop.bot.failing_events = 1
+    bridge = await bot_bridge(start_bridge, shop, staffed=False)
+    before = len(bridge.connector.created())
+    await write(bridge, "Tôi muốn hoàn tiền")
+    await handed_chat(bridge, before)
+    await wait_until(lambda: len(shop.bot.events) == 2)
+    await bridge.settled()
+    first, again = shop.bot.events
+    assert first == again
+    assert first["value"]["state"] == "failed" and "No agent is online" in first["value"]["message"]
+    await asyncio.sleep(1.0)  # a third would have come by now
+    assert len(shop.bot.events) == 2
+
+
+async def test_the_bot_stays_off_for_a_department_that_has_it_off(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    bridge = await start_bridge(
+        first_bot_secret="shop-bot-secret", first_bot_endpoint=shop.endpoint
+    )
+    await setup_room(bridge, MAI)
+    await online(bridge, MINH)
+    before = len(bridge.connector.created())
+    await write(bridge, "Xin chào")
+    chat = await handed_chat(bridge, before)
+    assert "company's bot" not in card_text_of(bridge, chat)
+    assert shop.bot.heard == []
