@@ -24,9 +24,15 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from bot import keys
+from cards.envelope import adaptive_card
+from cards.firstbot import bot_part_card, bot_section
+from dialogs.i18n import Texts
 from tests import activities as act
 from tests.browser import missing
 from tests.conftest import Bridge, BridgeFactory, OpenChat, open_chat_body, setup_room
+from tests.test_escaping import CARD, check_activity
+from tests.test_escaping import NAME as HOSTILE_NAME
+from tests.test_escaping import TEXT as HOSTILE_TEXT
 from tests.test_team import MAI, MINH, online, say, thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -340,3 +346,24 @@ async def test_the_bot_stays_off_for_a_department_that_has_it_off(
     chat = await handed_chat(bridge, before)
     assert "company's bot" not in card_text_of(bridge, chat)
     assert shop.bot.heard == []
+
+
+def test_what_the_bot_knew_is_shown_as_written() -> None:
+    """The bot's note, topic, phrases and lines are the customer's and the bot's text:
+    a hostile one shows whole, making no link, picture or heading (``cards/markdown``)."""
+    context = {
+        "va_AgentMessage": HOSTILE_TEXT,
+        "va_LastTopic": HOSTILE_NAME,
+        "va_LastPhrases": [HOSTILE_TEXT, HOSTILE_NAME],
+        "va_Language": HOSTILE_NAME,
+        "reason": "handoff",
+    }
+    t = Texts("en")
+    cards = [
+        adaptive_card(bot_section(context, t), []),
+        bot_part_card([(False, HOSTILE_TEXT), (True, HOSTILE_NAME)], HOSTILE_NAME, t),
+    ]
+    for card in cards:
+        activity = {"attachments": [{"contentType": CARD, "content": card}]}
+        assert check_activity(activity) == []
+    assert HOSTILE_TEXT not in json.dumps(cards)  # escaped, not passed through
