@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import ClientError, ClientSession
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # the bot is quiet, up to ``FIRST_BOT`` poll maximum).
 FIRST_PAUSE = 0.25
 REFUSED = 422
+# What Direct Line answers a token that ran out.
+EXPIRED = (401, 403)
 
 
 class DirectLine:
@@ -84,6 +87,12 @@ class DirectLine:
         token = await self.token()
         started = await self._call("POST", "/conversations", token)
         return str(started["conversationId"]), str(started.get("token") or token)
+
+    async def reconnect(self, conversation_id: str) -> str:
+        """A new token for a conversation whose token ran out (Direct Line's tokens live
+        30 minutes): the secret asks for the conversation again."""
+        found = await self._call("GET", f"/conversations/{conversation_id}", self._secret)
+        return str(found.get("token") or self._secret)
 
     async def post(self, conversation_id: str, token: str, activity: dict[str, Any]) -> None:
         await self._call("POST", f"/conversations/{conversation_id}/activities", token, activity)
@@ -149,13 +158,35 @@ class FirstBot:
                     "text": text,
                     "locale": locale,
                 }
-                await self._client.post(chat.conversation_id, chat.token, said)
+                chat = await self._post(chat, said)
             self._read(chat)
         except (DeliveryError, ClientError, TimeoutError, KeyError):
             # The deadline still runs: a bot that cannot be reached hands the chat over.
             log.warning("a line for the first bot of chat %s was not delivered", chat_id)
         except Exception:
             log.exception("relaying to the first bot failed (chat %s)", chat_id)
+
+    async def _post(self, chat: firstbot.BotChat, activity: dict[str, Any]) -> firstbot.BotChat:
+        """Post to the bot's conversation; a token that ran out is renewed once (and kept).
+        The chat as it is now (its token)."""
+        assert chat.conversation_id is not None and chat.token is not None
+        try:
+            await self._client.post(chat.conversation_id, chat.token, activity)
+            return chat
+        except DeliveryError as refused:
+            if refused.status not in EXPIRED:
+                raise
+        chat = await self._renew(chat)
+        assert chat.conversation_id is not None and chat.token is not None
+        await self._client.post(chat.conversation_id, chat.token, activity)
+        return chat
+
+    async def _renew(self, chat: firstbot.BotChat) -> firstbot.BotChat:
+        assert chat.conversation_id is not None
+        token = await self._client.reconnect(chat.conversation_id)
+        async with self._ctx.store.unit() as tx:
+            await firstbot.do_renew_token(tx, chat.chat_id, token)
+        return replace(chat, token=token)
 
     def _read(self, chat: firstbot.BotChat) -> None:
         """Read the bot's answers now: a reader of this chat hurries, or one starts."""
@@ -180,7 +211,11 @@ class FirstBot:
         while True:
             try:
                 found, mark = await self._client.read(chat.conversation_id, chat.token, watermark)
-            except (DeliveryError, ClientError, TimeoutError):
+            except DeliveryError as refused:
+                found, mark = [], watermark
+                if refused.status in EXPIRED:
+                    chat = await self._renew(chat)
+            except (ClientError, TimeoutError):
                 found, mark = [], watermark
             theirs = [a for a in found if (a.get("from") or {}).get("id") != ours]
             if found or mark != watermark:
@@ -243,7 +278,7 @@ class FirstBot:
             "channelData": {"bridgeKey": event.key},
         }
         try:
-            await self._client.post(chat.conversation_id, chat.token, activity)
+            await self._post(chat, activity)
         except (ClientError, TimeoutError) as failed:
             raise DeliveryError(None, f"Direct Line: {failed!r}") from failed
 

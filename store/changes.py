@@ -67,6 +67,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     # A company bot answering first (its conversation, its answers, its hand-over).
     (("first_bot_chats", "a chat goes to the bot first"), "firstbot.do_start"),
     (("first_bot_chats", "the bot's conversation started"), "firstbot.do_start_conversation"),
+    (("first_bot_chats", "a token that ran out renewed"), "firstbot.do_renew_token"),
     (("chats", "a line relayed to the bot (its deadline)"), "firstbot.do_relayed"),
     (("first_bot_chats", "the bot answered"), "firstbot.do_bot_said"),
     (("first_bot_chats", "the bot hands the chat to people"), "firstbot.do_hand_over"),

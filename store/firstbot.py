@@ -73,6 +73,17 @@ async def conversation_of(tx: Unit, chat_id: int) -> BotChat | None:
     return BotChat(row.chat_id, row.conversation_id, row.token, row.watermark, row.state)
 
 
+async def do_renew_token(tx: Unit, chat_id: int, token: str) -> None:
+    """The conversation's new token (the old one ran out); whoever renews last keeps its
+    own, and either reaches the same conversation."""
+    await tx.session.execute(
+        update(FirstBotChat)
+        .where(FirstBotChat.chat_id == chat_id)
+        .values(token=token)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def do_relayed(tx: Unit, chat_id: int) -> bool:
     """A customer's line went to the bot: its deadline starts, unless one already runs
     (the bot owes an answer to an earlier line). False: the bot no longer has the chat."""

@@ -22,11 +22,13 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from bot import keys
 from cards.envelope import adaptive_card
 from cards.firstbot import bot_part_card, bot_section
 from dialogs.i18n import Texts
+from store.models import FirstBotChat
 from tests import activities as act
 from tests.browser import missing
 from tests.conftest import Bridge, BridgeFactory, OpenChat, open_chat_body, setup_room
@@ -367,3 +369,67 @@ def test_what_the_bot_knew_is_shown_as_written() -> None:
         activity = {"attachments": [{"contentType": CARD, "content": card}]}
         assert check_activity(activity) == []
     assert HOSTILE_TEXT not in json.dumps(cards)  # escaped, not passed through
+
+
+@dataclass
+class ExpiringDirectLine:
+    """A minimal fake of Direct Line's token rules (offline-directline checks none): the
+    conversation's first token has run out by the first post; the secret reconnects to
+    the conversation (``GET /conversations/{id}``) for a new one."""
+
+    posted: list[tuple[str, str]] = field(default_factory=list)  # (bearer, text)
+
+    def bearer(self, request: web.Request) -> str:
+        return request.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    async def generate(self, request: web.Request) -> web.Response:
+        assert self.bearer(request) == "shop-bot-secret"
+        return web.json_response({"token": "first-token", "expires_in": 1800})
+
+    async def start(self, request: web.Request) -> web.Response:
+        assert self.bearer(request) == "first-token"
+        return web.json_response({"conversationId": "conv-1", "token": "first-token"})
+
+    async def reconnect(self, request: web.Request) -> web.Response:
+        if self.bearer(request) != "shop-bot-secret":
+            return web.Response(status=403)
+        return web.json_response({"conversationId": "conv-1", "token": "second-token"})
+
+    async def post(self, request: web.Request) -> web.Response:
+        if self.bearer(request) != "second-token":
+            return web.Response(status=403)
+        self.posted.append((self.bearer(request), (await request.json()).get("text", "")))
+        return web.json_response({"id": f"conv-1|{len(self.posted)}"})
+
+    async def activities(self, request: web.Request) -> web.Response:
+        if self.bearer(request) != "second-token":
+            return web.Response(status=403)
+        return web.json_response({"activities": [], "watermark": "0"})
+
+
+async def test_a_token_that_ran_out_is_renewed_with_the_secret(
+    start_bridge: BridgeFactory,
+) -> None:
+    fake = ExpiringDirectLine()
+    app = web.Application()
+    base = "/v3/directline"
+    app.router.add_post(f"{base}/tokens/generate", fake.generate)
+    app.router.add_post(f"{base}/conversations", fake.start)
+    app.router.add_get(f"{base}/conversations/{{id}}", fake.reconnect)
+    app.router.add_post(f"{base}/conversations/{{id}}/activities", fake.post)
+    app.router.add_get(f"{base}/conversations/{{id}}/activities", fake.activities)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        shop = Shop(SmallBot(), str(server.make_url(base)))
+        bridge = await bot_bridge(start_bridge, shop)
+        await write(bridge, "Xin chào")
+        await wait_until(lambda: fake.posted == [("second-token", "Xin chào")])
+        async with bridge.app[keys.ENGINE].connect() as connection:
+            kept = await connection.scalar(select(FirstBotChat.token))
+        assert kept == "second-token"
+        first_bot = bridge.app[keys.FIRST_BOT]
+        assert first_bot is not None
+        await first_bot.aclose()
+    finally:
+        await server.close()
