@@ -415,7 +415,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
                 app[keys.CLIENT_SESSION], settings.first_bot_endpoint, settings.first_bot_secret
             )
             ctx = app[keys.BRIDGE].ctx
-            first_bot = FirstBot(ctx, client, settings.first_bot_poll_max)
+            # Reading stops once the bot is quiet well past its time to answer.
+            quiet = settings.first_bot_timeout + 30 * settings.first_bot_poll_max
+            first_bot = FirstBot(ctx, client, settings.first_bot_poll_max, quiet)
             app[keys.BRIDGE].ctx = replace(ctx, first_bot=first_bot)
         app[keys.FIRST_BOT] = first_bot
         yield

@@ -118,10 +118,15 @@ def customer_id(chat_id: int) -> str:
 class FirstBot:
     """The bot that answers first, as the flows and the dispatcher use it."""
 
-    def __init__(self, ctx: FlowContext, client: DirectLine, poll_max: float) -> None:
+    def __init__(
+        self, ctx: FlowContext, client: DirectLine, poll_max: float, quiet_stop: float
+    ) -> None:
+        """``poll_max``: the longest pause between two reads; ``quiet_stop``: reading stops
+        after this long with neither a line nor an answer."""
         self._ctx = ctx
         self._client = client
         self._poll_max = poll_max
+        self._quiet_stop = quiet_stop
         self._tasks: set[asyncio.Task[None]] = set()
         # Chats whose activities this process reads now, and the event that hurries it.
         self._polling: dict[int, asyncio.Event] = {}
@@ -131,7 +136,7 @@ class FirstBot:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def relay(self, chat_id: int, user_id: str, text: str, locale: str) -> None:
+    def relay(self, chat_id: int, text: str, locale: str) -> None:
         """Hand a customer's line to the bot, after the caller's commit."""
         self._spawn(self._relay(chat_id, text, locale))
 
@@ -206,34 +211,51 @@ class FirstBot:
             self._polling.pop(chat.chat_id, None)
 
     async def _poll(self, chat: firstbot.BotChat, hurry: asyncio.Event) -> None:
-        assert chat.conversation_id is not None and chat.token is not None
+        """Read the bot's activities while it has the chat: quickly after a line, backing
+        off while it is quiet (up to ``poll_max``). Reading stops when the chat left the
+        bot, or when the bot has been quiet for ``quiet_stop`` since the last line or
+        answer (a customer who walked away costs nothing; their next line reads again)."""
         watermark, pause, ours = chat.watermark, FIRST_PAUSE, customer_id(chat.chat_id)
+        clock = asyncio.get_running_loop().time
+        lively = clock()
         while True:
-            try:
-                found, mark = await self._client.read(chat.conversation_id, chat.token, watermark)
-            except DeliveryError as refused:
-                found, mark = [], watermark
-                if refused.status in EXPIRED:
-                    chat = await self._renew(chat)
-            except (ClientError, TimeoutError):
-                found, mark = [], watermark
+            hurry.clear()
+            found, mark, chat = await self._fetch(chat, watermark)
             theirs = [a for a in found if (a.get("from") or {}).get("id") != ours]
             if found or mark != watermark:
                 if not await self._answered(chat.chat_id, mark, theirs):
                     return
-                watermark, pause = mark, FIRST_PAUSE
-            elif pause >= self._poll_max:
-                async with self._ctx.store.reading() as tx:
-                    if await firstbot.talking(tx, chat.chat_id) is None:
-                        return  # handed over (here or by another replica): stop reading
-            else:
+                watermark, pause, lively = mark, FIRST_PAUSE, clock()
+            elif pause < self._poll_max:
                 pause = min(pause * 2, self._poll_max)
-            hurry.clear()
+            elif clock() - lively > self._quiet_stop or not await self._talking(chat.chat_id):
+                return
             try:
                 await asyncio.wait_for(hurry.wait(), pause)
-                pause = FIRST_PAUSE
+                pause, lively = FIRST_PAUSE, clock()  # a new line: its answer comes soon
             except TimeoutError:
                 pass
+
+    async def _fetch(
+        self, chat: firstbot.BotChat, watermark: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, firstbot.BotChat]:
+        """The activities after ``watermark`` (none when Direct Line failed: tried again
+        after the pause), and the chat with a renewed token when its own ran out."""
+        assert chat.conversation_id is not None and chat.token is not None
+        try:
+            found, mark = await self._client.read(chat.conversation_id, chat.token, watermark)
+            return found, mark, chat
+        except DeliveryError as refused:
+            if refused.status in EXPIRED:
+                chat = await self._renew(chat)
+        except (ClientError, TimeoutError):
+            log.warning("the first bot's activities could not be read (chat %s)", chat.chat_id)
+        return [], watermark, chat
+
+    async def _talking(self, chat_id: int) -> bool:
+        """Whether the bot still has the chat (another replica may have handed it over)."""
+        async with self._ctx.store.reading() as tx:
+            return await firstbot.talking(tx, chat_id) is not None
 
     async def _answered(
         self, chat_id: int, watermark: str | None, activities: list[dict[str, Any]]

@@ -39,7 +39,7 @@ class FirstBot(Protocol):
     """The company's bot that answers first (``bot/firstbot.py``): a customer's line is
     handed to it after the flow's commit (its own task; a relay never waits on it)."""
 
-    def relay(self, chat_id: int, user_id: str, text: str, locale: str) -> None: ...
+    def relay(self, chat_id: int, text: str, locale: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                 tx.enqueue(notify(outcome))
                 if isinstance(outcome, Opened) and _announced(outcome.chat):
                     await assign_chat(ctx, tx, outcome.chat.id)
-        await _to_first_bot(ctx, outcome, user_id, text, t)
+        await _to_first_bot(ctx, outcome, text, t)
         translated = _posted_chat(outcome)
         if translated is not None:
             # Off the relay's path: a task of its own, after this commit.
@@ -224,7 +224,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                 if isinstance(choice, Routed):
                     tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
                     if choice.chat.first_bot and ctx.first_bot is not None:
-                        ctx.first_bot.relay(choice.chat.id, user_id, text, t.language)
+                        ctx.first_bot.relay(choice.chat.id, text, t.language)
                     if _announced(choice.chat):
                         await assign_chat(ctx, tx, choice.chat.id)
                 elif isinstance(choice, Unchanged):
@@ -233,9 +233,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                     tx.enqueue(prompt(choice.departments))
 
 
-async def _to_first_bot(
-    ctx: FlowContext, outcome: object, user_id: str, text: str, t: Texts
-) -> None:
+async def _to_first_bot(ctx: FlowContext, outcome: object, text: str, t: Texts) -> None:
     """A line of a chat the company's bot has goes to the bot (after the commit), unless
     the customer asks for a person: then people take the chat now."""
     bot = ctx.first_bot
@@ -243,7 +241,7 @@ async def _to_first_bot(
         return
     match outcome:
         case Opened(chat) if chat.first_bot:
-            bot.relay(chat.id, user_id, text, t.language)
+            bot.relay(chat.id, text, t.language)
         case Appended(chat_id, None, _, True):
             if asks_for_person(text, t):
                 await hand_over(ctx, chat_id, firstbot.ASKED, {}, [])
@@ -251,7 +249,7 @@ async def _to_first_bot(
             async with ctx.store.unit() as tx:
                 talking = await firstbot.do_relayed(tx, chat_id)
             if talking:
-                bot.relay(chat_id, user_id, text, t.language)
+                bot.relay(chat_id, text, t.language)
 
 
 def _announced(chat: ChatView) -> bool:

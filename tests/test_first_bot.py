@@ -433,3 +433,26 @@ async def test_a_token_that_ran_out_is_renewed_with_the_secret(
         await first_bot.aclose()
     finally:
         await server.close()
+
+
+async def test_reading_stops_when_the_bot_and_the_customer_are_quiet(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    """The bot answered and the customer walked away: the bridge stops reading the bot's
+    conversation (idle costs nothing), and the chat stays with the bot; the customer's
+    next line reads again."""
+    bridge = await bot_bridge(start_bridge, shop, first_bot_timeout=1.0, first_bot_poll_max=0.1)
+    await write(bridge, "Xin chào")
+    customer = "conv-cust-1"
+    greeting = "Chào Quý khách, em là bot."
+    await bridge.connector.wait_for(
+        lambda: greeting in bridge.connector.texts(customer), timeout=15
+    )
+    first_bot = bridge.app[keys.FIRST_BOT]
+    assert first_bot is not None
+    await asyncio.wait_for(first_bot.idle(), 15)  # quiet for 1 + 30 * 0.1 s: it stops
+    assert bridge.connector.created() == []  # no card: the bot still has the chat
+    await write(bridge, "Còn đó không?")
+    await bridge.connector.wait_for(
+        lambda: bridge.connector.texts(customer).count(greeting) == 2, timeout=15
+    )
