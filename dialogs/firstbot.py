@@ -14,7 +14,7 @@ from dialogs.context import FlowContext
 from dialogs.departments import change_department
 from dialogs.i18n import Texts
 from dialogs.notices import mention_answer, mention_reply
-from dialogs.replies import to_customer, to_thread
+from dialogs.replies import by_agent, to_conversation, to_thread
 from dialogs.turn import Turn
 from store import departments, firstbot
 from store.audience import Audience
@@ -101,8 +101,9 @@ def transcript_lines(activity: dict[str, Any]) -> list[tuple[bool, str]]:
 async def bot_answered(
     ctx: FlowContext, chat_id: int, watermark: str | None, activities: list[dict[str, Any]]
 ) -> bool:
-    """The bot's new messages go to the customer and into the transcript, in one unit;
-    False: the chat left the bot meanwhile (nothing is sent)."""
+    """The bot's new messages go to the customer (signed with the bot's name, like an
+    agent's line) and into the transcript as the bot's (once: not as the bridge's own
+    words too), in one unit; False: the chat left the bot meanwhile (nothing is sent)."""
     said = [a for a in activities if a.get("type") == "message"]
     async with ctx.store.unit() as tx:
         if not await firstbot.do_bot_said(
@@ -112,8 +113,12 @@ async def bot_answered(
         if said:
             chat = await chat_view(tx.session, chat_id)
             t = ctx.customer_texts(chat.customer_locale)
-            shown = [for_customer(a, t) for a in said]
-            tx.enqueue([to_customer(chat, s) for s in shown if s is not None])
+            reference = chat.customer_reference
+            for activity in said:
+                shown = for_customer(activity, t)
+                if shown is not None:
+                    name = (activity.get("from") or {}).get("name") or t("card.bot_name")
+                    tx.enqueue([to_conversation(reference, by_agent(shown, str(name)))])
     return True
 
 

@@ -239,6 +239,7 @@ async def test_the_bot_answers_then_hands_over_with_its_context(
         if a.get("text") == "Chào Quý khách, em là bot."
     )
     titles = [a["title"] for a in answer["suggestedActions"]["actions"]]
+    assert answer["from"]["name"] == "Bot"  # signed with the bot's name, like an agent's line
     assert titles == ["Đơn hàng", "Gặp nhân viên"]
     # While the bot has the chat, the room sees nothing of it.
     assert len(bridge.connector.created()) == before
@@ -283,6 +284,7 @@ async def test_the_bot_answers_then_hands_over_with_its_context(
         html.index("With the agents"),
     )
     assert bot_part < line < agents_part
+    assert html.count("Em chuyển cho nhân viên") == 1  # the bot's line, kept once
 
 
 async def test_a_silent_bot_hands_the_chat_to_people_after_its_timeout(
