@@ -15,22 +15,28 @@ import os
 import shutil
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
 from bot import keys
+from bot.transcript_page import render
 from cards.envelope import adaptive_card
 from cards.firstbot import bot_part_card, bot_section
 from dialogs.i18n import Texts
-from store.models import FirstBotChat
+from store.models import ChatState, FirstBotChat, MessageKind, ParticipantRole
+from store.transcripts import Transcript, TranscriptLine
+from store.vocabulary import ChatEvent
 from tests import activities as act
-from tests.browser import missing
+from tests.browser import chromium, missing, screenshots
+from tests.card_gallery import BOT_CONTEXT, OPENED, story_chat
 from tests.conftest import Bridge, BridgeFactory, OpenChat, open_chat_body, setup_room
 from tests.test_escaping import CARD, check_activity
 from tests.test_escaping import NAME as HOSTILE_NAME
@@ -458,3 +464,46 @@ async def test_reading_stops_when_the_bot_and_the_customer_are_quiet(
     await bridge.connector.wait_for(
         lambda: bridge.connector.texts(customer).count(greeting) == 2, timeout=15
     )
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    """A page of Debian's Chromium (skipped where it is missing; in CI, failed)."""
+    path = chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=path, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield await launched.new_page()
+        await launched.close()
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+async def test_the_transcript_page_shows_the_bots_part_apart(page: Page, language: str) -> None:
+    """The transcript page in a browser: the bot's part, then the agents', in both
+    languages at phone and desktop width (screenshots in build/screenshots)."""
+    at = OPENED
+    said = [
+        (MessageKind.INCOMING, "Trần Thị Lan", "Xin chào"),
+        (MessageKind.FIRST_BOT, "", "Chào Quý khách, em là bot của cửa hàng."),
+        (MessageKind.INCOMING, "Trần Thị Lan", "Tôi muốn hoàn tiền đơn 123"),
+        (MessageKind.FIRST_BOT, "", "Em chuyển cho nhân viên ạ."),
+        (MessageKind.ACTIVITY, "Minh Anh", ChatEvent.ACCEPTED),
+        (MessageKind.OUTGOING, "Minh Anh", "Dạ em Minh Anh đây, em kiểm tra đơn 123 ạ."),
+    ]
+    lines = tuple(
+        TranscriptLine(kind, author, text, at + timedelta(minutes=i))
+        for i, (kind, author, text) in enumerate(said)
+    )
+    chat = replace(story_chat(ChatState.ACTIVE, returning=False), bot_context=BOT_CONTEXT)
+    participants = (("Minh Anh", ParticipantRole.OWNER),)
+    html = render(Transcript(chat, participants, lines), Texts(language), "Asia/Ho_Chi_Minh")
+    await page.set_content(html)
+    headings = await page.locator("h2").all_inner_texts()
+    t = Texts(language)
+    assert headings == [t("transcript.first_bot_part"), t("transcript.agents_part")]
+    logs = page.locator("ol.log")
+    await expect(logs.nth(0)).to_contain_text("Em chuyển cho nhân viên ạ.")
+    await expect(logs.nth(1)).to_contain_text("em kiểm tra đơn 123")
+    await expect(logs.nth(1)).not_to_contain_text("Em chuyển cho nhân viên")
+    await screenshots(page, f"transcript-first-bot-{language}")
