@@ -130,6 +130,8 @@ class FirstBot:
         self._tasks: set[asyncio.Task[None]] = set()
         # Chats whose activities this process reads now, and the event that hurries it.
         self._polling: dict[int, asyncio.Event] = {}
+        # A chat's lines reach the bot one after the other, in order: (lock, lines queued).
+        self._in_order: dict[int, tuple[asyncio.Lock, list[None]]] = {}
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -152,6 +154,17 @@ class FirstBot:
             return await firstbot.talking(tx, chat_id)
 
     async def _relay(self, chat_id: int, text: str, locale: str) -> None:
+        lock, queued = self._in_order.setdefault(chat_id, (asyncio.Lock(), []))
+        queued.append(None)
+        try:
+            async with lock:
+                await self._relay_now(chat_id, text, locale)
+        finally:
+            queued.pop()
+            if not queued:
+                del self._in_order[chat_id]
+
+    async def _relay_now(self, chat_id: int, text: str, locale: str) -> None:
         try:
             chat = await self._conversation(chat_id)
             if chat is None or chat.conversation_id is None or chat.token is None:

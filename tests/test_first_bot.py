@@ -73,6 +73,8 @@ class SmallBot:
     failing_events: int = 0  # answer this many events with a 500 (the bridge retries)
     events: list[dict[str, Any]] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
+    started: int = 0  # conversations started (Direct Line says so with conversationUpdate)
+    slow_start: float = 0.0  # seconds the first conversation's start takes
     http: ClientSession | None = None
 
     async def reply(self, activity: dict[str, Any], answer: dict[str, Any]) -> None:
@@ -87,6 +89,9 @@ class SmallBot:
 
     async def messages(self, request: web.Request) -> web.Response:
         activity = await request.json()
+        if activity.get("type") == "conversationUpdate":
+            self.started += 1
+            await asyncio.sleep(self.slow_start if self.started == 1 else 0)
         if activity.get("type") == "event":
             key = (activity.get("channelData") or {}).get("bridgeKey")
             self.events.append(
@@ -507,3 +512,18 @@ async def test_the_transcript_page_shows_the_bots_part_apart(page: Page, languag
     await expect(logs.nth(1)).to_contain_text("em kiểm tra đơn 123")
     await expect(logs.nth(1)).not_to_contain_text("Em chuyển cho nhân viên")
     await screenshots(page, f"transcript-first-bot-{language}")
+
+
+async def test_a_customers_lines_reach_the_bot_in_order(
+    start_bridge: BridgeFactory, shop: Shop
+) -> None:
+    """Lines written at once reach the bot one after the other: one conversation is
+    started (however slowly), and the lines arrive as written."""
+    shop.bot.slow_start = 0.5
+    bridge = await bot_bridge(start_bridge, shop)
+    lines = [f"dòng {n}" for n in range(5)]
+    for line in lines:
+        await write(bridge, line)
+    await wait_until(lambda: len(shop.bot.heard) == len(lines))
+    assert shop.bot.heard == lines
+    assert shop.bot.started == 1
