@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from bot.bridge import Bridge
 from bot.channels import make_channels
 from bot.channels.zalo import ZaloChannel
 from bot.delivery import Dispatcher
+from bot.firstbot import DirectLine, FirstBot
 from bot.hook import CommitHook
 from bot.mail import Mailer
 from bot.metrics import Metrics
@@ -318,6 +320,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             if settings.mail_enabled
             else None
         ),
+        first_bot_timeout=(
+            timedelta(seconds=settings.first_bot_timeout) if settings.first_bot_secret else None
+        ),
     )
 
     # One cleanup context per resource, in the order they depend on each other; each
@@ -402,7 +407,22 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             ),
             Gate(app[keys.STORE], settings),
         )
+        first_bot = None
+        if settings.first_bot_secret:
+            # The bot answering first reads and relays as tasks of its own (its flows need
+            # no relay of their own, so it takes the context as the bridge has it).
+            client = DirectLine(
+                app[keys.CLIENT_SESSION], settings.first_bot_endpoint, settings.first_bot_secret
+            )
+            ctx = app[keys.BRIDGE].ctx
+            # Reading stops once the bot is quiet well past its time to answer.
+            quiet = settings.first_bot_timeout + 30 * settings.first_bot_poll_max
+            first_bot = FirstBot(ctx, client, settings.first_bot_poll_max, quiet)
+            app[keys.BRIDGE].ctx = replace(ctx, first_bot=first_bot)
+        app[keys.FIRST_BOT] = first_bot
         yield
+        if first_bot is not None:
+            await first_bot.aclose()
 
     async def delivery(app: web.Application) -> AsyncIterator[None]:
         dispatcher = Dispatcher(
@@ -422,6 +442,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
             pace=PaceLimits.from_settings(settings),
             coalesce_bytes=settings.coalesce_bytes,
             mailer=Mailer(app[keys.STORE], settings, app[keys.LINKS]),
+            first_bot=app[keys.FIRST_BOT],
         )
         app[keys.DISPATCHER] = dispatcher
         sweeper = asyncio.create_task(dispatcher.run())

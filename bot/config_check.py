@@ -140,6 +140,7 @@ async def check_config(env: Mapping[str, str]) -> list[Problem]:
     if tenant is not None and "MicrosoftAppTenantId" not in _named(together):
         together.append(tenant)
     together += _public_url(settings) + _zalo(settings) + _mail(settings) + _ai(settings)
+    together += _first_bot(settings)
     together += await _database(settings)
     return problems + [p for p in together if p.setting not in _named(problems)]
 
@@ -155,6 +156,19 @@ def _ai(settings: Settings) -> list[Problem]:
     """AI help for departments needs a provider and a model."""
     if settings.ai_departments and not (settings.ai_base_url and settings.ai_model):
         return [Problem("AI_DEPARTMENTS", "AI help needs AI_BASE_URL and AI_MODEL set too")]
+    return []
+
+
+def _first_bot(settings: Settings) -> list[Problem]:
+    """A bot that answers first is given up on after its time-out, which the timers see
+    only every ``TIMER_INTERVAL_SECONDS``: a shorter time-out could not be kept."""
+    if settings.first_bot_secret and settings.first_bot_timeout < settings.timer_interval:
+        return [
+            Problem(
+                "FIRST_BOT_TIMEOUT_SECONDS",
+                "shorter than TIMER_INTERVAL_SECONDS: the timers would not see it in time",
+            )
+        ]
     return []
 
 

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from bot.backoff import Backoff
 from bot.channels import Channels, ReplyRefused
+from bot.firstbot import FirstBot as BotEvents
 from bot.hook import CommitHook
 from bot.mail import REFUSED, Mailer
 from bot.marks import Marks, Thread
@@ -64,12 +65,14 @@ class Dispatcher:
         pace_clock: Callable[[], float] = time.time,
         coalesce_bytes: int = 0,
         mailer: Mailer | None = None,
+        first_bot: BotEvents | None = None,
     ) -> None:
         """``hook``: the store's post-commit hook, made before the store and this
         dispatcher (see :class:`CommitHook`); rows are leased under its owner and lease.
         ``pace``: the budgets to keep before each send (None: learn them from 429s);
         ``coalesce_bytes``: how big one post of several waiting lines may grow (0: never);
-        ``mailer``: sends the ``email`` rows (None: they fail, told to the agents)."""
+        ``mailer``: sends the ``email`` rows (None: they fail, told to the agents);
+        ``first_bot``: sends the ``bot_event`` rows to the company's bot (None: they fail)."""
         self.owner = hook.owner
         self._metrics = metrics or Metrics()
         # When the sweep last read the database; /readyz calls the loop dead when it is old.
@@ -108,6 +111,7 @@ class Dispatcher:
         self._marks = Marks(store, self._leasing, self._pacer)
         self._coalesce_bytes = coalesce_bytes
         self._mailer = mailer
+        self._first_bot = first_bot
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
         self._repeats: dict[str, frozenset[int]] = {}
         hook.attach(self)
@@ -423,6 +427,11 @@ class Dispatcher:
             if self._mailer is None:
                 raise DeliveryError(REFUSED, "mail is not configured (SMTP_HOST is empty)")
             await self._mailer.deliver(run[0])
+            return None
+        if run[0].kind == OutboxKind.BOT_EVENT:
+            if self._first_bot is None:
+                raise DeliveryError(REFUSED, "no bot answers first (FIRST_BOT_SECRET is empty)")
+            await self._first_bot.deliver(run[0])
             return None
         return await post(self._channels, self._threads, run)
 

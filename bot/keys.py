@@ -10,6 +10,7 @@ from bot.ai import Assistant
 from bot.bridge import Bridge
 from bot.channels import Channels
 from bot.delivery import Dispatcher
+from bot.firstbot import FirstBot
 from bot.metrics import Metrics
 from bot.sdk import BridgeAdapter, Connector
 from bot.settings import Settings
@@ -30,5 +31,6 @@ BRIDGE = web.AppKey("bridge", Bridge)
 METRICS = web.AppKey("metrics", Metrics)
 # AI help for agents; None when no provider is configured (AI_BASE_URL empty).
 ASSISTANT: web.AppKey[Assistant | None] = web.AppKey("assistant")
+FIRST_BOT: web.AppKey[FirstBot | None] = web.AppKey("first_bot")
 # Set when what the console's live list shows may have changed (bot/wakeups.py).
 CHANGES = web.AppKey("changes", Changes)

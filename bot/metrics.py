@@ -64,6 +64,14 @@ class _DatabaseFigures(Collector):
         for state, department, count in found.chats:
             chats.add_metric([state, department], count)
         yield chats
+        ai_today = GaugeMetricFamily(
+            "bridge_ai_calls_today",
+            "AI help's calls counted today (UTC) against the department's AI_CALLS_PER_DAY",
+            labels=["department"],
+        )
+        for department, calls in found.ai_calls_today:
+            ai_today.add_metric([department], calls)
+        yield ai_today
         yield _histogram(
             "bridge_time_to_accept_seconds",
             "From a chat's first message to its Accept",

@@ -550,6 +550,28 @@ class Settings(BaseSettings):
     ai_calls_per_day: int = _env(
         "AI_CALLS_PER_DAY", 500, "Calls one department may make per day (UTC)", ge=0
     )
+    # A company bot answers first (``bot/firstbot.py``): a Direct Line client of its own.
+    first_bot_secret: Text = _env(
+        "FIRST_BOT_SECRET",
+        "",
+        "Direct Line secret of the bot that answers first (Copilot Studio: Settings, "
+        "Security, Web channel security); empty: off",
+    )
+    first_bot_endpoint: Endpoint = _env(
+        "FIRST_BOT_ENDPOINT",
+        DIRECT_LINE_ENDPOINT,
+        "Direct Line base URL of that bot (a regional one, e.g. "
+        "`https://europe.directline.botframework.com/v3/directline`)",
+    )
+    first_bot_timeout: float = _env(
+        "FIRST_BOT_TIMEOUT_SECONDS",
+        30.0,
+        "A customer's line the bot leaves unanswered this long hands the chat to people",
+        ge=1,
+    )
+    first_bot_poll_max: float = _knob(
+        5.0, "Longest pause between two reads of the bot's activities", gt=0
+    )
     presence_sync: Annotated[Literal["", "graph"], Word] = _env(
         "PRESENCE_SYNC", "", "`graph`: availability follows Teams presence"
     )

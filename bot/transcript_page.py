@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -46,7 +47,10 @@ dt{color:#555}dd{margin:0;overflow-wrap:anywhere}
 ol{list-style:none;margin:0;padding:0}
 li{margin:.7rem 0;max-width:85%}
 .customer{margin-right:auto}
-.team,.bot{margin-left:auto}
+.team,.bot,.firstbot{margin-left:auto}
+.firstbot .meta{text-align:right}
+.firstbot .bubble{background:#eef6ee;border-color:#bcd9bc}
+h2{font-size:1rem;margin:1.2rem 0 .2rem}
 .meta{font-size:.8rem;color:#555;margin:0 .3rem .15rem}
 .team .meta,.bot .meta{text-align:right}
 .bubble{padding:.5rem .75rem;border-radius:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;
@@ -78,6 +82,7 @@ _SIDE = {
     MessageKind.OUTGOING: "team",
     MessageKind.BOT: "bot",
     MessageKind.NOTE: "note",
+    MessageKind.FIRST_BOT: "firstbot",
 }
 PICTURE_MARK = "🖼"
 FILE_MARK = "📎"
@@ -176,6 +181,7 @@ def _items(transcript: Transcript, t: Texts, zone_name: str) -> Iterator[dict[st
         side = _SIDE.get(line.kind, "team")
         author = {
             "bot": t("transcript.bot"),
+            "firstbot": t("transcript.first_bot"),
             "note": t("transcript.note", author=line.author),
         }.get(side, line.author)
         yield {"side": side, "author": author, "text": line.text, "files": _files(line), **stamp}
@@ -194,5 +200,24 @@ def render(transcript: Transcript, t: Texts, zone_name: str = "UTC") -> str:
         state_text=t(STATE_KEYS[chat.state]),
         facts=_facts(transcript, t, zone_name),
         zone_text=t("transcript.zone", zone=f"{zone_label(chat.created_at, zone_name)}"),
-        items=list(_items(transcript, t, zone_name)),
+        **_parts(transcript, t, zone_name),
     )
+
+
+def _parts(transcript: Transcript, t: Texts, zone_name: str) -> dict[str, Any]:
+    """The log, in two parts when the company's bot answered first: up to its last line
+    (its part, the customer's lines with it), then the agents' part."""
+    lines = transcript.lines
+    last = max(
+        (i for i, line in enumerate(lines) if line.kind == MessageKind.FIRST_BOT), default=-1
+    )
+    if last < 0:
+        return {"items": list(_items(transcript, t, zone_name)), "bot_items": []}
+    before = replace(transcript, lines=lines[: last + 1])
+    after = replace(transcript, lines=lines[last + 1 :])
+    return {
+        "bot_items": list(_items(before, t, zone_name)),
+        "bot_heading": t("transcript.first_bot_part"),
+        "items": list(_items(after, t, zone_name)),
+        "agents_heading": t("transcript.agents_part"),
+    }

@@ -30,6 +30,7 @@ from cards.actions import (
     action_data,
 )
 from cards.envelope import TextLookup, adaptive_card
+from cards.firstbot import bot_section
 from cards.markdown import card_link, card_text
 from cards.tags import tag_section
 from cards.times import day_and_time, duration
@@ -381,6 +382,7 @@ def request_card(
         body.append(_text(note, color="Attention", weight="Bolder"))
     body += [_text(card_text(_preview(m))) for m in question(chat)]
     body.append({"type": "FactSet", "facts": _facts(chat, t, now), "spacing": "Medium"})
+    body += bot_section(chat.bot_context, t)
     if chat.rating is not None:
         body.append(_rating_line(chat.rating, t))
     body += _earlier(chat, t, links)

@@ -12,6 +12,7 @@ from dialogs.assignment import offer_waiting
 from dialogs.attachments import as_attachments, names, stored_text
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
+from dialogs.firstbot import bot_status
 from dialogs.i18n import Texts
 from dialogs.notes import note_text
 from dialogs.notices import kept_as_note, mention_answer, mention_reply, relay_refused
@@ -119,7 +120,11 @@ class AgentTurn:
                 customer_t = self.ctx.customer_texts(chat.customer_locale)
                 owner = message_text(chat.owner_name or "")
                 joined = customer_t("customer.agent_joined", agent=owner)
-                return [self.updated(chat), to_customer(chat, text_activity(joined))]
+                return [
+                    self.updated(chat),
+                    to_customer(chat, text_activity(joined)),
+                    *bot_status(chat, "accepted"),
+                ]
             case AtCapacity(chat, capacity):
                 return self.tell(chat, "agent.at_capacity", capacity=capacity)
             case OfferedElsewhere(chat, agent):
@@ -177,6 +182,7 @@ class AgentTurn:
                     self.updated(chat),
                     to_thread(chat.id, text_activity(link)),
                     to_customer(chat, with_rating_question(self.ctx, chat, ended)),
+                    *bot_status(chat, "completed"),
                 ]
             case TagRequired(chat):
                 known = message_text(_known(chat, self.t))

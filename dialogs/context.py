@@ -35,6 +35,13 @@ class Assistant(Protocol):
     async def translate(self, material: ChatMaterial, into: str) -> str | None: ...
 
 
+class FirstBot(Protocol):
+    """The company's bot that answers first (``bot/firstbot.py``): a customer's line is
+    handed to it after the flow's commit (its own task; a relay never waits on it)."""
+
+    def relay(self, chat_id: int, text: str, locale: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class FlowContext:
     store: Store
@@ -58,6 +65,8 @@ class FlowContext:
     mail_enabled: bool = False
     # AI help for agents (None: no provider configured, off everywhere).
     assistant: Assistant | None = None
+    # The company's bot that answers first (None: FIRST_BOT_SECRET is empty).
+    first_bot: FirstBot | None = None
 
     async def chat_for_thread(self, thread_id: str) -> int | None:
         """The chat whose thread ``thread_id`` is (None: a thread of no chat)."""

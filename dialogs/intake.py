@@ -17,6 +17,7 @@ from dialogs.activity import offered_contact
 from dialogs.assignment import assign_chat
 from dialogs.attachments import Files, as_attachments, links, names, stored_text
 from dialogs.context import FlowContext
+from dialogs.firstbot import asks_for_person
 from dialogs.i18n import Texts, languages
 from dialogs.mail import transcript_request
 from dialogs.ratings import rating_message
@@ -29,9 +30,9 @@ from dialogs.replies import (
     to_thread,
 )
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
-from dialogs.routing import choice_prompt, customer_notice, post_request
+from dialogs.routing import choice_prompt, customer_notice, hand_over, post_request
 from dialogs.turn import Turn
-from store import routing
+from store import firstbot, routing
 from store.audience import Audience, Choices
 from store.channels import facts
 from store.core import ChatView, Duplicate
@@ -125,6 +126,8 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
     def on_routed(
         chat: ChatView, audience: Audience, previous: ChatView | None, first: bool = False
     ) -> list[Outgoing]:
+        if chat.first_bot:
+            return list(refusal)  # the company's bot answers (``dialogs/firstbot.py``)
         if chat.held:
             # Beyond the intake limits: kept and answered; the card follows on the timer.
             held = text_activity(t("customer.held", name=message_text(name)))
@@ -194,6 +197,7 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                 tx.enqueue(notify(outcome))
                 if isinstance(outcome, Opened) and _announced(outcome.chat):
                     await assign_chat(ctx, tx, outcome.chat.id)
+        await _to_first_bot(ctx, outcome, text, t)
         translated = _posted_chat(outcome)
         if translated is not None:
             # Off the relay's path: a task of its own, after this commit.
@@ -208,12 +212,33 @@ async def customer_message(ctx: FlowContext, turn: Turn) -> None:
                 choice = await routing.do_choose_department(tx, customer, key)
                 if isinstance(choice, Routed):
                     tx.enqueue(on_routed(choice.chat, choice.audience, choice.previous))
+                    if choice.chat.first_bot and ctx.first_bot is not None:
+                        ctx.first_bot.relay(choice.chat.id, text, t.language)
                     if _announced(choice.chat):
                         await assign_chat(ctx, tx, choice.chat.id)
                 elif isinstance(choice, Unchanged):
                     tx.enqueue(on_append(choice.chat_id, choice.choices))
                 else:
                     tx.enqueue(prompt(choice.departments))
+
+
+async def _to_first_bot(ctx: FlowContext, outcome: object, text: str, t: Texts) -> None:
+    """A line of a chat the company's bot has goes to the bot (after the commit), unless
+    the customer asks for a person: then people take the chat now."""
+    bot = ctx.first_bot
+    if bot is None:
+        return
+    match outcome:
+        case Opened(chat) if chat.first_bot:
+            bot.relay(chat.id, text, t.language)
+        case Appended(chat_id, None, _, True):
+            if asks_for_person(text, t):
+                await hand_over(ctx, chat_id, firstbot.ASKED, {}, [])
+                return
+            async with ctx.store.unit() as tx:
+                talking = await firstbot.do_relayed(tx, chat_id)
+            if talking:
+                bot.relay(chat_id, text, t.language)
 
 
 def _announced(chat: ChatView) -> bool:

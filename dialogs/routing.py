@@ -16,6 +16,7 @@ from cards.request import card_activity, format_duration
 from dialogs.assignment import assign_chat
 from dialogs.chatcards import chat_card, chat_card_activity
 from dialogs.context import FlowContext
+from dialogs.firstbot import handed_posts
 from dialogs.i18n import Texts, department_name
 from dialogs.replies import (
     Mention,
@@ -27,10 +28,11 @@ from dialogs.replies import (
     to_thread,
 )
 from dialogs.turn import Turn
-from store import assignment, offers, routing, targets
+from store import assignment, firstbot, offers, routing, targets
 from store.audience import Audience
 from store.outbox import Outgoing
 from store.routing import Announced, Routed, UnknownDepartment
+from store.unit import Unit
 from store.views import ChatView, Person
 from store.vocabulary import Refusal, Refused
 
@@ -186,13 +188,49 @@ async def announce_unanswered(ctx: FlowContext) -> int:
     fired = 0
     for chat_id, held in due:
         async with ctx.store.unit() as tx:
-            announced = await routing.do_announce(tx, chat_id, held)
-            if announced is not None:
-                tx.enqueue(notify_unanswered(ctx, announced, tx.now))
+            # A held chat may be the company bot's, silent past its deadline: people take it.
+            if held:
+                await firstbot.do_hand_over(tx, chat_id, firstbot.TIMEOUT, {})
+            if await _release(ctx, tx, chat_id, held, []):
                 fired += 1
-                if held:
-                    await assign_chat(ctx, tx, chat_id)
     return fired
+
+
+async def _release(
+    ctx: FlowContext, tx: Unit, chat_id: int, held: bool, lines: list[tuple[bool, str]]
+) -> bool:
+    """Announce a due chat (a held one: post its card and route it); a bot's chat gets
+    its part folded in the thread (``lines``: the bot's own transcript, else what the
+    bridge relayed). False: another replica announced it."""
+    announced = await routing.do_announce(tx, chat_id, held)
+    if announced is None:
+        return False
+    chat = announced.chat
+    if chat.held and chat.bot_context is not None:
+        lines = lines or await firstbot.bot_lines(tx, chat_id)
+        tx.enqueue(post_request(ctx, chat, announced.audience, None))
+        tx.enqueue(handed_posts(ctx, chat, announced.audience, lines))
+    else:
+        tx.enqueue(notify_unanswered(ctx, announced, tx.now))
+    if held:
+        await assign_chat(ctx, tx, chat_id)
+    return True
+
+
+async def hand_over(
+    ctx: FlowContext,
+    chat_id: int,
+    reason: str,
+    context: dict[str, Any],
+    lines: list[tuple[bool, str]],
+) -> bool:
+    """The company's bot lets a chat go (its ``handoff.initiate``, or the customer asked
+    for a person): it enters the department's routing now, its card showing what the bot
+    knew. False: it had been handed over already."""
+    async with ctx.store.unit() as tx:
+        if not await firstbot.do_hand_over(tx, chat_id, reason, context):
+            return False
+        return await _release(ctx, tx, chat_id, True, lines)
 
 
 def notify_came_online(

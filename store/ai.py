@@ -9,6 +9,7 @@ replicas sharing the database never overspend. The lines are read only after the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 
@@ -103,7 +104,7 @@ async def do_claim_call(
     chat_scope = f"chat:{chat_id}"
     if not await _claim(tx, chat_scope, per_chat):
         return False
-    if await _claim(tx, f"day:{department_id}:{tx.now.date().isoformat()}", per_day):
+    if await _claim(tx, day_scope(department_id, tx.now), per_day):
         return True
     await tx.session.execute(
         update(AiBudget)
@@ -112,6 +113,11 @@ async def do_claim_call(
         .execution_options(synchronize_session=False)
     )
     return False
+
+
+def day_scope(department_id: int, now: datetime) -> str:
+    """The budget of a department's calls on ``now``'s day (UTC)."""
+    return f"day:{department_id}:{now.date().isoformat()}"
 
 
 async def calls_counted(tx: Unit, scope: str) -> int:

@@ -50,6 +50,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("departments", "names per language"), "departments.do_set_names"),
     (("departments", "assignment mode"), "departments.do_set_assignment"),
     (("departments", "response-time targets"), "departments.do_set_targets"),
+    (("departments", "the company's bot answers first"), "departments.do_set_first_bot"),
     (("department_hours", "business hours"), "console_settings.do_set_hours"),
     (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
     (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),
@@ -70,6 +71,13 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("customer_contacts", "a contact the channel verified"), "contacts.do_share_contact"),
     (("customer_contacts", "a contact an agent recorded"), "contacts.do_record_contact"),
     (("customer_unlinks", "unlink a match"), "contacts.do_unlink"),
+    # A company bot answering first (its conversation, its answers, its hand-over).
+    (("first_bot_chats", "a chat goes to the bot first"), "firstbot.do_start"),
+    (("first_bot_chats", "the bot's conversation started"), "firstbot.do_start_conversation"),
+    (("first_bot_chats", "a token that ran out renewed"), "firstbot.do_renew_token"),
+    (("chats", "a line relayed to the bot (its deadline)"), "firstbot.do_relayed"),
+    (("first_bot_chats", "the bot answered"), "firstbot.do_bot_said"),
+    (("first_bot_chats", "the bot hands the chat to people"), "firstbot.do_hand_over"),
     # A channel's own credentials (Zalo's OA tokens).
     (("channel_tokens", "connect a channel (first token pair)"), "tokens.do_connect"),
     (("channel_tokens", "renew a channel's token"), "tokens.do_renew"),

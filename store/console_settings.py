@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from store import audit
+from store import ai, audit
 from store.console_models import AuditEntry, DepartmentHours
 from store.hours import BusinessHours, hours_of
 from store.models import (
@@ -62,6 +62,8 @@ class DepartmentSettings:
     company_canned: tuple[tuple[str, str], ...]
     members: tuple[MemberLine, ...]
     audit: tuple[AuditLine, ...]
+    first_bot: bool = False  # the company's bot answers new chats first
+    ai_calls_today: int = 0  # AI help's calls counted on the department's day budget
 
 
 async def department_settings(tx: Unit, department_id: int) -> DepartmentSettings:
@@ -110,6 +112,8 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         canned=tuple((s, t) for d, s, t in rows if d is not None),
         company_canned=tuple((s, t) for d, s, t in rows if d is None),
         members=tuple(listed),
+        first_bot=department.first_bot,
+        ai_calls_today=await ai.calls_counted(tx, ai.day_scope(department_id, tx.now)),
         audit=tuple(AuditLine(*row) for row in audit),
     )
 

@@ -1,5 +1,5 @@
-"""Department settings a supervisor changes (from the room or the console): capacity and
-time zone."""
+"""Department settings a supervisor changes (from the room or the console): capacity, time
+zone, assignment, names, and whether the company's bot answers first."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ class TargetsSet:
     department: str
     first: int | None
     next: int | None
+class FirstBotSet:
+    department: str
+    on: bool
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,13 @@ async def do_set_targets(
     values = {"first_response_target": first, "next_response_target": next_}
     done = await _set_department(tx, department_id, agent_id, "targets", values)
     return TargetsSet(done, first, next_) if isinstance(done, str) else done
+async def do_set_first_bot(
+    tx: Unit, department_id: int, agent_id: int, on: bool
+) -> FirstBotSet | Refused:
+    """A supervisor lets the company's bot answer the department's new chats first (or
+    stops it), from the room or the console alike; chats already open keep their way."""
+    done = await _set_department(tx, department_id, agent_id, "first_bot", on)
+    return FirstBotSet(done, on) if isinstance(done, str) else done
 
 
 async def do_set_time_zone(

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.engine import READ_ONLY
-from store.models import Chat, DeliveryState, Department, OutboxItem
+from store.models import AiBudget, Chat, DeliveryState, Department, OutboxItem
 
 # Seconds: from "at once" to "an hour", the range a support team's waits fall in.
 BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -36,6 +36,8 @@ class Figures:
     chats: tuple[tuple[str, str, int], ...]
     time_to_accept: Histogram
     time_to_first_reply: Histogram
+    # AI help's calls counted today (UTC) per department key (its day budget).
+    ai_calls_today: tuple[tuple[str, int], ...] = ()
 
 
 def elapsed_seconds(dialect: str, later: Any, earlier: Any) -> Any:
@@ -82,6 +84,13 @@ async def read_figures(engine: AsyncEngine, now: datetime) -> Figures:
                 .group_by(Chat.state, Department.name)
             )
         ).all()
+        today = literal(":" + now.date().isoformat(), String)
+        day_scope = literal("day:", String) + cast(Department.id, String) + today
+        ai_today = (
+            await connection.execute(
+                select(Department.key, AiBudget.calls).join(AiBudget, AiBudget.scope == day_scope)
+            )
+        ).all()
         to_accept = await _histogram(connection, dialect, Chat.accepted_at)
         to_reply = await _histogram(connection, dialect, Chat.first_reply_at)
     return Figures(
@@ -90,4 +99,5 @@ async def read_figures(engine: AsyncEngine, now: datetime) -> Figures:
         chats=tuple((str(state), department, int(n)) for state, department, n in chats),
         time_to_accept=to_accept,
         time_to_first_reply=to_reply,
+        ai_calls_today=tuple((key, int(calls)) for key, calls in ai_today),
     )

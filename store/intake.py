@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from store import targets, trace
+from store import firstbot, targets, trace
 from store.audience import Audience, Choices, audience, department_choices
 from store.contacts import keep_given
 from store.core import Duplicate
@@ -229,7 +229,11 @@ async def new_chat(
     await tx.session.flush()
     if announce_at is not None:
         tx.timer(announce_at)
-    if department is not None and department.first_response_target:
+    if (
+        department is not None
+        and department.first_response_target
+        and not firstbot.answers_first(tx, department)
+    ):
         await targets.start_wait(
             tx, chat.id, department.id, department.first_response_target, tx.now
         )
@@ -376,11 +380,12 @@ async def do_customer_message(
         department = first[0] if rooms == 1 else None
         announce_at = tx.now + tx.policy.unanswered_after if department else None
         opened = await new_chat(tx, customer.id, department, announce_at)
-        if department is not None:
+        to_bot = department is not None and await firstbot.do_start(tx, opened, department)
+        if department is not None and not to_bot:
             await hold(tx, opened, customer)
         keep_line(tx, opened.id, customer, turn)
         await tx.session.flush()
-        view = _opened_view(opened, customer, department, turn.text)
+        view = replace(_opened_view(opened, customer, department, turn.text), first_bot=to_bot)
         told = await audience(tx.session, opened.id, now=tx.now)
         # Several departments: offered as a customer of their language reads them.
         return Opened(view, replace(told, departments=choices) if choices else told)

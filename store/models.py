@@ -154,6 +154,8 @@ class Department(Base):
     # and the next one while the customer waits; NULL: no target (the default).
     first_response_target: Mapped[int | None] = mapped_column(default=None)
     next_response_target: Mapped[int | None] = mapped_column(default=None)
+    # A company bot answers its new chats first (over Direct Line), until it hands over.
+    first_bot: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class Agent(Base):
@@ -324,6 +326,26 @@ class Chat(Base):
     target_due_at: Mapped[datetime | None] = mapped_column(default=None)
     target_remind_at: Mapped[datetime | None] = mapped_column(default=None)
     target_breach_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the company's bot knew when it handed the chat over (its card shows it):
+    # ``va_AgentMessage``, ``va_LastTopic``, ``va_LastPhrases``, ``va_Language``, and
+    # ``reason`` (``handoff``, ``asked``: the customer asked for a person, ``timeout``).
+    bot_context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class FirstBotChat(Base):
+    """A chat's conversation with the company's bot (``bot/firstbot.py``): its Direct Line
+    conversation and token, how far its activities were read, whether it still answers
+    (``talking``) or handed over (``handed``). The bot's lines are messages of their own
+    kind (``first_bot``), apart from the agents' part."""
+
+    __tablename__ = "first_bot_chats"
+
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"), primary_key=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(256))
+    token: Mapped[str | None] = mapped_column(Text)
+    watermark: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="talking")
+    created_at: Mapped[datetime]
 
 
 class DepartmentMember(Base):

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from store import people, targets
+from store import firstbot, people, targets
 from store.audience import Audience, Choices, audience, departments
 from store.intake import CustomerTurn, Writer, hold, new_chat, stored_customer
 from store.models import (
@@ -158,13 +158,18 @@ async def _route(
     )
     if result.rowcount != 1:
         return None
-    await targets.restart_first(tx, chat_id, department_id)
+    to_bot = False
     if hold_for is not None and previous is None:
         chat = await session.get(Chat, chat_id, populate_existing=True)
-        assert chat is not None
-        await hold(tx, chat, hold_for)
+        department = await session.get(Department, department_id)
+        assert chat is not None and department is not None
+        to_bot = await firstbot.do_start(tx, chat, department)
+        if not to_bot:
+            await hold(tx, chat, hold_for)
+    if not to_bot:
+        await targets.restart_first(tx, chat_id, department_id)
     await session.flush()
-    view = await chat_view(session, chat_id)
+    view = replace(await chat_view(session, chat_id), first_bot=to_bot)
     return Routed(view, await audience(session, chat_id, now=tx.now), previous)
 
 

@@ -72,9 +72,12 @@ async def start_wait(
     tx.timer(remind)
 
 
-async def restart_first(tx: Unit, chat_id: int, department_id: int) -> None:
-    """A waiting chat entered a department (the customer's choice, a move): its first
-    answer's wait runs under that department's target from when the chat began (none:
+async def restart_first(
+    tx: Unit, chat_id: int, department_id: int, since: datetime | None = None
+) -> None:
+    """A waiting chat entered a department (the customer's choice, a move) or the
+    company's bot handed it to people (``since``: then): its first answer's wait runs
+    under that department's target from when the chat began, or ``since`` (no target:
     no wait runs)."""
     row = (
         await tx.execute(
@@ -94,7 +97,8 @@ async def restart_first(tx: Unit, chat_id: int, department_id: int) -> None:
         # The previous department's wait ends here (a move): the new one's target counts.
         await tx.execute(update(Chat.__table__).where(Chat.id == chat_id).values(**_CLEARED))
     if row.first_response_target:
-        await start_wait(tx, chat_id, department_id, row.first_response_target, row.created_at)
+        begun = since or row.created_at
+        await start_wait(tx, chat_id, department_id, row.first_response_target, begun)
 
 
 _CLEARED = {

@@ -96,6 +96,8 @@ class Policy:
     assignment_offer: timedelta = timedelta(seconds=30)
     queue_notice: timedelta = timedelta(seconds=30)
     mail: MailPolicy | None = None
+    # How long the company's bot may leave a line unanswered (None: no bot configured).
+    first_bot_timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,10 @@ class ChatView:
     customer_id: int | None = None  # for the short name an anonymous customer is shown by
     # The same person on other channels (a matching e-mail or phone), with their chats.
     linked: tuple[Linked, ...] = ()
+    # What the company's bot knew when it handed the chat over (``store/firstbot.py``).
+    bot_context: dict[str, Any] | None = None
+    # Just opened for the company's bot to answer first (no card yet; the bot greets).
+    first_bot: bool = False
 
 
 _owner = aliased(Agent)
@@ -291,4 +295,5 @@ async def chat_view(session: AsyncSession, chat_id: int) -> ChatView:
         time_zone=department.time_zone if department else None,
         customer_last_at=last_inbound,
         linked=grouped(lists.get("linked", [])),
+        bot_context=chat.bot_context,
     )

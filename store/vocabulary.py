@@ -50,6 +50,7 @@ class MessageKind(enum.StrEnum):
     NOTE = "note"
     ACTIVITY = "activity"
     BOT = "bot"  # what the bridge itself told the customer (acknowledgements, who joined)
+    FIRST_BOT = "first_bot"  # what the company's bot said before it handed the chat over
 
 
 class ParticipantRole(enum.StrEnum):
@@ -176,6 +177,7 @@ class OutboxKind(StrEnum):
     CREATE_THREAD = "create_thread"  # a chat's card as a new thread in its room
     UPDATE_CARD = "update_card"  # a chat's card redrawn in place
     EMAIL = "email"  # a mail to a chat's customer (``bot/mail.py``), not through a connector
+    BOT_EVENT = "bot_event"  # an event to the company's bot over Direct Line (``bot/firstbot.py``)
 
 
 class MailPurpose(StrEnum):
@@ -245,9 +247,22 @@ class Email:
     purpose: str = MailPurpose.REPLIES
 
 
-Payload = Send | SendPersonal | CreateThread | UpdateCard | Email
+@dataclass(frozen=True)
+class BotEvent:
+    """An event to the company's bot in chat ``chat_id``'s Direct Line conversation
+    (``handoff.status``). ``key``: the row's own id, sent with the event, so a bot that
+    sees one delivered twice (a retry after a lost answer) can tell."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.BOT_EVENT
+    chat_id: int
+    name: str
+    value: dict[str, Any]
+    key: str
+
+
+Payload = Send | SendPersonal | CreateThread | UpdateCard | Email | BotEvent
 _PAYLOADS: dict[str, type[Payload]] = {
-    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard, Email)
+    cls.kind: cls for cls in (Send, SendPersonal, CreateThread, UpdateCard, Email, BotEvent)
 }
 
 

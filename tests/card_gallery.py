@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cards.departments import availability_card, department_choice
+from cards.firstbot import bot_part_card
 from cards.rating import comment_card, rated_card, rating_card
 from cards.request import request_card
 from cards.team import offer_card, picker_card
@@ -144,11 +145,41 @@ def other_cards() -> list[dict[str, Any]]:
         built["rating"] = rating_card(chat.ref, t, transcript=True)
         built["rating-comment"] = comment_card(chat.ref, t)
         built["rating-locked"] = rated_card(4, t)
+        built.update(first_bot_cards(t))
         cards += [
             {"name": f"{name}-{language}", "card": json.loads(json.dumps(card))}
             for name, card in built.items()
         ]
     return cards
+
+
+# What a Copilot Studio bot hands over (customer text: markup in it must show as written).
+BOT_CONTEXT = {
+    "va_AgentMessage": "Khách muốn hoàn tiền đơn 123 <b>gấp</b> *ngay*",
+    "va_LastTopic": "Hoàn tiền",
+    "va_LastPhrases": ["Tôi muốn hoàn tiền", "đơn 123"],
+    "va_Language": "vi-VN",
+    "reason": "handoff",
+}
+BOT_LINES = (
+    (False, "Xin chào"),
+    (True, "Chào Quý khách, em là bot của cửa hàng. Em giúp gì được ạ?"),
+    (False, "Tôi muốn hoàn tiền đơn 123 **ngay**"),
+    (True, "Em chuyển cho nhân viên ạ."),
+)
+
+
+def first_bot_cards(t: Texts) -> dict[str, dict[str, Any]]:
+    """A chat the company's bot handed over (its context on the card; one that timed out),
+    and the bot's part of the chat, folded, as the thread shows it."""
+    waiting = story_chat(ChatState.WAITING, returning=False)
+    handed = replace(waiting, bot_context=BOT_CONTEXT, participants=())
+    timed_out = replace(waiting, bot_context={"reason": "timeout"}, participants=())
+    return {
+        "first-bot-handed": request_card(handed, t, now=NOW),
+        "first-bot-timeout": request_card(timed_out, t, now=NOW),
+        "first-bot-part": bot_part_card(BOT_LINES, "Lan", t),
+    }
 
 
 if __name__ == "__main__":

@@ -291,6 +291,7 @@ async def test_budgets_are_counted_in_the_database(
     scraped = await bridge.get("/metrics")
     metrics = await scraped.text()
     assert 'bridge_ai_calls_total{department="default",kind="suggest",outcome="ok"} 1.0' in metrics
+    assert 'bridge_ai_calls_today{department="default"} 3.0' in metrics
 
 
 async def test_nothing_reaches_the_provider_for_a_department_without_ai(

@@ -68,6 +68,15 @@ async def test_a_good_configuration_passes(sqlite_url: str) -> None:
             "ZALO_APP_SECRET",
             "the OA needs all three",
         ),
+        (
+            {
+                "FIRST_BOT_SECRET": "s",
+                "FIRST_BOT_TIMEOUT_SECONDS": "2",
+                "TIMER_INTERVAL_SECONDS": "5",
+            },
+            "FIRST_BOT_TIMEOUT_SECONDS",
+            "shorter than TIMER_INTERVAL_SECONDS",
+        ),
     ],
 )
 async def test_each_bad_setting_is_named_with_its_reason(

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot import keys
+from store import ai
 from store.console_models import AuditEntry
 from store.hours import BadHours, BusinessHours, parse_hours
-from store.models import CannedAnswer, Department, TagRequirement
+from store.models import AiBudget, CannedAnswer, Department, TagRequirement
 from tests import activities as act
 from tests.conftest import Bridge, ManualClock, accept, go_online, open_chat, setup_room
 from tests.test_bridge import card_of, card_text
@@ -143,6 +144,10 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         assert "error=tag" in await change(http, bridge, "tag", name="billing")
         assert "error=name" in await change(http, bridge, "tag", name="two words")
         assert "saved=1" in await change(http, bridge, "tag-required", required="1")
+        assert "saved=1" in await change(http, bridge, "first-bot", on="1")
+        shown = await (await get(http, bridge, "/console/settings")).text()
+        assert "The company&#39;s bot answers new chats first" in shown
+        assert "FIRST_BOT_SECRET is empty" in shown and "AI help is off" in shown
         hello = {"shortcut": "hello", "text": "Xin chào {customer}!", "company": "1"}
         assert "saved=1" in await change(http, bridge, "canned", **hello)
         assert "error=name" in await change(http, bridge, "canned", shortcut="close", text="x")
@@ -154,19 +159,27 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
         assert "saved=1" in await change(http, bridge, "supervisor", agent=binh_id[1], do="add")
         page = await (await get(http, bridge, "/console/settings")).text()
     # The audit names who did what.
-    actions = ("capacity", "assignment", "tag_added", "tag_required", "canned_added")
+    actions = (
+        "capacity",
+        "assignment",
+        "tag_added",
+        "tag_required",
+        "first_bot",
+        "canned_added",
+    )
     for action in (*actions, "supervisor_added"):
         assert f"<code>{action}</code>" in page
     assert page.count("Supervisor Mai") >= 5
     async with bridge.app[keys.ENGINE].connect() as connection:
         assert await connection.scalar(select(Department.capacity)) == 2
         assert await connection.scalar(select(TagRequirement.department_id)) is not None
+        assert await connection.scalar(select(Department.first_bot)) is True
         company = await connection.scalar(
             select(CannedAnswer.department_id).where(CannedAnswer.shortcut == "hello")
         )
         assert company is None
         audits = (await connection.execute(select(AuditEntry.action))).scalars().all()
-    assert len(audits) == 7
+    assert len(audits) == 8
     # The next chat follows them: the company-wide answer works in its thread, and Binh,
     # now a supervisor, gets a console link.
     chat = await open_chat(bridge, "c-next", "Hi", name="Lan", locale="en-US")
@@ -177,6 +190,29 @@ async def test_settings_changes_take_effect_and_are_recorded(bridge: Bridge) -> 
     await bridge.settled()
     assert bridge.connector.texts(chat.conversation)[-1] == "Xin chào Lan!"
     assert await ask_for_link(bridge, binh)
+
+
+async def test_the_ai_budget_of_the_day_is_shown(start_bridge: Any) -> None:
+    """A department with AI help shows its calls today against the day's limit."""
+    bridge = await start_bridge(
+        ai_base_url="http://127.0.0.1:9/v1",
+        ai_model="m",
+        ai_departments=frozenset({"default"}),
+        ai_calls_per_day=40,
+    )
+    room = await setup_room(bridge)
+    async with bridge.app[keys.STORE].unit() as tx:
+        department = await tx.session.scalar(select(Department.id))
+        assert department is not None
+        await tx.session.execute(
+            insert(AiBudget).values(
+                scope=ai.day_scope(department, tx.now), calls=3, updated_at=tx.now
+            )
+        )
+    async with browser() as http:
+        assert await sign_in(bridge, http, await ask_for_link(bridge, room.supervisor)) == 302
+        page = await (await get(http, bridge, "/console/settings")).text()
+    assert "AI help today: 3 of 40 calls." in page
 
 
 def test_the_store_is_one_core_and_functions_per_aggregate() -> None:

@@ -45,6 +45,7 @@ async def settings(request: web.Request) -> web.Response:
     user, department = await scope(request)
     async with request.app[keys.STORE].reading() as tx:
         current = await console_settings.department_settings(tx, department.id)
+    configured = request.app[keys.SETTINGS]
     return page(
         request,
         "settings.html",
@@ -61,6 +62,9 @@ async def settings(request: web.Request) -> web.Response:
         languages=languages(),
         name_keys=NAME_KEYS,
         department_name_limit=DEPARTMENT_NAME_LIMIT,
+        first_bot_configured=bool(configured.first_bot_secret),
+        ai_on=bool(configured.ai_base_url) and department.key in configured.ai_departments,
+        ai_calls_per_day=configured.ai_calls_per_day,
     )
 
 
@@ -153,6 +157,14 @@ async def _hours(
     return None
 
 
+async def _first_bot(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    async with request.app[keys.STORE].unit() as tx:
+        done = await departments.do_set_first_bot(tx, dept.id, user.agent_id, form.get("on") == "1")
+    return "first_bot" if isinstance(done, Refused) else None
+
+
 async def _tag_required(
     request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
 ) -> str | None:
@@ -221,6 +233,7 @@ CHANGES: dict[str, Change] = {
     "capacity": _capacity,
     "assignment": _assignment,
     "targets": _targets,
+    "first-bot": _first_bot,
     "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,
