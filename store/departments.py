@@ -34,6 +34,9 @@ class TargetsSet:
     department: str
     first: int | None
     next: int | None
+
+
+@dataclass(frozen=True)
 class FirstBotSet:
     department: str
     on: bool
@@ -85,6 +88,8 @@ async def do_set_targets(
     values = {"first_response_target": first, "next_response_target": next_}
     done = await _set_department(tx, department_id, agent_id, "targets", values)
     return TargetsSet(done, first, next_) if isinstance(done, str) else done
+
+
 async def do_set_first_bot(
     tx: Unit, department_id: int, agent_id: int, on: bool
 ) -> FirstBotSet | Refused:

@@ -23,6 +23,10 @@ SEAM = {
     ROOT / "dialogs" / "activity.py": "the readers the Turn is built with",
     ROOT / "bot" / "sdk": "the Bot Framework SDK's side: the wire itself",
     ROOT / "bot" / "channels": "a channel's webhook turns its events into activity JSON",
+    # The company's bot is another Bot Framework bot read over Direct Line: its
+    # activities (and its Transcript attachment) are that bot's words, not a turn of ours.
+    ROOT / "bot" / "firstbot.py": "the Direct Line client reads the company bot's activities",
+    ROOT / "dialogs" / "firstbot.py": "the company bot's activities shown to the customer",
 }
 # Keys that only an inbound activity has (an outgoing one, or a reference, never does).
 INBOUND_KEYS = frozenset(
