@@ -47,6 +47,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("departments", "time zone"), "departments.do_set_time_zone"),
     (("departments", "names per language"), "departments.do_set_names"),
     (("departments", "assignment mode"), "departments.do_set_assignment"),
+    (("departments", "queue priority"), "departments.do_set_queue_priority"),
     (("department_hours", "business hours"), "console_settings.do_set_hours"),
     (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
     (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),

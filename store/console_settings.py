@@ -53,6 +53,8 @@ class DepartmentSettings:
     room: str
     capacity: int | None
     assignment: str  # one of ``store.assignment.MODES``
+    queue_priority_tag: str | None  # queued chats with this tag go first
+    queue_returning: bool  # queued chats of returning customers go first
     names: dict[str, str]  # the department's name per customer language, where given
     hours: BusinessHours | None
     tag_required: bool
@@ -101,6 +103,8 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         room=department.channel_id,
         capacity=department.capacity,
         assignment=department.assignment,
+        queue_priority_tag=department.queue_priority_tag,
+        queue_returning=department.queue_returning,
         names=dict(department.names or {}),
         hours=await hours_of(session, department_id),
         tag_required=await session.get(TagRequirement, department_id) is not None,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from store import access
+from store.assignment import queue_ranked
 from store.history import CLOSED
 from store.models import Agent, Chat, ChatState, Customer
 from store.search import name_matches
@@ -29,6 +30,7 @@ class ListedChat:
     created_at: datetime
     accepted_at: datetime | None
     closed_at: datetime | None
+    position: int | None = None  # its place in the department's queue, while it waits there
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,16 @@ async def chat_list(
     )
     if closed:
         # The literal state lets the partial index of closed chats serve the page.
-        query = query.where(Chat.state == CLOSED).order_by(
-            Chat.closed_at.desc(), Chat.id.desc()
-        )
+        query = query.where(Chat.state == CLOSED).order_by(Chat.closed_at.desc(), Chat.id.desc())
         limit = HISTORY_LIMIT
     else:
-        query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)
+        ranked = queue_ranked(department.id)
+        query = (
+            query.add_columns(ranked.c.position)
+            .outerjoin(ranked, ranked.c.id == Chat.id)
+            .where(Chat.state != ChatState.CLOSED)
+            .order_by(Chat.id)
+        )
         limit = OPEN_LIST_LIMIT
     if customer:
         query = query.where(name_matches(tx.dialect, Customer.name, customer))

@@ -150,6 +150,10 @@ class Department(Base):
     # Its name in customers' languages (``{"vi": "Hỗ trợ", "en": "Support"}``), shown in
     # texts to customers; NULL or a missing language: ``name``.
     names: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    # The queue's priority (first come, first served within it): chats carrying this tag
+    # (NULL: none), and chats of returning customers (who had a chat closed before).
+    queue_priority_tag: Mapped[str | None] = mapped_column(String(64))
+    queue_returning: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class Agent(Base):
