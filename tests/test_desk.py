@@ -179,3 +179,34 @@ async def test_a_supervisor_joins_from_the_console_once(start_bridge: BridgeFact
         assert len(bridge.connector.updates(chat.thread, chat.card_id)) == before + 1
         shown = await (await get(http, bridge, "/console/live", joined="already_in_chat")).text()
         assert "Supervisor Mai, you are already in this chat." in shown
+
+
+async def test_a_chat_with_the_priority_tag_goes_ahead(start_bridge: BridgeFactory) -> None:
+    bridge = await start_bridge(queue_notice_seconds=0, csat_enabled=False)
+    supervisor = await one_agent_room(bridge)
+    async with browser() as http:
+        assert await sign_in(bridge, http, await ask_for_link(bridge, supervisor)) == 302
+        page = await (await get(http, bridge, "/console/settings")).text()
+        token = form_token(page)
+        await post_form(http, bridge, "/console/settings/tag", {"csrf": token, "name": "vip"})
+        saved = await post_form(
+            http, bridge, "/console/settings/queue", {"csrf": token, "tag": "vip"}
+        )
+        assert saved.headers["Location"].endswith("saved=1")
+    busy = await open_chat(bridge, "c-busy", "Hi", locale="en-US")
+    await accept(bridge, busy, AN)
+    first = await open_chat(bridge, "c-first", "Hi", locale="en-US")
+    vip = await open_chat(bridge, "c-vip", "Hi", locale="en-US")
+    assert "number 2 in the queue" in bridge.connector.texts(vip.conversation)[-1]
+    # The supervisor tags the second one in its thread: it goes ahead.
+    tagged = act.room_message(
+        bridge.service_url, supervisor, "/tag vip", thread=vip.thread, mention_bot=False
+    )
+    assert (await bridge.post(tagged)).status == 201
+    await bridge.settled()
+    await in_room(bridge, AN, "chats")
+    card = str(bridge.connector.activities(act.ROOM)[-1])
+    assert re.findall(r"\): number (\d) in the queue", card) == ["2", "1"], card
+    await close(bridge, AN, busy.thread)
+    assert offers(bridge, vip) == [AN.id]
+    assert offers(bridge, first) == []
