@@ -12,12 +12,14 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests import activities as act
-from tests.conftest import Bridge, BridgeFactory, accept, open_chat
+from tests.conftest import Bridge, BridgeFactory, accept, go_online, open_chat
 from tests.test_console import ask_for_link
 from tests.test_console_browser import browser, shoot
+from tests.test_assignment import AGENTS
 from tests.test_desk import AN, one_agent_room, seats
 
 __all__ = ["browser"]
+BINH = AGENTS[1]
 
 # Wraps the real API: constructions and permission requests are recorded; the permission
 # reads "default" until the page asks (the context grants it, so asking gives "granted").
@@ -65,6 +67,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "again": "you are already in this chat",
         "title": "A customer is waiting: Support",
         "body": "<b>Khoa</b> is waiting for an agent.",
+        "offered": "a chat is offered to them",
     },
     "vi": {
         "online": "trực tuyến",
@@ -80,6 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "again": "bạn đã ở trong cuộc trò chuyện này",
         "title": "Có khách hàng đang chờ: Support",
         "body": "<b>Khoa</b> đang chờ nhân viên.",
+        "offered": "đang được giao một cuộc trò chuyện",
     },
 }
 
@@ -162,5 +166,11 @@ async def test_the_desk_panels_join_and_alerts(
     await bridge.settled()
     assert await seats(bridge, supervisor) == 1
     assert len(bridge.connector.updates(busy.thread, busy.card_id)) == before + 1
-    # The sound stays on after a reload; alerts are not asked for again.
+    # The sound stays on after a reload.
     await expect(page.get_by_label(words["sound"])).to_be_checked()
+    # Bình comes online: the panels change without a reload (the queue's head is his offer).
+    await go_online(bridge, BINH)
+    binh = page.locator('#agents-panel li[data-agent="Agent Bình"]')
+    await expect(binh).to_contain_text(words["online"], timeout=8000)
+    await expect(binh).to_contain_text(words["offered"])
+    await expect(place).to_have_count(0)
