@@ -52,6 +52,13 @@
     if (sound.checked) { beep(); }
   }
 
+  // The notice after a Join is said once: a reload does not say it again.
+  if (window.URLSearchParams && new URLSearchParams(window.location.search).has("joined")) {
+    var url = new URL(window.location.href);
+    url.searchParams.delete("joined");
+    window.history.replaceState(null, "", url.toString());
+  }
+
   var known = waiting();
   new MutationObserver(function () {
     var now = waiting();
