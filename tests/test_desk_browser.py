@@ -13,9 +13,9 @@ from playwright.async_api import Browser, Page, expect
 
 from tests import activities as act
 from tests.conftest import Bridge, BridgeFactory, accept, go_online, open_chat
+from tests.test_assignment import AGENTS
 from tests.test_console import ask_for_link
 from tests.test_console_browser import browser, shoot
-from tests.test_assignment import AGENTS
 from tests.test_desk import AN, one_agent_room, seats
 
 __all__ = ["browser"]
