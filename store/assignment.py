@@ -252,7 +252,8 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     if not candidates and not await _anyone_online(tx, department.id):
         # Nobody to wait for: the customer was told that nobody is online; it waits unsaid.
         return None
-    told = await _tell(tx, department.id, chat_id, force=True)
+    # Told at once the first time (why they wait); a new place keeps the notices' interval.
+    told = await _tell(tx, department.id, chat_id, force=was_told is None)
     return told[0] if told else None
 
 

@@ -210,3 +210,23 @@ async def test_a_chat_with_the_priority_tag_goes_ahead(start_bridge: BridgeFacto
     await close(bridge, AN, busy.thread)
     assert offers(bridge, vip) == [AN.id]
     assert offers(bridge, first) == []
+
+
+async def test_place_notices_keep_their_interval(start_bridge: BridgeFactory) -> None:
+    clock = ManualClock()
+    bridge = await start_bridge(clock, queue_notice_seconds=60, csat_enabled=False)
+    await one_agent_room(bridge)
+    busy = await open_chat(bridge, "c-busy", "Hi", locale="en-US")
+    await accept(bridge, busy, AN)
+    queued = [await open_chat(bridge, f"c-q{n}", "Hi", locale="en-US") for n in range(3)]
+    heard = [len(bridge.connector.texts(chat.conversation)) for chat in queued]
+    # A seat frees at once: the head is offered, the others moved up but were told a
+    # moment ago, so they hear nothing yet.
+    await close(bridge, AN, busy.thread)
+    assert "It is your turn" in bridge.connector.texts(queued[0].conversation)[-1]
+    assert [len(bridge.connector.texts(c.conversation)) for c in queued[1:]] == heard[1:]
+    # A minute later Bình comes online and takes the next: the last hears its place now.
+    clock.advance(61)
+    await go_online(bridge, AGENTS[1])
+    assert "It is your turn" in bridge.connector.texts(queued[1].conversation)[-1]
+    assert "now number 1 in the queue" in bridge.connector.texts(queued[2].conversation)[-1]
