@@ -174,3 +174,8 @@ async def test_the_desk_panels_join_and_alerts(
     await expect(binh).to_contain_text(words["online"], timeout=8000)
     await expect(binh).to_contain_text(words["offered"])
     await expect(place).to_have_count(0)
+    # The settings page's queue priority, as the supervisor sees it.
+    await page.goto(str(bridge.server.make_url("/console/settings")))
+    await expect(page.locator("#queue select[name=tag]")).to_be_visible()
+    await page.locator("#queue").scroll_into_view_if_needed()
+    await shoot(page, f"settings-queue-{language}", bridge)
