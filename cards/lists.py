@@ -27,8 +27,11 @@ def thread_link(thread_id: str) -> str:
 
 
 def _open_line(chat: ListedChat, now: datetime, t: TextLookup) -> str:
-    if chat.state == ChatState.WAITING:
-        status = t("list.waiting", duration=format_duration(now - chat.created_at, t))
+    waited = format_duration(now - chat.created_at, t)
+    if chat.state == ChatState.WAITING and chat.position is not None:
+        status = t("list.queued", position=chat.position, duration=waited)
+    elif chat.state == ChatState.WAITING:
+        status = t("list.waiting", duration=waited)
     else:
         status = t("list.with", agent=card_text(chat.owner_name or "-"))
     name = chat.customer_name

@@ -86,6 +86,11 @@ def mention_notice(chat_id: int, person: Person, t: Texts, key: str, **values: A
     return to_thread(chat_id, text_activity(text, mentions=(mention,)))
 
 
+def redrawn(ctx: FlowContext, chat: ChatView) -> Outgoing:
+    """The shared card, redrawn for everyone; Teams asks for each viewer's own."""
+    return card_update(chat.id, chat_card_activity(ctx, chat_card(ctx, chat), chat))
+
+
 class AgentTurn:
     """One agent's turn on one chat, with the composers its outcomes need (who acts,
     which keys and whether an invoke waits for the answer all come from the Turn)."""
@@ -109,8 +114,7 @@ class AgentTurn:
         return [mention_notice(chat.id, self.person, self.t, key, **values)]
 
     def updated(self, chat: ChatView) -> Outgoing:
-        """The shared card, redrawn for everyone; Teams asks for each viewer's own."""
-        return card_update(chat.id, chat_card_activity(self.ctx, chat_card(self.ctx, chat), chat))
+        return redrawn(self.ctx, chat)
 
     def notify_accept(
         self, outcome: Accepted | AlreadyTaken | AtCapacity | OfferedElsewhere | Refused

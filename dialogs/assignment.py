@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 
 from cards.markdown import card_text, message_text
 from dialogs.chatcards import chat_card, chat_card_activity
@@ -24,7 +25,7 @@ from dialogs.replies import (
 )
 from dialogs.turn import Turn
 from store import assignment, departments
-from store.assignment import Assigned, Placement
+from store.assignment import Assigned, Placement, Queued
 from store.departments import AssignmentSet
 from store.outbox import Outgoing
 from store.unit import Unit
@@ -34,6 +35,27 @@ from store.vocabulary import Refused
 def seconds_of(ctx: FlowContext) -> int:
     """The offer's time as agents read it, in whole seconds."""
     return max(1, math.ceil(ctx.store.policy.assignment_offer.total_seconds()))
+
+
+def estimate_minutes(wait: timedelta) -> int:
+    """A wait as people say it: whole minutes, at least one, and past ten minutes to the
+    nearest five (an estimate, not a promise to the minute)."""
+    minutes = max(1, round(wait.total_seconds() / 60))
+    return minutes if minutes <= 10 else 5 * round(minutes / 5)
+
+
+def queue_text(ctx: FlowContext, outcome: Queued) -> str:
+    """What a queued customer reads: their place, and about how long when it can be said."""
+    chat = outcome.chat
+    t = ctx.customer_texts(chat.customer_locale)
+    key = "customer.queued" if outcome.first else "customer.queue_moved"
+    text = t(key, position=outcome.position, department=message_text(chat.department))
+    if outcome.estimate is None:
+        return text
+    minutes = estimate_minutes(outcome.estimate)
+    if minutes == 1:
+        return f"{text} {t('customer.queue_estimate_one')}"
+    return f"{text} {t('customer.queue_estimate', minutes=minutes)}"
 
 
 def notify_placement(ctx: FlowContext, placed: Sequence[Placement]) -> list[Outgoing]:
@@ -57,12 +79,7 @@ def notify_placement(ctx: FlowContext, placed: Sequence[Placement]) -> list[Outg
                 turn = ctx.customer_texts(chat.customer_locale)("customer.queue_turn")
                 items.append(to_customer(chat, text_activity(turn)))
             continue
-        customer_t = ctx.customer_texts(chat.customer_locale)
-        key = "customer.queued" if outcome.first else "customer.queue_moved"
-        told = customer_t(
-            key, position=outcome.position, department=message_text(chat.department)
-        )
-        items.append(to_customer(chat, text_activity(told)))
+        items.append(to_customer(chat, text_activity(queue_text(ctx, outcome))))
         if outcome.first:
             note = t("card.queued", position=outcome.position)
             card = chat_card(ctx, chat, note=note)

@@ -13,14 +13,24 @@ take a chat while its offer is pending.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select, true, update
+from sqlalchemy import Select, Subquery, and_, case, exists, func, or_, select, true, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from store.models import Agent, Availability, Chat, ChatState, Department, DepartmentMember
+from store.models import (
+    Agent,
+    Availability,
+    Chat,
+    ChatState,
+    ChatTag,
+    Department,
+    DepartmentMember,
+    Tag,
+)
 from store.moves import person_of
 from store.unit import Unit
 from store.views import ChatView, Person, chat_view
@@ -32,6 +42,10 @@ MODES: tuple[str, ...] = (BROADCAST, ROUND_ROBIN, LEAST_BUSY)
 # How many candidates one placement tries before it queues the chat (each may fill up
 # meanwhile on another replica).
 _TRIES = 5
+# The queue's estimate: the median handling time of the department's last ESTIMATE_SAMPLE
+# closed chats that were accepted; with fewer than ESTIMATE_MINIMUM of them, none is given.
+ESTIMATE_SAMPLE = 20
+ESTIMATE_MINIMUM = 3
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class Queued:
     chat: ChatView
     position: int
     first: bool = False
+    # How long until their turn, from the recent handling times (None: too little data).
+    estimate: timedelta | None = None
 
 
 Placement = Assigned | Queued
@@ -81,6 +97,77 @@ def _queued() -> ColumnElement[bool]:
         Chat.held.is_(False),
         Chat.department_id.is_not(None),
     )
+
+
+def _ahead() -> ColumnElement[int]:
+    """0 for a chat its department puts ahead in the queue (it carries the priority tag,
+    or its customer had a chat closed before and returning customers come first), else 1.
+    The statement joins the chat's department."""
+    tagged = exists().where(
+        ChatTag.chat_id == Chat.id,
+        Tag.id == ChatTag.tag_id,
+        Tag.name == Department.queue_priority_tag,
+    )
+    earlier = aliased(Chat)
+    returning = and_(
+        Department.queue_returning.is_(True),
+        exists().where(
+            earlier.customer_id == Chat.customer_id,
+            earlier.id < Chat.id,
+            earlier.state == ChatState.CLOSED,
+        ),
+    )
+    return case((or_(tagged, returning), 0), else_=1)
+
+
+def queue_ranked(department_id: int) -> Subquery:
+    """The department's queue with each chat's place: priority first, then first come,
+    first served (the notices, the console and ``@Bot chats`` all count it so)."""
+    position = func.row_number().over(order_by=(_ahead(), Chat.created_at, Chat.id))
+    return (
+        select(
+            Chat.id,
+            Chat.created_at,
+            Chat.queue_told,
+            Chat.queue_told_at,
+            position.label("position"),
+        )
+        .join(Department, Department.id == Chat.department_id)
+        .where(Chat.department_id == department_id, _queued())
+        .subquery()
+    )
+
+
+async def handling_time(tx: Unit, department_id: int) -> timedelta | None:
+    """The median time from accept to close of the department's recent chats (None: fewer
+    than ESTIMATE_MINIMUM of them, too few to say anything)."""
+    rows = await tx.session.execute(
+        select(Chat.accepted_at, Chat.closed_at)
+        .where(
+            Chat.department_id == department_id,
+            Chat.state == ChatState.CLOSED,
+            Chat.accepted_at.is_not(None),
+            Chat.closed_at.is_not(None),
+        )
+        .order_by(Chat.closed_at.desc())
+        .limit(ESTIMATE_SAMPLE)
+    )
+    spans = [(closed - accepted).total_seconds() for accepted, closed in rows]
+    if len(spans) < ESTIMATE_MINIMUM:
+        return None
+    return timedelta(seconds=statistics.median(spans))
+
+
+async def queue_estimate(tx: Unit, department_id: int) -> timedelta | None:
+    """How long one place in the queue takes: the recent median handling time shared by
+    the agents on duty (online members; at least one). None: too little data."""
+    handling = await handling_time(tx, department_id)
+    if handling is None:
+        return None
+    on_duty = await tx.session.scalar(
+        select(func.count()).select_from(_online(department_id).subquery())
+    )
+    return handling / max(1, on_duty or 0)
 
 
 def _capacity(tx: Unit, department: Department) -> int | None:
@@ -140,9 +227,7 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
         # Held until commit (PostgreSQL): whoever offers these agents next counts after us.
         # The department's online members all at once and by id, so that two replicas
         # never hold them in opposite orders (nor a second placement in this unit).
-        await session.execute(
-            _online(department.id).order_by(Agent.id).with_for_update(of=Agent)
-        )
+        await session.execute(_online(department.id).order_by(Agent.id).with_for_update(of=Agent))
     for agent, member in candidates:
         under = (load_of(agent.id) < capacity) if capacity is not None else true()
         offered = await session.execute(
@@ -167,7 +252,8 @@ async def _place(tx: Unit, chat_id: int) -> Placement | None:
     if not candidates and not await _anyone_online(tx, department.id):
         # Nobody to wait for: the customer was told that nobody is online; it waits unsaid.
         return None
-    told = await _tell(tx, department.id, chat_id, force=True)
+    # Told at once the first time (why they wait); a new place keeps the notices' interval.
+    told = await _tell(tx, department.id, chat_id, force=was_told is None)
     return told[0] if told else None
 
 
@@ -194,19 +280,12 @@ async def _tell(
     since its customer was last told, at most once per ``queue_notice`` (``force``: now).
     Each claim is a conditional UPDATE, so a position is told once across replicas."""
     session = tx.session
-    position = (
-        func.row_number().over(order_by=(Chat.created_at, Chat.id)).label("position")
-    )
-    ranked = (
-        select(Chat.id, Chat.queue_told, Chat.queue_told_at, position)
-        .where(Chat.department_id == department_id, _queued())
-        .subquery()
-    )
-    rows = await session.execute(
-        select(ranked).where(ranked.c.id == only) if only is not None else select(ranked)
-    )
+    ranked = queue_ranked(department_id)
+    shown = select(ranked.c.id, ranked.c.queue_told, ranked.c.queue_told_at, ranked.c.position)
+    rows = await session.execute(shown.where(ranked.c.id == only) if only is not None else shown)
     since = tx.now - tx.policy.queue_notice
     told: list[Queued] = []
+    each: timedelta | None = None
     for chat_id, was, at, place in rows.all():
         if was == place or (not force and at is not None and at > since):
             continue
@@ -223,7 +302,11 @@ async def _tell(
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount == 1:
-            told.append(Queued(await chat_view(session, chat_id), int(place), was is None))
+            if not told:  # read once, and only when somebody is told
+                each = await queue_estimate(tx, department_id)
+            view = await chat_view(session, chat_id)
+            wait = each * int(place) if each is not None else None
+            told.append(Queued(view, int(place), was is None, wait))
     return told
 
 
@@ -277,12 +360,8 @@ async def do_offer_waiting(tx: Unit, teams_id: str) -> list[Placement]:
     )
     placed: list[Placement] = []
     for department_id in departments:
-        heads = await session.scalars(
-            select(Chat.id)
-            .where(Chat.department_id == department_id, _queued())
-            .order_by(Chat.created_at, Chat.id)
-            .limit(_TRIES)
-        )
+        ranked = queue_ranked(department_id)
+        heads = await session.scalars(select(ranked.c.id).order_by(ranked.c.position).limit(_TRIES))
         for chat_id in list(heads):
             outcome = await _place(tx, chat_id)
             placed += [outcome] if outcome is not None else []
@@ -309,4 +388,3 @@ async def next_offer_due(tx: Unit) -> datetime | None:
     return await tx.session.scalar(
         select(func.min(Chat.offer_expires_at)).where(Chat.state == ChatState.WAITING)
     )
-

@@ -51,6 +51,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("departments", "assignment mode"), "departments.do_set_assignment"),
     (("departments", "response-time targets"), "departments.do_set_targets"),
     (("departments", "the company's bot answers first"), "departments.do_set_first_bot"),
+    (("departments", "queue priority"), "departments.do_set_queue_priority"),
     (("department_hours", "business hours"), "console_settings.do_set_hours"),
     (("supervisors", "add a supervisor"), "supervisors.do_add_supervisor"),
     (("supervisors", "remove a supervisor"), "supervisors.do_remove_supervisor"),

@@ -54,6 +54,8 @@ class DepartmentSettings:
     capacity: int | None
     assignment: str  # one of ``store.assignment.MODES``
     targets: tuple[int | None, int | None]  # first and next answer, business seconds
+    queue_priority_tag: str | None  # queued chats with this tag go first
+    queue_returning: bool  # queued chats of returning customers go first
     names: dict[str, str]  # the department's name per customer language, where given
     hours: BusinessHours | None
     tag_required: bool
@@ -105,6 +107,8 @@ async def department_settings(tx: Unit, department_id: int) -> DepartmentSetting
         capacity=department.capacity,
         assignment=department.assignment,
         targets=(department.first_response_target, department.next_response_target),
+        queue_priority_tag=department.queue_priority_tag,
+        queue_returning=department.queue_returning,
         names=dict(department.names or {}),
         hours=await hours_of(session, department_id),
         tag_required=await session.get(TagRequirement, department_id) is not None,

@@ -116,13 +116,29 @@ async def do_set_names(
     return await _set_department(tx, department_id, agent_id, "names", names or None)
 
 
+async def do_set_queue_priority(
+    tx: Unit, department_id: int, agent_id: int, tag: str | None, *, returning: bool
+) -> str | Refused:
+    """A supervisor says which queued chats go first: those carrying ``tag`` (None: no
+    tag), and those of returning customers; first come, first served within each."""
+    also = {"queue_returning": returning}
+    return await _set_department(tx, department_id, agent_id, "queue_priority_tag", tag, also)
+
+
 async def _set_department(
-    tx: Unit, department_id: int, agent_id: int, column: str, value: Any
+    tx: Unit,
+    department_id: int,
+    agent_id: int,
+    column: str,
+    value: Any,
+    also: dict[str, Any] | None = None,
 ) -> str | Refused:
     """Change one setting of a department, by one of its supervisors only (both in the
     UPDATE's WHERE), recorded in the audit; the department's name when it was changed.
-    ``column`` names the change; a dict ``value`` sets several columns at once."""
+    ``column`` names the change; a dict ``value`` sets several columns at once, as does
+    ``also`` beside ``column``."""
     values = value if isinstance(value, dict) and column == "targets" else {column: value}
+    values = {**values, **(also or {})}
     name = await tx.session.scalar(
         update(Department)
         .where(Department.id == department_id, audit.supervises(Department.id, agent_id))

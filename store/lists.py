@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from store import access
+from store.assignment import queue_ranked
 from store.history import CLOSED
 from store.matches import customers_named
 from store.models import Chat, ChatState, Customer
@@ -28,6 +29,7 @@ class ListedChat:
     created_at: datetime
     accepted_at: datetime | None
     closed_at: datetime | None
+    position: int | None = None  # its place in the department's queue, while it waits there
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,13 @@ async def chat_list(
         query = query.where(Chat.state == CLOSED).order_by(Chat.closed_at.desc(), Chat.id.desc())
         limit = HISTORY_LIMIT
     else:
-        query = query.where(Chat.state != ChatState.CLOSED).order_by(Chat.id)
+        ranked = queue_ranked(department.id)
+        query = (
+            query.add_columns(ranked.c.position)
+            .outerjoin(ranked, ranked.c.id == Chat.id)
+            .where(Chat.state != ChatState.CLOSED)
+            .order_by(Chat.id)
+        )
         limit = OPEN_LIST_LIMIT
     if customer:
         # By name, e-mail or phone, with the same person's chats from other channels.

@@ -156,6 +156,10 @@ class Department(Base):
     next_response_target: Mapped[int | None] = mapped_column(default=None)
     # A company bot answers its new chats first (over Direct Line), until it hands over.
     first_bot: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The queue's priority (first come, first served within it): chats carrying this tag
+    # (NULL: none), and chats of returning customers (who had a chat closed before).
+    queue_priority_tag: Mapped[str | None] = mapped_column(String(64))
+    queue_returning: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class Agent(Base):

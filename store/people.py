@@ -41,6 +41,16 @@ async def agent(
     return agent
 
 
+async def person_by_id(tx: Unit, agent_id: int) -> Person:
+    """The Teams user behind an agent's row (the console's supervisor acting as them)."""
+    row = (
+        await tx.session.execute(
+            select(Agent.teams_id, Agent.name, Agent.aad_object_id).where(Agent.id == agent_id)
+        )
+    ).one()
+    return Person(*row)
+
+
 async def seat(tx: Unit, chat_id: int, agent_id: int, role: ParticipantRole) -> bool:
     """Make an agent a current participant with ``role`` (again, if they had left); False
     when they were seated already, and stay as they were.

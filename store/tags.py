@@ -138,16 +138,22 @@ async def do_require_tag(
     return TagRuleSet(required)
 
 
+async def department_tags(tx: Unit, department_id: int) -> tuple[str, ...]:
+    """A department's tags by name (the console's queue priority picks one of them)."""
+    names = await tx.session.scalars(
+        select(Tag.name).where(Tag.department_id == department_id).order_by(Tag.name)
+    )
+    return tuple(names)
+
+
 async def room_tags(tx: Unit, channel_id: str) -> RoomTags | Refused:
     """A room's department name, its tags and whether closing needs one."""
     department = await access.room(tx, channel_id)
     if department is None:
         return Refused(Refusal.NOT_A_ROOM)
-    names = await tx.session.scalars(
-        select(Tag.name).where(Tag.department_id == department.id).order_by(Tag.name)
-    )
+    names = await department_tags(tx, department.id)
     required = await tx.session.get(TagRequirement, department.id)
-    return RoomTags(department.name, tuple(names), required is not None)
+    return RoomTags(department.name, names, required is not None)
 
 
 async def do_tag_chat(

@@ -471,7 +471,7 @@ class Route:
 CONSOLE_SEARCH = ("dept", "page", "since", "until", "customer", "agent", "tag", "text")
 SETTINGS_FORM = (
     "capacity", "always", "time_zone", "days", "opens", "closes", "required", "name", "do",
-    "shortcut", "text", "company", "agent",
+    "shortcut", "text", "company", "agent", "tag", "returning",
 )  # fmt: skip
 # A Zalo OA, so that its webhook is fuzzed too (nothing unsigned reaches its API).
 ZALO = {
@@ -518,12 +518,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/console/signin/{token}"): Route(),
     ("POST", "/console/signin/{token}"): Route(body="form"),
     ("*", "/console/local"): Route(body="form", form=("agent",)),
-    ("GET", "/console/live"): Route(("dept",)),
+    ("GET", "/console/live"): Route(("dept", "joined")),
     ("GET", "/console/live/events"): Route(("dept",)),
     ("GET", "/console/history"): Route(CONSOLE_SEARCH),
     ("GET", "/console/history.csv"): Route(CONSOLE_SEARCH),
     ("GET", "/console/chats/{ref}"): Route(("dept",)),
     ("GET", "/console/chats/{ref}/transcript"): Route(("dept",)),
+    ("POST", "/console/chats/{ref}/join"): Route(("dept",), body="form", form=("csrf",)),
     ("GET", "/console/reports"): Route(("dept", "since", "until")),
     ("GET", "/console/settings"): Route(("dept", "saved", "error")),
     ("POST", "/console/settings/{what}"): Route(("dept",), body="form", form=SETTINGS_FORM),

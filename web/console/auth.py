@@ -74,5 +74,7 @@ class ConsoleAuth:
         self.check_origin(request)
         cookie = request.cookies.get(COOKIE, "")
         expected = self.form_token(cookie) if cookie else None
-        if expected is None or not hmac.compare_digest(expected, form_value or ""):
+        # As bytes: compare_digest refuses str with characters beyond ASCII (a forged form).
+        given = (form_value or "").encode("utf-8", "surrogatepass")
+        if expected is None or not hmac.compare_digest(expected.encode(), given):
             raise web.HTTPForbidden(text="the form has expired; reload the page")

@@ -15,9 +15,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from dialogs.assignment import estimate_minutes
 from store import console, console_sessions
 from web import keys
-from web.console import charts, params, settings_views, views
+from web.console import charts, desk, params, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import current_user, page
 
@@ -106,7 +107,7 @@ def setup(app: web.Application) -> None:
         app_key=keys.CONSOLE_TEMPLATES,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
-        filters={"duration": charts.duration},
+        filters={"duration": charts.duration, "minutes": estimate_minutes},
     )
 
     async def sessions(app: web.Application) -> AsyncIterator[None]:
@@ -133,3 +134,4 @@ def setup(app: web.Application) -> None:
     app.router.add_static("/console/static", HERE / "static")
     views.add_routes(app)
     settings_views.add_routes(app)
+    desk.add_routes(app)

@@ -133,6 +133,21 @@ async def _targets(
     async with request.app[keys.STORE].unit() as tx:
         await departments.do_set_targets(tx, dept.id, user.agent_id, *wanted)
     return None
+async def _queue(
+    request: web.Request, user: ConsoleUser, dept: ConsoleDepartment, form: Form
+) -> str | None:
+    """The queue's priority: a tag of the department (or none), returning customers."""
+    tag = str(form.get("tag", "")).strip().lower() or None
+    if tag is not None and not valid_name(tag):
+        return "queue"
+    returning = form.get("returning") == "1"
+    async with request.app[keys.STORE].unit() as tx:
+        if tag is not None and tag not in await tags.department_tags(tx, dept.id):
+            return "queue"
+        done = await departments.do_set_queue_priority(
+            tx, dept.id, user.agent_id, tag, returning=returning
+        )
+    return "queue" if isinstance(done, Refused) else None
 
 
 async def _hours(
@@ -234,6 +249,7 @@ CHANGES: dict[str, Change] = {
     "assignment": _assignment,
     "targets": _targets,
     "first-bot": _first_bot,
+    "queue": _queue,
     "names": _names,
     "hours": _hours,
     "tag-required": _tag_required,

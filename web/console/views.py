@@ -22,11 +22,11 @@ from cards.lists import thread_link
 from cards.report import report_facts
 from dialogs.i18n import Texts
 from store import console, transcripts
-from store.console import LiveChat
+from store.console import ConsoleDepartment, LiveChat
 from store.history import HistoryFilter, closed_chats, history_rows
 from store.reports import Report, report
 from web import keys
-from web.console import params
+from web.console import desk, params
 from web.console.charts import BarChart, bar_chart
 from web.console.common import page, scope, still_allowed, texts
 from web.headers import secure
@@ -74,19 +74,21 @@ async def live(request: web.Request) -> web.Response:
         user=user,
         department=department,
         section="live",
-        **await _live_values(request, department.id),
+        join_notice=desk.join_notice(request),
+        **await _live_values(request, department),
     )
 
 
-async def _live_values(request: web.Request, department_id: int) -> dict[str, Any]:
+async def _live_values(request: web.Request, department: ConsoleDepartment) -> dict[str, Any]:
     async with request.app[keys.STORE].reading() as tx:
-        chats = await console.live_chats(tx, department_id)
+        chats = await console.live_chats(tx, department.id)
     now = request.app[keys.STORE].clock()
     return {
         "chats": chats,
         "now": now,
         "waiting": sum(1 for c in chats if c.state == "waiting"),
         "thread_link": thread_link,
+        **await desk.desk_values(request, department),
     }
 
 
@@ -139,13 +141,14 @@ async def live_events(request: web.Request) -> web.StreamResponse:
                 changed = changes.current()
                 async with store.reading() as tx:
                     mark = await console.live_fingerprint(tx, department.id)
+                mark += await desk.fingerprint(request, department)
                 due = loop.time() - quiet_since > KEEPALIVE_SECONDS
                 if (mark != last or due) and not await still_allowed(request, department):
                     await response.write(SIGNED_OUT)
                     break
                 if mark != last:
                     last = mark
-                    values = await _live_values(request, department.id)
+                    values = await _live_values(request, department)
                     html = aiohttp_jinja2.render_string(
                         "live_rows.html",
                         request,
