@@ -119,7 +119,8 @@ class AgentTurn:
                 customer_t = self.ctx.customer_texts(chat.customer_locale)
                 owner = message_text(chat.owner_name or "")
                 joined = customer_t("customer.agent_joined", agent=owner)
-                return [self.updated(chat), to_customer(chat, text_activity(joined))]
+                helper = chat.owner_name or ""
+                return [self.updated(chat), to_customer(chat, text_activity(joined), helper=helper)]
             case AtCapacity(chat, capacity):
                 return self.tell(chat, "agent.at_capacity", capacity=capacity)
             case OfferedElsewhere(chat, agent):
@@ -176,7 +177,8 @@ class AgentTurn:
                 return [
                     self.updated(chat),
                     to_thread(chat.id, text_activity(link)),
-                    to_customer(chat, with_rating_question(self.ctx, chat, ended)),
+                    # Nobody helps any more: the customer's header goes back to the team.
+                    to_customer(chat, with_rating_question(self.ctx, chat, ended), helper=""),
                 ]
             case TagRequired(chat):
                 known = message_text(_known(chat, self.t))
