@@ -124,9 +124,10 @@ class AgentTurn:
                 customer_t = self.ctx.customer_texts(chat.customer_locale)
                 owner = message_text(chat.owner_name or "")
                 joined = customer_t("customer.agent_joined", agent=owner)
+                helper = chat.owner_name or ""
                 return [
                     self.updated(chat),
-                    to_customer(chat, text_activity(joined)),
+                    to_customer(chat, text_activity(joined), helper=helper),
                     *bot_status(chat, "accepted"),
                 ]
             case AtCapacity(chat, capacity):
@@ -185,7 +186,8 @@ class AgentTurn:
                 return [
                     self.updated(chat),
                     to_thread(chat.id, text_activity(link)),
-                    to_customer(chat, with_rating_question(self.ctx, chat, ended)),
+                    # Nobody helps any more: the customer's header goes back to the team.
+                    to_customer(chat, with_rating_question(self.ctx, chat, ended), helper=""),
                     *bot_status(chat, "completed"),
                 ]
             case TagRequired(chat):

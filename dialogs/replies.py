@@ -41,6 +41,8 @@ def refusal_key(reason: Refusal | str) -> str:
 # Where the website's widget reads who speaks: ``channelData.supportBridge.kind`` is
 # ``notice`` for the bridge's own words (shown as centred system lines) and ``agent`` for
 # an agent's line (with ``name`` and ``initials``; ``from.name`` carries the name too).
+# A notice that changes who helps the customer (an accept, a transfer, a close) carries
+# ``helper``: the helper's name, or "" once nobody helps; the page's header shows it.
 MARK = "supportBridge"
 
 
@@ -65,9 +67,14 @@ def text_activity(text: str, *, mentions: tuple[Mention, ...] = ()) -> dict[str,
     return activity
 
 
-def notice(activity: dict[str, Any]) -> dict[str, Any]:
-    """The bridge's own words to a customer, marked so the widget shows them apart."""
-    data = {**activity.get("channelData", {}), MARK: {"kind": "notice"}}
+def notice(activity: dict[str, Any], *, helper: str | None = None) -> dict[str, Any]:
+    """The bridge's own words to a customer, marked so the widget shows them apart; with
+    ``helper`` when they change who helps (the header would otherwise keep naming an agent
+    who has gone: it learns the helper only from lines, and a close is a line too)."""
+    mark: dict[str, Any] = {"kind": "notice"}
+    if helper is not None:
+        mark["helper"] = helper
+    data = {**activity.get("channelData", {}), MARK: mark}
     return {**activity, "channelData": data}
 
 
@@ -124,11 +131,15 @@ def notice_to(reference: dict[str, Any], text: str) -> Outgoing:
     return to_conversation(reference, notice(text_activity(text)))
 
 
-def to_customer(chat: ChatView, activity: dict[str, Any]) -> Outgoing:
+def to_customer(
+    chat: ChatView, activity: dict[str, Any], *, helper: str | None = None
+) -> Outgoing:
     """Tell a chat's customer something in the bridge's own words; the transcript keeps it
-    too, so that a forwarded transcript shows everything the customer read."""
+    too, so that a forwarded transcript shows everything the customer read. ``helper``:
+    who helps the customer from now on ("" nobody), when this notice changes it."""
     lane = conversation_lane(chat.customer_reference["conversation"]["id"])
-    send = Send(notice(activity), conversation=chat.customer_reference, transcript_chat=chat.id)
+    marked = notice(activity, helper=helper)
+    send = Send(marked, conversation=chat.customer_reference, transcript_chat=chat.id)
     return Outgoing.of(lane, send)
 
 

@@ -24,9 +24,13 @@ from store.vocabulary import Refusal, Refused
 MoveOutcome = Offered | Answered | Joined | Left | Refused
 
 
-def _customer_notice(turn: AgentTurn, chat: ChatView, key: str, **values: Any) -> Outgoing:
+def _customer_notice(
+    turn: AgentTurn, chat: ChatView, key: str, *, helper: str | None = None, **values: Any
+) -> Outgoing:
+    """``helper``: who helps the customer after this notice, when it changes (see
+    ``to_customer``)."""
     text = turn.ctx.customer_texts(chat.customer_locale)(key, **values)
-    return to_customer(chat, text_activity(text))
+    return to_customer(chat, text_activity(text), helper=helper)
 
 
 def notify_refused(turn: AgentTurn, chat_id: int, refused: Refused) -> list[Outgoing]:
@@ -62,7 +66,9 @@ def notify_answered(turn: AgentTurn, answered: Answered) -> list[Outgoing]:
         return [
             turn.updated(chat),
             to_thread(chat.id, text_activity(text, mentions=(sender,))),
-            _customer_notice(turn, chat, "customer.agent_changed", agent=agent),
+            _customer_notice(
+                turn, chat, "customer.agent_changed", helper=turn.person.name, agent=agent
+            ),
         ]
     # The card lists the participants: no notice in the thread.
     return [
@@ -81,7 +87,12 @@ def notify_left(turn: AgentTurn, left: Left) -> list[Outgoing]:
     items = [turn.updated(left.chat)]
     if left.role == ParticipantRole.INVITED:
         agent = message_text(turn.person.name)
-        items.append(_customer_notice(turn, left.chat, "customer.agent_left", agent=agent))
+        # The header may name the leaver (the last to write): it names the owner again.
+        owner = left.chat.owner_name or ""
+        notice = _customer_notice(
+            turn, left.chat, "customer.agent_left", helper=owner, agent=agent
+        )
+        items.append(notice)
     return items
 
 

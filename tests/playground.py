@@ -24,6 +24,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from playwright.async_api import Locator, Page, Route
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import ROOT, missing
 
@@ -132,9 +133,20 @@ async def write_to_bot(page: Page, editor: Locator, text: str, send: Locator) ->
     """Write ``@Test Bot <text>`` in ``editor`` and send it. The Playground forwards a
     channel post to the bot only when it @mentions it, as a picked mention (typing the
     name is not enough: it must be chosen from the list, which makes the ``<at>`` tag)."""
-    await editor.click()
-    await page.keyboard.type("@" + BOT_NAME.split()[0])
-    await page.get_by_role("menuitem", name=BOT_NAME).click()
+    picked = page.get_by_role("menuitem", name=BOT_NAME)
+    for attempt in range(3):
+        # The list of mentions sometimes does not open when the editor was still settling
+        # after the previous post: the half-typed mention is cleared and typed again.
+        await editor.click()
+        await page.keyboard.press("Control+A")
+        await page.keyboard.press("Delete")
+        await page.keyboard.type("@" + BOT_NAME.split()[0])
+        try:
+            await picked.click(timeout=5_000 if attempt < 2 else 15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     await page.keyboard.type(" " + text)
     await send.click()
 

@@ -80,7 +80,8 @@ async def test_a_department_named_per_language_in_customers_texts(
     owner = act.agent(5, "Trần Minh")
     await accept(bridge, en_chat, owner)
     joined = bridge.connector.activities(en_chat.conversation)[-1]
-    assert joined["channelData"]["supportBridge"] == {"kind": "notice"}
+    # The accept's notice names who helps now (the page's header shows it).
+    assert joined["channelData"]["supportBridge"] == {"kind": "notice", "helper": "Trần Minh"}
     response = await bridge.post(act.reply(bridge.service_url, owner, en_chat.thread, "On it"))
     assert response.status == 201
     await bridge.settled()

@@ -128,6 +128,8 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
     helping = EN("card.headline.active", agent=USER_NAME)
     await expect(card.get_by_text(helping)).to_be_visible(timeout=SEEN)
     await shown(customer, EN("customer.agent_joined", agent=USER_NAME))
+    status = customer.locator("#status")
+    await expect(status).to_have_text(EN("web.helping", name=USER_NAME), timeout=SEEN)
     await look(agent, "3-accepted")
 
     # They talk: the agent in the card's thread, the customer on the page.
@@ -143,6 +145,7 @@ async def test_agent_in_the_playground_and_customer_on_the_chat_page(
     # The agent closes the chat from its thread; the customer is told.
     await reply_in_thread(agent, card, "/close")
     await shown(customer, EN("customer.chat_ended"))
+    await expect(status).to_have_text(EN("web.status_online"))  # nobody helps any more
     closed = re.compile(re.escape(EN("card.headline.closed", duration="")))
     await expect(card.get_by_text(closed)).to_be_visible(timeout=SEEN)
     await look(agent, "5-closed")

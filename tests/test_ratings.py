@@ -62,7 +62,8 @@ async def test_a_web_chat_customer_rates_once_with_a_comment(start_bridge: Any) 
     # buttons, each a face and its number) the card; no quick replies repeat them.
     assert "kết thúc" in question["text"] and "thế nào" not in question["text"]
     assert "suggestedActions" not in question
-    assert question["channelData"]["supportBridge"] == {"kind": "notice"}
+    # The goodbye says nobody helps any more: the page's header lets go of the agent.
+    assert question["channelData"]["supportBridge"] == {"kind": "notice", "helper": ""}
     card = card_of(question)
     [row] = [item for item in card["body"] if item["type"] == "ColumnSet" and
              len(item["columns"]) == 5]

@@ -107,6 +107,12 @@ def customer_texts(bridge: Bridge, chat: OpenChat) -> list[str]:
     return bridge.connector.texts(chat.conversation)
 
 
+def helper_told(bridge: Bridge, chat: OpenChat) -> str | None:
+    """Whom the customer's last line says helps them now (the web chat's header)."""
+    last = bridge.connector.activities(chat.conversation)[-1]
+    return last.get("channelData", {}).get("supportBridge", {}).get("helper")
+
+
 async def active_chat(bridge: Bridge, owner: act.Agent = MINH) -> OpenChat:
     return await accepted_chat(bridge, "cust-1", "Xin chào", owner, supervisor=MAI, name="Lan")
 
@@ -149,6 +155,8 @@ async def test_invite_by_command_join_relay_and_leave(bridge: Bridge) -> None:
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     assert participants(latest_card(bridge, chat)) == "Minh (owner)"
     assert customer_texts(bridge, chat)[-1] == "Hùng đã rời cuộc trò chuyện."
+    # The customer's header, which may have named Hùng (the last to write), names the owner.
+    assert helper_told(bridge, chat) == "Minh"
     await say(bridge, chat, HUNG, "After leaving")
     assert "After leaving" not in customer_texts(bridge, chat)
 
@@ -211,6 +219,7 @@ async def test_transfer_accepted_moves_ownership(bridge: Bridge) -> None:
     assert "Hùng took over" in notice["text"] and mentioned_in(notice) == [MINH.id]
     taken = "Hùng sẽ tiếp tục hỗ trợ Quý khách trong cuộc trò chuyện này."
     assert customer_texts(bridge, chat)[-1] == taken
+    assert helper_told(bridge, chat) == "Hùng"
 
     await say(bridge, chat, MINH, "Minh after the transfer")
     assert "Minh after the transfer" not in customer_texts(bridge, chat)

@@ -324,6 +324,25 @@
     return data && data.kind === "agent" && typeof data.name === "string" ? data.name : "";
   }
 
+  /* Who helps the customer now, as a line tells it: an agent's line names its writer;
+   * the bridge's notice of an accept, a transfer or a leave names the helper, its notice
+   * of a close names nobody (""). null: the line does not change who helps. */
+  function helperOf(activity) {
+    var agent = agentOf(activity);
+    var data = activity.channelData && activity.channelData.supportBridge;
+    if (agent || !data || typeof data.helper !== "string") {
+      return agent || null;
+    }
+    return data.helper;
+  }
+
+  /* The header (and the widget's, around the panel) names the helper, or shows the
+   * team's state again when nobody helps. */
+  function showHelper(name) {
+    showStatus(name);
+    tell("agent", { name: name });
+  }
+
   function fromBot(activity) {
     return activity.type === "message" && activity.from && activity.from.role === "bot";
   }
@@ -397,10 +416,11 @@
     var name = agent || texts.title;
     var text = gist(activity);
     tell("message", { name: name, initials: initials(name), text: text, agent: !!agent });
-    if (agent) {
-      session.agent = agent;
-      showStatus(agent);
-      tell("agent", { name: agent });
+    var helper = helperOf(activity);
+    if (helper !== null) {
+      // Kept with the conversation: a reload after a close must not name the agent again.
+      session.agent = helper;
+      showHelper(helper);
     }
     if (!embedded && document.hidden) {
       unread += 1;
@@ -513,10 +533,8 @@
     } else if (config.invited) {
       opening.push(botLine("greeting", texts.greeting));
     }
-    if (session.agent) {
-      showStatus(session.agent);
-      tell("agent", { name: session.agent });
-    }
+    // Always said: after "new conversation" the widget's header still names the last one.
+    showHelper(session.agent || "");
     var directLine = null;
     var store = window.WebChat.createStore({}, function (api) {
       return function (next) {

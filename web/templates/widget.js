@@ -348,8 +348,10 @@
     } else if (said.supportBridge === "message") {
       arrived(said);
     } else if (said.supportBridge === "agent") {
-      helping.textContent = say(texts.helping, { name: String(said.name || "") });
-      helping.hidden = false;
+      // An empty name: nobody helps any more (the chat was closed, or a new one begun).
+      var name = String(said.name || "");
+      helping.textContent = name ? say(texts.helping, { name: name }) : "";
+      helping.hidden = !name;
     } else if (said.supportBridge === "conversation") {
       kept.until = Date.now() + CONFIG.rememberDays * DAY;
       save();
