@@ -20,9 +20,9 @@ from bot.timers import first_of
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
+from dialogs.console import read_report
 from store import console, transcripts
 from store.history import HistoryFilter, closed_chats, history_rows
-from store.reports import report
 from web import keys
 from web.console import params
 from web.console.charts import bar_chart
@@ -280,8 +280,9 @@ async def reports(request: web.Request) -> web.Response:
     assert since is not None and until is not None
     if since > until:
         since, until = until, since
-    async with request.app[keys.STORE].reading() as tx:
-        figures = await report(tx, department.id, _start(since), _start(until + timedelta(days=1)))
+    figures = await read_report(
+        request.app[keys.STORE], department.id, _start(since), _start(until + timedelta(days=1))
+    )
     t = texts(request)
     hours = bar_chart(
         t("console.chart_hours"),
