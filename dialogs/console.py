@@ -33,6 +33,9 @@ PERIOD_KEYS = {
 }
 PERIODS = tuple(PERIOD_KEYS)
 SIGN_OUT_WORDS = ("signout", "sign-out", "logout")
+# Settled days kept in one write unit: a year's first report writes a dozen short units
+# rather than one that holds SQLite's writer for a year of rows.
+KEEP_DAYS_PER_UNIT = 31
 
 
 def to_person(room: dict[str, Any], teams_id: str, activity: dict[str, Any]) -> Outgoing:
@@ -90,9 +93,11 @@ async def read_report(
     in a short write unit after the read."""
     async with store.reading() as tx:
         figures, settled = await reports.rolled_report(tx, department_id, since, until)
-    if settled:
+    days = sorted(settled.items())
+    for start in range(0, len(days), KEEP_DAYS_PER_UNIT):
         async with store.unit() as tx:
-            await report_days.do_keep_report_days(tx, department_id, settled)
+            part = dict(days[start : start + KEEP_DAYS_PER_UNIT])
+            await report_days.do_keep_report_days(tx, department_id, part)
     return figures
 
 

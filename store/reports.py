@@ -253,7 +253,7 @@ async def rolled_report(
     A range that holds no whole settled day (today, the last hours) is ``report``'s,
     nothing to keep. Otherwise every count is the sum of the days' (exactly the same as
     ``report``'s), and a median or 90th percentile is read from the days' histograms when
-    kept days hold values of it (``Report.binned``), exact otherwise."""
+    settled days hold values of it (``Report.binned``), exact otherwise."""
     first = (since - timedelta(microseconds=1)).astimezone(UTC).date() + timedelta(days=1)
     last = min(until.astimezone(UTC).date(), await horizon(tx))
     if first >= last:
@@ -269,8 +269,10 @@ async def rolled_report(
     total = DayFigures()
     for figures in (*kept.values(), *live.values()):
         total.add(figures)
-    # A duration no kept day holds a value of (a new install, quiet days) is exact.
-    exact = [name for name in MEASURES if not any(day.spreads[name] for day in kept.values())]
+    # A duration no settled day holds a value of (a new install, quiet days) is exact;
+    # otherwise it is read from the histograms, the same before and after the days are kept.
+    days = (*kept.values(), *settled.values())
+    exact = [name for name in MEASURES if not any(any(day.spreads[name]) for day in days)]
     spreads = await _spreads(tx, *_durations(where, exact)) if exact else {}
     return await _from_days(tx, since, until, total, spreads), settled
 
@@ -309,7 +311,7 @@ async def _from_days(
         if name in exact:
             return exact[name]
         buckets = total.spreads[name]
-        return Spread(nearest_rank(buckets, 50), nearest_rank(buckets, 90), sum(buckets.values()))
+        return Spread(nearest_rank(buckets, 50), nearest_rank(buckets, 90), sum(buckets))
 
     return Report(
         since=since,
