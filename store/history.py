@@ -15,8 +15,8 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from store.console import chat_labels
-from store.models import Agent, Chat, ChatTag, Customer, Participant, Tag
-from store.search import chats_saying, name_matches
+from store.models import Agent, Chat, ChatTag, Customer, Message, Participant, Tag
+from store.search import chat_says, chats_saying, indexed, lines_saying, name_matches
 from store.unit import Unit
 
 
@@ -79,10 +79,16 @@ class HistoryPage:
 CLOSED = literal_column("'closed'")
 
 
-def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any) -> list[Any]:
+def _conditions(
+    tx: Unit, department_id: int, search: HistoryFilter, owner: Any, words: str = "sparse"
+) -> list[Any]:
     """The WHERE of a history search. The state is written as a literal so that the
     partial index of closed chats serves it on both engines (a bound parameter would
-    not prove the index's condition to SQLite, nor to PostgreSQL's generic plans)."""
+    not prove the index's condition to SQLite, nor to PostgreSQL's generic plans).
+
+    ``words``: how a word is looked for on SQLite: ``sparse`` (the matching chats'
+    ids, sorted: few matches), ``dense`` (each chat walked by close time probes the
+    matching lines: many matches), ``joined`` (the caller joins the lines itself)."""
     conditions: list[Any] = [
         Chat.department_id == department_id,
         Chat.state == CLOSED,
@@ -109,7 +115,9 @@ def _conditions(tx: Unit, department_id: int, search: HistoryFilter, owner: Any)
             .where(ChatTag.chat_id == Chat.id)
             .where(Tag.id == ChatTag.tag_id, func.lower(Tag.name) == search.tag.lower())
         )
-    if search.text:
+    if search.text and indexed(tx.dialect, search.text) and words == "dense":
+        conditions.append(chat_says(search.text, Chat.id))
+    elif search.text and words != "joined":
         conditions.append(Chat.id.in_(chats_saying(tx.dialect, search.text)))
     if search.since is not None:
         conditions.append(Chat.created_at >= search.since)
@@ -126,16 +134,14 @@ async def closed_chats(
     The page walks the partial index of closed chats by close time and stops after one
     row past the page; the count stops at ``COUNT_LIMIT``."""
     owner = Agent.__table__.alias("owner")
-    conditions = _conditions(tx, department_id, search, owner)
     page = max(1, page)
     session = tx.session
-    counted = (
-        select(Chat.id)
-        .outerjoin(owner, owner.c.id == Chat.owner_id)
-        .where(and_(*conditions))
-        .limit(COUNT_LIMIT + 1)
-    )
-    total = int(await session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    total = await _count(tx, department_id, search, owner)
+    # SQLite: a word in more chats than the count's limit is looked for chat by chat
+    # along the walk by close time, which meets a page of them soon; a rarer one by the
+    # list of its chats, sorted.
+    dense = total > COUNT_LIMIT
+    conditions = _conditions(tx, department_id, search, owner, "dense" if dense else "sparse")
     rows = (
         await session.execute(
             select(
@@ -168,6 +174,32 @@ async def closed_chats(
         capped=total > COUNT_LIMIT,
         more=more,
     )
+
+
+async def _count(tx: Unit, department_id: int, search: HistoryFilter, owner: Any) -> int:
+    """The matches, up to ``COUNT_LIMIT + 1``. On SQLite a word's lines are joined and
+    their distinct chats counted as FTS5 streams them: the count stops at its limit."""
+    if search.text and indexed(tx.dialect, search.text):
+        lines, on, match = lines_saying(search.text)
+        counted = (
+            select(Chat.id)
+            .distinct()
+            .select_from(lines)
+            .join(Message, on)
+            .join(Chat, Chat.id == Message.chat_id)
+            .outerjoin(owner, owner.c.id == Chat.owner_id)
+            .where(match, *_conditions(tx, department_id, search, owner, "joined"))
+            .limit(COUNT_LIMIT + 1)
+        )
+    else:
+        counted = (
+            select(Chat.id)
+            .outerjoin(owner, owner.c.id == Chat.owner_id)
+            .where(and_(*_conditions(tx, department_id, search, owner, "sparse")))
+            .limit(COUNT_LIMIT + 1)
+        )
+    found = await tx.session.scalar(select(func.count()).select_from(counted.subquery()))
+    return int(found or 0)
 
 
 def _tag_names(dialect: str) -> Any:
