@@ -224,7 +224,7 @@ def _tag_names(dialect: str) -> Any:
 
 
 async def history_rows(
-    tx: Unit, department_id: int, search: HistoryFilter, limit: int, batch: int = 500
+    tx: Unit, department_id: int, search: HistoryFilter, limit: int, batch: int = 2000
 ) -> AsyncIterator[list[HistoryRow]]:
     """The search's closed chats, newest first, with their tags joined in the same
     statement, in batches as the database streams them (the CSV export): no list of

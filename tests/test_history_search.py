@@ -102,7 +102,7 @@ async def test_a_common_word_pages_as_a_rare_one(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     department = await seed(store)
-    for words in WORDS + ("hành", "REFUND", "nothing"):
+    for words in (*WORDS, "hành", "REFUND", "nothing"):
         sparse = await pages(store, department, words)
         # Every word is now "in more chats than the limit": the other way of looking.
         monkeypatch.setattr(history, "COUNT_LIMIT", 0)
