@@ -51,7 +51,8 @@ _GROWTH = 1.05
 _TOP = _LINEAR + math.ceil(math.log(30 * 86400 / _LINEAR) / math.log(_GROWTH))
 # A chat closed this long before a day is read can no longer change (rating window, and
 # an hour for replicas whose clocks differ).
-SETTLE = RATING_WINDOW + timedelta(hours=1)
+CLOCKS = timedelta(hours=1)
+SETTLE = RATING_WINDOW + CLOCKS
 MEASURES = ("accept", "reply", "handling")
 
 
@@ -224,9 +225,9 @@ _CLOSED = Chat.state == literal_column("'closed'")
 
 
 async def horizon(tx: Unit) -> date:
-    """The first day whose figures may still change: today, or the day of the oldest chat
-    still open or closed within ``SETTLE``, in any department (a waiting chat may yet move
-    to another department). Each ``min`` reads a partial index (open chats; closed chats
+    """The first day whose figures may still change: today (until an hour past midnight,
+    yesterday), or the day of the oldest chat still open or closed within ``SETTLE``, in
+    any department (a waiting chat may yet move to another department). Each ``min`` reads a partial index (open chats; closed chats
     by close time): ``coalesce`` keeps SQLite from walking every chat by creation time."""
     created = func.coalesce(Chat.created_at, Chat.created_at)
     oldest_open = select(func.min(created)).where(_OPEN).scalar_subquery()
@@ -236,7 +237,10 @@ async def horizon(tx: Unit) -> date:
         .scalar_subquery()
     )
     found = (await tx.execute(select(oldest_open, recently_closed))).one()
-    return min([_utc_day(tx.now)] + [_utc_day(value) for value in found if value is not None])
+    # A day is over an hour after its end: a replica whose clock is behind may still be
+    # opening chats on it.
+    today = _utc_day(tx.now - CLOCKS)
+    return min([today] + [_utc_day(value) for value in found if value is not None])
 
 
 async def kept_days(

@@ -8,6 +8,11 @@ messages. Percentiles are nearest-rank, computed the same way on SQLite and Post
 (SQLite has no percentile function): the p-th percentile of n sorted values is the value
 at rank ceil(p/100 * n), a value that really occurred. The read runs in the caller's unit
 (``store.reading()``).
+
+``report`` is that direct aggregate. The console and ``@Bot report`` read
+``rolled_report``: the same figures from the daily roll-ups of settled days
+(``store.report_days``) and the chats of the rest, so that a year's report reads at most
+366 rows per department instead of a year's chats.
 """
 
 from __future__ import annotations
