@@ -227,8 +227,9 @@ _CLOSED = Chat.state == literal_column("'closed'")
 async def horizon(tx: Unit) -> date:
     """The first day whose figures may still change: today (until an hour past midnight,
     yesterday), or the day of the oldest chat still open or closed within ``SETTLE``, in
-    any department (a waiting chat may yet move to another department). Each ``min`` reads a partial index (open chats; closed chats
-    by close time): ``coalesce`` keeps SQLite from walking every chat by creation time."""
+    any department (a waiting chat may yet move to another department). Each ``min``
+    reads a partial index (open chats; closed chats by close time): ``coalesce`` keeps
+    SQLite from walking every chat by creation time."""
     created = func.coalesce(Chat.created_at, Chat.created_at)
     oldest_open = select(func.min(created)).where(_OPEN).scalar_subquery()
     recently_closed = (
