@@ -347,8 +347,9 @@ def _spreads(dialect: str, day: Any, where: Any) -> Any:
 
 
 async def do_keep_report_days(tx: Unit, department_id: int, days: dict[date, DayFigures]) -> int:
-    """Keep settled days' figures (read by ``reports.rolled_report``); a day kept already
-    (another replica, another tab) stays as it is. Returns how many were added."""
+    """Keep settled days' figures (read by ``reports.rolled_report``). A day kept already
+    is written over: by another replica or tab with the same figures (a settled day's are
+    fixed), or in a layout of another ``VERSION``. Returns how many rows were written."""
     if not days:
         return 0
     rows = [
@@ -360,7 +361,10 @@ async def do_keep_report_days(tx: Unit, department_id: int, days: dict[date, Day
         }
         for day, figures in sorted(days.items())
     ]
-    result = await tx.execute(
-        insert_ignoring(tx.dialect)(ReportDay).values(rows).on_conflict_do_nothing()
+    statement = insert_ignoring(tx.dialect)(ReportDay).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ReportDay.department_id, ReportDay.day],
+        set_={"figures": statement.excluded.figures, "created_at": statement.excluded.created_at},
     )
+    result = await tx.execute(statement)
     return int(result.rowcount or 0)

@@ -243,3 +243,31 @@ def test_buckets_hold_their_values_within_the_stated_bound() -> None:
         assert low <= value * (1 + 1e-12) and value <= high * (1 + 1e-12), (value, low, high)
         if high != float("inf"):
             assert within_bound(bucket_value(bucket), value), value
+
+
+async def test_a_day_of_another_layout_is_computed_and_written_over(store: Store) -> None:
+    departments = await seed(store, 5, chats=120)
+    since, until = NOW - timedelta(days=DAYS + 1), NOW
+    async with store.reading() as tx:
+        _, settled = await rolled_report(tx, departments[0], since, until)
+    async with store.unit() as tx:
+        await do_keep_report_days(tx, departments[0], settled)
+        # The same days again (another tab, another replica): the same rows.
+        await do_keep_report_days(tx, departments[0], settled)
+        old = min(settled)
+        await tx.execute(
+            update(ReportDay)
+            .where(ReportDay.department_id == departments[0], ReportDay.day == old)
+            .values(figures={"v": 0})
+        )
+    async with store.reading() as tx:
+        direct = await report(tx, departments[0], since, until)
+        rolled, again = await rolled_report(tx, departments[0], since, until)
+    assert list(again) == [old]
+    assert_same(rolled, direct)
+    async with store.unit() as tx:
+        await do_keep_report_days(tx, departments[0], again)
+    async with store.reading() as tx:
+        _, left = await rolled_report(tx, departments[0], since, until)
+        kept = (await tx.execute(select(func.count()).select_from(ReportDay))).scalar_one()
+    assert left == {} and kept == len(settled)
