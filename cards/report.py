@@ -102,7 +102,12 @@ def report_card(
                 for label, value in report_facts(report, t) + breach_facts(report, t)
             ],
         },
-        {"type": "TextBlock", "text": t("report.median_p90"), "isSubtle": True, "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": t("report.median_p90_binned") if report.binned else t("report.median_p90"),
+            "isSubtle": True,
+            "wrap": True,
+        },
     ]
     if report.agents:
         body.append(

@@ -17,9 +17,10 @@ from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import refusal_key, text_activity, to_conversation
 from dialogs.turn import Turn
-from store import console, console_sessions, reports
+from store import Store, console, console_sessions, report_days, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
+from store.reports import Report
 from store.vocabulary import Refused, SendPersonal
 
 # A sign-in link is good for one use within this time.
@@ -32,6 +33,9 @@ PERIOD_KEYS = {
 }
 PERIODS = tuple(PERIOD_KEYS)
 SIGN_OUT_WORDS = ("signout", "sign-out", "logout")
+# Settled days kept in one write unit: a year's first report writes a dozen short units
+# rather than one that holds SQLite's writer for a year of rows.
+KEEP_DAYS_PER_UNIT = 31
 
 
 def to_person(room: dict[str, Any], teams_id: str, activity: dict[str, Any]) -> Outgoing:
@@ -81,6 +85,22 @@ def period_range(word: str, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=7 if word == "week" else 30), now
 
 
+async def read_report(
+    store: Store, department_id: int, since: datetime, until: datetime
+) -> Report:
+    """A report's figures for the room and the console (``reports.rolled_report``, read
+    beside the writer); the settled days it had to read live are kept for the next one
+    in a short write unit after the read."""
+    async with store.reading() as tx:
+        figures, settled = await reports.rolled_report(tx, department_id, since, until)
+    days = sorted(settled.items())
+    for start in range(0, len(days), KEEP_DAYS_PER_UNIT):
+        async with store.unit() as tx:
+            part = dict(days[start : start + KEEP_DAYS_PER_UNIT])
+            await report_days.do_keep_report_days(tx, department_id, part)
+    return figures
+
+
 async def report(ctx: FlowContext, turn: Turn) -> None:
     """``@Bot report [today|week|month]``: the department's figures as a card."""
     word = (turn.argument or "today").strip().lower()
@@ -93,8 +113,7 @@ async def report(ctx: FlowContext, turn: Turn) -> None:
         await mention_reply(ctx, turn, "refusal.not_a_room")
         return
     since, until = period_range(word, ctx.store.clock())
-    async with ctx.store.reading() as tx:
-        figures = await reports.report(tx, department.id, since, until)
+    figures = await read_report(ctx.store, department.id, since, until)
     t = ctx.team_texts
     url = console_url(
         ctx,

@@ -8,7 +8,6 @@ an ordinary first message. A late or repeated answer is thanked, and changes not
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from cards.envelope import adaptive_card
@@ -36,11 +35,8 @@ from store.channels import facts
 from store.core import ChatView
 from store.mail import email_address
 from store.outbox import Outgoing, conversation_lane
-from store.ratings import Rated, RatingTurn
+from store.ratings import RATING_WINDOW, Rated, RatingTurn
 from store.vocabulary import Refusal, Refused, Send
-
-# How long after the close a rating is still taken.
-RATING_WINDOW = timedelta(hours=24)
 
 # Why a rating was not taken, as the customer is told (each key in full).
 CSAT_KEYS = {

@@ -66,6 +66,7 @@ CHANGES: tuple[tuple[tuple[str, str], str], ...] = (
     (("console_sessions", "note a session's use"), "console_sessions.do_touch_session"),
     (("console_sessions", "sign out"), "console_sessions.do_sign_out"),
     (("console_sessions", "sign out everywhere"), "console_sessions.do_sign_out_everywhere"),
+    (("report_days", "keep a settled day's report figures"), "report_days.do_keep_report_days"),
     # AI help's budgets (a call claimed per chat and per department's day).
     (("ai_budgets", "claim an AI call"), "ai.do_claim_call"),
     # One person on several channels (their contacts; a match an agent says is wrong).

@@ -6,9 +6,10 @@ and ``store`` imports this module, so the metadata always holds them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base
@@ -89,4 +90,21 @@ class AuditEntry(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ReportDay(Base):
+    """A department's report figures of one settled UTC day (``store.report_days``).
+
+    Written once, when every chat the department received that day is closed and past
+    the rating window: nothing can change them after that (closed chats do not reopen,
+    move or change owner), so a year's report reads at most 366 of these rows plus the
+    days still settling. ``figures`` is ``DayFigures.to_json()``.
+    """
+
+    __tablename__ = "report_days"
+
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]

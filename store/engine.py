@@ -55,4 +55,13 @@ def create_engine(database_url: str) -> AsyncEngine:
         engine = create_async_engine(url, pool_size=8, max_overflow=0, pool_reset_on_return=None)
         _prepare_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+    # No JIT: PostgreSQL compiles a statement whose estimated cost passes
+    # ``jit_above_cost`` (a month's CSV or a year's figures on a big database) and spends
+    # tens of milliseconds on it to save a few; the bridge's statements are all short.
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"jit": "off"}},
+    )

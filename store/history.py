@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from store.console import chat_labels
 from store.matches import customers_named
-from store.models import Agent, Chat, ChatTag, Customer, Participant, Tag
-from store.search import chats_saying
+from store.models import Agent, Chat, ChatTag, Customer, Message, Participant, Tag
+from store.search import chat_says, chats_saying, indexed, lines_saying
 from store.unit import Unit
 from store.views import OWNER, chats_with_people
 
@@ -91,10 +91,16 @@ class HistoryPage:
 CLOSED = literal_column("'closed'")
 
 
-def _conditions(tx: Unit, department_id: int, search: HistoryFilter) -> list[Any]:
+def _conditions(
+    tx: Unit, department_id: int, search: HistoryFilter, words: str = "sparse"
+) -> list[Any]:
     """The WHERE of a history search. The state is written as a literal so that the
     partial index of closed chats serves it on both engines (a bound parameter would
-    not prove the index's condition to SQLite, nor to PostgreSQL's generic plans)."""
+    not prove the index's condition to SQLite, nor to PostgreSQL's generic plans).
+
+    ``words``: how a word is looked for on SQLite: ``sparse`` (the matching chats'
+    ids, sorted: few matches), ``dense`` (each chat walked by close time probes the
+    matching lines: many matches), ``joined`` (the caller joins the lines itself)."""
     conditions: list[Any] = [
         Chat.department_id == department_id,
         Chat.state == CLOSED,
@@ -118,7 +124,9 @@ def _conditions(tx: Unit, department_id: int, search: HistoryFilter) -> list[Any
             .where(ChatTag.chat_id == Chat.id)
             .where(Tag.id == ChatTag.tag_id, func.lower(Tag.name) == search.tag.lower())
         )
-    if search.text:
+    if search.text and indexed(tx.dialect, search.text) and words == "dense":
+        conditions.append(chat_says(search.text, Chat.id))
+    elif search.text and words != "joined":
         conditions.append(Chat.id.in_(chats_saying(tx.dialect, search.text)))
     if search.since is not None:
         conditions.append(Chat.created_at >= search.since)
@@ -134,16 +142,14 @@ async def closed_chats(
 
     The page walks the partial index of closed chats by close time and stops after one
     row past the page; the count stops at ``COUNT_LIMIT``."""
-    conditions = _conditions(tx, department_id, search)
     page = max(1, page)
     session = tx.session
-    counted = (
-        select(Chat.id)
-        .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
-        .where(and_(*conditions))
-        .limit(COUNT_LIMIT + 1)
-    )
-    total = int(await session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    total = await _count(tx, department_id, search)
+    # SQLite: a word in more chats than the count's limit is looked for chat by chat
+    # along the walk by close time, which meets a page of them soon; a rarer one by the
+    # list of its chats, sorted.
+    dense = total > COUNT_LIMIT
+    conditions = _conditions(tx, department_id, search, "dense" if dense else "sparse")
     rows = (
         await session.execute(
             chats_with_people(Chat.id, *_SHOWN)
@@ -168,6 +174,32 @@ async def closed_chats(
     )
 
 
+async def _count(tx: Unit, department_id: int, search: HistoryFilter) -> int:
+    """The matches, up to ``COUNT_LIMIT + 1``. On SQLite a word's lines are joined and
+    their distinct chats counted as FTS5 streams them: the count stops at its limit."""
+    if search.text and indexed(tx.dialect, search.text):
+        lines, on, match = lines_saying(search.text)
+        counted = (
+            select(Chat.id)
+            .distinct()
+            .select_from(lines)
+            .join(Message, on)
+            .join(Chat, Chat.id == Message.chat_id)
+            .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
+            .where(match, *_conditions(tx, department_id, search, "joined"))
+            .limit(COUNT_LIMIT + 1)
+        )
+    else:
+        counted = (
+            select(Chat.id)
+            .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
+            .where(and_(*_conditions(tx, department_id, search, "sparse")))
+            .limit(COUNT_LIMIT + 1)
+        )
+    found = await tx.session.scalar(select(func.count()).select_from(counted.subquery()))
+    return int(found or 0)
+
+
 def _tag_names(dialect: str) -> Any:
     """A chat's tag names, sorted and joined by spaces, as a correlated subquery."""
     if dialect == "postgresql":
@@ -190,7 +222,7 @@ def _tag_names(dialect: str) -> Any:
 
 
 async def history_rows(
-    tx: Unit, department_id: int, search: HistoryFilter, limit: int, batch: int = 500
+    tx: Unit, department_id: int, search: HistoryFilter, limit: int, batch: int = 2000
 ) -> AsyncIterator[list[HistoryRow]]:
     """The search's closed chats, newest first, with their tags joined in the same
     statement, in batches as the database streams them (the CSV export): no list of

@@ -270,6 +270,14 @@ class Chat(Base):
             sqlite_where=text("state = 'closed'"),
             postgresql_where=text("state = 'closed'"),
         ),
+        # The report's roll-ups: the oldest chat closed within the rating window, whichever
+        # department (``store.report_days.horizon``).
+        Index(
+            "ix_chats_closed_at",
+            "closed_at",
+            sqlite_where=text("state = 'closed'"),
+            postgresql_where=text("state = 'closed'"),
+        ),
         # The unanswered-chat timer: only waiting chats (closed ones may keep announce_at).
         Index(
             "ix_chats_announce_waiting",

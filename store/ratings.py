@@ -18,6 +18,10 @@ from store.unit import Unit
 from store.views import ChatView, chat_view
 from store.vocabulary import Refusal, Refused
 
+# How long after the close a rating is still taken (the report's roll-ups count on it:
+# a day whose chats all closed before it can no longer change, ``store.report_days``).
+RATING_WINDOW = timedelta(hours=24)
+
 
 @dataclass(frozen=True)
 class RatingTurn:
@@ -47,9 +51,7 @@ class RatingTarget:
     customer: str
 
 
-async def check_rating(
-    tx: Unit, turn: RatingTurn, window: timedelta
-) -> RatingTarget | Refused:
+async def check_rating(tx: Unit, turn: RatingTurn, window: timedelta) -> RatingTarget | Refused:
     """Which chat the answer rates: the one the card names, or (typed) the customer's
     last chat closed within the window with nothing newer open. ``NOTHING_TO_RATE``: a
     typed choice with no chat waiting for a rating (an ordinary message, then)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import column, func, literal_column, select, table
+from sqlalchemy import column, exists, func, literal_column, select, table
 
 from store.models import Message
 
@@ -51,13 +51,39 @@ def name_matches(dialect: str, name: Any, words: str) -> Any:
     return func.lower(name).like(_like_pattern(words.lower()), escape="/")
 
 
+def indexed(dialect: str, words: str) -> bool:
+    """Whether SQLite's FTS5 table answers this search (three characters or more)."""
+    return dialect == "sqlite" and len(words) >= TRIGRAM
+
+
+def _matching(words: str) -> Any:
+    """FTS5's MATCH of ``words`` as a quoted phrase (a substring, case folded)."""
+    phrase = '"' + words.replace('"', '""') + '"'
+    return literal_column(MESSAGES_SEARCH).op("MATCH")(phrase)
+
+
+def _lines_saying(words: str) -> Any:
+    """The ids of the transcript lines containing ``words``."""
+    return select(_SEARCH.c.rowid).where(_matching(words))
+
+
 def chats_saying(dialect: str, words: str) -> Any:
     """The ids of the chats with a transcript line containing ``words`` (any case), as a
     subquery for ``Chat.id IN (...)``: the index finds the lines, not a walk of chats."""
-    if dialect == "postgresql":
+    if not indexed(dialect, words):
         return select(Message.chat_id).where(name_matches(dialect, Message.text, words))
-    if len(words) < TRIGRAM:
-        return select(Message.chat_id).where(name_matches(dialect, Message.text, words))
-    phrase = '"' + words.replace('"', '""') + '"'
-    lines = select(_SEARCH.c.rowid).where(literal_column(MESSAGES_SEARCH).op("MATCH")(phrase))
-    return select(Message.chat_id).where(Message.id.in_(lines))
+    return select(Message.chat_id).where(Message.id.in_(_lines_saying(words)))
+
+
+def chat_says(words: str, chat_id: Any) -> Any:
+    """SQLite, a word in many chats: the chat ``chat_id`` has a line among the matching
+    ones. SQLite builds the lines' ids once and probes them with each chat's lines, so a
+    walk of chats by close time stops at its page instead of sorting every match."""
+    return exists().where(Message.chat_id == chat_id, Message.id.in_(_lines_saying(words)))
+
+
+def lines_saying(words: str) -> tuple[Any, Any, Any]:
+    """SQLite: the FTS5 table, its join to ``messages`` and the match, for a count that
+    stops at its limit: the table streams its matches and ``DISTINCT`` stops after the
+    limit's chats, where ``IN (...)`` lists every match first."""
+    return _SEARCH, _SEARCH.c.rowid == Message.id, _matching(words)

@@ -28,7 +28,7 @@ def _check(pairs: list, engine: str, chats: int) -> dict[str, float]:
         assert len(run.relay) == len(run.relay_under_console) == TINY["lines"]
         assert len(run.new_chat) == len(run.accept) == TINY["new_chats"]
         pages = [name for name in shown if name.startswith("page ")]
-        assert len(pages) == 8 and all(shown[name] > 0 for name in pages)
+        assert len(pages) == 9 and all(shown[name] > 0 for name in pages)
     assert f"{chats:,} closed chats" in render(pairs)
     return figures(seeded)
 

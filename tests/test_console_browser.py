@@ -38,13 +38,16 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def signed_in_page(browser: Browser, bridge: Bridge, who: act.Agent, width: int) -> Page:
-    """A new browser context signed in through the link the bot sent ``who`` in Teams."""
+async def signed_in_page(
+    browser: Browser, bridge: Bridge, who: act.Agent, width: int, button: str = "Sign in"
+) -> Page:
+    """A new browser context signed in through the link the bot sent ``who`` in Teams
+    (``button``: the sign-in button's words in the console's language)."""
     token = await ask_for_link(bridge, who)
     context = await browser.new_context(viewport={"width": width, "height": 900})
     page = await context.new_page()
     await page.goto(str(bridge.server.make_url(f"/console/signin/{token}")))
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name=button).click()
     await page.wait_for_url("**/console/live")
     return page
 
@@ -130,6 +133,33 @@ async def test_the_report_page_shows_the_figures_computed_by_hand(
     hours = page.locator("figure.chart").first.locator("rect.bar")
     await expect(hours).to_have_count(24)
     await shoot(page, "reports", bridge)
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+async def test_a_report_of_settled_days_says_its_percentiles_are_binned(
+    browser: Browser, start_bridge: Any, language: str
+) -> None:
+    """Three days later the seeded day is settled: the week's report reads it from its
+    daily roll-up (on the first load as on the next), the same counts, percentiles from
+    the day's histograms (30 s and 90 s shown as their buckets' middles: 30 s, 1m 29s),
+    and the page says so in the team's language."""
+    clock = ManualClock()
+    bridge = await start_bridge(clock, default_language=language)
+    seeded = await seed_report(bridge, clock)
+    clock.advance(3 * 86400)
+    button, note = {
+        "en": ("Sign in", "read from daily histograms"),
+        "vi": ("Đăng nhập", "tính từ biểu đồ phân bố theo ngày"),
+    }[language]
+    page = await signed_in_page(browser, bridge, seeded["mai"], 390, button)
+    for _ in range(2):  # computed and kept, then read from the kept day
+        await page.goto(str(bridge.server.make_url("/console/reports")))
+        facts = page.locator(".fact dd")
+        await expect(facts.nth(0)).to_have_text("3")
+        await expect(facts.nth(2)).to_have_text("1")
+        await expect(facts.nth(3)).to_have_text("0m 30s / 1m 29s")
+        await expect(page.locator("p.hint")).to_contain_text(note)
+    await shoot(page, f"reports-binned-{language}", bridge)
 
 
 async def test_a_settings_change_takes_effect_in_the_next_chat(

@@ -20,11 +20,12 @@ from bot.timers import first_of
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
+from dialogs.console import read_report
 from dialogs.i18n import Texts
 from store import console, transcripts
 from store.console import ConsoleDepartment, LiveChat
 from store.history import HistoryFilter, closed_chats, history_rows
-from store.reports import Report, report
+from store.reports import Report
 from web import keys
 from web.console import desk, params
 from web.console.charts import BarChart, bar_chart
@@ -321,8 +322,9 @@ async def reports(request: web.Request) -> web.Response:
     assert since is not None and until is not None
     if since > until:
         since, until = until, since
-    async with request.app[keys.STORE].reading() as tx:
-        figures = await report(tx, department.id, _start(since), _start(until + timedelta(days=1)))
+    figures = await read_report(
+        request.app[keys.STORE], department.id, _start(since), _start(until + timedelta(days=1))
+    )
     t = texts(request)
     hours = bar_chart(
         t("console.chart_hours"),

@@ -1,0 +1,113 @@
+"""The history's word search finds the same chats, in the same order, whichever way it
+looks for them: on SQLite a word in more chats than the count's limit is looked for
+chat by chat along the walk by close time, a rarer one through the list of its chats
+(on PostgreSQL the planner chooses; the same pages are asked of it)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from store import Store, history, migrate
+from store.engine import create_engine
+from store.history import HistoryFilter, closed_chats
+from store.models import Chat, ChatState, Customer, Department, Message, MessageKind
+
+NOW = datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
+WORDS = ("Bảo hành", "refund", "invoice", "giao hàng")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield Store(engine, serialize_writes=database_url.startswith("sqlite"))
+    await engine.dispose()
+
+
+async def seed(store: Store, chats: int = 60) -> int:
+    """Closed chats whose lines say some of ``WORDS`` (any case); returns the department."""
+    rng = random.Random(7)
+    async with store.unit() as tx:
+        department = (
+            await tx.execute(
+                insert(Department)
+                .values(key="d", name="D", channel_id="19:d", room_reference={}, created_at=NOW)
+                .returning(Department.id)
+            )
+        ).scalar_one()
+        customer = (
+            await tx.execute(
+                insert(Customer)
+                .values(
+                    channel_id="webchat",
+                    user_id="u",
+                    name="Lan",
+                    locale="vi",
+                    reference={},
+                    created_at=NOW,
+                )
+                .returning(Customer.id)
+            )
+        ).scalar_one()
+        for n in range(chats):
+            opened = NOW - timedelta(hours=rng.uniform(1, 2000))
+            chat = (
+                await tx.execute(
+                    insert(Chat)
+                    .values(
+                        public_id=f"hs-{n}",
+                        customer_id=customer,
+                        department_id=department,
+                        state=ChatState.CLOSED,
+                        created_at=opened,
+                        # Some close at the same moment: the order falls back to the id.
+                        closed_at=opened + timedelta(minutes=rng.choice((5, 5, 30, 90))),
+                    )
+                    .returning(Chat.id)
+                )
+            ).scalar_one()
+            said = [w.upper() if rng.random() < 0.3 else w for w in WORDS if rng.random() < 0.5]
+            lines = [f"xin chào {word} nhé" for word in said] + ["cảm ơn"]
+            await tx.execute(
+                insert(Message),
+                [
+                    {
+                        "chat_id": chat,
+                        "kind": MessageKind.INCOMING,
+                        "author": "Lan",
+                        "text": line,
+                        "created_at": opened,
+                    }
+                    for line in lines
+                ],
+            )
+    return department
+
+
+async def pages(store: Store, department: int, words: str) -> list[list[str]]:
+    found = []
+    async with store.reading() as tx:
+        for page in range(1, 5):
+            result = await closed_chats(tx, department, HistoryFilter(text=words), page, 7)
+            found.append([row.ref for row in result.rows])
+    return found
+
+
+async def test_a_common_word_pages_as_a_rare_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    department = await seed(store)
+    for words in (*WORDS, "hành", "REFUND", "nothing"):
+        sparse = await pages(store, department, words)
+        # Every word is now "in more chats than the limit": the other way of looking.
+        monkeypatch.setattr(history, "COUNT_LIMIT", 0)
+        dense = await pages(store, department, words)
+        monkeypatch.undo()
+        assert dense == sparse, words
+        if words != "nothing":
+            assert sparse[0], words
