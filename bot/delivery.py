@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from bot.backoff import Backoff
 from bot.channels import Channels, ReplyRefused
+from bot.handoffs import Handoffs
 from bot.hook import CommitHook
 from bot.mail import REFUSED, Mailer
 from bot.marks import Marks, Thread
@@ -92,8 +93,8 @@ class Dispatcher:
         self.given_up = 0
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        # Runs leased for a lane by a commit or with its last mark, ready to send.
-        self._handoff: dict[str, list[OutboxItem]] = {}
+        # Runs leased for a lane by commits or with its last mark, ready to send.
+        self._handoff = Handoffs()
         # Heads whose budgets were claimed with their lease.
         self._claimed: set[int] = set()
         self._stopping = asyncio.Event()
@@ -124,7 +125,7 @@ class Dispatcher:
         if self._stopping.is_set():
             return
         for item in handover.leased:
-            self._handoff[item.lane] = [item]
+            self._handoff.put([item])
         self._claimed.update(handover.claimed)
         self._again.update(handover.unleased)
         for lane in handover.unleased | {item.lane for item in handover.leased}:
@@ -252,19 +253,23 @@ class Dispatcher:
                     look = True
         except Exception:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
+            # What it held stays leased until the lease runs out: the sweep plans for that.
+            self._wake.set()
         finally:
             self._lanes.pop(lane, None)
             if len(self._lanes) < self._high_water:
                 self._room.set()
 
     def _handed_over(self, lane: str) -> list[OutboxItem]:
-        """The run leased for this lane by a commit or a mark, if its lease is still good
-        for a send."""
-        run = self._handoff.pop(lane, [])
-        if run and self._usable(run[0]) is None:
+        """The next run leased for this lane by a commit or a mark whose lease is still
+        good for a send. One that is not stays ours until its lease runs out: the sweep is
+        told, so it looks again then rather than after an idle sleep."""
+        while run := self._handoff.take(lane):
+            if self._usable(run[0]) is not None:
+                return run
             self._claimed.discard(run[0].id)
-            return []
-        return run
+            self._wake.set()
+        return []
 
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
@@ -406,7 +411,7 @@ class Dispatcher:
         marked = await self._marks.delivered(ids, thread, item.lane if more else None)
         ours = marked.ours
         if marked.following:
-            self._handoff[item.lane] = marked.following
+            self._handoff.put(marked.following)
             self._again.add(item.lane)  # more may wait behind it: ask with its mark
             if marked.claimed:
                 self._claimed.add(marked.following[0].id)
