@@ -119,8 +119,9 @@ class Marks:
             except Exception as error:
                 for entry in batch:
                     entry.done.set_exception(error)
-                if riding:
-                    self.give_back(riding)  # tried again after the delay
+                # The riding marks go with the next batch, or after the delay.
+                self.give_back(riding)
+                if not self._waiting:
                     return
                 continue
             for entry in batch:
