@@ -7,6 +7,7 @@ No time is measured: the pacing clock is a number the test gives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -293,6 +294,32 @@ async def test_a_queued_send_is_claimed_in_its_own_transaction(
     # A row whose thread the dispatcher does not know yet is left to it to claim.
     await store.notify(["other"], [Outgoing("chat:unknown", "send", {"activity": {}})])
     assert hook.handed[-1].claimed == set() and len(hook.handed[-1].leased) == 1
+
+
+async def test_a_unit_never_waits_for_a_budget_another_replica_is_claiming(
+    stores: tuple[Store, Store], database_url: str
+) -> None:
+    """PostgreSQL: while another replica's claim holds a budget's row, a unit that queues
+    a line into it leaves the claim to its dispatcher at once (``SKIP LOCKED``) instead of
+    queueing behind the lock; and while its own dispatcher is claiming, it does not try."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes the writers in the process: no lock to wait for")
+    store, other = stores
+    budgets = Budgets("conv:19:room;messageid=11")
+    hook = Hook(budgets)
+    store.delivery = hook
+    claim = Claim(((budgets.key, THREAD),))
+    async with other.unit() as tx:
+        await pacing.claim(tx, [claim], 1_000.0, 0.25)  # the row is made
+    async with other.unit() as holding:
+        assert await pacing.claim(holding, [claim], 1_001.0, 0.25) == [0.0]
+        await asyncio.wait_for(store.notify(["held"], [says(11, "held")]), timeout=5)
+        assert hook.handed[-1].claimed == set() and len(hook.handed[-1].leased) == 1
+    await in_unit(store, dispatch.delivered, [(hook.handed[-1].leased[0].id, None)], "a")
+    budgets.busy = lambda: True  # type: ignore[method-assign]
+    await store.notify(["busy"], [says(11, "busy")])
+    assert hook.handed[-1].claimed == set()
+    assert await stamps(store, budgets.key) == [1_000.0, 1_001.0]
 
 
 async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
