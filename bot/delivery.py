@@ -46,12 +46,6 @@ PURGE_EVERY = 60.0
 IDLE_SWEEPS = 30
 
 
-# Longest a delivery's mark waits to ride with another transaction (``bot/marks.py``):
-# a customer's next line usually comes sooner, and a replica that stops meanwhile sends
-# the rows again (delivery is at least once, each post carrying its rows' ids).
-MARK_DELAY = 0.25
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -112,7 +106,7 @@ class Dispatcher:
         self._pacer = Pacer(store, pace, self._threads, pace_clock, book) if pace else None
         limit = RUN_ROWS if coalesce_bytes else 1
         self._leasing = Leasing(self.owner, self.lease, coalesce_bytes, limit)
-        self._marks = Marks(store, self._leasing, self._pacer, delay=MARK_DELAY)
+        self._marks = Marks(store, self._leasing, self._pacer)
         self._coalesce_bytes = coalesce_bytes
         self._mailer = mailer
         # Rows of a post that failed and must be repeated as it was (lane -> its rows).
@@ -123,13 +117,6 @@ class Dispatcher:
     def budgets(self) -> Pacer | None:
         """What the store claims a handed-over send's budgets with (None: unpaced)."""
         return self._pacer
-
-    def take_marks(self) -> list[int]:
-        """Delivered rows whose marks wait to ride with a unit of work (see ``Marks``)."""
-        return self._marks.take()
-
-    def give_back_marks(self, ids: list[int]) -> None:
-        self._marks.give_back(ids)
 
     def committed(self, handover: Handover) -> None:
         """A transaction queued rows: send the heads it leased for us now (on SQLite their
@@ -231,10 +218,6 @@ class Dispatcher:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        try:
-            await self._marks.flush()
-        except Exception:
-            log.exception("delivery marks could not be written; those rows go again")
 
     async def _drain(self, lane: str) -> None:
         try:
@@ -292,7 +275,6 @@ class Dispatcher:
         """The lane's head, with the lines of its author waiting behind it when posts may
         carry several (a failed post is repeated with the same rows); paced, the store
         claims its budgets in the same transaction where that is cheap (SQLite)."""
-        await self._marks.flush()  # a head delivered here is not marked yet
         async with self._store.unit() as tx:
             runs, claimed = await dispatch.lease_runs(
                 tx, [lane], self._leasing, self._pacer, only=self._repeats.get(lane)
@@ -432,12 +414,6 @@ class Dispatcher:
         # next head of a lane a commit said has more.
         more = item.lane in self._again
         self._again.discard(item.lane)
-        if not more and thread is None:
-            # Nothing known behind it, nothing to record: the lane need not wait for the
-            # mark, which rides with this replica's next transaction (``bot/marks.py``).
-            self._marks.later(ids)
-            self._repeats.pop(item.lane, None)
-            return
         marked = await self._marks.delivered(ids, thread, item.lane if more else None)
         self._repeats.pop(item.lane, None)
         if marked.following:
@@ -445,6 +421,10 @@ class Dispatcher:
             self._again.add(item.lane)  # more may wait behind it: ask with its mark
             if marked.claimed:
                 self._claimed.add(marked.following[0].id)
+        elif more and item.lane in self._handoff:
+            # Its next head is a run of ours handed over already (two units leased at
+            # once): what waits behind that one is still to ask for with its mark.
+            self._again.add(item.lane)
         if thread is not None and marked.ours:
             # The thread is known before anyone reads it back: the chat's next lines can be
             # claimed with their lease.

@@ -19,10 +19,6 @@ class Receiver(Protocol):
 
     def committed(self, handover: Handover) -> None: ...
 
-    def take_marks(self) -> list[int]: ...
-
-    def give_back_marks(self, ids: list[int]) -> None: ...
-
 
 class CommitHook:
     """Where the store hands what a commit queued to the dispatcher.
@@ -61,15 +57,6 @@ class CommitHook:
             self._early.append(handover)
         else:
             self._receiver.committed(handover)
-
-    def take_marks(self) -> list[int]:
-        """Delivered rows whose marks a unit of work may write (``store.handover``)."""
-        return self._receiver.take_marks() if self._receiver is not None else []
-
-    def give_back_marks(self, ids: list[int]) -> None:
-        """The unit that took these marks did not commit."""
-        if self._receiver is not None:
-            self._receiver.give_back_marks(ids)
 
     def timer_set(self, at: datetime) -> None:
         """Called by the store after a commit that set a database timer due ``at``."""

@@ -147,24 +147,17 @@ class StoreCore:
         """
         handover: Handover | None = None
         hook = self.delivery
-        marks: list[int] = []
-        try:
-            async with self._write() as conn:
-                now = self.clock()
-                lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
-                tx = Unit(conn, now, self.policy, lease)
-                try:
-                    yield tx
-                    await tx.settle()
-                    if tx.added and hook is not None:
-                        marks = hook.take_marks()
-                        handover = await hand_over(tx, hook, marks)
-                finally:
-                    await tx.close()
-        except BaseException:
-            if marks and hook is not None:
-                hook.give_back_marks(marks)
-            raise
+        async with self._write() as conn:
+            now = self.clock()
+            lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
+            tx = Unit(conn, now, self.policy, lease)
+            try:
+                yield tx
+                await tx.settle()
+                if tx.added and hook is not None:
+                    handover = await hand_over(tx, hook)
+            finally:
+                await tx.close()
         if handover is not None and hook is not None:
             hook.committed(handover)
         if tx.ended_sessions:

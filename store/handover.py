@@ -48,14 +48,6 @@ class DeliveryHook(Protocol):
 
     def committed(self, handover: Handover) -> None: ...
 
-    def take_marks(self) -> list[int]:
-        """Rows its dispatcher delivered whose marks wait to ride with a unit of work."""
-        ...
-
-    def give_back_marks(self, ids: list[int]) -> None:
-        """The unit that took these marks did not commit: they wait again."""
-        ...
-
     def timer_set(self, at: datetime) -> None:
         """A commit set a database timer due ``at``: the replica's timers look then."""
         ...
@@ -80,10 +72,9 @@ class Handover:
     claimed: frozenset[int] = frozenset()
 
 
-async def hand_over(tx: Unit, hook: DeliveryHook, marks: list[int]) -> Handover:
+async def hand_over(tx: Unit, hook: DeliveryHook) -> Handover:
     """Lease the head of each lane the unit wrote to, and claim their sends' budgets, all
-    in the unit's own transaction; ``marks``: the dispatcher's delivered rows whose marks
-    ride with it, written first.
+    in the unit's own transaction.
 
     A lane the unit's reads found idle (``tx.idle_lanes``) gets its first row written
     leased, with no statement of its own; the heads of the others are leased in one
@@ -95,9 +86,6 @@ async def hand_over(tx: Unit, hook: DeliveryHook, marks: list[int]) -> Handover:
     :func:`claim_budgets`) is claimed by the dispatcher before its send, which waits
     for the room.
     """
-    if marks:
-        # Rows this replica delivered, marked before the heads behind them are leased.
-        await outbox.finish(tx, marks, hook.owner, tx.now, delivered=True)
     heads: dict[str, OutboxItem] = {}
     for row in tx.added:
         heads.setdefault(row.lane, row)

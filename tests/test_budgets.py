@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import keys
 from store import trace
-from store.models import DeliveryState, OutboxItem
 from tests import activities as act
 from tests.conftest import (
     Bridge,
-    BridgeFactory,
     OpenChat,
     accept,
     go_online,
@@ -203,34 +201,3 @@ async def test_an_automatic_assignment_is_one_more_short_transaction(bridge: Bri
     added = len(automatic.own) - len(broadcast.own)
     # The candidates, their lock, the offer, the member's turn, the chat's view (3).
     assert added <= 10, str(automatic)
-
-
-async def test_a_line_carries_the_mark_of_the_line_before(
-    start_bridge: BridgeFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A delivered line with nothing behind it is marked by the customer's next line's
-    unit (before it leases), not by a transaction of the dispatcher's: the earlier row's
-    delivery time is the later unit's clock reading. (The marks' own delay is made long
-    here, so only a unit can have written it.)"""
-    bridge = await start_bridge()
-    chat, _ = await _accepted_chat(bridge)
-    monkeypatch.setattr(bridge.app[keys.DISPATCHER]._marks, "_delay", 30.0)
-    for text in ("first line", "second line"):
-        line = act.webchat_message(bridge.service_url, chat.customer, text)
-        assert (await bridge.post(line)).status == 201
-        await bridge.connector.wait_for(
-            lambda text=text: any(text in t for t in bridge.connector.texts(chat.thread))
-        )
-    async with bridge.app[keys.ENGINE].connect() as connection:
-        rows = (
-            await connection.execute(
-                select(OutboxItem.state, OutboxItem.created_at, OutboxItem.delivered_at)
-                .where(OutboxItem.lane.like("chat:%"))
-                .order_by(OutboxItem.id.desc())
-                .limit(2)
-            )
-        ).all()
-    second, first = rows
-    assert first.state == DeliveryState.DELIVERED and first.delivered_at == second.created_at
-    # The second line's mark waits for a ride (or the delay): still pending, leased.
-    assert second.state == DeliveryState.PENDING

@@ -252,12 +252,6 @@ class Hook:
     def committed(self, handover: Handover) -> None:
         self.handed.append(handover)
 
-    def take_marks(self) -> list[int]:
-        return []
-
-    def give_back_marks(self, ids: list[int]) -> None:
-        raise AssertionError(f"marks {ids} given back: no unit failed")
-
 
 async def stamps(store: Store, key: str) -> list[float]:
     async with store.reading() as tx:
