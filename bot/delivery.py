@@ -19,6 +19,7 @@ from datetime import timedelta
 from bot.backoff import Backoff
 from bot.channels import Channels, ReplyRefused
 from bot.firstbot import FirstBot as BotEvents
+from bot.handoffs import Handoffs
 from bot.hook import CommitHook
 from bot.mail import REFUSED, Mailer
 from bot.marks import Marks, Thread
@@ -95,8 +96,8 @@ class Dispatcher:
         self.given_up = 0
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
-        # Runs leased for a lane by a commit or with its last mark, ready to send.
-        self._handoff: dict[str, list[OutboxItem]] = {}
+        # Runs leased for a lane by commits or with its last mark, ready to send.
+        self._handoff = Handoffs()
         # Heads whose budgets were claimed with their lease.
         self._claimed: set[int] = set()
         self._stopping = asyncio.Event()
@@ -128,7 +129,7 @@ class Dispatcher:
         if self._stopping.is_set():
             return
         for item in handover.leased:
-            self._handoff[item.lane] = [item]
+            self._handoff.put([item])
         self._claimed.update(handover.claimed)
         self._again.update(handover.unleased)
         for lane in handover.unleased | {item.lane for item in handover.leased}:
@@ -256,19 +257,23 @@ class Dispatcher:
                     look = True
         except Exception:
             log.exception("delivery of lane %s failed; the sweep will retry", lane)
+            # What it held stays leased until the lease runs out: the sweep plans for that.
+            self._wake.set()
         finally:
             self._lanes.pop(lane, None)
             if len(self._lanes) < self._high_water:
                 self._room.set()
 
     def _handed_over(self, lane: str) -> list[OutboxItem]:
-        """The run leased for this lane by a commit or a mark, if its lease is still good
-        for a send."""
-        run = self._handoff.pop(lane, [])
-        if run and self._usable(run[0]) is None:
+        """The next run leased for this lane by a commit or a mark whose lease is still
+        good for a send. One that is not stays ours until its lease runs out: the sweep is
+        told, so it looks again then rather than after an idle sleep."""
+        while run := self._handoff.take(lane):
+            if self._usable(run[0]) is not None:
+                return run
             self._claimed.discard(run[0].id)
-            return []
-        return run
+            self._wake.set()
+        return []
 
     async def _lease(self, lane: str) -> list[OutboxItem]:
         """The lane's head, with the lines of its author waiting behind it when posts may
@@ -402,24 +407,32 @@ class Dispatcher:
             delay = self._backoff.delay(item.attempts, DeliveryError(None, repr(error)[:300]))
             return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
+        await self._mark(item, ids, thread)
+        return None
+
+    async def _mark(self, item: OutboxItem, ids: list[int], thread: Thread | None) -> None:
+        """Record a post's rows delivered; with a lane a commit said has more, lease its
+        next run in the same transaction."""
         # The lane must not go on before its head is marked (the next row is not the head
         # until then); lanes that finish together share the commit, which also leases the
         # next head of a lane a commit said has more.
         more = item.lane in self._again
         self._again.discard(item.lane)
         marked = await self._marks.delivered(ids, thread, item.lane if more else None)
-        ours = marked.ours
+        self._repeats.pop(item.lane, None)
         if marked.following:
-            self._handoff[item.lane] = marked.following
+            self._handoff.put(marked.following)
             self._again.add(item.lane)  # more may wait behind it: ask with its mark
             if marked.claimed:
                 self._claimed.add(marked.following[0].id)
-        if thread is not None and ours:
+        elif more and item.lane in self._handoff:
+            # Its next head is a run of ours handed over already (two units leased at
+            # once): what waits behind that one is still to ask for with its mark.
+            self._again.add(item.lane)
+        if thread is not None and marked.ours:
             # The thread is known before anyone reads it back: the chat's next lines can be
             # claimed with their lease.
             self._threads.posted(thread[0], item.payload["room"], thread[1], thread[2])
-        self._repeats.pop(item.lane, None)
-        return None
 
     async def _post(self, run: list[OutboxItem]) -> Thread | None:
         """One post through the connector, or a mail (an ``email`` row goes alone)."""

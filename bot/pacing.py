@@ -124,6 +124,11 @@ class Pacer:
     def now(self) -> float:
         return self._clock()
 
+    def busy(self) -> bool:
+        """Whether a grouped claim is under way or waiting to start (then a unit of work
+        leaves its sends' claims to it: see ``store.handover.claim_budgets``)."""
+        return bool(self._queue) or (self._claiming is not None and not self._claiming.done())
+
     def claim(self, reference: dict[str, Any], item: OutboxItem) -> Claim:
         """The claim of ``item``'s send to ``reference``: card updates, notices and typing
         indicators are low (customers' and agents' lines and new cards are not)."""

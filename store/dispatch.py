@@ -166,7 +166,9 @@ async def pace(
 ) -> list[tuple[float, bool]]:
     """Decide send budgets for these claims in one transaction, booking the slot of a send
     that waits at most ``within`` seconds (see :func:`store.pacing.book`)."""
-    return await pacing.book(tx, claims, now, headroom, within)
+    decided = await pacing.book(tx, claims, now, headroom, within)
+    assert decided is not None  # a claim that is not in passing waits for the locks
+    return decided
 
 
 async def chat_reference(tx: Unit, chat_id: int) -> tuple[dict[str, Any], str | None] | None:

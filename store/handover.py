@@ -26,6 +26,10 @@ class SendBudgets(Protocol):
         """The pacing clock (epoch seconds), the one the dispatcher's own claims use."""
         ...
 
+    def busy(self) -> bool:
+        """Whether the dispatcher is claiming budgets itself now (many sends' at once)."""
+        ...
+
     def claim_for(self, item: OutboxItem) -> pacing.Claim | None:
         """The budgets ``item``'s send spends from, if known without a query (else None:
         the dispatcher claims before the send, as for any row it leases itself)."""
@@ -101,18 +105,23 @@ async def claim_budgets(
     """Claim the budgets of these leased sends together; returns the ids of those that got
     their slot. A send that must wait records nothing here.
 
-    Only on SQLite: its single writer already serializes the transaction, so the claim
-    adds two statements and saves the claim's own transaction. On PostgreSQL the
-    tenant's row is in nearly every claim; units that lock it queue behind each other
-    until they commit (a convoy of seconds under load), and with ``SKIP LOCKED`` most of
-    them found it busy and the extra statement only delayed them (steady p99 measured
-    worse than with the dispatcher's grouped claim, which one task per replica runs).
+    It adds two statements to a transaction that runs anyway and saves the dispatcher's
+    claim its own. SQLite's single writer serializes the transaction already. On
+    PostgreSQL the tenant's row is in nearly every claim, and units that waited for it
+    queued behind each other until they committed (a convoy of seconds under load): there
+    a unit claims only while the dispatcher has no grouped claim of its own under way
+    (which, busy, takes many sends' claims in one transaction) and never waits for a
+    budget's lock (``SKIP LOCKED``: a row another transaction holds leaves the claim to
+    the dispatcher).
     """
-    if budgets is None or tx.dialect != "sqlite":
+    if budgets is None or (tx.dialect != "sqlite" and budgets.busy()):
         return frozenset()
     wanted = [(item.id, budgets.claim_for(item)) for item in items]
     known = [(item_id, claim) for item_id, claim in wanted if claim is not None]
     if not known:
         return frozenset()
-    waits = await pacing.claim(tx, [claim for _, claim in known], budgets.now(), budgets.headroom)
+    claims = [claim for _, claim in known]
+    waits = await pacing.claim_in_passing(tx, claims, budgets.now(), budgets.headroom)
+    if waits is None:
+        return frozenset()
     return frozenset(item_id for (item_id, _), wait in zip(known, waits, strict=True) if wait <= 0)

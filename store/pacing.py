@@ -122,17 +122,23 @@ _SAVE = (
 )
 
 
-async def _locked(tx: Unit, keys: list[str]) -> dict[str, list[float]]:
+async def _locked(tx: Unit, keys: list[str], passing: bool) -> dict[str, list[float]] | None:
     """The budgets' rows, created when missing, locked until the transaction ends (in key
-    order, so two replicas claiming overlapping budgets cannot deadlock)."""
+    order, so two replicas claiming overlapping budgets cannot deadlock).
+
+    ``passing``: a claim made in passing, by a unit of work that must not wait for another
+    transaction's claim (PostgreSQL: ``SKIP LOCKED``): None if a row is locked or not
+    made yet; the dispatcher's claim then does it."""
     query = (
         select(PaceBudget.key, PaceBudget.stamps)
         .where(PaceBudget.key.in_(keys))
         .order_by(PaceBudget.key)
-        .with_for_update()
+        .with_for_update(skip_locked=passing)
     )
     found = {key: stamps for key, stamps in (await tx.execute(query)).all()}
     missing = [key for key in keys if key not in found]
+    if missing and passing and tx.dialect == "postgresql":
+        return None
     if missing:
         insert = _INSERT[tx.dialect]
         await tx.execute(
@@ -153,12 +159,30 @@ async def claim(tx: Unit, claims: Sequence[Claim], now: float, headroom: float) 
     the slots first; a claim fits only if all its budgets have room, so a send never
     spends from one budget while another makes it wait.
     """
-    return [wait for wait, _ in await book(tx, claims, now, headroom, within=0.0)]
+    decided = await book(tx, claims, now, headroom, within=0.0)
+    assert decided is not None  # not in passing: it waits for the locks
+    return [wait for wait, _ in decided]
+
+
+async def claim_in_passing(
+    tx: Unit, claims: Sequence[Claim], now: float, headroom: float
+) -> list[float] | None:
+    """:func:`claim` by a unit of work that claims its sends' budgets on the way: None
+    (nothing decided) where that would wait for another transaction's claim, or make a
+    budget's row on PostgreSQL (see :func:`_locked`)."""
+    decided = await book(tx, claims, now, headroom, within=0.0, passing=True)
+    return None if decided is None else [wait for wait, _ in decided]
 
 
 async def book(
-    tx: Unit, claims: Sequence[Claim], now: float, headroom: float, within: float
-) -> list[tuple[float, bool]]:
+    tx: Unit,
+    claims: Sequence[Claim],
+    now: float,
+    headroom: float,
+    within: float,
+    *,
+    passing: bool = False,
+) -> list[tuple[float, bool]] | None:
     """:func:`claim`, and a send that must wait at most ``within`` seconds books its slot:
     its stamp is recorded at the moment it may go, and it answers (wait, True); it then
     sends when the wait is over without asking again.
@@ -171,7 +195,9 @@ async def book(
     keys = sorted({key for c in claims for key, _ in c.budgets})
     if not keys:
         return [(0.0, False)] * len(claims)
-    stamps = await _locked(tx, keys)
+    stamps = await _locked(tx, keys, passing)
+    if stamps is None:
+        return None
     changed: set[str] = set()
     decided = [(0.0, False)] * len(claims)
     for index in sorted(range(len(claims)), key=lambda i: claims[i].low):

@@ -7,13 +7,14 @@ No time is measured: the pacing clock is a number the test gives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from dialogs.replies import card_update, text_activity, to_thread
 from store import Store, dispatch, migrate, pacing
@@ -234,6 +235,9 @@ class Budgets:
     def claim_for(self, item: OutboxItem) -> Claim | None:
         return Claim(((self.key, THREAD),)) if item.lane != "chat:unknown" else None
 
+    def busy(self) -> bool:
+        return False
+
 
 class Hook:
     """A dispatcher that only keeps what the store hands over."""
@@ -258,44 +262,74 @@ async def stamps(store: Store, key: str) -> list[float]:
 async def test_a_queued_send_is_claimed_in_its_own_transaction(
     stores: tuple[Store, Store], database_url: str
 ) -> None:
-    """On SQLite the unit that queues a line leases it and spends its budget: the
-    dispatcher gets it claimed and sends it without a transaction of its own. With the
-    budget spent, the line is handed over unclaimed (nothing recorded) and the
-    dispatcher waits for room. On PostgreSQL every claim is the dispatcher's (grouped:
-    units locking the tenant's row would queue behind each other)."""
+    """The unit that queues a line leases it and spends its budget: the dispatcher gets it
+    claimed and sends it without a transaction of its own. With the budget spent, the line
+    is handed over unclaimed (nothing recorded) and the dispatcher waits for room. On
+    PostgreSQL a budget's row is made by the dispatcher's claim (never by a unit, which
+    must not wait on another's insert): until then the unit leaves the claim to it."""
     store, _ = stores
-    here = database_url.startswith("sqlite")
     budgets = Budgets("conv:19:room;messageid=7")
     hook = Hook(budgets)
     store.delivery = hook
+    if not database_url.startswith("sqlite"):
+        await store.notify(["first"], [says(7, "first")])
+        assert hook.handed[-1].claimed == set()
+        await in_unit(store, dispatch.delivered, [(hook.handed[-1].leased[0].id, None)], "a")
+        async with store.unit() as tx:
+            await tx.execute(insert(PaceBudget).values(key=budgets.key, stamps="[]"))
     for n in range(8):
         await store.notify([f"line-{n}"], [says(7, f"line {n}")])
         [handover] = hook.handed[-1:]
         [head] = handover.leased
-        assert handover.claimed == ({head.id} if here and n < 7 else set())
+        assert handover.claimed == ({head.id} if n < 7 else set())
         # Marked at once, so the next line is its lane's head again.
         await in_unit(store, dispatch.delivered, [(head.id, None)], "a")
-    assert await stamps(store, budgets.key) == ([2_000.0] * 7 if here else [])
+    assert await stamps(store, budgets.key) == [2_000.0] * 7
     # A row whose thread the dispatcher does not know yet is left to it to claim.
     await store.notify(["other"], [Outgoing("chat:unknown", "send", {"activity": {}})])
     assert hook.handed[-1].claimed == set() and len(hook.handed[-1].leased) == 1
 
 
+async def test_a_unit_never_waits_for_a_budget_another_replica_is_claiming(
+    stores: tuple[Store, Store], database_url: str
+) -> None:
+    """PostgreSQL: while another replica's claim holds a budget's row, a unit that queues
+    a line into it leaves the claim to its dispatcher at once (``SKIP LOCKED``) instead of
+    queueing behind the lock; and while its own dispatcher is claiming, it does not try."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serializes the writers in the process: no lock to wait for")
+    store, other = stores
+    budgets = Budgets("conv:19:room;messageid=11")
+    hook = Hook(budgets)
+    store.delivery = hook
+    claim = Claim(((budgets.key, THREAD),))
+    async with other.unit() as tx:
+        await pacing.claim(tx, [claim], 1_000.0, 0.25)  # the row is made
+    async with other.unit() as holding:
+        assert await pacing.claim(holding, [claim], 1_001.0, 0.25) == [0.0]
+        await asyncio.wait_for(store.notify(["held"], [says(11, "held")]), timeout=5)
+        assert hook.handed[-1].claimed == set() and len(hook.handed[-1].leased) == 1
+    await in_unit(store, dispatch.delivered, [(hook.handed[-1].leased[0].id, None)], "a")
+    budgets.busy = lambda: True  # type: ignore[method-assign]
+    await store.notify(["busy"], [says(11, "busy")])
+    assert hook.handed[-1].claimed == set()
+    assert await stamps(store, budgets.key) == [1_000.0, 1_001.0]
+
+
 async def test_a_lane_leased_by_the_dispatcher_is_claimed_with_its_lease(
     stores: tuple[Store, Store], database_url: str
 ) -> None:
-    """On SQLite, that is: on PostgreSQL the lease leaves the claim to the grouped one."""
+    """On both engines, once the budget's row is made."""
     store, _ = stores
     budgets = Budgets("conv:19:room;messageid=8")
+    async with store.unit() as tx:
+        await tx.execute(insert(PaceBudget).values(key=budgets.key, stamps="[]"))
     claim = Claim(((budgets.key, THREAD),))
     ids = await queue(store, [says(8, "one"), says(8, "two"), says(8, "three")])
     run, claimed = await in_unit(
         store, dispatch.lease_paced, "chat:8", "a", LEASE, budgets, room=64_000, limit=50
     )
     assert [item.id for item in run] == ids
-    if not database_url.startswith("sqlite"):
-        assert not claimed and await stamps(store, budgets.key) == []
-        return
     assert claimed and await stamps(store, budgets.key) == [2_000.0]
     await in_unit(store, dispatch.delivered, [(item.id, None) for item in run], "a")
     # Spent: the next run is leased, its claim left to the dispatcher (which waits).

@@ -29,12 +29,10 @@ from tests.test_routing import SALES, created_after, in_room, say, two_departmen
 
 
 async def replicas(start_bridge: BridgeFactory) -> tuple[Bridge, Bridge]:
-    # A short sweep: these tests force two replicas' units to interleave, and a send
-    # whose wake-up went to the other replica waits for the idle sweep (30 intervals).
-    first = await start_bridge(sweep_interval=0.1)
+    first = await start_bridge()
     if engine_name(first) != "postgresql":
         pytest.skip("SQLite serializes writers in the process: no interleaving to force")
-    return first, await start_bridge(sweep_interval=0.1)
+    return first, await start_bridge()
 
 
 async def waiting_on_locks(engine: AsyncEngine, count: int) -> None:
