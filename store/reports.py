@@ -1,23 +1,24 @@
 """Report figures of one department over a date range, for the console and ``@Bot report``.
 
 Every figure is an SQL aggregate over the chats of the range (served by the index on
-``(department_id, created_at)``): the database answers a few rows (totals, 24 hours, five
-scores, one line per agent) whatever the range holds, and no row of a year's chats
-reaches Python, so a report never holds up the event loop that relays customers'
-messages. Percentiles are nearest-rank, computed the same way on SQLite and PostgreSQL
-(SQLite has no percentile function): the p-th percentile of n sorted values is the value
-at rank ceil(p/100 * n), a value that really occurred. The read runs in the caller's unit
-(``store.reading()``).
+``(department_id, created_at)``): the database answers a few rows (totals, one per UTC
+hour that had chats, five scores, one line per agent) whatever the range holds, and no
+row of a year's chats reaches Python, so a report never holds up the event loop that
+relays customers' messages. Percentiles are nearest-rank, computed the same way on SQLite
+and PostgreSQL (SQLite has no percentile function): the p-th percentile of n sorted
+values is the value at rank ceil(p/100 * n), a value that really occurred. The read runs
+in the caller's unit (``store.reading()``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, func, literal_column, select, union_all
+from sqlalchemy import and_, func, literal_column, select, union_all
 
 from store.console_models import Rating
 from store.models import Agent, Chat, ChatState
@@ -69,7 +70,7 @@ class Report:
     ratings: int
     score: float | None  # mean rating, 1 to 5
     distribution: tuple[int, ...]  # chats rated 1, 2, 3, 4, 5
-    by_hour: tuple[int, ...]  # chats received per hour of day (UTC), 0 to 23
+    by_hour: tuple[int, ...]  # chats received per hour of day (the zone asked), 0 to 23
 
 
 def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
@@ -80,14 +81,21 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
     return func.extract("epoch", later - earlier)
 
 
-def _hour(dialect: str, column: Any) -> Any:
-    """The hour of day (UTC) of a stored time."""
+def _utc_hour(dialect: str, column: Any) -> Any:
+    """The UTC hour a stored time falls in, as text ("2026-11-27 09"): the same on both
+    engines (SQLite knows no zones), turned into the department's hours in Python."""
     if dialect == "sqlite":
-        return func.cast(func.strftime("%H", column), _INTEGER)
-    return func.cast(func.extract("hour", func.timezone("UTC", column)), _INTEGER)
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
 
 
-_INTEGER = Integer()
+def local_hour(utc_hour: str, zone: ZoneInfo) -> int:
+    """The department's hour of day of a UTC hour (its middle, so a zone half an hour off
+    UTC counts it in the hour most of it falls in), daylight saving included."""
+    start = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return (start + timedelta(minutes=30)).astimezone(zone).hour
+
+
 _PERCENTILES = (50, 90)
 
 
@@ -157,8 +165,11 @@ async def _postgres_spreads(
     return spreads
 
 
-async def report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
-    """Figures over the chats the department received in ``[since, until)``."""
+async def report(
+    tx: Unit, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
+) -> Report:
+    """Figures over the chats the department received in ``[since, until)``, hours of day
+    in ``zone_name`` (the department's zone)."""
     in_range = and_(
         Chat.department_id == department_id,
         Chat.created_at >= since,
@@ -181,10 +192,11 @@ async def report(tx: Unit, department_id: int, since: datetime, until: datetime)
         )
     ).one()
     received, accepted, missed, open_now, rated, score = totals
-    hour = _hour(tx.dialect, Chat.created_at)
+    hour = _utc_hour(tx.dialect, Chat.created_at)
     hours = [0] * 24
+    zone = ZoneInfo(zone_name)
     for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
-        hours[int(at)] = int(n)
+        hours[local_hour(at, zone)] += int(n)
     distribution = [0] * 5
     for given, n in await tx.execute(
         select(Rating.score, func.count())

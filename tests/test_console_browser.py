@@ -115,9 +115,9 @@ async def test_the_report_page_shows_the_figures_computed_by_hand(
         "Missed (closed without an accept)": "1",
         # Accept after 30 s and 90 s; first replies 40 s and 150 s after opening;
         # handling 570 s and 1110 s: median / 90th percentile (nearest rank).
-        "Time to accept": "0m 30s / 1m 30s",
-        "Time to first reply": "0m 40s / 2m 30s",
-        "Handling time": "9m 30s / 18m 30s",
+        "Time to accept": "median 30 seconds / 90th percentile 1 minute 30 seconds",
+        "Time to first reply": "median 40 seconds / 90th percentile 2 minutes 30 seconds",
+        "Handling time": "median 9 minutes 30 seconds / 90th percentile 18 minutes 30 seconds",
     }
     for label, value in expected.items():
         fact = page.locator(".fact", has=page.locator("dt", has_text=label)).first

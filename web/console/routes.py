@@ -17,7 +17,7 @@ from aiohttp import web
 
 from store import console, console_sessions
 from web import keys
-from web.console import charts, params, settings_views, views
+from web.console import formats, params, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import current_user, page
 
@@ -106,7 +106,7 @@ def setup(app: web.Application) -> None:
         app_key=keys.CONSOLE_TEMPLATES,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
-        filters={"duration": charts.duration},
+        filters=formats.FILTERS,
     )
 
     async def sessions(app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from cards.departments import AVAILABILITY_KEYS
+from cards.times import zone_choices, zone_said
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from dialogs.i18n import languages
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
@@ -27,7 +29,7 @@ from store.tags import TagRemoved, TagsAdded
 from store.vocabulary import Refused
 from web import keys
 from web.console import params
-from web.console.common import page, scope
+from web.console.common import department_zone, page, scope, texts
 
 # The label of the department's name in each customer language (each key in full).
 NAME_KEYS = {"vi": "console.name_in_vi", "en": "console.name_in_en"}
@@ -43,8 +45,12 @@ Form = MultiDictProxy[Any]
 
 async def settings(request: web.Request) -> web.Response:
     user, department = await scope(request)
+    zone_name = await department_zone(request, department.id)
     async with request.app[keys.STORE].reading() as tx:
         current = await console_settings.department_settings(tx, department.id)
+    now, language = request.app[keys.STORE].clock(), texts(request).language
+    # The picker shows the stored hours' zone; without hours, the department's.
+    shown_zone = current.hours.time_zone if current.hours else zone_name
     return page(
         request,
         "settings.html",
@@ -60,6 +66,11 @@ async def settings(request: web.Request) -> web.Response:
         languages=languages(),
         name_keys=NAME_KEYS,
         department_name_limit=DEPARTMENT_NAME_LIMIT,
+        zone_name=zone_name,
+        zones=zone_choices(language, now, shown_zone),
+        picked_zone=shown_zone,
+        hours_zone=zone_said(shown_zone, now, language),
+        availability_keys=AVAILABILITY_KEYS,
     )
 
 
