@@ -96,6 +96,15 @@ def local_hour(utc_hour: str, zone: ZoneInfo) -> int:
     return (start + timedelta(minutes=30)).astimezone(zone).hour
 
 
+async def _by_hour(tx: Unit, in_range: Any, zone: ZoneInfo) -> list[int]:
+    """Chats received per hour of day in ``zone``, from one row per UTC hour that had any."""
+    hour = _utc_hour(tx.dialect, Chat.created_at)
+    hours = [0] * 24
+    for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
+        hours[local_hour(at, zone)] += int(n)
+    return hours
+
+
 _PERCENTILES = (50, 90)
 
 
@@ -192,11 +201,7 @@ async def report(
         )
     ).one()
     received, accepted, missed, open_now, rated, score = totals
-    hour = _utc_hour(tx.dialect, Chat.created_at)
-    hours = [0] * 24
-    zone = ZoneInfo(zone_name)
-    for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
-        hours[local_hour(at, zone)] += int(n)
+    hours = await _by_hour(tx, in_range, ZoneInfo(zone_name))
     distribution = [0] * 5
     for given, n in await tx.execute(
         select(Rating.score, func.count())
