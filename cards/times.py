@@ -91,12 +91,6 @@ def local_day(day: date, language: str) -> str:
     return format_date(day, "medium", locale=language)
 
 
-def zone_label(at: datetime, zone_name: str | None) -> str:
-    """ "UTC+07:00": said once on a page so that its times are unambiguous."""
-    offset = at.astimezone(zone(zone_name)).strftime("%z")
-    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-
-
 def day_and_time(at: datetime, now: datetime, zone_name: str | None, language: str) -> str:
     """A moment soon, said as people say it: "14:05 today", "14:05 ngày mai", or with its
     date when it is further away."""
@@ -113,8 +107,9 @@ def day_and_time(at: datetime, now: datetime, zone_name: str | None, language: s
 
 
 def zone_said(zone_name: str | None, at: datetime, language: str) -> str:
-    """A zone as people name it, with its offset at ``at``: "Giờ Việt Nam (GMT+07:00)",
-    "Vietnam Time (GMT+07:00)"; said on a page whose times are in it."""
+    """A zone as people name it, with its offset at ``at``: "Giờ Việt Nam, TP Hồ Chí Minh
+    (GMT+07:00)", "Japan Time, Tokyo (GMT+09:00)"; said once on a page whose times are in
+    it, so that they are unambiguous (never the raw IANA name, never "UTC")."""
     tz = zone(zone_name)
     gmt = get_timezone_gmt(at.astimezone(tz), "long", locale=language)
     if tz.key == DEFAULT_ZONE:

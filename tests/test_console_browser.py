@@ -144,12 +144,14 @@ async def test_a_settings_change_takes_effect_in_the_next_chat(
     page = await signed_in_page(browser, bridge, room.supervisor, 1280)
     await page.get_by_role("link", name="Settings").click()
     hours = page.locator("#hours")
-    await hours.get_by_label("Time zone").fill("Asia/Ho_Chi_Minh")
+    await hours.get_by_label("Time zone").select_option("Asia/Ho_Chi_Minh")
     await hours.get_by_label("Opens").fill("08:00")
     await hours.get_by_label("Closes").fill("17:00")
     await hours.get_by_role("button", name="Save").click()
     await expect(page.get_by_role("status")).to_have_text("Saved.")
-    await expect(page.locator("#hours .hint")).to_contain_text("Open 08:00 to 17:00")
+    await expect(page.locator("#hours .hint")).to_contain_text(
+        "Stored: open 08:00 to 17:00 on Mon, Tue, Wed, Thu, Fri (Vietnam Time"
+    )
     await expect(page.locator("#audit")).to_contain_text("Supervisor Mai")
     await shoot(page, "settings", bridge)
     # The next chat: the customer hears when the team is back, the card says so.

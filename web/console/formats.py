@@ -10,13 +10,18 @@ from the one definition each has below the web layer (``cards/times.py``,
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+from babel.numbers import format_decimal
 
 from cards.times import exact_duration, local_time
 from store.channels import facts
+
+if TYPE_CHECKING:
+    from store.console_settings import AuditLine
 
 
 def _language(context: Any) -> str:
@@ -37,9 +42,77 @@ def when(context: Any, at: datetime | None) -> str:
     return local_time(at, context.get("zone_name"), _language(context))
 
 
+@jinja2.pass_context
+def decimal(context: Any, value: float | None) -> str:
+    """ "4,50" in Vietnamese, "4.50" in English ("-" for nothing)."""
+    return "-" if value is None else format_decimal(value, "0.00", locale=_language(context))
+
+
 def channel(channel_id: str) -> str:
     """A channel by the name people call it ("Website", "Zalo"), not its id."""
     return facts(channel_id).name
 
 
-FILTERS = {"duration": duration, "when": when, "channel": channel}
+# The label of each assignment mode (each key in full).
+MODE_KEYS = {
+    "broadcast": "console.assignment.broadcast",
+    "round_robin": "console.assignment.round_robin",
+    "least_busy": "console.assignment.least_busy",
+}
+# What each audited change is called (``audit.record``'s actions, each key in full).
+AUDIT_KEYS = {
+    "canned_added": "console.audit.canned_added",
+    "canned_removed": "console.audit.canned_removed",
+    "hours": "console.hours",
+    "capacity": "console.capacity",
+    "assignment": "console.assignment",
+    "time_zone": "console.time_zone",
+    "names": "console.names",
+    "supervisor_added": "console.supervisor_add",
+    "supervisor_removed": "console.supervisor_remove",
+    "tag_added": "console.audit.tag_added",
+    "tag_removed": "console.audit.tag_removed",
+}
+DAY_KEYS = {
+    "1": "console.day_1",
+    "2": "console.day_2",
+    "3": "console.day_3",
+    "4": "console.day_4",
+    "5": "console.day_5",
+    "6": "console.day_6",
+    "7": "console.day_7",
+}
+
+
+@jinja2.pass_context
+def audited(context: Any, line: AuditLine) -> str:
+    """An audit line's change in words ("Nhãn mới: hóa-đơn"), not its stored action and
+    JSON; an action this table does not know yet is shown as stored."""
+    t = context["t"]
+    detail = json.loads(line.detail or "{}")
+    if line.action == "tag_required":
+        return str(t("console.tag_required_on" if detail.get("on") else "console.tag_required_off"))
+    if line.action == "hours" and detail.get("hours") is None:
+        return f"{t('console.hours')}: {t('console.hours_always')}"
+    if line.action not in AUDIT_KEYS:
+        return f"{line.action} {line.detail}"
+    values = []
+    for name, value in sorted(detail.items()):
+        if name == "days":
+            values.append(" ".join(t(DAY_KEYS[day]) for day in str(value) if day in DAY_KEYS))
+        elif line.action == "assignment" and value in MODE_KEYS:
+            values.append(t(MODE_KEYS[value]))
+        elif isinstance(value, dict):
+            values.append(", ".join(str(given) for given in value.values()))
+        elif value is not None and not isinstance(value, bool):
+            values.append(str(value))
+    return f"{t(AUDIT_KEYS[line.action])}: {'; '.join(values)}"
+
+
+FILTERS = {
+    "duration": duration,
+    "when": when,
+    "channel": channel,
+    "audited": audited,
+    "decimal": decimal,
+}

@@ -30,15 +30,10 @@ from store.vocabulary import Refused
 from web import keys
 from web.console import params
 from web.console.common import department_zone, page, scope, texts
+from web.console.formats import MODE_KEYS
 
 # The label of the department's name in each customer language (each key in full).
 NAME_KEYS = {"vi": "console.name_in_vi", "en": "console.name_in_en"}
-# The label of each assignment mode (each key in full).
-MODE_KEYS = {
-    "broadcast": "console.assignment.broadcast",
-    "round_robin": "console.assignment.round_robin",
-    "least_busy": "console.assignment.least_busy",
-}
 
 Form = MultiDictProxy[Any]
 
