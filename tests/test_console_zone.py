@@ -261,6 +261,7 @@ async def test_every_console_page_reads_in_vietnamese(start_bridge: Any) -> None
     assert "Website" in history and "giây" in history
     settings = read["/console/settings"]
     assert "Trạng thái trực tuyến" in settings and "Đã thêm nhãn: hóa-đơn" in settings
+    assert "Múi giờ: Giờ Việt Nam, TP Hồ Chí Minh (GMT+07:00)" in settings
     assert "Điểm trung bình 5,00" in read["/console/reports"]
     for path, text in read.items():
         assert problems(text, DATA) == [], f"{path}: {text}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from babel.numbers import format_decimal
 
-from cards.times import exact_duration, local_time
+from cards.times import exact_duration, local_time, zone_said
 from store.channels import facts
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ DAY_KEYS = {
 
 @jinja2.pass_context
 def audited(context: Any, line: AuditLine) -> str:
-    """An audit line's change in words ("Nhãn mới: hóa-đơn"), not its stored action and
+    """An audit line's change in words ("Đã thêm nhãn: hóa-đơn"), not its stored action and
     JSON; an action this table does not know yet is shown as stored."""
     t = context["t"]
     detail = json.loads(line.detail or "{}")
@@ -96,17 +96,25 @@ def audited(context: Any, line: AuditLine) -> str:
         return f"{t('console.hours')}: {t('console.hours_always')}"
     if line.action not in AUDIT_KEYS:
         return f"{line.action} {line.detail}"
-    values = []
-    for name, value in sorted(detail.items()):
-        if name == "days":
-            values.append(" ".join(t(DAY_KEYS[day]) for day in str(value) if day in DAY_KEYS))
-        elif line.action == "assignment" and value in MODE_KEYS:
-            values.append(t(MODE_KEYS[value]))
-        elif isinstance(value, dict):
-            values.append(", ".join(str(given) for given in value.values()))
-        elif value is not None and not isinstance(value, bool):
-            values.append(str(value))
-    return f"{t(AUDIT_KEYS[line.action])}: {'; '.join(values)}"
+    values = [_value(context, line, name, value) for name, value in sorted(detail.items())]
+    said = "; ".join(value for value in values if value)
+    return f"{t(AUDIT_KEYS[line.action])}: {said}"
+
+
+def _value(context: Any, line: AuditLine, name: str, value: Any) -> str:
+    """One value of an audited change in words ("" for a flag, said by the action)."""
+    t = context["t"]
+    if name == "days":
+        return " ".join(t(DAY_KEYS[day]) for day in str(value) if day in DAY_KEYS)
+    if name in ("time_zone", "zone") and value:
+        return zone_said(str(value), line.at, _language(context))
+    if line.action == "assignment" and value in MODE_KEYS:
+        return str(t(MODE_KEYS[value]))
+    if isinstance(value, dict):
+        return ", ".join(str(given) for given in value.values())
+    if value is None or isinstance(value, bool):
+        return ""
+    return str(value)
 
 
 FILTERS = {
