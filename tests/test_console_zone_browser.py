@@ -90,3 +90,6 @@ async def test_english_pages_show_the_departments_zone(
         "Stored: open 08:00 to 17:00 on Mon, Tue, Wed, Thu, Fri (Vietnam Time"
     )
     await shoot(page, "en-settings", bridge)
+    # The picker's long labels do not widen a phone's page.
+    await page.set_viewport_size({"width": 390, "height": 900})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
