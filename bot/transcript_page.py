@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from cards.markdown import checked_url
 from cards.request import ROLE_KEYS, STATE_KEYS, channel_name
-from cards.times import duration, local_time, zone, zone_label
+from cards.times import duration, local_time, zone, zone_said
 from dialogs.i18n import Texts
 from store.models import ChatState, MessageKind
 from store.transcripts import Transcript, TranscriptLine
@@ -199,7 +199,7 @@ def render(transcript: Transcript, t: Texts, zone_name: str = "UTC") -> str:
         state=state,
         state_text=t(STATE_KEYS[chat.state]),
         facts=_facts(transcript, t, zone_name),
-        zone_text=t("transcript.zone", zone=f"{zone_label(chat.created_at, zone_name)}"),
+        zone_text=t("transcript.zone", zone=zone_said(zone_name, chat.created_at, t.language)),
         **_parts(transcript, t, zone_name),
     )
 

@@ -7,17 +7,18 @@ holds the link signs in as them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from cards.report import report_card
 from cards.request import card_activity
+from cards.times import zone, zone_said
 from dialogs.context import FlowContext
 from dialogs.notices import mention_answer, mention_reply
 from dialogs.replies import refusal_key, text_activity, to_conversation
 from dialogs.turn import Turn
-from store import Store, console, console_sessions, report_days, reports
+from store import Store, console, console_sessions, hours, report_days, reports
 from store.console import LinkIssued
 from store.outbox import Outgoing
 from store.reports import Report
@@ -78,21 +79,25 @@ def notify_console_link(
     ]
 
 
-def period_range(word: str, now: datetime) -> tuple[datetime, datetime]:
-    """``today`` (since midnight UTC), ``week`` (7 days), ``month`` (30 days), to now."""
+def period_range(word: str, now: datetime, zone_name: str) -> tuple[datetime, datetime]:
+    """``today`` (since midnight in the department's zone), ``week`` (7 days), ``month``
+    (30 days), to now."""
     if word == "today":
-        return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0), now
+        local = now.astimezone(zone(zone_name))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0), now
     return now - timedelta(days=7 if word == "week" else 30), now
 
 
 async def read_report(
-    store: Store, department_id: int, since: datetime, until: datetime
+    store: Store, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
 ) -> Report:
     """A report's figures for the room and the console (``reports.rolled_report``, read
     beside the writer); the settled days it had to read live are kept for the next one
     in a short write unit after the read."""
     async with store.reading() as tx:
-        figures, settled = await reports.rolled_report(tx, department_id, since, until)
+        figures, settled = await reports.rolled_report(
+            tx, department_id, since, until, zone_name
+        )
     days = sorted(settled.items())
     for start in range(0, len(days), KEEP_DAYS_PER_UNIT):
         async with store.unit() as tx:
@@ -112,18 +117,21 @@ async def report(ctx: FlowContext, turn: Turn) -> None:
     if department is None:
         await mention_reply(ctx, turn, "refusal.not_a_room")
         return
-    since, until = period_range(word, ctx.store.clock())
-    figures = await read_report(ctx.store, department.id, since, until)
+    async with ctx.store.reading() as tx:
+        zone_name = await hours.department_zone(tx.session, department.id) or ctx.time_zone
+    since, until = period_range(word, ctx.store.clock(), zone_name)
+    figures = await read_report(ctx.store, department.id, since, until, zone_name)
     t = ctx.team_texts
     url = console_url(
         ctx,
         "reports",
         dept=department.key,
-        since=since.date().isoformat(),
-        until=until.date().isoformat(),
+        since=since.astimezone(zone(zone_name)).date().isoformat(),
+        until=until.astimezone(zone(zone_name)).date().isoformat(),
     )
     period = t(PERIOD_KEYS[word])
-    card = report_card(figures, t, department=department.name, period=period, url=url)
+    said = zone_said(zone_name, until, t.language)
+    card = report_card(figures, t, department=department.name, period=period, url=url, zone=said)
     summary = t("report.title", department=department.name, period=period)
     await ctx.store.notify(
         turn.keys, [to_conversation(turn.reference, card_activity(card, summary))]

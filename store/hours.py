@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.console_models import DepartmentHours
+from store.models import Department
 
 
 @dataclass(frozen=True)
@@ -120,3 +121,20 @@ async def back_at(session: AsyncSession, department_id: int, now: datetime) -> d
         select(DepartmentHours).where(DepartmentHours.department_id == department_id)
     )
     return from_row(row).back_at(now) if row is not None else None
+
+
+async def department_zone(session: AsyncSession, department_id: int) -> str | None:
+    """The zone a department's times are shown in: the one set for it (``@Bot timezone``),
+    else its business hours' zone; None: neither, the bridge's ``TIME_ZONE`` applies.
+    One statement."""
+    found = (
+        await session.execute(
+            select(Department.time_zone, DepartmentHours.time_zone)
+            .select_from(Department)
+            .outerjoin(DepartmentHours, DepartmentHours.department_id == Department.id)
+            .where(Department.id == department_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    return found[0] or found[1] or None

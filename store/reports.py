@@ -1,13 +1,13 @@
 """Report figures of one department over a date range, for the console and ``@Bot report``.
 
 Every figure is an SQL aggregate over the chats of the range (served by the index on
-``(department_id, created_at)``): the database answers a few rows (totals, 24 hours, five
-scores, one line per agent) whatever the range holds, and no row of a year's chats
-reaches Python, so a report never holds up the event loop that relays customers'
-messages. Percentiles are nearest-rank, computed the same way on SQLite and PostgreSQL
-(SQLite has no percentile function): the p-th percentile of n sorted values is the value
-at rank ceil(p/100 * n), a value that really occurred. The read runs in the caller's unit
-(``store.reading()``).
+``(department_id, created_at)``): the database answers a few rows (totals, one row per UTC
+hour that had chats, five scores, one line per agent) whatever the range holds, and no
+row of a year's chats reaches Python, so a report never holds up the event loop that
+relays customers' messages. Percentiles are nearest-rank, computed the same way on
+SQLite and PostgreSQL (SQLite has no percentile function): the p-th percentile of n
+sorted values is the value at rank ceil(p/100 * n), a value that really occurred. The
+read runs in the caller's unit (``store.reading()``).
 
 ``report`` is that direct aggregate. The console and ``@Bot report`` read
 ``rolled_report``: the same figures from the daily roll-ups of settled days
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, literal_column, or_, select, union_all
 
@@ -33,7 +35,6 @@ from store.report_days import (
     day_start,
     figures_by_day,
     horizon,
-    hour_of,
     kept_days,
     nearest_rank,
     seconds_between,
@@ -87,7 +88,7 @@ class Report:
     ratings: int
     score: float | None  # mean rating, 1 to 5
     distribution: tuple[int, ...]  # chats rated 1, 2, 3, 4, 5
-    by_hour: tuple[int, ...]  # chats received per hour of day (UTC), 0 to 23
+    by_hour: tuple[int, ...]  # chats received per hour of day (the zone asked), 0 to 23
     targets: TargetFigures | None = None  # the response-time targets' figures
     # The medians and 90th percentiles come from per-day histograms (``rolled_report``):
     # within half a second, or 2.5 % above 20 s.
@@ -98,6 +99,30 @@ def _mean(total: Any, count: Any) -> float | None:
     """A mean score as the sum over the count, the same on both engines and both paths
     (an SQL ``avg`` is a numeric on PostgreSQL and could differ in the last digit)."""
     return int(total) / int(count) if count else None
+
+
+def _utc_hour(dialect: str, column: Any) -> Any:
+    """The UTC hour a stored time falls in, as text ("2026-11-27 09"): the same on both
+    engines (SQLite knows no zones), turned into the department's hours in Python."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+
+
+def local_hour(utc_hour: str, zone: ZoneInfo) -> int:
+    """The department's hour of day of a UTC hour (its middle, so a zone half an hour off
+    UTC counts it in the hour most of it falls in), daylight saving included."""
+    start = datetime.strptime(utc_hour, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return (start + timedelta(minutes=30)).astimezone(zone).hour
+
+
+async def _by_hour(tx: Unit, in_range: Any, zone: ZoneInfo) -> list[int]:
+    """Chats received per hour of day in ``zone``, from one row per UTC hour that had any."""
+    hour = _utc_hour(tx.dialect, Chat.created_at)
+    hours = [0] * 24
+    for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
+        hours[local_hour(at, zone)] += int(n)
+    return hours
 
 
 _PERCENTILES = (50, 90)
@@ -182,23 +207,30 @@ def _durations(where: Any, names: Any) -> tuple[Any, dict[str, Any]]:
     return chats, {name: durations[name] for name in names}
 
 
-async def report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
-    """Figures over the chats the department received in ``[since, until)``, and over the
-    waits under its response targets begun then."""
-    figures = await _chats_report(tx, department_id, since, until)
-    return await _with_targets(tx, department_id, since, until, figures)
+async def report(
+    tx: Unit, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
+) -> Report:
+    """Figures over the chats the department received in ``[since, until)``, hours of day
+    in ``zone_name`` (the department's zone), and over the waits under its response
+    targets begun then."""
+    figures = await _chats_report(tx, department_id, since, until, zone_name)
+    return await _with_targets(tx, department_id, since, until, figures, zone_name)
 
 
 async def _with_targets(
-    tx: Unit, department_id: int, since: datetime, until: datetime, figures: Report
+    tx: Unit, department_id: int, since: datetime, until: datetime, figures: Report, zone: str
 ) -> Report:
     """``figures`` with those of the waits under the response targets begun in the range
-    (few rows: read live, beside the kept days)."""
-    hour = functools.partial(hour_of, tx.dialect)
-    return replace(figures, targets=await target_figures(tx, department_id, since, until, hour))
+    (few rows: read live, beside the kept days), their hours in ``zone``."""
+    hour = functools.partial(_utc_hour, tx.dialect)
+    local = functools.partial(local_hour, zone=ZoneInfo(zone))
+    found = await target_figures(tx, department_id, since, until, hour, local)
+    return replace(figures, targets=found)
 
 
-async def _chats_report(tx: Unit, department_id: int, since: datetime, until: datetime) -> Report:
+async def _chats_report(
+    tx: Unit, department_id: int, since: datetime, until: datetime, zone_name: str
+) -> Report:
     """Figures over the chats the department received in ``[since, until)``."""
     in_range = and_(
         Chat.department_id == department_id,
@@ -222,10 +254,7 @@ async def _chats_report(tx: Unit, department_id: int, since: datetime, until: da
         )
     ).one()
     received, accepted, missed, open_now, rated, score_sum = totals
-    hour = hour_of(tx.dialect, Chat.created_at)
-    hours = [0] * 24
-    for at, n in await tx.execute(select(hour, func.count()).where(in_range).group_by(hour)):
-        hours[int(at)] = int(n)
+    hours = await _by_hour(tx, in_range, ZoneInfo(zone_name))
     distribution = [0] * 5
     for given, n in await tx.execute(
         select(Rating.score, func.count())
@@ -268,7 +297,7 @@ async def _chats_report(tx: Unit, department_id: int, since: datetime, until: da
 
 
 async def rolled_report(
-    tx: Unit, department_id: int, since: datetime, until: datetime
+    tx: Unit, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
 ) -> tuple[Report, dict[date, DayFigures]]:
     """The same figures as ``report``, read from the kept days of the range and, live,
     from the chats of the rest; with the settled days it had to read live, for the caller
@@ -281,7 +310,7 @@ async def rolled_report(
     first = (since - timedelta(microseconds=1)).astimezone(UTC).date() + timedelta(days=1)
     last = min(until.astimezone(UTC).date(), await horizon(tx))
     if first >= last:
-        return await report(tx, department_id, since, until), {}
+        return await report(tx, department_id, since, until, zone_name), {}
     kept = await kept_days(tx, department_id, first, last)
     where = and_(Chat.department_id == department_id, _outside(since, until, kept))
     live = await figures_by_day(tx, where)
@@ -299,7 +328,20 @@ async def rolled_report(
     exact = [name for name in MEASURES if not any(any(day.spreads[name]) for day in days)]
     spreads = await _spreads(tx, *_durations(where, exact)) if exact else {}
     rolled = await _from_days(tx, since, until, total, spreads)
-    return await _with_targets(tx, department_id, since, until, rolled), settled
+    # Days keep UTC hours; each day's are that day's hours in the zone (daylight saving too).
+    by_hour = _zone_hours((*kept.items(), *live.items()), ZoneInfo(zone_name))
+    rolled = replace(rolled, by_hour=by_hour)
+    return await _with_targets(tx, department_id, since, until, rolled, zone_name), settled
+
+
+def _zone_hours(days: Iterable[tuple[date, DayFigures]], zone: ZoneInfo) -> tuple[int, ...]:
+    """Chats per hour of day in ``zone`` from days' counts per UTC hour."""
+    hours = [0] * 24
+    for day, figures in days:
+        for utc, n in enumerate(figures.hours):
+            if n:
+                hours[local_hour(f"{day.isoformat()} {utc:02d}", zone)] += n
+    return tuple(hours)
 
 
 def _outside(since: datetime, until: datetime, kept: dict[date, DayFigures]) -> Any:

@@ -12,6 +12,7 @@ it in ``response_waits`` for the reports. A department without targets writes no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,7 +214,8 @@ async def do_breach(tx: Unit, chat_id: int) -> Breached | None:
 @dataclass(frozen=True)
 class TargetFigures:
     """How a department's waits under its targets went, over the waits begun in a range:
-    answers within target of all answers, and the breaches by agent and by hour (UTC)."""
+    answers within target of all answers, and the breaches by agent and by hour (in the
+    report's zone)."""
 
     answered: int
     met: int
@@ -227,10 +229,16 @@ class TargetFigures:
 
 
 async def target_figures(
-    tx: Unit, department_id: int, since: datetime, until: datetime, hour: Any
+    tx: Unit,
+    department_id: int,
+    since: datetime,
+    until: datetime,
+    hour: Any,
+    local: Callable[[Any], int] = int,
 ) -> TargetFigures:
     """Three aggregates over the waits begun in ``[since, until)`` (index on department
-    and ``since``); ``hour`` makes a stored time's hour of day in the report's way."""
+    and ``since``); ``hour`` makes a stored time's hour in the report's way, ``local``
+    its hour of day in the report's zone."""
     waits = ResponseWait.__table__
     in_range = and_(
         waits.c.department_id == department_id, waits.c.since >= since, waits.c.since < until
@@ -256,7 +264,7 @@ async def target_figures(
     hours = [0] * 24
     at = hour(waits.c.breached_at)
     for when, n in await tx.execute(select(at, func.count()).where(breached).group_by(at)):
-        hours[int(when)] = int(n)
+        hours[local(when)] += int(n)
     return TargetFigures(
         int(answered),
         int(met),

@@ -261,17 +261,21 @@ async def test_history_search_csv_and_report_figures(start_bridge: Any) -> None:
     assert facts["Chats received"] == "3"
     assert facts["Accepted"] == "2"
     assert facts["Missed (closed without an accept)"] == "1"
-    assert facts["Time to accept"] == "0m 30s / 1m 30s"
-    assert facts["Time to first reply"] == "0m 40s / 2m 30s"
-    assert facts["Handling time"] == "9m 30s / 18m 30s"
-    assert facts["Satisfaction"] == "4.00 / 5 (1)"
+    assert facts["Time to accept"] == "median 30 seconds / 90th percentile 1 minute 30 seconds"
+    assert facts["Time to first reply"] == (
+        "median 40 seconds / 90th percentile 2 minutes 30 seconds"
+    )
+    assert facts["Handling time"] == (
+        "median 9 minutes 30 seconds / 90th percentile 18 minutes 30 seconds"
+    )
+    assert facts["Satisfaction"] == "4.00 / 5 from 1 ratings"
     assert "<svg" in report
     # The same figures as a card in the room.
     await bridge.post(act.room_message(bridge.service_url, seeded["mai"], "report today"))
     await bridge.settled()
     card = bridge.connector.activities(act.ROOM)[-1]["attachments"][0]["content"]
     card_facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
-    assert card_facts["Time to accept"] == "0m 30s / 1m 30s"
+    assert card_facts["Time to accept"] == "median 30 seconds / 90th percentile 1 minute 30 seconds"
     assert card_facts["Missed (closed without an accept)"] == "1"
     assert card["actions"][0]["url"].startswith("http://bridge.test/console/reports?dept=default")
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cards.report import duration
-
-__all__ = ["Bar", "BarChart", "bar_chart", "duration"]
+__all__ = ["Bar", "BarChart", "bar_chart"]
 
 WIDTH = 360.0
 HEIGHT = 180.0

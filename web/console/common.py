@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from dialogs.i18n import Texts
-from store import console_sessions
+from store import console_sessions, hours
 from store.console import ConsoleDepartment, ConsoleUser
 from web import keys
 from web.console.auth import COOKIE
@@ -36,6 +36,13 @@ def page(request: web.Request, template: str, status: int = 200, **values: Any) 
     response.headers["Cache-Control"] = "no-store"
     secure(response, CONSOLE_POLICY, frame_options="SAMEORIGIN", referrer="same-origin")
     return response
+
+
+async def department_zone(request: web.Request, department_id: int) -> str:
+    """The zone the department's times are shown in (its own, else ``TIME_ZONE``)."""
+    async with request.app[keys.STORE].reading() as tx:
+        found = await hours.department_zone(tx.session, department_id)
+    return found or request.app[keys.SETTINGS].time_zone
 
 
 async def current_user(request: web.Request) -> ConsoleUser | None:

@@ -18,7 +18,7 @@ from aiohttp import web
 from dialogs.assignment import estimate_minutes
 from store import console, console_sessions
 from web import keys
-from web.console import charts, desk, params, settings_views, views
+from web.console import desk, formats, params, settings_views, views
 from web.console.auth import COOKIE, ConsoleAuth
 from web.console.common import current_user, page
 
@@ -107,7 +107,7 @@ def setup(app: web.Application) -> None:
         app_key=keys.CONSOLE_TEMPLATES,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
-        filters={"duration": charts.duration, "minutes": estimate_minutes},
+        filters={**formats.FILTERS, "minutes": estimate_minutes},
     )
 
     async def sessions(app: web.Application) -> AsyncIterator[None]:

@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from cards.departments import AVAILABILITY_KEYS
+from cards.times import zone_choices, zone_said
 from dialogs.canned import NAME_LIMIT, TEXT_LIMIT, usable_shortcut, valid_name
 from dialogs.i18n import languages
 from dialogs.rooms import DEPARTMENT_NAME_LIMIT
@@ -27,25 +29,24 @@ from store.tags import TagRemoved, TagsAdded
 from store.vocabulary import Refused
 from web import keys
 from web.console import params
-from web.console.common import page, scope
+from web.console.common import department_zone, page, scope, texts
+from web.console.formats import MODE_KEYS
 
 # The label of the department's name in each customer language (each key in full).
 NAME_KEYS = {"vi": "console.name_in_vi", "en": "console.name_in_en"}
-# The label of each assignment mode (each key in full).
-MODE_KEYS = {
-    "broadcast": "console.assignment.broadcast",
-    "round_robin": "console.assignment.round_robin",
-    "least_busy": "console.assignment.least_busy",
-}
 
 Form = MultiDictProxy[Any]
 
 
 async def settings(request: web.Request) -> web.Response:
     user, department = await scope(request)
+    zone_name = await department_zone(request, department.id)
     async with request.app[keys.STORE].reading() as tx:
         current = await console_settings.department_settings(tx, department.id)
     configured = request.app[keys.SETTINGS]
+    now, language = request.app[keys.STORE].clock(), texts(request).language
+    # The picker shows the stored hours' zone; without hours, the department's.
+    shown_zone = current.hours.time_zone if current.hours else zone_name
     return page(
         request,
         "settings.html",
@@ -65,6 +66,11 @@ async def settings(request: web.Request) -> web.Response:
         first_bot_configured=bool(configured.first_bot_secret),
         ai_on=bool(configured.ai_base_url) and department.key in configured.ai_departments,
         ai_calls_per_day=configured.ai_calls_per_day,
+        zone_name=zone_name,
+        zones=zone_choices(language, now, shown_zone),
+        picked_zone=shown_zone,
+        hours_zone=zone_said(shown_zone, now, language),
+        availability_keys=AVAILABILITY_KEYS,
     )
 
 

@@ -10,7 +10,7 @@ import asyncio
 import csv
 import io
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import aiohttp_jinja2
@@ -20,16 +20,18 @@ from bot.timers import first_of
 from bot.transcript_page import content_policy, render
 from cards.lists import thread_link
 from cards.report import report_facts
+from cards.times import local_day, zone, zone_said
 from dialogs.console import read_report
 from dialogs.i18n import Texts
 from store import console, transcripts
+from store.channels import facts as channel_facts
 from store.console import ConsoleDepartment, LiveChat
 from store.history import HistoryFilter, closed_chats, history_rows
 from store.reports import Report
 from web import keys
 from web.console import desk, params
 from web.console.charts import BarChart, bar_chart
-from web.console.common import page, scope, still_allowed, texts
+from web.console.common import department_zone, page, scope, still_allowed, texts
 from web.headers import secure
 
 # An event stream looks at the database when told of a change (bot/wakeups.py), at most
@@ -45,25 +47,35 @@ KEEPALIVE_SECONDS = 15.0
 # (a closed stream alone would only make the browser reconnect, and fail, quietly).
 SIGNED_OUT = b"event: signedout\ndata: /console/\n\n"
 CSV_LIMIT = 10_000
+# The report page's quick ranges: each label's key and its number of days (to today).
+QUICK_RANGES = {"console.range_today": 1, "console.range_week": 7, "console.range_month": 30}
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 log = logging.getLogger(__name__)
 
 
-def _range(request: web.Request, default_days: int | None) -> tuple[date | None, date | None]:
-    """``since`` and ``until`` (both days included, UTC) from the query."""
+def _range(
+    request: web.Request, zone_name: str, default_days: int | None
+) -> tuple[date | None, date | None]:
+    """``since`` and ``until`` (both days included, days of the department's zone) from
+    the query."""
     until = params.day(request, "until")
     since = params.day(request, "since")
     if default_days is not None:
-        today = request.app[keys.STORE].clock().astimezone(UTC).date()
+        today = _today(request, zone_name)
         until = until or today
         since = since or until - timedelta(days=default_days - 1)
     return since, until
 
 
-def _start(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), UTC) if day else None
+def _today(request: web.Request, zone_name: str) -> date:
+    return request.app[keys.STORE].clock().astimezone(zone(zone_name)).date()
+
+
+def _start(day: date | None, zone_name: str) -> datetime | None:
+    """The first moment of ``day`` in the department's zone."""
+    return datetime.combine(day, time(), zone(zone_name)) if day else None
 
 
 async def live(request: web.Request) -> web.Response:
@@ -175,15 +187,15 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
-    since, until = _range(request, None)
+def _search(request: web.Request, zone_name: str) -> tuple[HistoryFilter, dict[str, str]]:
+    since, until = _range(request, zone_name, None)
     search = HistoryFilter(
         customer=params.search_text(request, "customer"),
         agent=params.search_text(request, "agent"),
         tag=params.search_text(request, "tag"),
         text=params.search_text(request, "text"),
-        since=_start(since),
-        until=_start(until + timedelta(days=1)) if until else None,
+        since=_start(since, zone_name),
+        until=_start(until + timedelta(days=1), zone_name) if until else None,
     )
     query = {
         name: request.query.get(name, "")
@@ -195,7 +207,8 @@ def _search(request: web.Request) -> tuple[HistoryFilter, dict[str, str]]:
 async def history(request: web.Request) -> web.Response:
 
     user, department = await scope(request)
-    search, query = _search(request)
+    zone_name = await department_zone(request, department.id)
+    search, query = _search(request, zone_name)
     number = params.page_number(request)
     async with request.app[keys.STORE].reading() as tx:
         found = await closed_chats(tx, department.id, search, number)
@@ -207,7 +220,19 @@ async def history(request: web.Request) -> web.Response:
         section="history",
         found=found,
         query=query,
+        zone_name=zone_name,
+        zone_said=_zone_said(request, zone_name),
     )
+
+
+def _stamp(at: datetime | None, tz: tzinfo) -> str:
+    """A moment in the department's zone with its offset ("2026-11-27T16:47:00+07:00"):
+    a spreadsheet reads the team's clock, and the moment stays unambiguous."""
+    return at.astimezone(tz).isoformat(timespec="seconds") if at else ""
+
+
+def _zone_said(request: web.Request, zone_name: str) -> str:
+    return zone_said(zone_name, request.app[keys.STORE].clock(), texts(request).language)
 
 
 def _cell(value: str) -> str:
@@ -220,7 +245,9 @@ async def history_csv(request: web.Request) -> web.StreamResponse:
     joined by the same statement."""
 
     _, department = await scope(request)
-    search, _ = _search(request)
+    zone_name = await department_zone(request, department.id)
+    tz = zone(zone_name)
+    search, _ = _search(request, zone_name)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -239,10 +266,10 @@ async def history_csv(request: web.Request) -> web.StreamResponse:
                     [
                         row.ref,
                         _cell(row.customer),
-                        row.channel,
+                        channel_facts(row.channel).name,
                         _cell(row.owner or ""),
-                        row.created_at.isoformat(timespec="seconds"),
-                        row.closed_at.isoformat(timespec="seconds") if row.closed_at else "",
+                        _stamp(row.created_at, tz),
+                        _stamp(row.closed_at, tz),
                         _cell(" ".join(row.tags)),
                     ]
                 )
@@ -316,18 +343,60 @@ def _breach_charts(figures: Report, t: Texts) -> list[BarChart]:
 
 
 async def reports(request: web.Request) -> web.Response:
-
+    """A period's figures in the department's zone, each beside the previous period's
+    (as many days, just before), with quick ranges (today, 7 days, 30 days)."""
     user, department = await scope(request)
-    since, until = _range(request, 7)
+    zone_name = await department_zone(request, department.id)
+    since, until = _range(request, zone_name, 7)
     assert since is not None and until is not None
     if since > until:
         since, until = until, since
-    figures = await read_report(
-        request.app[keys.STORE], department.id, _start(since), _start(until + timedelta(days=1))
-    )
+    days = (until - since).days + 1
+    before = (since - timedelta(days=days), since - timedelta(days=1))
+    store = request.app[keys.STORE]
+    figures = await read_report(store, department.id, *_span(since, until, zone_name), zone_name)
+    previous = await read_report(store, department.id, *_span(*before, zone_name), zone_name)
     t = texts(request)
+    said = _zone_said(request, zone_name)
+    # The previous period may lack a figure (no wait under a target ended then): a dash.
+    earlier = dict(report_facts(previous, t))
+    facts = report_facts(figures, t)
+    compared = [(label, value, earlier.get(label, "–")) for label, value in facts]
+    return page(
+        request,
+        "reports.html",
+        user=user,
+        department=department,
+        section="reports",
+        report=figures,
+        compared=compared,
+        charts=_charts(figures, t, said),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        quick=_quick_ranges(_today(request, zone_name), t),
+        before=[local_day(day, t.language) for day in before],
+        zone_said=said,
+    )
+
+
+def _span(since: date, until: date, zone_name: str) -> tuple[datetime, datetime]:
+    """From the start of ``since`` to the end of ``until`` (both days included)."""
+    start, end = _start(since, zone_name), _start(until + timedelta(days=1), zone_name)
+    assert start is not None and end is not None
+    return start, end
+
+
+def _quick_ranges(today: date, t: Texts) -> list[tuple[str, str, str]]:
+    """(label, since, until) of today, the last 7 days and the last 30 days."""
+    return [
+        (t(key), (today - timedelta(days=days - 1)).isoformat(), today.isoformat())
+        for key, days in QUICK_RANGES.items()
+    ]
+
+
+def _charts(figures: Report, t: Texts, zone_said: str) -> list[BarChart]:
     hours = bar_chart(
-        t("console.chart_hours"),
+        t("console.chart_hours", zone=zone_said),
         [f"{h:02d}" for h in range(24)],
         list(figures.by_hour),
         label_every=3,
@@ -340,18 +409,7 @@ async def reports(request: web.Request) -> web.Response:
         [line.name for line in figures.agents[:8]],
         [line.chats for line in figures.agents[:8]],
     )
-    return page(
-        request,
-        "reports.html",
-        user=user,
-        department=department,
-        section="reports",
-        report=figures,
-        facts=report_facts(figures, t),
-        charts=[hours, ratings, agents, *_breach_charts(figures, t)],
-        since=since.isoformat(),
-        until=until.isoformat(),
-    )
+    return [hours, ratings, agents, *_breach_charts(figures, t)]
 
 
 def add_routes(app: web.Application) -> None:

@@ -7,11 +7,23 @@
   if (!box || !window.EventSource) { return; }
   var shownAt = Date.now();
 
+  // A wait in words in the page's language ("5 phút 55 giây"): the two largest units,
+  // as the server says them (cards/times.py exact_duration).
+  var language = document.documentElement.lang || "en";
+  var units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+  var sayers = units.map(function (unit) {
+    return new Intl.NumberFormat(language, { style: "unit", unit: unit[1], unitDisplay: "long" });
+  });
   function format(seconds) {
     var s = Math.max(0, Math.round(seconds));
-    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    return h ? h + "h " + pad(m) + "m" : m + "m " + pad(r) + "s";
+    for (var i = 0; i < units.length; i++) {
+      if (s >= units[i][0] || i === units.length - 1) {
+        var big = Math.floor(s / units[i][0]), rest = s % units[i][0];
+        var words = sayers[i].format(big);
+        var next = i + 1 < units.length ? Math.floor(rest / units[i + 1][0]) : 0;
+        return next ? words + " " + sayers[i + 1].format(next) : words;
+      }
+    }
   }
 
   function tick() {
