@@ -290,9 +290,7 @@ async def rolled_report(
         for day in (first + timedelta(days=n) for n in range((last - first).days))
         if day not in kept
     }
-    total = DayFigures()
-    for figures in (*kept.values(), *live.values()):
-        total.add(figures)
+    total = DayFigures.summed((*kept.values(), *live.values()))
     # A duration no settled day holds a value of (a new install, quiet days) is exact;
     # otherwise it is read from the histograms, the same before and after the days are kept.
     days = (*kept.values(), *settled.values())
