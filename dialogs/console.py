@@ -92,8 +92,9 @@ async def read_report(
     store: Store, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
 ) -> Report:
     """A report's figures for the room and the console (``reports.rolled_report``, read
-    beside the writer); the settled days it had to read live are kept for the next one
-    in a short write unit after the read."""
+    beside the writer); the settled days it had to read live, and the first days of
+    whole months with the months' sums, are kept for the next one in short write units
+    after the read."""
     async with store.reading() as tx:
         figures, settled = await reports.rolled_report(
             tx, department_id, since, until, zone_name

@@ -99,7 +99,9 @@ class ReportDay(Base):
     Written once, when every chat the department received that day is closed and past
     the rating window: nothing can change them after that (closed chats do not reopen,
     move or change owner), so a year's report reads at most 366 of these rows plus the
-    days still settling. ``figures`` is ``DayFigures.to_json()``.
+    days still settling. ``figures`` is ``DayFigures.to_json()``; the first day of a
+    whole settled month also holds the month's sums, and a report that covers the month
+    reads that row alone.
     """
 
     __tablename__ = "report_days"

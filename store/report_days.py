@@ -15,7 +15,10 @@ A report's range is filled in by the read that asks for it: the days it had to r
 that are settled come back to the caller, who keeps them with ``do_keep_report_days`` in
 a short write unit of its own (on SQLite the computation stays in the deferred read, out
 of the writer's way). The first report of a year after an upgrade costs what it always
-did; later ones read the kept days and today.
+did; later ones read the kept days and today. The first day of a whole settled month also
+carries the month's sums (``"m"`` in its row, written by the report that first finds all
+its days settled): a year's report decodes the 11 or 12 months' rows and the days of the
+months it cuts, not 365 days.
 
 Percentiles cannot be summed from daily rows. Each duration is kept as a histogram of
 buckets (``bucket_of``): one a second below 20 s, then each 5 % wider than the last, the
@@ -28,13 +31,13 @@ Every count, hour, score and agent line is exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
-from operator import add
 from typing import Any
 
-from sqlalchemy import Float, Integer, case, cast, func, literal_column, select, union_all
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal_column, select, union_all
 
 from store.console_models import Rating, ReportDay
 from store.models import Chat, ChatState
@@ -110,24 +113,39 @@ class DayFigures:
     spreads: dict[str, list[int]] = field(
         default_factory=lambda: {name: [0] * (_TOP + 1) for name in MEASURES}
     )
+    # On the first day of a whole settled month: the month's sums, kept in that day's row
+    # (``"m"``), so that a year's report decodes 12 rows instead of 365.
+    month: DayFigures | None = field(default=None, compare=False)
 
-    def add(self, other: DayFigures) -> None:
-        self.received += other.received
-        self.accepted += other.accepted
-        self.missed += other.missed
-        self.open += other.open
-        self.rated += other.rated
-        self.score_sum += other.score_sum
-        self.distribution = [
-            a + b for a, b in zip(self.distribution, other.distribution, strict=True)
-        ]
-        self.hours = [a + b for a, b in zip(self.hours, other.hours, strict=True)]
-        for agent, line in other.agents.items():
-            mine = self.agents.setdefault(agent, [0, 0, 0])
-            for n, value in enumerate(line):
-                mine[n] += value
-        for name, counts in other.spreads.items():
-            self.spreads[name] = list(map(add, self.spreads[name], counts))
+    @classmethod
+    def summed(cls, many: Iterable[DayFigures]) -> DayFigures:
+        """The sums of ``many`` (a year of days): each list summed column by column,
+        all days at once (``zip`` and ``sum`` run in C; a day at a time, a year of
+        histograms cost more than the statements that read them)."""
+        days = list(many)
+        total = cls()
+        if not days:
+            return total
+        counts = [(d.received, d.accepted, d.missed, d.open, d.rated, d.score_sum) for d in days]
+        (
+            total.received,
+            total.accepted,
+            total.missed,
+            total.open,
+            total.rated,
+            total.score_sum,
+        ) = _columns(counts)
+        total.distribution = _columns([d.distribution for d in days])
+        total.hours = _columns([d.hours for d in days])
+        for day in days:
+            for agent, line in day.agents.items():
+                mine = total.agents.setdefault(agent, [0, 0, 0])
+                mine[0] += line[0]
+                mine[1] += line[1]
+                mine[2] += line[2]
+        for name in MEASURES:
+            total.spreads[name] = _columns([d.spreads[name] for d in days])
+        return total
 
     def to_json(self) -> dict[str, Any]:
         """Compact: a year of days is decoded for each report (lists, no string keys; each
@@ -139,6 +157,7 @@ class DayFigures:
             "h": self.hours,
             "a": [[agent, *line] for agent, line in sorted(self.agents.items())],
             "d": [_trimmed(self.spreads[name]) for name in MEASURES],
+            **({"m": self.month.to_json()} if self.month is not None else {}),
         }
 
     @classmethod
@@ -162,6 +181,11 @@ class DayFigures:
             agents={agent: line for agent, *line in data["a"]},
             spreads=spreads,
         )
+
+
+def _columns(rows: list[Any]) -> list[int]:
+    """The sums of equally long rows, column by column."""
+    return list(map(sum, zip(*rows, strict=True)))
 
 
 def _trimmed(counts: list[int]) -> list[int]:
@@ -244,13 +268,54 @@ async def horizon(tx: Unit) -> date:
     return min([today] + [_utc_day(value) for value in found if value is not None])
 
 
-async def kept_days(
-    tx: Unit, department_id: int, first: date, last: date
-) -> dict[date, DayFigures]:
-    """The department's kept days in ``[first, last)`` (rows of another layout left out)."""
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def whole_months(first: date, last: date) -> list[date]:
+    """The first days of the calendar months wholly in ``[first, last)``."""
+    start = first if first.day == 1 else next_month(first)
+    months = []
+    while next_month(start) <= last:
+        months.append(start)
+        start = next_month(start)
+    return months
+
+
+def month_days(month: date) -> list[date]:
+    return [month + timedelta(days=n) for n in range((next_month(month) - month).days)]
+
+
+async def kept_months(tx: Unit, department_id: int, months: list[date]) -> dict[date, DayFigures]:
+    """The sums of ``months`` kept in their first days' rows (a row without them, or of
+    another layout, left out: that month's days are read one by one)."""
+    if not months:
+        return {}
     rows = await tx.execute(
         select(ReportDay.day, ReportDay.figures).where(
-            ReportDay.department_id == department_id, ReportDay.day >= first, ReportDay.day < last
+            ReportDay.department_id == department_id, ReportDay.day.in_(months)
+        )
+    )
+    kept = {}
+    for day, data in rows:
+        figures = DayFigures.from_json(data.get("m") or {})
+        if figures is not None:
+            kept[_as_date(day)] = figures
+    return kept
+
+
+async def kept_days(
+    tx: Unit, department_id: int, first: date, last: date, skip: Iterable[date] = ()
+) -> dict[date, DayFigures]:
+    """The department's kept days in ``[first, last)`` but in the months that begin on
+    the days of ``skip`` (rows of another layout left out)."""
+    rows = await tx.execute(
+        select(ReportDay.day, ReportDay.figures).where(
+            ReportDay.department_id == department_id,
+            ReportDay.day >= first,
+            ReportDay.day < last,
+            *(~and_(ReportDay.day >= m, ReportDay.day < next_month(m)) for m in skip),
         )
     )
     kept = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,8 +36,11 @@ from store.report_days import (
     figures_by_day,
     horizon,
     kept_days,
+    kept_months,
+    month_days,
     nearest_rank,
     seconds_between,
+    whole_months,
 )
 from store.targets import TargetFigures, target_figures
 from store.unit import Unit
@@ -299,37 +302,45 @@ async def _chats_report(
 async def rolled_report(
     tx: Unit, department_id: int, since: datetime, until: datetime, zone_name: str = "UTC"
 ) -> tuple[Report, dict[date, DayFigures]]:
-    """The same figures as ``report``, read from the kept days of the range and, live,
-    from the chats of the rest; with the settled days it had to read live, for the caller
-    to keep (``report_days.do_keep_report_days``, in a write unit of its own).
+    """The same figures as ``report``, read from the kept months and days of the range
+    and, live, from the chats of the rest; with the settled days it had to read live, for
+    the caller to keep (``report_days.do_keep_report_days``, in a write unit of its own),
+    and the first day of each whole settled month not yet summed, carrying the month's
+    sums (``DayFigures.month``) to be kept in that day's row.
 
     A range that holds no whole settled day (today, the last hours) is ``report``'s,
-    nothing to keep. Otherwise every count is the sum of the days' (exactly the same as
-    ``report``'s), and a median or 90th percentile is read from the days' histograms when
-    settled days hold values of it (``Report.binned``), exact otherwise."""
+    nothing to keep. Otherwise every count is the sum of the months' and days' (exactly
+    the same as ``report``'s), and a median or 90th percentile is read from their
+    histograms when settled days hold values of it (``Report.binned``), exact otherwise."""
     first = (since - timedelta(microseconds=1)).astimezone(UTC).date() + timedelta(days=1)
     last = min(until.astimezone(UTC).date(), await horizon(tx))
     if first >= last:
         return await report(tx, department_id, since, until, zone_name), {}
-    kept = await kept_days(tx, department_id, first, last)
-    where = and_(Chat.department_id == department_id, _outside(since, until, kept))
+    months = whole_months(first, last)
+    summed = await kept_months(tx, department_id, months)
+    kept = await kept_days(tx, department_id, first, last, skip=summed)
+    held = set(kept).union(*(month_days(month) for month in summed))
+    where = and_(Chat.department_id == department_id, _outside(since, until, held))
     live = await figures_by_day(tx, where)
     settled = {
         day: live.get(day, DayFigures())
         for day in (first + timedelta(days=n) for n in range((last - first).days))
-        if day not in kept
+        if day not in held
     }
-    total = DayFigures()
-    for figures in (*kept.values(), *live.values()):
-        total.add(figures)
+    total = DayFigures.summed((*summed.values(), *kept.values(), *live.values()))
     # A duration no settled day holds a value of (a new install, quiet days) is exact;
     # otherwise it is read from the histograms, the same before and after the days are kept.
-    days = (*kept.values(), *settled.values())
+    days = (*summed.values(), *kept.values(), *settled.values())
     exact = [name for name in MEASURES if not any(any(day.spreads[name]) for day in days)]
     spreads = await _spreads(tx, *_durations(where, exact)) if exact else {}
     rolled = await _from_days(tx, since, until, total, spreads)
-    # Days keep UTC hours; each day's are that day's hours in the zone (daylight saving too).
-    by_hour = _zone_hours((*kept.items(), *live.items()), ZoneInfo(zone_name))
+    for month in months:
+        if month not in summed:
+            of_month = [kept.get(day) or settled[day] for day in month_days(month)]
+            settled[month] = replace(of_month[0], month=DayFigures.summed(of_month))
+    # Days keep UTC hours; each day's are that day's hours in the zone (daylight saving too;
+    # a month's sums take its first day's offset).
+    by_hour = _zone_hours((*summed.items(), *kept.items(), *live.items()), ZoneInfo(zone_name))
     rolled = replace(rolled, by_hour=by_hour)
     return await _with_targets(tx, department_id, since, until, rolled, zone_name), settled
 
@@ -344,7 +355,7 @@ def _zone_hours(days: Iterable[tuple[date, DayFigures]], zone: ZoneInfo) -> tupl
     return tuple(hours)
 
 
-def _outside(since: datetime, until: datetime, kept: dict[date, DayFigures]) -> Any:
+def _outside(since: datetime, until: datetime, kept: Collection[date]) -> Any:
     """``created_at`` in ``[since, until)`` but on none of the kept days: a few ranges."""
     ranges = []
     cursor = since

@@ -271,3 +271,44 @@ async def test_a_day_of_another_layout_is_computed_and_written_over(store: Store
         _, left = await rolled_report(tx, departments[0], since, until)
         kept = (await tx.execute(select(func.count()).select_from(ReportDay))).scalar_one()
     assert left == {} and kept == len(settled)
+
+
+async def test_a_whole_month_is_summed_once_into_its_first_day(store: Store) -> None:
+    """A whole settled month's sums are kept in its first day's row, from days kept
+    before and days read now alike; the next report reads the month, not its days, with
+    the same figures, and has nothing left to keep."""
+    departments = await seed(store, 6, chats=200)
+    department = departments[0]
+    may = datetime(2026, 5, 1, tzinfo=UTC)
+    year = ranges()[0]
+    async with store.reading() as tx:
+        _, settled = await rolled_report(
+            tx, department, may - timedelta(days=10), may.replace(day=10)
+        )
+    assert settled and all(figures.month is None for figures in settled.values())
+    async with store.unit() as tx:
+        await do_keep_report_days(tx, department, settled)
+    async with store.reading() as tx:
+        direct = await report(tx, department, *year)
+        first, settled = await rolled_report(tx, department, *year)
+    assert_same(first, direct)
+    of_may = settled[may.date()].month
+    assert of_may is not None and of_may.received > 0
+    async with store.unit() as tx:
+        await do_keep_report_days(tx, department, settled)
+    async with store.reading() as tx:
+        again, left = await rolled_report(tx, department, *year)
+        rows = dict(
+            (
+                await tx.execute(
+                    select(ReportDay.day, ReportDay.figures).where(
+                        ReportDay.department_id == department
+                    )
+                )
+            ).all()
+        )
+    assert left == {}, "the months are read: none is summed again"
+    assert_same(again, direct)
+    summed = sorted(day for day, figures in rows.items() if "m" in figures)
+    assert may.date() in summed and all(day.day == 1 for day in summed)
+    assert len(summed) == 11  # July 2025 to May 2026: the range begins on 16 June
