@@ -150,8 +150,11 @@ class Bridge:
                 select(func.count(OutboxItem.id)).where(OutboxItem.state == DeliveryState.PENDING)
             )
 
-    async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until the outbox has nothing pending (all sends done or given up)."""
+    async def settled(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Wait until the outbox has nothing pending (all sends done or given up). The
+        default outlasts the dispatcher's idle sweep (``IDLE_SWEEPS`` intervals, 15 s),
+        the safety net for a row whose wake-up was missed: this waits for delivery, it
+        does not time it (a CI run under load once saw an Accept's rows wait past 10 s)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while await self.pending():
             if asyncio.get_running_loop().time() > deadline:
