@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession
 
 from bot.sdk import DeliveryError
+from bot.timers import first_of
 from dialogs import firstbot as flows
 from dialogs.context import FlowContext
 from dialogs.routing import hand_over
@@ -243,11 +244,9 @@ class FirstBot:
                 pause = min(pause * 2, self._poll_max)
             elif clock() - lively > self._quiet_stop or not await self._talking(chat.chat_id):
                 return
-            try:
-                await asyncio.wait_for(hurry.wait(), pause)
+            await first_of(hurry, timeout=pause)
+            if hurry.is_set():
                 pause, lively = FIRST_PAUSE, clock()  # a new line: its answer comes soon
-            except TimeoutError:
-                pass
 
     async def _fetch(
         self, chat: firstbot.BotChat, watermark: str | None
