@@ -181,9 +181,7 @@ async def _page_rows(
 
     async def rows_where(conditions: list[Any]) -> list[Any]:
         statement = chats_with_people(Chat.id, *_SHOWN).where(and_(*conditions))
-        found = await tx.session.execute(
-            statement.order_by(*_NEWEST).offset(offset).limit(wanted)
-        )
+        found = await tx.session.execute(statement.order_by(*_NEWEST).offset(offset).limit(wanted))
         return list(found.all())
 
     window = RECENT_WINDOW * (offset + wanted)
