@@ -145,20 +145,7 @@ async def closed_chats(
     page = max(1, page)
     session = tx.session
     total = await _count(tx, department_id, search)
-    # SQLite: a word in more chats than the count's limit is looked for chat by chat
-    # along the walk by close time, which meets a page of them soon; a rarer one by the
-    # list of its chats, sorted.
-    dense = total > COUNT_LIMIT
-    conditions = _conditions(tx, department_id, search, "dense" if dense else "sparse")
-    rows = (
-        await session.execute(
-            chats_with_people(Chat.id, *_SHOWN)
-            .where(and_(*conditions))
-            .order_by(Chat.closed_at.desc(), Chat.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page + 1)
-        )
-    ).all()
+    rows = await _page_rows(tx, department_id, search, total > COUNT_LIMIT, page, per_page)
     more, rows = len(rows) > per_page, rows[:per_page]
     _, tags = await chat_labels(session, [row[0] for row in rows])
     return HistoryPage(
@@ -172,6 +159,49 @@ async def closed_chats(
         capped=total > COUNT_LIMIT,
         more=more,
     )
+
+
+# SQLite, a word in more chats than the count's limit: the page is first looked for among
+# this many times the chats it needs, newest first, so that FTS5 lists only those chats'
+# matching lines (a year's "warranty" is 33,000 lines); a window that holds too few
+# matches, or one past ``RECENT_MOST``, falls back to the whole walk.
+RECENT_WINDOW = 8
+RECENT_MOST = 2_000
+_NEWEST = (Chat.closed_at.desc(), Chat.id.desc())
+
+
+async def _page_rows(
+    tx: Unit, department_id: int, search: HistoryFilter, dense: bool, page: int, per_page: int
+) -> list[Any]:
+    """One page of rows and one past it. SQLite: a word in more chats than the count's
+    limit is looked for chat by chat along the walk by close time, which meets a page of
+    them soon (first within a window of recent chats); a rarer one by the list of its
+    chats, sorted. PostgreSQL: the planner chooses."""
+    offset, wanted = (page - 1) * per_page, per_page + 1
+
+    async def rows_where(conditions: list[Any]) -> list[Any]:
+        statement = chats_with_people(Chat.id, *_SHOWN).where(and_(*conditions))
+        found = await tx.session.execute(statement.order_by(*_NEWEST).offset(offset).limit(wanted))
+        return list(found.all())
+
+    window = RECENT_WINDOW * (offset + wanted)
+    if dense and indexed(tx.dialect, search.text) and window <= RECENT_MOST:
+        others = _conditions(tx, department_id, search, "joined")
+        recent = (
+            select(Chat.id)
+            .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
+            .where(*others)
+            .order_by(*_NEWEST)
+            .limit(window)
+        )
+        # Every line of the window's chats has an id from here on.
+        first_line = select(func.min(Message.id)).where(Message.chat_id.in_(recent))
+        says = chat_says(search.text, Chat.id, first_line.scalar_subquery())
+        rows = await rows_where([*others, Chat.id.in_(recent), says])
+        if len(rows) == wanted:
+            return rows
+    words = "dense" if dense else "sparse"
+    return await rows_where(_conditions(tx, department_id, search, words))
 
 
 async def _count(tx: Unit, department_id: int, search: HistoryFilter) -> int:

@@ -346,12 +346,23 @@ async def rolled_report(
 
 
 def _zone_hours(days: Iterable[tuple[date, DayFigures]], zone: ZoneInfo) -> tuple[int, ...]:
-    """Chats per hour of day in ``zone`` from days' counts per UTC hour."""
+    """Chats per hour of day in ``zone`` from days' counts per UTC hour: each UTC hour's
+    middle in the zone, as ``local_hour`` says it. A year's months and days are about a
+    thousand hours (parsed from text one by one, 15 ms a page): a day whose offset holds
+    from its first hour's middle to its last's shifts them all by it."""
     hours = [0] * 24
     for day, figures in days:
+        first = datetime(day.year, day.month, day.day, 0, 30, tzinfo=UTC)
+        offset = first.astimezone(zone).utcoffset()
+        if offset == (first + timedelta(hours=23)).astimezone(zone).utcoffset():
+            shift = 30 + int(offset.total_seconds()) // 60 if offset is not None else 30
+            for utc, n in enumerate(figures.hours):
+                if n:
+                    hours[(utc * 60 + shift) // 60 % 24] += n
+            continue
         for utc, n in enumerate(figures.hours):
             if n:
-                hours[local_hour(f"{day.isoformat()} {utc:02d}", zone)] += n
+                hours[(first + timedelta(hours=utc)).astimezone(zone).hour] += n
     return tuple(hours)
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cards.times import exact_duration, zone_choices
-from store.reports import local_hour
+from store.report_days import DayFigures
+from store.reports import _zone_hours, local_hour
 from tests import activities as act
 from tests.conftest import Bridge, ManualClock, accept, go_online, open_chat, setup_room
 from tests.test_console import ask_for_link, browser, close, get, reply, say_in_room, sign_in
@@ -47,6 +48,32 @@ def test_a_utc_hour_falls_in_the_zones_hour() -> None:
     # Daylight saving: 12:00 UTC is 08:00 in New York in July, 07:00 in January.
     assert local_hour("2026-07-01 12", ZoneInfo("America/New_York")) == 8
     assert local_hour("2026-01-05 12", ZoneInfo("America/New_York")) == 7
+
+
+def test_days_hours_fall_in_the_zones_hours_as_each_hour_does() -> None:
+    """A year's report turns its days' UTC hours into the zone's a day at a time; every
+    hour lands where ``local_hour`` puts it, on the days daylight saving starts and ends
+    too (New York's hour, Lord Howe's half hour, Chatham's 45 minutes)."""
+    days = []
+    for n in range(800):
+        figures = DayFigures()
+        figures.hours = [1 + (n + hour) % 5 for hour in range(24)]
+        days.append((datetime(2025, 1, 1, tzinfo=UTC).date() + timedelta(days=n), figures))
+    for name in (
+        HANOI,
+        "Asia/Kolkata",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "America/St_Johns",
+        "UTC",
+    ):
+        zone = ZoneInfo(name)
+        hours = [0] * 24
+        for day, figures in days:
+            for utc, n in enumerate(figures.hours):
+                hours[local_hour(f"{day.isoformat()} {utc:02d}", zone)] += n
+        assert _zone_hours(days, zone) == tuple(hours), name
 
 
 def test_the_zone_picker_names_places_not_iana_ids() -> None:

@@ -1,7 +1,9 @@
 """The history's word search finds the same chats, in the same order, whichever way it
 looks for them: on SQLite a word in more chats than the count's limit is looked for
-chat by chat along the walk by close time, a rarer one through the list of its chats
-(on PostgreSQL the planner chooses; the same pages are asked of it)."""
+chat by chat along the walk by close time (first within a window of recent chats, whose
+lines alone FTS5 lists; the whole walk when the window holds too few), a rarer one
+through the list of its chats (on PostgreSQL the planner chooses; the same pages are
+asked of it)."""
 
 from __future__ import annotations
 
@@ -98,14 +100,19 @@ async def pages(store: Store, department: int, words: str) -> list[list[str]]:
     return found
 
 
+# Windows of recent chats: the page's chats exactly (most pages fall back to the whole
+# walk), two and three times them (some pages found in the window, some not), and the
+# default, which holds all 60 chats for the first pages.
+@pytest.mark.parametrize("window", [1, 2, 3, history.RECENT_WINDOW])
 async def test_a_common_word_pages_as_a_rare_one(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch, window: int
 ) -> None:
     department = await seed(store)
     for words in (*WORDS, "hành", "REFUND", "nothing"):
         sparse = await pages(store, department, words)
         # Every word is now "in more chats than the limit": the other way of looking.
         monkeypatch.setattr(history, "COUNT_LIMIT", 0)
+        monkeypatch.setattr(history, "RECENT_WINDOW", window)
         dense = await pages(store, department, words)
         monkeypatch.undo()
         assert dense == sparse, words
