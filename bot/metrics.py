@@ -9,6 +9,7 @@ scrape time by :mod:`store.figures` and exposed by a collector.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.figures import Figures, Histogram, read_figures
+from store.figures import Figures, Histogram, SettledFigures, read_figures
 
 
 def outcome_of(status: int) -> str:
@@ -125,6 +126,10 @@ class Metrics:
         )
         self._database = _DatabaseFigures()
         self.registry.register(self._database)
+        # The closed chats' share of the figures, added up once (``SettledFigures``); one
+        # scrape at a time brings it up to date, so two never add the same chats.
+        self._settled = SettledFigures()
+        self._reading = asyncio.Lock()
 
     def count_transactions(self, engine: AsyncEngine) -> None:
         """Count every transaction ``engine`` begins from now on."""
@@ -143,5 +148,6 @@ class Metrics:
             self.retries.inc()
 
     async def exposition(self, engine: AsyncEngine, now: datetime) -> bytes:
-        self._database.figures = await read_figures(engine, now)
+        async with self._reading:
+            self._database.figures = await read_figures(engine, now, self._settled)
         return generate_latest(self.registry)

@@ -21,11 +21,13 @@ from bot import keys
 from bot.logs import JsonLines
 from bot.settings import Settings
 from store import migrate
+from store.figures import SETTLED_AFTER
 from tests import activities as act
 from tests.conftest import (
     Bridge,
     BridgeFactory,
     ManualClock,
+    OpenChat,
     accept,
     drop_postgres,
     go_online,
@@ -89,6 +91,53 @@ async def test_metrics_move_with_traffic(start_bridge: BridgeFactory, clock: Man
     assert value(after, "bridge_time_to_accept_seconds_bucket", le="30.0") == 0
     assert value(after, "bridge_time_to_accept_seconds_bucket", le="60.0") == 1
     assert value(after, "bridge_time_to_first_reply_seconds_sum") == pytest.approx(45, abs=1)
+
+
+async def test_closed_chats_figures_are_kept_once_across_scrapes(
+    start_bridge: BridgeFactory, clock: ManualClock
+) -> None:
+    """Issue 29: a closed chat's share of /metrics is added up once by the process
+    (``SETTLED_AFTER`` after its close) and kept; each scrape reads the open chats and
+    those closed since. Scrapes before, across and after that moment give the figures a
+    full count gives: nothing counted twice, nothing dropped at the boundary."""
+    bridge = await start_bridge(clock=clock)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+
+    async def handled(customer: str, wait: float) -> OpenChat:
+        chat = await open_chat(bridge, customer, "Hello")
+        clock.advance(wait)
+        await accept(bridge, chat, room.supervisor)
+        return chat
+
+    async def close(chat: OpenChat) -> None:
+        line = act.room_message(
+            bridge.service_url, room.supervisor, "/close", thread=chat.thread, mention_bot=False
+        )
+        assert (await bridge.post(line)).status == 201
+        await bridge.settled()
+
+    def figures(samples: Samples) -> tuple[float, ...]:
+        return (
+            value(samples, "bridge_chats", state="closed", department="Support"),
+            value(samples, "bridge_chats", state="active", department="Support"),
+            value(samples, "bridge_time_to_accept_seconds_count"),
+            value(samples, "bridge_time_to_accept_seconds_bucket", le="15.0"),
+            value(samples, "bridge_time_to_accept_seconds_sum"),
+        )
+
+    first = await handled("cust-kept-1", 40)
+    await close(first)
+    assert figures(await scrape(bridge)) == pytest.approx((1, 0, 1, 0, 40), abs=0.5)
+    clock.advance(SETTLED_AFTER.total_seconds() + 60)  # the first chat is now kept
+    assert figures(await scrape(bridge)) == pytest.approx((1, 0, 1, 0, 40), abs=0.5)
+    second = await handled("cust-kept-2", 10)
+    assert figures(await scrape(bridge)) == pytest.approx((1, 1, 2, 1, 50), abs=0.5)
+    await close(second)
+    assert figures(await scrape(bridge)) == pytest.approx((2, 0, 2, 1, 50), abs=0.5)
+    clock.advance(SETTLED_AFTER.total_seconds() + 60)  # and the second
+    for _ in range(2):
+        assert figures(await scrape(bridge)) == pytest.approx((2, 0, 2, 1, 50), abs=0.5)
 
 
 async def test_metrics_count_retries_backlog_and_refused_tokens(
