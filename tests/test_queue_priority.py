@@ -97,3 +97,13 @@ async def test_a_tag_removed_while_it_is_chosen_leaves_no_priority(
             await waiting_on_locks(engine, 1)
     assert await setting == PriorityTagMissing("vip")
     assert await priority(store, dept) is None
+
+
+async def test_removing_the_priority_tag_clears_the_priority(store: Store) -> None:
+    """Set first, removed after (the removal waits for the change on PostgreSQL): the
+    removal takes the priority with the tag."""
+    dept, supervisor, _ = await department(store)
+    assert await set_priority(store, dept, supervisor, "vip") == "Support"
+    async with store.unit() as tx:
+        assert await do_remove_tag(tx, dept, supervisor, "vip") == TagRemoved("vip")
+    assert await priority(store, dept) is None
