@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 
 from store import access, audit, people
-from store.models import Agent, Department
+from store.models import Agent, Department, Tag
 from store.unit import Unit
 from store.views import Person
 from store.vocabulary import Refusal, Refused
@@ -116,13 +116,40 @@ async def do_set_names(
     return await _set_department(tx, department_id, agent_id, "names", names or None)
 
 
+@dataclass(frozen=True)
+class PriorityTagMissing:
+    """The queue's priority names a tag the department does not have (never listed, or
+    removed while the supervisor chose it): nothing was changed."""
+
+    tag: str
+
+
 async def do_set_queue_priority(
     tx: Unit, department_id: int, agent_id: int, tag: str | None, *, returning: bool
-) -> str | Refused:
+) -> str | PriorityTagMissing | Refused:
     """A supervisor says which queued chats go first: those carrying ``tag`` (None: no
-    tag), and those of returning customers; first come, first served within each."""
+    tag), and those of returning customers; first come, first served within each.
+
+    The tag must be one of the department's, in the UPDATE's own WHERE: a read before it
+    would let a tag removed in between leave a priority that names no tag. On PostgreSQL
+    the tag's row is share-locked by that EXISTS, so a removal under way is waited for
+    (and then seen gone) and one that comes later waits for this change to commit."""
     also = {"queue_returning": returning}
-    return await _set_department(tx, department_id, agent_id, "queue_priority_tag", tag, also)
+    listed = None
+    if tag is not None:
+        listed = exists(
+            select(Tag.id)
+            .where(Tag.department_id == department_id, Tag.name == tag)
+            .with_for_update(read=True)
+        )
+    done = await _set_department(
+        tx, department_id, agent_id, "queue_priority_tag", tag, also, where=listed
+    )
+    if isinstance(done, Refused) and tag is not None:
+        return await audit.unless_supervising(tx, department_id, agent_id) or PriorityTagMissing(
+            tag
+        )
+    return done
 
 
 async def _set_department(
@@ -132,16 +159,20 @@ async def _set_department(
     column: str,
     value: Any,
     also: dict[str, Any] | None = None,
+    *,
+    where: Any = None,
 ) -> str | Refused:
     """Change one setting of a department, by one of its supervisors only (both in the
     UPDATE's WHERE), recorded in the audit; the department's name when it was changed.
     ``column`` names the change; a dict ``value`` sets several columns at once, as does
-    ``also`` beside ``column``."""
+    ``also`` beside ``column``; ``where``: a further precondition of the change (nothing
+    changed without it: the caller tells why)."""
     values = value if isinstance(value, dict) and column == "targets" else {column: value}
     values = {**values, **(also or {})}
+    held = [audit.supervises(Department.id, agent_id)] + ([] if where is None else [where])
     name = await tx.session.scalar(
         update(Department)
-        .where(Department.id == department_id, audit.supervises(Department.id, agent_id))
+        .where(Department.id == department_id, *held)
         .values(values)
         .returning(Department.name)
         .execution_options(synchronize_session=False)

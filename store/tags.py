@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 
 from store import access, audit, people
-from store.models import Chat, ChatState, ChatTag, Tag, TagRequirement
+from store.models import Chat, ChatState, ChatTag, Department, Tag, TagRequirement
 from store.moves import claim_chat
 from store.tagkeys import tag_key
 from store.unit import Unit
@@ -116,6 +116,14 @@ async def do_remove_tag(
     result = await session.execute(delete(Tag).where(Tag.id == tag_id, allowed))
     if result.rowcount != 1:
         return await audit.unless_supervising(tx, department_id, agent_id) or TagMissing(name)
+    # The queue's priority named it: it names no tag now (a priority set while this
+    # removal waited for the tag's row is cleared here too).
+    await session.execute(
+        update(Department)
+        .where(Department.id == department_id, Department.queue_priority_tag == stored)
+        .values(queue_priority_tag=None)
+        .execution_options(synchronize_session=False)
+    )
     audit.record(tx, department_id, agent_id, "tag_removed", {"tag": stored})
     return TagRemoved(stored)
 

@@ -27,6 +27,7 @@ from app import create_app
 from bot import keys
 from bot.settings import Settings
 from store.core import utc_now
+from store.engine import READ_ONLY
 from store.migrate import drop_schema
 from store.models import Chat, DeliveryState, OutboxItem
 from tests import activities as act
@@ -145,7 +146,12 @@ class Bridge:
         return response
 
     async def pending(self) -> int:
+        """Pending outbox rows, read as the store's reads are (on SQLite a deferred BEGIN):
+        a plain connection there begins IMMEDIATE and takes the write lock, so polling
+        every few milliseconds would hold up the bridge's writers (its delivery marks
+        among them) in SQLite's busy handler, outside the store's queue of writers."""
         async with self.app[keys.ENGINE].connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
             return await connection.scalar(
                 select(func.count(OutboxItem.id)).where(OutboxItem.state == DeliveryState.PENDING)
             )

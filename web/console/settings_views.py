@@ -148,12 +148,10 @@ async def _queue(
         return "queue"
     returning = form.get("returning") == "1"
     async with request.app[keys.STORE].unit() as tx:
-        if tag is not None and tag not in await tags.department_tags(tx, dept.id):
-            return "queue"
         done = await departments.do_set_queue_priority(
             tx, dept.id, user.agent_id, tag, returning=returning
         )
-    return "queue" if isinstance(done, Refused) else None
+    return "queue" if isinstance(done, Refused | departments.PriorityTagMissing) else None
 
 
 async def _hours(
