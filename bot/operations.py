@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot import keys
 from bot.settings import Settings
 from store import migrate
+from store.engine import READ_ONLY
 
 READY_TIMEOUT = 3.0
 
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    # A read (on SQLite a deferred BEGIN): a liveness probe must not take the writers' lock.
     async with request.app[keys.ENGINE].connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
         await connection.execute(text("SELECT 1"))
     return web.json_response({"status": "ok"})
 

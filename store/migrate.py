@@ -22,6 +22,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from store.engine import READ_ONLY
 from store.models import Base
 from store.search import MESSAGES_SEARCH, outside_models
 
@@ -90,8 +91,11 @@ def _current(connection: Connection) -> str | None:
 
 
 async def status(engine: AsyncEngine) -> SchemaStatus:
-    """Which revision the database is at, and which one the code needs."""
+    """Which revision the database is at, and which one the code needs. Read as the
+    store's reads are (on SQLite a deferred BEGIN): ``/readyz`` asks on every probe and
+    must neither take nor wait for the writers' lock."""
     async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})
         current = await connection.run_sync(_current)
     return SchemaStatus(current=current, head=head())
 

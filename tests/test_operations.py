@@ -7,11 +7,12 @@ import asyncio
 import io
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, ClientTimeout
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -261,6 +262,31 @@ async def test_readyz_fails_when_the_schema_is_behind_or_delivery_stopped(
         status, body = await _get(server, "/readyz")
         assert status == 503 and body["checks"]["delivery"] != "ok"
     finally:
+        await server.close()
+
+
+async def test_probes_answer_while_a_writer_holds_sqlites_lock(tmp_path: Path) -> None:
+    """The probes read as the store's reads do (a deferred BEGIN under WAL): a long write
+    elsewhere neither holds up /healthz (which waited for SQLite's 30 s busy timeout) nor
+    makes /readyz call the database unreachable (its 3 s limit passed while it waited)."""
+    path = tmp_path / "probes.db"
+    server = TestServer(
+        create_app(Settings(database_url=f"sqlite+aiosqlite:///{path}", sweep_interval=0.02))
+    )
+    await server.start_server()
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert (await _ready(server))[0] == 200
+        writer.execute("BEGIN IMMEDIATE")
+        async with ClientSession(timeout=ClientTimeout(total=10)) as http:
+            async with http.get(str(server.make_url("/healthz"))) as response:
+                assert response.status == 200
+            async with http.get(str(server.make_url("/readyz"))) as response:
+                body = await response.json(content_type=None)
+                assert body["checks"]["database"] == "ok", body
+    finally:
+        writer.rollback()
+        writer.close()
         await server.close()
 
 
