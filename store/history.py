@@ -92,7 +92,11 @@ CLOSED = literal_column("'closed'")
 
 
 def _conditions(
-    tx: Unit, department_id: int, search: HistoryFilter, words: str = "sparse"
+    tx: Unit,
+    department_id: int,
+    search: HistoryFilter,
+    words: str = "sparse",
+    named: list[int] | None = None,
 ) -> list[Any]:
     """The WHERE of a history search. The state is written as a literal so that the
     partial index of closed chats serves it on both engines (a bound parameter would
@@ -100,14 +104,16 @@ def _conditions(
 
     ``words``: how a word is looked for on SQLite: ``sparse`` (the matching chats'
     ids, sorted: few matches), ``dense`` (each chat walked by close time probes the
-    matching lines: many matches), ``joined`` (the caller joins the lines itself)."""
+    matching lines: many matches), ``joined`` (the caller joins the lines itself).
+    ``named``: the customers the search names, looked up already (``_named``)."""
     conditions: list[Any] = [
         Chat.department_id == department_id,
         Chat.state == CLOSED,
     ]
     if search.customer:
         # By name, e-mail or phone, with the same person's chats from other channels.
-        conditions.append(Chat.customer_id.in_(customers_named(tx.dialect, search.customer)))
+        customers = named if named is not None else customers_named(tx.dialect, search.customer)
+        conditions.append(Chat.customer_id.in_(customers))
     if search.agent:
         named = func.lower(Agent.name).contains(search.agent.lower())
         conditions.append(
@@ -144,8 +150,9 @@ async def closed_chats(
     row past the page; the count stops at ``COUNT_LIMIT``."""
     page = max(1, page)
     session = tx.session
-    total = await _count(tx, department_id, search)
-    rows = await _page_rows(tx, department_id, search, total > COUNT_LIMIT, page, per_page)
+    named = await _named(tx, search)
+    total = await _count(tx, department_id, search, named)
+    rows = await _page_rows(tx, department_id, search, total > COUNT_LIMIT, page, per_page, named)
     more, rows = len(rows) > per_page, rows[:per_page]
     _, tags = await chat_labels(session, [row[0] for row in rows])
     return HistoryPage(
@@ -161,6 +168,24 @@ async def closed_chats(
     )
 
 
+# More customers named than this: the page and its count each look them up in their own
+# statement instead of from a list.
+NAMED_MOST = 1000
+
+
+async def _named(tx: Unit, search: HistoryFilter) -> list[int] | None:
+    """The customers the search names, looked up once for the page and its count (None:
+    no name searched, or more than ``NAMED_MOST``). On PostgreSQL each look-up is a
+    trigram scan of the names whose common trigrams ("cus", "tom"...) are in every name:
+    7 ms at 100,000 customers, which the page and the count each paid."""
+    if not search.customer:
+        return None
+    customers = customers_named(tx.dialect, search.customer).subquery()
+    found = await tx.session.scalars(select(*customers.c).limit(NAMED_MOST + 1))
+    named = list(found)
+    return named if len(named) <= NAMED_MOST else None
+
+
 # SQLite, a word in more chats than the count's limit: the page is first looked for among
 # this many times the chats it needs, newest first, so that FTS5 lists only those chats'
 # matching lines (a year's "warranty" is 33,000 lines); a window that holds too few
@@ -171,7 +196,13 @@ _NEWEST = (Chat.closed_at.desc(), Chat.id.desc())
 
 
 async def _page_rows(
-    tx: Unit, department_id: int, search: HistoryFilter, dense: bool, page: int, per_page: int
+    tx: Unit,
+    department_id: int,
+    search: HistoryFilter,
+    dense: bool,
+    page: int,
+    per_page: int,
+    named: list[int] | None = None,
 ) -> list[Any]:
     """One page of rows and one past it. SQLite: a word in more chats than the count's
     limit is looked for chat by chat along the walk by close time, which meets a page of
@@ -186,7 +217,7 @@ async def _page_rows(
 
     window = RECENT_WINDOW * (offset + wanted)
     if dense and indexed(tx.dialect, search.text) and window <= RECENT_MOST:
-        others = _conditions(tx, department_id, search, "joined")
+        others = _conditions(tx, department_id, search, "joined", named)
         recent = (
             select(Chat.id)
             .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
@@ -201,10 +232,12 @@ async def _page_rows(
         if len(rows) == wanted:
             return rows
     words = "dense" if dense else "sparse"
-    return await rows_where(_conditions(tx, department_id, search, words))
+    return await rows_where(_conditions(tx, department_id, search, words, named))
 
 
-async def _count(tx: Unit, department_id: int, search: HistoryFilter) -> int:
+async def _count(
+    tx: Unit, department_id: int, search: HistoryFilter, named: list[int] | None = None
+) -> int:
     """The matches, up to ``COUNT_LIMIT + 1``. On SQLite a word's lines are joined and
     their distinct chats counted as FTS5 streams them: the count stops at its limit."""
     if search.text and indexed(tx.dialect, search.text):
@@ -216,14 +249,14 @@ async def _count(tx: Unit, department_id: int, search: HistoryFilter) -> int:
             .join(Message, on)
             .join(Chat, Chat.id == Message.chat_id)
             .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
-            .where(match, *_conditions(tx, department_id, search, "joined"))
+            .where(match, *_conditions(tx, department_id, search, "joined", named))
             .limit(COUNT_LIMIT + 1)
         )
     else:
         counted = (
             select(Chat.id)
             .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
-            .where(and_(*_conditions(tx, department_id, search, "sparse")))
+            .where(and_(*_conditions(tx, department_id, search, "sparse", named)))
             .limit(COUNT_LIMIT + 1)
         )
     found = await tx.session.scalar(select(func.count()).select_from(counted.subquery()))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from store import Store, history, migrate
 from store.engine import create_engine
@@ -118,3 +119,36 @@ async def test_a_common_word_pages_as_a_rare_one(
         assert dense == sparse, words
         if words != "nothing":
             assert sparse[0], words
+
+
+async def test_a_name_is_looked_up_once_for_the_page_and_its_count(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page and its count share one look-up of the customers a name names (on
+    PostgreSQL a trigram scan of every name); a name naming more customers than
+    ``NAMED_MOST`` is looked up by each statement, with the same page."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    store = Store(engine, serialize_writes=database_url.startswith("sqlite"))
+    looked: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        values = params.values() if isinstance(params, dict) else params or ()
+        if any(isinstance(value, str) and "lan%" in value.lower() for value in values):
+            looked.append(statement)
+
+    try:
+        department = await seed(store)
+        found = []
+        for most in (history.NAMED_MOST, 0):
+            monkeypatch.setattr(history, "NAMED_MOST", most)
+            looked.clear()
+            async with store.reading() as tx:
+                page = await closed_chats(tx, department, HistoryFilter(customer="lan"), 2, 7)
+            found.append(([row.ref for row in page.rows], page.total))
+            assert len(looked) == (1 if most else 3), looked
+        assert found[0] == found[1]
+        assert found[0][1] == 60 and len(found[0][0]) == 7
+    finally:
+        await engine.dispose()
