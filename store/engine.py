@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
 # Execution option of a connection that only reads (SQLite: a deferred BEGIN).
@@ -65,3 +66,17 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_pre_ping=False,
         connect_args={"server_settings": {"jit": "off"}},
     )
+
+
+def driver_statement(dialect: Dialect, statement: Executable) -> tuple[str, list[Any]]:
+    """``statement`` as the driver itself takes it: its SQL in the dialect's placeholders
+    and its parameters in their order, each through its type's bind processing (for a
+    driver call SQLAlchemy does not wrap, such as asyncpg's ``copy_from_query``)."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    processors = compiled._bind_processors
+    args = [
+        processors[name](values[name]) if name in processors else values[name]
+        for name in compiled.positiontup or ()
+    ]
+    return str(compiled), args
