@@ -294,8 +294,9 @@ def _shown_cell(value: Any, formula_start: tuple[str, ...]) -> Any:
     spreadsheet would take for a formula; NULL for an empty one (PostgreSQL's CSV
     writes an empty string as ``""``, Python's as nothing; NULL as nothing)."""
     present = func.nullif(value, "")
+    formula = func.strpos(literal("".join(formula_start)), func.left(present, 1)) > 0
     return case(
-        (func.left(present, 1).in_(formula_start), literal("'").concat(present)),
+        (formula, literal("'").concat(present)),
         else_=present,
     )
 
