@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bridge.db"
 # Execution option of a connection that only reads (SQLite: a deferred BEGIN).
@@ -69,3 +70,36 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_pre_ping=False,
         connect_args={"server_settings": {"jit": "off", "random_page_cost": "1.1"}},
     )
+
+
+def driver_statement(dialect: Dialect, statement: Executable) -> tuple[str, list[Any]]:
+    """``statement`` as the driver itself takes it: its SQL in the dialect's placeholders
+    and its parameters in their order, each through its type's bind processing (for a
+    driver call SQLAlchemy does not wrap, such as asyncpg's ``copy_from_query``).
+
+    Compiled once per shape, as SQLAlchemy keeps the statements it runs itself (by the
+    statement's cache key, its values apart): compiling the CSV's statement costs more
+    than PostgreSQL takes to run it on an empty database. A statement with a list of
+    values (``IN``) is compiled each time: the list's length is not in its key."""
+    key = statement._generate_cache_key()
+    compiled = None if key is None else _COMPILED.get((dialect.name, key.key))
+    if compiled is None:
+        compiled = statement.compile(
+            dialect=dialect, cache_key=key, compile_kwargs={"render_postcompile": True}
+        )
+        if key is not None and not any(bind.expanding for bind in compiled.binds.values()):
+            if len(_COMPILED) >= _COMPILED_KEPT:
+                del _COMPILED[next(iter(_COMPILED))]
+            _COMPILED[(dialect.name, key.key)] = compiled
+    values = compiled.construct_params(extracted_parameters=None if key is None else key.bindparams)
+    processors = compiled._bind_processors
+    args = [
+        processors[name](values[name]) if name in processors else values[name]
+        for name in compiled.positiontup or ()
+    ]
+    return str(compiled), args
+
+
+# ``driver_statement``'s compiled statements by their shape, the oldest dropped first.
+_COMPILED_KEPT = 64
+_COMPILED: dict[tuple[str, Any], Any] = {}

@@ -6,15 +6,30 @@ the department, so the search itself only ever names that department's chats.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import DBAPIError
 
+from store.channels import CHANNELS
 from store.console import chat_labels
+from store.engine import driver_statement
 from store.matches import customers_named
 from store.models import Agent, Chat, ChatTag, Customer, Message, Participant, Tag
 from store.search import chat_says, chats_saying, indexed, lines_saying
@@ -302,3 +317,174 @@ async def history_rows(
             HistoryRow(ref, name, channel, who, opened, closed, (tags,) if tags else ())
             for ref, name, channel, who, opened, closed, tags in rows
         ]
+
+
+# The export's cells as PostgreSQL writes them (``history_copied``): a time in the
+# session's zone with its offset, to the second, as ``datetime.isoformat`` writes it.
+_STAMP = 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
+
+
+def _said(value: str | int) -> Any:
+    """One of the export's own constants written into its SQL, not sent as a parameter:
+    asyncpg's COPY takes no parameters, so each one left costs a round trip to quote
+    (``history_copied``). Never a value from a request."""
+    if isinstance(value, int):
+        return literal_column(str(value), Integer)
+    return literal_column("'" + value.replace("'", "''") + "'", String)
+
+
+def _channel_name(channel_id: Any) -> Any:
+    """``store.channels.facts(channel_id).name`` in SQL: the known channels by their
+    name, another one by its id capitalised, an empty one as "-"."""
+    lowered = func.lower(channel_id)
+    capitalised = func.upper(func.left(channel_id, _said(1))).concat(
+        func.lower(func.substr(channel_id, _said(2)))
+    )
+    return case(
+        {_said(key): _said(known.name) for key, known in CHANNELS.items()},
+        value=lowered,
+        else_=func.coalesce(func.nullif(capitalised, _said("")), _said("-")),
+    )
+
+
+def _shown_cell(value: Any, formula_start: tuple[str, ...]) -> Any:
+    """A customer's or an agent's words as a CSV cell: a quote in front of what a
+    spreadsheet would take for a formula; NULL for an empty one (PostgreSQL's CSV
+    writes an empty string as ``""``, Python's as nothing; NULL as nothing)."""
+    present = func.nullif(value, _said(""))
+    formula = func.strpos(_said("".join(formula_start)), func.left(present, _said(1))) > _said(0)
+    return case(
+        (formula, _said("'").concat(present)),
+        else_=present,
+    )
+
+
+async def history_copied(
+    tx: Unit,
+    department_id: int,
+    search: HistoryFilter,
+    limit: int,
+    zone_key: str,
+    formula_start: tuple[str, ...],
+    write: Callable[[bytes], Awaitable[None]],
+) -> bool:
+    """PostgreSQL writes the export's rows itself (``COPY ... TO STDOUT`` as CSV), each
+    cell formatted by the statement as the console's CSV writes it in Python, and
+    ``write`` gets them as they come: no Python object per row. The times are in the
+    department's zone (``zone_key``, set for this transaction only), channels by name,
+    a quote in front of a formula (``formula_start``), lines ending in CRLF as Python's
+    CSV writer ends them.
+
+    False, having written nothing, where it cannot: SQLite, or a zone PostgreSQL's own
+    zone database does not know; the caller writes the rows from ``history_rows``."""
+    if tx.dialect != "postgresql":
+        return False
+    try:
+        async with tx.conn.begin_nested():
+            await tx.conn.execute(select(func.set_config("TimeZone", zone_key, True)))
+    except DBAPIError:
+        return False
+    query, args = driver_statement(
+        tx.conn.dialect, _copied_rows(tx, department_id, search, limit, formula_start)
+    )
+    if all(_plain(value) for value in args):
+        query, args = re.sub(r"\$(\d+)\b", lambda n: _plain(args[int(n[1]) - 1]), query), []
+    raw = (await tx.conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    ends = _CrlfLines(write)
+    await raw.copy_from_query(query, *args, output=ends.write, format="csv")
+    return True
+
+
+def _plain(value: object) -> str:
+    """A parameter of the export written as SQL where nothing in it needs quoting (a
+    number, a moment with its zone), else "": asyncpg quotes the rest, a round trip to
+    prepare the statement and one to have PostgreSQL quote them (a search's words)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return f"'{value.isoformat()}'"
+    return ""
+
+
+def _copied_rows(
+    tx: Unit, department_id: int, search: HistoryFilter, limit: int, formula_start: tuple[str, ...]
+) -> Any:
+    """The export's rows, each cell as the CSV shows it (``history_copied``).
+
+    The month's chats are picked first, by themselves (newest first, up to ``limit``);
+    then each one's customer by its primary key, and its tags by the index of
+    ``chat_tags`` and the primary key of ``tags``, one chat at a time (``OFFSET 0`` keeps
+    PostgreSQL from flattening those into joins: it would hash all the customers, and
+    build a hash of the tags for every chat). Nested loops keep the picked order: no
+    second sort."""
+    picked = (
+        select(
+            Chat.id,
+            Chat.public_id,
+            Chat.customer_id,
+            OWNER.c.name.label("owner"),
+            Chat.created_at,
+            Chat.closed_at,
+        )
+        .outerjoin(OWNER, OWNER.c.id == Chat.owner_id)
+        .where(and_(*_conditions(tx, department_id, search)))
+        .order_by(Chat.closed_at.desc(), Chat.id.desc())
+        .limit(limit)
+        .subquery("picked")
+    )
+    customer = (
+        select(Customer.name, Customer.channel_id)
+        .where(Customer.id == picked.c.customer_id)
+        .offset(_said(0))
+        .lateral("customer")
+    )
+    tag = select(Tag.name).where(Tag.id == ChatTag.tag_id).offset(_said(0)).lateral("tag")
+    tags = (
+        select(
+            func.string_agg(
+                tag.c.name, aggregate_order_by(literal_column("' '"), tag.c.name)
+            ).label("names")
+        )
+        .select_from(ChatTag)
+        .join(tag, true())
+        .where(ChatTag.chat_id == picked.c.id)
+        .lateral("tags")
+    )
+    return (
+        select(
+            picked.c.public_id,
+            _shown_cell(customer.c.name, formula_start),
+            _channel_name(customer.c.channel_id),
+            _shown_cell(picked.c.owner, formula_start),
+            func.to_char(picked.c.created_at, _said(_STAMP)),
+            func.to_char(picked.c.closed_at, _said(_STAMP)),
+            _shown_cell(tags.c.names, formula_start),
+        )
+        .select_from(picked)
+        .join(customer, true())
+        .join(tags, true())
+        .order_by(picked.c.closed_at.desc(), picked.c.id.desc())
+    )
+
+
+class _CrlfLines:
+    """PostgreSQL's CSV rows end in LF; Python's CSV writer (the export's header, and
+    the rows where the database does not write them) ends them in CRLF. A line feed
+    inside a quoted cell stays as it is: what is between the chunk's double quotes is
+    inside a cell when an odd number of them came before (a doubled quote inside a
+    cell counts twice, so it keeps the count's parity)."""
+
+    def __init__(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        self._write = write
+        self._quoted = False
+
+    async def write(self, chunk: bytes) -> None:
+        pieces = chunk.split(b'"')
+        outside = 1 if self._quoted else 0
+        for i in range(outside, len(pieces), 2):
+            pieces[i] = pieces[i].replace(b"\n", b"\r\n")
+        self._quoted = (len(pieces) - 1 + self._quoted) % 2 == 1
+        await self._write(b'"'.join(pieces))

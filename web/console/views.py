@@ -10,8 +10,10 @@ import asyncio
 import csv
 import io
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -26,8 +28,15 @@ from dialogs.i18n import Texts
 from store import console, transcripts
 from store.channels import facts as channel_facts
 from store.console import ConsoleDepartment, LiveChat
-from store.history import HistoryFilter, closed_chats, history_rows
+from store.history import (
+    HistoryFilter,
+    HistoryRow,
+    closed_chats,
+    history_copied,
+    history_rows,
+)
 from store.reports import Report
+from store.unit import Unit
 from web import keys
 from web.console import desk, params
 from web.console.charts import BarChart, bar_chart
@@ -47,6 +56,7 @@ KEEPALIVE_SECONDS = 15.0
 # (a closed stream alone would only make the browser reconnect, and fail, quietly).
 SIGNED_OUT = b"event: signedout\ndata: /console/\n\n"
 CSV_LIMIT = 10_000
+CSV_HEADER = ("reference", "customer", "channel", "agent", "opened", "closed", "tags")
 # The report page's quick ranges: each label's key and its number of days (to today).
 QUICK_RANGES = {"console.range_today": 1, "console.range_week": 7, "console.range_month": 30}
 # Cells a spreadsheet would run as a formula get a quote in front (CSV injection).
@@ -241,8 +251,9 @@ def _cell(value: str) -> str:
 
 async def history_csv(request: web.Request) -> web.StreamResponse:
     """The search's closed chats as CSV (one row per chat, newest first), streamed: rows
-    are written as the database hands them over, a batch at a time, with their tags
-    joined by the same statement."""
+    are written as the database hands them over. PostgreSQL writes the rows itself, each
+    cell as ``_history_row`` writes it (``history_copied``); elsewhere they come a batch
+    at a time, with their tags joined by the same statement."""
 
     _, department = await scope(request)
     zone_name = await department_zone(request, department.id)
@@ -256,29 +267,50 @@ async def history_csv(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["reference", "customer", "channel", "agent", "opened", "closed", "tags"])
-    async with request.app[keys.STORE].reading() as tx:
-        async for batch in history_rows(tx, department.id, search, CSV_LIMIT):
-            for row in batch:
-                writer.writerow(
-                    [
-                        row.ref,
-                        _cell(row.customer),
-                        channel_facts(row.channel).name,
-                        _cell(row.owner or ""),
-                        _stamp(row.created_at, tz),
-                        _stamp(row.closed_at, tz),
-                        _cell(" ".join(row.tags)),
-                    ]
-                )
-            await response.write(out.getvalue().encode())
-            out.seek(0)
-            out.truncate()
-    await response.write(out.getvalue().encode())
+    # A HEAD's answer has no body: aiohttp would send one written after its headers.
+    if request.method != "HEAD":
+        async with request.app[keys.STORE].reading() as tx:
+            await write_history_csv(tx, department.id, search, tz, response.write)
     await response.write_eof()
     return response
+
+
+async def write_history_csv(
+    tx: Unit,
+    department_id: int,
+    search: HistoryFilter,
+    tz: ZoneInfo,
+    write: Callable[[bytes], Awaitable[None]],
+) -> None:
+    """The export: its header, then its rows as PostgreSQL writes them; or, where it
+    cannot (SQLite, a zone it does not know), formatted here a batch at a time."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    await write(out.getvalue().encode())
+    out.seek(0)
+    out.truncate()
+    if await history_copied(tx, department_id, search, CSV_LIMIT, tz.key, FORMULA_START, write):
+        return
+    async for batch in history_rows(tx, department_id, search, CSV_LIMIT):
+        writer.writerows(_history_row(row, tz) for row in batch)
+        await write(out.getvalue().encode())
+        out.seek(0)
+        out.truncate()
+
+
+def _history_row(row: HistoryRow, tz: tzinfo) -> list[str]:
+    """A chat's cells in the CSV: the customer's and agents' words escaped (``_cell``),
+    the times in the department's zone (``_stamp``), the channel by its name."""
+    return [
+        row.ref,
+        _cell(row.customer),
+        channel_facts(row.channel).name,
+        _cell(row.owner or ""),
+        _stamp(row.created_at, tz),
+        _stamp(row.closed_at, tz),
+        _cell(" ".join(row.tags)),
+    ]
 
 
 async def _chat_id(request: web.Request) -> tuple[Any, Any, int]:
