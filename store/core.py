@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store.engine import READ_ONLY
-from store.handover import DeliveryHook, Handover, hand_over
+from store.handover import DeliveryHook, Handover, hand_over, write_marks
 from store.models import (
     Setting,
 )
@@ -147,17 +147,28 @@ class StoreCore:
         """
         handover: Handover | None = None
         hook = self.delivery
-        async with self._write() as conn:
-            now = self.clock()
-            lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
-            tx = Unit(conn, now, self.policy, lease)
-            try:
-                yield tx
-                await tx.settle()
-                if tx.added and hook is not None:
-                    handover = await hand_over(tx, hook)
-            finally:
-                await tx.close()
+        marks: list[tuple[int, str]] = []
+        try:
+            async with self._write() as conn:
+                now = self.clock()
+                lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
+                tx = Unit(conn, now, self.policy, lease)
+                try:
+                    if hook is not None:
+                        # The dispatcher's waiting marks ride with the unit, written first.
+                        marks = hook.take_marks()
+                        if marks:
+                            await write_marks(tx, hook.owner, marks)
+                    yield tx
+                    await tx.settle()
+                    if (tx.added or marks) and hook is not None:
+                        handover = await hand_over(tx, hook, tuple(marks))
+                finally:
+                    await tx.close()
+        except BaseException:
+            if marks and hook is not None:
+                hook.give_back_marks(marks)
+            raise
         if handover is not None and hook is not None:
             hook.committed(handover)
         if tx.ended_sessions:
