@@ -85,16 +85,6 @@ class Handover:
     queued: bool = True
 
 
-async def write_marks(tx: Unit, owner: str, marks: list[tuple[int, str]]) -> None:
-    """Mark rows the dispatcher delivered, first thing in a unit of work: a post with
-    nothing known behind it does not spend a transaction on its mark, and the unit's own
-    reads (is the lane busy?) already see its lane free, so a customer's next line is
-    written leased. :func:`hand_over` then leases the next heads of those lanes: rows
-    another replica wrote behind a delivered row while its mark waited (their own lease
-    failed) are not left for the lease's end."""
-    await outbox.finish(tx, [item_id for item_id, _ in marks], owner, tx.now, delivered=True)
-
-
 async def hand_over(
     tx: Unit, hook: DeliveryHook, marked: tuple[tuple[int, str], ...] = ()
 ) -> Handover:
@@ -109,9 +99,20 @@ async def hand_over(
     stored it: the dispatcher finds its head leased and its budget spent, and sends. A
     head whose budget is short or unknown here (or any, on PostgreSQL: see
     :func:`claim_budgets`) is claimed by the dispatcher before its send, which waits
-    for the room. ``marked``: the lanes of the marks the unit wrote (:func:`write_marks`),
-    whose next heads are leased in the same statement.
+    for the room.
+
+    ``marked``: rows the dispatcher delivered whose marks ride with the unit (with their
+    lanes): a post with nothing known behind it does not spend a transaction on its mark.
+    They are written here, after everything the unit did, as every write of the outbox
+    (a unit that locked a chat's row and waits for a delivered head would otherwise
+    deadlock with one that marked the head first and waits for the chat), and before the
+    heads are leased: the next heads of their lanes are leased in the same statement, so
+    rows another replica wrote behind a delivered row while its mark waited (their own
+    lease failed) are not left for the lease's end.
     """
+    if marked:
+        ids = [item_id for item_id, _ in marked]
+        await outbox.finish(tx, ids, hook.owner, tx.now, delivered=True)
     heads: dict[str, OutboxItem] = {}
     for row in tx.added:
         heads.setdefault(row.lane, row)
