@@ -8,11 +8,12 @@ send. The same transaction leases the next head of each lane that has more waiti
 
 A post with nothing known behind it, and no thread to record, need not hold its lane
 up for its mark: the mark waits (``later``) to ride with the next unit of work of this
-replica (``store.handover.write_marks`` writes it first in that unit, and the unit leases
-the next heads of its lanes: the customer's next line then costs one transaction, its
-predecessor's mark included), or is written alone, in a unit of its own, after
-``delay`` seconds. Until it is written its lane's head stays leased to this replica, so
-whoever is told of rows behind it asks ``pending`` first, and waits for the mark.
+replica (``store.handover.hand_over`` writes it last in that unit, and leases the next
+heads of its lanes with the unit's own: the customer's next line then costs one
+transaction, its predecessor's mark included), or is written alone, in a unit of its
+own, after ``delay`` seconds. Until it is written its lane's head stays leased to this
+replica, so whoever is told of rows behind it asks ``pending`` first, and waits for the
+mark (the unit that writes it leases them).
 """
 
 from __future__ import annotations

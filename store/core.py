@@ -136,6 +136,9 @@ class StoreCore:
         self._backends: set[int] = set()
         if engine.dialect.name == "postgresql":
             event.listen(engine.sync_engine, "connect", self._connected)
+            # A closed connection's process id may be taken by another replica's next.
+            event.listen(engine.sync_engine, "close", self._closed)
+            event.listen(engine.sync_engine, "invalidate", self._closed)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -209,10 +212,14 @@ class StoreCore:
             finally:
                 await tx.close()
 
-    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
         pid = getattr(dbapi_connection.driver_connection, "get_server_pid", None)
         if pid is not None:
-            self._backends.add(pid())
+            record.info["backend"] = pid()
+            self._backends.add(record.info["backend"])
+
+    def _closed(self, _dbapi_connection: Any, record: Any, *_: Any) -> None:
+        self._backends.discard(record.info.pop("backend", None))
 
     @asynccontextmanager
     async def listening(
