@@ -46,6 +46,11 @@ PURGE_EVERY = 60.0
 # announced by PostgreSQL's notifications, so the sweep is only the safety net.
 IDLE_SWEEPS = 30
 
+# Longest a delivery's mark waits to ride with another unit of work (``bot/marks.py``):
+# a customer's next line usually comes sooner, and a replica that stops meanwhile sends
+# the rows again (delivery is at least once, each post carrying its rows' ids).
+MARK_DELAY = 0.25
+
 
 class Dispatcher:
     def __init__(
@@ -96,6 +101,9 @@ class Dispatcher:
         self.given_up = 0
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+        # Lanes someone said have more while their mark was unwritten (their head still
+        # leased to us, so no lease of theirs could succeed): asked for once it commits.
+        self._after: set[str] = set()
         # Runs leased for a lane by commits or with its last mark, ready to send.
         self._handoff = Handoffs()
         # Heads whose budgets were claimed with their lease.
@@ -109,7 +117,7 @@ class Dispatcher:
         self._pacer = Pacer(store, pace, self._threads, pace_clock, book) if pace else None
         limit = RUN_ROWS if coalesce_bytes else 1
         self._leasing = Leasing(self.owner, self.lease, coalesce_bytes, limit)
-        self._marks = Marks(store, self._leasing, self._pacer)
+        self._marks = Marks(store, self._leasing, self._pacer, delay=MARK_DELAY)
         self._coalesce_bytes = coalesce_bytes
         self._mailer = mailer
         self._first_bot = first_bot
@@ -122,19 +130,30 @@ class Dispatcher:
         """What the store claims a handed-over send's budgets with (None: unpaced)."""
         return self._pacer
 
+    def take_marks(self) -> list[tuple[int, str]]:
+        """Delivered rows whose marks wait to ride with a unit of work (see ``Marks``)."""
+        return self._marks.take()
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None:
+        self._marks.give_back(marks)
+
     def committed(self, handover: Handover) -> None:
-        """A transaction queued rows: send the heads it leased for us now (on SQLite their
-        budgets claimed, most of the time), and look up lanes with rows it added behind a
-        head that was busy."""
+        """A transaction queued rows or wrote our marks: send the heads it leased for us
+        now (on SQLite their budgets claimed, most of the time), look up lanes with rows
+        it added behind a head that was busy, and those told of while their mark waited."""
+        self._marks.written(handover.marked)
         if self._stopping.is_set():
             return
         for item in handover.leased:
             self._handoff.put([item])
         self._claimed.update(handover.claimed)
-        self._again.update(handover.unleased)
-        for lane in handover.unleased | {item.lane for item in handover.leased}:
+        for lane in {item.lane for item in handover.leased}:
             if lane not in self._lanes:
                 self._start(lane)
+        self.kick(handover.unleased)
+        told = {lane for lane in self._after if not self._marks.pending(lane)}
+        self._after -= told
+        self.kick(told)
         if handover.unleased:
             # Rows nobody could lease now (behind a busy head, or due later: a mail that
             # waits for more replies): the sweep plans its next look with them.
@@ -145,7 +164,11 @@ class Dispatcher:
         if self._stopping.is_set():
             return
         for lane in lanes:
-            if lane in self._lanes:
+            if self._marks.pending(lane):
+                # Its head stays ours until the mark commits: a lease now would fail, and
+                # what it was told would be lost. Asked for after the mark (``committed``).
+                self._after.add(lane)
+            elif lane in self._lanes:
                 self._again.add(lane)
             else:
                 self._start(lane)
@@ -222,6 +245,10 @@ class Dispatcher:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        try:
+            await self._marks.flush()
+        except Exception:
+            log.exception("delivery marks could not be written; those rows go again")
 
     async def _drain(self, lane: str) -> None:
         try:
@@ -246,7 +273,8 @@ class Dispatcher:
                 if not run:
                     return
                 async with self._slots:
-                    retry_in = await self._deliver(run)
+                    # A run handed over has nothing known behind it: its mark may wait.
+                    retry_in = await self._deliver(run, wait=not look)
                 if retry_in is not None:
                     # The lane is blocked until its head goes through: wait here (order is kept)
                     # unless it is long, then leave it to the sweep.
@@ -279,6 +307,14 @@ class Dispatcher:
         """The lane's head, with the lines of its author waiting behind it when posts may
         carry several (a failed post is repeated with the same rows); paced, the store
         claims its budgets in the same transaction where that is cheap (SQLite)."""
+        if self._marks.pending(lane):
+            # Its head is delivered and not marked yet: the marks' unit leases what follows.
+            await self._marks.flush()
+            if run := self._handed_over(lane):
+                return run
+            if self._marks.pending(lane):
+                self._after.add(lane)  # riding with a unit still under way: asked after it
+                return []
         async with self._store.unit() as tx:
             runs, claimed = await dispatch.lease_runs(
                 tx, [lane], self._leasing, self._pacer, only=self._repeats.get(lane)
@@ -362,9 +398,10 @@ class Dispatcher:
             return False
         return asyncio.get_running_loop().time() <= self._next_look + within
 
-    async def _deliver(self, run: list[OutboxItem]) -> float | None:
+    async def _deliver(self, run: list[OutboxItem], wait: bool = False) -> float | None:
         """Send one post (one row, or several lines of one author) and record the outcome
-        of all its rows together; returns the retry delay if the lane must wait."""
+        of all its rows together; returns the retry delay if the lane must wait. ``wait``:
+        its mark may wait to ride with a unit of work when nothing is known behind it."""
         item = run[0]
         ids = [i.id for i in run]
         trace.begin(f"ob-{item.id}", item.kind, item.payload.get("chat_id"))
@@ -407,10 +444,12 @@ class Dispatcher:
             delay = self._backoff.delay(item.attempts, DeliveryError(None, repr(error)[:300]))
             return await self._again_later(run, delay, repr(error)[:300])
         self._metrics.delivery("delivered", "2xx", item.attempts)
-        await self._mark(item, ids, thread)
+        await self._mark(item, ids, thread, wait)
         return None
 
-    async def _mark(self, item: OutboxItem, ids: list[int], thread: Thread | None) -> None:
+    async def _mark(
+        self, item: OutboxItem, ids: list[int], thread: Thread | None, wait: bool = False
+    ) -> None:
         """Record a post's rows delivered; with a lane a commit said has more, lease its
         next run in the same transaction."""
         # The lane must not go on before its head is marked (the next row is not the head
@@ -418,6 +457,12 @@ class Dispatcher:
         # next head of a lane a commit said has more.
         more = item.lane in self._again
         self._again.discard(item.lane)
+        if wait and not more and thread is None and item.lane not in self._handoff:
+            # Nothing known behind it, nothing to record: the lane need not wait for the
+            # mark, which rides with this replica's next unit (``bot/marks.py``).
+            self._marks.later(ids, item.lane)
+            self._repeats.pop(item.lane, None)
+            return
         marked = await self._marks.delivered(ids, thread, item.lane if more else None)
         self._repeats.pop(item.lane, None)
         if marked.following:

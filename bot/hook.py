@@ -19,6 +19,10 @@ class Receiver(Protocol):
 
     def committed(self, handover: Handover) -> None: ...
 
+    def take_marks(self) -> list[tuple[int, str]]: ...
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None: ...
+
 
 class CommitHook:
     """Where the store hands what a commit queued to the dispatcher.
@@ -50,13 +54,24 @@ class CommitHook:
         return self._receiver.budgets if self._receiver is not None else None
 
     def committed(self, handover: Handover) -> None:
-        """Called by the store after a commit that queued rows (see ``StoreCore.unit``)."""
-        for watcher in self._watchers:
-            watcher()
+        """Called by the store after a commit that queued rows or wrote the dispatcher's
+        marks (see ``StoreCore.unit``)."""
+        if handover.queued:
+            for watcher in self._watchers:
+                watcher()
         if self._receiver is None:
             self._early.append(handover)
         else:
             self._receiver.committed(handover)
+
+    def take_marks(self) -> list[tuple[int, str]]:
+        """Delivered rows whose marks a unit of work writes first (``store.handover``)."""
+        return self._receiver.take_marks() if self._receiver is not None else []
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None:
+        """The unit that took these marks did not commit."""
+        if self._receiver is not None:
+            self._receiver.give_back_marks(marks)
 
     def timer_set(self, at: datetime) -> None:
         """Called by the store after a commit that set a database timer due ``at``."""

@@ -5,11 +5,22 @@ then), so each lane waits for its mark; one transaction marks every lane waiting
 that moment, which is what keeps a busy dispatcher at a fraction of a transaction per
 send. The same transaction leases the next head of each lane that has more waiting
 (and on SQLite claims its budgets), so a busy lane goes on without a lease of its own.
+
+A post with nothing known behind it, and no thread to record, need not hold its lane
+up for its mark: the mark waits (``later``) to ride with the next unit of work of this
+replica (``store.handover.hand_over`` writes it last in that unit, and leases the next
+heads of its lanes with the unit's own: the customer's next line then costs one
+transaction, its predecessor's mark included), or is written alone, in a unit of its
+own, after ``delay`` seconds. Until it is written its lane's head stays leased to this
+replica, so whoever is told of rows behind it asks ``pending`` first, and waits for the
+mark (the unit that writes it leases them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import Counter
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +30,8 @@ from store.dispatch import Leasing
 from store.handover import SendBudgets
 from store.models import OutboxItem
 from store.unit import Unit
+
+log = logging.getLogger(__name__)
 
 # A row that created a chat's thread records where its card went: (chat, thread, card).
 Thread = tuple[int, str, str]
@@ -51,13 +64,77 @@ class Marks:
     """Marks waiting to be committed, and the one task committing them."""
 
     def __init__(
-        self, store: MarkStore, leasing: Leasing, budgets: SendBudgets | None = None
+        self,
+        store: MarkStore,
+        leasing: Leasing,
+        budgets: SendBudgets | None = None,
+        delay: float = 0.0,
     ) -> None:
         self._store = store
         self._leasing = leasing
         self._budgets = budgets
         self._waiting: list[_Waiting] = []
         self._marking: asyncio.Task[None] | None = None
+        # Delivered rows whose marks wait for a unit to ride with (see ``later``), and the
+        # lanes of those waiting or taken by a unit not yet committed.
+        self._later: list[tuple[int, str]] = []
+        self._unwritten: Counter[str] = Counter()
+        self._delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+        self._alone: asyncio.Task[None] | None = None
+
+    def later(self, ids: list[int], lane: str) -> None:
+        """Mark these rows of ``lane`` delivered with the next unit of this replica, or
+        alone after the delay; the lane's drain goes on meanwhile."""
+        self._later += [(item_id, lane) for item_id in ids]
+        self._unwritten.update([lane] * len(ids))
+        self._arm()
+
+    def pending(self, lane: str) -> bool:
+        """Whether a mark of this lane waits or is being written: its head is still leased
+        to this replica, so a lease of the lane fails until the mark commits."""
+        return self._unwritten[lane] > 0
+
+    def take(self) -> list[tuple[int, str]]:
+        """The marks waiting to ride, for a unit of work to write (``written`` once it
+        commits, ``give_back`` if it does not)."""
+        marks, self._later = self._later, []
+        return marks
+
+    def give_back(self, marks: list[tuple[int, str]]) -> None:
+        """A unit that took marks did not commit: they wait again."""
+        if marks:
+            self._later += marks
+            self._arm()
+
+    def written(self, marks: tuple[tuple[int, str], ...]) -> None:
+        """A unit committed these riding marks (rows and their lanes)."""
+        self._unwritten.subtract(lane for _, lane in marks)
+        for _, lane in marks:
+            if self._unwritten[lane] <= 0:
+                del self._unwritten[lane]
+
+    async def flush(self) -> None:
+        """Write the marks that wait now, in a unit of their own (before leasing a lane
+        whose mark waits, or when closing)."""
+        if self._later:
+            async with self._store.unit():
+                pass
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        if self._later and (self._alone is None or self._alone.done()):
+            self._alone = asyncio.create_task(self._write_alone())
+
+    async def _write_alone(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("delivery marks could not be written; trying again")
 
     async def delivered(self, ids: list[int], thread: Thread | None, more: str | None) -> Marked:
         """Mark a post's rows delivered (``thread`` goes with the first); ``more``: the

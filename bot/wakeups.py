@@ -51,7 +51,8 @@ async def listen(
     nobody listened is found by one look."""
     while not stopping.is_set():
         try:
-            async with store.listening(heard) as lost:
+            # The replica's own commits told its dispatcher what they queued.
+            async with store.listening(heard, own={OUTBOX}) as lost:
                 if lost is None:
                     return  # no notifications on this engine
                 for handler in heard.values():

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -131,6 +131,14 @@ class StoreCore:
         self.delivery = delivery
         # This process's console streams, woken when a unit ends their sessions.
         self.session_ends = SessionEnds()
+        # The server processes of this store's connections (PostgreSQL): a notification
+        # one of them sent was said by this process's own commit.
+        self._backends: set[int] = set()
+        if engine.dialect.name == "postgresql":
+            event.listen(engine.sync_engine, "connect", self._connected)
+            # A closed connection's process id may be taken by another replica's next.
+            event.listen(engine.sync_engine, "close", self._closed)
+            event.listen(engine.sync_engine, "invalidate", self._closed)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -147,17 +155,27 @@ class StoreCore:
         """
         handover: Handover | None = None
         hook = self.delivery
-        async with self._write() as conn:
-            now = self.clock()
-            lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
-            tx = Unit(conn, now, self.policy, lease)
-            try:
-                yield tx
-                await tx.settle()
-                if tx.added and hook is not None:
-                    handover = await hand_over(tx, hook)
-            finally:
-                await tx.close()
+        marks: list[tuple[int, str]] = []
+        try:
+            async with self._write() as conn:
+                now = self.clock()
+                lease = Lease(hook.owner, now + hook.lease) if hook is not None else None
+                tx = Unit(conn, now, self.policy, lease)
+                try:
+                    yield tx
+                    await tx.settle()
+                    if hook is not None:
+                        # The dispatcher's waiting marks ride with the unit (written last,
+                        # as every write of the outbox: see ``write_marks``).
+                        marks = hook.take_marks()
+                        if tx.added or marks:
+                            handover = await hand_over(tx, hook, tuple(marks))
+                finally:
+                    await tx.close()
+        except BaseException:
+            if marks and hook is not None:
+                hook.give_back_marks(marks)
+            raise
         if handover is not None and hook is not None:
             hook.committed(handover)
         if tx.ended_sessions:
@@ -194,13 +212,24 @@ class StoreCore:
             finally:
                 await tx.close()
 
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        pid = getattr(dbapi_connection.driver_connection, "get_server_pid", None)
+        if pid is not None:
+            record.info["backend"] = pid()
+            self._backends.add(record.info["backend"])
+
+    def _closed(self, _dbapi_connection: Any, record: Any, *_: Any) -> None:
+        self._backends.discard(record.info.pop("backend", None))
+
     @asynccontextmanager
     async def listening(
-        self, heard: Mapping[str, Callable[[str], None]]
+        self, heard: Mapping[str, Callable[[str], None]], own: Collection[str] = ()
     ) -> AsyncIterator[asyncio.Event | None]:
         """Hear PostgreSQL's notifications on each channel of ``heard`` (its handler gets
         the payload) while inside; yields an event set when the listening connection is
-        lost, or None where the engine has no notifications (SQLite).
+        lost, or None where the engine has no notifications (SQLite). ``own``: channels
+        whose notifications sent by this store's own connections are not passed on (what
+        its own commits said, they told this process already).
 
         The connection is held for the whole time, outside any transaction: listening
         costs the database nothing while nothing is said."""
@@ -209,7 +238,9 @@ class StoreCore:
             return
         lost = asyncio.Event()
 
-        def on_notification(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+        def on_notification(_conn: Any, pid: int, channel: str, payload: str) -> None:
+            if channel in own and pid in self._backends:
+                return
             heard[channel](payload)
 
         async with self._engine.connect() as conn:

@@ -48,6 +48,15 @@ class DeliveryHook(Protocol):
 
     def committed(self, handover: Handover) -> None: ...
 
+    def take_marks(self) -> list[tuple[int, str]]:
+        """Rows its dispatcher delivered whose marks wait to ride with a unit of work, with
+        their lanes (see :func:`write_marks`)."""
+        ...
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None:
+        """The unit that took these marks did not commit: they wait again."""
+        ...
+
     def timer_set(self, at: datetime) -> None:
         """A commit set a database timer due ``at``: the replica's timers look then."""
         ...
@@ -60,7 +69,9 @@ class Handover:
     ``leased``: the heads of the lanes it wrote to that were free, leased to the
     dispatcher; ``unleased``: lanes with rows behind a head that is busy; ``claimed``:
     leased heads whose budgets were claimed in the same transaction, so their sends go
-    without a transaction of their own.
+    without a transaction of their own; ``marked``: the lanes of the dispatcher's
+    delivered rows whose marks rode with the unit (their next heads are in ``leased``
+    when they were free); ``queued``: whether the unit wrote rows of its own.
 
     A claimed send goes as soon as the dispatcher's task runs, as one it claims itself
     does: a head is leased here only when it is due, so nothing it waits for (a retry,
@@ -70,9 +81,13 @@ class Handover:
     leased: list[OutboxItem]
     unleased: set[str]
     claimed: frozenset[int] = frozenset()
+    marked: tuple[tuple[int, str], ...] = ()
+    queued: bool = True
 
 
-async def hand_over(tx: Unit, hook: DeliveryHook) -> Handover:
+async def hand_over(
+    tx: Unit, hook: DeliveryHook, marked: tuple[tuple[int, str], ...] = ()
+) -> Handover:
     """Lease the head of each lane the unit wrote to, and claim their sends' budgets, all
     in the unit's own transaction.
 
@@ -85,18 +100,35 @@ async def hand_over(tx: Unit, hook: DeliveryHook) -> Handover:
     head whose budget is short or unknown here (or any, on PostgreSQL: see
     :func:`claim_budgets`) is claimed by the dispatcher before its send, which waits
     for the room.
+
+    ``marked``: rows the dispatcher delivered whose marks ride with the unit (with their
+    lanes): a post with nothing known behind it does not spend a transaction on its mark.
+    They are written here, after everything the unit did, as every write of the outbox
+    (a unit that locked a chat's row and waits for a delivered head would otherwise
+    deadlock with one that marked the head first and waits for the chat), and before the
+    heads are leased: the next heads of their lanes are leased in the same statement, so
+    rows another replica wrote behind a delivered row while its mark waited (their own
+    lease failed) are not left for the lease's end.
     """
+    if marked:
+        ids = [item_id for item_id, _ in marked]
+        await outbox.finish(tx, ids, hook.owner, tx.now, delivered=True)
     heads: dict[str, OutboxItem] = {}
     for row in tx.added:
         heads.setdefault(row.lane, row)
     leased = [row for row in heads.values() if row.lease_owner is not None]
-    busy = sorted(lane for lane, row in heads.items() if row.lease_owner is None)
+    written = {row.lane for row in leased}
+    busy = sorted(
+        {lane for lane, row in heads.items() if row.lease_owner is None}
+        | ({lane for _, lane in marked} - written)
+    )
     if busy:
         until = tx.now + hook.lease
         leased += await outbox.lease_heads(tx, busy, hook.owner, tx.now, until)
     taken = {item.id for item in leased}
     unleased = {row.lane for row in tx.added if row.id not in taken}
-    return Handover(leased, unleased, await claim_budgets(tx, leased, hook.budgets))
+    claimed = await claim_budgets(tx, leased, hook.budgets)
+    return Handover(leased, unleased, claimed, marked, queued=bool(tx.added))
 
 
 async def claim_budgets(

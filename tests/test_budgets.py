@@ -4,7 +4,9 @@ Every statement and transaction the bridge runs while handling one inbound activ
 is counted (the turn's task sets its activity id, which SQLAlchemy's events see);
 the dispatcher's own work on other tasks is not part of the turn. The budgets are
 issue 12's: a relayed customer message is one transaction of at most four
-statements, an Accept at most two transactions and twelve statements.
+statements, an Accept at most two transactions and twelve statements. Issue 29 counts
+the dispatcher's share of a relayed line too: with its delivery's mark, at most one and
+a half transactions.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from bot import keys
+from bot.delivery import MARK_DELAY
 from store import trace
 from tests import activities as act
 from tests.conftest import (
     Bridge,
+    BridgeFactory,
     OpenChat,
     accept,
     go_online,
@@ -63,6 +67,8 @@ class Costs:
 
     def __init__(self, bridge: Bridge) -> None:
         self.by_activity: dict[str, Cost] = {}
+        # Every transaction the bridge begins, whichever task begins it.
+        self.begun = 0
         self.engine = bridge.app[keys.ENGINE].sync_engine
         _COUNTING.append(self)
 
@@ -83,6 +89,7 @@ class Costs:
             cost.statements.append(statement)
 
     def begin(self) -> None:
+        self.begun += 1
         cost = self._turn()
         if cost is not None:
             cost.transactions += 1
@@ -139,6 +146,38 @@ async def test_a_relayed_customer_message_is_one_short_transaction(bridge: Bridg
     # The send's budgets are claimed in the same unit (two statements), which saves the
     # dispatcher a transaction (on PostgreSQL only while it claims nothing itself).
     assert len(cost.pacing) <= 2, str(cost)
+
+
+async def test_relayed_lines_cost_a_transaction_and_a_half_at_most(
+    start_bridge: BridgeFactory,
+) -> None:
+    """Pacing on, customers' lines relayed one after the other's arrival, over a few
+    accepted chats (as the growth bench sends them: per thread, each well within its
+    budget),
+    cost at most 1.5 transactions each, every task's counted: the line's unit, and its
+    delivery's mark, which rides with the next line's unit (or goes alone after a short
+    delay, as the last one's here). A mark of its own per line is 2.0."""
+    bridge = await start_bridge(pace_per_channel=False)
+    costs = Costs(bridge)
+    room = await setup_room(bridge)
+    await go_online(bridge, room.supervisor)
+    chats = [await open_chat(bridge, f"budget-customer-{n}", "Xin chào") for n in range(4)]
+    for chat in chats:
+        await accept(bridge, chat, room.supervisor)
+    await bridge.settled()
+    lines = 12
+    begun = costs.begun
+    for n in range(lines):
+        chat, text = chats[n % len(chats)], f"Dòng số {n}"
+        message = act.webchat_message(bridge.service_url, chat.customer, text)
+        assert (await bridge.post(message)).status == 201
+        await bridge.connector.wait_for(
+            lambda chat=chat, text=text: any(text in t for t in bridge.connector.texts(chat.thread))
+        )
+    await asyncio.sleep(MARK_DELAY * 4)  # the last line's mark, alone
+    spent = costs.begun - begun
+    assert await bridge.pending() == 0  # every mark is counted
+    assert spent <= lines * 1.5, f"{spent} transactions for {lines} lines"
 
 
 async def test_an_agent_reply_is_one_short_transaction(bridge: Bridge) -> None:

@@ -252,6 +252,12 @@ class Hook:
     def committed(self, handover: Handover) -> None:
         self.handed.append(handover)
 
+    def take_marks(self) -> list[tuple[int, str]]:
+        return []
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None:
+        raise AssertionError(f"marks {marks} given back: no unit failed")
+
 
 async def stamps(store: Store, key: str) -> list[float]:
     async with store.reading() as tx:

@@ -109,6 +109,12 @@ class _Receiver:
     def committed(self, handover: Handover) -> None:
         self.got.append(handover.unleased)
 
+    def take_marks(self) -> list[tuple[int, str]]:
+        return []
+
+    def give_back_marks(self, marks: list[tuple[int, str]]) -> None:
+        raise AssertionError(f"marks {marks} given back: no unit failed")
+
 
 def test_commits_before_the_dispatcher_exists_are_passed_on() -> None:
     hook = CommitHook(lease=timedelta(seconds=30))
