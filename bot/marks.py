@@ -118,6 +118,8 @@ class Marks:
         """Write the marks that wait now, in a unit of their own (before leasing a lane
         whose mark waits, or when closing)."""
         if self._later:
+            # A unit with no work of its own: its commit writes the waiting marks (the
+            # store asks ``take``), and leases their lanes' next heads.
             async with self._store.unit():
                 pass
 
