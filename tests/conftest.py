@@ -26,8 +26,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app import create_app
 from bot import keys
 from bot.settings import Settings
+from store import Store, migrate
 from store.core import utc_now
-from store.engine import READ_ONLY
+from store.engine import READ_ONLY, create_engine
 from store.migrate import drop_schema
 from store.models import Chat, DeliveryState, OutboxItem
 from tests import activities as act
@@ -105,6 +106,15 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     assert url is not None
     await reset_postgres(url)
     return url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The store alone on a migrated database of each engine (no bridge around it)."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield Store(engine, serialize_writes=database_url.startswith("sqlite"))
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,9 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
-from store import Store, migrate
+from store import Store
 from store.channels import facts as channel_facts
-from store.engine import create_engine
 from store.history import HistoryFilter, history_copied, history_rows
 from store.models import Agent, Chat, ChatState, ChatTag, Customer, Department, Tag
 from web.console import views
@@ -64,14 +62,6 @@ class Seeded:
     closed: datetime
     tags: tuple[str, ...]
     id: int
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield Store(engine, serialize_writes=database_url.startswith("sqlite"))
-    await engine.dispose()
 
 
 async def seed(store: Store) -> tuple[int, list[Seeded]]:

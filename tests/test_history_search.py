@@ -8,7 +8,6 @@ asked of it)."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,14 +21,6 @@ from store.models import Chat, ChatState, Customer, Department, Message, Message
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=UTC)
 WORDS = ("Bảo hành", "refund", "invoice", "giao hàng")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield Store(engine, serialize_writes=database_url.startswith("sqlite"))
-    await engine.dispose()
 
 
 async def seed(store: Store, chats: int = 60) -> int:

@@ -5,13 +5,10 @@ line in the transcript and send nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
 
-from store import Store, migrate
-from store.engine import create_engine
+from store import Store
 from store.intake import CustomerTurn, FloodLimit, Opened, do_customer_message
 from store.models import Message, MessageKind, OutboxItem
 from store.outbox import Outgoing
@@ -22,14 +19,6 @@ FLOOD = FloodLimit(messages=100, window=10.0)
 
 class Undone(Exception):
     """The change inside the savepoint found its precondition gone."""
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    yield Store(engine, serialize_writes=database_url.startswith("sqlite"))
-    await engine.dispose()
 
 
 async def open_chat(store: Store) -> int:
