@@ -129,8 +129,16 @@ class Marks:
 
     def _due(self) -> None:
         self._timer = None
-        if self._later and (self._alone is None or self._alone.done()):
-            self._alone = asyncio.create_task(self._write_alone())
+        if not self._later:
+            return
+        if self._alone is not None and not self._alone.done():
+            # A unit of their own is committing, and may have taken the marks that waited
+            # before these came: look again after the delay. Dropped here, they would wait
+            # for whatever unit the replica runs next (an idle one may run none for long),
+            # their lanes held up meanwhile.
+            self._arm()
+            return
+        self._alone = asyncio.create_task(self._write_alone())
 
     async def _write_alone(self) -> None:
         try:

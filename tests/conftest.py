@@ -166,6 +166,30 @@ class Bridge:
                 select(func.count(OutboxItem.id)).where(OutboxItem.state == DeliveryState.PENDING)
             )
 
+    async def outbox(self) -> str:
+        """The outbox rows not delivered, and who this replica leases as: what a test that
+        waited in vain says, so a wake-up missed under load can be told from a slow send."""
+        async with self.app[keys.ENGINE].connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
+            rows = await connection.execute(
+                select(
+                    OutboxItem.id,
+                    OutboxItem.lane,
+                    OutboxItem.state,
+                    OutboxItem.attempts,
+                    OutboxItem.created_at,
+                    OutboxItem.next_attempt_at,
+                    OutboxItem.lease_owner,
+                    OutboxItem.lease_until,
+                    OutboxItem.last_error,
+                )
+                .where(OutboxItem.state != DeliveryState.DELIVERED)
+                .order_by(OutboxItem.id)
+            )
+            lines = [" ".join(str(value) for value in row) for row in rows]
+        owner = self.app[keys.DISPATCHER].owner
+        return f"replica {owner} at {utc_now()}; rows not delivered:\n" + "\n".join(lines)
+
     async def settled(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait until the outbox has nothing pending (all sends done or given up). The
         default outlasts the dispatcher's idle sweep (``IDLE_SWEEPS`` intervals, 15 s),
@@ -237,6 +261,18 @@ class Tracebacks(logging.Handler):
         return "\n\n".join(self.format(record) for record in self.records)[-4000:]
 
 
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """Leave the root logger as the test found it. A command run in the process
+    (``bot.cli.main``) sets its own handler, on the stream pytest captured for that test
+    and closes after it: every later record would fail to print there."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture
 def tracebacks() -> Iterator[Tracebacks]:
     handler = Tracebacks()
@@ -293,7 +329,10 @@ async def setup_room(bridge: Bridge, supervisor: act.Agent | None = None) -> Roo
     supervisor = supervisor or act.agent(1, "Supervisor Mai")
     response = await bridge.post(act.room_message(bridge.service_url, supervisor, "setup"))
     assert response.status == 201
-    await bridge.connector.wait_for(lambda: len(bridge.connector.texts(act.ROOM)) >= 1)
+    try:
+        await bridge.connector.wait_for(lambda: len(bridge.connector.texts(act.ROOM)) >= 1)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{await bridge.outbox()}") from None
     return Room(supervisor=supervisor)
 
 

@@ -328,11 +328,17 @@ class ConnectorEmulator:
         """
         return dict(self._arrivals)
 
-    # The timeout parameters are part of the interface tests and the benchmark call.
+    # The timeout parameters are part of the interface tests and the benchmark call. The
+    # default outlasts the dispatcher's idle sweep (15 s) and a send's time-out (15 s): a
+    # test waits for delivery, it does not time it (the benchmark does, and
+    # tests/test_lost_wakeups.py asks for promptness where that is the point). Under CI's
+    # load a wait of 10 s once ran out on a row that was sent later.
+    WAIT = 30.0
+
     async def wait_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = WAIT,  # noqa: ASYNC109
     ) -> None:
         """Wait until predicate() holds, re-checking after each handled request (no polling)."""
         self._waiting += 1
@@ -348,7 +354,7 @@ class ConnectorEmulator:
         self,
         conversation_id: str,
         count: int,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = WAIT,  # noqa: ASYNC109
     ) -> list[str]:
         """Wait until a conversation has at least count texts and return them all."""
         try:
