@@ -90,6 +90,20 @@ def chat_says(words: str, chat_id: Any, first_line: Any = None) -> Any:
     return exists().where(Message.chat_id == chat_id, Message.id.in_(lines))
 
 
+def chat_mentions(words: str, chat_id: Any, *, walked: bool = False) -> Any:
+    """PostgreSQL: the chat ``chat_id`` has a line containing ``words`` (any case).
+
+    ``walked``: kept as a subquery run chat by chat (its ``OFFSET 0`` keeps the planner
+    from turning it into a join), which stops at the chat's first matching line and
+    never lists the word's lines: a probe of a few chats costs what those chats hold,
+    however common or rare the word. Otherwise the planner chooses between probing
+    each chat and listing the lines through the trigram index."""
+    line = select(Message.id).where(
+        Message.chat_id == chat_id, name_matches("postgresql", Message.text, words)
+    )
+    return exists(line.offset(literal_column("0")) if walked else line)
+
+
 def lines_saying(words: str) -> tuple[Any, Any, Any]:
     """SQLite: the FTS5 table, its join to ``messages`` and the match, for a count that
     stops at its limit: the table streams its matches and ``DISTINCT`` stops after the

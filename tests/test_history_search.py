@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 
 from store import Store, history, migrate
 from store.engine import create_engine
@@ -143,3 +143,48 @@ async def test_a_name_is_looked_up_once_for_the_page_and_its_count(
         assert found[0][1] == 60 and len(found[0][0]) == 7
     finally:
         await engine.dispose()
+
+
+# The count's limit lowered to 10 (the seed's common words are in about 30 of 60 chats),
+# and PostgreSQL's probe and window of recent chats: a window that meets the limit; one
+# too short for it (the whole count follows); a probe that finds no word common enough.
+# "khuyến mãi" is said in the three newest chats only: common to the probe, yet fewer
+# chats than the limit.
+@pytest.mark.parametrize(
+    ("probe", "dense", "window"), [(5, 1, 44), (5, 1, 8), (60, 60, 44), (5, 6, 44)]
+)
+async def test_a_word_is_counted_the_same_whichever_way(
+    store: Store, monkeypatch: pytest.MonkeyPatch, probe: int, dense: int, window: int
+) -> None:
+    department = await seed(store)
+    async with store.unit() as tx:
+        # A word only the newest chats say: common in the probe, under the limit in all.
+        newest = (
+            await tx.session.scalars(
+                select(Chat.id).order_by(Chat.closed_at.desc(), Chat.id.desc()).limit(3)
+            )
+        ).all()
+        await tx.execute(
+            insert(Message),
+            [
+                {
+                    "chat_id": chat,
+                    "kind": MessageKind.INCOMING,
+                    "author": "Lan",
+                    "text": "Mã Khuyến mãi",
+                    "created_at": NOW,
+                }
+                for chat in newest
+            ],
+        )
+    async with store.reading() as tx:
+        lines = (await tx.session.execute(select(Message.chat_id, Message.text))).all()
+    monkeypatch.setattr(history, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(history, "PROBE_CHATS", probe)
+    monkeypatch.setattr(history, "PROBE_DENSE", dense)
+    monkeypatch.setattr(history, "COUNT_WINDOW", window)
+    for words in (*WORDS, "hành", "REFUND", "nothing", "khuyến mãi"):
+        chats = {chat for chat, text in lines if words.lower() in text.lower()}
+        async with store.reading() as tx:
+            page = await closed_chats(tx, department, HistoryFilter(text=words), 1, 7)
+        assert (page.total, page.capped) == (min(len(chats), 10), len(chats) > 10), words
