@@ -87,9 +87,13 @@ PHRASES = (
 # The word the history search looks for: in one phrase of twelve.
 SEARCH_WORD = "warranty"
 BATCH = 2_000
+YEAR_DAYS = 365
+# The month of the CSV measured alone: the year's last month, at the year's rate.
+MONTH_DAYS = 30
 PAGE_REPEATS = 3
 # The year's report on its very first load, when it computes and keeps its settled days.
 FIRST_YEAR = "report of a year, first load"
+CSV_OF_A_MONTH = "csv of a month"
 
 
 @dataclass(frozen=True)
@@ -123,14 +127,16 @@ class Run:
     # the database server runs.
     own_idle_per_minute: float | None = None
     own_per_message: float | None = None
+    # The CSV of a month on a database holding that month alone (``measure_month_alone``).
+    month_alone_csv: float | None = None
 
 
 # -- seeding ---------------------------------------------------------------------------
 
 
-def _spread(n: int, count: int, now: datetime) -> datetime:
-    """The n-th of ``count`` chats, spread evenly over the past year."""
-    return now - timedelta(days=365) + timedelta(seconds=365 * 86400 * n / max(count, 1))
+def _spread(n: int, count: int, now: datetime, days: int = YEAR_DAYS) -> datetime:
+    """The n-th of ``count`` chats, spread evenly over the past ``days`` (a year)."""
+    return now - timedelta(days=days) + timedelta(seconds=days * 86400 * n / max(count, 1))
 
 
 async def _ids(
@@ -171,8 +177,10 @@ async def _base(connection: AsyncConnection, service_url: str, now: datetime) ->
     return {"department": department, "supervisor": agents[0], "agents": agents[1:], "tags": tags}
 
 
-def _chat_row(n: int, count: int, customer: int, base: dict[str, Any], now: datetime) -> dict:
-    opened = _spread(n, count, now)
+def _chat_row(
+    n: int, count: int, customer: int, base: dict[str, Any], now: datetime, days: int
+) -> dict:
+    opened = _spread(n, count, now, days)
     missed = n % 20 == 0
     accepted = None if missed else opened + timedelta(seconds=10 + (n * 37) % 290)
     return {
@@ -229,8 +237,11 @@ async def _postgres_lines(
     )
 
 
-async def seed_year(database_url: str, service_url: str, chats: int, per_chat: int) -> float:
-    """Create the schema and a year of ``chats`` closed chats; returns the seconds it took."""
+async def seed_year(
+    database_url: str, service_url: str, chats: int, per_chat: int, days: int = YEAR_DAYS
+) -> float:
+    """Create the schema and ``chats`` closed chats over the past ``days`` (a year);
+    returns the seconds it took."""
     started = time.monotonic()
     engine = create_engine(database_url)
     try:
@@ -241,7 +252,9 @@ async def seed_year(database_url: str, service_url: str, chats: int, per_chat: i
             base = await _base(connection, service_url, now)
             for start in range(0, chats, BATCH):
                 numbers = range(start, min(chats, start + BATCH))
-                await _seed_batch(connection, numbers, chats, per_chat, base, now, postgres)
+                await _seed_batch(
+                    connection, numbers, chats, per_chat, base, now, postgres, days
+                )
             await _seed_recent(connection, min(chats, 20_000), now)
         async with engine.connect() as connection:
             if postgres:
@@ -263,6 +276,7 @@ async def _seed_batch(
     base: dict[str, Any],
     now: datetime,
     postgres: bool,
+    days: int,
 ) -> None:
     # Half the chats are a returning customer's second chat.
     customers = await _ids(
@@ -275,14 +289,15 @@ async def _seed_batch(
                 "name": f"{NAMES[n % len(NAMES)]} Customer{n}",
                 "locale": "vi",
                 "reference": {"conversation": {"id": f"year-conv-{n}"}},
-                "created_at": _spread(n, count, now),
+                "created_at": _spread(n, count, now, days),
             }
             for n in numbers
             if n % 2 == 0
         ],
     )
     rows = [
-        _chat_row(n, count, customers[(n - numbers.start) // 2], base, now) for n in numbers
+        _chat_row(n, count, customers[(n - numbers.start) // 2], base, now, days)
+        for n in numbers
     ]
     chat_ids = await _ids(connection, Chat, rows)
     if postgres:
@@ -443,7 +458,7 @@ def console_pages(today: datetime) -> dict[str, str]:
         "history": "/console/history",
         "history by word": f"/console/history?text={SEARCH_WORD}",
         "history by customer": "/console/history?customer=Customer1234",
-        "csv of a month": f"/console/history.csv?since={month}",
+        CSV_OF_A_MONTH: f"/console/history.csv?since={month}",
         "report of a week": "/console/reports",
         "report of a month": f"/console/reports?since={month}",
         "report of a year": f"/console/reports?since={year}",
@@ -464,12 +479,18 @@ async def sign_in(http: aiohttp.ClientSession, url: str, agent_id: int) -> None:
 
 
 async def load_pages(
-    http: aiohttp.ClientSession, url: str, firsts: dict[str, float] | None = None
+    http: aiohttp.ClientSession,
+    url: str,
+    firsts: dict[str, float] | None = None,
+    only: str | None = None,
 ) -> dict[str, float]:
-    """Each console page, the median of a few loads, in milliseconds (the first load of
-    each into ``firsts``: a year's report keeps its settled days on its first load)."""
+    """Each console page (or ``only`` that one), the median of a few loads, in
+    milliseconds (the first load of each into ``firsts``: a year's report keeps its
+    settled days on its first load)."""
     timings: dict[str, float] = {}
     for name, path in console_pages(datetime.now(UTC)).items():
+        if only is not None and name != only:
+            continue
         took = []
         for _ in range(PAGE_REPEATS):
             started = time.monotonic()
@@ -632,6 +653,31 @@ async def measure(
     return run
 
 
+async def measure_month_alone(
+    engine: str, database_url: str, chats_a_year: int, options: GrowthOptions, log_dir: Path
+) -> float:
+    """The CSV of a month, in milliseconds, on a database that holds only the last
+    ``MONTH_DAYS`` of chats at the year's rate: the same rows as the seeded year's month
+    (the export's limit), without the year behind them.
+
+    Why: an empty database's export is its header, so its ratio to a month of 10,000
+    rows measures the month's rows, not the year. Against the month alone the ratio says
+    what growth costs: whether a year of history slows the month's export."""
+    emulator = ConnectorEmulator(marker_pattern=MARKER_PATTERN)
+    await emulator.start()
+    try:
+        chats = round(chats_a_year * MONTH_DAYS / YEAR_DAYS)
+        await seed_year(database_url, emulator.url, chats, options.messages_per_chat, MONTH_DAYS)
+        server = bridge_server(database_url, log_dir, f"growth-{engine}-month")
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with running(server), aiohttp.ClientSession(cookie_jar=jar) as http:
+            await sign_in(http, server.url, await _supervisor_id(database_url))
+            await load_pages(http, server.url)  # warm-up, as the seeded run's
+            return (await load_pages(http, server.url, only=CSV_OF_A_MONTH))[CSV_OF_A_MONTH]
+    finally:
+        await emulator.stop()
+
+
 async def _supervisor_id(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
@@ -690,6 +736,13 @@ def render(pairs: list[tuple[Run, Run]]) -> str:
             grown = after.get(name, float("nan"))
             ratio = grown / value if value else float("nan")
             out.append(f"{name:44} {value:10.1f} {grown:10.1f} {ratio:7.2f}")
+        if seeded.month_alone_csv is not None:
+            name = f"page {CSV_OF_A_MONTH}, the month alone ms"
+            year = seeded.pages.get(CSV_OF_A_MONTH, float("nan"))
+            out.append(
+                f"{name:44} {'':>10} {seeded.month_alone_csv:10.1f} "
+                f"{year / seeded.month_alone_csv:7.2f}  (the year's month / the month alone)"
+            )
     return "\n".join(out)
 
 
@@ -703,6 +756,11 @@ async def run_growth(options: GrowthOptions) -> list[tuple[Run, Run]]:
                 url = sqlite_url(folder, f"growth-{size}")
                 print(f"sqlite: {size:,} chats ...", flush=True)
                 runs.append(await measure("sqlite", url, size, options, log_dir))
+            if options.sqlite_chats:
+                url = sqlite_url(folder, "growth-month")
+                runs[1].month_alone_csv = await measure_month_alone(
+                    "sqlite", url, options.sqlite_chats, options, log_dir
+                )
             pairs.append((runs[0], runs[1]))
         if not options.skip_postgres:
             await ensure_database(options.postgres_url)
@@ -712,6 +770,11 @@ async def run_growth(options: GrowthOptions) -> list[tuple[Run, Run]]:
                 print(f"postgresql: {size:,} chats ...", flush=True)
                 url = options.postgres_url
                 runs.append(await measure("postgresql", url, size, options, log_dir))
+            if options.postgres_chats:
+                await reset_postgres(options.postgres_url)
+                runs[1].month_alone_csv = await measure_month_alone(
+                    "postgresql", options.postgres_url, options.postgres_chats, options, log_dir
+                )
             await reset_postgres(options.postgres_url)
             await _drop_control(options.postgres_url)
             pairs.append((runs[0], runs[1]))

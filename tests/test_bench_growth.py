@@ -30,6 +30,10 @@ def _check(pairs: list, engine: str, chats: int) -> dict[str, float]:
         pages = [name for name in shown if name.startswith("page ")]
         assert len(pages) == 9 and all(shown[name] > 0 for name in pages)
     assert f"{chats:,} closed chats" in render(pairs)
+    # The month's CSV measured again on a database holding that month alone.
+    assert seeded.month_alone_csv is not None and seeded.month_alone_csv > 0
+    assert empty.month_alone_csv is None
+    assert "the month alone" in render(pairs)
     return figures(seeded)
 
 
