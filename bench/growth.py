@@ -90,7 +90,9 @@ BATCH = 2_000
 YEAR_DAYS = 365
 # The month of the CSV measured alone: the year's last month, at the year's rate.
 MONTH_DAYS = 30
-PAGE_REPEATS = 3
+# Loads of each page, their median taken: an empty page's few milliseconds move with the
+# machine's load, and a ratio with them (three loads gave a word's page 2.3x and 3.4x).
+PAGE_REPEATS = 5
 # The year's report on its very first load, when it computes and keeps its settled days.
 FIRST_YEAR = "report of a year, first load"
 CSV_OF_A_MONTH = "csv of a month"
